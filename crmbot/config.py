@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix CRMBOT_) or a `.env` file; secrets never logged."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database() -> str:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return str(data_home / "crmbot" / "crmbot.db")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRMBOT_", env_file=".env", extra="ignore")
+
+    database_url: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    reminder_poll_seconds: float = 1.0
+    rate_limit_per_minute: int = 30
+
+    @property
+    def database(self) -> str:
+        return self.database_url or default_database()

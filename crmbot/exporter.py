@@ -1,0 +1,64 @@
+"""JSON export of a team's data, or of everything held about one person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.store import models
+
+M = models
+
+
+def _row(row: M.Base, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in row.__table__.columns:
+        if column.key in drop:
+            continue
+        value = getattr(row, column.key)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = float(value)
+        out[column.key] = value
+    return out
+
+
+def _deal(row: M.Deal) -> dict[str, Any]:
+    data = _row(row, drop=("amount_minor",))
+    data["amount"] = float(row.amount) if row.amount is not None else None
+    return data
+
+
+async def export_team(session: AsyncSession, team_id: int, customer_ids: set[int] | None = None) -> dict[str, list]:
+    """Every live entity of a team (or only those about `customer_ids`), as JSON-ready lists."""
+
+    async def rows(model, *extra):
+        query = select(model).where(model.team_id == team_id, *extra)
+        if hasattr(model, "deleted_at"):
+            query = query.where(model.deleted_at.is_(None))
+        if customer_ids is not None:
+            key = model.id if model is M.Customer else model.customer_id
+            query = query.where(key.in_(customer_ids))
+        return list(await session.scalars(query.order_by(model.id)))
+
+    deals = await rows(M.Deal)
+    history = []
+    if deals:
+        history = list(await session.scalars(
+            select(M.DealStageChange).where(M.DealStageChange.team_id == team_id, M.DealStageChange.deal_id.in_([d.id for d in deals])).order_by(M.DealStageChange.id)
+        ))
+    return {
+        "customers": [_row(c, drop=("rev",)) for c in await rows(M.Customer)],
+        "interactions": [_row(i) for i in await rows(M.Interaction)],
+        "deals": [_deal(d) for d in deals],
+        "deal_stage_changes": [_row(h) for h in history],
+        "complaints": [_row(c) for c in await rows(M.Complaint)],
+        "followups": [
+            _row(f, drop=("claimed_by", "claim_expires_at", "attempts", "next_attempt_at", "last_error")) for f in await rows(M.FollowUp)
+        ],
+    }

@@ -1,0 +1,73 @@
+"""Money in a message: "50k EUR", "$12,500", "€3.2k", "20 tis. Kč", "5万元"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from crmbot.i18n import Language
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str | None
+    span: tuple[int, int]
+
+
+def _alternatives(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+@lru_cache(maxsize=32)
+def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...]) -> re.Pattern:
+    number = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
+    cur = _alternatives(currencies)
+    mult = _alternatives(multipliers)
+    # currency before (symbol style) or after (word style) the number; the multiplier between
+    return re.compile(
+        rf"(?<![\w.])(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult})(?!\w))?"
+        rf"(?:\s?(?P<post>{cur})(?![^\W\d_]))?",
+        re.IGNORECASE,
+    )
+
+
+def _to_decimal(raw: str, decimal_mark: str) -> Decimal | None:
+    raw = re.sub(r"[ \u00a0\u202f]", "", raw)
+    other = "," if decimal_mark == "." else "."
+    if raw.count(decimal_mark) > 1:
+        raw = raw.replace(decimal_mark, "")
+    # "12,500" in English, "12.500" in Czech: a separator before exactly three digits groups thousands
+    if re.fullmatch(rf"\d{{1,3}}(?:{re.escape(other)}\d{{3}})+", raw) or re.fullmatch(rf"\d{{1,3}}(?:{re.escape(other)}\d{{3}})+{re.escape(decimal_mark)}\d+", raw):
+        raw = raw.replace(other, "")
+    elif other in raw and decimal_mark not in raw:
+        raw = raw.replace(other, ".")
+    raw = raw.replace(decimal_mark, ".")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare_ok: bool = False) -> Money | None:
+    """The first amount in folded `text` outside the `taken` spans. A bare number counts only
+    when `bare_ok` (a deal command); otherwise it needs a currency or a multiplier."""
+    currencies = {k.lower(): v for k, v in language.data.get("currencies", {}).items()}
+    multipliers = {k.lower(): v for k, v in language.data.get("multipliers", {}).items()}
+    pattern = _pattern(tuple(currencies), tuple(multipliers))
+    for match in pattern.finditer(text):
+        if any(s < match.end() and match.start() < e for s, e in taken):
+            continue
+        pre, post, mult = match.group("pre"), match.group("post"), match.group("mult")
+        if not (pre or post or mult or bare_ok):
+            continue
+        value = _to_decimal(match.group("num"), language.data["meta"].get("decimal", "."))
+        if value is None:
+            continue
+        if mult:
+            value *= Decimal(multipliers[mult.lower()])
+        code = currencies.get((pre or post or "").lower())
+        return Money(value.quantize(Decimal("0.01")), code, match.span())
+    return None

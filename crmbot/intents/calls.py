@@ -1,0 +1,46 @@
+"""Logging calls, meetings and notes against a customer."""
+
+from __future__ import annotations
+
+from crmbot.intents.context import Context
+from crmbot.intents.parse import Intent
+from crmbot.intents.router import Router
+from crmbot.messages import Reply
+from crmbot.store import models
+
+router = Router()
+
+
+async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
+    customer = await ctx.customer(intent)
+    if customer is None:
+        return ctx.replies
+    due = intent.slots.get("due")
+    if due is not None and intent.slots.get("due_in_past"):
+        return [ctx.reply("due_in_past", due=due)]
+    summary = intent.slots.get("text", "").strip()
+    interaction = await ctx.create(
+        models.Interaction(
+            team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, kind=kind,
+            summary=summary, happened_at=ctx.now, created_at=ctx.now,
+        )
+    )
+    followup = None
+    if due is not None:
+        followup = await ctx.create(
+            models.FollowUp(
+                team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, due_at=due,
+                note=summary, state="pending", created_at=ctx.now, attempts=0, late=False,
+            )
+        )
+    return [ctx.reply("logged", kind=kind, customer=customer, interaction=interaction, followup=followup)]
+
+
+@router.intent("log_call")
+async def log_call(ctx: Context, intent: Intent) -> list[Reply]:
+    return await _log(ctx, intent, intent.slots.get("kind") or "call")
+
+
+@router.intent("add_note")
+async def add_note(ctx: Context, intent: Intent) -> list[Reply]:
+    return await _log(ctx, intent, "note")

@@ -1,0 +1,46 @@
+"""Complaints and their resolution."""
+
+from __future__ import annotations
+
+from crmbot.intents.context import Context
+from crmbot.intents.parse import Intent
+from crmbot.intents.router import Router
+from crmbot.messages import Reply
+from crmbot.store import models, records
+
+router = Router()
+
+
+@router.intent("complaint")
+async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
+    customer = await ctx.customer(intent)
+    if customer is None:
+        return ctx.replies
+    text = intent.slots.get("text", "").strip()
+    row = await ctx.create(
+        models.Complaint(
+            team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, text=text,
+            product=intent.slots.get("product"), severity=intent.slots.get("severity", "normal"), status="open",
+            created_at=ctx.now,
+        )
+    )
+    return [ctx.reply("complaint_recorded", complaint=row, customer=customer)]
+
+
+@router.intent("resolve_complaint")
+async def resolve_complaint(ctx: Context, intent: Intent) -> list[Reply]:
+    customer = await ctx.customer(intent)
+    if customer is None:
+        return ctx.replies
+    chosen = intent.slots.get("complaint_id")
+    open_ones = await records.open_complaints(ctx.session, ctx.team.id, customer.id)
+    if chosen is not None:
+        open_ones = [c for c in open_ones if c.id == int(chosen)]
+    if not open_ones:
+        return [ctx.reply("no_open_complaint", customer=customer)]
+    if len(open_ones) > 1:
+        options = [(c.text[:40] or f"#{c.id}", "resolve_complaint", {**intent.slots, "customer_id": customer.id, "complaint_id": c.id}) for c in open_ones[:5]]
+        return [ctx.reply("complaint_which", customer=customer, complaints=open_ones, buttons=await ctx.buttons(options))]
+    row = open_ones[0]
+    await ctx.update(row, status="resolved", resolution=intent.slots.get("text", "").strip(), resolved_at=ctx.now)
+    return [ctx.reply("complaint_resolved", complaint=row, customer=customer)]

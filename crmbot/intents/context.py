@@ -1,0 +1,116 @@
+"""What a handler receives besides the intent: who, where, when, and the tools to answer."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.i18n import I18n
+from crmbot.intents import slots as slot_json
+from crmbot.intents.parse import Intent
+from crmbot.messages import Button, Card, Reply
+from crmbot.store import changes, customers, models
+from crmbot.store.audit import Actor
+from crmbot.store.search import CustomerIndex, Match
+
+ACCEPT = 80.0  # a mention this close to one customer, and no rival near it, is that customer
+RIVAL_GAP = 4.0  # a second match within this many points makes the mention ambiguous
+SUGGEST = 60.0  # below ACCEPT but above this we ask "did you mean…?"
+MAX_CHOICES = 5
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    team: models.Team
+    member: models.Member
+    now: datetime
+    i18n: I18n
+    index: CustomerIndex
+    platform: str
+    actor: Actor
+    # runs another intent as this member in this transaction (a button's follow-on action)
+    dispatch: Callable[[Intent], Awaitable[list[Reply]]]
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def locale(self) -> str:
+        return self.member.locale
+
+    @property
+    def tz(self) -> str:
+        return self.member.timezone
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def render(self, template: str, **values: Any) -> str:
+        return self.i18n.render(self.locale, template, self.tz, **values)
+
+    def reply(self, template: str, *, buttons: tuple[Button, ...] = (), card: Card | None = None, **values: Any) -> Reply:
+        return Reply(self.render(template, **values), buttons=buttons, card=card)
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.i18n.string(self.locale, key, **values)
+
+    async def buttons(self, options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
+        """Buttons whose meaning is stored server-side: (label, intent, slots) each. Pressing one
+        runs that intent as this member; the others of the set are spent with it."""
+        set_id = secrets.token_hex(8)
+        made = []
+        for label, intent, slots in options:
+            token = secrets.token_urlsafe(12)
+            self.session.add(
+                models.Choice(
+                    token=token, set_id=set_id, team_id=self.team.id, member_id=self.member.id, intent=intent,
+                    slots=slot_json.to_json(slots), label=label[:200], created_at=self.now,
+                )
+            )
+            made.append(Button(label=label, action=f"c:{token}"))
+        return tuple(made)
+
+    # -- audited writes ------------------------------------------------------------------------
+
+    async def create(self, row: models.Base) -> models.Base:
+        return await changes.create(self.session, self.actor, self.now, row)
+
+    async def update(self, row: models.Base, **values: Any) -> models.Base:
+        return await changes.update(self.session, self.actor, self.now, row, **values)
+
+    # -- customers -------------------------------------------------------------------------------
+
+    async def search(self, text: str, limit: int = MAX_CHOICES) -> list[Match]:
+        return await self.index.search(self.session, self.team.id, text, limit)
+
+    async def customer(self, intent: Intent, *, required: bool = True) -> models.Customer | None:
+        """The customer an intent is about, or None with a question or refusal in `replies`."""
+        chosen = intent.slots.get("customer_id")
+        if chosen is not None:
+            found = await customers.get(self.session, self.team.id, int(chosen))
+            if found is None:
+                self.replies.append(self.reply("customer_gone"))
+            return found
+        mention = intent.mention
+        if not mention:
+            if required:
+                self.replies.append(self.reply("ask_customer", intent=intent.name))
+            return None
+        matches = await self.search(mention)
+        if not required and (not matches or matches[0].score < ACCEPT):
+            return None
+        if not matches:
+            create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
+            self.replies.append(self.reply("customer_not_found", mention=mention, buttons=create))
+            return None
+        best = matches[0]
+        rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+        if best.score >= ACCEPT and not rivals:
+            return await customers.get(self.session, self.team.id, best.customer_id)
+        shown = [m for m in matches if m.score >= max(SUGGEST, best.score - 15)] or [best]
+        options = [(m.display, intent.name, {**intent.slots, "customer_id": m.customer_id}) for m in shown[:MAX_CHOICES]]
+        self.replies.append(self.reply("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options)))
+        return None

@@ -1,0 +1,98 @@
+"""Looking customers up, showing their card, adding new ones."""
+
+from __future__ import annotations
+
+import re
+
+from crmbot.intents import slots as slot_json
+from crmbot.intents.context import Context
+from crmbot.intents.parse import Intent
+from crmbot.intents.router import Router
+from crmbot.messages import Card, Reply
+from crmbot.store import models, records
+from crmbot.text import EMAIL, normalise_phone
+
+router = Router()
+
+PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
+COMPANY = re.compile(r"\s+(?:from|at|of|@|with)\s+(?P<company>[^,;]+)$", re.IGNORECASE)
+ADD_WORDS = re.compile(r"^\s*(?:/\w+\s+)?(?:(?:new|add|create)\s+(?:a\s+)?(?:customer|contact|client|lead)\s*:?)?\s*", re.IGNORECASE)
+
+
+async def card(ctx: Context, customer: models.Customer) -> Reply:
+    """The customer card: contact, owner, last interactions, open deals, complaints, next follow-up."""
+    team_id = ctx.team.id
+    members = await records.members_by_id(ctx.session, team_id)
+    interactions = await records.recent_interactions(ctx.session, team_id, customer.id)
+    deals = await records.open_deals(ctx.session, team_id, customer.id)
+    complaints = await records.open_complaints(ctx.session, team_id, customer.id)
+    followup = await records.next_followup(ctx.session, team_id, customer.id)
+    owner = members.get(customer.owner_id) if customer.owner_id else None
+    fields = [(ctx.t("field.owner"), owner.name if owner else "—")]
+    if customer.phones:
+        fields.append((ctx.t("field.phone"), ", ".join(customer.phones)))
+    if customer.emails:
+        fields.append((ctx.t("field.email"), ", ".join(customer.emails)))
+    fields.append((ctx.t("field.status"), ctx.t(f"status.{customer.status}")))
+    return ctx.reply(
+        "card", customer=customer, owner=owner, members=members, interactions=interactions, deals=deals,
+        complaints=complaints, followup=followup, card=Card(customer.display_name, tuple(fields)),
+    )
+
+
+@router.intent("find_customer", writes=False)
+async def find_customer(ctx: Context, intent: Intent) -> list[Reply]:
+    customer = await ctx.customer(intent)
+    if customer is None:
+        return ctx.replies
+    return [await card(ctx, customer)]
+
+
+def split_contact(text: str) -> tuple[str, str | None, list[str], list[str]]:
+    """Name, company, e-mails and phones from "Jan Novák from Acme, jan@acme.cz, +420…"."""
+    emails = EMAIL.findall(text)
+    rest = EMAIL.sub(" ", text)
+    phones = [normalise_phone(p) for p in PHONE.findall(rest)]
+    rest = PHONE.sub(" ", rest)
+    rest = ADD_WORDS.sub("", rest, count=1)
+    rest = re.sub(r"\s*[,;]\s*(?=[,;]|$)", "", re.sub(r"\s+", " ", rest)).strip(" ,;:-")
+    company = None
+    head, _, tail = rest.partition(",")
+    match = COMPANY.search(head)
+    if match:
+        company = match.group("company").strip(" ,;")
+        head = head[: match.start()]
+    elif tail.strip():
+        company = tail.strip(" ,;")
+    return head.strip(" ,;:-"), company or None, emails, phones
+
+
+@router.intent("add_customer")
+async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
+    if intent.slots.get("name"):
+        name, company, emails, phones = intent.slots["name"], intent.slots.get("company"), [], []
+    else:
+        name, company, emails, phones = split_contact(intent.slots.get("text", ""))
+    if not name or not re.search(r"[^\W\d_]", name):
+        return [ctx.reply("add_customer_needs_name")]
+    if len(name) > 200:
+        return [ctx.reply("too_long")]
+    existing = await ctx.search(name, limit=3)
+    close = [m for m in existing if m.score >= 95]
+    if close and not intent.slots.get("confirmed"):
+        again = await ctx.buttons([
+            (ctx.t("button.create_anyway"), "add_customer", {**intent.slots, "name": name, "company": company, "confirmed": True}),
+        ] + [(m.display, "find_customer", {"customer_id": m.customer_id}) for m in close])
+        return [ctx.reply("customer_exists", name=name, matches=close, buttons=again)]
+    customer = await ctx.create(
+        models.Customer(
+            team_id=ctx.team.id, name=name, company=company, emails=emails, phones=phones, owner_id=ctx.member.id,
+            status="lead", created_at=ctx.now, updated_at=ctx.now, rev=0,
+        )
+    )
+    replies = [ctx.reply("customer_added", customer=customer)]
+    follow_on = intent.slots.get("then")
+    if follow_on:
+        then = Intent(follow_on, ctx.locale, {**slot_json.from_json(intent.slots.get("then_slots") or {}), "customer_id": customer.id})
+        replies += await ctx.dispatch(then)
+    return replies

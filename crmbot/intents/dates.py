@@ -1,0 +1,175 @@
+"""Due dates from phone-style text, relative to an injected clock and the member's time zone.
+
+dateparser reads day phrases ("tomorrow", "in 3 days", "5 December") in every language we
+have, but drops bare hours ("at 9") and relative weekdays ("next Tuesday") in most of them,
+so times of day and weekdays are read here from each locale's patterns and combined.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dateparser
+
+from crmbot.i18n import Language
+
+DEFAULT_HOUR = 9  # a day with no time named means the start of the working day
+END_OF_DAY_HOUR = 17
+EVENING_HOUR = 19
+AFTERNOON_HOUR = 14
+BUSINESS_START = 7  # "at 3" means 15:00: nobody books a customer call at 3 in the night
+
+
+@dataclass(frozen=True)
+class Found:
+    value: datetime | None
+    spans: tuple[tuple[int, int], ...]
+    in_past: bool = False
+
+
+def _in_any(language: Language, key: str, word: str) -> bool:
+    return word in language.data.get("ampm", {}).get(key, [])
+
+
+def _first(language: Language, key: str, text: str, taken: list[tuple[int, int]]) -> re.Match | None:
+    for pattern in language.compiled.get(key, []):
+        for match in pattern.finditer(text):
+            if not any(s < match.end() and match.start() < e for s, e in taken):
+                return match
+    return None
+
+
+def _time_of_day(language: Language, text: str, taken: list) -> time | None:
+    match = _first(language, "time", text, taken)
+    if match is None:
+        return None
+    groups = match.groupdict()
+    hour, minute = int(groups["h"]), int(groups.get("m") or 0)
+    marker = (groups.get("ampm") or "").lower()
+    if hour > 23 or minute > 59:
+        return None
+    if _in_any(language, "pm", marker) and hour < 12:
+        hour += 12
+    elif _in_any(language, "am", marker) and hour == 12:
+        hour = 0
+    elif not marker and hour < BUSINESS_START and not _said(language, "morning", text):
+        hour += 12
+    elif not marker and hour < 12 and _said(language, "afternoon", text):
+        hour += 12
+    taken.append(match.span())
+    return time(hour, minute)
+
+
+def _said(language: Language, key: str, text: str) -> bool:
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text) for w in language.data.get("ampm", {}).get(key, []))
+
+
+def _default_hour(language: Language, text: str) -> int:
+    if _said(language, "afternoon", text):
+        return AFTERNOON_HOUR
+    return DEFAULT_HOUR
+
+
+def _parse_day(language: Language, phrase: str, base: datetime) -> datetime | None:
+    settings = {
+        "RELATIVE_BASE": base,
+        "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+        "DATE_ORDER": language.data["meta"].get("date_order", "DMY"),
+    }
+    return dateparser.parse(phrase, languages=[language.data["meta"]["dateparser"]], settings=settings)
+
+
+def _has_clock_unit(language: Language, phrase: str) -> bool:
+    units = language.data.get("units", {})
+    return any(units.get(w) in ("hours", "minutes") for w in re.findall(r"[^\W\d_]+", phrase))
+
+
+def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
+    """Find one due moment in folded `text`; `now` is aware, the result is aware UTC."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    base = local_now.replace(tzinfo=None, microsecond=0)
+    taken: list[tuple[int, int]] = []
+    day: date | None = None
+    exact: datetime | None = None
+    default_hour = _default_hour(language, text)
+
+    rel = _first(language, "relative", text, taken)
+    if rel is not None:
+        taken.append(rel.span())
+        which = next(k for k, v in rel.groupdict().items() if v)
+        today = base.date()
+        if which == "next_week":
+            day = today + timedelta(days=7 - today.weekday())
+        elif which == "end_of_week":
+            day = today + timedelta(days=max(0, 4 - today.weekday()))
+            default_hour = END_OF_DAY_HOUR
+        elif which == "end_of_month":
+            day = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+            default_hour = END_OF_DAY_HOUR
+
+    if day is None:
+        wd = _first(language, "weekday", text, taken)
+        if wd is not None:
+            taken.append(wd.span())
+            target = language.data["weekdays"][wd.group("wd").lower()]
+            ahead = (target - base.weekday()) % 7 or 7
+            day = base.date() + timedelta(days=ahead)
+
+    if day is None:
+        dom = _first(language, "day_of_month", text, taken)
+        if dom is not None:
+            taken.append(dom.span())
+            day = _next_day_of_month(base.date(), int(dom.group("d")))
+
+    tod = _time_of_day(language, text, taken)
+
+    if day is None:
+        phrase = _first(language, "day", text, taken)
+        if phrase is not None:
+            taken.append(phrase.span())
+            parsed = _parse_day(language, phrase.group(0), base)
+            if parsed is not None:
+                if _has_clock_unit(language, phrase.group(0)):
+                    exact = parsed
+                else:
+                    day = parsed.date()
+                    if any(w in phrase.group(0) for w in language.data.get("ampm", {}).get("afternoon", [])):
+                        default_hour = EVENING_HOUR
+
+    if exact is None and day is None and tod is None:
+        return Found(None, tuple(taken))
+    if exact is None:
+        if day is None:
+            day = base.date() if datetime.combine(base.date(), tod) > base else base.date() + timedelta(days=1)
+        exact = datetime.combine(day, tod or time(default_hour, 0))
+    aware = exact.replace(tzinfo=zone)
+    in_past = aware < local_now - timedelta(minutes=1)
+    return Found(aware.astimezone(ZoneInfo("UTC")), tuple(taken), in_past)
+
+
+def _next_day_of_month(today: date, dom: int) -> date | None:
+    year, month = today.year, today.month
+    for _ in range(13):
+        if dom <= calendar.monthrange(year, month)[1]:
+            candidate = date(year, month, dom)
+            if candidate >= today:
+                return candidate
+        month, year = (1, year + 1) if month == 12 else (month + 1, year)
+    return None
+
+
+def duration(language: Language, text: str) -> tuple[timedelta | None, tuple[int, int] | None]:
+    """A delay such as "snooze 2h" or "30 min"."""
+    for pattern in language.compiled.get("duration", []):
+        match = pattern.search(text)
+        if match:
+            unit = language.data.get("units", {}).get(match.group("unit").lower())
+            if unit:
+                return timedelta(**{unit: int(match.group("n"))}), match.span()
+    return None, None

@@ -1,0 +1,99 @@
+"""Follow-ups: setting reminders, the member's agenda, and what reminder buttons do."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from crmbot.intents.context import Context
+from crmbot.intents.parse import Intent
+from crmbot.intents.router import Router
+from crmbot.messages import Reply
+from crmbot.store import models, records
+
+router = Router()
+SNOOZE_MORNING = time(9, 0)
+
+
+@router.intent("remind")
+async def remind(ctx: Context, intent: Intent) -> list[Reply]:
+    due = intent.slots.get("due")
+    delay = intent.slots.get("delay")
+    if due is None and delay is not None:
+        due = ctx.now + delay
+    if due is None:
+        return [ctx.reply("due_needed")]
+    if intent.slots.get("due_in_past") or due < ctx.now:
+        return [ctx.reply("due_in_past", due=due)]
+    customer = await ctx.customer(intent, required=False)
+    if ctx.replies:
+        return ctx.replies
+    note = intent.slots.get("text", "").strip()
+    followup = await ctx.create(
+        models.FollowUp(
+            team_id=ctx.team.id, customer_id=customer.id if customer else None, member_id=ctx.member.id, due_at=due,
+            note=note, state="pending", created_at=ctx.now, attempts=0, late=False,
+        )
+    )
+    return [ctx.reply("reminder_set", followup=followup, customer=customer)]
+
+
+@router.intent("agenda", writes=False)
+async def agenda(ctx: Context, intent: Intent) -> list[Reply]:
+    zone = ZoneInfo(ctx.tz)
+    end_of_day = datetime.combine(ctx.now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+    due = await records.pending_followups(ctx.session, ctx.team.id, ctx.member.id, end_of_day)
+    people = await records.customers_by_id(ctx.session, ctx.team.id, {f.customer_id for f in due if f.customer_id})
+    overdue = [f for f in due if f.due_at < ctx.now]
+    today = [f for f in due if f.due_at >= ctx.now]
+    return [ctx.reply("agenda", overdue=overdue, today=today, customers=people)]
+
+
+async def _own_followup(ctx: Context, intent: Intent) -> models.FollowUp | None:
+    found = await ctx.session.get(models.FollowUp, int(intent.slots.get("followup_id", 0)))
+    if found is None or found.team_id != ctx.team.id or found.member_id != ctx.member.id or found.deleted_at is not None:
+        ctx.replies.append(ctx.reply("followup_gone"))
+        return None
+    return found
+
+
+@router.intent("followup_done")
+async def followup_done(ctx: Context, intent: Intent) -> list[Reply]:
+    followup = await _own_followup(ctx, intent)
+    if followup is None:
+        return ctx.replies
+    if followup.state == "done":
+        return [ctx.reply("followup_already_done", followup=followup)]
+    await ctx.update(followup, state="done")
+    if followup.customer_id:
+        await ctx.create(
+            models.Interaction(
+                team_id=ctx.team.id, customer_id=followup.customer_id, member_id=ctx.member.id, kind="note",
+                summary=ctx.t("followup_done_note", note=followup.note), happened_at=ctx.now, created_at=ctx.now,
+            )
+        )
+    return [ctx.reply("followup_done", followup=followup)]
+
+
+def snooze_until(ctx: Context, how: str) -> datetime:
+    """'1h', 'tomorrow' (9:00 local) or 'week' (next Monday 9:00 local)."""
+    zone = ZoneInfo(ctx.tz)
+    local = ctx.now.astimezone(zone)
+    if how == "tomorrow":
+        return datetime.combine(local.date() + timedelta(days=1), SNOOZE_MORNING, zone)
+    if how == "week":
+        return datetime.combine(local.date() + timedelta(days=7 - local.weekday()), SNOOZE_MORNING, zone)
+    return ctx.now + timedelta(hours=1)
+
+
+@router.intent("followup_snooze")
+async def followup_snooze(ctx: Context, intent: Intent) -> list[Reply]:
+    followup = await _own_followup(ctx, intent)
+    if followup is None:
+        return ctx.replies
+    until = intent.slots.get("due") or (ctx.now + intent.slots["delay"] if intent.slots.get("delay") else snooze_until(ctx, intent.slots.get("how", "1h")))
+    await ctx.update(
+        followup, due_at=until, state="pending", delivered_at=None, claimed_by=None, claim_expires_at=None,
+        attempts=0, next_attempt_at=None, late=False,
+    )
+    return [ctx.reply("followup_snoozed", followup=followup)]

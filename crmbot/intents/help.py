@@ -1,0 +1,40 @@
+"""Help, the unknown message, and the member's language setting."""
+
+from __future__ import annotations
+
+from crmbot.intents.context import Context
+from crmbot.intents.parse import Intent
+from crmbot.intents.router import Router
+from crmbot.messages import Reply
+
+router = Router()
+LOOKUP_SCORE = 85  # how sure a bare message must be to be read as a customer's name
+
+
+@router.intent("help", writes=False)
+async def help_(ctx: Context, intent: Intent) -> list[Reply]:
+    return [ctx.reply("help", member=ctx.member)]
+
+
+@router.intent("unknown", writes=False)
+async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
+    reason = intent.slots.get("reason")
+    if reason == "too_long":
+        return [ctx.reply("too_long")]
+    if reason == "empty":
+        return [ctx.reply("empty")]
+    # a bare name is a look-up: "novak" shows Novák's card, or asks which Novák
+    if intent.mention:
+        matches = await ctx.search(intent.mention, limit=1)
+        if matches and matches[0].score >= LOOKUP_SCORE:
+            return await ctx.dispatch(Intent("find_customer", ctx.locale, intent.slots))
+    return [ctx.reply("unknown", text=intent.slots.get("text", ""), mention=intent.mention)]
+
+
+@router.intent("set_language")
+async def set_language(ctx: Context, intent: Intent) -> list[Reply]:
+    wanted = (intent.slots.get("text") or "").strip().lower()
+    if wanted not in ctx.i18n.languages:
+        return [ctx.reply("language_unknown", wanted=wanted, languages=ctx.i18n.languages)]
+    await ctx.update(ctx.member, locale=wanted)
+    return [ctx.reply("language_set", language=ctx.i18n.languages[wanted])]

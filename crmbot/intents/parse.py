@@ -1,0 +1,243 @@
+"""Text + locale -> Intent. All phrasing is data from `locales/<lang>/language.toml`.
+
+Slash commands are the precise path; free text is scored against each intent's vocabulary
+(typo-tolerant), then slots are pulled out: due date, amount, stage, period, interaction
+kind, and what is left over — the customer mention, which the fuzzy index resolves later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from crmbot.i18n import I18n, Language
+from crmbot.intents import amounts, dates
+from crmbot.text import clean, fold, words
+
+INTENTS = (
+    "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
+    "resolve_complaint", "remind", "agenda", "summary", "undo", "help", "unknown",
+)
+MIN_SCORE = 2.0  # below this nothing was really asked
+TYPO_RATIO = 85  # how close a typed word must be to a vocabulary word
+START_BONUS = 1.0  # what a message opens with is usually what it is about
+MAX_TEXT = 4000  # characters; longer messages are refused before parsing
+
+
+@dataclass
+class Intent:
+    name: str
+    locale: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    alternatives: tuple[str, ...] = ()  # other intents that scored as high: ask back
+
+    @property
+    def mention(self) -> str:
+        return self.slots.get("mention", "")
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    single: dict[str, dict[str, float]]  # word -> {intent: weight}
+    phrases: tuple[tuple[re.Pattern, str, float], ...]
+    typo_words: tuple[str, ...]
+    stopwords: frozenset[str]
+    commands: dict[str, str]
+
+
+@lru_cache(maxsize=16)
+def _vocabulary(language: Language) -> _Vocabulary:
+    single: dict[str, dict[str, float]] = {}
+    phrases = []
+    for intent, table in language.data.get("intents", {}).items():
+        for phrase, weight in table.items():
+            key = fold(phrase)
+            if re.fullmatch(r"\w+", key):
+                single.setdefault(key, {})[intent] = float(weight)
+            else:
+                phrases.append((_phrase_regex(key), intent, float(weight)))
+    stop = set(fold(w) for w in language.data.get("stopwords", {}).get("words", []))
+    stop |= set(single)
+    commands = {fold(k): v for k, v in language.data.get("commands", {}).items()}
+    typo_words = tuple(w for w in single if len(w) >= 5)
+    return _Vocabulary(single, tuple(phrases), typo_words, frozenset(stop), commands)
+
+
+def _phrase_regex(phrase: str) -> re.Pattern:
+    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
+
+
+def _known_word(vocab: _Vocabulary, token: str) -> str | None:
+    if token in vocab.single:
+        return token
+    if len(token) >= 5 and vocab.typo_words:
+        found = process.extractOne(token, vocab.typo_words, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO)
+        if found:
+            return found[0]
+    return None
+
+
+def _score(vocab: _Vocabulary, folded: str, tokens: list[str]) -> tuple[dict[str, float], list[tuple[int, int]]]:
+    scores: dict[str, float] = {}
+    spans: list[tuple[int, int]] = []
+    for pattern, intent, weight in vocab.phrases:
+        match = pattern.search(folded)
+        if match:
+            bonus = START_BONUS if match.start() == 0 else 0.0
+            scores[intent] = scores.get(intent, 0.0) + weight + bonus
+            spans.append(match.span())
+    for position, token in enumerate(tokens):
+        word = _known_word(vocab, token)
+        if word is None:
+            continue
+        typo = 1.0 if word == token else 0.8
+        for intent, weight in vocab.single[word].items():
+            bonus = START_BONUS if position == 0 else 0.0
+            scores[intent] = scores.get(intent, 0.0) + weight * typo + bonus
+    return scores, spans
+
+
+def _phrase_in(language: Language, table: str, folded: str) -> tuple[str | None, tuple[int, int] | None]:
+    """The key of `[table]` whose longest listed phrase occurs in the text."""
+    best: tuple[int, str, tuple[int, int]] | None = None
+    for key, phrases in language.data.get(table, {}).items():
+        for phrase in phrases:
+            match = _phrase_regex(fold(phrase)).search(folded)
+            if match and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), key, match.span())
+    return (best[1], best[2]) if best else (None, None)
+
+
+def _capture(language: Language, key: str, folded: str, group: str) -> tuple[str | None, tuple[int, int] | None]:
+    for pattern in language.compiled.get(key, []):
+        match = pattern.search(folded)
+        if match and match.group(group):
+            # only the captured words leave the mention: "lost ACME to contoso" keeps acme
+            start = match.start(group) if key != "reason" else match.start()
+            return match.group(group).strip(), (start, match.end())
+    return None, None
+
+
+class Parser:
+    def __init__(self, i18n: I18n) -> None:
+        self.i18n = i18n
+
+    def command_intent(self, command: str, locale: str) -> str | None:
+        """Slash commands from any of our languages work for everyone."""
+        key = fold(command)
+        for code in dict.fromkeys([locale, "en", *self.i18n.codes]):
+            found = _vocabulary(self.i18n.language(code)).commands.get(key)
+            if found:
+                return found
+        return None
+
+    def parse(self, text: str, locale: str, now: datetime, tz: str = "UTC") -> Intent:
+        text = clean(text)
+        language = self.i18n.language(locale)
+        if not text:
+            return Intent("unknown", language.code, {"text": "", "reason": "empty"})
+        if len(text) > MAX_TEXT:
+            return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
+        name, body, alternatives = self._intent_of(text, language)
+        slots = self._slots(body, language, name, now, tz)
+        return Intent(name, language.code, slots, alternatives)
+
+    def _intent_of(self, text: str, language: Language) -> tuple[str, str, tuple[str, ...]]:
+        if text.startswith("/"):
+            head, _, rest = text[1:].partition(" ")
+            command = head.split("@", 1)[0]
+            found = self.command_intent(command, language.code)
+            return (found or "unknown"), rest.strip(), ()
+        folded = fold(text)
+        scores, _ = _score(_vocabulary(language), folded, words(folded))
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        if not ranked or ranked[0][1] < MIN_SCORE:
+            return "unknown", text, ()
+        tied = tuple(name for name, score in ranked[1:] if score == ranked[0][1])
+        return ranked[0][0], text, tied
+
+    def _slots(self, body: str, language: Language, intent: str, now: datetime, tz: str) -> dict[str, Any]:
+        folded = fold(body)
+        vocab = _vocabulary(language)
+        slots: dict[str, Any] = {"text": body}
+        taken: list[tuple[int, int]] = []
+
+        competitor, span = _capture(language, "lost_to", folded, "competitor")
+        if competitor:
+            slots["competitor"] = competitor
+            taken.append(span)
+        reason, span = _capture(language, "reason", folded, "reason")
+        if reason:
+            slots["reason"] = reason
+            taken.append(span)
+
+        found = dates.extract(language, folded, now, tz)
+        taken.extend(found.spans)
+        if found.value is not None:
+            slots["due"] = found.value
+            slots["due_in_past"] = found.in_past
+        delay, span = dates.duration(language, folded)
+        if delay is not None and not found.value:
+            slots["delay"] = delay
+            taken.append(span)
+
+        money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal")
+        if money is not None:
+            slots["amount"], slots["currency"] = money.amount, money.currency
+            taken.append(money.span)
+        elif intent in ("new_deal",) and re.search(r"\d", folded) and re.search(r"[$€£¥₼]|\b(k|eur|usd)\b", folded):
+            slots["amount_invalid"] = True
+
+        for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
+            value, span = _phrase_in(language, table, folded)
+            if value:
+                slots[slot] = value
+                if slot != "kind":
+                    taken.append(span)
+        if "competitor" in slots:
+            slots["stage"] = "lost"
+        product, span = _capture(language, "product", folded, "product")
+        if product and intent == "complaint":
+            slots["product"] = product
+            taken.append(span)
+        if intent == "complaint" and any(p.search(folded) for p in language.compiled.get("severity_high", [])):
+            slots["severity"] = "high"
+
+        slots["mention"] = _mention(folded, taken, vocab)
+        return slots
+
+
+def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary) -> str:
+    """What is left once intent words, dates, amounts and stage words are taken out."""
+    chars = list(folded)
+    for start, end in taken:
+        for i in range(start, min(end, len(chars))):
+            chars[i] = " "
+    rest = "".join(chars)
+    for pattern, _, _ in vocab.phrases:
+        rest = pattern.sub(" ", rest)
+    kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
+    return " ".join(kept)
+
+
+def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
+    """The shape `crmbot parse` prints: a debugging window into understanding."""
+    slots = intent.slots
+    amount = slots.get("amount")
+    due = slots.get("due")
+    return {
+        "intent": intent.name,
+        "customer": customer,
+        "stage": slots.get("stage"),
+        "amount": float(amount) if isinstance(amount, Decimal) else amount,
+        "currency": slots.get("currency"),
+        "due": due.isoformat() if due else None,
+        "period": slots.get("period"),
+        "text": slots.get("text", ""),
+    }

@@ -1,0 +1,61 @@
+"""Summaries for a period: the member's own for reps, the team's for managers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from crmbot.intents.context import Context
+from crmbot.intents.parse import Intent
+from crmbot.intents.router import Router, allowed
+from crmbot.messages import Reply
+from crmbot.store import models, records
+
+router = Router()
+
+
+def period_start(now: datetime, tz: str, period: str) -> datetime:
+    local = now.astimezone(ZoneInfo(tz)).date()
+    if period == "today":
+        start = local
+    elif period == "month":
+        start = local.replace(day=1)
+    else:
+        start = local - timedelta(days=local.weekday())
+    return datetime.combine(start, time(0), ZoneInfo(tz))
+
+
+async def build(ctx: Context, period: str, whole_team: bool) -> dict:
+    team_id = ctx.team.id
+    owner = None if whole_team else ctx.member.id
+    since = period_start(ctx.now, ctx.tz, period)
+    members = await records.members_by_id(ctx.session, team_id)
+    pipeline: dict[str, dict] = {s: {"count": 0, "values": defaultdict(Decimal)} for s in models.OPEN_STAGES}
+    for stage, currency, count, minor in await records.pipeline(ctx.session, team_id, owner):
+        pipeline[stage]["count"] += count
+        if minor:
+            pipeline[stage]["values"][currency or ""] += Decimal(minor) / 100
+    closed = await records.closed_deals(ctx.session, team_id, since, ctx.now + timedelta(seconds=1), owner)
+    counts = await records.interaction_counts(ctx.session, team_id, since, ctx.now + timedelta(seconds=1), owner)
+    activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (member_id, kind), n in counts.items():
+        activity[members[member_id].name if member_id in members else "?"][kind] += n
+    new_complaints = await records.complaints_since(ctx.session, team_id, since)
+    open_complaints = await records.open_complaints(ctx.session, team_id)
+    overdue = await records.pending_followups(ctx.session, team_id, owner, ctx.now)
+    customers = await records.customers_by_id(ctx.session, team_id, {d.customer_id for d in closed})
+    return {
+        "period": period, "since": since, "whole_team": whole_team, "pipeline": pipeline,
+        "won": [d for d in closed if d.stage == "won"], "lost": [d for d in closed if d.stage == "lost"],
+        "activity": {k: dict(v) for k, v in sorted(activity.items())}, "new_complaints": new_complaints,
+        "open_complaints": open_complaints, "overdue": overdue, "customers": customers, "members": members,
+    }
+
+
+@router.intent("summary", writes=False)
+async def summary(ctx: Context, intent: Intent) -> list[Reply]:
+    period = intent.slots.get("period") or "week"
+    whole_team = allowed(ctx.member.role, "manager")
+    return [ctx.reply("summary", **await build(ctx, period, whole_team))]

@@ -1,0 +1,81 @@
+"""Adapter-neutral messages: what comes in from a chat and what goes back out.
+
+Adapters translate platform updates into `Incoming` and render `Reply`; nothing else in
+crmbot knows which platform a message came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a conversation happens, and which adapter delivers to it."""
+
+    adapter: str  # "console", "telegram", "slack"
+    chat_id: str
+    thread: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Who wrote, as the platform knows them."""
+
+    adapter: str
+    user_id: str
+    display_name: str = ""
+    language: str | None = None  # the platform's language hint, e.g. Telegram's language_code
+    workspace: str | None = None  # Slack team id; None elsewhere
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str  # opaque payload handed back in Incoming.action when pressed
+
+
+@dataclass(frozen=True)
+class Image:
+    data: bytes
+    filename: str = "chart.png"
+    mime: str = "image/png"
+
+
+@dataclass(frozen=True)
+class Card:
+    """Structured detail an adapter may render richly (Slack fields); `Reply.text` always
+    carries the same content as plain text, so a card is never required to understand it."""
+
+    title: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    image: Image | None = None
+    ephemeral: bool = False
+    card: Card | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message or button press from a member, already stripped of platform details."""
+
+    chat: ChatRef
+    user: UserRef
+    text: str = ""
+    action: str | None = None  # set when a button was pressed instead of text typed
+    message_id: str | None = None  # platform id, for de-duplication of redeliveries
+    # what the adapter already knows about addressing; group chats pass False when not addressed
+    addressed: bool = True
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A reply on its way to a chat, used by senders (the reminder loop, announcements)."""
+
+    chat: ChatRef
+    replies: tuple[Reply, ...] = field(default_factory=tuple)

@@ -1,0 +1,46 @@
+"""Audited writes: every change a member makes goes through here, so undo can reverse it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.store import audit, models, teams
+from crmbot.store.audit import Actor
+
+
+def _customer_of(row: models.Base) -> int | None:
+    if isinstance(row, models.Customer):
+        return row.id
+    return getattr(row, "customer_id", None)
+
+
+async def _after_customer_change(session: AsyncSession, row: models.Base) -> None:
+    if isinstance(row, models.Customer):
+        row.rev = await teams.bump_customer_rev(session, row.team_id)
+
+
+async def create(session: AsyncSession, actor: Actor, now: datetime, row: models.Base) -> models.Base:
+    session.add(row)
+    await session.flush()
+    await _after_customer_change(session, row)
+    audit.record(session, actor, now, "create", row, None, customer_id=_customer_of(row))
+    return row
+
+
+async def update(session: AsyncSession, actor: Actor, now: datetime, row: models.Base, **changes: Any) -> models.Base:
+    before = audit.snapshot(row)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    if hasattr(row, "updated_at"):
+        row.updated_at = now
+    await session.flush()
+    await _after_customer_change(session, row)
+    audit.record(session, actor, now, "update", row, before, customer_id=_customer_of(row))
+    return row
+
+
+async def soft_delete(session: AsyncSession, actor: Actor, now: datetime, row: models.Base) -> None:
+    await update(session, actor, now, row, deleted_at=now)

@@ -1,0 +1,80 @@
+"""Engines and sessions: one place that knows SQLite from PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from crmbot.store import migrate
+
+
+def to_url(db: str) -> URL:
+    """Accept a SQLAlchemy URL or a plain file path."""
+    if "://" not in db:
+        path = Path(db).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return make_url(f"sqlite:///{path}")
+    return make_url(db)
+
+
+def async_url(url: URL) -> URL:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        driver = url.get_driver_name()
+        return url.set(drivername="postgresql+asyncpg" if driver == "asyncpg" else "postgresql+psycopg")
+    raise ValueError(f"unsupported database: {backend}")
+
+
+def sync_url(url: URL) -> URL:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite")
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database: {backend}")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the reminder loop read while a message is being written; the busy timeout
+    # makes a second process wait for the writer instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@dataclass
+class Database:
+    url: URL
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_database(db: str, *, upgrade: bool = True) -> Database:
+    """Open (and by default migrate to head) the database named by a URL or path."""
+    url = to_url(db)
+    if upgrade:
+        migrate.upgrade(sync_url(url))
+    aurl = async_url(url)
+    if aurl.get_backend_name() == "sqlite":
+        engine = create_async_engine(aurl)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_async_engine(aurl, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    return Database(url=url, engine=engine, sessions=sessions)

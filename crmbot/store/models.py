@@ -1,0 +1,268 @@
+"""The ORM models. Every row belongs to a team; every query filters on `team_id`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from crmbot.store.types import UTCDateTime
+
+ROLES = ("rep", "manager", "admin")
+CUSTOMER_STATUSES = ("lead", "prospect", "customer", "churned")
+INTERACTION_KINDS = ("call", "meeting", "email", "message", "note")
+STAGES = ("lead", "qualified", "proposal", "negotiation", "won", "lost")
+OPEN_STAGES = ("lead", "qualified", "proposal", "negotiation")
+FOLLOWUP_STATES = ("pending", "done", "cancelled", "failed")
+
+# Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Bumped in every transaction that changes a customer: the fuzzy index compares it to
+    # know when another process changed the team's customers.
+    customer_rev: Mapped[int] = mapped_column(BigInteger, default=0)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("team_id", "name", name="uq_members_team_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="rep")
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    digest_time: Mapped[str] = mapped_column(String(5), default="08:30")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Identity(Base):
+    """A member as one platform knows them, and the chat where they can be reached."""
+
+    __tablename__ = "identities"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "external_id", name="uq_identities_platform_user"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(64), default="")
+    external_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_team_rev", "team_id", "rev"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    company: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    emails: Mapped[list] = mapped_column(JSON, default=list)
+    phones: Mapped[list] = mapped_column(JSON, default=list)
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    website: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    preferred_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    lead_source: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="lead")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # soft delete keeps undo possible; erased rows have their personal data wiped
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rev: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    owner: Mapped[Member | None] = relationship(lazy="raise")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.company})" if self.company else self.name
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_team_customer", "team_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    happened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    # minor units (cents) keep money exact on both engines
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    stage: Mapped[str] = mapped_column(String(20), default="lead")
+    expected_close: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lost_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    competitor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def amount(self) -> Decimal | None:
+        return None if self.amount_minor is None else Decimal(self.amount_minor) / 100
+
+
+class DealStageChange(Base):
+    __tablename__ = "deal_stage_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    from_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    severity: Mapped[str] = mapped_column(String(10), default="normal")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FollowUp(Base):
+    __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_state_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # delivery bookkeeping for the reminder loop: a lease, then the delivery mark
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_team_member", "team_id", "member_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
+    platform: Mapped[str] = mapped_column(String(20), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # one user action may change several rows; they share a group and are undone together
+    group_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProcessedMessage(Base):
+    """Platform message ids already handled, so redeliveries are not handled twice."""
+
+    __tablename__ = "processed_messages"
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigestSent(Base):
+    """One row per digest delivered, keyed by the member's local date: never twice a day."""
+
+    __tablename__ = "digests_sent"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    local_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Choice(Base):
+    """A button's meaning, kept server-side: platforms cap button payloads (Telegram: 64
+    bytes), and a stored choice can only be used by its member, once."""
+
+    __tablename__ = "choices"
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    set_id: Mapped[str] = mapped_column(String(32), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    intent: Mapped[str] = mapped_column(String(40))
+    slots: Mapped[dict] = mapped_column(JSON, default=dict)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

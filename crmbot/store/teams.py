@@ -1,0 +1,153 @@
+"""Teams, members, identities and invites."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.store import models
+
+DEFAULT_TEAM = "My team"
+
+
+async def bump_customer_rev(session: AsyncSession, team_id: int) -> int:
+    """Take the team's next customer revision. The row lock this UPDATE holds until commit
+    orders concurrent customer writes, so the fuzzy index never skips a revision."""
+    result = await session.execute(
+        update(models.Team)
+        .where(models.Team.id == team_id)
+        .values(customer_rev=models.Team.customer_rev + 1)
+        .returning(models.Team.customer_rev)
+    )
+    return result.scalar_one()
+
+
+async def customer_rev(session: AsyncSession, team_id: int) -> int:
+    return (await session.scalar(select(models.Team.customer_rev).where(models.Team.id == team_id))) or 0
+
+
+async def team_by_name(session: AsyncSession, name: str) -> models.Team | None:
+    return await session.scalar(select(models.Team).where(models.Team.name == name))
+
+
+async def all_teams(session: AsyncSession) -> list[models.Team]:
+    return list(await session.scalars(select(models.Team).order_by(models.Team.id)))
+
+
+async def create_team(session: AsyncSession, name: str, now: datetime) -> models.Team:
+    team = models.Team(name=name, created_at=now, customer_rev=0, settings={})
+    session.add(team)
+    await session.flush()
+    return team
+
+
+async def the_only_team(session: AsyncSession) -> models.Team | None:
+    """The team a shell command means when none is named: only defined if there is one."""
+    teams = await all_teams(session)
+    return teams[0] if len(teams) == 1 else None
+
+
+async def member_by_name(session: AsyncSession, team_id: int, name: str) -> models.Member | None:
+    return await session.scalar(
+        select(models.Member).where(
+            models.Member.team_id == team_id, func.lower(models.Member.name) == name.lower()
+        )
+    )
+
+
+async def members_of(session: AsyncSession, team_id: int) -> list[models.Member]:
+    return list(
+        await session.scalars(
+            select(models.Member).where(models.Member.team_id == team_id).order_by(models.Member.id)
+        )
+    )
+
+
+async def create_member(
+    session: AsyncSession,
+    team_id: int,
+    name: str,
+    now: datetime,
+    *,
+    role: str = "rep",
+    locale: str = "en",
+    timezone: str = "UTC",
+) -> models.Member:
+    if role not in models.ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    member = models.Member(
+        team_id=team_id, name=name, role=role, locale=locale, timezone=timezone, created_at=now,
+        digest_time="08:30", active=True,
+    )
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def identity(
+    session: AsyncSession, platform: str, external_id: str, workspace: str = ""
+) -> models.Identity | None:
+    return await session.scalar(
+        select(models.Identity).where(
+            models.Identity.platform == platform,
+            models.Identity.workspace == workspace,
+            models.Identity.external_id == external_id,
+        )
+    )
+
+
+async def identities_of(session: AsyncSession, member_id: int) -> list[models.Identity]:
+    return list(
+        await session.scalars(
+            select(models.Identity).where(models.Identity.member_id == member_id).order_by(models.Identity.id)
+        )
+    )
+
+
+async def bind_identity(
+    session: AsyncSession,
+    member: models.Member,
+    platform: str,
+    external_id: str,
+    now: datetime,
+    *,
+    workspace: str = "",
+    chat_id: str | None = None,
+) -> models.Identity:
+    found = await identity(session, platform, external_id, workspace)
+    if found is None:
+        found = models.Identity(
+            team_id=member.team_id, member_id=member.id, platform=platform, workspace=workspace,
+            external_id=external_id, chat_id=chat_id, created_at=now,
+        )
+        session.add(found)
+    else:
+        found.team_id, found.member_id = member.team_id, member.id
+        found.chat_id = chat_id or found.chat_id
+    await session.flush()
+    return found
+
+
+async def create_invite(
+    session: AsyncSession, team_id: int, role: str, now: datetime, *, member_id: int | None = None,
+    valid_for: timedelta = timedelta(days=7),
+) -> models.Invite:
+    if role not in models.ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    invite = models.Invite(
+        team_id=team_id, code=secrets.token_urlsafe(12), role=role, member_id=member_id,
+        created_at=now, expires_at=now + valid_for,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def open_invite(session: AsyncSession, code: str, now: datetime) -> models.Invite | None:
+    invite = await session.scalar(select(models.Invite).where(models.Invite.code == code))
+    if invite is None or invite.used_at is not None or invite.expires_at <= now:
+        return None
+    return invite

@@ -1,0 +1,124 @@
+"""Whole conversations through the console adapter, checked against the database afterwards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from crmbot.store import models
+
+
+async def rows(app, model, *where):
+    async with app.db.sessions() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def count(app, model, *where) -> int:
+    async with app.db.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def text_of(replies) -> str:
+    return "\n".join(r.text for r in replies)
+
+
+async def test_log_call_with_follow_up_creates_both(alice, demo, clock):
+    before = await count(demo, models.Interaction)
+    replies = await alice.send("called jana, wants a quote by friday")
+    assert "Jana Nováková" in text_of(replies)
+    interactions = await rows(demo, models.Interaction)
+    assert len(interactions) == before + 1
+    call = interactions[-1]
+    assert call.kind == "call" and "wants a quote" in call.summary
+    followup = (await rows(demo, models.FollowUp, models.FollowUp.customer_id == call.customer_id))[-1]
+    # Friday 27 Nov, 09:00 in Alice's zone (Europe/Prague, UTC+1)
+    assert followup.due_at.isoformat() == "2026-11-27T08:00:00+00:00"
+    assert followup.member_id == call.member_id
+
+
+async def test_ambiguous_mention_asks_with_buttons_and_button_resolves(alice, demo):
+    replies = await alice.send("called novak about the kiosk rollout")
+    assert replies[0].buttons, text_of(replies)
+    labels = [b.label for b in replies[0].buttons]
+    assert any("Jan Novák" in label for label in labels) and any("Nováková" in label for label in labels)
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("kiosk")) == 0
+    choice = next(b for b in replies[0].buttons if b.label.startswith("Jan Novák (Acme"))
+    done = await alice.press(choice)
+    assert "Jan Novák (Acme s.r.o.)" in text_of(done)
+    logged = await rows(demo, models.Interaction, models.Interaction.summary.contains("kiosk"))
+    assert len(logged) == 1
+    customer = await rows(demo, models.Customer, models.Customer.id == logged[0].customer_id)
+    assert customer[0].name == "Jan Novák"
+    # the same button again does no harm
+    again = await alice.press(choice)
+    assert "Already done" in text_of(again)
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("kiosk")) == 1
+
+
+async def test_move_deal_to_lost_with_reason_and_competitor_then_undo(alice, demo):
+    replies = await alice.send("lost Cyberdyne to Skynet Corp because price too high")
+    assert "Lost" in text_of(replies), text_of(replies)
+    deal = (await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot"))[0]
+    assert deal.stage == "lost" and deal.competitor == "Skynet Corp" and "price" in deal.lost_reason
+    history = await rows(demo, models.DealStageChange, models.DealStageChange.deal_id == deal.id)
+    assert [h.to_stage for h in history] == ["lead", "lost"]
+    undo = await alice.send("undo")
+    assert "Undone" in text_of(undo)
+    deal = (await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot"))[0]
+    assert deal.stage == "lead" and deal.competitor is None
+    assert [h.to_stage for h in await rows(demo, models.DealStageChange, models.DealStageChange.deal_id == deal.id)] == ["lead"]
+
+
+async def test_new_customer_then_deal_then_summary(alice, demo):
+    added = await alice.send("new customer Karel Malý from Malý Pekárna, karel@maly.cz, +420 777 000 111")
+    assert "Karel Malý" in text_of(added)
+    customer = (await rows(demo, models.Customer, models.Customer.name == "Karel Malý"))[0]
+    assert customer.company == "Malý Pekárna" and customer.emails == ["karel@maly.cz"] and customer.phones == ["+420777000111"]
+    deal = await alice.send("new deal karel maly 50k EUR")
+    assert "€50,000.00" in text_of(deal)
+    made = (await rows(demo, models.Deal, models.Deal.customer_id == customer.id))[0]
+    assert made.amount_minor == 5_000_000 and made.currency == "EUR" and made.stage == "lead"
+    won = await alice.send("karel maly signed!")
+    assert "Won" in text_of(won)
+    summary = text_of(await alice.send("summary this week"))
+    assert "Team summary" in summary and "Malý Pekárna" in summary
+
+
+async def test_complaint_and_resolution(alice, demo):
+    await alice.send("complaint from sarah connor: the pilot dashboard is broken, urgent")
+    complaint = (await rows(demo, models.Complaint, models.Complaint.text.contains("dashboard")))[0]
+    assert complaint.status == "open" and complaint.severity == "high"
+    await alice.send("sarah connor complaint resolved, patched the dashboard")
+    complaint = (await rows(demo, models.Complaint, models.Complaint.id == complaint.id))[0]
+    assert complaint.status == "resolved" and complaint.resolved_at is not None
+
+
+async def test_remind_and_agenda(alice, demo, clock):
+    replies = await alice.send("remind me to call Tomas Svoboda tomorrow 10am")
+    assert "Svoboda" in text_of(replies)
+    followup = (await rows(demo, models.FollowUp))[-1]
+    assert followup.due_at.isoformat() == "2026-11-26T09:00:00+00:00"
+    clock.now += timedelta(days=1)
+    agenda = text_of(await alice.send("what's due today"))
+    assert "Svoboda" in agenda
+
+
+async def test_stranger_is_refused_and_nothing_is_read(demo):
+    from crmbot.adapters.console import ConsoleChat
+
+    stranger = ConsoleChat(demo.bot, "Mallory")
+    replies = await stranger.send("novak")
+    assert "invite" in text_of(replies)
+    assert "Novák" not in text_of(replies)
+
+
+async def test_bad_input_gets_a_reply_and_changes_nothing(alice, demo):
+    tables = (models.Customer, models.Interaction, models.Deal, models.Complaint, models.FollowUp, models.AuditEntry)
+    before = [await count(demo, t) for t in tables]
+    for text in ["", " ", "x" * 10_000, "🙂🙃🔥", "'; DROP TABLE customers; --", "remind me yesterday about novak",
+                 "new deal acme EUR", "\u202eevil\u202c", "\x00\x01\x02"]:
+        replies = await alice.send(text)
+        assert replies and all(r.text for r in replies), repr(text)
+        assert "Traceback" not in text_of(replies)
+    assert [await count(demo, t) for t in tables] == before
