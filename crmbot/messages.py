@@ -7,6 +7,7 @@ crmbot knows which platform a message came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,23 @@ class Outgoing:
 
     chat: ChatRef
     replies: tuple[Reply, ...] = field(default_factory=tuple)
+
+
+class DeliveryFailed(Exception):
+    """A platform refused or could not take a message. `permanent` (the bot was blocked, the
+    chat is gone) means retrying will not help; otherwise try again later, after `retry_after`
+    seconds when the platform said so."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Sender(Protocol):
+    """What the reminder loop delivers through: each adapter is one for its own chats."""
+
+    name: str  # the adapter name a ChatRef carries
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        """Deliver, or raise DeliveryFailed. Returning means the platform accepted it."""
