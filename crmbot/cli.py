@@ -24,7 +24,7 @@ db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 member_cli = typer.Typer(help="Team members.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(member_cli, name="member")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: scripts grep them
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CRMBOT_DATABASE_URL, else a file in your data directory).")]
 NowOption = Annotated[Optional[str], typer.Option("--now", help="Pretend it is this ISO time (for demos and tests).")]

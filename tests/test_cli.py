@@ -1,0 +1,115 @@
+"""The `crmbot` commands, run in-process against a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from crmbot.cli import cli
+
+runner = CliRunner()
+NOW = "2026-11-25T10:00:00+00:00"
+
+
+def run(*args: str, input: str | None = None):
+    result = runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def demo_db(tmp_path) -> str:
+    path = str(tmp_path / "demo.db")
+    result = run("demo", "--db", path, "--now", NOW, input="")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("chat", "demo", "parse", "import", "export", "db", "invite", "member"):
+        assert command in result.output
+
+
+def test_chat_on_an_empty_database_makes_the_first_user_admin(tmp_path):
+    path = str(tmp_path / "new.db")
+    result = run("chat", "--db", path, "--user", "Zoe", "--now", NOW, input="new customer Karel Maly from Pekarna\nkarel\n")
+    assert result.exit_code == 0, result.output
+    assert "Added Karel Maly (Pekarna)" in result.output
+    assert "Karel Maly (Pekarna)" in result.output.split("Added", 1)[1]
+    listed = run("member", "list", "--db", path)
+    assert "Zoe\tadmin" in listed.output
+    # a second console user is not let in without being added
+    refused = run("chat", "--db", path, "--user", "Mallory", input="karel\n")
+    assert refused.exit_code != 0 and "not a member" in refused.output
+
+
+def test_parse_prints_json_with_the_customer_resolved(demo_db):
+    result = run("parse", "--db", demo_db, "--now", NOW, "--tz", "Europe/Prague", "called jana novakova, wants a quote by friday")
+    data = json.loads(result.output)
+    assert data == {
+        "intent": "log_call", "customer": "Jana Nováková (Beta Logistics)", "stage": None, "amount": None,
+        "currency": None, "due": "2026-11-27T08:00:00+00:00", "period": None,
+        "text": "called jana novakova, wants a quote by friday",
+    }
+
+
+def test_parse_reads_stdin_one_json_per_line(demo_db):
+    result = run("parse", "--db", demo_db, "--now", NOW, input="new deal cyberdyne $12,500\nsummary this month\n")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["intent"] for line in lines] == ["new_deal", "summary"]
+    assert lines[0]["amount"] == 12500.0 and lines[0]["currency"] == "USD" and lines[0]["customer"] == "Sarah Connor (Cyberdyne)"
+    assert lines[1]["period"] == "month"
+
+
+def test_import_reports_skipped_rows_and_export_has_the_documented_shape(tmp_path, demo_db):
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "Full Name,Organisation,E-mail,Phone,Notes\n"
+        "Karel Malý,Pekárna Malý,karel@pekarna.cz,+420 777 000 111,likes rye bread\n"
+        ",No Name Ltd,nobody@x.cz,,\n"
+        "Bad Mail,Firm,not-an-email,,\n"
+        "Jan Novák,Acme s.r.o.,jan.novak@acme.cz,,\n",
+        encoding="utf-8",
+    )
+    result = run("import", str(csv_file), "--db", demo_db)
+    assert result.exit_code == 0, result.output
+    assert "Imported 1 customers" in result.output and "skipped 3" in result.output
+    assert "line 3: no name" in result.output and "not an e-mail" in result.output and "already there: Jan Novák" in result.output
+    exported = json.loads(run("export", "--format", "json", "--db", demo_db).output)
+    assert set(exported) >= {"customers", "interactions", "deals", "complaints", "followups"}
+    karel = next(c for c in exported["customers"] if c["name"] == "Karel Malý")
+    assert karel["emails"] == ["karel@pekarna.cz"] and karel["phones"] == ["+420777000111"] and karel["notes"] == "likes rye bread"
+    deal = exported["deals"][0]
+    assert {"id", "customer_id", "amount", "currency", "stage"} <= set(deal)
+    followup = exported["followups"][0]
+    assert followup["due_at"].endswith("+00:00") and "customer_id" in followup
+
+
+def test_import_of_an_unreadable_file_writes_nothing(tmp_path, demo_db):
+    before = json.loads(run("export", "--db", demo_db).output)
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\x00\x00\x01")
+    result = run("import", str(binary), "--db", demo_db)
+    assert result.exit_code != 0 and "Nothing imported" in result.output
+    no_names = tmp_path / "nonames.csv"
+    no_names.write_text("colour,size\nred,XL\n", encoding="utf-8")
+    result = run("import", str(no_names), "--db", demo_db)
+    assert result.exit_code != 0 and "no name column" in result.output
+    assert json.loads(run("export", "--db", demo_db).output) == before
+
+
+def test_export_of_one_customer(demo_db):
+    result = run("export", "--db", demo_db, "--customer", "Lucie Cerna")
+    data = json.loads(result.output)
+    assert [c["name"] for c in data["customers"]] == ["Lucie Černá"]
+    assert data["complaints"] and all(c["customer_id"] == data["customers"][0]["id"] for c in data["complaints"])
+
+
+def test_db_upgrade_and_invite(tmp_path, demo_db):
+    result = run("db", "upgrade", "--db", demo_db)
+    assert "revision 0001" in result.output or "revision 000" in result.output
+    invite = run("invite", "--role", "rep", "--db", demo_db)
+    assert invite.exit_code == 0 and "/start " in invite.output
