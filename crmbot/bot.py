@@ -25,7 +25,7 @@ from crmbot.intents import slots as slot_json
 from crmbot.intents.context import Context
 from crmbot.intents.parse import MAX_TEXT, Intent, Parser
 from crmbot.intents.router import Router, allowed
-from crmbot.messages import Incoming, Reply
+from crmbot.messages import ChatRef, DeliveryFailed, Incoming, Reply, Sender
 from crmbot.store import models, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.db import Database
@@ -67,6 +67,8 @@ class Bot:
         self.parser = Parser(self.i18n)
         self.index = CustomerIndex()
         self.rate_limit = rate_limit or RateLimit()
+        # adapters register here to deliver announcements to their chats
+        self.senders: dict[str, Sender] = {}
 
     def refusal(self, incoming: Incoming, key: str) -> list[Reply]:
         code = self.i18n.pick(incoming.user.language)
@@ -80,10 +82,13 @@ class Bot:
         if not self.rate_limit.allow(f"{incoming.user.adapter}:{incoming.user.user_id}", time.monotonic()):
             return self.refusal(incoming, "slow_down")
         now = self.clock()
+        outbox: list[tuple[ChatRef, Reply]] = []
         try:
             async with self.db.sessions() as session:
                 async with session.begin():
-                    return await self._handle(session, incoming, now)
+                    replies = await self._handle(session, incoming, now, outbox)
+            await self._deliver(outbox)
+            return replies
         except IntegrityError:
             # two workers took the same redelivered update at once: the other one handled it
             if incoming.message_id:
@@ -94,11 +99,25 @@ class Bot:
             log.exception("failed to handle a message from %s", incoming.chat.adapter)
         return self.refusal(incoming, "error")
 
-    async def _handle(self, session: AsyncSession, incoming: Incoming, now: datetime) -> list[Reply]:
+    async def _deliver(self, outbox: list[tuple[ChatRef, Reply]]) -> None:
+        """Announcements go out only after their change is committed; a failed one is logged,
+        never allowed to fail the message that caused it."""
+        for chat, reply in outbox:
+            sender = self.senders.get(chat.adapter)
+            if sender is None:
+                log.warning("no %s adapter running for an announcement", chat.adapter)
+                continue
+            try:
+                await sender.send(chat, [reply])
+            except DeliveryFailed as failure:
+                log.warning("announcement to %s failed: %s", chat.adapter, failure)
+
+    async def _handle(self, session: AsyncSession, incoming: Incoming, now: datetime,
+                      outbox: list[tuple[ChatRef, Reply]]) -> list[Reply]:
         if incoming.message_id and not await records.mark_processed(session, incoming.chat.adapter, incoming.message_id, now):
             log.info("redelivered %s message %s skipped", incoming.chat.adapter, incoming.message_id)
             return []
-        member = await self.member_for(session, incoming, now)
+        member = await self.member_for(session, incoming, now) or await self._workspace_join(session, incoming, now)
         if member is None:
             return await self._onboard(session, incoming, now)
         team = await session.get(models.Team, member.team_id)
@@ -108,7 +127,8 @@ class Bot:
             return await self._run(ctx, intent)
 
         ctx = Context(session=session, team=team, member=member, now=now, i18n=self.i18n, index=self.index,
-                      platform=incoming.chat.adapter, actor=actor, dispatch=dispatch)
+                      platform=incoming.chat.adapter, actor=actor, dispatch=dispatch, chat=incoming.chat,
+                      outbox=outbox)
         if incoming.action:
             intent = await self._pressed(ctx, incoming.action)
             if intent is None:
@@ -158,6 +178,19 @@ class Bot:
                 return member
         return None
 
+    async def _workspace_join(self, session: AsyncSession, incoming: Incoming, now: datetime) -> models.Member | None:
+        """A user of a Slack workspace an admin bound to a team (`crmbot slack bind`) becomes a
+        member on first use, with the team's default role — unless the team admits by invite only."""
+        workspace = incoming.user.workspace
+        team = await teams.team_for_workspace(session, workspace) if workspace else None
+        if team is None:
+            return None
+        binding = team.settings["slack"]
+        if binding.get("invite_only"):
+            return None
+        invite = models.Invite(team_id=team.id, role=binding.get("default_role", "rep"), member_id=None)
+        return await self._join(session, incoming, invite, now)
+
     async def _onboard(self, session: AsyncSession, incoming: Incoming, now: datetime) -> list[Reply]:
         """A stranger: welcome them with a valid invite code (`/start CODE`), else refuse."""
         head, _, code = incoming.text.strip().partition(" ")
@@ -180,5 +213,6 @@ class Bot:
                                                locale=self.i18n.pick(user.language))
         chat = incoming.chat.chat_id if incoming.chat.chat_id == user.user_id else None
         await teams.bind_identity(session, member, user.adapter, user.user_id, now, workspace=user.workspace or "", chat_id=chat)
-        invite.used_at = now
+        if invite.id is not None:
+            invite.used_at = now
         return member

@@ -24,6 +24,7 @@ async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
             created_at=ctx.now,
         )
     )
+    ctx.announce("announce_complaint", complaint=row, customer=customer)
     return [ctx.reply("complaint_recorded", complaint=row, customer=customer)]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot.i18n import I18n
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
-from crmbot.messages import Button, Card, Reply
+from crmbot.messages import Button, Card, ChatRef, Reply
 from crmbot.store import changes, customers, models
 from crmbot.store.audit import Actor
 from crmbot.store.search import CustomerIndex, Match
@@ -36,7 +36,10 @@ class Context:
     actor: Actor
     # runs another intent as this member in this transaction (a button's follow-on action)
     dispatch: Callable[[Intent], Awaitable[list[Reply]]]
+    chat: ChatRef | None = None  # where the message came from
     replies: list[Reply] = field(default_factory=list)
+    # messages for other chats (the team's notification channel), sent once the change is committed
+    outbox: list[tuple[ChatRef, Reply]] = field(default_factory=list)
 
     @property
     def locale(self) -> str:
@@ -53,6 +56,13 @@ class Context:
 
     def reply(self, template: str, *, buttons: tuple[Button, ...] = (), card: Card | None = None, **values: Any) -> Reply:
         return Reply(self.render(template, **values), buttons=buttons, card=card)
+
+    def announce(self, template: str, **values: Any) -> None:
+        """Tell the team's notification chat (if one was chosen with /notify) about this change."""
+        target = (self.team.settings or {}).get("notify")
+        if target:
+            chat = ChatRef(target["adapter"], target["chat_id"], target.get("thread"))
+            self.outbox.append((chat, self.reply(template, member=self.member, **values)))
 
     def t(self, key: str, **values: Any) -> str:
         return self.i18n.string(self.locale, key, **values)

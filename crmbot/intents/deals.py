@@ -62,6 +62,8 @@ async def move_deal(ctx: Context, intent: Intent) -> list[Reply]:
     if amount is not None and 0 <= amount < MAX_AMOUNT:
         changes.update(amount_minor=int(amount * 100), currency=intent.slots.get("currency") or deal.currency)
     await ctx.update(deal, **changes)
+    if stage in ("won", "lost"):
+        ctx.announce("announce_deal", deal=deal, customer=customer)
     return [ctx.reply("deal_moved", deal=deal, customer=customer, previous=previous)]
 
 

@@ -44,6 +44,24 @@ async def create_team(session: AsyncSession, name: str, now: datetime) -> models
     return team
 
 
+async def team_for_workspace(session: AsyncSession, workspace: str) -> models.Team | None:
+    """The team a Slack workspace is bound to (team.settings["slack"]["workspace"])."""
+    for team in await all_teams(session):
+        if ((team.settings or {}).get("slack") or {}).get("workspace") == workspace:
+            return team
+    return None
+
+
+async def bind_workspace(session: AsyncSession, team: models.Team, workspace: str, *, default_role: str = "rep", invite_only: bool = False) -> None:
+    if default_role not in models.ROLES:
+        raise ValueError(f"unknown role {default_role!r}")
+    other = await team_for_workspace(session, workspace)
+    if other is not None and other.id != team.id:
+        raise ValueError(f"workspace {workspace} is already bound to team {other.name!r}")
+    team.settings = {**(team.settings or {}), "slack": {"workspace": workspace, "default_role": default_role, "invite_only": invite_only}}
+    await session.flush()
+
+
 async def the_only_team(session: AsyncSession) -> models.Team | None:
     """The team a shell command means when none is named: only defined if there is one."""
     teams = await all_teams(session)
