@@ -6,6 +6,8 @@ from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
+from crmbot.store import teams
+from crmbot.text import fold, words
 
 router = Router()
 OFF_WORDS = {"off", "stop", "none", "vypnout", "izklopi", "关闭", "diffodd", "söndür"}
@@ -22,3 +24,20 @@ async def notify_here(ctx: Context, intent: Intent) -> list[Reply]:
     settings["notify"] = {"adapter": ctx.chat.adapter, "chat_id": ctx.chat.chat_id, "thread": ctx.chat.thread}
     await ctx.update(ctx.team, settings=settings)
     return [ctx.reply("notify_on")]
+
+
+@router.intent("reassign", role="manager")
+async def reassign(ctx: Context, intent: Intent) -> list[Reply]:
+    """"assign novak to bob": the member named in the message becomes the customer's owner."""
+    words_said = set(words(fold(intent.slots.get("text", ""))))
+    members = await teams.members_of(ctx.session, ctx.team.id)
+    named = [m for m in members if set(words(fold(m.name))) <= words_said]
+    if len(named) != 1:
+        return [ctx.reply("reassign_who", members=members)]
+    owner = named[0]
+    mention = " ".join(w for w in intent.mention.split() if w not in set(words(fold(owner.name))))
+    customer = await ctx.customer(Intent(intent.name, intent.locale, {**intent.slots, "mention": mention}))
+    if customer is None:
+        return ctx.replies
+    await ctx.update(customer, owner_id=owner.id)
+    return [ctx.reply("reassigned", customer=customer, owner=owner)]
