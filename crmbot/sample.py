@@ -76,16 +76,18 @@ DEALS = [
 ]
 
 
-async def seed(session: AsyncSession, now: datetime) -> models.Team:
-    """Fill an empty database with the demo team; returns it."""
-    team = await teams.create_team(session, TEAM, now)
+async def seed(session: AsyncSession, now: datetime, *, name: str = TEAM, email_tag: str = "") -> models.Team:
+    """Add the demo team (by default "Demo Sales"); returns it. A second team with the same
+    people but tagged e-mails (jan.novak+b@…) is how the isolation tests tell data apart."""
+    team = await teams.create_team(session, name, now)
     team.settings = {"currency": "EUR"}
-    members = [await teams.create_member(session, team.id, n, now, role=r, locale=lo, timezone=tz) for n, r, lo, tz in MEMBERS]
+    members = [await teams.create_member(session, team.id, who, now, role=r, locale=lo, timezone=tz) for who, r, lo, tz in MEMBERS]
     rev = await teams.bump_customer_rev(session, team.id)
     customers = []
-    for i, (name, company, email, phone, status) in enumerate(CUSTOMERS):
+    for i, (person, company, email, phone, status) in enumerate(CUSTOMERS):
+        local, _, domain = email.partition("@")
         customer = models.Customer(
-            team_id=team.id, name=name, company=company, emails=[email], phones=[phone], status=status,
+            team_id=team.id, name=person, company=company, emails=[f"{local}{email_tag}@{domain}"], phones=[phone], status=status,
             owner_id=members[i % 2].id, created_at=now - timedelta(days=60 - i), updated_at=now, rev=rev,
             lead_source=("referral", "web", "fair", "cold call")[i % 4],
         )

@@ -1,0 +1,122 @@
+"""Access control, tenant isolation, audit and erasure, proven through whole conversations."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from crmbot import sample
+from crmbot.adapters.console import ConsoleChat
+from crmbot.app import console_member
+from crmbot.exporter import export_team
+from crmbot.store import erasure, models, teams
+from tests.conftest import NOW
+
+REFUSED = "can't do that"
+
+# one message per intent, as a member would send it, and the least role allowed to run it
+INTENT_MESSAGES = [
+    ("log_call", "/call petr dvorak site visit went well", "rep"),
+    ("add_note", "/note lucie cerna prefers mornings", "rep"),
+    ("find_customer", "/find tomas svoboda", "rep"),
+    ("add_customer", "/add Karel Malý from Pekárna", "rep"),
+    ("new_deal", "/deal maria garcia 20k EUR", "rep"),
+    ("move_deal", "/move dvorak stavby proposal", "rep"),
+    ("complaint", "/complaint luka horvat invoice was wrong", "rep"),
+    ("resolve_complaint", "/resolve lucie cerna reprinted", "rep"),
+    ("remind", "/remind gareth davies tomorrow 10am", "rep"),
+    ("agenda", "/agenda", "rep"),
+    ("summary", "/summary week", "rep"),
+    ("undo", "/undo", "rep"),
+    ("help", "/help", "rep"),
+    ("reassign", "/assign rhys evans to Bob", "manager"),
+    ("notify_here", "/notify here", "manager"),
+    ("forget", "/forget olga petrova", "admin"),
+]
+RANK = {"rep": 0, "manager": 1, "admin": 2}
+
+
+@pytest.fixture
+async def chats(demo):
+    made = {}
+    for name, role in (("Bob", "rep"), ("Alice", "manager"), ("Admin", "admin")):
+        await console_member(demo, name, NOW, team_name=sample.TEAM)
+        made[role] = ConsoleChat(demo.bot, name)
+    return made
+
+
+@pytest.mark.parametrize("intent,text,needed", INTENT_MESSAGES, ids=[m[0] for m in INTENT_MESSAGES])
+async def test_every_intent_for_every_role(chats, intent, text, needed):
+    for role, chat in chats.items():
+        answer = "\n".join(r.text for r in await chat.send(text))
+        if RANK[role] < RANK[needed]:
+            assert REFUSED in answer, (role, text, answer)
+        else:
+            assert REFUSED not in answer and answer, (role, text, answer)
+
+
+def _team_b_state(rows):
+    return sorted((type(r).__name__, r.id, str(sorted((k, str(v)) for k, v in vars(r).items() if not k.startswith("_")))) for r in rows)
+
+
+async def test_two_teams_with_the_same_names_never_see_each_other(app, clock):
+    async with app.db.sessions() as session, session.begin():
+        await sample.seed(session, clock.now)
+        await sample.seed(session, clock.now, name="Rival Sales", email_tag="+b")
+        rival = await teams.team_by_name(session, "Rival Sales")
+    await console_member(app, "Alice", clock.now, team_name=sample.TEAM)
+    alice = ConsoleChat(app.bot, "Alice")
+
+    async def rival_rows():
+        async with app.db.sessions() as session:
+            found = []
+            for model in (models.Customer, models.Interaction, models.Deal, models.DealStageChange, models.Complaint, models.FollowUp, models.AuditEntry):
+                found += list(await session.scalars(select(model).where(model.team_id == rival.id)))
+            return _team_b_state(found)
+
+    before = await rival_rows()
+    for _, text, _ in INTENT_MESSAGES + [("x", "jan novak", "rep"), ("x", "jan.novak+b@acme.cz", "rep"), ("x", "+420 777 123 456", "rep")]:
+        replies = await alice.send(text)
+        for reply in replies:
+            assert "+b@" not in reply.text, (text, reply.text)
+        for reply in replies:  # pressing every offered button stays inside the team too
+            for button in reply.buttons:
+                pressed = await alice.press(button)
+                assert all("+b@" not in r.text for r in pressed)
+    assert await rival_rows() == before
+
+
+async def test_audit_records_who_when_where_and_undo_goes_back_several_steps(alice, demo):
+    await alice.send("/deal sarah connor 10k USD")
+    await alice.send("/note sarah connor likes sailing")
+    async with demo.db.sessions() as session:
+        entries = list(await session.scalars(select(models.AuditEntry).order_by(models.AuditEntry.id)))
+    assert {e.platform for e in entries} == {"console"}
+    assert all(e.member_id is not None and e.at is not None for e in entries)
+    assert [e.entity for e in entries][:3] == ["deal", "deal_stage_change", "interaction"]
+    await alice.send("undo")
+    await alice.send("undo")
+    async with demo.db.sessions() as session:
+        live_deals = list(await session.scalars(select(models.Deal).where(models.Deal.amount_minor == 1_000_000, models.Deal.deleted_at.is_(None))))
+        notes = list(await session.scalars(select(models.Interaction).where(models.Interaction.summary.contains("sailing"), models.Interaction.deleted_at.is_(None))))
+    assert live_deals == [] and notes == []
+    assert "nothing of yours to undo" in "\n".join(r.text for r in await alice.send("undo"))
+
+
+async def test_forget_erases_everything_personal_and_keeps_the_fact(chats, demo):
+    admin = chats["admin"]
+    ask = await admin.send("/forget lucie cerna")
+    assert "cannot be undone" in ask[0].text
+    confirm = next(b for b in ask[0].buttons if "Erase" in b.label)
+    done = await admin.press(confirm)
+    assert "erased" in done[0].text
+    async with demo.db.sessions() as session:
+        team = await teams.team_by_name(session, sample.TEAM)
+        customer = await session.scalar(select(models.Customer).where(models.Customer.name == erasure.ERASED))
+        data = await export_team(session, team.id)
+        trail = await erasure.history(session, team.id, customer.id)
+    dumped = str(data) + str([(e.before, e.after) for e in trail])
+    assert "Lucie" not in dumped and "cernadesign" not in dumped and "brochures" not in dumped
+    assert trail[-1].action == "erase"
+    # and she can no longer be found
+    assert "Lucie" not in "\n".join(r.text for r in await admin.send("find lucie cerna"))
