@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,6 +112,8 @@ class Bot:
                 await sender.send(chat, [reply])
             except DeliveryFailed as failure:
                 log.warning("announcement to %s failed: %s", chat.adapter, failure)
+            except Exception:
+                log.exception("announcement to %s failed", chat.adapter)
 
     async def _handle(self, session: AsyncSession, incoming: Incoming, now: datetime,
                       outbox: list[tuple[ChatRef, Reply]]) -> list[Reply]:
@@ -160,8 +163,6 @@ class Bot:
         if choice.used_at is not None:
             ctx.replies.append(ctx.reply("button_used"))
             return None
-        from sqlalchemy import update
-
         await ctx.session.execute(
             update(models.Choice).where(models.Choice.set_id == choice.set_id, models.Choice.used_at.is_(None)).values(used_at=ctx.now)
         )
