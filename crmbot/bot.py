@@ -163,9 +163,13 @@ class Bot:
         if choice.used_at is not None:
             ctx.replies.append(ctx.reply("button_used"))
             return None
-        await ctx.session.execute(
+        # the conditional UPDATE is the claim: of two presses racing on two workers, one wins
+        spent = await ctx.session.execute(
             update(models.Choice).where(models.Choice.set_id == choice.set_id, models.Choice.used_at.is_(None)).values(used_at=ctx.now)
         )
+        if not spent.rowcount:
+            ctx.replies.append(ctx.reply("button_used"))
+            return None
         return Intent(choice.intent, ctx.locale, slot_json.from_json(choice.slots))
 
     async def member_for(self, session: AsyncSession, incoming: Incoming, now: datetime) -> models.Member | None:
