@@ -77,8 +77,11 @@ async def _deal_for(ctx: Context, intent: Intent, customer: models.Customer) -> 
     """The deal a move means: the one picked by button, else the customer's only open deal."""
     chosen = intent.slots.get("deal_id")
     if chosen is not None:
-        deal = await ctx.session.get(models.Deal, int(chosen))
-        return deal if deal is not None and deal.team_id == ctx.team.id and deal.deleted_at is None else None
+        # locked and re-read: a move of this deal by another worker commits first, ours follows it
+        return await records.lock_deal(ctx.session, ctx.team.id, int(chosen))
+    # Lock the customer's deals before choosing, so the choice below sees any move another
+    # worker is making right now, just as if the two messages had come one after the other.
+    await records.lock_customer_deals(ctx.session, ctx.team.id, customer.id)
     open_deals = await records.open_deals(ctx.session, ctx.team.id, customer.id)
     if len(open_deals) == 1:
         return open_deals[0]

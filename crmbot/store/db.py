@@ -18,7 +18,10 @@ def to_url(db: str) -> URL:
         path = Path(db).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         return make_url(f"sqlite:///{path}")
-    return make_url(db)
+    url = make_url(db)
+    if url.drivername == "postgres":  # the scheme many hosting providers hand out
+        return url.set(drivername="postgresql")
+    return url
 
 
 def async_url(url: URL) -> URL:

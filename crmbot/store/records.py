@@ -39,6 +39,35 @@ async def latest_deal(session: AsyncSession, team_id: int, customer_id: int, *, 
     return await session.scalar(query.order_by(M.Deal.updated_at.desc(), M.Deal.id.desc()).limit(1))
 
 
+async def lock_deal(session: AsyncSession, team_id: int, deal_id: int) -> M.Deal | None:
+    """A live deal, locked until the transaction ends and re-read from the database.
+
+    FOR UPDATE makes a second worker moving the same deal wait for the first to commit;
+    populate_existing then replaces any stale copy in the session with the committed row.
+    SQLite ignores FOR UPDATE: there one writer holds the whole file anyway.
+    """
+    return await session.scalar(
+        select(M.Deal)
+        .where(M.Deal.team_id == team_id, M.Deal.id == deal_id, M.Deal.deleted_at.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def lock_customer_deals(session: AsyncSession, team_id: int, customer_id: int) -> list[M.Deal]:
+    """Every deal of a customer, locked and re-read as in `lock_deal`; in id order, so two
+    workers locking the same deals always take them in the same order (no deadlock)."""
+    return list(
+        await session.scalars(
+            select(M.Deal)
+            .where(M.Deal.team_id == team_id, M.Deal.customer_id == customer_id)
+            .order_by(M.Deal.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 async def open_complaints(session: AsyncSession, team_id: int, customer_id: int | None = None) -> list[M.Complaint]:
     query = select(M.Complaint).where(M.Complaint.team_id == team_id, M.Complaint.deleted_at.is_(None), M.Complaint.status == "open")
     if customer_id is not None:
