@@ -49,7 +49,7 @@ class ConsoleChat:
     async def send(self, text: str) -> list[Reply]:
         """Type a line: a number presses the matching button of the last answer."""
         stripped = text.strip()
-        if stripped.isdigit() and len(stripped) <= 3 and 1 <= int(stripped) <= len(self._buttons):
+        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 3 and 1 <= int(stripped) <= len(self._buttons):
             return await self.press(self._buttons[int(stripped) - 1])
         return self._remember(await self.bot.handle(self.incoming(text)))
 

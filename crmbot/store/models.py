@@ -250,6 +250,10 @@ class DigestSent(Base):
     local_date: Mapped[str] = mapped_column(String(10), primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the row is the claim (taken before sending); delivered_at marks that the platform took it
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Choice(Base):

@@ -1,0 +1,114 @@
+"""Benchmark: 10,000 follow-ups due in the same minute, one reminder loop, a sender with no limit.
+
+    .venv/bin/python bench/reminders.py [--db URL] [--rows 10000]
+
+Two runs on a fresh database: a burst (all due at the same instant) and a minute (due spread
+evenly over 60 s). Prints the time until every reminder was handed to the sender and the lag
+(handed over minus due) at p50 / p99 / max. The loop runs for real: `run(stop)`, system clock,
+its own sleeping; only the platform is a stand-in that accepts at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crmbot.i18n import I18n  # noqa: E402
+from crmbot.messages import ChatRef, Reply  # noqa: E402
+from crmbot.reminders import ReminderLoop  # noqa: E402
+from crmbot.store import models, teams  # noqa: E402
+from crmbot.store.db import open_database  # noqa: E402
+
+NOTE = re.compile(r"bench-(\d+)")
+
+
+class InstantPlatform:
+    """Accepts everything immediately and notes when each reminder arrived."""
+
+    name = "bench"
+
+    def __init__(self, expected: int) -> None:
+        self.arrived: dict[int, float] = {}
+        self.expected = expected
+        self.all_in = asyncio.Event()
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        at = time.time()
+        for reply in replies:
+            for n in NOTE.findall(reply.text):
+                self.arrived.setdefault(int(n), at)
+        if len(self.arrived) >= self.expected:
+            self.all_in.set()
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def seed(db, rows: int, due: list[datetime], prefix: int) -> None:
+    now = datetime.now(timezone.utc)
+    async with db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, "Bench") or await teams.create_team(session, "Bench", now)
+        people = await teams.members_of(session, team.id)
+        if not people:
+            for n in range(100):
+                person = await teams.create_member(session, team.id, f"Rep {n}", now)
+                await teams.bind_identity(session, person, "bench", str(n), now, chat_id=str(n))
+                people.append(person)
+        await session.execute(models.FollowUp.__table__.insert(), [
+            dict(team_id=team.id, member_id=people[i % len(people)].id, due_at=due[i], note=f"bench-{prefix + i}",
+                 state="pending", created_at=now, attempts=0, late=False, deleted_at=None, customer_id=None)
+            for i in range(rows)
+        ])
+
+
+async def scenario(db, i18n, rows: int, name: str, spread: float, prefix: int) -> None:
+    start = datetime.now(timezone.utc) + timedelta(seconds=5)  # room for seeding
+    due = [start + timedelta(seconds=spread * i / rows) for i in range(rows)]
+    await seed(db, rows, due, prefix)
+    platform = InstantPlatform(rows)
+    loop = ReminderLoop(db, i18n, {"bench": platform}, poll_seconds=1.0, digests_enabled=False, batch_size=200, concurrency=64)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(loop.run(stop))
+    await asyncio.wait_for(platform.all_in.wait(), timeout=600)
+    stop.set()
+    await runner
+    first_due = due[0].timestamp()
+    lags = [platform.arrived[prefix + i] - due[i].timestamp() for i in range(rows)]
+    last = max(platform.arrived.values())
+    print(f"{name}: {rows} reminders due {'at one instant' if not spread else f'over {spread:g} s'}")
+    print(f"  all handed to the sender {last - first_due:.2f} s after the first was due"
+          f" ({rows / max(1e-9, last - min(platform.arrived.values())):,.0f} reminders/s while sending)")
+    print(f"  lag p50 {pct(lags, 50) * 1000:.0f} ms · p99 {pct(lags, 99) * 1000:.0f} ms · max {max(lags) * 1000:.0f} ms"
+          f" · mean {statistics.fmean(lags) * 1000:.0f} ms · early {sum(1 for x in lags if x < 0)}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--rows", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.db or f"sqlite:///{folder}/bench.db"
+        db = open_database(url)
+        print(f"database: {db.url.get_backend_name()}")
+        try:
+            i18n = I18n()
+            await scenario(db, i18n, args.rows, "burst", 0.0, 0)
+            await scenario(db, i18n, args.rows, "minute", 60.0, args.rows)
+        finally:
+            await db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

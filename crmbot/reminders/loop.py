@@ -1,0 +1,284 @@
+"""`ReminderLoop`: claim due follow-ups, render them, deliver through a `Sender`, mark them.
+
+    loop = ReminderLoop(db, i18n, {"telegram": telegram_sender}, clock)
+    await loop.run_once(now)      # one pass: what tests call
+    await loop.run(stop)          # passes until `stop` is set, sleeping until the next due row
+
+Delivery is at-least-once by construction and exactly-once in practice: a row is claimed with
+a lease (committed), sent, and marked delivered in the same row once the platform accepted it.
+A crash before the mark leaves the lease to expire and the row is sent again; only a crash in
+the instant between the platform's "ok" and our commit can duplicate a reminder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from crmbot.i18n import I18n
+from crmbot.messages import ChatRef, DeliveryFailed, Reply, Sender
+from crmbot.reminders import digests, queue, render
+from crmbot.store import models
+from crmbot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class PassReport:
+    """What one pass did; the loop logs it, tests read it."""
+
+    claimed: int = 0
+    delivered: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)  # accepted by the platform, but the row was no longer ours
+    digests: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    followup_id: int
+    attempts: int
+    chat: ChatRef | None
+    replies: list[Reply]
+
+
+class ReminderLoop:
+    def __init__(
+        self,
+        db: Database,
+        i18n: I18n,
+        senders: dict[str, Sender],
+        clock: Clock = system_clock,
+        *,
+        poll_seconds: float = 1.0,
+        lease_seconds: float = 120.0,
+        batch_size: int = 100,
+        concurrency: int = 32,
+        max_attempts: int = 5,
+        backoff_seconds: float = 30.0,
+        max_backoff_seconds: float = 3600.0,
+        late_after_seconds: float = 60.0,
+        send_timeout_seconds: float = 30.0,
+        digests_enabled: bool = True,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.i18n = i18n
+        self.senders = senders  # shared with the server, which may attach adapters after building us
+        self.clock = clock
+        self.poll = poll_seconds
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff = backoff_seconds
+        self.max_backoff = max_backoff_seconds
+        self.late_after = timedelta(seconds=late_after_seconds)
+        # a send must finish well inside the lease, or another worker would take the row again
+        self.send_timeout = min(send_timeout_seconds, lease_seconds / 2)
+        self.digests_enabled = digests_enabled
+        self.worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:64]
+        self._wake = asyncio.Event()
+        self._marks: list[int] = []
+        self._mark_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, db: Database, i18n: I18n, senders: dict[str, Sender], clock: Clock = system_clock,
+                      **options) -> ReminderLoop:
+        return cls(db, i18n, senders, clock, poll_seconds=settings.reminder_poll_seconds, **options)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look again now (e.g. a reminder was just set for a minute from now)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pass after pass until `stop`; overdue rows found at start-up go out in the first."""
+        log.info("reminder loop %s started (%s)", self.worker, ", ".join(self.senders) or "no senders")
+        while not stop.is_set():
+            try:
+                report = await self.run_once()
+                if report.claimed or report.digests:
+                    log.info("reminders: %d delivered, %d retrying, %d failed, %d digests", len(report.delivered),
+                             len(report.retrying), len(report.failed), len(report.digests))
+            except Exception:  # the database went away, say: keep the loop alive and try again
+                log.exception("reminder pass failed")
+            delay = await self.seconds_to_next(self.clock())
+            self._wake.clear()
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            try:
+                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        log.info("reminder loop %s stopped", self.worker)
+
+    async def seconds_to_next(self, now: datetime) -> float:
+        """Sleep until the next row falls due, but never longer than the poll interval (rows
+        written by other processes can't wake us)."""
+        try:
+            async with self.db.sessions() as session:
+                moment = await queue.next_wakeup(session, now, self.senders)
+        except Exception:
+            log.exception("could not read the next due time")
+            return self.poll
+        if moment is None:
+            return self.poll
+        return max(0.0, min(self.poll, (moment - now).total_seconds()))
+
+    async def run_once(self, now: datetime | None = None) -> PassReport:
+        """One pass: every due row (in batches) and every due digest. With `now` given the whole
+        pass happens at that instant (tests); without it each batch reads the clock."""
+        report = PassReport()
+        while True:
+            at = now or self.clock()
+            async with self.db.sessions() as session, session.begin():
+                ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease, limit=self.batch_size,
+                                        platforms=self.senders, postgres=self.db.is_postgres)
+            if not ids:
+                break
+            report.claimed += len(ids)
+            await self._deliver(ids, at, report)
+            if len(ids) < self.batch_size:
+                break
+        if self.digests_enabled:
+            await self._digests(now or self.clock(), report)
+        return report
+
+    # -- follow-ups ------------------------------------------------------------------------------
+
+    async def _deliver(self, ids: list[int], now: datetime, report: PassReport) -> None:
+        jobs = await self._prepare(ids, now)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: _Job) -> None:
+            async with limit:
+                await self._send(job, now, report)
+
+        await asyncio.gather(*(one(job) for job in jobs))
+
+    async def _prepare(self, ids: list[int], now: datetime) -> list[_Job]:
+        """Render every claimed row and store its buttons, in one transaction."""
+        F = models.FollowUp
+        jobs = []
+        async with self.db.sessions() as session, session.begin():
+            rows = list(await session.scalars(select(F).where(F.id.in_(ids), F.claimed_by == self.worker).order_by(F.due_at, F.id)))
+            members = {m.id: m for m in await session.scalars(select(models.Member).where(models.Member.id.in_({r.member_id for r in rows})))}
+            customer_ids = {r.customer_id for r in rows if r.customer_id}
+            customers = {c.id: c for c in await session.scalars(
+                select(models.Customer).where(models.Customer.id.in_(customer_ids), models.Customer.deleted_at.is_(None)))} if customer_ids else {}
+            chats = await render.chats_for(session, set(members), set(self.senders))
+            choices = render.ChoiceMaker(now, [])
+            for row in rows:
+                member = members[row.member_id]
+                chat = chats.get(member.id)
+                customer = customers.get(row.customer_id) if row.customer_id else None
+                if customer is not None and customer.team_id != row.team_id:
+                    customer = None
+                replies = [render.reminder(self.i18n, choices, member, row, customer, late=row.due_at < now - self.late_after)] if chat else []
+                jobs.append(_Job(row.id, row.attempts, chat, replies))
+            if choices.rows:
+                await session.execute(models.Choice.__table__.insert(), choices.rows)
+        return jobs
+
+    async def _send(self, job: _Job, now: datetime, report: PassReport) -> None:
+        sender = self.senders.get(job.chat.adapter) if job.chat else None
+        if sender is None:
+            await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
+            return
+        try:
+            await asyncio.wait_for(sender.send(job.chat, job.replies), self.send_timeout)
+        except DeliveryFailed as error:
+            await self._failed(job, now, report, error)
+            return
+        except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
+            log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
+            await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
+            return
+        await self._mark(job.followup_id, now, report)
+
+    async def _mark(self, followup_id: int, now: datetime, report: PassReport) -> None:
+        """Group commit: marks that arrive while one is being written go in the next write."""
+        self._marks.append(followup_id)
+        async with self._mark_lock:
+            if followup_id not in self._marks:
+                return  # a concurrent flush already wrote ours
+            ids, self._marks = self._marks, []
+            async with self.db.sessions() as session, session.begin():
+                ours = await queue.mark_delivered(session, worker=self.worker, ids=ids, now=now, late_after=self.late_after)
+        report.delivered.extend(sorted(ours))
+        for lost in sorted(set(ids) - ours):
+            report.lost.append(lost)
+            log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", lost)
+
+    def retry_delay(self, attempt: int, error: DeliveryFailed) -> float:
+        """Exponential back-off from the attempt number; the platform's retry_after wins if longer."""
+        delay = min(self.max_backoff, self.backoff * 2 ** max(0, attempt - 1))
+        return max(delay, error.retry_after or 0.0)
+
+    async def _failed(self, job: _Job, now: datetime, report: PassReport, error: DeliveryFailed) -> None:
+        attempt = job.attempts + 1
+        give_up = error.permanent or attempt >= self.max_attempts
+        retry_at = None if give_up else now + timedelta(seconds=self.retry_delay(attempt, error))
+        async with self.db.sessions() as session, session.begin():
+            await queue.record_failure(session, worker=self.worker, followup_id=job.followup_id, attempts=attempt, now=now,
+                                       error=str(error) or type(error).__name__, retry_at=retry_at)
+        (report.failed if give_up else report.retrying).append(job.followup_id)
+        log.info("reminder %s: attempt %d failed (%s)%s", job.followup_id, attempt, error,
+                 "; giving up" if give_up else f"; retrying at {retry_at:%H:%M:%S}")
+
+    # -- digests ---------------------------------------------------------------------------------
+
+    async def _digests(self, now: datetime, report: PassReport) -> None:
+        async with self.db.sessions() as session:
+            members = list(await session.scalars(
+                select(models.Member).where(models.Member.active, models.Member.id.in_(queue.reachable_members(self.senders)))
+            ))
+            wanted = [d for m in members for d in digests.due(m, now)]
+            done = await digests.delivered_keys(session, wanted)
+        by_id = {m.id: m for m in members}
+        for digest in wanted:
+            if digest.key in done:
+                continue
+            if not await digests.claim(self.db.sessions, digest, worker=self.worker, now=now, lease=self.lease):
+                continue
+            await self._send_digest(by_id[digest.member_id], digest, now, report)
+
+    async def _send_digest(self, member: models.Member, digest: digests.DueDigest, now: datetime, report: PassReport) -> None:
+        async with self.db.sessions() as session:
+            chat = (await render.chats_for(session, {member.id}, set(self.senders))).get(member.id)
+            if digest.kind == digests.MORNING:
+                text = self.i18n.render(member.locale, "digest", member.timezone, **await digests.morning_values(session, member, now))
+            else:
+                text = self.i18n.render(member.locale, "weekly_summary", member.timezone, **await digests.weekly_values(session, member, now))
+        retry_at = None
+        try:
+            if chat is None:
+                raise DeliveryFailed("no chat", permanent=True)
+            await asyncio.wait_for(self.senders[chat.adapter].send(chat, [Reply(text)]), self.send_timeout)
+        except Exception as error:
+            # keep the claim until then; a later pass (ours or another worker's) tries again today
+            wait = 900.0 if isinstance(error, DeliveryFailed) and error.permanent else max(
+                self.backoff, getattr(error, "retry_after", None) or 0.0)
+            retry_at = now + timedelta(seconds=wait)
+            log.warning("%s digest for member %s failed: %r", digest.kind, member.id, error)
+        await digests.finish(self.db.sessions, digest, worker=self.worker, now=now, retry_at=retry_at)
+        if retry_at is None:
+            report.digests.append(digest.key)

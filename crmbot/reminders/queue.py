@@ -1,0 +1,145 @@
+"""Follow-up rows used as a delivery queue: claim with a lease, mark delivered, record failures.
+
+Every state change is one conditional UPDATE, so two workers can't both win a row: on
+PostgreSQL the pick is `FOR UPDATE SKIP LOCKED` (concurrent workers take different rows
+instead of queueing), on SQLite the database has one writer and the UPDATE re-checks the
+conditions it picked on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.store import models
+
+F = models.FollowUp
+
+
+def waiting() -> list:
+    """Pending follow-ups nobody has delivered yet (due or not)."""
+    return [F.state == "pending", F.deleted_at.is_(None), F.delivered_at.is_(None)]
+
+
+def claimable(now: datetime) -> list:
+    return [
+        *waiting(),
+        F.due_at <= now,
+        or_(F.next_attempt_at.is_(None), F.next_attempt_at <= now),
+        or_(F.claim_expires_at.is_(None), F.claim_expires_at <= now),
+    ]
+
+
+def reachable_members(platforms: Iterable[str]):
+    """Members this worker can deliver to: an identity with a chat on one of its platforms."""
+    return (
+        select(models.Identity.member_id)
+        .join(models.Member, models.Member.id == models.Identity.member_id)
+        .where(models.Identity.platform.in_(list(platforms)), models.Identity.chat_id.is_not(None), models.Member.active)
+    )
+
+
+async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
+                platforms: Iterable[str], postgres: bool) -> list[int]:
+    """Take up to `limit` due rows for `worker` until now + lease; returns their ids."""
+    pick = (
+        select(F.id)
+        .where(*claimable(now), F.member_id.in_(reachable_members(platforms)))
+        .order_by(F.due_at, F.id)
+        .limit(limit)
+    )
+    if postgres:
+        # Lock the picked rows first, skipping rows another worker is claiming right now; a
+        # LIMIT inside `UPDATE … WHERE id IN (…)` may be re-evaluated by the planner and take more.
+        ids = list((await session.scalars(pick.with_for_update(of=F, skip_locked=True))).all())
+        if not ids:
+            return []
+        target = F.id.in_(ids)
+    else:
+        # SQLite has one writer: this single statement picks and claims atomically
+        target = F.id.in_(pick.scalar_subquery())
+    result = await session.execute(
+        update(F)
+        .where(target, *claimable(now))
+        .values(claimed_by=worker, claim_expires_at=now + lease)
+        .returning(F.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars().all())
+
+
+async def mark_delivered(session: AsyncSession, *, worker: str, ids: list[int], now: datetime,
+                         late_after: timedelta) -> set[int]:
+    """The platform took these: record it in the same rows. Returns the ids still ours (a row
+    snoozed or re-claimed meanwhile is left alone)."""
+    result = await session.execute(
+        update(F)
+        .where(F.id.in_(ids), F.claimed_by == worker, *waiting())
+        .values(
+            delivered_at=now, claim_expires_at=None, attempts=F.attempts + 1, next_attempt_at=None,
+            last_error=None, late=case((F.due_at < now - late_after, True), else_=False),
+        )
+        .returning(F.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars().all())
+
+
+async def record_failure(session: AsyncSession, *, worker: str, followup_id: int, attempts: int, now: datetime,
+                         error: str, retry_at: datetime | None) -> bool:
+    """One failed attempt: retry at `retry_at`, or give up (state failed) when it is None."""
+    values: dict = dict(attempts=attempts, last_error=error[:500], claim_expires_at=None, claimed_by=None)
+    if retry_at is None:
+        values.update(state="failed", next_attempt_at=None)
+    else:
+        values.update(next_attempt_at=retry_at)
+    result = await session.execute(
+        update(F).where(F.id == followup_id, F.claimed_by == worker, *waiting()).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def next_wakeup(session: AsyncSession, now: datetime, platforms: Iterable[str]) -> datetime | None:
+    """The earliest moment after `now` at which some row becomes claimable."""
+    mine = F.member_id.in_(reachable_members(platforms))
+    due = select(func.min(F.due_at)).where(*waiting(), mine, F.due_at > now, F.next_attempt_at.is_(None))
+    retry = select(func.min(F.next_attempt_at)).where(*waiting(), mine, F.next_attempt_at > now)
+    lease = select(func.min(F.claim_expires_at)).where(*waiting(), mine, F.claim_expires_at > now)
+    moments = [await session.scalar(q) for q in (due, retry, lease)]
+    found = [m for m in moments if m is not None]
+    return min(found) if found else None
+
+
+async def counts(session: AsyncSession, now: datetime, late_after: timedelta) -> dict[str, int]:
+    """For `crmbot doctor`: how the queue looks right now."""
+    async def n(*where) -> int:
+        return await session.scalar(select(func.count()).select_from(F).where(*where)) or 0
+
+    return {
+        "pending": await n(*waiting()),
+        "overdue": await n(*waiting(), F.due_at < now - late_after),
+        "retrying": await n(*waiting(), F.next_attempt_at.is_not(None)),
+        "in_flight": await n(*waiting(), F.claim_expires_at > now),
+        "failed": await n(F.state == "failed", F.deleted_at.is_(None)),
+        "delivered_late": await n(F.delivered_at.is_not(None), F.late, F.deleted_at.is_(None)),
+    }
+
+
+async def recent_errors(session: AsyncSession, limit: int = 3) -> list[tuple[str, int]]:
+    """The commonest reasons reminders failed, for `crmbot doctor`."""
+    rows = await session.execute(
+        select(F.last_error, func.count()).where(F.state == "failed", F.deleted_at.is_(None), F.last_error.is_not(None))
+        .group_by(F.last_error).order_by(func.count().desc()).limit(limit)
+    )
+    return [(error, n) for error, n in rows.all()]
+
+
+async def unreachable_members(session: AsyncSession) -> list[str]:
+    """Active members no adapter can reach: their reminders wait until they get a chat."""
+    reachable = select(models.Identity.member_id).where(models.Identity.chat_id.is_not(None))
+    rows = await session.scalars(select(models.Member.name).where(models.Member.active, models.Member.id.not_in(reachable)))
+    return list(rows)

@@ -1,0 +1,75 @@
+"""What a reminder says and which buttons it carries, in the member's language.
+
+Buttons are stored `Choice` rows, as the bot's own buttons are: pressing one runs its intent
+as the member through `Bot.handle`. Done and the snoozes form one set (using one spends the
+others); Open customer is a set of its own so it still works after a snooze.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.i18n import I18n
+from crmbot.messages import Button, ChatRef, Reply
+from crmbot.store import models
+
+# where a member is reached when they have several chats, most direct first
+PREFERENCE = ("telegram", "slack", "console")
+
+
+def pick_chat(identities: list[models.Identity], platforms: set[str]) -> ChatRef | None:
+    usable = [i for i in identities if i.chat_id and i.platform in platforms]
+    usable.sort(key=lambda i: (PREFERENCE.index(i.platform) if i.platform in PREFERENCE else len(PREFERENCE), i.id))
+    return ChatRef(usable[0].platform, usable[0].chat_id) if usable else None
+
+
+async def chats_for(session: AsyncSession, member_ids: set[int], platforms: set[str]) -> dict[int, ChatRef]:
+    rows = await session.scalars(
+        select(models.Identity).where(models.Identity.member_id.in_(member_ids), models.Identity.chat_id.is_not(None))
+    )
+    by_member: dict[int, list[models.Identity]] = {}
+    for identity in rows:
+        by_member.setdefault(identity.member_id, []).append(identity)
+    chats = {m: pick_chat(ids, platforms) for m, ids in by_member.items()}
+    return {m: c for m, c in chats.items() if c is not None}
+
+
+@dataclass
+class ChoiceMaker:
+    """Collects the Choice rows of many messages, to insert them in one statement."""
+
+    now: datetime
+    rows: list[dict[str, Any]]
+
+    def buttons(self, member: models.Member, options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
+        set_id = secrets.token_hex(8)
+        made = []
+        for label, intent, slots in options:
+            token = secrets.token_urlsafe(12)
+            self.rows.append(dict(token=token, set_id=set_id, team_id=member.team_id, member_id=member.id, intent=intent,
+                                  slots=slots, label=label[:200], created_at=self.now, used_at=None))
+            made.append(Button(label=label, action=f"c:{token}"))
+        return tuple(made)
+
+
+def reminder(i18n: I18n, choices: ChoiceMaker, member: models.Member, followup: models.FollowUp,
+             customer: models.Customer | None, *, late: bool) -> Reply:
+    code = member.locale
+    t = lambda key: i18n.string(code, key)  # noqa: E731
+    fid = {"followup_id": followup.id}
+    buttons = choices.buttons(member, [
+        (t("button.done"), "followup_done", fid),
+        (t("button.snooze_1h"), "followup_snooze", {**fid, "how": "1h"}),
+        (t("button.snooze_tomorrow"), "followup_snooze", {**fid, "how": "tomorrow"}),
+        (t("button.snooze_week"), "followup_snooze", {**fid, "how": "week"}),
+    ])
+    if customer is not None:
+        buttons += choices.buttons(member, [(t("button.open"), "find_customer", {"customer_id": customer.id})])
+    text = i18n.render(code, "reminder", member.timezone, followup=followup, customer=customer, late=late)
+    return Reply(text, buttons=buttons)
