@@ -1,0 +1,680 @@
+"""The Slack adapter: a slack-bolt AsyncApp that turns Slack events into `Incoming` and renders
+`Reply` as Block Kit.
+
+    adapter = build_slack(app)            # registers app.bot.senders["slack"]
+    web_app.add_routes(adapter.routes())  # POST /slack/events: events, commands, interactivity
+    await adapter.start_socket_mode()     # instead of HTTP, when CRMBOT_SLACK_APP_TOKEN is set
+    await adapter.stop()
+
+Where people talk to crmbot: DMs (message.im), mentions in channels (answered in a thread),
+`/crm <text>` (acknowledged at once, answered through the response_url) and buttons
+(block_actions: the pressed message is updated to show the choice). App Home shows the
+member's agenda. Slack retries are de-duplicated by the core on the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import ClientError, web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from crmbot.i18n import Formats, I18n
+from crmbot.intents.router import allowed
+from crmbot.messages import Button, Card, ChatRef, DeliveryFailed, Incoming, Reply, UserRef
+from crmbot.store import models, records, teams
+
+log = logging.getLogger(__name__)
+
+NAME = "slack"
+EVENTS_PATH = "/slack/events"
+ACTION_PREFIX = "crm:"  # our buttons' action_id; the value is the core's "c:<token>"
+
+# -- mrkdwn rendering ------------------------------------------------------------------------------
+
+# The templates' bold marker. A closing "**" must not be followed by another "*", so a bolded
+# name that itself ends in "*" ("*co*") keeps its own star inside the bold.
+BOLD = re.compile(r"\*\*(.+?)\*\*(?!\*)", re.DOTALL)
+# Slack has no escape for its formatting characters: user text gets look-alikes instead, so
+# a customer called "*co*" or "_x_" shows as written and never turns text bold or italic.
+_LOOKALIKE = {"*": "\u2217", "~": "\u223c", "`": "\u02cb"}
+# "_" only where it could open italics: e-mail addresses like john_smith@x keep theirs.
+_UNDERSCORE_OPENER = re.compile(r"(?<!\w)_|_(?!\w)")
+
+SECTION_LIMIT = 3000  # Slack's maximum for a section's text
+MAX_FIELDS = 10
+MAX_BUTTONS = 25  # per actions block
+BUTTON_LABEL = 75
+
+
+def escape(text: str) -> str:
+    """The three characters Slack's mrkdwn wants as entities; `<!channel>` stays harmless."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def literal(text: str) -> str:
+    """User-supplied text, shown exactly as written: escaped, formatting characters defused."""
+    text = escape(text)
+    text = "".join(_LOOKALIKE.get(ch, ch) for ch in text)
+    return _UNDERSCORE_OPENER.sub("\uff3f", text)
+
+
+def mrkdwn(text: str) -> str:
+    """A rendered template in Slack's mrkdwn: `**x**` becomes `*x*`, everything else literal."""
+    out, last = [], 0
+    for match in BOLD.finditer(text):
+        out.append(literal(text[last:match.start()]))
+        inner = match.group(1)
+        # Slack only bolds when the stars hug the text: keep outer spaces outside.
+        stripped = inner.strip()
+        if stripped:
+            lead, trail = inner[: len(inner) - len(inner.lstrip())], inner[len(inner.rstrip()):]
+            out.append(f"{lead}*{literal(stripped)}*{trail}")
+        else:
+            out.append(literal(inner))
+        last = match.end()
+    out.append(literal(text[last:]))
+    return "".join(out)
+
+
+def plain(text: str) -> str:
+    """The notification fallback: mrkdwn too, but without the bold markers."""
+    return literal(BOLD.sub(r"\1", text))
+
+
+def _chunks(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split on line breaks into pieces Slack accepts in one section."""
+    pieces, current = [], ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        pieces.append(current)
+    return [p for p in pieces if p.strip()]
+
+
+def _without_card_header(text: str, card: Card) -> str:
+    """The card's title and fields are drawn as a section with fields; drop the lines of the
+    text's header that only repeat them (the rest: notes, deals, history, stays)."""
+    values = [card.title] + [value for _, value in card.fields if value and value != "—"]
+    lines = text.split("\n")
+    kept, in_header = [], True
+    for index, line in enumerate(lines):
+        if in_header and index > 0 and (not line.strip() or line.lstrip().startswith("**")):
+            in_header = False
+        if in_header and any(value in line for value in values):
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def card_block(card: Card) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": f"*{literal(card.title)}*"[:SECTION_LIMIT]}}
+    fields = [
+        {"type": "mrkdwn", "text": f"*{literal(label)}*\n{literal(value)}"[:2000]}
+        for label, value in card.fields[:MAX_FIELDS]
+    ]
+    if fields:
+        block["fields"] = fields
+    return block
+
+
+def button_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    blocks = []
+    for start in range(0, len(buttons), MAX_BUTTONS):
+        elements = [
+            {
+                "type": "button",
+                "action_id": f"{ACTION_PREFIX}{start + offset}",  # unique within the message
+                "text": {"type": "plain_text", "text": button.label[:BUTTON_LABEL] or "…", "emoji": True},
+                "value": button.action,
+            }
+            for offset, button in enumerate(buttons[start:start + MAX_BUTTONS])
+        ]
+        blocks.append({"type": "actions", "block_id": f"crm_actions_{start // MAX_BUTTONS}", "elements": elements})
+    return blocks
+
+
+def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
+    """Block Kit for one reply: the card as a section with fields, the text, the buttons."""
+    blocks: list[dict[str, Any]] = []
+    text = reply.text
+    if reply.card is not None:
+        blocks.append(card_block(reply.card))
+        text = _without_card_header(text, reply.card)
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(mrkdwn(text))]
+    blocks += button_blocks(reply.buttons)
+    return blocks[:50]
+
+
+def fallback_text(reply: Reply) -> str:
+    return plain(reply.text)[:SECTION_LIMIT] or (plain(reply.card.title) if reply.card else "") or "…"
+
+
+# -- incoming Slack text -------------------------------------------------------------------------
+
+_SLACK_TOKEN = re.compile(r"<([^<>]*)>")
+
+
+def slack_to_plain(text: str, bot_user_id: str | None = None) -> str:
+    """Slack's wire format back to what the person typed: `<mailto:a@b|a@b>` → `a@b`, links and
+    channel names to their label, our own mention dropped, entities decoded."""
+
+    def token(match: re.Match) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith("@"):
+            if bot_user_id and target[1:] == bot_user_id:
+                return ""
+            return "@" + (label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^")[0])
+        if target.startswith("mailto:"):
+            return label or target[len("mailto:"):]
+        if target.startswith("tel:"):
+            return label or target[len("tel:"):]
+        return label or target
+
+    return html.unescape(_SLACK_TOKEN.sub(token, text)).strip()
+
+
+def _dm_chat(channel: str, user: str) -> str:
+    """A DM is addressed by the user id: chat.postMessage to a user id lands in their DM with
+    the bot, and the core records it as the member's chat for reminders."""
+    return user if channel.startswith("D") else channel
+
+
+# -- delivery --------------------------------------------------------------------------------------
+
+# Errors after which retrying the same message cannot help.
+PERMANENT = frozenset({
+    "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "invalid_auth",
+    "token_revoked", "not_authed", "user_not_found", "user_disabled", "cannot_dm_bot",
+    "restricted_action", "msg_too_long", "invalid_blocks", "no_text", "ekm_access_denied",
+})
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers or {}).items():
+        if key.lower() == name.lower():
+            return value[0] if isinstance(value, list) else value
+    return None
+
+
+def delivery_failed(error: Exception) -> DeliveryFailed:
+    """A slack_sdk error as the core's DeliveryFailed: rate limits carry Retry-After."""
+    if isinstance(error, SlackApiError):
+        response = error.response
+        code = response.get("error") or "unknown_error"
+        if response.status_code == 429 or code == "ratelimited":
+            after = _header(response.headers, "Retry-After")
+            try:
+                seconds = float(after) if after else 1.0
+            except ValueError:
+                seconds = 1.0
+            return DeliveryFailed("ratelimited", retry_after=seconds)
+        return DeliveryFailed(code, permanent=code in PERMANENT)
+    return DeliveryFailed(f"{type(error).__name__}: {error}")
+
+
+class SlackSender:
+    """Posts replies to a Slack conversation (a channel id, or a user id for their DM)."""
+
+    name = NAME
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.on_close: Callable[[], Awaitable[None]] | None = None  # the adapter's stop(), for the server
+
+    async def close(self) -> None:
+        if self.on_close is not None:
+            await self.on_close()
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        try:
+            for reply in replies:
+                await self.post(chat.chat_id, reply, thread_ts=chat.thread)
+        except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
+            raise delivery_failed(error) from error
+
+    async def post(self, channel: str, reply: Reply, *, thread_ts: str | None = None, user: str | None = None) -> None:
+        """One reply: a message with blocks (ephemeral when asked and a user is known), then
+        its chart, if any, as a file upload in the same conversation."""
+        if reply.text.strip() or reply.buttons or reply.card:
+            args: dict[str, Any] = {"channel": channel, "text": fallback_text(reply), "blocks": reply_blocks(reply)}
+            if thread_ts:
+                args["thread_ts"] = thread_ts
+            if reply.ephemeral and user:
+                await self.client.chat_postEphemeral(user=user, **args)
+            else:
+                await self.client.chat_postMessage(**args, unfurl_links=False, unfurl_media=False)
+        if reply.image is not None:
+            await self.upload(channel, reply, thread_ts=thread_ts)
+
+    async def upload(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
+        if channel[:1] in ("U", "W"):
+            # uploads need a conversation id, not a user id
+            opened = await self.client.conversations_open(users=channel)
+            channel = opened["channel"]["id"]
+        image = reply.image
+        args: dict[str, Any] = {"channel": channel, "file": image.data, "filename": image.filename, "title": image.filename}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        await self.client.files_upload_v2(**args)
+
+
+# -- the adapter ----------------------------------------------------------------------------------
+
+# App Home strings: English defaults, overridable per language as [slack] keys in strings.toml.
+HOME_TEXT = {
+    "slack.home_title": "Your crmbot",
+    "slack.overdue": "⚠️ Overdue follow-ups",
+    "slack.today": "⏰ Due today",
+    "slack.no_followups": "Nothing due today. 🎉",
+    "slack.deals": "💼 Your open deals",
+    "slack.no_deals": "No open deals.",
+    "slack.pipeline": "📊 Team pipeline",
+    "slack.pipeline_line": "{count} deals",
+    "slack.more": "… and {count} more",
+    "slack.join": "Send me a direct message to get started.",
+    "slack.chosen": "➡️ {user} chose {label}",
+    "slack.updated": "Updated {when}",
+}
+HOME_LIST_LIMIT = 15
+
+
+@dataclass
+class _Person:
+    name: str
+    locale: str | None
+
+
+class SlackAdapter:
+    def __init__(self, app: Any, *, bot_token: str, signing_secret: str, api_url: str, app_token: str | None = None) -> None:
+        self.app = app
+        self.bot = app.bot
+        self.i18n: I18n = app.i18n
+        self.client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self.bolt = AsyncApp(
+            signing_secret=signing_secret,
+            client=self.client,
+            process_before_response=True,  # answer after handling: deterministic, and retries see the stored event id
+            logger=logging.getLogger("crmbot.slack.bolt"),
+        )
+        self.sender = SlackSender(self.client)
+        self.app_token = app_token
+        self._socket: Any = None
+        self._tasks: set[asyncio.Task] = set()
+        self._people: OrderedDict[str, _Person] = OrderedDict()
+        self._register()
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        """Events, slash commands and interactivity all arrive on one URL."""
+        return [web.post(EVENTS_PATH, self.handler)]
+
+    async def handler(self, request: web.Request) -> web.Response:
+        """An aiohttp handler: Bolt verifies the signature (401 when wrong or stale) and dispatches."""
+        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def start_socket_mode(self) -> None:
+        if not self.app_token:
+            raise RuntimeError("Socket Mode needs CRMBOT_SLACK_APP_TOKEN (an xapp- token)")
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self._socket = AsyncSocketModeHandler(self.bolt, self.app_token)
+        await self._socket.connect_async()
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for commands and button presses still being answered after their ack."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # keep a reference: the loop only holds weak ones
+        task.add_done_callback(self._tasks.discard)
+
+    def _register(self) -> None:
+        self.bolt.event("message")(self._on_message)
+        self.bolt.event("app_mention")(self._on_mention)
+        self.bolt.event("app_home_opened")(self._on_home_opened)
+        self.bolt.command("/crm")(self._on_command)
+        self.bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_action)
+        self.bolt.error(self._on_error)
+
+    async def _on_error(self, error: Exception, body: dict, logger: logging.Logger) -> None:
+        log.error("Slack listener failed: %s", error, exc_info=error)
+
+    # -- who is writing -----------------------------------------------------------------------
+
+    async def _person(self, user_id: str) -> _Person:
+        """Name and language from users.info, cached: they only matter for first-use joins."""
+        known = self._people.get(user_id)
+        if known is not None:
+            return known
+        try:
+            response = await self.client.users_info(user=user_id, include_locale=True)
+            user = response["user"]
+            profile = user.get("profile") or {}
+            person = _Person(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id, user.get("locale"))
+        except Exception as error:  # a foreign or deleted user: the core decides what they get
+            log.info("users.info for %s failed: %s", user_id, error)
+            return _Person(user_id, None)
+        self._people[user_id] = person
+        while len(self._people) > 5000:
+            self._people.popitem(last=False)
+        return person
+
+    async def _user_ref(self, user_id: str, workspace: str | None) -> UserRef:
+        person = await self._person(user_id)
+        return UserRef(NAME, user_id, person.name, person.locale, workspace=workspace)
+
+    def _command_text(self, text: str) -> str:
+        """`/crm notify here` means the core's `/notify here`: a leading command word is one."""
+        text = text.strip()
+        if not text or text.startswith("/"):
+            return text
+        head = text.split(None, 1)[0]
+        return "/" + text if self.bot.parser.command_intent(head, "en") else text
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
+        return await self.bot.handle(incoming)  # Bot.handle turns every failure into a friendly reply
+
+    def _error_reply(self, language: str | None) -> Reply:
+        return Reply(self.i18n.render(self.i18n.pick(language), "error"))
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def _on_message(self, event: dict, body: dict) -> None:
+        # DMs only; edits, joins, bot posts and other subtypes are not messages to us
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return
+        await self._converse(event, body, thread_ts=event.get("thread_ts"))
+
+    async def _on_mention(self, event: dict, body: dict) -> None:
+        if str(event.get("channel", "")).startswith("D") or not event.get("user") or event.get("bot_id"):
+            return  # in a DM the message.im event already carries it
+        await self._converse(event, body, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    async def _converse(self, event: dict, body: dict, *, thread_ts: str | None) -> None:
+        user_id, channel = event["user"], event["channel"]
+        workspace = event.get("user_team") or event.get("team") or body.get("team_id")
+        bot_user = (body.get("authorizations") or [{}])[0].get("user_id")
+        user = await self._user_ref(user_id, workspace)
+        incoming = Incoming(
+            chat=ChatRef(NAME, _dm_chat(channel, user_id), event.get("thread_ts")),
+            user=user,
+            text=slack_to_plain(event.get("text") or "", bot_user),
+            message_id=body.get("event_id") or f"{channel}:{event.get('ts')}",  # stable across Slack's retries
+        )
+        try:
+            replies = await self._handle(incoming)
+        except Exception:
+            log.exception("Slack message failed")
+            replies = [self._error_reply(user.language)]
+        await self._post_all(channel, replies, thread_ts=thread_ts, user=user_id)
+
+    async def _post_all(self, channel: str, replies: list[Reply], *, thread_ts: str | None, user: str | None) -> None:
+        for reply in replies:
+            try:
+                await self.sender.post(channel, reply, thread_ts=thread_ts, user=user)
+            except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
+                log.warning("could not post a reply to %s: %s", channel, delivery_failed(error))
+
+    # -- /crm ---------------------------------------------------------------------------------
+
+    async def _on_command(self, ack: Callable, command: dict, respond: Callable) -> None:
+        await ack()  # Slack wants this within 3 s; the answer follows through respond
+        self._spawn(self._answer_command(command, respond))
+
+    async def _answer_command(self, command: dict, respond: Callable) -> None:
+        user_id, channel = command["user_id"], command["channel_id"]
+        try:
+            user = await self._user_ref(user_id, command.get("team_id"))
+            text = self._command_text(slack_to_plain(command.get("text") or ""))
+            if not text:
+                text = "/help"
+            incoming = Incoming(
+                chat=ChatRef(NAME, _dm_chat(channel, user_id)), user=user, text=text,
+                message_id=f"command:{command.get('trigger_id') or command.get('response_url')}",
+            )
+            replies = await self._handle(incoming)
+        except Exception:
+            log.exception("Slack command failed")
+            replies = [self._error_reply(None)]
+        await self._respond_all(respond, replies, channel)
+
+    async def _respond_all(self, respond: Callable, replies: list[Reply], channel: str) -> None:
+        for reply in replies:
+            try:
+                if reply.text.strip() or reply.buttons or reply.card:
+                    await respond(text=fallback_text(reply), blocks=reply_blocks(reply), response_type="ephemeral",
+                                  replace_original=False)
+                if reply.image is not None:
+                    await self.sender.upload(channel, reply)
+            except Exception as error:
+                log.warning("could not answer a Slack command: %s", error)
+
+    # -- buttons ------------------------------------------------------------------------------
+
+    async def _on_action(self, ack: Callable, body: dict, action: dict, respond: Callable) -> None:
+        await ack()
+        self._spawn(self._press(body, action, respond))
+
+    async def _press(self, body: dict, action: dict, respond: Callable) -> None:
+        user_id = body["user"]["id"]
+        workspace = body["user"].get("team_id") or (body.get("team") or {}).get("id")
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        in_message = container.get("type") == "message"
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or user_id
+        thread_ts = message.get("thread_ts")
+        try:
+            user = await self._user_ref(user_id, workspace)
+            incoming = Incoming(
+                chat=ChatRef(NAME, _dm_chat(channel, user_id), thread_ts),
+                user=user,
+                action=action.get("value") or "",
+                message_id=f"action:{channel}:{action.get('action_ts') or body.get('trigger_id')}",
+            )
+            replies = await self._handle(incoming)
+        except Exception:
+            log.exception("Slack button failed")
+            replies, user = [self._error_reply(None)], None
+        if in_message:
+            await self._show_choice(body, action, respond, user_id, channel, message, container, user)
+        if in_message and container.get("is_ephemeral"):
+            await self._respond_all(respond, replies, channel)
+        elif in_message:
+            await self._post_all(channel, replies, thread_ts=thread_ts, user=user_id)
+        else:  # a button on App Home: answer in the member's DM, then refresh Home
+            await self._post_all(user_id, replies, thread_ts=None, user=user_id)
+            await self.publish_home(user_id, workspace)
+
+    async def _show_choice(self, body: dict, action: dict, respond: Callable, user_id: str, channel: str,
+                           message: dict, container: dict, user: UserRef | None) -> None:
+        """The pressed message loses its buttons and says what was chosen (so nobody presses twice)."""
+        blocks = message.get("blocks") or []
+        label = _label_of(blocks, action.get("value")) or (action.get("text") or {}).get("text") or ""
+        code = self.i18n.pick(user.language if user else None)
+        note = self._t(code, "slack.chosen", user=f"<@{user_id}>", label=f"*{literal(label)}*")
+        kept = [b for b in blocks if b.get("type") != "actions"]
+        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        try:
+            if container.get("is_ephemeral"):
+                await respond(replace_original=True, text=message.get("text") or label, blocks=kept)
+            else:
+                await self.client.chat_update(channel=channel, ts=container.get("message_ts") or message.get("ts"),
+                                              text=message.get("text") or label, blocks=kept)
+        except Exception as error:
+            log.warning("could not update the pressed message: %s", error)
+
+    # -- App Home -----------------------------------------------------------------------------
+
+    async def _on_home_opened(self, event: dict, body: dict) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        workspace = event.get("user_team") or event.get("team") or body.get("team_id")
+        await self.publish_home(event["user"], workspace)
+
+    async def publish_home(self, user_id: str, workspace: str | None) -> None:
+        try:
+            view = await self.home_view(user_id, workspace)
+            await self.client.views_publish(user_id=user_id, view=view)
+        except Exception:
+            log.exception("could not publish App Home for %s", user_id)
+
+    def _t(self, code: str, key: str, **values: Any) -> str:
+        found = self.i18n.string(code, key, **values)
+        return HOME_TEXT[key].format(**values) if found == key else found
+
+    async def home_view(self, user_id: str, workspace: str | None) -> dict[str, Any]:
+        """The member's follow-ups due today and overdue, their open deals, and for managers
+        the team pipeline by stage. Anyone else sees no data."""
+        now = self.bot.clock()
+        async with self.app.db.sessions() as session:
+            found = await teams.identity(session, NAME, user_id, workspace or "")
+            member = await session.get(models.Member, found.member_id) if found else None
+            if member is None or not member.active:
+                return await self._stranger_home(session, user_id, workspace)
+            code, tz = member.locale, member.timezone
+            f = Formats(self.i18n, code, tz)
+            local = now.astimezone(ZoneInfo(tz))
+            start_of_day = datetime.combine(local.date(), time(0), tzinfo=ZoneInfo(tz))
+            end_of_day = start_of_day + timedelta(days=1)
+            followups = await records.pending_followups(session, member.team_id, member.id, end_of_day)
+            deals = await records.open_deals(session, member.team_id, owner_id=member.id)
+            customers = await records.customers_by_id(
+                session, member.team_id, {x.customer_id for x in followups if x.customer_id} | {d.customer_id for d in deals}
+            )
+            pipeline = await records.pipeline(session, member.team_id, None) if allowed(member.role, "manager") else None
+
+        def who(customer_id: int | None) -> str:
+            customer = customers.get(customer_id) if customer_id else None
+            return literal(customer.display_name) if customer else "—"
+
+        def listing(lines: list[str]) -> str:
+            shown = lines[:HOME_LIST_LIMIT]
+            if len(lines) > HOME_LIST_LIMIT:
+                shown.append(self._t(code, "slack.more", count=len(lines) - HOME_LIST_LIMIT))
+            return "\n".join(shown)
+
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": self._t(code, "slack.home_title")}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": self._t(code, "slack.updated", when=f.when(now))}]},
+        ]
+        overdue = [x for x in followups if x.due_at < start_of_day]
+        today = [x for x in followups if x.due_at >= start_of_day]
+        for key, items in (("slack.overdue", overdue), ("slack.today", today)):
+            if items:
+                lines = [f"• {f.when(x.due_at)} · {who(x.customer_id)}" + (f" — {literal(x.note)}" if x.note else "") for x in items]
+                blocks += _section(f"*{self._t(code, key)}*\n{listing(lines)}")
+        if not followups:
+            blocks += _section(f"*{self._t(code, 'slack.today')}*\n{self._t(code, 'slack.no_followups')}")
+        blocks.append({"type": "divider"})
+        deal_lines = [f"• {literal(d.title)} ({who(d.customer_id)}): {f.money(d.amount, d.currency)} · {literal(f.stage(d.stage))}" for d in deals]
+        blocks += _section(f"*{self._t(code, 'slack.deals')}*\n{listing(deal_lines) or self._t(code, 'slack.no_deals')}")
+        if pipeline is not None:
+            blocks.append({"type": "divider"})
+            blocks += _section(f"*{self._t(code, 'slack.pipeline')}*\n{_pipeline_text(pipeline, f, lambda n: self._t(code, 'slack.pipeline_line', count=n))}")
+        return {"type": "home", "blocks": blocks[:100]}
+
+    async def _stranger_home(self, session: Any, user_id: str, workspace: str | None) -> dict[str, Any]:
+        team = await teams.team_for_workspace(session, workspace) if workspace else None
+        open_team = team is not None and not (team.settings.get("slack") or {}).get("invite_only")
+        person = await self._person(user_id)
+        code = self.i18n.pick(person.locale)
+        text = self._t(code, "slack.join") if open_team else self.i18n.render(code, "stranger")
+        return {"type": "home", "blocks": _section(mrkdwn(text))}
+
+
+def _section(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(text)]
+
+
+def _pipeline_text(rows: list[tuple[str, str | None, int, int]], f: Formats, deals_label: Callable[[int], str]) -> str:
+    by_stage: dict[str, list[tuple[str | None, int, int]]] = {}
+    for stage, currency, count, amount_minor in rows:
+        by_stage.setdefault(stage, []).append((currency, count, amount_minor))
+    lines = []
+    for stage in models.OPEN_STAGES:
+        found = by_stage.get(stage, [])
+        count = sum(c for _, c, _ in found)
+        money = " + ".join(f.money(Decimal(a) / 100, cur) for cur, _, a in sorted(found, key=lambda r: r[0] or ""))
+        lines.append(f"• *{literal(f.stage(stage))}*: {deals_label(count)}" + (f" · {money}" if count else ""))
+    return "\n".join(lines)
+
+
+def _label_of(blocks: list[dict[str, Any]], value: str | None) -> str | None:
+    for block in blocks:
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and element.get("value") == value:
+                return (element.get("text") or {}).get("text")
+    return None
+
+
+def build_slack(app: Any) -> SlackAdapter:
+    """The Slack adapter for a built `crmbot.app.App`; its sender joins app.bot.senders."""
+    settings = app.settings
+    if settings.slack_bot_token is None:
+        raise RuntimeError("Slack needs CRMBOT_SLACK_BOT_TOKEN (an xoxb- token)")
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if settings.slack_signing_secret is None and app_token is None:
+        raise RuntimeError("Slack over HTTP needs CRMBOT_SLACK_SIGNING_SECRET (or CRMBOT_SLACK_APP_TOKEN for Socket Mode)")
+    adapter = SlackAdapter(
+        app,
+        bot_token=settings.slack_bot_token.get_secret_value(),
+        # without a secret (Socket Mode) every HTTP request fails verification, as it should
+        signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
+        api_url=settings.slack_api_url,
+        app_token=app_token,
+    )
+    adapter.sender.on_close = adapter.stop
+    app.bot.senders[NAME] = adapter.sender
+    return adapter
+
+
+async def attach(app: Any, http: Any) -> SlackSender:
+    """What crmbot.server calls: Socket Mode when an app token is set, else POST /slack/events
+    on crmbot's one HTTP server. The returned sender's close() stops the adapter."""
+    adapter = build_slack(app)
+    if adapter.app_token:
+        await adapter.start_socket_mode()
+    else:
+        for route in adapter.routes():
+            http.add_route(route.method, route.path, route.handler)
+    return adapter.sender

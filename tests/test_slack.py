@@ -1,0 +1,335 @@
+"""The real Bolt app, served by a real aiohttp server on 127.0.0.1:0, driven with signed requests;
+its Web API calls go to the local Slack stand-in. Checked against the database afterwards."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from crmbot import sample
+from crmbot.adapters.slack import SlackAdapter, SlackSender, build_slack, mrkdwn, reply_blocks
+from crmbot.app import build
+from crmbot.config import Settings
+from crmbot.messages import ChatRef, DeliveryFailed, Image, Reply
+from crmbot.store import models, teams
+from tests.standins import SlackStandIn
+
+SECRET = "test-signing-secret"
+WORKSPACE = "T0TEST"
+ALICE, BOB = "U0ALICE", "U0BOB"  # manager, rep of Demo Sales
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """SQLite only: these tests are about Slack, the store is covered on both engines elsewhere."""
+    return f"sqlite:///{tmp_path / 'crm.db'}"
+
+
+@dataclass
+class Slack:
+    api: SlackStandIn
+    adapter: SlackAdapter
+    url: str
+    app: object
+
+    async def post(self, body: bytes, **kwargs) -> tuple[int, str]:
+        return await self.api.post_signed(self.url, body, SECRET, **kwargs)
+
+    def posted(self, channel: str | None = None) -> list[dict]:
+        return [c.params for c in self.api.calls_to("chat.postMessage") if channel is None or c.params.get("channel") == channel]
+
+
+@pytest.fixture
+async def slack(clock, tmp_path, db_url) -> AsyncIterator[Slack]:
+    async with SlackStandIn(team_id=WORKSPACE) as api:
+        settings = Settings(slack_bot_token=api.token, slack_signing_secret=SECRET, slack_api_url=api.base_url, _env_file=None)
+        app = build(settings, db=db_url, clock=clock)
+        async with app.db.sessions() as session, session.begin():
+            team = await sample.seed(session, clock.now)
+            await teams.bind_workspace(session, team, WORKSPACE)
+            for name, user in (("Alice", ALICE), ("Bob", BOB)):
+                member = await teams.member_by_name(session, team.id, name)
+                await teams.bind_identity(session, member, "slack", user, clock.now, workspace=WORKSPACE)
+        api.add_user(ALICE, real_name="Alice")
+        api.add_user(BOB, real_name="Bob")
+        adapter = build_slack(app)
+        web_app = web.Application()
+        web_app.add_routes(adapter.routes())
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            yield Slack(api, adapter, f"http://127.0.0.1:{port}/slack/events", app)
+        finally:
+            await adapter.stop()
+            await runner.cleanup()
+            await app.close()
+
+
+async def count(app, model, *where) -> int:
+    async with app.db.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def all_text(params: dict) -> str:
+    """Everything a message would show: fallback text plus every text in its blocks."""
+    return params.get("text", "") + "\n" + json.dumps(params.get("blocks") or [], ensure_ascii=False)
+
+
+# -- requests Bolt refuses -------------------------------------------------------------------------
+
+
+async def test_bad_signature_is_refused(slack):
+    body = slack.api.message_im_event(BOB, "find petr dvorak")
+    status, _ = await slack.api.post_signed(slack.url, body, "not-the-secret")
+    assert status == 401
+    assert slack.posted() == []
+
+
+async def test_stale_timestamp_is_refused(slack):
+    body = slack.api.message_im_event(BOB, "find petr dvorak")
+    status, _ = await slack.post(body, timestamp=int(time.time()) - 6 * 60)
+    assert status == 401
+    assert slack.posted() == []
+
+
+# -- conversations ---------------------------------------------------------------------------------
+
+
+async def test_dm_finds_a_customer_and_shows_a_card(slack):
+    status, _ = await slack.post(slack.api.message_im_event(BOB, "find petr dvorak"))
+    assert status == 200
+    [message] = slack.posted()
+    assert message["channel"] == slack.api.dm_channel(BOB)
+    card = message["blocks"][0]
+    assert card["type"] == "section" and "Petr Dvořák" in card["text"]["text"]
+    fields = {f["text"] for f in card["fields"]}
+    assert "*Phone*\n+420 731 222 333" in fields
+    assert "Dvořák site cameras" in all_text(message)  # the rest of the card text follows
+
+
+async def test_mention_is_answered_in_its_thread(slack):
+    body = slack.api.app_mention_event(ALICE, "find petr dvorak", channel_id="C0SALES")
+    ts = json.loads(body)["event"]["ts"]
+    status, _ = await slack.post(body)
+    assert status == 200
+    [message] = slack.posted("C0SALES")
+    assert message["thread_ts"] == ts
+    assert "Petr Dvořák" in all_text(message)
+
+
+async def test_slash_command_is_acked_and_answered_through_response_url(slack):
+    body = slack.api.slash_command("find petr dvorak", user_id=BOB, response_url=slack.api.response_url("find"))
+    status, text = await slack.post(body)
+    assert status == 200 and "Traceback" not in text
+    await slack.api.wait_for("response_url")
+    [answer] = slack.api.responses("find")
+    assert answer["response_type"] == "ephemeral"
+    assert "Petr Dvořák" in json.dumps(answer["blocks"], ensure_ascii=False)
+    assert slack.posted() == []  # nothing posted in the channel itself
+
+
+async def test_button_updates_the_original_message_and_does_the_action(slack):
+    await slack.post(slack.api.message_im_event(ALICE, "called novak about the kiosk rollout"))
+    [question] = slack.posted()
+    actions = next(b for b in question["blocks"] if b["type"] == "actions")
+    button = next(e for e in actions["elements"] if e["text"]["text"].startswith("Jan Novák (Acme"))
+    assert button["value"].startswith("c:")
+    assert await count(slack.app, models.Interaction, models.Interaction.summary.contains("kiosk")) == 0
+    channel, ts = slack.api.dm_channel(ALICE), next(iter(slack.api.messages))[1]
+
+    body = slack.api.block_actions(ALICE, button["action_id"], button["value"], channel_id=channel, message_ts=ts)
+    status, _ = await slack.post(body)
+    assert status == 200
+    [update] = await slack.api.wait_for("chat.update")
+    assert update.params["channel"] == channel and update.params["ts"] == ts
+    blocks = update.params["blocks"]
+    assert not [b for b in blocks if b["type"] == "actions"]  # no second press possible
+    assert "Jan Novák (Acme s.r.o.)" in json.dumps(blocks[-1], ensure_ascii=False)
+    await slack.adapter.drain()
+    assert "Jan Novák (Acme s.r.o.)" in all_text(slack.posted()[-1])
+    async with slack.app.db.sessions() as session:
+        logged = list(await session.scalars(select(models.Interaction).where(models.Interaction.summary.contains("kiosk"))))
+        assert len(logged) == 1
+        assert (await session.get(models.Customer, logged[0].customer_id)).name == "Jan Novák"
+
+
+# -- App Home --------------------------------------------------------------------------------------
+
+
+async def test_app_home_for_a_rep_shows_their_agenda_and_deals_only(slack):
+    status, _ = await slack.post(slack.api.app_home_opened_event(BOB))
+    assert status == 200
+    [publish] = slack.api.calls_to("views.publish")
+    assert publish.params["user_id"] == BOB
+    view = json.dumps(publish.params["view"], ensure_ascii=False)
+    assert publish.params["view"]["type"] == "home"
+    assert "Call Jana about the fleet contract" in view  # due today
+    assert "Beta fleet tracking" in view and "Acme website" not in view  # his deals, not Alice's
+    assert "pipeline" not in view.lower()
+
+
+async def test_app_home_for_a_manager_adds_the_team_pipeline_and_refreshes(slack):
+    await slack.post(slack.api.app_home_opened_event(ALICE))
+    view = json.dumps(slack.api.calls_to("views.publish")[0].params["view"], ensure_ascii=False)
+    assert "Overdue" in view and "Confirm camera count with Petr" in view
+    assert "Send Acme the website quote" not in view  # due in two days
+    assert "Acme website" in view
+    assert "Team pipeline" in view and "Negotiation" in view
+    await slack.post(slack.api.message_im_event(ALICE, "new deal cyberdyne 10k EUR"))
+    await slack.post(slack.api.app_home_opened_event(ALICE))
+    assert len(slack.api.calls_to("views.publish")) == 2
+
+
+async def test_app_home_of_a_foreign_user_shows_no_data(slack):
+    slack.api.team_id = "T0OTHER"
+    await slack.post(slack.api.app_home_opened_event("U0EVE"))
+    view = json.dumps(slack.api.calls_to("views.publish")[0].params["view"], ensure_ascii=False)
+    assert "Acme" not in view and "pipeline" not in view.lower()
+
+
+# -- who may use it --------------------------------------------------------------------------------
+
+
+async def test_retries_of_an_event_are_handled_once(slack):
+    body = slack.api.message_im_event(BOB, "called petr dvorak, discussed cameras", event_id="Ev0RETRY1")
+    before = await count(slack.app, models.Interaction)
+    assert (await slack.post(body))[0] == 200
+    assert (await slack.post(body, retry_num=1))[0] == 200
+    assert (await slack.post(body, retry_num=2))[0] == 200
+    assert await count(slack.app, models.Interaction) == before + 1
+    assert await count(slack.app, models.ProcessedMessage, models.ProcessedMessage.message_id == "Ev0RETRY1") == 1
+    assert len(slack.posted()) == 1
+
+
+async def test_new_user_of_the_bound_workspace_joins_on_first_use(slack):
+    slack.api.add_user("U0CAROL", real_name="Carol Rep", locale="en-GB")
+    await slack.post(slack.api.message_im_event("U0CAROL", "find petr dvorak"))
+    assert "Petr Dvořák" in all_text(slack.posted()[0])
+    async with slack.app.db.sessions() as session:
+        found = await teams.identity(session, "slack", "U0CAROL", WORKSPACE)
+        member = await session.get(models.Member, found.member_id)
+        assert member.name == "Carol Rep" and member.role == "rep"
+
+
+async def test_foreign_workspace_is_refused_and_given_no_data(slack):
+    members = await count(slack.app, models.Member)
+    slack.api.team_id = "T0OTHER"
+    await slack.post(slack.api.message_im_event("U0EVE", "find petr dvorak"))
+    await slack.post(slack.api.slash_command("find petr dvorak", user_id="U0EVE", response_url=slack.api.response_url("eve")))
+    await slack.api.wait_for("response_url")
+    await slack.post(slack.api.app_mention_event("U0EVE", "summary"))
+    shown = [all_text(p) for p in slack.posted()] + [json.dumps(r, ensure_ascii=False) for r in slack.api.responses("eve")]
+    assert len(shown) == 3
+    for text in shown:
+        assert "invite" in text and "Dvořák" not in text and "Traceback" not in text
+    assert await count(slack.app, models.Member) == members
+
+
+async def test_stranger_in_an_invite_only_workspace_is_refused(slack):
+    async with slack.app.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        await teams.bind_workspace(session, team, WORKSPACE, invite_only=True)
+    members = await count(slack.app, models.Member)
+    await slack.post(slack.api.message_im_event("U0MALLORY", "find petr dvorak"))
+    [message] = slack.posted()
+    assert "invite" in all_text(message) and "Dvořák" not in all_text(message)
+    assert await count(slack.app, models.Member) == members
+    # Bob, already a member, still gets answers
+    await slack.post(slack.api.message_im_event(BOB, "find petr dvorak"))
+    assert "Dvořák" in all_text(slack.posted()[-1])
+
+
+# -- announcements, escaping, delivery -------------------------------------------------------------
+
+
+async def test_notify_here_then_a_won_deal_is_announced_in_that_channel(slack):
+    body = slack.api.slash_command("notify here", user_id=ALICE, channel_id="C0SALES", response_url=slack.api.response_url("notify"))
+    await slack.post(body)
+    await slack.api.wait_for("response_url")
+    assert "This chat will now hear" in json.dumps(slack.api.responses("notify")[0], ensure_ascii=False)
+    async with slack.app.db.sessions() as session:
+        team = await teams.team_by_name(session, sample.TEAM)
+        assert team.settings["notify"] == {"adapter": "slack", "chat_id": "C0SALES", "thread": None}
+    await slack.post(slack.api.message_im_event(BOB, "cyberdyne signed!"))
+    [announcement] = slack.posted("C0SALES")
+    assert "won" in announcement["text"] and "Cyberdyne pilot" in announcement["text"]
+    assert "thread_ts" not in announcement
+
+
+async def test_customer_names_are_escaped_for_mrkdwn(slack):
+    # Slack sends what the user typed with &, <, > as entities
+    await slack.post(slack.api.message_im_event(ALICE, "new customer &lt;!channel&gt; &amp; *co*"))
+    async with slack.app.db.sessions() as session:
+        assert await session.scalar(select(models.Customer).where(models.Customer.name == "<!channel> & *co*"))
+    [message] = slack.posted()
+    text = all_text(message)
+    assert "&lt;!channel&gt; &amp;" in text
+    assert "<!channel>" not in text and "*co*" not in text  # no @channel ping, no bold from the name
+    section = message["blocks"][0]["text"]["text"]
+    assert section.startswith("👤 Added *&lt;!channel&gt; &amp; ") and section.endswith("*.")
+
+
+def test_renderer_turns_template_bold_into_mrkdwn_and_keeps_user_text_literal():
+    assert mrkdwn("Call **Jan** & <b>") == "Call *Jan* &amp; &lt;b&gt;"
+    assert mrkdwn("**a *co***") == "*a \u2217co\u2217*"
+    blocks = reply_blocks(Reply("x" * 7000))
+    assert len(blocks) == 3 and all(len(b["text"]["text"]) <= 3000 for b in blocks)
+
+
+async def test_sender_uploads_charts_and_reports_failures(slack):
+    sender = slack.app.bot.senders["slack"]
+    assert isinstance(sender, SlackSender)
+    await sender.send(ChatRef("slack", "C0SALES"), [Reply("**Pipeline**", image=Image(b"\x89PNG fake", "pipeline.png"))])
+    assert slack.api.calls_to("chat.postMessage")[0].params["text"] == "Pipeline"
+    [complete] = slack.api.calls_to("files.completeUploadExternal")
+    assert complete.params["channel_id"] == "C0SALES"
+    assert [u["content"] for u in slack.api.uploads.values()] == [b"\x89PNG fake"]
+
+    slack.api.fail_next("chat.postMessage", retry_after=7)
+    with pytest.raises(DeliveryFailed) as limited:
+        await sender.send(ChatRef("slack", "C0SALES"), [Reply("hi")])
+    assert limited.value.retry_after == 7 and not limited.value.permanent
+    slack.api.fail_next("chat.postMessage", "channel_not_found")
+    with pytest.raises(DeliveryFailed) as gone:
+        await sender.send(ChatRef("slack", "C0GONE"), [Reply("hi")])
+    assert gone.value.permanent
+
+
+def test_cli_binds_a_workspace(tmp_path):
+    from typer.testing import CliRunner
+
+    from crmbot.cli import cli
+
+    path = str(tmp_path / "bind.db")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["slack", "bind", "--workspace", "T0CLI", "--db", path, "--default-role", "manager", "--invite-only"])
+    assert result.exit_code == 0, result.output
+    assert "T0CLI" in result.output
+    result = runner.invoke(cli, ["slack", "bind", "--workspace", "T0CLI", "--db", path, "--default-role", "boss"])
+    assert result.exit_code != 0
+
+
+async def test_attach_mounts_the_events_route_on_crmbots_http_server(slack):
+    from crmbot.adapters.slack import attach
+    from crmbot.server import HttpServer
+
+    http = HttpServer("127.0.0.1", 0)
+    sender = await attach(slack.app, http)
+    await http.start()
+    try:
+        url = f"http://127.0.0.1:{http.port}/slack/events"
+        status, _ = await slack.api.post_signed(url, slack.api.message_im_event(BOB, "find petr dvorak"), SECRET)
+        assert status == 200
+        assert "Petr Dvořák" in all_text(slack.posted()[0])
+    finally:
+        await sender.close()
+        await http.stop()
