@@ -71,3 +71,13 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
         code = currencies.get((pre or post or "").lower())
         return Money(value.quantize(Decimal("0.01")), code, match.span())
     return None
+
+
+def names_currency(language: Language, text: str, taken: list[tuple[int, int]]) -> bool:
+    """Whether folded `text` names a currency outside `taken`: with no amount found, the
+    number is missing or unreadable ("new deal acme $", "deal acme eur ??")."""
+    currencies = [k.lower() for k in language.data.get("currencies", {})]
+    if not currencies:
+        return False
+    pattern = re.compile(rf"(?<![^\W\d_])(?:{_alternatives(currencies)})(?![^\W\d_])")
+    return any(not any(s < m.end() and m.start() < e for s, e in taken) for m in pattern.finditer(text))

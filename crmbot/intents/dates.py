@@ -164,11 +164,13 @@ def _next_day_of_month(today: date, dom: int) -> date | None:
     return None
 
 
-def duration(language: Language, text: str) -> tuple[timedelta | None, tuple[int, int] | None]:
-    """A delay such as "snooze 2h" or "30 min"."""
+def duration(language: Language, text: str, taken: list[tuple[int, int]] = ()) -> tuple[timedelta | None, tuple[int, int] | None]:
+    """A delay such as "snooze 2h" or "30 min", outside the `taken` spans (an amount such as
+    "1.5m czk" is not five minutes)."""
     for pattern in language.compiled.get("duration", []):
-        match = pattern.search(text)
-        if match:
+        for match in pattern.finditer(text):
+            if any(s < match.end() and match.start() < e for s, e in taken):
+                continue
             unit = language.data.get("units", {}).get(match.group("unit").lower())
             if unit:
                 return timedelta(**{unit: int(match.group("n"))}), match.span()

@@ -26,8 +26,15 @@ INTENTS = (
 )
 MIN_SCORE = 2.0  # below this nothing was really asked
 TYPO_RATIO = 85  # how close a typed word must be to a vocabulary word
+TYPO_MIN_TYPED = 5  # shorter typed words must be spelled right: "lost"/"list" are too close to guess
+TYPO_MIN_KNOWN = 4  # "helpp" -> "help", "undoo" -> "undo"
 START_BONUS = 1.0  # what a message opens with is usually what it is about
 MAX_TEXT = 4000  # characters; longer messages are refused before parsing
+# intents for which a named day is a period to look at, not a moment something is due
+UNDATED = frozenset({"agenda", "summary", "help", "undo"})
+# intents that record what already happened: a past day names when, not a follow-up
+RECORDS = frozenset({"log_call", "add_note"})
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # the same tokens as crmbot.text.words, with positions
 
 
 @dataclass
@@ -49,6 +56,8 @@ class _Vocabulary:
     typo_words: tuple[str, ...]
     stopwords: frozenset[str]
     commands: dict[str, str]
+    slang: re.Pattern | None  # phone shorthand ("tmrw", "w/", "abt") -> the words it stands for
+    slang_words: dict[str, str]
 
 
 @lru_cache(maxsize=16)
@@ -65,8 +74,21 @@ def _vocabulary(language: Language) -> _Vocabulary:
     stop = set(fold(w) for w in language.data.get("stopwords", {}).get("words", []))
     stop |= set(single)
     commands = {fold(k): v for k, v in language.data.get("commands", {}).items()}
-    typo_words = tuple(w for w in single if len(w) >= 5)
-    return _Vocabulary(single, tuple(phrases), typo_words, frozenset(stop), commands)
+    typo_words = tuple(w for w in single if len(w) >= TYPO_MIN_KNOWN)
+    slang_words = {fold(k): fold(v) for k, v in language.data.get("slang", {}).items()}
+    slang = None
+    if slang_words:
+        keys = "|".join(re.escape(k) for k in sorted(slang_words, key=len, reverse=True))
+        slang = re.compile(rf"(?<![\w/])(?:{keys})(?![\w/])")
+    return _Vocabulary(single, tuple(phrases), typo_words, frozenset(stop), commands, slang, slang_words)
+
+
+def _normalise(vocab: _Vocabulary, text: str) -> str:
+    """Folded text with phone shorthand spelled out, so every later rule sees plain words."""
+    folded = fold(text)
+    if vocab.slang is None:
+        return folded
+    return vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
 
 
 def _phrase_regex(phrase: str) -> re.Pattern:
@@ -76,14 +98,14 @@ def _phrase_regex(phrase: str) -> re.Pattern:
 def _known_word(vocab: _Vocabulary, token: str) -> str | None:
     if token in vocab.single:
         return token
-    if len(token) >= 5 and vocab.typo_words:
+    if len(token) >= TYPO_MIN_TYPED and vocab.typo_words:
         found = process.extractOne(token, vocab.typo_words, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO)
         if found:
             return found[0]
     return None
 
 
-def _score(vocab: _Vocabulary, folded: str, tokens: list[str]) -> tuple[dict[str, float], list[tuple[int, int]]]:
+def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tuple[int, int]]]:
     scores: dict[str, float] = {}
     spans: list[tuple[int, int]] = []
     for pattern, intent, weight in vocab.phrases:
@@ -92,7 +114,11 @@ def _score(vocab: _Vocabulary, folded: str, tokens: list[str]) -> tuple[dict[str
             bonus = START_BONUS if match.start() == 0 else 0.0
             scores[intent] = scores.get(intent, 0.0) + weight + bonus
             spans.append(match.span())
-    for position, token in enumerate(tokens):
+    for position, found in enumerate(_TOKEN.finditer(folded)):
+        # "follow up" is one remind phrase, not also the word "follow" (~"followup")
+        if any(start <= found.start() < end for start, end in spans):
+            continue
+        token = found.group(0)
         word = _known_word(vocab, token)
         if word is None:
             continue
@@ -104,14 +130,24 @@ def _score(vocab: _Vocabulary, folded: str, tokens: list[str]) -> tuple[dict[str
 
 
 def _phrase_in(language: Language, table: str, folded: str) -> tuple[str | None, tuple[int, int] | None]:
-    """The key of `[table]` whose longest listed phrase occurs in the text."""
+    """The key of `[table]` whose longest listed phrase occurs in the text; failing that, a
+    one-word phrase typed with a typo ("signd", "negotation")."""
     best: tuple[int, str, tuple[int, int]] | None = None
     for key, phrases in language.data.get(table, {}).items():
         for phrase in phrases:
             match = _phrase_regex(fold(phrase)).search(folded)
             if match and (best is None or len(phrase) > best[0]):
                 best = (len(phrase), key, match.span())
-    return (best[1], best[2]) if best else (None, None)
+    if best:
+        return best[1], best[2]
+    singles = {fold(p): key for key, phrases in language.data.get(table, {}).items() for p in phrases
+               if len(p) >= TYPO_MIN_KNOWN and re.fullmatch(r"\w+", fold(p))}
+    for found in _TOKEN.finditer(folded):
+        if len(found.group(0)) >= TYPO_MIN_TYPED and singles:
+            near = process.extractOne(found.group(0), list(singles), scorer=fuzz.ratio, score_cutoff=TYPO_RATIO)
+            if near:
+                return singles[near[0]], found.span()
+    return None, None
 
 
 def _capture(language: Language, key: str, folded: str, group: str) -> tuple[str | None, tuple[int, int] | None]:
@@ -146,6 +182,11 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
         name, body, alternatives = self._intent_of(text, language)
         slots = self._slots(body, language, name, now, tz)
+        if not text.startswith("/"):
+            # tied readings that both mean a plan ("call smith.., follow up nxt wk") are one reading
+            folded = _normalise(_vocabulary(language), body)
+            name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
+            alternatives = tuple(rest)
         return Intent(name, language.code, slots, alternatives)
 
     def _intent_of(self, text: str, language: Language) -> tuple[str, str, tuple[str, ...]]:
@@ -154,8 +195,8 @@ class Parser:
             command = head.split("@", 1)[0]
             found = self.command_intent(command, language.code)
             return (found or "unknown"), rest.strip(), ()
-        folded = fold(text)
-        scores, _ = _score(_vocabulary(language), folded, words(folded))
+        folded = _normalise(_vocabulary(language), text)
+        scores, _ = _score(_vocabulary(language), folded)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < MIN_SCORE:
             return "unknown", text, ()
@@ -163,8 +204,8 @@ class Parser:
         return ranked[0][0], text, tied
 
     def _slots(self, body: str, language: Language, intent: str, now: datetime, tz: str) -> dict[str, Any]:
-        folded = fold(body)
         vocab = _vocabulary(language)
+        folded = _normalise(vocab, body)
         slots: dict[str, Any] = {"text": body}
         taken: list[tuple[int, int]] = []
 
@@ -179,20 +220,23 @@ class Parser:
 
         found = dates.extract(language, folded, now, tz)
         taken.extend(found.spans)
-        if found.value is not None:
+        if found.value is not None and intent not in UNDATED and not (intent in RECORDS and found.in_past):
+            # "talked to smith today" says when the call was; only a future day is a follow-up
             slots["due"] = found.value
             slots["due_in_past"] = found.in_past
-        delay, span = dates.duration(language, folded)
-        if delay is not None and not found.value:
-            slots["delay"] = delay
-            taken.append(span)
 
+        # money before durations: "1.5m czk" is an amount, not five minutes
         money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal")
         if money is not None:
             slots["amount"], slots["currency"] = money.amount, money.currency
             taken.append(money.span)
-        elif intent in ("new_deal",) and re.search(r"\d", folded) and re.search(r"[$€£¥₼]|\b(k|eur|usd)\b", folded):
-            slots["amount_invalid"] = True
+        elif intent == "new_deal" and amounts.names_currency(language, folded, taken):
+            slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
+
+        delay, span = dates.duration(language, folded, taken)
+        if delay is not None and "due" not in slots and intent not in UNDATED:
+            slots["delay"] = delay
+            taken.append(span)
 
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
             value, span = _phrase_in(language, table, folded)
@@ -209,11 +253,22 @@ class Parser:
         if intent == "complaint" and any(p.search(folded) for p in language.compiled.get("severity_high", [])):
             slots["severity"] = "high"
 
-        slots["mention"] = _mention(folded, taken, vocab)
+        slots["mention"] = _mention(folded, taken, vocab, language.compiled.get("possessive", []))
         return slots
 
 
-def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary) -> str:
+def _retarget(language: Language, name: str, slots: dict[str, Any], folded: str) -> str:
+    """A call named with a future moment and no past-tense verb is a plan, not a record:
+    "call petr tmrw 10am" is a reminder. The words come from `[when_future.<intent>]`."""
+    rule = language.data.get("when_future", {}).get(name)
+    if not rule or slots.get("due") is None or slots.get("due_in_past"):
+        return name
+    if any(_phrase_regex(fold(w)).search(folded) for w in rule.get("unless", [])):
+        return name
+    return rule.get("becomes", name)
+
+
+def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, possessive: list[re.Pattern]) -> str:
     """What is left once intent words, dates, amounts and stage words are taken out."""
     chars = list(folded)
     for start, end in taken:
@@ -222,6 +277,8 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary) -> s
     rest = "".join(chars)
     for pattern, _, _ in vocab.phrases:
         rest = pattern.sub(" ", rest)
+    for pattern in possessive:  # "jana's complaint" is about jana
+        rest = pattern.sub("", rest)
     kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
     return " ".join(kept)
 
