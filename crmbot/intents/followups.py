@@ -50,7 +50,13 @@ async def agenda(ctx: Context, intent: Intent) -> list[Reply]:
 
 
 async def _own_followup(ctx: Context, intent: Intent) -> models.FollowUp | None:
-    found = await ctx.session.get(models.FollowUp, int(intent.slots.get("followup_id", 0)))
+    """The follow-up a button names, or — for a typed "done" / "snooze 2h" — the member's
+    reminder delivered last."""
+    chosen = intent.slots.get("followup_id")
+    if chosen is None:
+        found = await records.last_delivered_followup(ctx.session, ctx.team.id, ctx.member.id)
+    else:
+        found = await ctx.session.get(models.FollowUp, int(chosen))
     if found is None or found.team_id != ctx.team.id or found.member_id != ctx.member.id or found.deleted_at is not None:
         ctx.replies.append(ctx.reply("followup_gone"))
         return None

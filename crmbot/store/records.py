@@ -93,6 +93,16 @@ async def pending_followups(session: AsyncSession, team_id: int, member_id: int 
     return list(await session.scalars(query.order_by(M.FollowUp.due_at, M.FollowUp.id)))
 
 
+async def last_delivered_followup(session: AsyncSession, team_id: int, member_id: int) -> M.FollowUp | None:
+    return await session.scalar(
+        select(M.FollowUp)
+        .where(M.FollowUp.team_id == team_id, M.FollowUp.member_id == member_id, M.FollowUp.deleted_at.is_(None),
+               M.FollowUp.state == "pending", M.FollowUp.delivered_at.is_not(None))
+        .order_by(M.FollowUp.delivered_at.desc(), M.FollowUp.id.desc())
+        .limit(1)
+    )
+
+
 async def customers_by_id(session: AsyncSession, team_id: int, ids: set[int]) -> dict[int, M.Customer]:
     if not ids:
         return {}
