@@ -20,16 +20,25 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import customers as customer_store
 from crmbot.store import models, teams
 from crmbot.text import fold, phone_key, words
 
 # below these similarities a query token is not taken to mean a name token
 TOKEN_CUTOFF_SHORT = 85  # tokens of up to 3 characters: "jan" ~ "jana", not "jim"
 TOKEN_CUTOFF = 75  # longer tokens, which leaves room for typos and inflected endings
-CANDIDATES = 40  # customers scored with WRatio per query
+SIMILAR_TOKENS = 25  # vocabulary tokens considered per query token
+CANDIDATES = 60  # customers scored with WRatio per query
+# A word of the company is weaker evidence than the same word of the person's name: on a tie
+# the person wins ("called Holub": Barbora Holubová before Josef Skála of Holub Textil).
+COMPANY_EVIDENCE = 3.0
+# Rare tokens say more about who is meant than common ones, but never more than a closer
+# spelling: the bonus for rarity stays below the gap between an exact and a one-typo token.
+RARITY_CAP = 6.0
+# customers whose evidence is further than this below the best are not worth scoring
+WEIGHT_MARGIN = 25.0
 
 
 @dataclass(frozen=True)
@@ -40,30 +49,45 @@ class Match:
     span: str  # the words of the query that matched this customer
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     display: str
     name_key: str
     company_key: str
-    tokens: tuple[str, ...]
+    name_tokens: tuple[str, ...]
+    company_tokens: tuple[str, ...]
     emails: tuple[str, ...]
     phones: tuple[str, ...]
+
+
+def _display(row) -> str:
+    return f"{row.name} ({row.company})" if row.company else row.name
 
 
 @dataclass
 class TeamIndex:
     rev: int = -1
     entries: dict[int, _Entry] = field(default_factory=dict)
-    postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # token -> customers with that token in their name / in their company
+    names: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    companies: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     vocab: list[str] = field(default_factory=list)
-    by_email: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    by_phone: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # tuples, not sets: nearly every address has one holder, and 100k sets cost ~40 MB
+    by_email: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    by_phone: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # every token once in memory: the entries share these strings instead of 100k copies of "jan"
+    _known: dict[str, str] = field(default_factory=dict)
+    # customer -> sort key among equal evidence: name length, then id. Of those holding the same
+    # tokens the shortest name is the one the mention covers most ("prochazka": Jan Procházka
+    # before Vojtěch Procházka), which is also what WRatio will prefer.
+    _order: dict[int, int] = field(default_factory=dict)
     _similar: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- keeping up with the database -------------------------------------------------------
 
-    def apply(self, rows: list[models.Customer]) -> None:
+    def apply(self, rows) -> None:
+        """Take in changed customer rows: ORM objects or plain rows with the same columns."""
         grew = False
         for row in rows:
             self._remove(row.id)
@@ -73,42 +97,55 @@ class TeamIndex:
         if grew:
             self._similar.clear()
 
-    def _add(self, row: models.Customer) -> bool:
+    def _add(self, row) -> bool:
+        vocab_size = len(self.vocab)
         name_key, company_key = fold(row.name or ""), fold(row.company or "")
-        tokens = tuple(dict.fromkeys(words(name_key) + words(company_key)))
+        name_tokens = tuple(self._intern(t) for t in dict.fromkeys(words(name_key)))
+        company_tokens = tuple(self._intern(t) for t in dict.fromkeys(words(company_key)) if t not in name_tokens)
         entry = _Entry(
-            display=row.display_name,
+            display=_display(row),
             name_key=name_key,
             company_key=company_key,
-            tokens=tokens,
+            name_tokens=name_tokens,
+            company_tokens=company_tokens,
             emails=tuple(e.lower() for e in row.emails or []),
             phones=tuple(k for k in (phone_key(p) for p in row.phones or []) if k),
         )
         self.entries[row.id] = entry
-        grew = False
-        for token in tokens:
-            if token not in self.postings:
-                self.vocab.append(token)
-                grew = True
-            self.postings[token].add(row.id)
+        self._order[row.id] = (len(name_key) << 40) | row.id
+        for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
+            for token in tokens:
+                postings[token].add(row.id)
         for email in entry.emails:
-            self.by_email[email].add(row.id)
+            self.by_email[email] = self.by_email.get(email, ()) + (row.id,)
         for phone in entry.phones:
-            self.by_phone[phone].add(row.id)
-        return grew
+            self.by_phone[phone] = self.by_phone.get(phone, ()) + (row.id,)
+        return len(self.vocab) > vocab_size
+
+    def _intern(self, token: str) -> str:
+        known = self._known.get(token)
+        if known is None:
+            known = self._known[token] = token
+            self.vocab.append(token)
+        return known
 
     def _remove(self, customer_id: int) -> None:
         entry = self.entries.pop(customer_id, None)
         if entry is None:
             return
-        for token in entry.tokens:
-            holders = self.postings.get(token)
-            if holders is not None:
-                holders.discard(customer_id)
-        for email in entry.emails:
-            self.by_email[email].discard(customer_id)
-        for phone in entry.phones:
-            self.by_phone[phone].discard(customer_id)
+        del self._order[customer_id]
+        for tokens, postings in ((entry.name_tokens, self.names), (entry.company_tokens, self.companies)):
+            for token in tokens:
+                holders = postings.get(token)
+                if holders is not None:
+                    holders.discard(customer_id)
+        for keys, holders in ((entry.emails, self.by_email), (entry.phones, self.by_phone)):
+            for key in keys:
+                left = tuple(i for i in holders.get(key, ()) if i != customer_id)
+                if left:
+                    holders[key] = left
+                else:
+                    holders.pop(key, None)
 
     # -- searching -----------------------------------------------------------------------------
 
@@ -116,7 +153,9 @@ class TeamIndex:
         found = self._similar.get(token)
         if found is None:
             cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
-            found = [(t, s) for t, s, _ in process.extract(token, self.vocab, scorer=fuzz.ratio, score_cutoff=cutoff, limit=25)]
+            found = process.extract(token, self.vocab, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+            # sorted by the token too, so ties do not depend on the order customers arrived in
+            found = sorted(((t, s) for t, s, _ in found), key=lambda ts: (-ts[1], ts[0]))[:SIMILAR_TOKENS]
             if len(self._similar) > 50_000:
                 self._similar.clear()
             self._similar[token] = found
@@ -128,13 +167,60 @@ class TeamIndex:
         if "@" in lowered:
             for word in lowered.split():
                 if "@" in word:
-                    ids = self.by_email.get(word.strip(".,;:<>()"), set())
+                    ids = self.by_email.get(word.strip(".,;:<>()"), ())
                     return [Match(i, self.entries[i].display, 100.0, word) for i in sorted(ids)]
         key = phone_key(text)
         if key and sum(ch.isdigit() for ch in text) >= 6:
-            ids = self.by_phone.get(key, set())
+            ids = self.by_phone.get(key, ())
             return [Match(i, self.entries[i].display, 100.0, text.strip()) for i in sorted(ids)]
         return None
+
+    def _evidence(self, token: str, total: int) -> dict[int, float]:
+        """customer -> how strongly this query token points at them (the best of their tokens)."""
+        weighed = []
+        for name_token, similarity in self.similar_tokens(token):
+            for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
+                holders = postings.get(name_token)
+                if holders:
+                    rarity = min(RARITY_CAP, math.log(total / len(holders)))
+                    weighed.append((similarity + rarity - malus, name_token, malus, holders))
+        best: dict[int, float] = {}
+        # weakest first, so each customer ends with its strongest evidence (dict updates run in C)
+        weighed.sort(key=lambda w: (w[0], w[1], w[2]))
+        for weight, _, _, holders in weighed:
+            best.update(dict.fromkeys(holders, weight))
+        return best
+
+    @staticmethod
+    def _combine(per_position: list[dict[int, float]]) -> dict[int, float]:
+        """Evidence adds up over the mentioned words: both "jan" and "novak" beat either alone."""
+        everywhere = set(per_position[0]).intersection(*per_position[1:])
+        if len(everywhere) >= CANDIDATES:
+            # those holding every word outweigh all others, and there are enough of them
+            return {c: sum(found[c] for found in per_position) for c in everywhere}
+        weight_of: dict[int, float] = defaultdict(float)
+        for found in per_position:
+            for customer_id, weight in found.items():
+                weight_of[customer_id] += weight
+        return weight_of
+
+    def _strongest(self, near: list[int], weight_of: dict[int, float]) -> list[int]:
+        """The CANDIDATES customers with the most evidence; among equals, the shortest names
+        (the mention covers more of them), then the oldest customers."""
+        if len(near) <= CANDIDATES:
+            return near
+        tied: dict[float, list[int]] = defaultdict(list)
+        for customer_id in near:
+            tied[weight_of[customer_id]].append(customer_id)
+        best: list[int] = []
+        for weight in sorted(tied, reverse=True):
+            group = tied[weight]
+            if len(best) + len(group) > CANDIDATES:
+                group.sort(key=self._order.__getitem__)  # a C-level key: thousands of ties stay cheap
+            best.extend(group[: CANDIDATES - len(best)])
+            if len(best) >= CANDIDATES:
+                break
+        return best
 
     def search(self, text: str, limit: int = 5, ignore: frozenset[str] = frozenset()) -> list[Match]:
         exact = self.exact(text)
@@ -144,37 +230,59 @@ class TeamIndex:
         if not query or not self.entries:
             return []
         total = len(self.entries)
-        # customer -> {query position: (token similarity, weight of that evidence)}
-        hits: dict[int, dict[int, tuple[float, float]]] = defaultdict(dict)
-        for position, token in enumerate(query):
-            for name_token, similarity in self.similar_tokens(token):
-                holders = self.postings.get(name_token)
-                if not holders:
-                    continue
-                # rare tokens say more about who is meant than common ones
-                evidence = (similarity, similarity * math.log(1 + total / len(holders)))
-                for customer_id in holders:
-                    seen = hits[customer_id].get(position)
-                    if seen is None or similarity > seen[0]:
-                        hits[customer_id][position] = evidence
-        if not hits:
+        per_position = [self._evidence(token, total) for token in query]
+        weight_of = per_position[0] if len(per_position) == 1 else self._combine(per_position)
+        if not weight_of:
             return []
-        weight_of = {c: sum(w for _, w in found.values()) for c, found in hits.items()}
-        best = heapq.nlargest(CANDIDATES, weight_of, key=weight_of.__getitem__)
-        widest = max(len(hits[c]) for c in best)
+        # only customers near the best evidence can win; cutting first keeps the ranking cheap
+        floor = max(weight_of.values()) - WEIGHT_MARGIN
+        near = [c for c, w in weight_of.items() if w >= floor]
+        if len(near) < CANDIDATES:
+            # few strong readings: let weaker ones be scored too, they may be what was meant
+            # ("sara conner" is Sara Conner, but Sarah Connor is worth showing)
+            near = heapq.nlargest(CANDIDATES, weight_of, key=weight_of.__getitem__)
+        entries = self.entries
+        best = self._strongest(near, weight_of)
+        spans = [[p for p, found in enumerate(per_position) if c in found] for c in best]
+        widest = max(len(positions) for positions in spans)
         scored = []
-        for customer_id in best:
-            entry = self.entries[customer_id]
-            positions = sorted(hits[customer_id])
+        for customer_id, positions in zip(best, spans):
+            entry = entries[customer_id]
             span = " ".join(query[p] for p in positions)
-            score = fuzz.WRatio(span, entry.name_key)
+            name_score = fuzz.WRatio(span, entry.name_key)
+            score = name_score
             if entry.company_key:
                 score = max(score, fuzz.WRatio(span, entry.company_key), fuzz.WRatio(span, f"{entry.name_key} {entry.company_key}"))
             # a customer matching fewer of the mentioned words is a worse reading of the mention
-            score *= 0.9 ** (widest - len(positions))
-            scored.append(Match(customer_id, entry.display, round(score, 1), span))
-        scored.sort(key=lambda m: (-m.score, m.customer_id))
-        return scored[:limit]
+            penalty = 0.9 ** (widest - len(positions))
+            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), customer_id, span))
+        # on equal scores the person's own name beats a match on their company
+        scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
+        return [Match(c, entries[c].display, score, span) for score, _, c, span in scored[:limit]]
+
+
+SYNC_BATCH = 5_000  # rows read per batch while catching up: bounds the memory a first sync needs
+
+
+async def _catch_up(session: AsyncSession, index: TeamIndex, team_id: int) -> None:
+    """Apply every customer row (deleted ones too) changed after the index's revision. Plain
+    rows of the columns the index keeps, streamed in batches: at 100k customers, ORM objects
+    read all at once cost seconds and hundreds of MB."""
+    c = models.Customer
+    since = index.rev
+    result = await session.stream(
+        select(c.id, c.name, c.company, c.emails, c.phones, c.deleted_at, c.rev)
+        .where(c.team_id == team_id, c.rev > since)
+        .order_by(c.id)  # the same order on every engine, so the index is built alike
+    )
+    try:
+        async for batch in result.partitions(SYNC_BATCH):
+            index.apply(batch)
+    except BaseException:
+        # rows come by id, not by revision: a half-read change set must be read again in full
+        # (re-applying a row is harmless)
+        index.rev = since
+        raise
 
 
 class CustomerIndex:
@@ -189,7 +297,7 @@ class CustomerIndex:
         if current != index.rev:
             async with index.lock:
                 if current != index.rev:
-                    index.apply(await customer_store.changed_since(session, team_id, index.rev))
+                    await _catch_up(session, index, team_id)
                     index.rev = max(index.rev, current)
         return index
 
