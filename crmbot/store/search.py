@@ -31,6 +31,9 @@ TOKEN_CUTOFF_SHORT = 85  # tokens of up to 3 characters: "jan" ~ "jana", not "ji
 TOKEN_CUTOFF = 75  # longer tokens, which leaves room for typos and inflected endings
 SIMILAR_TOKENS = 25  # vocabulary tokens considered per query token
 CANDIDATES = 60  # customers scored with WRatio per query
+# WRatio scores "petr" 90 against both "Petr Dvořák" and "Petra Dvořáková"; a word typed
+# exactly as it stands in a name is worth this much more, so the exact reading wins
+EXACT_WORD_BONUS = 5.0
 # A word of the company is weaker evidence than the same word of the person's name: on a tie
 # the person wins ("called Holub": Barbora Holubová before Josef Skála of Holub Textil).
 COMPANY_EVIDENCE = 3.0
@@ -253,6 +256,8 @@ class TeamIndex:
             score = name_score
             if entry.company_key:
                 score = max(score, fuzz.WRatio(span, entry.company_key), fuzz.WRatio(span, f"{entry.name_key} {entry.company_key}"))
+            exact = sum(query[p] in entry.name_tokens or query[p] in entry.company_tokens for p in positions)
+            score += EXACT_WORD_BONUS * exact / len(positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(positions))
             scored.append((round(score * penalty, 1), round(name_score * penalty, 1), customer_id, span))
