@@ -56,6 +56,10 @@ class ConsoleChat:
     async def press(self, button: Button) -> list[Reply]:
         return self._remember(await self.bot.handle(self.incoming(action=button.action)))
 
+    def remember(self, replies: list[Reply]) -> list[Reply]:
+        """Make these replies' buttons the ones a typed number presses."""
+        return self._remember(replies)
+
     def _remember(self, replies: list[Reply]) -> list[Reply]:
         buttons = [b for r in replies for b in r.buttons]
         if buttons:
@@ -71,13 +75,18 @@ class ConsoleChat:
 
 
 class ConsoleSender:
-    """Delivers reminders to the console: printed by the chat loop."""
+    """Delivers reminders to the terminal chat; their buttons become the numbered choices."""
 
     name = "console"
 
-    def __init__(self, write) -> None:
+    def __init__(self, write, chat: ConsoleChat | None = None) -> None:
         self.write = write
+        self.chat = chat
 
     async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
-        for reply in replies:
-            self.write(render(reply))
+        if self.chat is not None:
+            self.chat.remember(replies)
+            self.write(self.chat.show(replies))
+        else:
+            for reply in replies:
+                self.write(render(reply))
