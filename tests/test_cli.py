@@ -113,3 +113,12 @@ def test_db_upgrade_and_invite(tmp_path, demo_db):
     assert "revision 0001" in result.output or "revision 000" in result.output
     invite = run("invite", "--role", "rep", "--db", demo_db)
     assert invite.exit_code == 0 and "/start " in invite.output
+
+
+def test_chat_prints_due_reminders_and_their_buttons_work(demo_db):
+    # the sample data holds an overdue follow-up of Alice's: "Confirm camera count with Petr"
+    result = run("chat", "--db", demo_db, "--user", "Alice", "--now", NOW, "--reminders", input="1\n")
+    assert result.exit_code == 0, result.output
+    assert "Confirm camera count with Petr" in result.output
+    assert "[1]" in result.output and "Done" in result.output.split("[1]", 1)[1].splitlines()[0]
+    assert "✅ Done" in result.output.split("Confirm camera count with Petr", 1)[1]

@@ -137,7 +137,6 @@ def test_parser_never_raises_and_names_a_known_intent(parser, text, locale, tz):
     assert due is None or due.utcoffset() is not None
 
 
-@pytest.mark.xfail(strict=True, reason="ConsoleChat.send: '²'.isdigit() is True but int('²') raises (crmbot/adapters/console.py)")
 def test_console_send_survives_a_superscript_digit(world):
     replies = world.runner.run(world.alice.send("²"))
     assert replies and replies[0].text

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz import fuzz
+
 from crmbot.intents import slots as slot_json
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
-from crmbot.store import models, records
-from crmbot.text import EMAIL, normalise_phone
+from crmbot.store import customers, models, records
+from crmbot.text import EMAIL, fold, normalise_phone
 
 router = Router()
+DUPLICATE_RATIO = 90  # names this alike ("Jan Novak" / "Jan Novák") are checked with the member first
 
 PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 COMPANY = re.compile(r"\s+(?:from|at|of|@|with)\s+(?P<company>[^,;]+)$", re.IGNORECASE)
@@ -77,8 +80,12 @@ async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
         return [ctx.reply("add_customer_needs_name")]
     if len(name) > 200:
         return [ctx.reply("too_long")]
-    existing = await ctx.search(name, limit=3)
-    close = [m for m in existing if m.score >= 95]
+    # a likely duplicate is someone whose whole name reads the same, not a shared word ("& Co")
+    close = []
+    for match in await ctx.search(name, limit=3):
+        found = await customers.get(ctx.session, ctx.team.id, match.customer_id)
+        if found is not None and fuzz.ratio(fold(found.name), fold(name)) >= DUPLICATE_RATIO:
+            close.append(match)
     if close and not intent.slots.get("confirmed"):
         again = await ctx.buttons([
             (ctx.t("button.create_anyway"), "add_customer", {**intent.slots, "name": name, "company": company, "confirmed": True}),

@@ -1,0 +1,402 @@
+"""The Telegram adapter: Telegram updates -> `Incoming` -> `Bot.handle` -> `Reply` -> Bot API calls.
+
+It only translates. Who may talk, de-duplication of redelivered updates (the update_id is the
+message id), parsing and every reply are the core's business. What is Telegram's lives here:
+HTML rendering with everything escaped, the 4096-character limit, inline keyboards, callback
+queries, group addressing, the command menu, and mapping send errors onto `DeliveryFailed`.
+
+Lifecycle (initialize / start / polling or webhook) is driven by `crmbot.server`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import warnings
+from collections.abc import Iterable
+from datetime import timedelta
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram import Bot as TelegramBot
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from crmbot.bot import Bot
+from crmbot.config import Settings
+from crmbot.i18n import FALLBACK
+from crmbot.messages import Button, ChatRef, DeliveryFailed, Incoming, Reply, UserRef
+
+log = logging.getLogger(__name__)
+
+NAME = "telegram"
+MAX_TEXT = 4096  # Telegram's limit for one message
+MAX_CALLBACK_DATA = 64  # bytes
+MAX_TOAST = 200  # answerCallbackQuery text
+# Only these two kinds of update matter to crmbot; asking for less keeps the queue small.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Replies the core gives to a button press it refused: shown as a toast on the button
+# instead of a message in the chat, and the keyboard is left alone.
+REFUSED_PRESS = ("button_not_yours", "button_used", "button_unknown", "stranger")
+
+BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_HTML_TOKEN = re.compile(r"<(/?)([a-z-]+)[^<>]*>|&[#a-zA-Z0-9]+;|.", re.DOTALL)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def render_html(text: str) -> str:
+    """Reply text to Telegram HTML: everything escaped, then the templates' `**bold**` marker
+    (the only markup they use) turned into <b>. Escaping first means no user string can open a tag."""
+    return BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
+
+
+def _u16(text: str) -> int:
+    # Telegram counts in UTF-16 code units
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _visible(token: str) -> int:
+    """What one HTML token counts towards Telegram's limit: tags nothing, an entity one."""
+    if token.startswith("<") and len(token) > 1:
+        return 0
+    if token.startswith("&") and len(token) > 1:
+        return 1
+    return _u16(token)
+
+
+def visible_length(text: str) -> int:
+    return sum(_visible(m.group()) for m in _HTML_TOKEN.finditer(text))
+
+
+def split_html(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut rendered HTML into messages of at most `limit` visible UTF-16 units each (Telegram
+    counts the text after parsing the HTML), preferring line breaks. A tag open at a cut is
+    closed at the end of one part and re-opened in the next; an entity such as &amp; is never
+    cut in half."""
+    if visible_length(text) <= limit:
+        return [text] if text.strip() else []
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    stack: list[tuple[str, str]] = []  # (tag name, opening token) open at the end of `current`
+    newline: tuple[int, list[tuple[str, str]]] | None = None  # just after the last line break in `current`
+
+    def cut(at: int, open_tags: list[tuple[str, str]]) -> None:
+        nonlocal current, size, newline
+        parts.append("".join(current[:at]) + "".join(f"</{name}>" for name, _ in reversed(open_tags)))
+        current = [opening for _, opening in open_tags] + current[at:]
+        size = sum(_visible(t) for t in current)
+        newline = None
+
+    for match in _HTML_TOKEN.finditer(text):
+        token, name = match.group(), match.group(2)
+        if size + _visible(token) > limit:
+            # prefer the last line break, when it is not too far back
+            if newline is not None and newline[0] > len(current) // 2:
+                cut(*newline)
+            if size + _visible(token) > limit:
+                cut(len(current), stack)
+        current.append(token)
+        size += _visible(token)
+        if name and match.group(1):
+            stack.pop()
+        elif name:
+            stack.append((name, token))
+        if token == "\n":
+            newline = (len(current), list(stack))
+    parts.append("".join(current))
+    return [p for p in parts if re.sub(r"<[^>]*>", "", p).strip()]
+
+
+def keyboard(buttons: Iterable[Button]) -> InlineKeyboardMarkup | None:
+    """Short labels two to a row (done / snooze), long ones (customer names) one per row."""
+    usable = []
+    for button in buttons:
+        if len(button.action.encode()) > MAX_CALLBACK_DATA:
+            log.warning("button %r dropped: its action is longer than Telegram allows", button.label)
+            continue
+        usable.append(InlineKeyboardButton(button.label[:120], callback_data=button.action))
+    if not usable:
+        return None
+    per_row = 2 if all(len(b.text) <= 16 for b in usable) else 1
+    return InlineKeyboardMarkup([usable[i : i + per_row] for i in range(0, len(usable), per_row)])
+
+
+def chat_id_of(chat: ChatRef) -> int | str:
+    try:
+        return int(chat.chat_id)
+    except ValueError:
+        return chat.chat_id  # "@channelname"
+
+
+async def deliver(bot: TelegramBot, chat_id: int | str, replies: Iterable[Reply], *, reply_to: int | None = None) -> list[Message]:
+    """Send replies in order: a chart first as a photo, then the text, split when long, with the
+    buttons on its last part. Errors propagate: callers decide what a failure means."""
+    sent: list[Message] = []
+
+    def reply_parameters() -> ReplyParameters | None:
+        nonlocal reply_to
+        # only the first message of an answer quotes the question it answers
+        params = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        reply_to = None
+        return params
+
+    for reply in replies:
+        if reply.image is not None:
+            photo = InputFile(reply.image.data, filename=reply.image.filename)
+            sent.append(await bot.send_photo(chat_id, photo, reply_parameters=reply_parameters()))
+        parts = split_html(render_html(reply.text))
+        for number, part in enumerate(parts, start=1):
+            markup = keyboard(reply.buttons) if number == len(parts) else None
+            sent.append(
+                await bot.send_message(
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    reply_parameters=reply_parameters(), link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            )
+    return sent
+
+
+# -- Telegram -> Incoming ----------------------------------------------------------------------
+
+
+def user_ref(user) -> UserRef:
+    return UserRef(NAME, str(user.id), user.full_name or user.username or "", user.language_code)
+
+
+def is_group(chat) -> bool:
+    return chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
+    """The text meant for the bot, or None when a group message is not addressed to it.
+
+    In groups the bot answers a command (`/find` or `/find@thisbot`, never `/find@otherbot`),
+    an @mention of it, or a reply to one of its messages. Its own name is removed from the text."""
+    text = message.text or message.caption or ""
+    entities = message.parse_entities() if message.text else message.parse_caption_entities()
+    addressed = not is_group(message.chat)
+    own = username.lower()
+    for entity, value in entities.items():
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            target = value.partition("@")[2].lower()
+            if target and target != own:
+                return None  # a command for another bot in the group
+            addressed = True
+        elif entity.type == MessageEntity.MENTION and value[1:].lower() == own:
+            addressed = True
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        addressed = True
+    if not addressed:
+        return None
+    if username:
+        name = re.escape(username)
+        text = re.sub(rf"^(/\w+)@{name}\b", r"\1", text, flags=re.IGNORECASE)
+        text = re.sub(rf"(?<![\w@])@{name}\b[,:]?", " ", text, flags=re.IGNORECASE)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+class TelegramAdapter:
+    """Owns the python-telegram-bot Application and its two handlers."""
+
+    def __init__(self, core: Bot, settings: Settings, application: Application | None = None) -> None:
+        self.core = core
+        self.settings = settings
+        self.application = application or build_application(settings)
+        self.application.add_handler(MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.UpdateType.EDITED, self.on_message))
+        self.application.add_handler(CallbackQueryHandler(self.on_button))
+        self.application.add_error_handler(self.on_error)
+        self._toasts: frozenset[str] | None = None
+
+    @property
+    def bot(self) -> TelegramBot:
+        return self.application.bot
+
+    def sender(self) -> TelegramSender:
+        return TelegramSender(self.bot)
+
+    def parse(self, data: dict) -> Update:
+        """A webhook body as an Update; ValueError when it is not one."""
+        try:
+            return Update.de_json(data, self.bot)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"not a Telegram update: {error}") from error
+
+    async def feed(self, update: Update) -> None:
+        """Handle one update before returning, so a webhook answers only when it is done:
+        a crash lets Telegram deliver it again (and the stored update_id keeps that from doubling)."""
+        await self.application.process_update(update)
+
+    async def set_commands(self) -> None:
+        """The command menu in every language crmbot speaks; English is also the default, so a
+        language without its own [menu] table (or one missing a command) shows English."""
+        languages = self.core.i18n.languages
+        english = (languages[FALLBACK].strings.get("menu") or {}) if FALLBACK in languages else {}
+        for code, language in languages.items():
+            own = language.strings.get("menu") or {}
+            if not own:
+                continue
+            menu = {**english, **own}
+            commands = [BotCommand(name, str(text)[:256]) for name, text in menu.items()]
+            try:
+                await self.bot.set_my_commands(commands, language_code=code)
+                if code == FALLBACK:
+                    await self.bot.set_my_commands(commands)
+            except TelegramError:
+                log.warning("could not register the %s command menu", code, exc_info=True)
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        text = addressed_text(message, self.bot.username or "", self.bot.id)
+        if text is None:
+            return  # group chatter not meant for us
+        incoming = Incoming(
+            chat=ChatRef(NAME, str(message.chat.id)), user=user_ref(message.from_user), text=text,
+            message_id=str(update.update_id),
+        )
+        replies = await self.core.handle(incoming)
+        # in a group, answer as a reply so everyone sees whose message it was
+        await self._send(message.chat.id, replies, reply_to=message.message_id if is_group(message.chat) else None)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        message = query.message if isinstance(query.message, Message) else None
+        chat_id = message.chat.id if message else query.from_user.id
+        incoming = Incoming(
+            chat=ChatRef(NAME, str(chat_id)), user=user_ref(query.from_user), action=query.data or "",
+            message_id=str(update.update_id),
+        )
+        replies = await self.core.handle(incoming)
+        if len(replies) == 1 and replies[0].text in self.toasts:
+            # someone else's button, or one already spent: a toast to the presser, nothing in the chat
+            await self._answer(query, replies[0].text[:MAX_TOAST])
+            return
+        await self._answer(query)
+        if replies and message is not None:
+            await self._show_choice(message, query.data or "")
+        await self._send(chat_id, replies, reply_to=message.message_id if message and is_group(message.chat) else None)
+
+    @property
+    def toasts(self) -> frozenset[str]:
+        if self._toasts is None:
+            i18n = self.core.i18n
+            self._toasts = frozenset(i18n.render(code, key) for code in i18n.codes for key in REFUSED_PRESS)
+        return self._toasts
+
+    async def _answer(self, query, text: str | None = None) -> None:
+        try:
+            await query.answer(text)
+        except TelegramError:  # too old a query: nothing to stop the spinner on any more
+            log.info("could not answer callback query %s", query.id, exc_info=True)
+
+    async def _show_choice(self, message: Message, data: str) -> None:
+        """Edit the message that carried the buttons: drop them and say what was chosen."""
+        rows = message.reply_markup.inline_keyboard if message.reply_markup else ()
+        label = next((b.text for row in rows for b in row if b.callback_data == data), None)
+        try:
+            if message.text and label:
+                text = f"{message.text_html}\n\n👉 <b>{html.escape(label, quote=False)}</b>"
+                if visible_length(text) <= MAX_TEXT:
+                    await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=None,
+                                            link_preview_options=LinkPreviewOptions(is_disabled=True))
+                    return
+            if message.reply_markup:
+                await message.edit_reply_markup(reply_markup=None)
+        except BadRequest:  # already edited (a second press, a redelivered update)
+            log.info("could not edit message %s", message.message_id, exc_info=True)
+
+    async def _send(self, chat_id: int, replies: list[Reply], *, reply_to: int | None) -> None:
+        if not replies:
+            return
+        try:
+            await deliver(self.bot, chat_id, replies, reply_to=reply_to)
+        except RetryAfter as error:
+            # the rate limiter queued us as much as it could; say so rather than drop silently
+            log.warning("Telegram asked to slow down in chat %s (retry after %ss); replies dropped", chat_id, _seconds(error))
+        except TelegramError:
+            log.exception("could not answer in Telegram chat %s", chat_id)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error handling a Telegram update", exc_info=context.error)
+
+
+def build_application(settings: Settings) -> Application:
+    """The python-telegram-bot Application for our token and Bot API server, rate-limited."""
+    if settings.telegram_token is None:
+        raise ValueError("CRMBOT_TELEGRAM_TOKEN is not set")
+    base = settings.telegram_api_url.rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(base)
+        .base_file_url(_file_url(base))
+        .rate_limiter(AIORateLimiter())
+    )
+    return builder.build()
+
+
+def _file_url(base: str) -> str:
+    # https://api.telegram.org/bot -> https://api.telegram.org/file/bot (self-hosted servers alike)
+    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+
+def _seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns about the int form of retry_after
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# -- Sender ------------------------------------------------------------------------------------
+
+
+class TelegramSender:
+    """Delivers to Telegram chats for the reminder loop; every failure becomes DeliveryFailed."""
+
+    name = NAME
+
+    def __init__(self, bot: TelegramBot) -> None:
+        self.bot = bot
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        try:
+            await deliver(self.bot, chat_id_of(chat), replies)
+        except RetryAfter as error:
+            raise DeliveryFailed(f"Telegram rate limit: {error}", retry_after=_seconds(error)) from error
+        except Forbidden as error:  # blocked by the user, kicked from the group
+            raise DeliveryFailed(f"Telegram refused: {error}", permanent=True) from error
+        except BadRequest as error:  # chat not found, deactivated user: sending again won't help
+            raise DeliveryFailed(f"Telegram refused: {error}", permanent=True) from error
+        except NetworkError as error:  # timeouts, connection errors, 5xx
+            raise DeliveryFailed(f"Telegram unreachable: {error}") from error
+        except TelegramError as error:
+            raise DeliveryFailed(f"Telegram error: {error}") from error
+
+
+async def bot_username(settings: Settings) -> str | None:
+    """The bot's @username (getMe), for invite links; None when Telegram can't be asked."""
+    if settings.telegram_token is None:
+        return None
+    bot = TelegramBot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url.rstrip("/"))
+    try:
+        async with bot:
+            return bot.username
+    except TelegramError:
+        log.warning("could not ask Telegram for the bot's name", exc_info=True)
+        return None
