@@ -9,7 +9,6 @@ rolls the whole message back and becomes a friendly reply; nothing half-written 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -80,9 +79,9 @@ class Bot:
             return []
         if len(incoming.text) > MAX_TEXT * 4:
             return self.refusal(incoming, "too_long")
-        if not self.rate_limit.allow(f"{incoming.user.adapter}:{incoming.user.user_id}", time.monotonic()):
-            return self.refusal(incoming, "slow_down")
         now = self.clock()
+        if not self.rate_limit.allow(f"{incoming.user.adapter}:{incoming.user.user_id}", now.timestamp()):
+            return self.refusal(incoming, "slow_down")
         outbox: list[tuple[ChatRef, Reply]] = []
         try:
             async with self.db.sessions() as session:

@@ -122,3 +122,38 @@ def test_chat_prints_due_reminders_and_their_buttons_work(demo_db):
     assert "Confirm camera count with Petr" in result.output
     assert "[1]" in result.output and "Done" in result.output.split("[1]", 1)[1].splitlines()[0]
     assert "✅ Done" in result.output.split("Confirm camera count with Petr", 1)[1]
+
+
+def test_audit_prints_a_customers_history_and_forget_erases_it(demo_db):
+    chat = run("chat", "--db", demo_db, "--user", "Alice", "--now", NOW, "--no-reminders",
+               input="called tomas svoboda, wants a demo\nnew deal tomas svoboda 8k EUR\n")
+    assert chat.exit_code == 0, chat.output
+    history = run("audit", "--customer", "tomas svoboda", "--db", demo_db)
+    assert history.exit_code == 0, history.output
+    lines = history.output.splitlines()
+    assert lines[0] == "History of Tomáš Svoboda (Svoboda Auto):"
+    assert any("Alice" in line and "console" in line and "create" in line and "interaction" in line for line in lines)
+    assert any("deal" in line and "amount_minor=800000" in line for line in lines)
+    assert run("audit", "--customer", "novak", "--db", demo_db).exit_code != 0  # several match: never guess
+
+    refused = run("forget", "tomas svoboda", "--db", demo_db, input="n\n")
+    assert refused.exit_code != 0 and "Nothing erased" in refused.output
+    erased = run("forget", "tomas svoboda", "--yes", "--db", demo_db)
+    assert erased.exit_code == 0 and "Erased Tomáš Svoboda" in erased.output
+    exported = run("export", "--db", demo_db).output
+    assert "Svoboda" not in exported and "wants a demo" not in exported
+    after = run("audit", "--customer", "tomas svoboda", "--db", demo_db)
+    assert after.exit_code != 0  # nobody left to find
+
+
+def test_doctor_reports_health_and_warns_about_an_open_webhook(demo_db, monkeypatch):
+    monkeypatch.setenv("CRMBOT_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi")
+    monkeypatch.setenv("CRMBOT_TELEGRAM_WEBHOOK_URL", "https://crm.example.com/telegram/x")
+    result = run("doctor", "--db", demo_db, "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert "database reachable" in result.output and "schema at revision" in result.output
+    assert "1 overdue" in result.output
+    assert "without CRMBOT_TELEGRAM_WEBHOOK_SECRET" in result.output
+    assert "ABCDEFGHIJ" not in result.output  # the token itself is never shown
+    missing = run("doctor", "--db", demo_db + ".missing")
+    assert missing.exit_code != 0

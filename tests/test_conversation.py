@@ -122,3 +122,15 @@ async def test_bad_input_gets_a_reply_and_changes_nothing(alice, demo):
         assert replies and all(r.text for r in replies), repr(text)
         assert "Traceback" not in text_of(replies)
     assert [await count(demo, t) for t in tables] == before
+
+
+async def test_a_flood_gets_a_polite_slow_down_and_nothing_is_lost_after(alice, demo, clock):
+    limit = demo.bot.rate_limit.per_minute
+    for n in range(limit):
+        assert "slow" not in text_of(await alice.send(f"/note lucie cerna flood note {n}"))
+    slowed = await alice.send("/note lucie cerna one too many")
+    assert "lot of messages" in text_of(slowed)
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("one too many")) == 0
+    clock.now += timedelta(seconds=61)
+    assert "Note logged" in text_of(await alice.send("/note lucie cerna after the pause"))
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("flood note")) == limit

@@ -9,6 +9,7 @@ from crmbot import sample
 from crmbot.adapters.console import ConsoleChat
 from crmbot.app import console_member
 from crmbot.exporter import export_team
+from crmbot.messages import ChatRef, Incoming, UserRef
 from crmbot.store import erasure, models, teams
 from tests.conftest import NOW
 
@@ -36,17 +37,51 @@ INTENT_MESSAGES = [
 RANK = {"rep": 0, "manager": 1, "admin": 2}
 
 
-@pytest.fixture
-async def chats(demo):
+class PlatformUser:
+    """A member as one platform's adapter presents them to the core: the same Incoming shape
+    the Telegram and Slack adapters build, so roles are proven per platform."""
+
+    def __init__(self, bot, platform: str, user_id: str, workspace: str | None) -> None:
+        self.bot, self.platform, self.user_id, self.workspace = bot, platform, user_id, workspace
+        self._ids = iter(range(1, 10**6))
+
+    def _incoming(self, text: str = "", action: str | None = None) -> Incoming:
+        return Incoming(
+            chat=ChatRef(self.platform, self.user_id), user=UserRef(self.platform, self.user_id, workspace=self.workspace),
+            text=text, action=action, message_id=f"{self.user_id}-{next(self._ids)}",
+        )
+
+    async def send(self, text: str):
+        return await self.bot.handle(self._incoming(text))
+
+    async def press(self, button):
+        return await self.bot.handle(self._incoming(action=button.action))
+
+
+PLATFORMS = ("console", "telegram", "slack")
+
+
+@pytest.fixture(params=PLATFORMS)
+async def chats(request, demo):
+    """Bob (rep), Alice (manager) and Admin (admin), talking through one platform."""
     made = {}
-    for name, role in (("Bob", "rep"), ("Alice", "manager"), ("Admin", "admin")):
-        await console_member(demo, name, NOW, team_name=sample.TEAM)
-        made[role] = ConsoleChat(demo.bot, name)
+    for number, (name, role) in enumerate((("Bob", "rep"), ("Alice", "manager"), ("Admin", "admin"))):
+        if request.param == "console":
+            await console_member(demo, name, NOW, team_name=sample.TEAM)
+            made[role] = ConsoleChat(demo.bot, name)
+            continue
+        workspace = "T0TRUST" if request.param == "slack" else None
+        user_id = f"{request.param[0].upper()}{1000 + number}"
+        async with demo.db.sessions() as session, session.begin():
+            team = await teams.team_by_name(session, sample.TEAM)
+            member = await teams.member_by_name(session, team.id, name)
+            await teams.bind_identity(session, member, request.param, user_id, NOW, workspace=workspace or "", chat_id=user_id)
+        made[role] = PlatformUser(demo.bot, request.param, user_id, workspace)
     return made
 
 
 @pytest.mark.parametrize("intent,text,needed", INTENT_MESSAGES, ids=[m[0] for m in INTENT_MESSAGES])
-async def test_every_intent_for_every_role(chats, intent, text, needed):
+async def test_every_intent_for_every_role_on_every_platform(chats, intent, text, needed):
     for role, chat in chats.items():
         answer = "\n".join(r.text for r in await chat.send(text))
         if RANK[role] < RANK[needed]:

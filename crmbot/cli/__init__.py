@@ -1,0 +1,13 @@
+"""The `crmbot` command: one module per area registers its commands on the shared app."""
+
+from __future__ import annotations
+
+from crmbot.cli import chat, data, members, ops, privacy  # noqa: F401  (registration by import)
+from crmbot.cli.common import cli
+
+
+def main() -> None:
+    cli()
+
+
+__all__ = ["cli", "main"]

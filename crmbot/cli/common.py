@@ -1,0 +1,60 @@
+"""What every `crmbot` command shares: the Typer apps, common options and helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from crmbot import app as app_module
+from crmbot.config import Settings
+from crmbot.store import teams
+
+cli = typer.Typer(help="crmbot: a chat-first CRM assistant.", no_args_is_help=True, add_completion=False)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+member_cli = typer.Typer(help="Team members.", no_args_is_help=True)
+slack_cli = typer.Typer(help="Slack workspaces.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(member_cli, name="member")
+cli.add_typer(slack_cli, name="slack")
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: scripts grep them
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CRMBOT_DATABASE_URL, else a file in your data directory).")]
+NowOption = Annotated[Optional[str], typer.Option("--now", help="Pretend it is this ISO time (for demos and tests).")]
+TeamOption = Annotated[Optional[str], typer.Option("--team", help="Team name (needed only when the database has several).")]
+
+
+def parse_now(now: str | None) -> datetime | None:
+    if not now:
+        return None
+    try:
+        moment = datetime.fromisoformat(now)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date/time: {now}", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def clock_for(now: datetime | None):
+    """A fixed --now still moves forward with the wall clock, so a chat session feels live."""
+    if now is None:
+        return app_module.system_clock
+    started = datetime.now(timezone.utc)
+    return lambda: now + (datetime.now(timezone.utc) - started)
+
+
+def build(db: str | None, now: datetime | None = None) -> app_module.App:
+    return app_module.build(Settings(), db=db, clock=clock_for(now))
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]{message}[/red]")
+    raise typer.Exit(code)
+
+
+async def team_named(session, name: str | None):
+    team = await teams.team_by_name(session, name) if name else await teams.the_only_team(session)
+    if team is None:
+        fail(f"no team {name!r}" if name else "name a team with --team (the database has none or several)")
+    return team

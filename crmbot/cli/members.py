@@ -1,0 +1,145 @@
+"""Who may use crmbot: invites, members, Slack workspaces."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+
+from crmbot import app as app_module
+from crmbot.cli.common import DbOption, TeamOption, build, cli, fail, member_cli, slack_cli, team_named
+from crmbot.store import teams
+
+@cli.command()
+def invite(
+    role: Annotated[str, typer.Option("--role", help="rep, manager or admin.")] = "rep",
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Create an invite code (and a Telegram link when a token is configured)."""
+    if role not in ("rep", "manager", "admin"):
+        fail("--role must be rep, manager or admin")
+
+    async def main() -> None:
+        app = build(db)
+        try:
+            async with app.db.sessions() as session, session.begin():
+                team_row = await team_named(session, team)
+                made = await teams.create_invite(session, team_row.id, role, datetime.now(timezone.utc))
+            print(f"Invite for {team_row.name!r} as {role}: {made.code}")
+            print(f"In Telegram send: /start {made.code}")
+            link = await _telegram_link(app, made.code)
+            if link:
+                print(link)
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+async def _telegram_link(app: app_module.App, code: str) -> str | None:
+    if app.settings.telegram_token is None:
+        return None
+    try:
+        from crmbot.adapters.telegram import bot_username
+    except ImportError:
+        return None
+    name = await bot_username(app.settings)
+    return f"https://t.me/{name}?start={code}" if name else None
+
+
+@member_cli.command("add")
+def member_add(
+    name: Annotated[str, typer.Argument(help="The member's name.")],
+    role: Annotated[str, typer.Option("--role")] = "rep",
+    telegram: Annotated[Optional[str], typer.Option("--telegram", help="Telegram user id.")] = None,
+    slack: Annotated[Optional[str], typer.Option("--slack", help="Slack user id (with --workspace).")] = None,
+    workspace: Annotated[str, typer.Option("--workspace", help="Slack workspace (team) id.")] = "",
+    locale: Annotated[str, typer.Option("--locale")] = "en",
+    tz: Annotated[str, typer.Option("--tz", help="IANA time zone, e.g. Europe/Prague.")] = "UTC",
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Add a member (or update their role) and bind their platform accounts."""
+    if role not in ("rep", "manager", "admin"):
+        fail("--role must be rep, manager or admin")
+
+    async def main() -> None:
+        app = build(db)
+        now = datetime.now(timezone.utc)
+        try:
+            async with app.db.sessions() as session, session.begin():
+                team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
+                if team_row is None and not team and not await teams.all_teams(session):
+                    team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)
+                if team_row is None:
+                    fail("name a team with --team")
+                member = await teams.member_by_name(session, team_row.id, name)
+                if member is None:
+                    member = await teams.create_member(session, team_row.id, name, now, role=role, locale=locale, timezone=tz)
+                else:
+                    member.role = role
+                if telegram:
+                    await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
+                if slack:
+                    await teams.bind_identity(session, member, "slack", slack, now, workspace=workspace)
+            print(f"{name} is a {role} of {team_row.name!r}.")
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+@member_cli.command("list")
+def member_list(db: DbOption = None, team: TeamOption = None) -> None:
+    """List the team's members."""
+
+    async def main() -> None:
+        app = build(db)
+        try:
+            async with app.db.sessions() as session:
+                team_row = await team_named(session, team)
+                for member in await teams.members_of(session, team_row.id):
+                    print(f"{member.id}\t{member.name}\t{member.role}\t{member.locale}\t{member.timezone}")
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+@slack_cli.command("bind")
+def slack_bind(
+    workspace: Annotated[str, typer.Option("--workspace", help="Slack workspace (team) id, e.g. T0123ABCD.")],
+    team: TeamOption = None,
+    default_role: Annotated[str, typer.Option("--default-role", help="Role of workspace users who join on first use.")] = "rep",
+    invite_only: Annotated[bool, typer.Option("--invite-only/--open", help="Admit only users with an invite.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Bind a Slack workspace to a team: its users become members on first use (unless invite-only)."""
+    if default_role not in ("rep", "manager", "admin"):
+        fail("--default-role must be rep, manager or admin")
+    if not workspace.strip():
+        fail("--workspace must be a Slack workspace id such as T0123ABCD")
+
+    async def main() -> None:
+        app = build(db)
+        now = datetime.now(timezone.utc)
+        try:
+            async with app.db.sessions() as session, session.begin():
+                team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
+                if team_row is None and not team and not await teams.all_teams(session):
+                    team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)  # a fresh database
+                if team_row is None:
+                    fail(f"no team {team!r}" if team else "name a team with --team (the database has several)")
+                try:
+                    await teams.bind_workspace(session, team_row, workspace.strip(), default_role=default_role, invite_only=invite_only)
+                except ValueError as error:
+                    fail(str(error))
+            how = "by invite only" if invite_only else f"on first use as {default_role}"
+            print(f"Slack workspace {workspace.strip()} is bound to {team_row.name!r}; its users join {how}.")
+        finally:
+            await app.close()
+
+    asyncio.run(main())
