@@ -1,21 +1,8 @@
-"""The Slack adapter: a slack-bolt AsyncApp that turns Slack events into `Incoming` and renders
-`Reply` as Block Kit.
-
-    adapter = build_slack(app)            # registers app.bot.senders["slack"]
-    web_app.add_routes(adapter.routes())  # POST /slack/events: events, commands, interactivity
-    await adapter.start_socket_mode()     # instead of HTTP, when CRMBOT_SLACK_APP_TOKEN is set
-    await adapter.stop()
-
-Where people talk to crmbot: DMs (message.im), mentions in channels (answered in a thread),
-`/crm <text>` (acknowledged at once, answered through the response_url) and buttons
-(block_actions: the pressed message is updated to show the choice). App Home shows the
-member's agenda. Slack retries are de-duplicated by the core on the event id.
-"""
+"""SlackAdapter: the Bolt app, its listeners, and App Home."""
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from collections import OrderedDict
@@ -32,279 +19,33 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from crmbot.adapters.slack.blocks import (
+    ACTION_PREFIX,
+    EVENTS_PATH,
+    NAME,
+    chunks,
+    dm_chat,
+    fallback_text,
+    literal,
+    mrkdwn,
+    reply_blocks,
+    slack_to_plain,
+)
+from crmbot.adapters.slack.sender import SlackSender, delivery_failed
 from crmbot.i18n import Formats, I18n
 from crmbot.intents.router import allowed
-from crmbot.messages import Button, Card, ChatRef, DeliveryFailed, Incoming, Reply, UserRef
+from crmbot.messages import (
+    ChatRef,
+    Incoming,
+    Reply,
+    UserRef,
+)
 from crmbot.store import models, records, teams
 
 log = logging.getLogger(__name__)
 
-NAME = "slack"
-EVENTS_PATH = "/slack/events"
-ACTION_PREFIX = "crm:"  # our buttons' action_id; the value is the core's "c:<token>"
-
-# -- mrkdwn rendering ------------------------------------------------------------------------------
-
-# The templates' bold marker. A closing "**" must not be followed by another "*", so a bolded
-# name that itself ends in "*" ("*co*") keeps its own star inside the bold.
-BOLD = re.compile(r"\*\*(.+?)\*\*(?!\*)", re.DOTALL)
-# Slack has no escape for its formatting characters: user text gets look-alikes instead, so
-# a customer called "*co*" or "_x_" shows as written and never turns text bold or italic.
-_LOOKALIKE = {"*": "\u2217", "~": "\u223c", "`": "\u02cb"}
-# "_" only where it could open italics: e-mail addresses like john_smith@x keep theirs.
-_UNDERSCORE_OPENER = re.compile(r"(?<!\w)_|_(?!\w)")
-
-SECTION_LIMIT = 3000  # Slack's maximum for a section's text
-MAX_FIELDS = 10
-MAX_BUTTONS = 25  # per actions block
-BUTTON_LABEL = 75
 
 
-def escape(text: str) -> str:
-    """The three characters Slack's mrkdwn wants as entities; `<!channel>` stays harmless."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def literal(text: str) -> str:
-    """User-supplied text, shown exactly as written: escaped, formatting characters defused."""
-    text = escape(text)
-    text = "".join(_LOOKALIKE.get(ch, ch) for ch in text)
-    return _UNDERSCORE_OPENER.sub("\uff3f", text)
-
-
-def mrkdwn(text: str) -> str:
-    """A rendered template in Slack's mrkdwn: `**x**` becomes `*x*`, everything else literal."""
-    out, last = [], 0
-    for match in BOLD.finditer(text):
-        out.append(literal(text[last:match.start()]))
-        inner = match.group(1)
-        # Slack only bolds when the stars hug the text: keep outer spaces outside.
-        stripped = inner.strip()
-        if stripped:
-            lead, trail = inner[: len(inner) - len(inner.lstrip())], inner[len(inner.rstrip()):]
-            out.append(f"{lead}*{literal(stripped)}*{trail}")
-        else:
-            out.append(literal(inner))
-        last = match.end()
-    out.append(literal(text[last:]))
-    return "".join(out)
-
-
-def plain(text: str) -> str:
-    """The notification fallback: mrkdwn too, but without the bold markers."""
-    return literal(BOLD.sub(r"\1", text))
-
-
-def _chunks(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Split on line breaks into pieces Slack accepts in one section."""
-    pieces, current = [], ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        pieces.append(current)
-    return [p for p in pieces if p.strip()]
-
-
-def _without_card_header(text: str, card: Card) -> str:
-    """The card's title and fields are drawn as a section with fields; drop the lines of the
-    text's header that only repeat them (the rest: notes, deals, history, stays)."""
-    values = [card.title] + [value for _, value in card.fields if value and value != "—"]
-    lines = text.split("\n")
-    kept, in_header = [], True
-    for index, line in enumerate(lines):
-        if in_header and index > 0 and (not line.strip() or line.lstrip().startswith("**")):
-            in_header = False
-        if in_header and any(value in line for value in values):
-            continue
-        kept.append(line)
-    return "\n".join(kept).strip()
-
-
-def card_block(card: Card) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": f"*{literal(card.title)}*"[:SECTION_LIMIT]}}
-    fields = [
-        {"type": "mrkdwn", "text": f"*{literal(label)}*\n{literal(value)}"[:2000]}
-        for label, value in card.fields[:MAX_FIELDS]
-    ]
-    if fields:
-        block["fields"] = fields
-    return block
-
-
-def button_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
-    blocks = []
-    for start in range(0, len(buttons), MAX_BUTTONS):
-        elements = [
-            {
-                "type": "button",
-                "action_id": f"{ACTION_PREFIX}{start + offset}",  # unique within the message
-                "text": {"type": "plain_text", "text": button.label[:BUTTON_LABEL] or "…", "emoji": True},
-                "value": button.action,
-            }
-            for offset, button in enumerate(buttons[start:start + MAX_BUTTONS])
-        ]
-        blocks.append({"type": "actions", "block_id": f"crm_actions_{start // MAX_BUTTONS}", "elements": elements})
-    return blocks
-
-
-def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
-    """Block Kit for one reply: the card as a section with fields, the text, the buttons."""
-    blocks: list[dict[str, Any]] = []
-    text = reply.text
-    if reply.card is not None:
-        blocks.append(card_block(reply.card))
-        text = _without_card_header(text, reply.card)
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(mrkdwn(text))]
-    blocks += button_blocks(reply.buttons)
-    return blocks[:50]
-
-
-def fallback_text(reply: Reply) -> str:
-    return plain(reply.text)[:SECTION_LIMIT] or (plain(reply.card.title) if reply.card else "") or "…"
-
-
-# -- incoming Slack text -------------------------------------------------------------------------
-
-_SLACK_TOKEN = re.compile(r"<([^<>]*)>")
-
-
-def slack_to_plain(text: str, bot_user_id: str | None = None) -> str:
-    """Slack's wire format back to what the person typed: `<mailto:a@b|a@b>` → `a@b`, links and
-    channel names to their label, our own mention dropped, entities decoded."""
-
-    def token(match: re.Match) -> str:
-        inner = match.group(1)
-        target, _, label = inner.partition("|")
-        if target.startswith("@"):
-            if bot_user_id and target[1:] == bot_user_id:
-                return ""
-            return "@" + (label or target[1:])
-        if target.startswith("#"):
-            return "#" + (label or target[1:])
-        if target.startswith("!"):
-            return "@" + (label or target[1:].split("^")[0])
-        if target.startswith("mailto:"):
-            return label or target[len("mailto:"):]
-        if target.startswith("tel:"):
-            return label or target[len("tel:"):]
-        return label or target
-
-    return html.unescape(_SLACK_TOKEN.sub(token, text)).strip()
-
-
-def _dm_chat(channel: str, user: str) -> str:
-    """A DM is addressed by the user id: chat.postMessage to a user id lands in their DM with
-    the bot, and the core records it as the member's chat for reminders."""
-    return user if channel.startswith("D") else channel
-
-
-# -- delivery --------------------------------------------------------------------------------------
-
-# Errors after which retrying the same message cannot help.
-PERMANENT = frozenset({
-    "channel_not_found", "is_archived", "not_in_channel", "account_inactive", "invalid_auth",
-    "token_revoked", "not_authed", "user_not_found", "user_disabled", "cannot_dm_bot",
-    "restricted_action", "msg_too_long", "invalid_blocks", "no_text", "ekm_access_denied",
-})
-
-
-def _header(headers: Any, name: str) -> str | None:
-    for key, value in dict(headers or {}).items():
-        if key.lower() == name.lower():
-            return value[0] if isinstance(value, list) else value
-    return None
-
-
-def delivery_failed(error: Exception) -> DeliveryFailed:
-    """A slack_sdk error as the core's DeliveryFailed: rate limits carry Retry-After."""
-    if isinstance(error, SlackApiError):
-        response = error.response
-        code = response.get("error") or "unknown_error"
-        if response.status_code == 429 or code == "ratelimited":
-            after = _header(response.headers, "Retry-After")
-            try:
-                seconds = float(after) if after else 1.0
-            except ValueError:
-                seconds = 1.0
-            return DeliveryFailed("ratelimited", retry_after=seconds)
-        return DeliveryFailed(code, permanent=code in PERMANENT)
-    return DeliveryFailed(f"{type(error).__name__}: {error}")
-
-
-class SlackSender:
-    """Posts replies to a Slack conversation (a channel id, or a user id for their DM)."""
-
-    name = NAME
-
-    def __init__(self, client: AsyncWebClient) -> None:
-        self.client = client
-        self.on_close: Callable[[], Awaitable[None]] | None = None  # the adapter's stop(), for the server
-
-    async def close(self) -> None:
-        if self.on_close is not None:
-            await self.on_close()
-
-    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
-        try:
-            for reply in replies:
-                await self.post(chat.chat_id, reply, thread_ts=chat.thread)
-        except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
-            raise delivery_failed(error) from error
-
-    async def post(self, channel: str, reply: Reply, *, thread_ts: str | None = None, user: str | None = None) -> None:
-        """One reply: a message with blocks (ephemeral when asked and a user is known), then
-        its chart, if any, as a file upload in the same conversation."""
-        if reply.text.strip() or reply.buttons or reply.card:
-            args: dict[str, Any] = {"channel": channel, "text": fallback_text(reply), "blocks": reply_blocks(reply)}
-            if thread_ts:
-                args["thread_ts"] = thread_ts
-            if reply.ephemeral and user:
-                await self.client.chat_postEphemeral(user=user, **args)
-            else:
-                await self.client.chat_postMessage(**args, unfurl_links=False, unfurl_media=False)
-        if reply.image is not None:
-            await self.upload(channel, reply, thread_ts=thread_ts)
-
-    async def upload(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
-        if channel[:1] in ("U", "W"):
-            # uploads need a conversation id, not a user id
-            opened = await self.client.conversations_open(users=channel)
-            channel = opened["channel"]["id"]
-        image = reply.image
-        args: dict[str, Any] = {"channel": channel, "file": image.data, "filename": image.filename, "title": image.filename}
-        if thread_ts:
-            args["thread_ts"] = thread_ts
-        await self.client.files_upload_v2(**args)
-
-
-# -- the adapter ----------------------------------------------------------------------------------
-
-# App Home strings: English defaults, overridable per language as [slack] keys in strings.toml.
-HOME_TEXT = {
-    "slack.home_title": "Your crmbot",
-    "slack.overdue": "⚠️ Overdue follow-ups",
-    "slack.today": "⏰ Due today",
-    "slack.no_followups": "Nothing due today. 🎉",
-    "slack.deals": "💼 Your open deals",
-    "slack.no_deals": "No open deals.",
-    "slack.pipeline": "📊 Team pipeline",
-    "slack.pipeline_line": "{count} deals",
-    "slack.more": "… and {count} more",
-    "slack.join": "Send me a direct message to get started.",
-    "slack.chosen": "➡️ {user} chose {label}",
-    "slack.updated": "Updated {when}",
-}
 HOME_LIST_LIMIT = 15
 
 
@@ -436,7 +177,7 @@ class SlackAdapter:
         bot_user = (body.get("authorizations") or [{}])[0].get("user_id")
         user = await self._user_ref(user_id, workspace)
         incoming = Incoming(
-            chat=ChatRef(NAME, _dm_chat(channel, user_id), event.get("thread_ts")),
+            chat=ChatRef(NAME, dm_chat(channel, user_id), event.get("thread_ts")),
             user=user,
             text=slack_to_plain(event.get("text") or "", bot_user),
             message_id=body.get("event_id") or f"{channel}:{event.get('ts')}",  # stable across Slack's retries
@@ -469,7 +210,7 @@ class SlackAdapter:
             if not text:
                 text = "/help"
             incoming = Incoming(
-                chat=ChatRef(NAME, _dm_chat(channel, user_id)), user=user, text=text,
+                chat=ChatRef(NAME, dm_chat(channel, user_id)), user=user, text=text,
                 message_id=f"command:{command.get('trigger_id') or command.get('response_url')}",
             )
             replies = await self._handle(incoming)
@@ -506,7 +247,7 @@ class SlackAdapter:
         try:
             user = await self._user_ref(user_id, workspace)
             incoming = Incoming(
-                chat=ChatRef(NAME, _dm_chat(channel, user_id), thread_ts),
+                chat=ChatRef(NAME, dm_chat(channel, user_id), thread_ts),
                 user=user,
                 action=action.get("value") or "",
                 message_id=f"action:{channel}:{action.get('action_ts') or body.get('trigger_id')}",
@@ -559,8 +300,7 @@ class SlackAdapter:
             log.exception("could not publish App Home for %s", user_id)
 
     def _t(self, code: str, key: str, **values: Any) -> str:
-        found = self.i18n.string(code, key, **values)
-        return HOME_TEXT[key].format(**values) if found == key else found
+        return self.i18n.string(code, key, **values)
 
     async def home_view(self, user_id: str, workspace: str | None) -> dict[str, Any]:
         """The member's follow-ups due today and overdue, their open deals, and for managers
@@ -623,7 +363,7 @@ class SlackAdapter:
 
 
 def _section(text: str) -> list[dict[str, Any]]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(text)]
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks(text)]
 
 
 def _pipeline_text(rows: list[tuple[str, str | None, int, int]], f: Formats, deals_label: Callable[[int], str]) -> str:
