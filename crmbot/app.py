@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from crmbot.bot import Bot, Clock, RateLimit, system_clock
+from crmbot.bot import Bot, RateLimit
+from crmbot.clock import Clock, system_clock
 from crmbot.config import Settings
 from crmbot.i18n import I18n
 from crmbot.store import teams

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
 from crmbot.intents import build_router
 from crmbot.intents import slots as slot_json
@@ -32,13 +32,6 @@ from crmbot.store.db import Database
 from crmbot.store.search import CustomerIndex
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 @dataclass
 class RateLimit:

@@ -13,8 +13,17 @@ from rich.console import Console
 
 from crmbot import app as app_module
 from crmbot.adapters.console import ConsoleChat, ConsoleSender
-from crmbot.cli.common import DbOption, NowOption, TeamOption, build, cli, fail, parse_now
+from crmbot.cli.common import (
+    DbOption,
+    NowOption,
+    TeamOption,
+    cli,
+    fail,
+    parse_now,
+    run_app,
+)
 from crmbot.store import teams
+
 
 async def _chat(app: app_module.App, user: str, team: str | None, now: datetime | None, reminders: bool | None = None) -> None:
     try:
@@ -81,14 +90,10 @@ def chat(
     """Chat with crmbot in the terminal (reads one message per line when piped)."""
     moment = parse_now(now)
 
-    async def main() -> None:
-        app = build(db, moment)
-        try:
-            await _chat(app, user, team, moment, reminders)
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        await _chat(app, user, team, moment, reminders)
 
-    asyncio.run(main())
+    run_app(db, main, moment)
 
 
 @cli.command()
@@ -105,15 +110,11 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(db + suffix).unlink(missing_ok=True)
 
-    async def main() -> None:
-        app = build(db, moment)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                if not await teams.all_teams(session):
-                    await sample.seed(session, moment or datetime.now(timezone.utc))
-            print(f"Demo data in {db}: team {sample.TEAM!r}, you are Alice (manager). Try: 'novak', 'called jana, wants a quote by friday', 'summary'.")
-            await _chat(app, "Alice", sample.TEAM, moment)
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session, session.begin():
+            if not await teams.all_teams(session):
+                await sample.seed(session, moment or datetime.now(timezone.utc))
+        print(f"Demo data in {db}: team {sample.TEAM!r}, you are Alice (manager). Try: 'novak', 'called jana, wants a quote by friday', 'summary'.")
+        await _chat(app, "Alice", sample.TEAM, moment)
 
-    asyncio.run(main())
+    run_app(db, main, moment)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
@@ -9,8 +11,10 @@ import typer
 from rich.console import Console
 
 from crmbot import app as app_module
+from crmbot.clock import system_clock
 from crmbot.config import Settings
 from crmbot.store import teams
+from crmbot.store.models import ROLES
 
 cli = typer.Typer(help="crmbot: a chat-first CRM assistant.", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -39,7 +43,7 @@ def parse_now(now: str | None) -> datetime | None:
 def clock_for(now: datetime | None):
     """A fixed --now still moves forward with the wall clock, so a chat session feels live."""
     if now is None:
-        return app_module.system_clock
+        return system_clock
     started = datetime.now(timezone.utc)
     return lambda: now + (datetime.now(timezone.utc) - started)
 
@@ -58,3 +62,33 @@ async def team_named(session, name: str | None):
     if team is None:
         fail(f"no team {name!r}" if name else "name a team with --team (the database has none or several)")
     return team
+
+
+def run_app(db: str | None, work: Callable[[app_module.App], Awaitable[None]], now: datetime | None = None) -> None:
+    """Open the app on `db`, run one command's work in it, and always close it."""
+
+    async def main() -> None:
+        app = build(db, now)
+        try:
+            await work(app)
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+def check_role(role: str, flag: str = "--role") -> None:
+    if role not in ROLES:
+        fail(f"{flag} must be one of: {', '.join(ROLES)}")
+
+
+async def one_customer(app: app_module.App, session, team_id: int, name: str):
+    """Exactly one customer for a shell command, or a clear refusal: the shell never guesses."""
+    matches = await app.bot.index.search(session, team_id, name, 5)
+    best = [m for m in matches if m.score >= 90]
+    if not best:
+        fail(f"no customer matches {name!r}")
+    if len(best) > 1 and best[1].score >= best[0].score - 4:
+        fail("several customers match: " + "; ".join(m.display for m in best) + ". Be more precise.")
+    return best[0]
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import datetime, timezone
@@ -12,9 +11,22 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import Progress
 
-from crmbot.cli.common import DbOption, NowOption, TeamOption, build, cli, err, fail, parse_now, team_named
+from crmbot import app as app_module
+from crmbot.cli.common import (
+    DbOption,
+    NowOption,
+    TeamOption,
+    cli,
+    err,
+    fail,
+    one_customer,
+    parse_now,
+    run_app,
+    team_named,
+)
 from crmbot.intents.parse import Parser, as_json
 from crmbot.store import teams
+
 
 @cli.command()
 def parse(
@@ -28,25 +40,21 @@ def parse(
     """Print what crmbot understands of a message, as JSON."""
     moment = parse_now(now) or datetime.now(timezone.utc)
 
-    async def main() -> None:
-        app = build(db, moment)
+    async def main(app: app_module.App) -> None:
         parser = Parser(app.i18n)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
-                lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
-                for line in lines:
-                    intent = parser.parse(line, locale, moment, tz)
-                    customer = None
-                    if team_row is not None and intent.mention:
-                        matches = await app.bot.index.search(session, team_row.id, intent.mention, 2)
-                        if matches and matches[0].score >= 80 and (len(matches) < 2 or matches[1].score < matches[0].score - 4):
-                            customer = matches[0].display
-                    print(json.dumps(as_json(intent, customer), ensure_ascii=False), flush=True)
-        finally:
-            await app.close()
+        async with app.db.sessions() as session, session.begin():
+            team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
+            lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
+            for line in lines:
+                intent = parser.parse(line, locale, moment, tz)
+                customer = None
+                if team_row is not None and intent.mention:
+                    matches = await app.bot.index.search(session, team_row.id, intent.mention, 2)
+                    if matches and matches[0].score >= 80 and (len(matches) < 2 or matches[1].score < matches[0].score - 4):
+                        customer = matches[0].display
+                print(json.dumps(as_json(intent, customer), ensure_ascii=False), flush=True)
 
-    asyncio.run(main())
+    run_app(db, main, moment)
 
 
 @cli.command("import")
@@ -58,10 +66,9 @@ def import_(
     """Import customers from a CSV file (all or nothing; skipped rows are reported)."""
     from crmbot.importer import ImportError_, import_customers
 
-    async def main() -> None:
-        app = build(db)
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
         try:
-            now = datetime.now(timezone.utc)
             async with app.db.sessions() as session, session.begin():
                 team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
                 if team_row is None:
@@ -70,17 +77,15 @@ def import_(
                 with Progress(console=err, transient=True, disable=lines < 1000) as progress:
                     task = progress.add_task("importing", total=lines)
                     report = await import_customers(session, team_row, file, now, progress=lambda n: progress.advance(task, n))
-            print(f"Imported {report.imported} customers into {team_row.name!r}; skipped {len(report.skipped)}.")
-            for line, reason in report.skipped[:50]:
-                print(f"  line {line}: {reason}")
-            if len(report.skipped) > 50:
-                print(f"  … and {len(report.skipped) - 50} more")
         except ImportError_ as error:
             fail(f"Nothing imported: {error}")
-        finally:
-            await app.close()
+        print(f"Imported {report.imported} customers into {team_row.name!r}; skipped {len(report.skipped)}.")
+        for line, reason in report.skipped[:50]:
+            print(f"  line {line}: {reason}")
+        if len(report.skipped) > 50:
+            print(f"  … and {len(report.skipped) - 50} more")
 
-    asyncio.run(main())
+    run_app(db, main)
 
 
 @cli.command()
@@ -97,27 +102,17 @@ def export(
     if format != "json":
         fail("only --format json is supported")
 
-    async def main() -> None:
-        app = build(db)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team_row = await team_named(session, team)
-                ids = None
-                if customer:
-                    matches = await app.bot.index.search(session, team_row.id, customer, 5)
-                    best = [m for m in matches if m.score >= 90]
-                    if not best:
-                        fail(f"no customer matches {customer!r}")
-                    if len(best) > 1 and best[1].score >= best[0].score - 4:
-                        fail("several customers match: " + ", ".join(m.display for m in best))
-                    ids = {best[0].customer_id}
-                data = await export_team(session, team_row.id, ids)
-            text = json.dumps(data, ensure_ascii=False, indent=2)
-            if output:
-                output.write_text(text + "\n", encoding="utf-8")
-            else:
-                print(text)
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            ids = None
+            if customer:
+                ids = {(await one_customer(app, session, team_row.id, customer)).customer_id}
+            data = await export_team(session, team_row.id, ids)
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+        if output:
+            output.write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
 
-    asyncio.run(main())
+    run_app(db, main)

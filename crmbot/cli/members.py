@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
 
 from crmbot import app as app_module
-from crmbot.cli.common import DbOption, TeamOption, build, cli, fail, member_cli, slack_cli, team_named
+from crmbot.cli.common import (
+    DbOption,
+    TeamOption,
+    check_role,
+    cli,
+    fail,
+    member_cli,
+    run_app,
+    slack_cli,
+    team_named,
+)
 from crmbot.store import teams
+
 
 @cli.command()
 def invite(
@@ -19,24 +29,19 @@ def invite(
     team: TeamOption = None,
 ) -> None:
     """Create an invite code (and a Telegram link when a token is configured)."""
-    if role not in ("rep", "manager", "admin"):
-        fail("--role must be rep, manager or admin")
+    check_role(role)
 
-    async def main() -> None:
-        app = build(db)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team_row = await team_named(session, team)
-                made = await teams.create_invite(session, team_row.id, role, datetime.now(timezone.utc))
-            print(f"Invite for {team_row.name!r} as {role}: {made.code}")
-            print(f"In Telegram send: /start {made.code}")
-            link = await _telegram_link(app, made.code)
-            if link:
-                print(link)
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            made = await teams.create_invite(session, team_row.id, role, datetime.now(timezone.utc))
+        print(f"Invite for {team_row.name!r} as {role}: {made.code}")
+        print(f"In Telegram send: /start {made.code}")
+        link = await _telegram_link(app, made.code)
+        if link:
+            print(link)
 
-    asyncio.run(main())
+    run_app(db, main)
 
 
 async def _telegram_link(app: app_module.App, code: str) -> str | None:
@@ -63,50 +68,41 @@ def member_add(
     team: TeamOption = None,
 ) -> None:
     """Add a member (or update their role) and bind their platform accounts."""
-    if role not in ("rep", "manager", "admin"):
-        fail("--role must be rep, manager or admin")
+    check_role(role)
 
-    async def main() -> None:
-        app = build(db)
+    async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
-                if team_row is None and not team and not await teams.all_teams(session):
-                    team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)
-                if team_row is None:
-                    fail("name a team with --team")
-                member = await teams.member_by_name(session, team_row.id, name)
-                if member is None:
-                    member = await teams.create_member(session, team_row.id, name, now, role=role, locale=locale, timezone=tz)
-                else:
-                    member.role = role
-                if telegram:
-                    await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
-                if slack:
-                    await teams.bind_identity(session, member, "slack", slack, now, workspace=workspace)
-            print(f"{name} is a {role} of {team_row.name!r}.")
-        finally:
-            await app.close()
+        async with app.db.sessions() as session, session.begin():
+            team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
+            if team_row is None and not team and not await teams.all_teams(session):
+                team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)
+            if team_row is None:
+                fail("name a team with --team")
+            member = await teams.member_by_name(session, team_row.id, name)
+            if member is None:
+                member = await teams.create_member(session, team_row.id, name, now, role=role, locale=locale, timezone=tz)
+            else:
+                member.role = role
+            if telegram:
+                await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
+            if slack:
+                await teams.bind_identity(session, member, "slack", slack, now, workspace=workspace)
+        print(f"{name} is a {role} of {team_row.name!r}.")
 
-    asyncio.run(main())
+    run_app(db, main)
 
 
 @member_cli.command("list")
 def member_list(db: DbOption = None, team: TeamOption = None) -> None:
     """List the team's members."""
 
-    async def main() -> None:
-        app = build(db)
-        try:
-            async with app.db.sessions() as session:
-                team_row = await team_named(session, team)
-                for member in await teams.members_of(session, team_row.id):
-                    print(f"{member.id}\t{member.name}\t{member.role}\t{member.locale}\t{member.timezone}")
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session:
+            team_row = await team_named(session, team)
+            for member in await teams.members_of(session, team_row.id):
+                print(f"{member.id}\t{member.name}\t{member.role}\t{member.locale}\t{member.timezone}")
 
-    asyncio.run(main())
+    run_app(db, main)
 
 
 @slack_cli.command("bind")
@@ -118,28 +114,23 @@ def slack_bind(
     db: DbOption = None,
 ) -> None:
     """Bind a Slack workspace to a team: its users become members on first use (unless invite-only)."""
-    if default_role not in ("rep", "manager", "admin"):
-        fail("--default-role must be rep, manager or admin")
+    check_role(default_role, "--default-role")
     if not workspace.strip():
         fail("--workspace must be a Slack workspace id such as T0123ABCD")
 
-    async def main() -> None:
-        app = build(db)
+    async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
-                if team_row is None and not team and not await teams.all_teams(session):
-                    team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)  # a fresh database
-                if team_row is None:
-                    fail(f"no team {team!r}" if team else "name a team with --team (the database has several)")
-                try:
-                    await teams.bind_workspace(session, team_row, workspace.strip(), default_role=default_role, invite_only=invite_only)
-                except ValueError as error:
-                    fail(str(error))
-            how = "by invite only" if invite_only else f"on first use as {default_role}"
-            print(f"Slack workspace {workspace.strip()} is bound to {team_row.name!r}; its users join {how}.")
-        finally:
-            await app.close()
+        async with app.db.sessions() as session, session.begin():
+            team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
+            if team_row is None and not team and not await teams.all_teams(session):
+                team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)  # a fresh database
+            if team_row is None:
+                fail(f"no team {team!r}" if team else "name a team with --team (the database has several)")
+            try:
+                await teams.bind_workspace(session, team_row, workspace.strip(), default_role=default_role, invite_only=invite_only)
+            except ValueError as error:
+                fail(str(error))
+        how = "by invite only" if invite_only else f"on first use as {default_role}"
+        print(f"Slack workspace {workspace.strip()} is bound to {team_row.name!r}; its users join {how}.")
 
-    asyncio.run(main())
+    run_app(db, main)

@@ -10,8 +10,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from crmbot.cli.common import DbOption, NowOption, build, cli, db_cli, err, fail, parse_now
+from crmbot import app as app_module
+from crmbot.cli.common import (
+    DbOption,
+    NowOption,
+    cli,
+    db_cli,
+    err,
+    fail,
+    parse_now,
+    run_app,
+)
 from crmbot.config import Settings
+
 
 @db_cli.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
@@ -73,14 +84,10 @@ def run(
     logs.setup(logging.INFO, secrets)  # tokens, e-mails and phone numbers never reach the log
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call otherwise
 
-    async def main() -> None:
-        app = build(db)
-        try:
-            await serve(app, telegram=telegram, slack=slack)
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        await serve(app, telegram=telegram, slack=slack)
 
-    asyncio.run(main())
+    run_app(db, main)
 
 
 @cli.command()

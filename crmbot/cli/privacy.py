@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timezone
 from typing import Annotated
 
 import typer
 
-from crmbot.cli.common import DbOption, TeamOption, build, cli, fail, team_named
+from crmbot import app as app_module
+from crmbot.cli.common import (
+    DbOption,
+    TeamOption,
+    cli,
+    fail,
+    one_customer,
+    run_app,
+    team_named,
+)
 from crmbot.store import erasure, records
 from crmbot.store.audit import Actor
 
 IGNORED_FIELDS = {"updated_at", "rev", "created_at", "id", "team_id"}
-
-
-async def _customer(app, session, team_row, name: str):
-    """Exactly one customer, or a clear refusal: shell commands never guess."""
-    matches = await app.bot.index.search(session, team_row.id, name, 5)
-    best = [m for m in matches if m.score >= 90]
-    if not best:
-        fail(f"no customer matches {name!r}")
-    if len(best) > 1 and best[1].score >= best[0].score - 4:
-        fail("several customers match: " + "; ".join(m.display for m in best) + ". Be more precise.")
-    return best[0]
 
 
 def _changes(before: dict | None, after: dict | None) -> str:
@@ -45,23 +42,19 @@ def audit(
 ) -> None:
     """Print a customer's history: who changed what, when, through which platform."""
 
-    async def main() -> None:
-        app = build(db)
-        try:
-            async with app.db.sessions() as session:
-                team_row = await team_named(session, team)
-                match = await _customer(app, session, team_row, customer)
-                members = await records.members_by_id(session, team_row.id)
-                print(f"History of {match.display}:")
-                for entry in await erasure.history(session, team_row.id, match.customer_id):
-                    who = members[entry.member_id].name if entry.member_id in members else "(shell)"
-                    undone = " [undone]" if entry.undone_at else ""
-                    print(f"{entry.at.isoformat(timespec='seconds')}  {who:<12} {entry.platform:<9} {entry.action:<7} "
-                          f"{entry.entity} #{entry.entity_id}{undone}  {_changes(entry.before, entry.after)}")
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session:
+            team_row = await team_named(session, team)
+            match = await one_customer(app, session, team_row.id, customer)
+            members = await records.members_by_id(session, team_row.id)
+            print(f"History of {match.display}:")
+            for entry in await erasure.history(session, team_row.id, match.customer_id):
+                who = members[entry.member_id].name if entry.member_id in members else "(shell)"
+                undone = " [undone]" if entry.undone_at else ""
+                print(f"{entry.at.isoformat(timespec='seconds')}  {who:<12} {entry.platform:<9} {entry.action:<7} "
+                      f"{entry.entity} #{entry.entity_id}{undone}  {_changes(entry.before, entry.after)}")
 
-    asyncio.run(main())
+    run_app(db, main)
 
 
 @cli.command()
@@ -73,19 +66,15 @@ def forget(
 ) -> None:
     """Erase a customer's personal data everywhere (the audit trail keeps the fact, not the data)."""
 
-    async def main() -> None:
-        app = build(db)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team_row = await team_named(session, team)
-                match = await _customer(app, session, team_row, customer)
-                if not yes and not typer.confirm(f"Erase {match.display} and everything held about them? This cannot be undone"):
-                    fail("Nothing erased.")
-                row = await records.customers_by_id(session, team_row.id, {match.customer_id})
-                actor = Actor(team_row.id, None, "cli", uuid.uuid4().hex)
-                counts = await erasure.erase_customer(session, actor, row[match.customer_id], datetime.now(timezone.utc))
-            print(f"Erased {match.display}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
-        finally:
-            await app.close()
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            match = await one_customer(app, session, team_row.id, customer)
+            if not yes and not typer.confirm(f"Erase {match.display} and everything held about them? This cannot be undone"):
+                fail("Nothing erased.")
+            row = await records.customers_by_id(session, team_row.id, {match.customer_id})
+            actor = Actor(team_row.id, None, "cli", uuid.uuid4().hex)
+            counts = await erasure.erase_customer(session, actor, row[match.customer_id], datetime.now(timezone.utc))
+        print(f"Erased {match.display}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
-    asyncio.run(main())
+    run_app(db, main)

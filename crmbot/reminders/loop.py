@@ -17,12 +17,12 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
 from crmbot.messages import ChatRef, DeliveryFailed, Reply, Sender
 from crmbot.reminders import digests, queue, render
@@ -30,13 +30,6 @@ from crmbot.store import models
 from crmbot.store.db import Database
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 @dataclass
 class PassReport:
