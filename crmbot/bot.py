@@ -13,6 +13,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,14 @@ class RateLimit:
             return False
         window.append(now)
         return True
+
+
+def known_zone(name: str | None) -> str:
+    """The platform's time zone when it names a real one, else UTC."""
+    try:
+        return name if name and ZoneInfo(name) else "UTC"
+    except (ValueError, ZoneInfoNotFoundError):
+        return "UTC"
 
 
 class Bot:
@@ -207,7 +216,7 @@ class Bot:
             if await teams.member_by_name(session, invite.team_id, name) is not None:
                 name = f"{name} ({user.adapter} {user.user_id})"
             member = await teams.create_member(session, invite.team_id, name, now, role=invite.role,
-                                               locale=self.i18n.pick(user.language))
+                                               locale=self.i18n.pick(user.language), timezone=known_zone(user.timezone))
         chat = incoming.chat.chat_id if incoming.chat.chat_id == user.user_id else None
         await teams.bind_identity(session, member, user.adapter, user.user_id, now, workspace=user.workspace or "", chat_id=chat)
         if invite.id is not None:

@@ -28,6 +28,7 @@ class UserRef:
     display_name: str = ""
     language: str | None = None  # the platform's language hint, e.g. Telegram's language_code
     workspace: str | None = None  # Slack team id; None elsewhere
+    timezone: str | None = None  # IANA zone when the platform tells (Slack does), for new members
 
 
 @dataclass(frozen=True)

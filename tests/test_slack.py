@@ -211,13 +211,14 @@ async def test_retries_of_an_event_are_handled_once(slack):
 
 
 async def test_new_user_of_the_bound_workspace_joins_on_first_use(slack):
-    slack.api.add_user("U0CAROL", real_name="Carol Rep", locale="en-GB")
+    slack.api.add_user("U0CAROL", real_name="Carol Rep", locale="en-GB", tz="Europe/Ljubljana")
     await slack.post(slack.api.message_im_event("U0CAROL", "find petr dvorak"))
     assert "Petr Dvořák" in all_text(slack.posted()[0])
     async with slack.app.db.sessions() as session:
         found = await teams.identity(session, "slack", "U0CAROL", WORKSPACE)
         member = await session.get(models.Member, found.member_id)
-        assert member.name == "Carol Rep" and member.role == "rep"
+        # name, role and time zone come from the workspace binding and Slack's profile
+        assert (member.name, member.role, member.timezone) == ("Carol Rep", "rep", "Europe/Ljubljana")
 
 
 async def test_foreign_workspace_is_refused_and_given_no_data(slack):

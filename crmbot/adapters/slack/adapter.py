@@ -53,6 +53,7 @@ HOME_LIST_LIMIT = 15
 class _Person:
     name: str
     locale: str | None
+    timezone: str | None = None
 
 
 class SlackAdapter:
@@ -131,7 +132,7 @@ class SlackAdapter:
             response = await self.client.users_info(user=user_id, include_locale=True)
             user = response["user"]
             profile = user.get("profile") or {}
-            person = _Person(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id, user.get("locale"))
+            person = _Person(profile.get("real_name") or user.get("real_name") or user.get("name") or user_id, user.get("locale"), user.get("tz"))
         except Exception as error:  # a foreign or deleted user: the core decides what they get
             log.info("users.info for %s failed: %s", user_id, error)
             return _Person(user_id, None)
@@ -142,7 +143,7 @@ class SlackAdapter:
 
     async def _user_ref(self, user_id: str, workspace: str | None) -> UserRef:
         person = await self._person(user_id)
-        return UserRef(NAME, user_id, person.name, person.locale, workspace=workspace)
+        return UserRef(NAME, user_id, person.name, person.locale, workspace=workspace, timezone=person.timezone)
 
     def _command_text(self, text: str) -> str:
         """`/crm notify here` means the core's `/notify here`: a leading command word is one."""
