@@ -38,6 +38,15 @@ async def _chat(app: app_module.App, user: str, team: str | None, now: datetime 
         if text:
             print(("bot> " + text.replace("\n", "\n     ")) if interactive else text, flush=True)
 
+    def show_unprompted(text: str) -> None:
+        """A reminder arriving while the prompt waits: print over the prompt, then redraw it."""
+        if interactive and text:
+            print("\r", end="")
+            show(text)
+            print("you> ", end="", flush=True)
+        else:
+            show(text)
+
     if interactive:
         out.print(f"[bold]crmbot[/bold] — you are {user}. Type 'help', or Ctrl-D to leave.")
     # due follow-ups are printed into the chat, by the same loop `crmbot run` uses
@@ -45,7 +54,7 @@ async def _chat(app: app_module.App, user: str, team: str | None, now: datetime 
     if reminders if reminders is not None else interactive:
         from crmbot.reminders.loop import ReminderLoop
 
-        sender = ConsoleSender(show, chat)
+        sender = ConsoleSender(show_unprompted, chat)
         reminder_loop = ReminderLoop.from_settings(app.settings, app.db, app.i18n, {"console": sender}, app.bot.clock)
         if interactive:
             loop_task = asyncio.create_task(reminder_loop.run(stop))
