@@ -10,6 +10,11 @@ import phonenumbers
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# letters written without spaces between words (Han, kana, Hangul): matched as substrings
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_RUN = re.compile(f"[{CJK}]+")
+# "d.o.o.", "s.r.o.", "e.g.": single letters joined by dots are one word ("doo"), as typed without them
+_DOTTED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){2,}[^\W\d_]?(?![^\W\d_])")
 # letters that do not decompose into base + accent under NFKD
 _FOLD = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ß": "ss", "ı": "i", "ə": "e", "æ": "ae", "œ": "oe"})
 
@@ -22,7 +27,28 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    return _WORD.findall(undot(text))
+
+
+def undot(text: str) -> str:
+    """Dotted abbreviations as the one word they are: "horvat d.o.o." -> "horvat doo"."""
+    return _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_RUN.search(text) is not None
+
+
+def cjk_runs(text: str) -> list[str]:
+    return _CJK_RUN.findall(text)
+
+
+def bigrams(run: str) -> list[str]:
+    """Overlapping character pairs of a run written without spaces: "上海华信科技" ->
+    上海 海华 华信 信科 科技. Any word of two or more characters then shares a token with it."""
+    if len(run) < 2:
+        return [run] if run else []
+    return [run[i:i + 2] for i in range(len(run) - 1)]
 
 
 def phone_key(phone: str) -> str:

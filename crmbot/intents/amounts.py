@@ -8,6 +8,15 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from crmbot.i18n import Language
+from crmbot.text import CJK
+
+# a letter of a spaced script: Chinese is written without spaces, so "签了5万元" has an amount
+# right after a word and its currency right after the multiplier
+_LETTER = rf"[^\W\d_{CJK}]"
+_WORDCHAR = rf"[^\W{CJK}]"
+
+
+MAX_AMOUNT = Decimal(10) ** 15
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,8 @@ def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...]) -> re.Pa
     mult = _alternatives(multipliers)
     # currency before (symbol style) or after (word style) the number; the multiplier between
     return re.compile(
-        rf"(?<![\w.])(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult})(?!\w))?"
-        rf"(?:\s?(?P<post>{cur})(?![^\W\d_]))?",
+        rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult})(?!{_WORDCHAR}))?"
+        rf"(?:\s?(?P<post>{cur})(?!{_LETTER}))?",
         re.IGNORECASE,
     )
 
@@ -69,6 +78,8 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
         if mult:
             value *= Decimal(multipliers[mult.lower()])
         code = currencies.get((pre or post or "").lower())
+        if value >= MAX_AMOUNT:  # no deal is that big; Decimal could not even round it to cents
+            continue
         return Money(value.quantize(Decimal("0.01")), code, match.span())
     return None
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import dateparser
 
 from crmbot.i18n import Language
+from crmbot.text import CJK, fold
 
 DEFAULT_HOUR = 9  # a day with no time named means the start of the working day
 END_OF_DAY_HOUR = 17
@@ -49,6 +50,8 @@ def _time_of_day(language: Language, text: str, taken: list) -> time | None:
         return None
     groups = match.groupdict()
     hour, minute = int(groups["h"]), int(groups.get("m") or 0)
+    if groups.get("half"):  # "10点半", "half past"
+        minute = 30
     marker = (groups.get("ampm") or "").lower()
     if hour > 23 or minute > 59:
         return None
@@ -64,8 +67,26 @@ def _time_of_day(language: Language, text: str, taken: list) -> time | None:
     return time(hour, minute)
 
 
+def _word(word: str) -> str:
+    """A word as a regex that needs word boundaries only where the script has them."""
+    before = "" if re.match(f"[{CJK}]", word) else r"(?<!\w)"
+    after = "" if re.search(f"[{CJK}]$", word) else r"(?!\w)"
+    return rf"{before}{re.escape(word)}{after}"
+
+
 def _said(language: Language, key: str, text: str) -> bool:
-    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text) for w in language.data.get("ampm", {}).get(key, []))
+    return any(re.search(_word(w), text) for w in language.data.get("ampm", {}).get(key, []))
+
+
+def _day_offset(language: Language, text: str, taken: list[tuple[int, int]]) -> tuple[int, tuple[int, int]] | None:
+    """A word naming a day by its distance from today ("pojutrišnjem" 2, "dünən" -1), from the
+    locale's `[day_offsets]`: dateparser knows few of them."""
+    table = {fold(k): v for k, v in language.data.get("day_offsets", {}).items()}
+    for word in sorted(table, key=len, reverse=True):
+        for match in re.finditer(_word(word), text):
+            if not any(s < match.end() and match.start() < e for s, e in taken):
+                return int(table[word]), match.span()
+    return None
 
 
 def _default_hour(language: Language, text: str) -> int:
@@ -118,8 +139,38 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
         if wd is not None:
             taken.append(wd.span())
             target = language.data["weekdays"][wd.group("wd").lower()]
-            ahead = (target - base.weekday()) % 7 or 7
-            day = base.date() + timedelta(days=ahead)
+            if wd.groupdict().get("next"):
+                # "příští pátek", "下周五": that day of the next calendar week
+                day = base.date() + timedelta(days=7 - base.weekday() + target)
+            else:
+                ahead = (target - base.weekday()) % 7 or 7
+                day = base.date() + timedelta(days=ahead)
+
+    if day is None:
+        offset = _day_offset(language, text, taken)
+        if offset is not None:
+            taken.append(offset[1])
+            day = base.date() + timedelta(days=offset[0])
+
+    if day is None and exact is None:
+        # "in 3 days", "3 gün sonra", "čez 2 uri": days count from today, hours from now
+        later = _first(language, "in_units", text, taken)
+        if later is not None:
+            unit = language.data.get("units", {}).get(later.group("unit").lower())
+            if unit:
+                taken.append(later.span())
+                delta = timedelta(**{unit: int(later.group("n"))})
+                if unit in ("hours", "minutes"):
+                    exact = base + delta
+                else:
+                    day = base.date() + delta
+
+    if day is None:
+        numeric = _first(language, "numeric_date", text, taken)
+        if numeric is not None:
+            day = _numeric_date(base.date(), numeric)
+            if day is not None:
+                taken.append(numeric.span())
 
     if day is None:
         dom = _first(language, "day_of_month", text, taken)
@@ -151,6 +202,18 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
     aware = exact.replace(tzinfo=zone)
     in_past = aware < local_now - timedelta(minutes=1)
     return Found(aware.astimezone(ZoneInfo("UTC")), tuple(taken), in_past)
+
+
+def _numeric_date(today: date, match: re.Match) -> date | None:
+    """"5.12." is the next 5 December; with a year, that day of that year."""
+    day, month, year = int(match.group("d")), int(match.group("m")), match.groupdict().get("y")
+    try:
+        found = date(int(year) if year else today.year, month, day)
+        if not year and found < today:
+            found = found.replace(year=today.year + 1)
+    except ValueError:
+        return None
+    return found
 
 
 def _next_day_of_month(today: date, dom: int) -> date | None:

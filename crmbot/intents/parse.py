@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 
 from crmbot.i18n import I18n, Language
 from crmbot.intents import amounts, dates
-from crmbot.text import clean, fold, words
+from crmbot.text import CJK, clean, fold, has_cjk, words
 
 INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
@@ -28,6 +28,7 @@ MIN_SCORE = 2.0  # below this nothing was really asked
 TYPO_RATIO = 85  # how close a typed word must be to a vocabulary word
 TYPO_MIN_TYPED = 5  # shorter typed words must be spelled right: "lost"/"list" are too close to guess
 TYPO_MIN_KNOWN = 4  # "helpp" -> "help", "undoo" -> "undo"
+TYPO_WEIGHT = 0.8  # a word or phrase read through a typo counts for this much of its weight
 START_BONUS = 1.0  # what a message opens with is usually what it is about
 MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 # intents for which a named day is a period to look at, not a moment something is due
@@ -35,6 +36,9 @@ UNDATED = frozenset({"agenda", "summary", "help", "undo"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # the same tokens as crmbot.text.words, with positions
+# another of our languages is taken only when it understands a message this clearly
+OTHER_LANGUAGE_SCORE = 4.0
+MIN_STEM = 3  # a name ending is stripped only when this much of the word is left
 
 
 @dataclass
@@ -58,19 +62,29 @@ class _Vocabulary:
     commands: dict[str, str]
     slang: re.Pattern | None  # phone shorthand ("tmrw", "w/", "abt") -> the words it stands for
     slang_words: dict[str, str]
+    numerals: re.Pattern | None  # number words before a unit ("三天后", "十点") -> digits
+    numeral_values: dict[str, int]
+    cjk_stopwords: tuple[str, ...]  # longest first: removed as substrings from unspaced text
+    name_endings: tuple[tuple[str, str], ...]  # case endings of names -> nominative, longest first
+    # unspaced phrases of 3+ characters with any one character wrong: IME homophone slips
+    # ("题醒我" for 提醒我) and traditional forms ("發了微信") are typos Chinese texters make
+    typo_phrases: tuple[tuple[re.Pattern, str, float], ...]
 
 
 @lru_cache(maxsize=16)
 def _vocabulary(language: Language) -> _Vocabulary:
     single: dict[str, dict[str, float]] = {}
     phrases = []
+    cjk_phrases = []
     for intent, table in language.data.get("intents", {}).items():
         for phrase, weight in table.items():
             key = fold(phrase)
-            if re.fullmatch(r"\w+", key):
+            if re.fullmatch(r"\w+", key) and not has_cjk(key):
                 single.setdefault(key, {})[intent] = float(weight)
             else:
-                phrases.append((_phrase_regex(key), intent, float(weight)))
+                phrases.append((len(key), _phrase_regex(key), intent, float(weight)))
+                if all(_CJK_CHAR.match(ch) for ch in key):
+                    cjk_phrases.append((key, intent, float(weight)))
     stop = set(fold(w) for w in language.data.get("stopwords", {}).get("words", []))
     stop |= set(single)
     commands = {fold(k): v for k, v in language.data.get("commands", {}).items()}
@@ -79,20 +93,58 @@ def _vocabulary(language: Language) -> _Vocabulary:
     slang = None
     if slang_words:
         keys = "|".join(re.escape(k) for k in sorted(slang_words, key=len, reverse=True))
-        slang = re.compile(rf"(?<![\w/])(?:{keys})(?![\w/])")
-    return _Vocabulary(single, tuple(phrases), typo_words, frozenset(stop), commands, slang, slang_words)
+        slang = re.compile(rf"(?<![\w/])(?:{keys})(?![\w/])" if not has_cjk(keys) else rf"(?:{keys})")
+    table = language.data.get("numerals", {})
+    values = {fold(k): int(v) for k, v in table.get("values", {}).items()}
+    numerals = None
+    if values:
+        chars = "".join(re.escape(k) for k in values)
+        units = "|".join(re.escape(fold(u)) for u in sorted(table.get("before", []), key=len, reverse=True))
+        numerals = re.compile(rf"[{chars}]+(?=\s?(?:{units}))")
+    cjk_stop = tuple(sorted((w for w in stop if has_cjk(w)), key=len, reverse=True))
+    endings = tuple(sorted(((fold(k), fold(v)) for k, v in language.data.get("name_endings", {}).items()), key=lambda kv: -len(kv[0])))
+    # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
+    phrases.sort(key=lambda p: -p[0])
+    typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
+    return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases)
+
+
+def _one_off(phrase: str) -> re.Pattern:
+    """A phrase of CJK characters with any one of them replaced by another CJK character."""
+    return re.compile("|".join(re.escape(phrase[:i]) + f"[{CJK}]" + re.escape(phrase[i + 1:]) for i in range(len(phrase))))
+
+
+def _number(word: str, values: dict[str, int]) -> int:
+    """"十" 10, "十二" 12, "二十" 20, "两" 2: digits with an optional tens word (value 10)."""
+    tens = next((k for k, v in values.items() if v == 10), None)
+    if tens and tens in word:
+        left, _, right = word.partition(tens)
+        return (values.get(left, 1) if left else 1) * 10 + (values.get(right, 0) if right else 0)
+    total = 0
+    for ch in word:
+        total = total * 10 + values.get(ch, 0)
+    return total
 
 
 def _normalise(vocab: _Vocabulary, text: str) -> str:
     """Folded text with phone shorthand spelled out, so every later rule sees plain words."""
     folded = fold(text)
-    if vocab.slang is None:
-        return folded
-    return vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
+    if vocab.slang is not None:
+        folded = vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
+    if vocab.numerals is not None:
+        folded = vocab.numerals.sub(lambda m: str(_number(m.group(0), vocab.numeral_values)), folded)
+    return folded
+
+
+_CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 def _phrase_regex(phrase: str) -> re.Pattern:
-    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
+    """A phrase as a whole word; where it starts or ends with a character of a script written
+    without spaces (Chinese), there is no word boundary to ask for, so it is a substring."""
+    before = "" if _CJK_CHAR.match(phrase[:1]) else r"(?<!\w)"
+    after = "" if _CJK_CHAR.match(phrase[-1:]) else r"(?!\w)"
+    return re.compile(rf"{before}{re.escape(phrase)}{after}")
 
 
 def _known_word(vocab: _Vocabulary, token: str) -> str | None:
@@ -109,10 +161,16 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
     scores: dict[str, float] = {}
     spans: list[tuple[int, int]] = []
     for pattern, intent, weight in vocab.phrases:
-        match = pattern.search(folded)
+        # the longer phrases were tried first; the words they took are not read again
+        match = next((m for m in pattern.finditer(folded) if not any(s < m.end() and m.start() < e for s, e in spans)), None)
         if match:
             bonus = START_BONUS if match.start() == 0 else 0.0
             scores[intent] = scores.get(intent, 0.0) + weight + bonus
+            spans.append(match.span())
+    for pattern, intent, weight in vocab.typo_phrases:
+        match = next((m for m in pattern.finditer(folded) if not any(s < m.end() and m.start() < e for s, e in spans)), None)
+        if match:
+            scores[intent] = scores.get(intent, 0.0) + weight * TYPO_WEIGHT + (START_BONUS if match.start() == 0 else 0.0)
             spans.append(match.span())
     for position, found in enumerate(_TOKEN.finditer(folded)):
         # "follow up" is one remind phrase, not also the word "follow" (~"followup")
@@ -122,7 +180,7 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
         word = _known_word(vocab, token)
         if word is None:
             continue
-        typo = 1.0 if word == token else 0.8
+        typo = 1.0 if word == token else TYPO_WEIGHT
         for intent, weight in vocab.single[word].items():
             bonus = START_BONUS if position == 0 else 0.0
             scores[intent] = scores.get(intent, 0.0) + weight * typo + bonus
@@ -181,6 +239,12 @@ class Parser:
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
         name, body, alternatives = self._intent_of(text, language)
+        if name == "unknown" and not text.startswith("/"):
+            # a message clearly written in another of our languages is still understood
+            other = self._other_language(text, language)
+            if other is not None:
+                language = other
+                name, body, alternatives = self._intent_of(text, language)
         slots = self._slots(body, language, name, now, tz)
         if not text.startswith("/"):
             # tied readings that both mean a plan ("call smith.., follow up nxt wk") are one reading
@@ -188,6 +252,20 @@ class Parser:
             name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
             alternatives = tuple(rest)
         return Intent(name, language.code, slots, alternatives)
+
+    def _other_language(self, text: str, own: Language) -> Language | None:
+        best: tuple[float, Language] | None = None
+        for code in self.i18n.codes:
+            language = self.i18n.language(code)
+            if language is own:
+                continue
+            scores, _ = _score(_vocabulary(language), _normalise(_vocabulary(language), text))
+            ranked = sorted(scores.values(), reverse=True)
+            if not ranked or ranked[0] < OTHER_LANGUAGE_SCORE or (len(ranked) > 1 and ranked[1] == ranked[0]):
+                continue
+            if best is None or ranked[0] > best[0]:
+                best = (ranked[0], language)
+        return best[1] if best else None
 
     def _intent_of(self, text: str, language: Language) -> tuple[str, str, tuple[str, ...]]:
         if text.startswith("/"):
@@ -275,12 +353,24 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
         for i in range(start, min(end, len(chars))):
             chars[i] = " "
     rest = "".join(chars)
-    for pattern, _, _ in vocab.phrases:
+    for pattern, _, _ in (*vocab.phrases, *vocab.typo_phrases):
         rest = pattern.sub(" ", rest)
     for pattern in possessive:  # "jana's complaint" is about jana
         rest = pattern.sub("", rest)
+    for word in vocab.cjk_stopwords:  # unspaced text: "给王总" -> "王", the family name
+        rest = rest.replace(word, " ")
     kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
-    return " ".join(kept)
+    return " ".join(_nominative(t, vocab.name_endings) for t in kept)
+
+
+def _nominative(token: str, endings: tuple[tuple[str, str], ...]) -> str:
+    """A name as it is indexed: "novakovi" -> "novak", "memmedovaya" -> "memmedova". The
+    locale's `[name_endings]` lists case endings that no name ends with in its base form; the
+    stem left is close enough to the name for the fuzzy index."""
+    for ending, base in endings:
+        if token.endswith(ending) and len(token) - len(ending) >= MIN_STEM:
+            return token[: len(token) - len(ending)] + base
+    return token
 
 
 def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:

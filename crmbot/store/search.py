@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models, teams
-from crmbot.text import fold, phone_key, words
+from crmbot.text import CJK, bigrams, cjk_runs, fold, has_cjk, phone_key, words
 
 # below these similarities a query token is not taken to mean a name token
 TOKEN_CUTOFF_SHORT = 85  # tokens of up to 3 characters: "jan" ~ "jana", not "jim"
@@ -42,6 +43,45 @@ COMPANY_EVIDENCE = 3.0
 RARITY_CAP = 6.0
 # customers whose evidence is further than this below the best are not worth scoring
 WEIGHT_MARGIN = 25.0
+
+
+def _name_tokens(key: str, person: bool = False) -> list[str]:
+    """Index tokens of a folded name: its words, and for text written without spaces (Chinese)
+    its character bigrams, so 华信 finds 上海华信科技; a person's first character is their
+    family name, so 张总 (Mr Zhang) finds 张伟 and 张丽."""
+    tokens: list[str] = []
+    for word in words(key):
+        if not has_cjk(word):
+            tokens.append(word)
+            continue
+        for run in cjk_runs(word):
+            if person and not tokens and 2 <= len(run) <= 4:
+                tokens.append(run[0])  # the family name opens a Chinese name
+            tokens.extend(bigrams(run))
+            if len(run) > 2:
+                tokens.append(run)
+        tokens.extend(w for w in words(re.sub(f"[{CJK}]+", " ", word)))
+    return tokens
+
+
+def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
+    """(token, piece, start, end) for each query token: a CJK run becomes its bigrams, each
+    remembering where in its run it came from, so the words a customer matched can be put back
+    together ("给张伟" matching on 张伟 is scored as "张伟")."""
+    out = []
+    for piece, word in enumerate(words(key)):
+        if not has_cjk(word):
+            out.append((word, piece, 0, len(word)))
+            continue
+        for run in cjk_runs(word):
+            start = word.index(run)
+            if len(run) == 1:
+                out.append((run, piece, start, start + 1))
+            else:
+                out.extend((gram, piece, start + i, start + i + 2) for i, gram in enumerate(bigrams(run)))
+        rest = re.sub(f"[{CJK}]+", " ", word)
+        out.extend((w, piece, 0, 0) for w in words(rest))
+    return out
 
 
 @dataclass(frozen=True)
@@ -103,8 +143,8 @@ class TeamIndex:
     def _add(self, row) -> bool:
         vocab_size = len(self.vocab)
         name_key, company_key = fold(row.name or ""), fold(row.company or "")
-        name_tokens = tuple(self._intern(t) for t in dict.fromkeys(words(name_key)))
-        company_tokens = tuple(self._intern(t) for t in dict.fromkeys(words(company_key)) if t not in name_tokens)
+        name_tokens = tuple(self._intern(t) for t in dict.fromkeys(_name_tokens(name_key, person=True)))
+        company_tokens = tuple(self._intern(t) for t in dict.fromkeys(_name_tokens(company_key)) if t not in name_tokens)
         entry = _Entry(
             display=_display(row),
             name_key=name_key,
@@ -229,7 +269,9 @@ class TeamIndex:
         exact = self.exact(text)
         if exact is not None:
             return exact[:limit]
-        query = [t for t in words(fold(text)) if t not in ignore and (len(t) >= 2 or not t.isascii())]
+        key = fold(text)
+        tokens = [q for q in _query_tokens(key) if q[0] not in ignore and (len(q[0]) >= 2 or not q[0].isascii())]
+        query = [q[0] for q in tokens]
         if not query or not self.entries:
             return []
         total = len(self.entries)
@@ -251,7 +293,7 @@ class TeamIndex:
         scored = []
         for customer_id, positions in zip(best, spans):
             entry = entries[customer_id]
-            span = " ".join(query[p] for p in positions)
+            span = _span(key, tokens, positions)
             name_score = fuzz.WRatio(span, entry.name_key)
             score = name_score
             if entry.company_key:
@@ -264,6 +306,25 @@ class TeamIndex:
         # on equal scores the person's own name beats a match on their company
         scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
         return [Match(c, entries[c].display, score, span) for score, _, c, span in scored[:limit]]
+
+
+def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
+    """The mentioned words a customer matched, CJK bigrams merged back into the text they cover."""
+    if all(tokens[p][3] == len(tokens[p][0]) and tokens[p][2] == 0 for p in positions):
+        return " ".join(tokens[p][0] for p in positions)  # plain words: the common case, kept cheap
+    pieces = words(key)
+    covered: dict[int, list[int]] = {}
+    for p in positions:
+        token, piece, start, end = tokens[p]
+        if end == 0:
+            covered.setdefault(-1 - p, [0, 0])
+            continue
+        lo, hi = covered.get(piece, [start, end])
+        covered[piece] = [min(lo, start), max(hi, end)]
+    out = []
+    for piece, (lo, hi) in sorted(covered.items(), key=lambda kv: kv[0] if kv[0] >= 0 else len(pieces) - kv[0]):
+        out.append(pieces[piece][lo:hi] if piece >= 0 else tokens[-1 - piece][0])
+    return " ".join(out)
 
 
 SYNC_BATCH = 5_000  # rows read per batch while catching up: bounds the memory a first sync needs

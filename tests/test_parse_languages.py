@@ -1,0 +1,238 @@
+"""The understanding tables of the other five languages: tests/data/parse_<lang>.toml.
+
+Same approach as tests/test_parse_en.py: each message goes through the real Parser, and its
+customer mention through the real fuzzy index (CustomerIndex) over the sample team in a SQLite
+file, resolved with the handlers' rule (Context.customer). Unlike English, a table is held to
+an accuracy floor rather than to every case: the issue's bar is 95% of intents and 90% of
+messages with every checked slot right, per language. A few hand-written cases pin the
+mechanisms each language needs (unspaced Chinese, name inflection, titles, bare hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crmbot import sample
+from crmbot.app import build
+from crmbot.config import Settings
+from crmbot.i18n import I18n
+from crmbot.intents.context import ACCEPT, RIVAL_GAP, SUGGEST
+from crmbot.intents.parse import Parser
+from crmbot.store.search import CustomerIndex, TeamIndex
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday; 11:00 in Prague
+TZ = "Europe/Prague"
+DATA = Path(__file__).parent / "data"
+LANGUAGES = ("cs", "sl", "zh", "cy", "az")
+MIN_INTENT, MIN_SLOTS = 0.95, 0.90
+
+
+def load(lang: str) -> list[dict[str, Any]]:
+    return tomllib.loads((DATA / f"parse_{lang}.toml").read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> TeamIndex:
+    async def seed_and_index() -> TeamIndex:
+        app = build(Settings(), db=f"sqlite:///{tmp_path_factory.mktemp('parse') / 'crm.db'}", clock=lambda: NOW)
+        try:
+            async with app.db.sessions() as session, session.begin():
+                team = await sample.seed(session, NOW)
+            async with app.db.sessions() as session:
+                return await CustomerIndex().for_team(session, team.id)
+        finally:
+            await app.close()
+
+    return asyncio.run(seed_and_index())
+
+
+@pytest.fixture(scope="module")
+def parser() -> Parser:
+    return Parser(I18n())
+
+
+def resolve(index: TeamIndex, mention: str) -> str | None:
+    """Context.customer's rule: a clear winner above ACCEPT with no rival close to it."""
+    if not mention:
+        return None
+    matches = index.search(mention, 5)
+    if not matches:
+        return None
+    best = matches[0]
+    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    return best.display if best.score >= ACCEPT and not rivals else None
+
+
+def candidates(index: TeamIndex, mention: str) -> list[str]:
+    """What the bot offers when it asks back: the best match and its close rivals."""
+    matches = index.search(mention, 5)
+    return [m.display for m in matches if matches and m.score >= matches[0].score - RIVAL_GAP and m.score >= SUGGEST]
+
+
+def _due(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(TZ))
+
+
+def check(parser: Parser, index: TeamIndex, lang: str, case: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(intent right, wrong slots) as bench/parse_accuracy.py counts them; a tie between intents
+    asks back, which is not understanding the message."""
+    intent = parser.parse(case["text"], lang, NOW, TZ)
+    slots = intent.slots
+    due = slots.get("due")
+    if due is None and slots.get("delay") is not None and intent.name == "remind":
+        due = NOW + slots["delay"]  # what intents/followups.py does with "in 2 hours"
+    got = {
+        "customer": resolve(index, intent.mention), "stage": slots.get("stage"), "period": slots.get("period"),
+        "amount": slots.get("amount"), "currency": slots.get("currency"), "due": due,
+    }
+    want: dict[str, Any] = {}
+    if case["intent"] != "add_customer" or "customer" in case:  # a new customer is not looked up
+        want["customer"] = case.get("customer") or None
+    amount = case.get("amount")
+    want |= {
+        "amount": Decimal(str(amount)).quantize(Decimal("0.01")) if amount not in (None, "") else None,
+        "currency": case.get("currency") or None,
+        "due": _due(case.get("due")),
+    }
+    for key in ("stage", "period"):
+        if key in case:
+            want[key] = case.get(key) or None
+    wrong = [f"{k}: {got[k]!r} != {want[k]!r}" for k in want if got[k] != want[k]]
+    return intent.name == case["intent"] and not intent.alternatives, wrong
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_accuracy(lang, parser, index, capsys):
+    cases = load(lang)
+    assert len(cases) >= 60  # the issue's minimum per language
+    intent_ok = slots_ok = 0
+    failures = []
+    for case in cases:
+        intent_right, wrong = check(parser, index, lang, case)
+        intent_ok += intent_right
+        slots_ok += not wrong
+        if wrong or not intent_right:
+            failures.append((case["text"], intent_right, wrong))
+    intent_acc, slot_acc = intent_ok / len(cases), slots_ok / len(cases)
+    with capsys.disabled():
+        print(f"\nparse_{lang}: {len(cases)} messages, intent {intent_acc:.1%}, slots {slot_acc:.1%}")
+        for text, intent_right, wrong in failures:
+            print(f"  {text!r}: {'' if intent_right else 'intent wrong; '}{'; '.join(wrong)}")
+    assert intent_acc >= MIN_INTENT, f"{lang}: intent accuracy {intent_acc:.1%} < {MIN_INTENT:.0%}"
+    assert slot_acc >= MIN_SLOTS, f"{lang}: slot accuracy {slot_acc:.1%} < {MIN_SLOTS:.0%}"
+
+
+# -- the mechanisms, one by one ------------------------------------------------------------------
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo(TZ)) if day <= 30 else datetime(2026, 12, day - 30, hour, minute, tzinfo=ZoneInfo(TZ))
+
+
+def test_chinese_phrases_are_substrings_and_names_are_found_inside_text(parser, index):
+    intent = parser.parse("今天给张伟打了电话", "zh", NOW, TZ)
+    assert intent.name == "log_call"
+    assert resolve(index, intent.mention) == "张伟 (上海华信科技)"
+
+
+def test_chinese_company_words_are_found_by_character_bigrams(index):
+    # 华信 is two characters inside the company name 上海华信科技, with no space to split on
+    assert resolve(index, "华信") == "张伟 (上海华信科技)"
+    assert resolve(index, "天府物流") == "刘洋 (成都天府物流)"
+
+
+def test_chinese_surname_and_title_resolves_or_asks_back(parser, index):
+    wang = parser.parse("给王总打了电话", "zh", NOW, TZ)
+    assert resolve(index, wang.mention) == "王芳 (北京新星贸易)"
+    zhang = parser.parse("给张总打了电话", "zh", NOW, TZ)
+    assert resolve(index, zhang.mention) is None  # two customers are called 张: ask back
+    assert set(candidates(index, zhang.mention)) == {"张伟 (上海华信科技)", "张丽 (杭州绿茶)"}
+
+
+def test_chinese_next_week_friday_is_the_friday_of_next_calendar_week(parser):
+    # Wednesday 25 November: 下周五 is 4 December, not the Friday two days away
+    assert parser.parse("提醒我下周五跟进王芳", "zh", NOW, TZ).slots["due"] == local(34, 9)
+    assert parser.parse("提醒我周五跟进王芳", "zh", NOW, TZ).slots["due"] == local(27, 9)
+
+
+def test_chinese_amounts_numerals_and_half_hours(parser):
+    deal = parser.parse("新商机 华信 5万元", "zh", NOW, TZ)
+    assert (deal.slots["amount"], deal.slots["currency"]) == (Decimal("50000.00"), "CNY")
+    signed = parser.parse("华信签了5万元", "zh", NOW, TZ)
+    assert (signed.name, signed.slots["amount"]) == ("move_deal", Decimal("50000.00"))
+    assert parser.parse("提醒我明天10点半给张伟打电话", "zh", NOW, TZ).slots["due"] == local(26, 10, 30)
+    assert parser.parse("提醒我明天十点给张伟打电话", "zh", NOW, TZ).slots["due"] == local(26, 10)
+    assert parser.parse("三天后提醒我给张伟打电话", "zh", NOW, TZ).slots["due"] == local(28, 9)
+    assert parser.parse("两天后提醒我给张伟打电话", "zh", NOW, TZ).slots["due"] == local(27, 9)
+
+
+@pytest.mark.parametrize("text, customer", [
+    ("psal jsem Procházkovi", "Martin Procházka (Procházka & syn)"),
+    ("volal jsem Svobodovi", "Tomáš Svoboda (Svoboda Auto)"),
+    ("telefonoval jsem s Kučerovou", "Eva Kučerová (Acme s.r.o.)"),
+    ("byl jsem u Veselého", "Jakub Veselý (Veselý Farm)"),
+    ("zavolal jsem Janě Novákové", "Jana Nováková (Beta Logistics)"),
+    ("volala jsem paní Černé", "Lucie Černá (Černá Design)"),
+])
+def test_czech_inflected_names(parser, index, text, customer):
+    intent = parser.parse(text, "cs", NOW, TZ)
+    assert intent.name == "log_call"
+    assert resolve(index, intent.mention) == customer
+
+
+def test_czech_inflected_surname_shared_by_several_asks_back(parser, index):
+    # Novákovi is Jan Novák, Jan Novak or Žiga Novak: the bot must ask, not pick one
+    mention = parser.parse("volal jsem Novákovi", "cs", NOW, TZ).mention
+    assert resolve(index, mention) is None
+    assert "Jan Novák (Acme s.r.o.)" in candidates(index, mention)
+
+
+def test_slovenian_legal_form_is_one_word(parser, index):
+    # "d.o.o." and "doo" are the same token: Luka Horvat of Horvat d.o.o., not Maja Horvat
+    for text in ("klical sem horvat doo", "klical sem Horvat d.o.o."):
+        assert resolve(index, parser.parse(text, "sl", NOW, TZ).mention) == "Luka Horvat (Horvat d.o.o.)"
+
+
+def test_azerbaijani_title_and_case_suffix(parser, index):
+    titled = parser.parse("Aysel xanıma zəng etdim", "az", NOW, TZ)
+    assert titled.mention == "aysel"
+    assert resolve(index, titled.mention) == "Aysel Məmmədova (Bakı Tekstil)"
+    assert resolve(index, parser.parse("Məmmədovaya zəng etdim", "az", NOW, TZ).mention) == "Aysel Məmmədova (Bakı Tekstil)"
+
+
+@pytest.mark.parametrize("lang, text, due", [
+    ("cs", "připomeň Svobodovi zítra v 9", local(26, 9)),
+    ("sl", "opomni me na Horvata jutri ob 9", local(26, 9)),
+    ("cy", "atgoffa fi am Rhys yfory am 9", local(26, 9)),
+    ("az", "sabah saat 9 Aysel xanımı xatırlat", local(26, 9)),
+    ("cs", "připomeň Procházku příští pondělí", local(30, 9)),
+    ("sl", "opomni me na Horvata pojutrišnjem", local(27, 9)),
+    ("cy", "atgoffa fi am Rhys mewn 3 diwrnod", local(28, 9)),
+    ("az", "birigün Aysel xanımı xatırlat", local(27, 9)),
+])
+def test_bare_hours_and_relative_days(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due
+
+
+def test_in_hours_counts_from_now(parser):
+    assert parser.parse("opomni me čez 2 uri na Horvata", "sl", NOW, TZ).slots["due"] == NOW + timedelta(hours=2)
+
+
+def test_a_message_in_another_of_our_languages_is_understood(parser, index):
+    # a Czech member writes in Chinese: the Czech vocabulary knows nothing, Chinese does
+    intent = parser.parse("今天给张伟打了电话", "cs", NOW, TZ)
+    assert intent.name == "log_call"
+    assert resolve(index, intent.mention) == "张伟 (上海华信科技)"
+    assert parser.parse("asdf qwerty", "cs", NOW, TZ).name == "unknown"
