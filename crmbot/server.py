@@ -164,7 +164,13 @@ class Services:
             update = self.telegram.parse(data)
         except ValueError:  # JSON errors are ValueErrors too
             return web.Response(status=400, text="not a Telegram update\n")
-        await self.telegram.feed(update)
+        try:
+            await self.telegram.feed(update)
+        except Exception as error:
+            # the core turns every failure of ours into a reply, so what escapes is an update
+            # python-telegram-bot itself cannot process: refuse it rather than have it redelivered
+            log.warning("refused a Telegram update it cannot process: %s", type(error).__name__)
+            return web.Response(status=400, text="not a Telegram update\n")
         return web.Response(text="ok\n")
 
     # -- Slack -----------------------------------------------------------------------------

@@ -174,7 +174,8 @@ async def deliver(bot: TelegramBot, chat_id: int | str, replies: Iterable[Reply]
 
 
 def user_ref(user) -> UserRef:
-    return UserRef(NAME, str(user.id), user.full_name or user.username or "", user.language_code)
+    language = user.language_code if isinstance(user.language_code, str) else None
+    return UserRef(NAME, str(user.id), user.full_name or user.username or "", language)
 
 
 def is_group(chat) -> bool:
@@ -232,9 +233,14 @@ class TelegramAdapter:
     def parse(self, data: dict) -> Update:
         """A webhook body as an Update; ValueError when it is not one."""
         try:
-            return Update.de_json(data, self.bot)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            update = Update.de_json(data, self.bot)
+        except Exception as error:  # any shape python-telegram-bot cannot read (dates out of range too)
             raise ValueError(f"not a Telegram update: {error}") from error
+        # ids are numbers in every real update; anything else would only break further in
+        for found in (update.effective_user, update.effective_chat):
+            if found is not None and not isinstance(found.id, int):
+                raise ValueError("not a Telegram update: an id that is not a number")
+        return update
 
     async def feed(self, update: Update) -> None:
         """Handle one update before returning, so a webhook answers only when it is done:

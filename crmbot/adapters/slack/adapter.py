@@ -14,9 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import ClientError, web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from crmbot.adapters.slack.blocks import (
@@ -62,10 +64,14 @@ class SlackAdapter:
         self.bot = app.bot
         self.i18n: I18n = app.i18n
         self.client = AsyncWebClient(token=bot_token, base_url=api_url)
+        # Signatures are checked here, on the raw body, before Bolt parses anything: a body Bolt
+        # cannot parse must be refused (400/401), not crash its dispatcher into a 500.
+        self.verifier = SignatureVerifier(signing_secret)
         self.bolt = AsyncApp(
             signing_secret=signing_secret,
             client=self.client,
             process_before_response=True,  # answer after handling: deterministic, and retries see the stored event id
+            request_verification_enabled=False,
             logger=logging.getLogger("crmbot.slack.bolt"),
         )
         self.sender = SlackSender(self.client)
@@ -82,8 +88,20 @@ class SlackAdapter:
         return [web.post(EVENTS_PATH, self.handler)]
 
     async def handler(self, request: web.Request) -> web.Response:
-        """An aiohttp handler: Bolt verifies the signature (401 when wrong or stale) and dispatches."""
-        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        """An aiohttp handler: a bad or stale signature gets 401, a body that is not a Slack
+        request 400; everything else is dispatched to Bolt."""
+        raw = await request.text()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if not self.verifier.is_valid_request(raw, headers):
+            return web.Response(status=401, text="invalid signature")
+        try:
+            bolt_request = AsyncBoltRequest(body=bolt_body(raw, headers.get("content-type")), query=request.query_string, headers=headers)
+            if bolt_request.body.get("type") == "event_callback" and not isinstance(bolt_request.body.get("event"), dict):
+                raise ValueError("an event that is not an object")
+            bolt_response = await self.bolt.async_dispatch(bolt_request)
+        except Exception as error:  # unparseable or mistyped: Slack itself never sends these
+            log.warning("refused an unreadable Slack request: %s", type(error).__name__)
+            return web.Response(status=400, text="bad request")
         return await to_aiohttp_response(bolt_response)
 
     async def start_socket_mode(self) -> None:
@@ -163,12 +181,12 @@ class SlackAdapter:
 
     async def _on_message(self, event: dict, body: dict) -> None:
         # DMs only; edits, joins, bot posts and other subtypes are not messages to us
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id") or not event.get("user"):
+        if not _well_formed(event) or event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         await self._converse(event, body, thread_ts=event.get("thread_ts"))
 
     async def _on_mention(self, event: dict, body: dict) -> None:
-        if str(event.get("channel", "")).startswith("D") or not event.get("user") or event.get("bot_id"):
+        if not _well_formed(event) or event["channel"].startswith("D") or event.get("bot_id"):
             return  # in a DM the message.im event already carries it
         await self._converse(event, body, thread_ts=event.get("thread_ts") or event.get("ts"))
 
@@ -180,7 +198,7 @@ class SlackAdapter:
         incoming = Incoming(
             chat=ChatRef(NAME, dm_chat(channel, user_id), event.get("thread_ts")),
             user=user,
-            text=slack_to_plain(event.get("text") or "", bot_user),
+            text=slack_to_plain(_text(event.get("text")), bot_user),
             message_id=body.get("event_id") or f"{channel}:{event.get('ts')}",  # stable across Slack's retries
         )
         try:
@@ -204,10 +222,13 @@ class SlackAdapter:
         self._spawn(self._answer_command(command, respond))
 
     async def _answer_command(self, command: dict, respond: Callable) -> None:
-        user_id, channel = command["user_id"], command["channel_id"]
+        user_id, channel = command.get("user_id"), command.get("channel_id")
+        if not (isinstance(user_id, str) and isinstance(channel, str) and user_id and channel):
+            log.warning("a /crm command without a user or channel was ignored")
+            return
         try:
             user = await self._user_ref(user_id, command.get("team_id"))
-            text = self._command_text(slack_to_plain(command.get("text") or ""))
+            text = self._command_text(slack_to_plain(_text(command.get("text"))))
             if not text:
                 text = "/help"
             incoming = Incoming(
@@ -238,8 +259,12 @@ class SlackAdapter:
         self._spawn(self._press(body, action, respond))
 
     async def _press(self, body: dict, action: dict, respond: Callable) -> None:
-        user_id = body["user"]["id"]
-        workspace = body["user"].get("team_id") or (body.get("team") or {}).get("id")
+        presser = body.get("user") if isinstance(body.get("user"), dict) else {}
+        user_id = presser.get("id")
+        if not isinstance(user_id, str) or not user_id or not isinstance(action, dict):
+            log.warning("a button press without a user was ignored")
+            return
+        workspace = presser.get("team_id") or (body.get("team") or {}).get("id")
         container = body.get("container") or {}
         message = body.get("message") or {}
         in_message = container.get("type") == "message"
@@ -250,7 +275,7 @@ class SlackAdapter:
             incoming = Incoming(
                 chat=ChatRef(NAME, dm_chat(channel, user_id), thread_ts),
                 user=user,
-                action=action.get("value") or "",
+                action=action.get("value") if isinstance(action.get("value"), str) else "",
                 message_id=f"action:{channel}:{action.get('action_ts') or body.get('trigger_id')}",
             )
             replies = await self._handle(incoming)
@@ -288,7 +313,7 @@ class SlackAdapter:
     # -- App Home -----------------------------------------------------------------------------
 
     async def _on_home_opened(self, event: dict, body: dict) -> None:
-        if event.get("tab", "home") != "home":
+        if not isinstance(event, dict) or event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
             return
         workspace = event.get("user_team") or event.get("team") or body.get("team_id")
         await self.publish_home(event["user"], workspace)
@@ -419,3 +444,23 @@ async def attach(app: Any, http: Any) -> SlackSender:
         for route in adapter.routes():
             http.add_route(route.method, route.path, route.handler)
     return adapter.sender
+
+
+def _well_formed(event: Any) -> bool:
+    """A message event we can answer: a dict with a user and a channel, both strings."""
+    return isinstance(event, dict) and all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel"))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def bolt_body(raw: str, content_type: str | None) -> str:
+    """Bolt reads any form body containing the word "payload" as an interactivity payload, so a
+    `/crm note payload arrived` would parse to nothing. Outside a real `payload=` field the word is
+    re-encoded (the form decodes to the same text); the signature was checked on the raw body."""
+    if raw.startswith("{") or (content_type or "").startswith("application/json") or "payload" not in raw:
+        return raw
+    if raw.startswith("payload=") or "&payload=" in raw:
+        return raw
+    return raw.replace("payload", "%70ayload")
