@@ -188,7 +188,12 @@ def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
     In groups the bot answers a command (`/find` or `/find@thisbot`, never `/find@otherbot`),
     an @mention of it, or a reply to one of its messages. Its own name is removed from the text."""
     text = message.text or message.caption or ""
-    entities = message.parse_entities() if message.text else message.parse_caption_entities()
+    if not isinstance(text, str):  # only a forged update has a text that is not a string
+        return None
+    try:
+        entities = message.parse_entities() if message.text else message.parse_caption_entities()
+    except (TypeError, ValueError, AttributeError):
+        entities = {}
     addressed = not is_group(message.chat)
     own = username.lower()
     for entity, value in entities.items():

@@ -90,14 +90,18 @@ class SlackAdapter:
     async def handler(self, request: web.Request) -> web.Response:
         """An aiohttp handler: a bad or stale signature gets 401, a body that is not a Slack
         request 400; everything else is dispatched to Bolt."""
-        raw = await request.text()
+        raw_bytes = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if not self.verifier.is_valid_request(raw, headers):
+        try:
+            signed = self.verifier.is_valid_request(raw_bytes, headers)
+        except UnicodeDecodeError:  # Slack signs UTF-8 text; anything else is not from Slack
+            signed = False
+        if not signed:
             return web.Response(status=401, text="invalid signature")
         try:
+            raw = raw_bytes.decode("utf-8")
             bolt_request = AsyncBoltRequest(body=bolt_body(raw, headers.get("content-type")), query=request.query_string, headers=headers)
-            if bolt_request.body.get("type") == "event_callback" and not isinstance(bolt_request.body.get("event"), dict):
-                raise ValueError("an event that is not an object")
+            check_shape(bolt_request.body)
             bolt_response = await self.bolt.async_dispatch(bolt_request)
         except Exception as error:  # unparseable or mistyped: Slack itself never sends these
             log.warning("refused an unreadable Slack request: %s", type(error).__name__)
@@ -199,7 +203,7 @@ class SlackAdapter:
             chat=ChatRef(NAME, dm_chat(channel, user_id), event.get("thread_ts")),
             user=user,
             text=slack_to_plain(_text(event.get("text")), bot_user),
-            message_id=body.get("event_id") or f"{channel}:{event.get('ts')}",  # stable across Slack's retries
+            message_id=_event_id(body) or f"{channel}:{event.get('ts')}",  # stable across Slack's retries
         )
         try:
             replies = await self._handle(incoming)
@@ -268,8 +272,8 @@ class SlackAdapter:
         container = body.get("container") or {}
         message = body.get("message") or {}
         in_message = container.get("type") == "message"
-        channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or user_id
-        thread_ts = message.get("thread_ts")
+        channel = _text(container.get("channel_id")) or _text((body.get("channel") or {}).get("id")) or user_id
+        thread_ts = _text(message.get("thread_ts")) or None
         try:
             user = await self._user_ref(user_id, workspace)
             incoming = Incoming(
@@ -295,18 +299,18 @@ class SlackAdapter:
     async def _show_choice(self, body: dict, action: dict, respond: Callable, user_id: str, channel: str,
                            message: dict, container: dict, user: UserRef | None) -> None:
         """The pressed message loses its buttons and says what was chosen (so nobody presses twice)."""
-        blocks = message.get("blocks") or []
-        label = _label_of(blocks, action.get("value")) or (action.get("text") or {}).get("text") or ""
+        blocks = [b for b in message.get("blocks") or [] if isinstance(b, dict)] if isinstance(message.get("blocks"), list) else []
+        label = _text(_label_of(blocks, action.get("value")) or ((action.get("text") or {}) if isinstance(action.get("text"), dict) else {}).get("text"))
         code = self.i18n.pick(user.language if user else None)
         note = self._t(code, "slack.chosen", user=f"<@{user_id}>", label=f"*{literal(label)}*")
         kept = [b for b in blocks if b.get("type") != "actions"]
         kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
         try:
             if container.get("is_ephemeral"):
-                await respond(replace_original=True, text=message.get("text") or label, blocks=kept)
+                await respond(replace_original=True, text=_text(message.get("text")) or label, blocks=kept)
             else:
-                await self.client.chat_update(channel=channel, ts=container.get("message_ts") or message.get("ts"),
-                                              text=message.get("text") or label, blocks=kept)
+                await self.client.chat_update(channel=channel, ts=_text(container.get("message_ts")) or _text(message.get("ts")),
+                                              text=_text(message.get("text")) or label, blocks=kept)
         except Exception as error:
             log.warning("could not update the pressed message: %s", error)
 
@@ -407,9 +411,11 @@ def _pipeline_text(rows: list[tuple[str, str | None, int, int]], f: Formats, dea
 
 def _label_of(blocks: list[dict[str, Any]], value: str | None) -> str | None:
     for block in blocks:
-        for element in block.get("elements") or []:
+        elements = block.get("elements")
+        for element in elements if isinstance(elements, list) else []:
             if isinstance(element, dict) and element.get("value") == value:
-                return (element.get("text") or {}).get("text")
+                text = element.get("text")
+                return text.get("text") if isinstance(text, dict) else None
     return None
 
 
@@ -446,9 +452,36 @@ async def attach(app: Any, http: Any) -> SlackSender:
     return adapter.sender
 
 
+def check_shape(body: Any) -> None:
+    """What Slack always sends, checked once here so listeners can rely on it: ValueError (400)
+    for anything else. Slack never sends these; a fuzzer or a broken proxy might."""
+    if not isinstance(body, dict):
+        raise ValueError("a body that is not an object")
+    for key in ("team_id", "user_id", "channel_id", "text"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise ValueError(f"{key} that is not a string")
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or any(k in event and not isinstance(event[k], str) for k in ("team", "user_team", "tab", "ts")):
+            raise ValueError("an event that is not an object")
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+            raise ValueError("actions that are not objects")
+        for key in ("user", "container", "message", "team", "channel"):
+            if body.get(key) is not None and not isinstance(body[key], dict):
+                raise ValueError(f"{key} that is not an object")
+
+
 def _well_formed(event: Any) -> bool:
     """A message event we can answer: a dict with a user and a channel, both strings."""
     return isinstance(event, dict) and all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel"))
+
+
+def _event_id(body: dict) -> str | None:
+    found = body.get("event_id")
+    return found if isinstance(found, str) and found else None
 
 
 def _text(value: Any) -> str:
