@@ -7,6 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import settings
+
+# CI explores the same examples every run, so a red CI always reproduces; locally each run
+# explores new ones, which is how the fuzzers keep finding things.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 from crmbot import sample
 from crmbot.app import App, build, console_member

@@ -467,8 +467,8 @@ def check_shape(body: Any) -> None:
             raise ValueError("an event that is not an object")
     if kind == "block_actions":
         actions = body.get("actions")
-        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
-            raise ValueError("actions that are not objects")
+        if not isinstance(actions, list) or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            raise ValueError("actions that are not objects with an action_id")
         for key in ("user", "container", "message", "team", "channel"):
             if body.get(key) is not None and not isinstance(body[key], dict):
                 raise ValueError(f"{key} that is not an object")
