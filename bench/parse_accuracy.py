@@ -35,11 +35,10 @@ from crmbot import sample  # noqa: E402
 from crmbot.app import build  # noqa: E402
 from crmbot.config import Settings  # noqa: E402
 from crmbot.intents.parse import Parser  # noqa: E402
-from crmbot.store import teams  # noqa: E402
+from crmbot.store.search import clear_winner
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 TZ = "Europe/Prague"
-ACCEPT, RIVAL_GAP = 80.0, 4.0  # as `crmbot parse` and intents/context.py accept a customer
 SLOTS = ("customer", "stage", "amount", "currency", "due", "period")
 
 
@@ -118,9 +117,8 @@ async def run(tables: list[Path], show: bool) -> int:
                         timings.append(time.perf_counter() - started)
                         customer = None
                         if intent.mention:
-                            matches = await app.bot.index.search(session, team.id, intent.mention, 2)
-                            if matches and matches[0].score >= ACCEPT and (len(matches) < 2 or matches[1].score < matches[0].score - RIVAL_GAP):
-                                customer = matches[0].display
+                            winner = clear_winner(await app.bot.index.search(session, team.id, intent.mention))
+                            customer = winner.display if winner else None
                         want, got = expected_slots(case), got_slots(intent.slots, customer, intent.name)
                         wrong = [k for k in want if want[k] != got[k]]
                         for k in want:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
@@ -16,11 +17,17 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 from crmbot import sample
-from crmbot.app import App, build, console_member
 from crmbot.adapters.console import ConsoleChat
+from crmbot.app import App, build, console_member
 from crmbot.config import Settings
-
-from tests.support.pgserver import PostgresUnavailable, ThrowawayPostgres, postgres_required
+from crmbot.i18n import I18n
+from crmbot.intents.parse import Parser
+from crmbot.store.search import CustomerIndex, TeamIndex
+from tests.support.pgserver import (
+    PostgresUnavailable,
+    ThrowawayPostgres,
+    postgres_required,
+)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday
 
@@ -99,3 +106,28 @@ async def alice(demo) -> ConsoleChat:
 async def bob(demo) -> ConsoleChat:
     await console_member(demo, "Bob", NOW, team_name=sample.TEAM)
     return ConsoleChat(demo.bot, "Bob")
+
+
+# -- the parse tables' fixtures -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> TeamIndex:
+    """The sample team's fuzzy index, built once per module from a seeded SQLite file."""
+
+    async def seed_and_index() -> TeamIndex:
+        app = build(Settings(), db=f"sqlite:///{tmp_path_factory.mktemp('parse') / 'crm.db'}", clock=lambda: NOW)
+        try:
+            async with app.db.sessions() as session, session.begin():
+                team = await sample.seed(session, NOW)
+            async with app.db.sessions() as session:
+                return await CustomerIndex().for_team(session, team.id)
+        finally:
+            await app.close()
+
+    return asyncio.run(seed_and_index())
+
+
+@pytest.fixture(scope="module")
+def parser() -> Parser:
+    return Parser(I18n())

@@ -8,64 +8,24 @@ tests/data/parse_en.json so it can grow without touching code.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crmbot import sample
-from crmbot.app import build
-from crmbot.config import Settings
-from crmbot.i18n import I18n
-from crmbot.intents.context import ACCEPT, RIVAL_GAP, SUGGEST
 from crmbot.intents.parse import INTENTS, Parser
-from crmbot.store.search import CustomerIndex, TeamIndex
+from crmbot.store.search import TeamIndex
+from tests.parsing import NOW, resolve
 
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday; 11:00 in Prague
 TZ = "Europe/Prague"
 TABLE = json.loads((Path(__file__).parent / "data" / "parse_en.json").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = TABLE["cases"]
 # slots a case may check; the first four default to null, so a stray amount or date is caught
 DEFAULT_NULL = ("customer", "amount", "currency", "due")
 CHECKED = (*DEFAULT_NULL, "stage", "period", "due_in_past", "competitor", "reason", "product", "severity", "amount_invalid")
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory) -> TeamIndex:
-    """The sample team's fuzzy index, built once per module from a seeded SQLite file."""
-
-    async def seed_and_index() -> TeamIndex:
-        app = build(Settings(), db=f"sqlite:///{tmp_path_factory.mktemp('parse') / 'crm.db'}", clock=lambda: NOW)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team = await sample.seed(session, NOW)
-            async with app.db.sessions() as session:
-                return await CustomerIndex().for_team(session, team.id)
-        finally:
-            await app.close()
-
-    return asyncio.run(seed_and_index())
-
-
-@pytest.fixture(scope="module")
-def parser() -> Parser:
-    return Parser(I18n())
-
-
-def resolve(index: TeamIndex, mention: str) -> str | None:
-    """Context.customer's rule: a clear winner above ACCEPT with no rival close to it."""
-    if not mention:
-        return None
-    matches = index.search(mention, 5)
-    if not matches:
-        return None
-    best = matches[0]
-    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
-    return best.display if best.score >= ACCEPT and not rivals else None
 
 
 def understood(parser: Parser, index: TeamIndex, text: str) -> dict[str, Any]:

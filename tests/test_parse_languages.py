@@ -10,9 +10,8 @@ mechanisms each language needs (unspaced Chinese, name inflection, titles, bare 
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crmbot import sample
-from crmbot.app import build
-from crmbot.config import Settings
-from crmbot.i18n import I18n
-from crmbot.intents.context import ACCEPT, RIVAL_GAP, SUGGEST
 from crmbot.intents.parse import Parser
-from crmbot.store.search import CustomerIndex, TeamIndex
+from crmbot.store.search import RIVAL_GAP, SUGGEST, TeamIndex
+from tests.parsing import NOW, resolve
 
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday; 11:00 in Prague
 TZ = "Europe/Prague"
 DATA = Path(__file__).parent / "data"
 LANGUAGES = ("cs", "sl", "zh", "cy", "az")
@@ -37,38 +31,6 @@ MIN_INTENT, MIN_SLOTS = 0.95, 0.90
 
 def load(lang: str) -> list[dict[str, Any]]:
     return tomllib.loads((DATA / f"parse_{lang}.toml").read_text(encoding="utf-8"))["cases"]
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory) -> TeamIndex:
-    async def seed_and_index() -> TeamIndex:
-        app = build(Settings(), db=f"sqlite:///{tmp_path_factory.mktemp('parse') / 'crm.db'}", clock=lambda: NOW)
-        try:
-            async with app.db.sessions() as session, session.begin():
-                team = await sample.seed(session, NOW)
-            async with app.db.sessions() as session:
-                return await CustomerIndex().for_team(session, team.id)
-        finally:
-            await app.close()
-
-    return asyncio.run(seed_and_index())
-
-
-@pytest.fixture(scope="module")
-def parser() -> Parser:
-    return Parser(I18n())
-
-
-def resolve(index: TeamIndex, mention: str) -> str | None:
-    """Context.customer's rule: a clear winner above ACCEPT with no rival close to it."""
-    if not mention:
-        return None
-    matches = index.search(mention, 5)
-    if not matches:
-        return None
-    best = matches[0]
-    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
-    return best.display if best.score >= ACCEPT and not rivals else None
 
 
 def candidates(index: TeamIndex, mention: str) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crmbot.app import App, build
 from crmbot.config import Settings
-from crmbot.intents.context import ACCEPT, RIVAL_GAP
+from crmbot.store.search import ACCEPT, RIVAL_GAP
 from crmbot.store import models, teams
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)

@@ -26,6 +26,7 @@ from crmbot.cli.common import (
 )
 from crmbot.intents.parse import Parser, as_json
 from crmbot.store import teams
+from crmbot.store.search import clear_winner
 
 
 @cli.command()
@@ -49,9 +50,8 @@ def parse(
                 intent = parser.parse(line, locale, moment, tz)
                 customer = None
                 if team_row is not None and intent.mention:
-                    matches = await app.bot.index.search(session, team_row.id, intent.mention, 2)
-                    if matches and matches[0].score >= 80 and (len(matches) < 2 or matches[1].score < matches[0].score - 4):
-                        customer = matches[0].display
+                    winner = clear_winner(await app.bot.index.search(session, team_row.id, intent.mention))
+                    customer = winner.display if winner else None
                 print(json.dumps(as_json(intent, customer), ensure_ascii=False), flush=True)
 
     run_app(db, main, moment)

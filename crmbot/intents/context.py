@@ -16,11 +16,8 @@ from crmbot.intents.parse import Intent
 from crmbot.messages import Button, Card, ChatRef, Reply
 from crmbot.store import changes, customers, models
 from crmbot.store.audit import Actor
-from crmbot.store.search import CustomerIndex, Match
+from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
 
-ACCEPT = 80.0  # a mention this close to one customer, and no rival near it, is that customer
-RIVAL_GAP = 4.0  # a second match within this many points makes the mention ambiguous
-SUGGEST = 60.0  # below ACCEPT but above this we ask "did you mean…?"
 MAX_CHOICES = 5
 
 
@@ -116,10 +113,10 @@ class Context:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
             self.replies.append(self.reply("customer_not_found", mention=mention, buttons=create))
             return None
+        winner = clear_winner(matches)
+        if winner is not None:
+            return await customers.get(self.session, self.team.id, winner.customer_id)
         best = matches[0]
-        rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
-        if best.score >= ACCEPT and not rivals:
-            return await customers.get(self.session, self.team.id, best.customer_id)
         shown = [m for m in matches if m.score >= max(SUGGEST, best.score - 15)] or [best]
         options = [(m.display, intent.name, {**intent.slots, "customer_id": m.customer_id}) for m in shown[:MAX_CHOICES]]
         self.replies.append(self.reply("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options)))

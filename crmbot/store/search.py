@@ -84,6 +84,12 @@ def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
     return out
 
 
+# how sure a mention must be: the handlers, `crmbot parse` and the accuracy tests share this rule
+ACCEPT = 80.0  # a mention this close to one customer, and no rival near it, is that customer
+RIVAL_GAP = 4.0  # a second match within this many points makes the mention ambiguous
+SUGGEST = 60.0  # below ACCEPT but above this we ask "did you mean…?"
+
+
 @dataclass(frozen=True)
 class Match:
     customer_id: int
@@ -349,6 +355,15 @@ async def _catch_up(session: AsyncSession, index: TeamIndex, team_id: int) -> No
         # (re-applying a row is harmless)
         index.rev = since
         raise
+
+
+def clear_winner(matches: list[Match]) -> Match | None:
+    """The one customer a mention means, or None when it is unsure or ambiguous."""
+    if not matches:
+        return None
+    best = matches[0]
+    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    return best if best.score >= ACCEPT and not rivals else None
 
 
 class CustomerIndex:
