@@ -51,6 +51,15 @@ class RateLimit:
         return True
 
 
+def well_typed(incoming: Incoming) -> bool:
+    """Every field the core reads is the type it is declared as."""
+    texts = (incoming.chat.adapter, incoming.chat.chat_id, incoming.user.adapter, incoming.user.user_id, incoming.text)
+    optional = (incoming.chat.thread, incoming.user.workspace, incoming.user.language, incoming.user.timezone,
+                incoming.action, incoming.message_id)
+    return (all(isinstance(v, str) for v in texts) and all(v is None or isinstance(v, str) for v in optional)
+            and isinstance(incoming.user.display_name, str))
+
+
 def known_zone(name: str | None) -> str:
     """The platform's time zone when it names a real one, else UTC."""
     try:
@@ -78,6 +87,10 @@ class Bot:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         if not incoming.addressed:
+            return []
+        if not well_typed(incoming):
+            # no platform sends this; an adapter let a forged or mangled payload through
+            log.warning("a malformed %r message was refused", incoming.chat.adapter)
             return []
         if len(incoming.text) > MAX_TEXT * 4:
             return self.refusal(incoming, "too_long")

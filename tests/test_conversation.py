@@ -134,3 +134,14 @@ async def test_a_flood_gets_a_polite_slow_down_and_nothing_is_lost_after(alice, 
     clock.now += timedelta(seconds=61)
     assert "Note logged" in text_of(await alice.send("/note lucie cerna after the pause"))
     assert await count(demo, models.Interaction, models.Interaction.summary.contains("flood note")) == limit
+
+
+async def test_a_mistyped_message_from_an_adapter_is_refused_quietly(alice, demo):
+    from crmbot.messages import ChatRef, Incoming, UserRef
+
+    before = await count(demo, models.ProcessedMessage)
+    forged = Incoming(chat=ChatRef("slack", "D1"), user=UserRef("slack", "U1", workspace={"id": "T1"}), text="hi",
+                      message_id="e1")
+    assert await demo.bot.handle(forged) == []
+    assert await count(demo, models.ProcessedMessage) == before
+    assert "Hi Alice" in text_of(await alice.send("help"))  # and the bot carries on

@@ -287,10 +287,12 @@ class TelegramAdapter:
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None or query.from_user is None:
+            return  # only a forged update has a button press from nobody
         message = query.message if isinstance(query.message, Message) else None
         chat_id = message.chat.id if message else query.from_user.id
         incoming = Incoming(
-            chat=ChatRef(NAME, str(chat_id)), user=user_ref(query.from_user), action=query.data or "",
+            chat=ChatRef(NAME, str(chat_id)), user=user_ref(query.from_user), action=query.data if isinstance(query.data, str) else "",
             message_id=str(update.update_id),
         )
         replies = await self.core.handle(incoming)

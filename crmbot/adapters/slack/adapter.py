@@ -196,7 +196,7 @@ class SlackAdapter:
 
     async def _converse(self, event: dict, body: dict, *, thread_ts: str | None) -> None:
         user_id, channel = event["user"], event["channel"]
-        workspace = event.get("user_team") or event.get("team") or body.get("team_id")
+        workspace = _text(event.get("user_team")) or _text(event.get("team")) or _text(body.get("team_id")) or None
         bot_user = (body.get("authorizations") or [{}])[0].get("user_id")
         user = await self._user_ref(user_id, workspace)
         incoming = Incoming(
@@ -268,7 +268,7 @@ class SlackAdapter:
         if not isinstance(user_id, str) or not user_id or not isinstance(action, dict):
             log.warning("a button press without a user was ignored")
             return
-        workspace = presser.get("team_id") or (body.get("team") or {}).get("id")
+        workspace = _text(presser.get("team_id")) or _text((body.get("team") or {}).get("id")) or None
         container = body.get("container") or {}
         message = body.get("message") or {}
         in_message = container.get("type") == "message"
@@ -319,7 +319,7 @@ class SlackAdapter:
     async def _on_home_opened(self, event: dict, body: dict) -> None:
         if not isinstance(event, dict) or event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
             return
-        workspace = event.get("user_team") or event.get("team") or body.get("team_id")
+        workspace = _text(event.get("user_team")) or _text(event.get("team")) or _text(body.get("team_id")) or None
         await self.publish_home(event["user"], workspace)
 
     async def publish_home(self, user_id: str, workspace: str | None) -> None:
