@@ -30,7 +30,7 @@ COLUMNS = {
 MAX_FIELD = 2000
 
 
-class ImportError_(Exception):
+class UnreadableFile(Exception):
     """The file cannot be read as a customer CSV at all: nothing is written."""
 
 
@@ -48,7 +48,7 @@ def read_rows(path: Path) -> tuple[dict[str, str], Iterator[tuple[int, dict[str,
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise ImportError_(f"cannot read {path}: {error.strerror}") from error
+        raise UnreadableFile(f"cannot read {path}: {error.strerror}") from error
     for encoding in ("utf-8-sig", "cp1250", "latin-1"):
         try:
             text = raw.decode(encoding)
@@ -56,17 +56,17 @@ def read_rows(path: Path) -> tuple[dict[str, str], Iterator[tuple[int, dict[str,
         except UnicodeDecodeError:
             continue
     if "\x00" in text:
-        raise ImportError_(f"{path} is not a text file")
+        raise UnreadableFile(f"{path} is not a text file")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     if not reader.fieldnames:
-        raise ImportError_(f"{path} has no header row")
+        raise UnreadableFile(f"{path} has no header row")
     mapping = {h: _header_key(h) for h in reader.fieldnames if h and _header_key(h)}
     if "name" not in mapping.values():
-        raise ImportError_(f"{path} has no name column (found: {', '.join(reader.fieldnames)})")
+        raise UnreadableFile(f"{path} has no name column (found: {', '.join(reader.fieldnames)})")
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         for row in reader:
@@ -86,8 +86,9 @@ async def import_customers(
 ) -> Report:
     _, rows = read_rows(path)
     report = Report()
-    existing = {(fold(c.name), fold(c.company or "")) for c in await customers.all_live(session, team.id)}
-    known_emails = {e.lower() for c in await customers.all_live(session, team.id) for e in c.emails or []}
+    current = await customers.all_live(session, team.id)
+    existing = {(fold(c.name), fold(c.company or "")) for c in current}
+    known_emails = {e.lower() for c in current for e in c.emails or []}
     rev = await teams.bump_customer_rev(session, team.id)
     actor = Actor(team.id, member_id, "cli", uuid.uuid4().hex)
     added: list[models.Customer] = []

@@ -64,7 +64,7 @@ def import_(
     team: TeamOption = None,
 ) -> None:
     """Import customers from a CSV file (all or nothing; skipped rows are reported)."""
-    from crmbot.importer import ImportError_, import_customers
+    from crmbot.importer import UnreadableFile, import_customers
 
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
@@ -77,7 +77,7 @@ def import_(
                 with Progress(console=err, transient=True, disable=lines < 1000) as progress:
                     task = progress.add_task("importing", total=lines)
                     report = await import_customers(session, team_row, file, now, progress=lambda n: progress.advance(task, n))
-        except ImportError_ as error:
+        except UnreadableFile as error:
             fail(f"Nothing imported: {error}")
         print(f"Imported {report.imported} customers into {team_row.name!r}; skipped {len(report.skipped)}.")
         for line, reason in report.skipped[:50]:
