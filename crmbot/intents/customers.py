@@ -43,7 +43,7 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     )
 
 
-@router.intent("find_customer", writes=False)
+@router.intent("find_customer")
 async def find_customer(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
     if customer is None:

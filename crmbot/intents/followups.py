@@ -38,7 +38,7 @@ async def remind(ctx: Context, intent: Intent) -> list[Reply]:
     return [ctx.reply("reminder_set", followup=followup, customer=customer)]
 
 
-@router.intent("agenda", writes=False)
+@router.intent("agenda")
 async def agenda(ctx: Context, intent: Intent) -> list[Reply]:
     zone = ZoneInfo(ctx.tz)
     end_of_day = datetime.combine(ctx.now.astimezone(zone).date() + timedelta(days=1), time(0), zone)

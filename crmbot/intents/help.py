@@ -11,12 +11,12 @@ router = Router()
 LOOKUP_SCORE = 85  # how sure a bare message must be to be read as a customer's name
 
 
-@router.intent("help", writes=False)
+@router.intent("help")
 async def help_(ctx: Context, intent: Intent) -> list[Reply]:
     return [ctx.reply("help", member=ctx.member)]
 
 
-@router.intent("unknown", writes=False)
+@router.intent("unknown")
 async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
     reason = intent.slots.get("reason")
     if reason == "too_long":

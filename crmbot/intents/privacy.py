@@ -27,6 +27,6 @@ async def forget(ctx: Context, intent: Intent) -> list[Reply]:
     return [ctx.reply("forgotten", name=name)]
 
 
-@router.intent("cancel", writes=False)
+@router.intent("cancel")
 async def cancel(ctx: Context, intent: Intent) -> list[Reply]:
     return [ctx.reply("cancelled")]

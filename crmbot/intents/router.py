@@ -20,18 +20,17 @@ ROLE_RANK = {"rep": 0, "manager": 1, "admin": 2}
 class Route:
     handler: Handler
     role: str  # the least role allowed to run it
-    writes: bool  # whether it changes data (read-only intents skip the audit group)
 
 
 @dataclass
 class Router:
     routes: dict[str, Route] = field(default_factory=dict)
 
-    def intent(self, name: str, *, role: str = "rep", writes: bool = True) -> Callable[[Handler], Handler]:
+    def intent(self, name: str, *, role: str = "rep") -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             if name in self.routes:
                 raise ValueError(f"intent {name!r} registered twice")
-            self.routes[name] = Route(handler, role, writes)
+            self.routes[name] = Route(handler, role)
             return handler
 
         return register

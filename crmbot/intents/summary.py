@@ -54,7 +54,7 @@ async def build(ctx: Context, period: str, whole_team: bool) -> dict:
     }
 
 
-@router.intent("summary", writes=False)
+@router.intent("summary")
 async def summary(ctx: Context, intent: Intent) -> list[Reply]:
     period = intent.slots.get("period") or "week"
     whole_team = allowed(ctx.member.role, "manager")
