@@ -57,6 +57,17 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+async def team_or_founded(session, name: str | None, now: datetime):
+    """The named (or only) team; a database with no team at all gets the default team, so a
+    first command needs no set-up. Anything else is refused with what to do."""
+    team = await teams.team_by_name(session, name) if name else await teams.the_only_team(session)
+    if team is None and not name and not await teams.all_teams(session):
+        team = await teams.create_team(session, teams.DEFAULT_TEAM, now)
+    if team is None:
+        fail(f"no team {name!r}" if name else "name a team with --team (the database has several)")
+    return team
+
+
 async def team_named(session, name: str | None):
     team = await teams.team_by_name(session, name) if name else await teams.the_only_team(session)
     if team is None:

@@ -18,6 +18,7 @@ from crmbot.cli.common import (
     run_app,
     slack_cli,
     team_named,
+    team_or_founded,
 )
 from crmbot.store import teams
 
@@ -73,11 +74,7 @@ def member_add(
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
         async with app.db.sessions() as session, session.begin():
-            team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
-            if team_row is None and not team and not await teams.all_teams(session):
-                team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)
-            if team_row is None:
-                fail("name a team with --team")
+            team_row = await team_or_founded(session, team, now)
             member = await teams.member_by_name(session, team_row.id, name)
             if member is None:
                 member = await teams.create_member(session, team_row.id, name, now, role=role, locale=locale, timezone=tz)
@@ -121,11 +118,7 @@ def slack_bind(
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
         async with app.db.sessions() as session, session.begin():
-            team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
-            if team_row is None and not team and not await teams.all_teams(session):
-                team_row = await teams.create_team(session, teams.DEFAULT_TEAM, now)  # a fresh database
-            if team_row is None:
-                fail(f"no team {team!r}" if team else "name a team with --team (the database has several)")
+            team_row = await team_or_founded(session, team, now)
             try:
                 await teams.bind_workspace(session, team_row, workspace.strip(), default_role=default_role, invite_only=invite_only)
             except ValueError as error:
