@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/crmbot demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -7,6 +7,11 @@ the real resolver and `clear_winner` settle it: one name, "?" when crmbot would 
 amount and currency, the due moment (the date alone when the case names only a day), stage and
 period. A follow-up or deal in `also` is what crmbot keeps of the same message, so its due or
 amount is checked as part of the message.
+
+Each parser mode is scored (crmbot/intents/parse.py MODES): the vocabulary rules alone, the
+learned classifier alone, and both combined (the product). Intent counts the reading crmbot
+puts first; `asked` is how often it would ask back instead of acting, `wrong` how often it would
+change data on a wrong intent without asking (a wrong look-up or help is not counted there).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from crmbot import sample
-from crmbot.intents.parse import Parser
+from crmbot.intents.parse import HARMLESS, MODES, Parser
 from crmbot.store.search import clear_winner
 
 CORPORA = Path(__file__).resolve().parent / "corpora"
@@ -35,8 +40,11 @@ DISPLAY_TO_NAME = {f"{name} ({company})": name for name, company, *_ in sample.C
 class Score:
     lang: str
     half: str
+    mode: str
     cases: int = 0
     intent_ok: int = 0
+    asked: int = 0
+    acted_wrong: int = 0
     slots_ok: int = 0
     per_slot: dict[str, list[int]] = field(default_factory=lambda: {k: [0, 0] for k in SLOTS})
     timings: list[float] = field(default_factory=list)
@@ -93,7 +101,7 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str) -
     corpus = json.loads(path.read_text(encoding="utf-8"))
     lang, zone = corpus["language"], ZoneInfo(corpus["timezone"])
     now = datetime.fromisoformat(corpus["now"]).replace(tzinfo=zone)
-    score = Score(lang, half)
+    score = Score(lang, half, parser.mode)
     async with app.db.sessions() as session, session.begin():
         for case in corpus["cases"]:
             started = time.perf_counter()
@@ -114,6 +122,8 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str) -
             wrong = [k for k in want if not (_due_matches(want[k], got[k], zone) if k == "due" else want[k] == got[k])]
             score.cases += 1
             score.intent_ok += intent.name == case["intent"]
+            score.asked += bool(intent.alternatives)
+            score.acted_wrong += not intent.alternatives and intent.name != case["intent"] and intent.name not in HARMLESS
             score.slots_ok += not wrong
             for k in want:
                 score.per_slot[k][1] += 1
@@ -128,23 +138,26 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str) -
 
 
 def report(scores: list[Score]) -> list[str]:
-    out = [f"{'lang':<5} {'half':<7} {'cases':>5} {'intent':>7} {'slots':>7} {'median ms':>9}  per slot"]
-    for s in scores:
+    out = [f"{'lang':<5} {'half':<7} {'mode':<8} {'cases':>5} {'intent':>7} {'slots':>7} {'asked':>6} {'wrong':>6} {'median ms':>9}  per slot"]
+    for s in sorted(scores, key=lambda s: (s.half != "sealed", s.lang, MODES.index(s.mode))):
         per = " ".join(f"{k}={ok / n:.0%}" for k, (ok, n) in s.per_slot.items() if n)
         median = statistics.median(s.timings) * 1000 if s.timings else 0.0
-        out.append(f"{s.lang:<5} {s.half:<7} {s.cases:>5} {s.intent_ok / s.cases:>7.1%} {s.slots_ok / s.cases:>7.1%} {median:>9.2f}  {per}")
+        out.append(f"{s.lang:<5} {s.half:<7} {s.mode:<8} {s.cases:>5} {s.intent_ok / s.cases:>7.1%} {s.slots_ok / s.cases:>7.1%} "
+                   f"{s.asked / s.cases:>6.1%} {s.acted_wrong / s.cases:>6.1%} {median:>9.2f}  {per}")
     return out
 
 
-async def evaluate(app, halves: list[str], langs: list[str] | None, now: datetime, show: bool) -> list[Score]:
-    parser = Parser(app.i18n)
+async def evaluate(app, halves: list[str], langs: list[str] | None, now: datetime, show: bool,
+                   modes: tuple[str, ...] = ("combined",)) -> list[Score]:
     async with app.db.sessions() as session, session.begin():
         team = await sample.seed(session, now - timedelta(days=1))
     scores = []
-    for half in halves:
-        for path in corpus_files(half, langs):
-            score = await score_file(app, parser, team.id, path, half)
-            scores.append(score)
-            if show and half == "tuning":  # the sealed half is measured, never read for rules
-                print("\n".join(score.failures))
+    for mode in modes:
+        parser = Parser(app.i18n, mode)
+        for half in halves:
+            for path in corpus_files(half, langs):
+                score = await score_file(app, parser, team.id, path, half)
+                scores.append(score)
+                if show and half == "tuning" and mode == modes[-1]:  # the sealed half is never read for rules
+                    print("\n".join(score.failures))
     return scores

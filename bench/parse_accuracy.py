@@ -1,4 +1,14 @@
-"""Per-language parse accuracy and speed over the test tables in tests/data/parse_<lang>.toml.
+"""Per-language parse accuracy and speed: the blind corpora's tuning and sealed halves
+(bench/corpora/, see bench/corpus_eval.py and bench/corpora/SCHEMA.md), then our own older test
+tables in tests/data/parse_<lang>.toml.
+
+    .venv/bin/python bench/parse_accuracy.py [--lang cs] [--half sealed] [--mode combined] [--show-failures]
+
+The corpora are scored with each parser mode (rules alone, classifier alone, combined: the
+product's) unless `--mode` picks some. `--show-failures` prints the tuning half's failures only
+(of the last mode): the sealed half is never read for rules.
+
+The older tables:
 
 Runs the real parser and the real customer resolver (the fuzzy index over a seeded SQLite file,
 accepted the way `crmbot parse` accepts a match) against a clock fixed at 2026-11-25T10:00:00Z,
@@ -34,8 +44,10 @@ sys.path.insert(0, str(ROOT))
 from crmbot import sample  # noqa: E402
 from crmbot.app import build  # noqa: E402
 from crmbot.config import Settings  # noqa: E402
-from crmbot.intents.parse import Parser  # noqa: E402
-from crmbot.store.search import clear_winner
+from crmbot.intents.parse import MODES, Parser  # noqa: E402
+from crmbot.store.search import clear_winner  # noqa: E402
+
+from bench import corpus_eval  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 TZ = "Europe/Prague"
@@ -146,12 +158,30 @@ async def run(tables: list[Path], show: bool) -> int:
     return 0
 
 
+async def corpora(halves: list[str], langs: list[str] | None, show: bool, modes: tuple[str, ...]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build(Settings(), db=f"sqlite:///{Path(tmp) / 'corpus.db'}", clock=lambda: NOW)
+        try:
+            scores = await corpus_eval.evaluate(app, halves, langs, NOW, show, modes)
+        finally:
+            await app.close()
+    print("blind corpora (written from SCHEMA.md alone):")
+    print("\n".join(corpus_eval.report(scores)))
+    print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lang", action="append", help="only these languages (repeatable)")
     ap.add_argument("--tables", type=Path, default=ROOT / "tests" / "data")
     ap.add_argument("--show-failures", action="store_true")
+    ap.add_argument("--half", action="append", choices=("tuning", "sealed"), help="corpus halves (default both)")
+    ap.add_argument("--mode", action="append", choices=MODES, help="parser modes for the corpora (default all)")
+    ap.add_argument("--no-tables", action="store_true", help="only the blind corpora")
     args = ap.parse_args()
+    asyncio.run(corpora(args.half or ["tuning", "sealed"], args.lang, args.show_failures, tuple(args.mode or MODES)))
+    if args.no_tables:
+        return 0
     tables = sorted([*args.tables.glob("parse_*.toml"), *args.tables.glob("parse_*.json")])
     if args.lang:
         tables = [t for t in tables if t.stem.removeprefix("parse_") in args.lang]

@@ -1,23 +1,26 @@
 """Benchmark of the fuzzy customer resolver and of one `log_call` message end to end.
 
-    .venv/bin/python bench/run.py                      # 10k and 100k customers
-    .venv/bin/python bench/run.py --sizes 10000 --queries 500
+    .venv/bin/python bench/run.py --sizes 100000        # a minute or two: fine during the day
+    .venv/bin/python bench/run.py --sizes 100000,1000000 --dir /tmp/books   # keeps the books
 
-For each size a fresh SQLite file is filled with deterministic, realistic customers (names from
-several languages, Czech with diacritics and gendered surnames, companies, e-mails, phones).
-Then a *separate* process (so peak RSS is the resolver's, not the generator's) opens the file
-like the app does and measures:
+For each size a fresh SQLite file is filled with a deterministic, realistic customer book
+(bench/names.py: six languages, a long tail of rare surnames and companies, ~70k distinct name
+tokens at 100k customers and ~350k at 1M). Then a *separate* process (so peak RSS is the
+resolver's, not the generator's) opens the file like the app does and measures:
 
-* index build: the first `CustomerIndex.search`, which reads every customer;
-* resolve: `CustomerIndex.search` of a typo'd mention with the index warm (includes the one
-  `customer_rev` read each search makes to notice other processes' writes);
+* index build: the first `CustomerIndex.search`, which reads every customer, and its memory;
+* full garbage collections: one forced right after the build, and every one during the run
+  (gc.callbacks), since a full collection stops every message in flight;
+* resolve: `CustomerIndex.search` of a typo'd mention (deletion, insertion, substitution,
+  transposition, missing diacritics, case endings) of a customer whose name no one else has,
+  index warm (includes the one `customer_rev` read each search makes);
+* recall@1 against an exhaustive `fuzz.WRatio` scan over all folded names: a hit when no name
+  scores higher than our top result's name (ties count);
 * log_call: `Bot.handle` of "called <typo'd name>, wants a quote by friday" through the console
   adapter, each a new message, in its own transaction;
-* recall@1 against an exhaustive `process.extractOne(..., scorer=fuzz.WRatio)` over all folded
-  names: a hit when our top result's name scores the same WRatio as the exhaustive best (ties
-  count, since 100k customers hold many equal names);
 * a check that a customer added through a second App (its own engine, as another process
-  would) is found by the first App's warm index on its next search.
+  would) is found by the first App's warm index on its next search;
+* the machine's 1-minute load average at the start and end, since the machine is shared.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -45,220 +47,25 @@ if str(ROOT) not in sys.path:
 from rapidfuzz import fuzz, process  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 
+from bench.names import KINDS, LANGUAGES, built_word, make_customers, mentions  # noqa: E402
 from crmbot.adapters.console import ConsoleChat  # noqa: E402
 from crmbot.app import build, console_member  # noqa: E402
 from crmbot.config import Settings  # noqa: E402
+from crmbot.intents.parse import Parser  # noqa: E402
 from crmbot.store import models  # noqa: E402
-from crmbot.store.db import open_database  # noqa: E402
 from crmbot.text import fold  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday: "by friday" is ahead
 TEAM = "Bench Sales"
 MEMBER = "Bench"
 
-TARGET_P99_RESOLVE_MS = 20.0
-TARGET_P50_LOG_CALL_MS = 15.0
-TARGET_RECALL = 0.95
-
-# -- realistic customers -----------------------------------------------------------------------
-# (male first names, female first names, surname pairs (male, female), company suffixes, domain)
-
-CZ = (
-    "Jan Petr Tomáš Martin Jakub Lukáš Jiří Pavel Josef Jaroslav Miroslav Zdeněk Václav Michal "
-    "František Karel Milan Vojtěch Ondřej Radek Filip Aleš Stanislav Roman Vladimír Matěj Štěpán".split(),
-    "Jana Marie Eva Hana Anna Lenka Kateřina Lucie Věra Alena Petra Veronika Jaroslava Tereza "
-    "Martina Michaela Jitka Zuzana Markéta Ivana Barbora Kristýna Šárka Klára Zdeňka Růžena".split(),
-    [(m, f) for m, f in (
-        ("Novák", "Nováková"), ("Svoboda", "Svobodová"), ("Novotný", "Novotná"), ("Dvořák", "Dvořáková"),
-        ("Černý", "Černá"), ("Procházka", "Procházková"), ("Kučera", "Kučerová"), ("Veselý", "Veselá"),
-        ("Horák", "Horáková"), ("Němec", "Němcová"), ("Marek", "Marková"), ("Pospíšil", "Pospíšilová"),
-        ("Pokorný", "Pokorná"), ("Hájek", "Hájková"), ("Král", "Králová"), ("Jelínek", "Jelínková"),
-        ("Růžička", "Růžičková"), ("Beneš", "Benešová"), ("Fiala", "Fialová"), ("Sedláček", "Sedláčková"),
-        ("Doležal", "Doležalová"), ("Zeman", "Zemanová"), ("Kolář", "Kolářová"), ("Navrátil", "Navrátilová"),
-        ("Čermák", "Čermáková"), ("Vaněk", "Vaňková"), ("Urban", "Urbanová"), ("Blažek", "Blažková"),
-        ("Kříž", "Křížová"), ("Kovář", "Kovářová"), ("Bartoš", "Bartošová"), ("Vlček", "Vlčková"),
-        ("Polák", "Poláková"), ("Musil", "Musilová"), ("Kopecký", "Kopecká"), ("Šimek", "Šimková"),
-        ("Konečný", "Konečná"), ("Malý", "Malá"), ("Holub", "Holubová"), ("Štěpánek", "Štěpánková"),
-        ("Kadlec", "Kadlecová"), ("Dostál", "Dostálová"), ("Šťastný", "Šťastná"), ("Říha", "Říhová"),
-        ("Žák", "Žáková"), ("Bureš", "Burešová"), ("Skála", "Skálová"), ("Havlíček", "Havlíčková"),
-    )],
-    ["s.r.o.", "a.s.", "v.o.s.", ""],
-    "cz",
-)
-PL = (
-    "Piotr Krzysztof Andrzej Tomasz Paweł Michał Marcin Grzegorz Łukasz Wojciech Mariusz Dariusz".split(),
-    "Anna Katarzyna Małgorzata Agnieszka Barbara Ewa Magdalena Joanna Aleksandra Monika Zofia Dorota".split(),
-    [("Kowalski", "Kowalska"), ("Wiśniewski", "Wiśniewska"), ("Wójcik", "Wójcik"), ("Kowalczyk", "Kowalczyk"),
-     ("Kamiński", "Kamińska"), ("Lewandowski", "Lewandowska"), ("Zieliński", "Zielińska"), ("Szymański", "Szymańska"),
-     ("Woźniak", "Woźniak"), ("Dąbrowski", "Dąbrowska"), ("Kozłowski", "Kozłowska"), ("Jankowski", "Jankowska"),
-     ("Mazur", "Mazur"), ("Krawczyk", "Krawczyk"), ("Piotrowski", "Piotrowska"), ("Grabowski", "Grabowska"),
-     ("Nowak", "Nowak"), ("Pawłowski", "Pawłowska"), ("Michalski", "Michalska"), ("Król", "Król")],
-    ["sp. z o.o.", "S.A.", ""],
-    "pl",
-)
-SI = (
-    "Luka Žiga Matej Jure Rok Nejc Gašper Anže Miha Blaž Tadej Primož".split(),
-    "Maja Nina Eva Špela Nika Urška Tjaša Mojca Petra Katja Ana Lara".split(),
-    [(s, s) for s in "Novak Horvat Kovačič Krajnc Zupančič Potočnik Kovač Mlakar Kos Vidmar Golob Turk "
-     "Božič Kralj Zupan Bizjak Hribar Korošec Rozman Kotnik".split()],
-    ["d.o.o.", "d.d.", ""],
-    "si",
-)
-DE = (
-    "Thomas Michael Andreas Stefan Christian Markus Jürgen Klaus Wolfgang Uwe Jörg Matthias Lukas Felix".split(),
-    "Anna Sabine Petra Claudia Susanne Andrea Birgit Jutta Monika Katrin Jülia Lena Sophie Marie".split(),
-    [(s, s) for s in "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer "
-     "Koch Bauer Richter Klein Wolf Schröder Neumann Schwarz Zimmermann Braun Krüger Hofmann Hartmann "
-     "Lange Schmitt Werner Schmitz Krause Meier Lehmann Schmid Köhler Weiß Jäger Groß".split()],
-    ["GmbH", "AG", "KG", "GmbH & Co. KG"],
-    "de",
-)
-EN = (
-    "James John Robert Michael William David Richard Joseph Thomas Charles Daniel Matthew Mark Paul "
-    "Steven Andrew Kevin Brian George Edward Rhys Gareth Dafydd Owen Liam Sean Connor".split(),
-    "Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Nancy Lisa Emily Emma "
-    "Olivia Sophie Chloe Megan Siân Cerys Niamh Aoife Siobhan".split(),
-    [(s, s) for s in "Smith Johnson Williams Brown Jones Miller Davis Wilson Anderson Taylor Thomas Moore "
-     "Jackson Martin Lee Thompson White Harris Clark Lewis Robinson Walker Young Allen King Wright Scott "
-     "Green Baker Adams Nelson Hill Campbell Mitchell Roberts Carter Phillips Evans Turner Parker Collins "
-     "Edwards Stewart Morris Murphy Cook Rogers Morgan Cooper Peterson Reed Bailey Kelly Howard O'Neil "
-     "O'Brien McCarthy Hughes Price Griffiths".split()],
-    ["Ltd", "LLC", "Inc.", "& Co", "Group", ""],
-    "co.uk",
-)
-ES = (
-    "José Antonio Manuel Francisco Juan David Javier Carlos Jesús Alejandro Miguel Rafael Ángel Sergio".split(),
-    "María Carmen Ana Isabel Laura Cristina Marta Lucía Pilar Elena Raquel Sofía Rocío Begoña".split(),
-    [(s, s) for s in "García Rodríguez González Fernández López Martínez Sánchez Pérez Gómez Martín "
-     "Jiménez Ruiz Hernández Díaz Moreno Muñoz Álvarez Romero Alonso Gutiérrez Navarro Torres Domínguez "
-     "Vázquez Ramos Gil Ramírez Serrano Blanco Molina Castro Ortiz Rubio Marín Núñez Iglesias".split()],
-    ["S.L.", "S.A.", ""],
-    "es",
-)
-FR = (
-    "Jean Pierre Michel Philippe Alain Nicolas Christophe François Laurent Frédéric Sébastien Jérôme".split(),
-    "Marie Nathalie Isabelle Sylvie Catherine Françoise Valérie Céline Hélène Chloé Léa Amélie".split(),
-    [(s, s) for s in "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent "
-     "Lefèvre Michel Garcia David Bertrand Roux Vincent Fournier Morel Girard André Lefebvre Mercier "
-     "Dupont Lambert Bonnet François Martinez".split()],
-    ["SARL", "SA", "SAS", ""],
-    "fr",
-)
-AZ = (
-    "Elvin Rəşad Orxan Tural Anar Kamran Elnur Vüsal Ramil Fərid".split(),
-    "Aysel Leyla Günel Nərmin Səbinə Könül Aynur Gülnar Lalə Şəbnəm".split(),
-    [("Məmmədov", "Məmmədova"), ("Əliyev", "Əliyeva"), ("Həsənov", "Həsənova"), ("Quliyev", "Quliyeva"),
-     ("Hüseynov", "Hüseynova"), ("İsmayılov", "İsmayılova"), ("Abbasov", "Abbasova"), ("Cəfərov", "Cəfərova"),
-     ("Rzayev", "Rzayeva"), ("Nəsirov", "Nəsirova"), ("Süleymanov", "Süleymanova"), ("Bağırov", "Bağırova")],
-    ["MMC", "ASC", ""],
-    "az",
-)
-# weights: a Czech-heavy book of business with customers from around Europe
-LANGUAGES = [(CZ, 30), (PL, 8), (SI, 8), (DE, 14), (EN, 18), (ES, 9), (FR, 8), (AZ, 5)]
-
-BUSINESS_WORDS = (
-    "Stavby Doprava Logistika Elektro Auto Servis Trade Consulting Systems Solutions Design Media Foods "
-    "Bakery Farm Textil Metal Plast Glass Energy Solar Tech Soft Data Cloud Print Studio Transport Motors "
-    "Imports Export Holding Partners Digital Medical Pharma Optik Sport Hotel Travel Garden Wood Stone".split()
-)
-BRAND_WORDS = (
-    "Acme Alfa Beta Gama Delta Omega Nova Atlas Orion Apex Vertex Zenit Polaris Aurora Vega Sirius Lumen "
-    "Kvítek Modrý Zelená Horizont Alpine Baltic Danube Vltava Tatra Šumava Karpaty Adriatic Iberia Rhein "
-    "Bohemia Morava Slávia Brněnská Pražská Ostravská Blue Red Green Silver Golden North West East".split()
-)
+# issue 15's targets, for the largest size run
+TARGET_P99_RESOLVE_MS = {100_000: 5.0, 1_000_000: 20.0}
+TARGET_RECALL = 0.98
+TARGET_BUILD_S = 10.0
+TARGET_GC_PAUSE_MS = 50.0
 STATUSES = ("lead", "prospect", "customer", "churned")
-
-
-def ascii_fold_keep_case(text: str) -> str:
-    """What someone typing without a Czech keyboard writes: "Novák" -> "Novak"."""
-    text = text.translate(str.maketrans({"ł": "l", "Ł": "L", "ß": "ss", "ı": "i", "ə": "e", "Ə": "E", "İ": "I"}))
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def make_customers(count: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    pools = [lang for lang, _ in LANGUAGES]
-    weights = [w for _, w in LANGUAGES]
-    out = []
-    for i in range(count):
-        males, females, surnames, suffixes, tld = rng.choices(pools, weights)[0]
-        male, female = rng.choice(surnames)
-        first, last = (rng.choice(males), male) if rng.random() < 0.55 else (rng.choice(females), female)
-        name = f"{first} {last}"
-        roll = rng.random()
-        if roll < 0.2:
-            company = None
-        elif roll < 0.55:
-            company = f"{rng.choice(surnames)[0]} {rng.choice(BUSINESS_WORDS)} {rng.choice(suffixes)}".strip()
-        else:
-            company = f"{rng.choice(BRAND_WORDS)} {rng.choice(BUSINESS_WORDS)} {rng.choice(suffixes)}".strip()
-        mail_user = ascii_fold_keep_case(f"{first}.{last}").lower().replace("'", "")
-        domain = ascii_fold_keep_case((company or last).split()[0]).lower().replace("'", "").replace("&", "")
-        out.append({
-            "name": name,
-            "company": company,
-            "emails": [f"{mail_user}{i}@{domain}.{tld}"],
-            "phones": [f"+{rng.randint(30, 499)} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}"],
-            "status": rng.choice(STATUSES),
-        })
-    return out
-
-
-# -- typo'd mentions -------------------------------------------------------------------------
-
-KINDS = ("substitution", "deletion", "transposition", "no diacritics", "first name only", "surname only")
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def _edit_word(rng: random.Random, word: str, kind: str) -> str:
-    # never the first letter: people rarely get that wrong, and it keeps the edit realistic
-    if len(word) < 4:
-        return word
-    i = rng.randrange(1, len(word) - 1)
-    if kind == "substitution":
-        return word[:i] + rng.choice(LETTERS.replace(word[i].lower(), "")) + word[i + 1:]
-    if kind == "deletion":
-        return word[:i] + word[i + 1:]
-    # transposition of two neighbours that differ
-    for j in [i, *range(1, len(word) - 1)]:
-        if word[j] != word[j + 1]:
-            return word[:j] + word[j + 1] + word[j] + word[j + 2:]
-    return word
-
-
-def typo(rng: random.Random, name: str, kind: str) -> str:
-    parts = name.split()
-    if kind == "first name only":
-        mention = parts[0]
-    elif kind == "surname only":
-        mention = parts[-1]
-    elif kind == "no diacritics":
-        mention = ascii_fold_keep_case(name)
-    else:
-        longest = [k for k, p in enumerate(parts) if len(p) >= 4] or [0]
-        k = rng.choice(longest)
-        parts[k] = _edit_word(rng, parts[k], kind)
-        mention = " ".join(parts)
-        if rng.random() < 0.5:
-            mention = ascii_fold_keep_case(mention)  # typos and missing accents come together
-    return mention.lower() if rng.random() < 0.6 else mention  # chat is mostly lower case
-
-
-def mentions(rng: random.Random, names: list[str], n: int) -> list[tuple[str, str, str]]:
-    """(kind, typed mention, intended name) for n random customers."""
-    out = []
-    for q in range(n):
-        kind = KINDS[q % len(KINDS)]
-        name = rng.choice(names)
-        if kind == "no diacritics":
-            # pick a name that has accents, else the case says nothing
-            for _ in range(50):
-                if ascii_fold_keep_case(name) != name:
-                    break
-                name = rng.choice(names)
-        out.append((kind, typo(rng, name, kind), name))
-    return out
+PLAIN_SCANS = 20  # exhaustive scans without a cutoff, timed: at 1M each takes seconds
 
 
 # -- measurement ------------------------------------------------------------------------------
@@ -297,16 +104,45 @@ async def generate(path: str, size: int, seed: int) -> dict:
             .values(customer_rev=models.Team.customer_rev + 1).returning(models.Team.customer_rev)
         )).scalar_one()
         created = NOW - timedelta(days=30)
-        for row in rows:
-            row.update(team_id=team_id, owner_id=member_id, created_at=created, updated_at=created, rev=rev)
-        for start in range(0, len(rows), 10_000):
-            await conn.execute(insert(models.Customer.__table__), rows[start:start + 10_000])
+        first = {**rows[0], "team_id": team_id, "owner_id": member_id, "created_at": created, "updated_at": created,
+                 "rev": rev, "status": STATUSES[0]}
+        await conn.execute(insert(models.Customer.__table__), [first])
+        # the rest straight through the driver, with the timestamp as SQLAlchemy stored it for the
+        # first: its per-value type processing took minutes at 1M customers
+        stamp = (await conn.exec_driver_sql("SELECT created_at FROM customers ORDER BY id DESC LIMIT 1")).scalar_one()
+        values = [(team_id, member_id, row["name"], row["company"], json.dumps(row["emails"]), json.dumps(row["phones"]),
+                   STATUSES[i % len(STATUSES)], stamp, stamp, rev) for i, row in enumerate(rows[1:], 1)]
+        for start in range(0, len(values), 50_000):
+            await conn.exec_driver_sql(
+                "INSERT INTO customers (team_id, owner_id, name, company, emails, phones, status, created_at, updated_at, rev)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values[start:start + 50_000])
     await app.close()
     return {"insert_s": time.perf_counter() - started}
 
 
+class FullCollections:
+    """Times every full (generation 2) garbage collection while installed in gc.callbacks:
+    such a pause stops every message the process is handling."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.count = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._started)
+            self.count += 1
+
+
 async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: int) -> dict:
-    result: dict = {"size": size}
+    result: dict = {"size": size, "load_start": os.getloadavg()[0]}
+    collections = FullCollections()
+    gc.callbacks.append(collections)
     rss_start = rss_mb()
     app = build(settings(), db=path, clock=lambda: NOW)
     bot = app.bot
@@ -317,7 +153,13 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
         started = time.perf_counter()
         await bot.index.search(session, team_id, "warm up")
         result["build_s"] = time.perf_counter() - started
-    gc.collect()
+    index = await _team_index(bot, app, team_id)
+    result["tokens"] = index.vocabulary_size
+    result["gc_build_longest_ms"] = ms(collections.longest)
+    collections.longest, collections.count = 0.0, 0  # from here on: pauses that messages feel
+    started = time.perf_counter()
+    gc.collect()  # a full collection now costs what one would cost in the middle of a message
+    result["forced_gc_ms"] = ms(time.perf_counter() - started)
     result["rss_after_build_mb"] = rss_mb()
     result["rss_before_build_mb"] = rss_start
 
@@ -327,11 +169,16 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
             select(models.Customer.name).where(models.Customer.team_id == team_id, models.Customer.deleted_at.is_(None))
         ))
     folded = [fold(n) for n in names]
+    result["distinct_names"] = len(set(folded))
     rng = random.Random(seed * 7919 + size)
-    queries = mentions(rng, names, n_queries)
+    # what the resolver is asked, as in a message: the parser of the writer's language takes
+    # intent words off and turns inflected names into their base form ("Novákovi" -> "novak")
+    parser = Parser(app.i18n)
+    queries = [(kind, parser.parse(typed, lang, NOW).mention or typed, intended)
+               for kind, typed, intended, lang in mentions(rng, names, n_queries)]
 
     # -- resolve through CustomerIndex.search, warm --------------------------------------------
-    resolve, resolve_cpu, exhaustive, found = [], [], [], []
+    resolve, resolve_cpu, found = [], [], []
     for _, mention, _ in queries:
         async with app.db.sessions() as session:
             started, cpu = time.perf_counter(), time.process_time()
@@ -339,30 +186,36 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
             resolve.append(time.perf_counter() - started)
             resolve_cpu.append(time.process_time() - cpu)
         found.append(matches)
-    index = await _team_index(bot, app, team_id)
 
+    # -- recall@1 against the exhaustive WRatio scan over every name -----------------------------
+    # A hit when no name scores a higher WRatio than our top result's name (ties count: a book
+    # this size holds many equal names). Asking the scan only for names above ours gives the same
+    # answer as a plain scan, several times faster; a few plain scans are timed for the table.
     hits, intended_top1, intended_top5, by_kind = 0, 0, 0, {}
     misses = []
     for (kind, mention, intended), matches in zip(queries, found):
         q = fold(mention)
-        started = time.perf_counter()
-        best = process.extractOne(q, folded, scorer=fuzz.WRatio)
-        exhaustive.append(time.perf_counter() - started)
-        ours = fuzz.WRatio(q, index.entries[matches[0].customer_id].name_key) if matches else -1.0
-        hit = best is not None and ours >= best[1] - 1e-9
+        ours = fuzz.WRatio(q, fold(matches[0].display.split(" (")[0])) if matches else 0.0
+        better = None if ours >= 100 else process.extractOne(q, folded, scorer=fuzz.WRatio, score_cutoff=ours + 0.01)
+        hit = better is None
         hits += hit
         total, good = by_kind.get(kind, (0, 0))
         by_kind[kind] = (total + 1, good + hit)
         if not hit and len(misses) < 8:
-            misses.append(f"{mention!r}: ours {matches[0].display if matches else None!r} ({ours:.1f}) vs {best[0]!r} ({best[1]:.1f})")
+            misses.append(f"{kind}: {mention!r}: ours {matches[0].display if matches else None!r} ({ours:.1f}) vs {better[0]!r} ({better[1]:.1f})")
         wanted = fold(intended)
-        top_names = [index.entries[m.customer_id].name_key for m in matches]
+        top_names = [fold(m.display.split(" (")[0]) for m in matches]
         intended_top1 += bool(top_names) and top_names[0] == wanted
         intended_top5 += wanted in top_names[:5]
+    exhaustive = []
+    for _, mention, _ in queries[:PLAIN_SCANS]:
+        started = time.perf_counter()
+        process.extractOne(fold(mention), folded, scorer=fuzz.WRatio)
+        exhaustive.append(time.perf_counter() - started)
     result.update(
         resolve_p50_ms=ms(statistics.median(resolve)), resolve_cpu_p50_ms=ms(statistics.median(resolve_cpu)),
         resolve_cpu_p99_ms=ms(p99(resolve_cpu)), resolve_p99_ms=ms(p99(resolve)), resolve_max_ms=ms(max(resolve)),
-        scan_p50_ms=ms(statistics.median(exhaustive)), scan_p99_ms=ms(p99(exhaustive)),
+        scan_p50_ms=ms(statistics.median(exhaustive)), scan_max_ms=ms(max(exhaustive)),
         recall=hits / len(queries), intended_top1=intended_top1 / len(queries), intended_top5=intended_top5 / len(queries),
         recall_by_kind={k: g / t for k, (t, g) in by_kind.items()}, misses=misses, queries=len(queries),
     )
@@ -370,9 +223,9 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     # -- log_call end to end through Bot.handle --------------------------------------------------
     chat = ConsoleChat(bot, MEMBER)
     e2e, e2e_cpu, outcomes = [], [], {"logged": 0, "asked": 0, "not found": 0, "other": 0}
-    for kind, mention, _ in mentions(rng, names, n_messages):
+    for kind, mention, _, _ in mentions(rng, names, n_messages):
         started, cpu = time.perf_counter(), time.process_time()
-        replies = await bot.handle(chat.incoming(f"called {mention}, wants a quote by friday"))
+        replies = (await bot.handle(chat.incoming(f"called {mention}, wants a quote by friday"))).replies
         e2e.append(time.perf_counter() - started)
         e2e_cpu.append(time.process_time() - cpu)  # this process's CPU (incl. aiosqlite's thread)
         text = replies[0].text if replies else ""
@@ -384,13 +237,15 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
             outcomes["not found"] += 1
         else:
             outcomes["other"] += 1
-    result.update(log_call_cpu_p50_ms=ms(statistics.median(e2e_cpu)), load_avg=os.getloadavg()[0],
+    result.update(log_call_cpu_p50_ms=ms(statistics.median(e2e_cpu)),
                   log_call_p50_ms=ms(statistics.median(e2e)), log_call_p99_ms=ms(p99(e2e)), outcomes=outcomes, messages=len(e2e))
 
     # -- another process adds a customer: the warm index must see it on its next search ----------
     result["cross_process"] = await _cross_process_check(app, path, team_id)
     result["rss_peak_mb"] = rss_mb()
     await app.close()
+    gc.callbacks.remove(collections)
+    result.update(gc_longest_ms=ms(collections.longest), gc_full=collections.count, load_end=os.getloadavg()[0])
     return result
 
 
@@ -400,7 +255,9 @@ async def _team_index(bot, app, team_id):
 
 
 async def _cross_process_check(app, path: str, team_id: int) -> dict:
-    name, query = "Řehoř Ždárský", "rehor zdarsky"
+    # a surname no earlier run added to a kept book (--dir)
+    name = f"Řehoř {built_word(LANGUAGES[0], time.time_ns() % 10**9 + 10**12, ending=True)}"
+    query = fold(name)
     async with app.db.sessions() as session:
         before = await app.bot.index.search(session, team_id, query)
     other = build(settings(), db=path, clock=lambda: NOW)  # a second App: its own engine and index
@@ -430,7 +287,7 @@ def run_child(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def print_report(results: list[dict]) -> None:
+def print_report(results: list[dict], load: tuple[float, float]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -443,40 +300,48 @@ def print_report(results: list[dict]) -> None:
     table.add_column("metric")
     for r in results:
         table.add_column(f"{r['size']:,} customers", justify="right")
-    big = max(r["size"] for r in results)
 
     def row(label, fmt, key, target=None):
+        """target(size, value) -> None when the issue sets no target at this size, else met or not."""
         cells = []
         for r in results:
-            value = r[key]
-            cell = fmt.format(value)
-            if target is not None and r["size"] == big:
-                cell += " " + mark(target(value))
-            cells.append(cell)
+            cell = fmt.format(r[key])
+            verdict = target(r["size"], r[key]) if target else None
+            cells.append(cell if verdict is None else f"{cell} {mark(verdict)}")
         table.add_row(label, *cells)
 
+    def at_1m(limit):
+        return lambda size, v: v <= limit if size >= 1_000_000 else None
+
+    row("distinct name tokens", "{:,}", "tokens")
+    row("distinct names", "{:,}", "distinct_names")
     row("insert (generate + bulk insert) s", "{:.1f}", "insert_s")
-    row("index build (first search) s", "{:.2f}", "build_s")
+    row(f"index build (first search) s (target ≤ {TARGET_BUILD_S:.0f} at 1M)", "{:.2f}", "build_s", at_1m(TARGET_BUILD_S))
     row("resolve p50 ms", "{:.2f}", "resolve_p50_ms")
-    row(f"resolve p99 ms (target < {TARGET_P99_RESOLVE_MS:.0f})", "{:.2f}", "resolve_p99_ms", lambda v: v < TARGET_P99_RESOLVE_MS)
+    row("resolve p99 ms (target ≤ 5 at 100k, ≤ 20 at 1M)", "{:.2f}", "resolve_p99_ms",
+        lambda size, v: v <= TARGET_P99_RESOLVE_MS[size] if size in TARGET_P99_RESOLVE_MS else None)
     row("resolve max ms", "{:.2f}", "resolve_max_ms")
     row("resolve CPU p50 / p99 ms", "{:.2f}", "resolve_cpu_p50_ms")
     table.add_row("", *[f"{r['resolve_cpu_p99_ms']:.2f}" for r in results])
-    row("exhaustive WRatio scan p50 ms", "{:.1f}", "scan_p50_ms")
-    row("exhaustive WRatio scan p99 ms", "{:.1f}", "scan_p99_ms")
+    row(f"exhaustive WRatio scan p50 ms ({PLAIN_SCANS} scans)", "{:.1f}", "scan_p50_ms")
     table.add_row("scan p50 / resolve p50", *[f"{r['scan_p50_ms'] / r['resolve_p50_ms']:.0f}×" for r in results])
-    row(f"log_call end to end p50 ms (target < {TARGET_P50_LOG_CALL_MS:.0f})", "{:.2f}", "log_call_p50_ms", lambda v: v < TARGET_P50_LOG_CALL_MS)
-    row("log_call end to end p99 ms", "{:.2f}", "log_call_p99_ms")
-    row("log_call CPU p50 ms (wall minus waiting for the machine)", "{:.2f}", "log_call_cpu_p50_ms")
-    row("1-min load average during the run (2 cores)", "{:.1f}", "load_avg")
-    row(f"recall@1 vs exhaustive (target ≥ {TARGET_RECALL})", "{:.3f}", "recall", lambda v: v >= TARGET_RECALL)
+    row(f"recall@1 vs exhaustive scan (target ≥ {TARGET_RECALL})", "{:.3f}", "recall", lambda size, v: v >= TARGET_RECALL)
     for kind in KINDS:
         table.add_row(f"  recall@1 — {kind}", *[f"{r['recall_by_kind'].get(kind, 0):.3f}" for r in results])
     row("intended customer's name at #1", "{:.3f}", "intended_top1")
     row("intended customer's name in top 5", "{:.3f}", "intended_top5")
+    row("log_call end to end p50 ms", "{:.2f}", "log_call_p50_ms")
+    row("log_call end to end p99 ms", "{:.2f}", "log_call_p99_ms")
+    row("log_call CPU p50 ms", "{:.2f}", "log_call_cpu_p50_ms")
+    row(f"full GC forced after build ms (target ≤ {TARGET_GC_PAUSE_MS:.0f} at 1M)", "{:.0f}", "forced_gc_ms", at_1m(TARGET_GC_PAUSE_MS))
+    row("longest full GC while building ms", "{:.0f}", "gc_build_longest_ms")
+    row("longest full GC after the build ms", "{:.0f}", "gc_longest_ms", at_1m(TARGET_GC_PAUSE_MS))
+    row("full GCs after the build", "{}", "gc_full")
     row("peak RSS before index build MB", "{:.0f}", "rss_before_build_mb")
     row("peak RSS after index build MB", "{:.0f}", "rss_after_build_mb")
     row("peak RSS at end MB (incl. scan's name list)", "{:.0f}", "rss_peak_mb")
+    row("1-min load average at start of measuring", "{:.1f}", "load_start")
+    row("1-min load average at end of measuring", "{:.1f}", "load_end")
     table.add_row("queries / messages", *[f"{r['queries']} / {r['messages']}" for r in results])
     table.add_row("log_call outcomes", *[", ".join(f"{k} {v}" for k, v in r["outcomes"].items() if v) for r in results])
     table.add_row(
@@ -484,11 +349,22 @@ def print_report(results: list[dict]) -> None:
         *[f"{mark(r['cross_process']['ok'])} {r['cross_process']['after']} ({r['cross_process']['sync_ms']:.1f} ms)" for r in results],
     )
     console.print(table)
+    console.print(f"machine: {os.cpu_count()} cores, 1-min load average {load[0]:.1f} at start, {load[1]:.1f} at end")
     for r in results:
         if r["misses"]:
-            console.print(f"[dim]{r['size']:,}: some recall misses (ours vs exhaustive best):[/dim]")
+            console.print(f"[dim]{r['size']:,}: some recall misses (ours vs a name the exhaustive scan scores higher):[/dim]")
             for line in r["misses"][:5]:
                 console.print(f"[dim]  {line}[/dim]")
+
+
+def met_targets(results: list[dict]) -> bool:
+    def ok(r: dict) -> bool:
+        big = r["size"] >= 1_000_000
+        return (r["resolve_p99_ms"] <= TARGET_P99_RESOLVE_MS.get(r["size"], float("inf")) and r["recall"] >= TARGET_RECALL
+                and (not big or (r["build_s"] <= TARGET_BUILD_S and max(r["forced_gc_ms"], r["gc_longest_ms"]) <= TARGET_GC_PAUSE_MS))
+                and r["cross_process"]["ok"])
+
+    return all(ok(r) for r in results)
 
 
 def main() -> int:
@@ -512,6 +388,7 @@ def main() -> int:
         print(json.dumps(out))
         return 0
 
+    load_start = os.getloadavg()[0]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as tmp:
         where = Path(args.dir or tmp)
@@ -519,21 +396,19 @@ def main() -> int:
         results = []
         for size in sizes:
             path = str(where / f"bench-{size}.db")
-            for suffix in ("", "-wal", "-shm"):
-                Path(path + suffix).unlink(missing_ok=True)
-            print(f"{size:,} customers: generating…", file=sys.stderr, flush=True)
             common = ["--size", str(size), "--seed", str(args.seed)]
-            generated = run_child(["--child", "generate", path, *common])
+            if args.dir and Path(path).exists():
+                generated = {"insert_s": float("nan")}  # the book a previous run made with --dir
+            else:
+                print(f"{size:,} customers: generating…", file=sys.stderr, flush=True)
+                generated = run_child(["--child", "generate", path, *common])
             print(f"{size:,} customers: measuring…", file=sys.stderr, flush=True)
             measured = run_child(["--child", "measure", path, *common, "--queries", str(args.queries), "--messages", str(args.messages)])
             results.append({**generated, **measured})
-    print_report(results)
+    print_report(results, (load_start, os.getloadavg()[0]))
     if args.json:
         print(json.dumps(results, indent=2))
-    big = max(results, key=lambda r: r["size"])
-    met = (big["resolve_p99_ms"] < TARGET_P99_RESOLVE_MS and big["log_call_p50_ms"] < TARGET_P50_LOG_CALL_MS
-           and big["recall"] >= TARGET_RECALL and all(r["cross_process"]["ok"] for r in results))
-    return 0 if met else 1
+    return 0 if met_targets(results) else 1
 
 
 if __name__ == "__main__":

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from crmbot.bot import Bot, RateLimit
 from crmbot.clock import Clock, system_clock
 from crmbot.config import Settings
 from crmbot.i18n import I18n
+from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
+from crmbot.reminders import outbox
 from crmbot.store import teams
 from crmbot.store.db import Database, open_database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,6 +25,41 @@ class App:
     db: Database
     i18n: I18n
     bot: Bot
+    # the adapters running in this process, by name: what reminders and announcements go through
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    async def deliver(self, chat: ChatRef, replies: Sequence[Reply],
+                      send: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Say `replies` in `chat`, after the change they answer was committed: through `send`
+        (an adapter's own way of answering, raising DeliveryFailed) or the chat's Sender. They go
+        behind any replies still kept for this chat; what the platform cannot take now (an
+        outage, a rate limit, a chat whose adapter runs in another process) is kept, and the
+        reminder loop of a process that has the adapter sends it when the platform is back.
+        Never raises: a member's change must not be undone by a platform's trouble."""
+        if not replies:
+            return
+        try:
+            if await outbox.waiting(self.db, chat):
+                raise DeliveryFailed("earlier replies to this chat are still waiting")
+            if send is not None:
+                await send()
+            elif (sender := self.senders.get(chat.adapter)) is not None:
+                await sender.send(chat, list(replies))
+            else:
+                raise DeliveryFailed(f"no {chat.adapter} adapter in this process")
+        except DeliveryFailed as failure:
+            if failure.permanent:
+                log.warning("a %s chat refused a reply for good: %s", chat.adapter, failure)
+                return
+            if await outbox.keep(self.db, chat, replies, self.bot.clock()):
+                log.info("a reply to a %s chat is kept to be sent later: %s", chat.adapter, failure)
+        except Exception:
+            log.exception("a reply to a %s chat failed", chat.adapter)
+
+    async def announce(self, announcements: Iterable[Outgoing]) -> None:
+        """Deliver what a message announced to other chats (see `deliver`)."""
+        for outgoing in announcements:
+            await self.deliver(outgoing.chat, outgoing.replies)
 
     async def close(self) -> None:
         await self.db.close()

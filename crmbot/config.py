@@ -29,7 +29,16 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     reminder_poll_seconds: float = 1.0
+    # a reminder loop holds a claimed row this long, renewing it while it sends; after a crash
+    # another worker takes the row once it runs out
+    reminder_lease_seconds: float = 15.0
+    # longer than the platforms' slowest answer: a send cut short may have been taken already
+    send_timeout_seconds: float = 40.0
     rate_limit_per_minute: int = 30
+    http_header_timeout_seconds: float = 10.0  # also how long an idle kept-alive connection stays
+    http_body_timeout_seconds: float = 10.0
+    http_max_body_bytes: int = 1024 * 1024  # Telegram updates and Slack events are far smaller
+    http_max_connections: int = 1000  # lowered to fit the open-file limit
 
     @property
     def database(self) -> str:

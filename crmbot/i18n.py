@@ -1,29 +1,102 @@
-"""Languages: phrase tables, reply templates and locale formats, one `I18n` per app.
+"""Languages: phrase tables, reply layouts, message catalogs and locale formats, one `I18n` per app.
 
-Each language is a folder `locales/<lang>/` holding `language.toml` (how people say things:
-intent vocabulary, stage, period, date and currency words), `strings.toml` (short labels)
-and `templates/` (jinja2 replies). English is the fallback for anything a language lacks.
+Each reply's layout is written once, in `templates/<name>.j2`, with its words marked for
+translation (jinja2's i18n extension: `{% trans %}`, `_()`, `ngettext`). Each language is a
+folder `locales/<lang>/` holding `language.toml` (how people say things: intent vocabulary,
+stage, period, date and currency words), `strings.toml` (short labels looked up by key) and
+`LC_MESSAGES/crmbot.po` (the templates' words, with the language's plural forms). English is
+the msgids themselves and the fallback for any label or message a language lacks.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from pathlib import Path
+from gettext import NullTranslations
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from babel.support import Translations
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# inside the package, read through importlib.resources: a wheel installed anywhere finds them
+LOCALES_DIR: Traversable = files("crmbot") / "locales"
+TEMPLATES_DIR: Traversable = files("crmbot") / "templates"
 FALLBACK = "en"
+DOMAIN = "crmbot"
+PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})  # CLDR's names
+
+
+class Translated(str):
+    """Text a catalog message made: the values filled into it were neutralised on the way in,
+    and its own `**` is the templates' markup, so it is not neutralised again."""
+
+
+_PAIRED_STARS = re.compile(r"\*(?=\*)")
+
+
+def _neutralise_markup(value: Any) -> Any:
+    """Values put into a template can't switch formatting on: `**` is the templates' own bold
+    marker, so a customer called '**x**' stays literal on every platform. A zero-width space
+    goes between every two adjacent stars, so no run of them ('***x***') keeps a pair."""
+    if isinstance(value, Translated):
+        return value
+    if isinstance(value, str):
+        return _PAIRED_STARS.sub("*\u200b", value)
+    return "" if value is None else value
+
+
+def _fill(message: str, values: dict[str, Any]) -> Translated:
+    # newstyle gettext: the message is always %-formatted, so a literal % is written %%
+    return Translated(message % {key: _neutralise_markup(value) for key, value in values.items()})
+
+
+def catalog_functions(translations: NullTranslations) -> dict[str, Callable[..., Translated]]:
+    """The gettext functions a template calls (newstyle: values as keywords), for one language.
+    They are handed to each render, never installed on the shared environment, so two
+    languages rendering at once cannot see each other's words."""
+
+    def gettext(message: str, **values: Any) -> Translated:
+        return _fill(translations.gettext(message), values)
+
+    def ngettext(singular: str, plural: str, n: int, **values: Any) -> Translated:
+        values.setdefault("num", n)
+        return _fill(translations.ngettext(singular, plural, n), values)
+
+    def pgettext(context: str, message: str, **values: Any) -> Translated:
+        return _fill(translations.pgettext(context, message), values)
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "pgettext": pgettext}
+
+
+def _at(table: dict[str, Any], key: str) -> Any:
+    """What a dotted key ("slack.more") names in a nested TOML table, or None."""
+    node: Any = table
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def read_catalog(po: Traversable, code: str) -> Translations:
+    """A .po file compiled in memory: untranslated and fuzzy messages fall back to the msgid."""
+    catalog = read_po(io.BytesIO(po.read_bytes()), locale=code, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
 
 
 @dataclass(eq=False)  # hashed by identity: one object per language per app
@@ -31,6 +104,7 @@ class Language:
     code: str
     data: dict[str, Any]
     strings: dict[str, Any]
+    catalog: Traversable | None = None  # LC_MESSAGES/crmbot.po; English has none, its words are the msgids
 
     @property
     def name(self) -> str:
@@ -46,34 +120,64 @@ class Language:
         patterns = self.data.get("patterns", {})
         return {key: [re.compile(p, re.IGNORECASE) for p in value] for key, value in patterns.items()}
 
+    @cached_property
+    def translations(self) -> NullTranslations:
+        """Read on first use, once: an app whose members all speak English parses no catalog."""
+        return read_catalog(self.catalog, self.code) if self.catalog is not None else NullTranslations()
 
-def _neutralise_markup(value: Any) -> Any:
-    """Values put into a template can't switch formatting on: `**` is the templates' own bold
-    marker, so a customer called '**x**' stays literal on every platform."""
-    if isinstance(value, str):
-        return value.replace("**", "*\u200b*")
-    return "" if value is None else value
+    @cached_property
+    def gettext(self) -> dict[str, Callable[..., Translated]]:
+        return catalog_functions(self.translations)
+
+    def label(self, key: str, values: dict[str, Any]) -> str | None:
+        """A label from strings.toml; a table of CLDR plural categories (one, few, other…) is
+        chosen from by the `count` value, with this language's plural rules."""
+        node = _at(self.strings, key)
+        if isinstance(node, dict) and "count" in values and node.keys() <= PLURAL_CATEGORIES:
+            node = node.get(self.babel.plural_form(abs(values["count"])), node.get("other"))
+        if not isinstance(node, str):
+            return None
+        return node.format(**values) if values else node
+
+
+class ResourceLoader(BaseLoader):
+    """Templates read as package resources, so they load from a wheel, a zip or a checkout."""
+
+    def __init__(self, root: Traversable) -> None:
+        self.root = root
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+        node = self.root
+        for part in template.split("/"):
+            node = node / part
+        if not node.is_file():
+            raise TemplateNotFound(template)
+        return node.read_text(encoding="utf-8"), template, lambda: True
 
 
 @dataclass
 class I18n:
-    root: Path = LOCALES_DIR
+    root: Traversable = LOCALES_DIR
+    templates: Traversable = TEMPLATES_DIR
     languages: dict[str, Language] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for folder in sorted(p for p in self.root.iterdir() if (p / "language.toml").exists()):
+        for folder in sorted((p for p in self.root.iterdir() if (p / "language.toml").is_file()), key=lambda p: p.name):
             data = tomllib.loads((folder / "language.toml").read_text(encoding="utf-8"))
             strings_file = folder / "strings.toml"
-            strings = tomllib.loads(strings_file.read_text(encoding="utf-8")) if strings_file.exists() else {}
-            self.languages[folder.name] = Language(folder.name, data, strings)
+            strings = tomllib.loads(strings_file.read_text(encoding="utf-8")) if strings_file.is_file() else {}
+            po = folder / "LC_MESSAGES" / f"{DOMAIN}.po"
+            self.languages[folder.name] = Language(folder.name, data, strings, po if po.is_file() else None)
         self.env = Environment(
-            loader=ChoiceLoader([FileSystemLoader(str(self.root))]),
+            loader=ResourceLoader(self.templates),
+            extensions=["jinja2.ext.i18n"],
             undefined=StrictUndefined,
             finalize=_neutralise_markup,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+        self.env.newstyle_gettext = True  # type: ignore[attr-defined]  # read when templates compile
 
     @property
     def codes(self) -> list[str]:
@@ -90,29 +194,29 @@ class I18n:
                 return base
         return FALLBACK
 
+    def words(self, key: str) -> frozenset[str]:
+        """A word list from every language's phrase table ("notify.off"): any member may type any of them."""
+        lists = (_at(language.data, key) for language in self.languages.values())
+        return frozenset(word for found in lists if isinstance(found, list) for word in found)
+
     def string(self, code: str, key: str, **values: Any) -> str:
         for lang in (code, FALLBACK):
-            table = self.languages[lang].strings if lang in self.languages else {}
-            node: Any = table
-            for part in key.split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            if isinstance(node, str):
-                return node.format(**values) if values else node
+            found = self.languages[lang].label(key, values) if lang in self.languages else None
+            if found is not None:
+                return found
         return key
 
     def render(self, code: str, template: str, tz: str = "UTC", **values: Any) -> str:
-        try:
-            tpl = self.env.get_template(f"{code}/templates/{template}.j2")
-        except TemplateNotFound:
-            tpl = self.env.get_template(f"{FALLBACK}/templates/{template}.j2")
-        fmt = Formats(self, code, tz)
-        text = tpl.render(f=fmt, t=lambda key, **kw: self.string(code, key, **kw), **values)
+        tpl = self.env.get_template(f"{template}.j2")
+        catalog = self.language(code).gettext  # this member's words, for this render only
+        text = tpl.render(**catalog, f=Formats(self, code, tz), t=lambda key, **kw: self.string(code, key, **kw), **values)
         return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 @dataclass
 class Formats:
-    """Babel formats for one member: what templates call as f.money(...), f.when(...)."""
+    """Babel formats for one member: what templates call as f.money(...), f.when(...), and the
+    punctuation a layout joins its parts with (f.colon, f.list(...)), which differs by script."""
 
     i18n: I18n
     code: str
@@ -121,6 +225,10 @@ class Formats:
     @property
     def locale(self) -> Locale:
         return self.i18n.language(self.code).babel
+
+    @property
+    def _catalog(self) -> dict[str, Callable[..., Translated]]:
+        return self.i18n.language(self.code).gettext
 
     def money(self, amount: Decimal | int | float | None, currency: str | None) -> str:
         if amount is None:
@@ -151,3 +259,25 @@ class Formats:
 
     def role(self, role: str) -> str:
         return self.i18n.string(self.code, f"role.{role}")
+
+    @property
+    def colon(self) -> Translated:
+        """Between a label and its value: 'Owner: Bob'."""
+        pgettext = self._catalog["pgettext"]  # called by that name, so `pybabel extract` finds the msgid
+        return pgettext("punctuation", ": ")
+
+    @property
+    def comma(self) -> Translated:
+        """Between the items of a list."""
+        pgettext = self._catalog["pgettext"]
+        return pgettext("punctuation", ", ")
+
+    def paren(self, text: Any) -> Translated:
+        """An aside after a word: 'Call (Bob)'."""
+        pgettext = self._catalog["pgettext"]
+        return pgettext("punctuation", " (%(text)s)", text=text)
+
+    def list(self, items: Iterable[Any], bold: bool = False) -> Translated:
+        """Items joined by the language's list separator, each neutralised (and bold if asked)."""
+        parts = (str(_neutralise_markup(item)) for item in items)
+        return Translated(self.comma.join(f"**{part}**" if bold else part for part in parts))

@@ -13,20 +13,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crmbot.i18n import I18n
 from crmbot.store import audit, customers, models, teams
 from crmbot.store.audit import Actor
 from crmbot.text import EMAIL, fold, normalise_phone
 
-# header (folded, without punctuation) -> customer field
-COLUMNS = {
-    "name": "name", "full name": "name", "fullname": "name", "contact": "name", "contact name": "name", "customer": "name",
-    "company": "company", "organisation": "company", "organization": "company", "firm": "company", "account": "company",
-    "email": "email", "e mail": "email", "mail": "email", "email address": "email", "emails": "email",
-    "phone": "phone", "telephone": "phone", "tel": "phone", "mobile": "phone", "phone number": "phone", "phones": "phone",
-    "address": "address", "street": "address", "website": "website", "web": "website", "url": "website",
-    "notes": "notes", "note": "notes", "comment": "notes", "lead source": "lead_source", "source": "lead_source",
-    "status": "status", "preferred channel": "preferred_channel", "channel": "preferred_channel",
-}
 MAX_FIELD = 2000
 
 
@@ -40,11 +31,20 @@ class Report:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
 
-def _header_key(header: str) -> str | None:
-    return COLUMNS.get(re.sub(r"[^a-z ]", " ", fold(header)).strip().replace("  ", " "))
+def _folded_header(header: str) -> str:
+    # "E-mail address" -> "e mail address": folded, anything but letters a space
+    return " ".join(re.sub(r"[\W\d_]+", " ", fold(header)).split())
+
+
+def header_fields(i18n: I18n) -> dict[str, str]:
+    """Column header -> customer field, from every language's `[import_columns]`: a file's
+    headers may be in any language crmbot speaks."""
+    return {_folded_header(header): name for language in i18n.languages.values()
+            for name, headers in language.data.get("import_columns", {}).items() for header in headers}
 
 
 def read_rows(path: Path) -> tuple[dict[str, str], Iterator[tuple[int, dict[str, str]]]]:
+    columns = header_fields(I18n())
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -64,7 +64,7 @@ def read_rows(path: Path) -> tuple[dict[str, str], Iterator[tuple[int, dict[str,
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     if not reader.fieldnames:
         raise UnreadableFile(f"{path} has no header row")
-    mapping = {h: _header_key(h) for h in reader.fieldnames if h and _header_key(h)}
+    mapping = {h: columns[_folded_header(h)] for h in reader.fieldnames if h and _folded_header(h) in columns}
     if "name" not in mapping.values():
         raise UnreadableFile(f"{path} has no name column (found: {', '.join(reader.fieldnames)})")
 

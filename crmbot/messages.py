@@ -60,6 +60,9 @@ class Reply:
     image: Image | None = None
     ephemeral: bool = False
     card: Card | None = None
+    # the template that made it ("button_used"): adapters decide how to show a reply from this,
+    # never from its words, which differ per language; "" for text made without a template
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,20 @@ class Incoming:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A reply on its way to a chat, used by senders (the reminder loop, announcements)."""
+    """Replies on their way to a chat other than the one that spoke (an announcement)."""
 
     chat: ChatRef
     replies: tuple[Reply, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything one incoming message caused: the answer in its own chat, and announcements
+    for other chats (the team's notification channel). The core only returns it; whoever runs
+    the adapters delivers it."""
+
+    replies: tuple[Reply, ...] = ()
+    announcements: tuple[Outgoing, ...] = ()
 
 
 class DeliveryFailed(Exception):

@@ -9,6 +9,18 @@ The Slack adapter plugs in by providing, in `crmbot.adapters.slack`,
 `async def attach(app: App, http: HttpServer) -> Sender` that adds its routes to `http` (or
 starts Socket Mode) and returns its Sender; an optional `async close()` on that Sender is
 awaited at shutdown.
+
+Every adapter's Sender joins `app.senders`: the reminder loop delivers through them, and so
+does `app.announce`, which each adapter calls with the announcements of the `Outcome`s it gets
+from the core (a deal won in a Telegram DM is announced in the team's Slack channel).
+
+The HTTP server faces the internet, so it protects itself: a client gets `header_timeout` to
+send its request headers (and an idle kept-alive connection is closed after as long), and
+`body_timeout` for the body; a body longer than `max_body` is refused from its Content-Length,
+before a byte of it is read; open connections are capped below the process's open-file limit
+(when full, a new connection replaces the oldest one not in the middle of a request, so
+`/healthz` stays reachable while slow clients hold the rest); and a request that is cut off,
+malformed or hostile gets a 4xx and one log line, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,17 +29,21 @@ import asyncio
 import contextlib
 import hmac
 import importlib
+import json
 import logging
+import resource
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from crmbot.app import App
-from crmbot.messages import Sender
+from crmbot.config import Settings
 
 if TYPE_CHECKING:  # python-telegram-bot is an extra: imported only when Telegram is served
     from crmbot.adapters.telegram import TelegramAdapter
@@ -38,14 +54,141 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+@dataclass(frozen=True)
+class HttpLimits:
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_body: int = 1024 * 1024
+    max_connections: int = 1000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpLimits:
+        return cls(settings.http_header_timeout_seconds, settings.http_body_timeout_seconds,
+                   settings.http_max_body_bytes, settings.http_max_connections)
+
+
+def connection_cap(wanted: int) -> int:
+    """`wanted`, but safely below the open-file limit (first raised to its hard limit), leaving
+    a quarter of it (at least 256) for the database, the platforms' clients and the log. Over
+    the limit accept() fails, and the event loop logs a traceback for every attempt."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < ceiling:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+            soft = ceiling
+    return max(16, min(wanted, soft - max(256, soft // 4)))
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the cap with nobody to make room: closed at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's protocol for one connection, counted by the cap until the connection ends."""
+
+    def __init__(self, handler: asyncio.Protocol, cap: ConnectionCap) -> None:
+        self.handler, self.cap = handler, cap
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.handler.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.cap.open.pop(self.handler, None)
+        self.handler.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self.handler.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.handler.eof_received()
+
+    def pause_writing(self) -> None:
+        self.handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.handler.resume_writing()
+
+
+class ConnectionCap:
+    """At most `limit` connections. When full, a new connection replaces the oldest one that is
+    not in the middle of a request (a slow or idle client); when all are busy, it is closed.
+    Counted here, from the moment a connection is accepted: the event loop accepts a burst of
+    connections before any of them reaches aiohttp's own list."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[Any, None] = {}  # aiohttp's RequestHandlers, oldest first
+        self.busy: set[object] = set()  # the ones inside a request handler
+        self._said_full = 0.0
+
+    def factory(self, server: web.Server) -> Callable[[], asyncio.BaseProtocol]:
+        def protocol() -> asyncio.BaseProtocol:
+            if len(self.open) >= self.limit and not self._make_room():
+                return _Refused()
+            handler = server()
+            self.open[handler] = None
+            return _Counted(handler, self)
+
+        return protocol
+
+    def _make_room(self) -> bool:
+        if time.monotonic() - self._said_full > 60:  # once a minute, not once per connection
+            self._said_full = time.monotonic()
+            log.warning("HTTP connection limit (%d) reached: making room by closing the oldest idle connections", self.limit)
+        idle = next((h for h in self.open if h not in self.busy and h.transport is not None), None)
+        if idle is None:
+            return False
+        del self.open[idle]
+        idle.force_close()
+        return True
+
+
+class _CappedSite(web.BaseSite):
+    """aiohttp's TCPSite, with the connection cap in front of its protocol factory."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, cap: ConnectionCap) -> None:
+        super().__init__(runner, backlog=512)
+        self._host, self._port, self._cap = host, port, cap
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        self._server = await asyncio.get_running_loop().create_server(
+            self._cap.factory(self._runner.server), self._host, self._port, backlog=self._backlog, reuse_address=True,
+        )
+
+
+def _refuse(status: int, text: str) -> web.Response:
+    response = web.Response(status=status, text=text + "\n")
+    response.force_close()  # whatever the client still sends is not read
+    return response
+
+
+def json_body(body: bytes) -> Any:
+    """A request body as JSON; ValueError for anything else, nesting too deep included."""
+    try:
+        return json.loads(body)
+    except RecursionError as error:
+        raise ValueError("JSON nested too deep") from error
+
+
 class HttpServer:
     """crmbot's one HTTP server. Adapters add routes before `start()` (aiohttp freezes the
     router once it runs); `port` is the real one when configured as 0."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, limits: HttpLimits | None = None) -> None:
         self.host = host
         self.port = port
-        self.web = web.Application(client_max_size=4 * 1024 * 1024)
+        self.limits = limits or HttpLimits()
+        self.cap = ConnectionCap(connection_cap(self.limits.max_connections))
+        self.web = web.Application(client_max_size=self.limits.max_body, middlewares=[self._guard])
         self._runner: web.AppRunner | None = None
         self.add_route("GET", "/healthz", self._health)
 
@@ -57,16 +200,51 @@ class HttpServer:
         return len(self.web.router.routes())
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.web, access_log=None)
+        # aiohttp's keep-alive timer runs from the moment a connection opens (and after each
+        # answer) until a request's headers are in: it is the header timeout too. Lingering (the
+        # unread rest of a refused body, drained so the client can read our answer) is brief.
+        self._runner = web.AppRunner(self.web, access_log=None, keepalive_timeout=self.limits.header_timeout,
+                                     lingering_time=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        await _CappedSite(self._runner, self.host, self.port, self.cap).start()
         self.port = self._runner.addresses[0][1]
-        log.info("HTTP server on %s:%s", self.host, self.port)
+        log.info("HTTP server on %s:%s (at most %d connections)", self.host, self.port, self.cap.limit)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every request's body is read here, within the limits, before its handler runs (which
+        then reads it from memory); meanwhile the connection counts as busy."""
+        self.cap.busy.add(request.protocol)
+        try:
+            refused = await self._read_body(request) if request.body_exists else None
+            return refused or await handler(request)
+        finally:
+            self.cap.busy.discard(request.protocol)
+
+    async def _read_body(self, request: web.Request) -> web.Response | None:
+        length, limit = request.content_length, self.limits.max_body
+        if length is not None and length > limit:
+            log.warning("refused a %d-byte request to %s from %s: over %d bytes", length, request.path, request.remote, limit)
+            return _refuse(413, "too large")
+        try:
+            async with asyncio.timeout(self.limits.body_timeout):
+                await request.read()
+        except TimeoutError:
+            log.warning("dropped a request to %s from %s: its body took over %g s", request.path, request.remote,
+                        self.limits.body_timeout)
+            return _refuse(408, "too slow")
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("refused a request to %s from %s: its body grew over %d bytes", request.path, request.remote, limit)
+            return _refuse(413, "too large")
+        except Exception as error:  # cut off, or a malformed chunked body
+            log.warning("dropped a request to %s from %s: %s", request.path, request.remote, type(error).__name__)
+            return _refuse(400, "bad request")
+        return None
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -82,12 +260,12 @@ class Services:
         self.want_telegram = telegram
         self.want_slack = slack
         settings = app.settings
-        self.http = HttpServer(settings.http_host, settings.http_port)
-        self.senders: dict[str, Sender] = {}
+        self.http = HttpServer(settings.http_host, settings.http_port, HttpLimits.from_settings(settings))
         self.telegram: TelegramAdapter | None = None
         self.webhook_secret: str | None = None
+        self._polling: asyncio.Task | None = None
         self._reminders: asyncio.Task | None = None
-        self._reminders_stop = asyncio.Event()
+        self._stopping = asyncio.Event()  # tells the polling and the reminder loop to finish
         self._http_started = False
 
     async def start(self) -> None:
@@ -122,10 +300,9 @@ class Services:
             raise SystemExit("crmbot: set CRMBOT_TELEGRAM_TOKEN (from @BotFather) to run on Telegram")
         from crmbot.adapters.telegram import TelegramAdapter
 
-        self.telegram = TelegramAdapter(self.app.bot, settings)
+        self.telegram = TelegramAdapter(self.app.bot, settings, announce=self.app.announce, deliver=self.app.deliver)
         await self.telegram.application.initialize()
-        self.senders["telegram"] = self.telegram.sender()
-        self.app.bot.senders["telegram"] = self.senders["telegram"]  # announcements (deal won, complaints)
+        self.app.senders["telegram"] = self.telegram.sender()
         if not settings.telegram_webhook_url:
             return False
         configured = settings.telegram_webhook_secret
@@ -148,8 +325,12 @@ class Services:
             )
             log.info("Telegram webhook at %s", settings.telegram_webhook_url)
         else:
-            # deletes any webhook first; pending updates are kept (the update_id store de-duplicates)
-            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            from crmbot.adapters.telegram_polling import Poller
+
+            # pending updates are kept: the update_id store de-duplicates
+            await application.bot.delete_webhook()
+            poller = Poller(self.telegram, ALLOWED_UPDATES)
+            self._polling = asyncio.create_task(poller.run(self._stopping), name="crmbot-telegram-polling")
             log.info("Telegram polling as @%s", application.bot.username)
 
     async def _telegram_webhook(self, request: web.Request) -> web.Response:
@@ -157,20 +338,25 @@ class Services:
         if not hmac.compare_digest(given.encode(), (self.webhook_secret or "").encode()):
             log.warning("Telegram webhook request with a wrong secret token from %s", request.remote)
             return web.Response(status=403, text="forbidden\n")
+        if request.content_type != "application/json":
+            return web.Response(status=415, text="JSON only\n")
         try:
-            data = await request.json()
+            data = json_body(await request.read())
             if not isinstance(data, dict) or "update_id" not in data:
                 raise ValueError("no update_id")
             update = self.telegram.parse(data)
-        except ValueError:  # JSON errors are ValueErrors too
+        except ValueError as error:  # JSON errors are ValueErrors too
+            log.warning("refused a Telegram webhook body that is not an update: %s", error)
             return web.Response(status=400, text="not a Telegram update\n")
         try:
-            await self.telegram.feed(update)
+            done = await self.telegram.feed(update)
         except Exception as error:
             # the core turns every failure of ours into a reply, so what escapes is an update
             # python-telegram-bot itself cannot process: refuse it rather than have it redelivered
             log.warning("refused a Telegram update it cannot process: %s", type(error).__name__)
             return web.Response(status=400, text="not a Telegram update\n")
+        if not done:  # not handled now (the database away): Telegram delivers it again later
+            return web.Response(status=503, text="try again later\n", headers={"Retry-After": "5"})
         return web.Response(text="ok\n")
 
     # -- Slack -----------------------------------------------------------------------------
@@ -188,7 +374,7 @@ class Services:
         attach = getattr(slack, "attach", None)
         if attach is None:
             raise SystemExit("crmbot: this version's Slack adapter cannot be served yet (crmbot.adapters.slack has no attach())")
-        self.senders["slack"] = await attach(self.app, self.http)
+        self.app.senders["slack"] = await attach(self.app, self.http)
 
     # -- reminders -------------------------------------------------------------------------
 
@@ -198,35 +384,33 @@ class Services:
         except ImportError:
             log.info("no reminder loop in this version; reminders are not sent")
             return
-        loop = ReminderLoop.from_settings(self.app.settings, self.app.db, self.app.i18n, self.senders, self.app.bot.clock)
-        self._reminders = asyncio.create_task(loop.run(self._reminders_stop), name="crmbot-reminders")
+        loop = ReminderLoop.from_settings(self.app.settings, self.app.db, self.app.i18n, self.app.senders, self.app.bot.clock,
+                                          announce=self.app.announce)
+        self._reminders = asyncio.create_task(loop.run(self._stopping), name="crmbot-reminders")
 
     # -- stopping --------------------------------------------------------------------------
 
     async def stop(self) -> None:
         """Reverse order; each step runs even if an earlier one failed."""
-        self._reminders_stop.set()
-        if self._reminders is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._reminders, timeout=10)
-            self._reminders = None
+        self._stopping.set()
+        for task in (self._reminders, self._polling):  # each finishes what it is sending or handling
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, timeout=10)
+        self._reminders = self._polling = None
         if self.telegram is not None:
             application = self.telegram.application
             with _logged("stopping Telegram"):
-                if application.updater is not None and application.updater.running:
-                    await application.updater.stop()
                 if application.running:
                     await application.stop()
                 await application.shutdown()
             self.telegram = None
-        for name, sender in list(self.senders.items()):
-            if self.app.bot.senders.get(name) is sender:
-                del self.app.bot.senders[name]
+        for name, sender in list(self.app.senders.items()):
             close = getattr(sender, "close", None)
             if close is not None:
                 with _logged(f"closing {name}"):
                     await close()
-        self.senders.clear()
+        self.app.senders.clear()
         if self._http_started:
             await self.http.stop()
             self._http_started = False

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real database per test (a SQLite file, and PostgreSQL when available)."""
+"""Shared fixtures: a real database per test (a SQLite file, and PostgreSQL when available),
+copied from a template migrated once per session."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import settings
 
-# CI explores the same examples every run, so a red CI always reproduces; locally each run
-# explores new ones, which is how the fuzzers keep finding things.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# The suite explores the same examples every run, so a red run always reproduces. New examples
+# come from a separate run with a fresh seed (`.ci/run` does one, printing the seed):
+#   CRMBOT_HYPOTHESIS_PROFILE=explore pytest -m hypothesis --hypothesis-seed=N
+settings.register_profile("suite", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("CRMBOT_HYPOTHESIS_PROFILE", "suite"))
 
 from crmbot import sample
 from crmbot.adapters.console import ConsoleChat
@@ -22,12 +24,14 @@ from crmbot.app import App, build, console_member
 from crmbot.config import Settings
 from crmbot.i18n import I18n
 from crmbot.intents.parse import Parser
+from crmbot.store import teams
 from crmbot.store.search import CustomerIndex, TeamIndex
 from tests.support.pgserver import (
     PostgresUnavailable,
     ThrowawayPostgres,
     postgres_required,
 )
+from tests.support.templates import Content, SchemaTemplates
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday
 
@@ -63,15 +67,32 @@ def postgres() -> Iterator[ThrowawayPostgres | None]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory) -> SchemaTemplates:
+    return SchemaTemplates(tmp_path_factory.mktemp("templates"), NOW)
+
+
+def _content(request) -> Content | None:
+    """What a test's database starts with: the sample team for a test that uses `demo`, the
+    schema at head for one that builds an `app`, nothing for the rest (so the migrations stay
+    tested from an empty database)."""
+    if "demo" in request.fixturenames:
+        return "demo"
+    return "schema" if "app" in request.fixturenames else None
+
+
 @pytest.fixture(params=_engines())
-def db_url(request, tmp_path, postgres) -> Iterator[str]:
-    """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database."""
+def db_url(request, tmp_path, postgres, templates) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, or a new PostgreSQL database, copied from the
+    session's template of what the test needs (see `_content`)."""
+    content = _content(request)
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        path = tmp_path / "crm.db"
+        yield templates.sqlite_copy(path, content) if content else f"sqlite:///{path}"
         return
     if postgres is None:
         pytest.skip("PostgreSQL server binaries not available")
-    name = postgres.create_database()
+    name = templates.postgres_copy(postgres, content) if content else postgres.create_database()
     yield postgres.url("psycopg", name)
     postgres.drop_database(name)
 
@@ -89,10 +110,12 @@ async def app(db_url, clock) -> AsyncIterator[App]:
 
 
 @pytest.fixture
-async def demo(app, clock) -> App:
-    """The app with the sample team seeded: Alice (manager), Bob (rep), Admin (admin)."""
+async def demo(app) -> App:
+    """The app with the sample team seeded at NOW: Alice (manager), Bob (rep), Admin (admin).
+    `db_url` copies it from a template; a module that brings its own `db_url` gets it seeded here."""
     async with app.db.sessions() as session, session.begin():
-        await sample.seed(session, clock.now)
+        if await teams.team_by_name(session, sample.TEAM) is None:
+            await sample.seed(session, NOW)
     return app
 
 
@@ -112,15 +135,15 @@ async def bob(demo) -> ConsoleChat:
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory) -> TeamIndex:
+def index(tmp_path_factory, templates) -> TeamIndex:
     """The sample team's fuzzy index, built once per module from a seeded SQLite file."""
 
     async def seed_and_index() -> TeamIndex:
-        app = build(Settings(), db=f"sqlite:///{tmp_path_factory.mktemp('parse') / 'crm.db'}", clock=lambda: NOW)
+        db = templates.sqlite_copy(tmp_path_factory.mktemp("parse") / "crm.db", "demo")
+        app = build(Settings(), db=db, clock=lambda: NOW)
         try:
-            async with app.db.sessions() as session, session.begin():
-                team = await sample.seed(session, NOW)
             async with app.db.sessions() as session:
+                team = await teams.team_by_name(session, sample.TEAM)
                 return await CustomerIndex().for_team(session, team.id)
         finally:
             await app.close()

@@ -66,7 +66,9 @@ TG_ALICE, TG_STRANGER = 1001, 6666
 SL_ALICE = "U0ALICE"
 BUSINESS = (models.Customer, models.Interaction, models.Deal, models.Complaint, models.FollowUp, models.AuditEntry)
 HTTP_TIMEOUT = 20  # seconds: a case that takes longer is a hang
-ALLOWED_STATUS = {"telegram": {200, 400, 403}, "slack": {200, 400, 401, 404}}
+# refusals a hostile request may get: bad input (400), wrong secret (401/403), too large (413),
+# not the content type the endpoint reads (415)
+ALLOWED_STATUS = {"telegram": {200, 400, 403, 413, 415}, "slack": {200, 400, 401, 404, 413, 415}}
 
 BASE = settings(
     deadline=None, database=None,
@@ -248,7 +250,7 @@ class World:
         await self.services.start()
         # attach() hands back the sender; its close() is the adapter's stop(): the adapter itself,
         # needed to wait for commands and presses answered after their ack
-        self.slack: SlackAdapter = self.app.bot.senders["slack"].on_close.__self__
+        self.slack: SlackAdapter = self.app.senders["slack"].on_close.__self__
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
         self.hook_url = f"http://127.0.0.1:{self.services.http.port}/telegram/hook"
         self.slack_url = f"http://127.0.0.1:{self.services.http.port}/slack/events"

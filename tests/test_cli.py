@@ -61,7 +61,7 @@ def test_parse_reads_stdin_one_json_per_line(demo_db):
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["intent"] for line in lines] == ["new_deal", "summary"]
     assert lines[0]["amount"] == 12500.0 and lines[0]["currency"] == "USD" and lines[0]["customer"] == "Sarah Connor (Cyberdyne)"
-    assert lines[1]["period"] == "month"
+    assert lines[1]["period"] == "this_month"
 
 
 def test_import_reports_skipped_rows_and_export_has_the_documented_shape(tmp_path, demo_db):
@@ -157,3 +157,56 @@ def test_doctor_reports_health_and_warns_about_an_open_webhook(demo_db, monkeypa
     assert "ABCDEFGHIJ" not in result.output  # the token itself is never shown
     missing = run("doctor", "--db", demo_db + ".missing")
     assert missing.exit_code != 0
+
+
+def _notify(db_path: str, adapter: str, chat_id: str) -> None:
+    """What `/notify here` said in that chat stores."""
+    import asyncio
+
+    from crmbot import sample
+    from crmbot.store import teams
+    from crmbot.store.db import open_database
+
+    async def store() -> None:
+        db = open_database(db_path)
+        try:
+            async with db.sessions() as session, session.begin():
+                team = await teams.team_by_name(session, sample.TEAM)
+                team.settings = {**team.settings, "notify": {"adapter": adapter, "chat_id": chat_id, "thread": None}}
+        finally:
+            await db.close()
+
+    asyncio.run(store())
+
+
+def test_chat_shows_announcements_for_itself_after_the_answer(demo_db):
+    result = run("chat", "--db", demo_db, "--user", "Alice", "--now", NOW, "--no-reminders",
+                 input="/notify here\ncyberdyne won\n")
+    assert result.exit_code == 0, result.output
+    answer = result.output.index("Cyberdyne pilot (Sarah Connor):")
+    assert result.output.index("Alice won Cyberdyne pilot") > answer
+
+
+def test_chat_logs_announcements_for_other_platforms_and_never_prints_them(demo_db, tmp_path, caplog):
+    import logging
+    import subprocess
+    import sys
+
+    _notify(demo_db, "telegram", "-100500")
+    with caplog.at_level(logging.INFO, logger="crmbot.app"):
+        result = run("chat", "--db", demo_db, "--user", "Alice", "--now", NOW, "--no-reminders",
+                     input="complaint from sarah connor: the dashboard is down\n")
+    assert "Complaint recorded for Sarah Connor" in result.output
+    assert "New complaint" not in result.output
+    [logged] = [r for r in caplog.records if r.name == "crmbot.app"]
+    assert "telegram" in logged.getMessage()
+    # a real terminal session, where no test harness catches log records: the chat shows the
+    # answer and nothing else
+    shown = subprocess.run(
+        [sys.executable, "-c", "from crmbot.cli import main; main()", "chat", "--db", demo_db, "--user", "Alice",
+         "--now", NOW, "--no-reminders"],
+        input="complaint from sarah connor: the kiosk is down\n", capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Complaint recorded for Sarah Connor" in shown.stdout
+    assert shown.stderr == "" and "New complaint" not in shown.stdout

@@ -40,6 +40,7 @@ async def test_log_call_with_follow_up_creates_both(alice, demo, clock):
 async def test_ambiguous_mention_asks_with_buttons_and_button_resolves(alice, demo):
     replies = await alice.send("called novak about the kiosk rollout")
     assert replies[0].buttons, text_of(replies)
+    assert [r.kind for r in replies] == ["customer_which"]  # the question is the whole answer
     labels = [b.label for b in replies[0].buttons]
     assert any("Jan Novák" in label for label in labels) and any("Nováková" in label for label in labels)
     assert await count(demo, models.Interaction, models.Interaction.summary.contains("kiosk")) == 0
@@ -52,7 +53,7 @@ async def test_ambiguous_mention_asks_with_buttons_and_button_resolves(alice, de
     assert customer[0].name == "Jan Novák"
     # the same button again does no harm
     again = await alice.press(choice)
-    assert "Already done" in text_of(again)
+    assert "Already done" in text_of(again) and again[0].kind == "button_used"
     assert await count(demo, models.Interaction, models.Interaction.summary.contains("kiosk")) == 1
 
 
@@ -137,11 +138,50 @@ async def test_a_flood_gets_a_polite_slow_down_and_nothing_is_lost_after(alice, 
 
 
 async def test_a_mistyped_message_from_an_adapter_is_refused_quietly(alice, demo):
-    from crmbot.messages import ChatRef, Incoming, UserRef
+    from crmbot.messages import ChatRef, Incoming, Outcome, UserRef
 
     before = await count(demo, models.ProcessedMessage)
     forged = Incoming(chat=ChatRef("slack", "D1"), user=UserRef("slack", "U1", workspace={"id": "T1"}), text="hi",
                       message_id="e1")
-    assert await demo.bot.handle(forged) == []
+    assert await demo.bot.handle(forged) == Outcome()
     assert await count(demo, models.ProcessedMessage) == before
     assert "Hi Alice" in text_of(await alice.send("help"))  # and the bot carries on
+
+
+async def test_an_announcement_is_part_of_the_outcome_once_committed(alice, bob, demo):
+    await alice.send("/notify here")  # Alice, a manager: her console chat hears the team's news
+    outcome = await bob.exchange("cyberdyne won")
+    assert [r.kind for r in outcome.replies] == ["deal_moved"]
+    [announcement] = outcome.announcements
+    assert announcement.chat == alice.chat
+    assert [r.kind for r in announcement.replies] == ["announce_deal"]
+    text = announcement.replies[0].text
+    assert "Bob" in text and "won" in text and "Cyberdyne pilot" in text
+    [deal] = await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot")
+    assert deal.stage == "won"
+
+
+async def test_a_message_that_fails_after_announcing_announces_nothing(alice, demo, clock):
+    from crmbot.adapters.console import ConsoleChat
+    from crmbot.bot import Bot
+    from crmbot.intents import build_router
+    from crmbot.intents.router import Route
+
+    await alice.send("/notify here")
+    router = build_router()
+    move_deal = router.routes["move_deal"]
+    made: list = []
+
+    async def moves_announces_then_fails(ctx, intent):
+        await move_deal.handler(ctx, intent)
+        made.extend(ctx.announcements)
+        raise RuntimeError("the store went away before the commit")
+
+    router.routes["move_deal"] = Route(moves_announces_then_fails, move_deal.role)
+    failing = ConsoleChat(Bot(demo.db, demo.i18n, clock=clock, router=router), "Alice")
+    outcome = await failing.exchange("cyberdyne won")
+    assert len(made) == 1  # the handler did announce, inside the transaction
+    assert outcome.announcements == ()
+    assert [r.kind for r in outcome.replies] == ["error"]
+    [deal] = await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot")
+    assert deal.stage != "won"  # rolled back, so nobody may hear it was won

@@ -75,7 +75,7 @@ class World:
     def send(self, text: str):
         # straight into Bot.handle with the console adapter's Incoming; ConsoleChat.send's own
         # "a number presses a button" shortcut is tested separately below
-        return self.runner.run(self.app.bot.handle(self.alice.incoming(text)))
+        return list(self.runner.run(self.app.bot.handle(self.alice.incoming(text))).replies)
 
     def close(self) -> None:
         self.runner.run(self.app.close())

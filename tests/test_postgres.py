@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from crmbot import sample
@@ -23,6 +23,7 @@ from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
 from tests.conftest import NOW
+from tests.support.contention import both_blocked_then_released
 
 ROUNDS = 8
 
@@ -87,26 +88,6 @@ async def _history(app: App, title: str) -> tuple[models.Deal, list[models.DealS
         return deal, history
 
 
-async def _both_blocked_then_released(app: App, sends) -> list:
-    """Hold the deal row in a third transaction until both workers wait on it: proof that the
-    two messages really are in flight at the same moment, whatever the scheduling."""
-    async with app.db.sessions() as holder:
-        async with holder.begin():
-            await holder.execute(select(models.Deal).where(models.Deal.title == "Cyberdyne pilot").with_for_update())
-            tasks = [asyncio.ensure_future(send) for send in sends]
-            async with app.db.sessions() as watcher:
-                for _ in range(1000):
-                    waiting = await watcher.scalar(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-                    )
-                    await watcher.rollback()  # a fresh snapshot of pg_stat_activity each time
-                    if waiting == 2 or any(t.done() for t in tasks):
-                        break
-                    await asyncio.sleep(0.01)
-            assert waiting == 2 and not any(t.done() for t in tasks)
-    return await asyncio.gather(*tasks)
-
-
 @pytest.mark.parametrize("pg_url", ["psycopg", "asyncpg"], indirect=True)
 async def test_two_workers_moving_one_deal_lose_no_update(workers, clock):
     one, two = workers
@@ -124,7 +105,9 @@ async def test_two_workers_moving_one_deal_lose_no_update(workers, clock):
         if round_ % 2:
             sends.reverse()
         if round_ % 4 >= 2:
-            replies = await _both_blocked_then_released(one, sends)
+            # hold the deal's row until both workers wait on it: both really are in flight at once
+            lock = select(models.Deal).where(models.Deal.title == "Cyberdyne pilot").with_for_update()
+            replies = await both_blocked_then_released(one, lock, sends)
         else:
             replies = await asyncio.gather(*sends)
         for answer in replies:

@@ -7,6 +7,8 @@ recording `Sender` written below (a double of the chat platform, not of our code
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -154,26 +156,75 @@ async def loop_b_again(db_url, app, clock):
         await db.close()
 
 
-async def test_a_crash_mid_send_leaves_the_lease_to_expire_and_the_row_is_sent_again(app, clock):
+async def test_a_crash_mid_send_leaves_the_short_lease_to_expire_and_the_row_is_sent_again(app, clock):
     alice = await member(app, "Alice")
     [fid] = await followups(app, alice, [NOW])
     stuck = RecordingPlatform()
     stuck.hang = asyncio.Event()
-    crashed = asyncio.ensure_future(loop_for(app, stuck, clock, worker_id="dies", lease_seconds=120).run_once(NOW))
+    crashed = asyncio.ensure_future(loop_for(app, stuck, clock, worker_id="dies").run_once(NOW))
     await asyncio.wait_for(stuck.arrived.wait(), 10)
     crashed.cancel()  # the process dies after the claim, before the platform answered
     with pytest.raises(asyncio.CancelledError):
         await crashed
     claimed = await row(app, fid)
     assert claimed.claimed_by == "dies" and claimed.delivered_at is None
+    assert claimed.claim_expires_at == NOW + timedelta(seconds=15)  # the default lease: seconds, not minutes
 
     platform = RecordingPlatform()
     survivor = loop_for(app, platform, clock, worker_id="lives")
-    assert (await survivor.run_once(NOW + timedelta(seconds=60))).claimed == 0  # the lease still holds
-    assert await survivor.seconds_to_next(NOW + timedelta(seconds=119, milliseconds=500)) == pytest.approx(0.5)
-    report = await survivor.run_once(NOW + timedelta(seconds=121))
+    assert (await survivor.run_once(NOW + timedelta(seconds=10))).claimed == 0  # the lease still holds
+    assert await survivor.seconds_to_next(NOW + timedelta(seconds=14, milliseconds=500)) == pytest.approx(0.5)
+    report = await survivor.run_once(NOW + timedelta(seconds=15))
     assert report.delivered == [fid] and len(platform.sent) == 1
     assert (await row(app, fid)).claimed_by == "lives"
+
+
+class SlowPlatform(RecordingPlatform):
+    """Takes the message at once but answers only after `answer_after` seconds (a slow Bot API)."""
+
+    def __init__(self, answer_after: float) -> None:
+        super().__init__()
+        self.answer_after = answer_after
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        self.sent.append((chat, list(replies)))
+        self.arrived.set()
+        await asyncio.sleep(self.answer_after)
+
+
+async def test_a_slow_send_keeps_its_lease_and_a_crashed_one_is_retaken_within_the_lease(app):
+    """Real time here: the lease is renewed by its holder every third of a lease while it sends."""
+    from datetime import datetime as wall
+
+    real = lambda: wall.now(timezone.utc)  # noqa: E731
+    alice = await member(app, "Alice")
+    [fid] = await followups(app, alice, [real() - timedelta(seconds=1)])
+    lease = 0.3
+    slow = SlowPlatform(answer_after=1.2)  # four leases long
+    other = RecordingPlatform()
+    holder = asyncio.ensure_future(loop_for(app, slow, real, worker_id="slow", lease_seconds=lease).run_once())
+    rival = loop_for(app, other, real, worker_id="rival", lease_seconds=lease)
+    await asyncio.wait_for(slow.arrived.wait(), 10)
+    while not holder.done():  # the rival keeps trying all along: the row is never free
+        assert (await rival.run_once()).claimed == 0
+        await asyncio.sleep(0.05)
+    assert (await holder).delivered == [fid]
+    assert len(slow.sent) == 1 and other.sent == []
+
+    # the same, but the holder dies mid-send: renewals stop, and within one lease the row is taken
+    [again] = await followups(app, alice, [real() - timedelta(seconds=1)], note="again")
+    stuck = RecordingPlatform()
+    stuck.hang = asyncio.Event()
+    dying = asyncio.ensure_future(loop_for(app, stuck, real, worker_id="dies", lease_seconds=lease).run_once())
+    await asyncio.wait_for(stuck.arrived.wait(), 10)
+    dying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    died = asyncio.get_running_loop().time()
+    while not (await rival.run_once()).delivered:
+        await asyncio.sleep(0.02)
+    assert asyncio.get_running_loop().time() - died <= lease + 0.25
+    assert [note_of(r) for r in other.reminders()] == ["again-0"]
 
 
 async def test_overdue_rows_at_start_up_go_out_at_once_marked_late(app, clock):
@@ -211,51 +262,89 @@ async def test_sleep_is_until_the_next_due_row_not_a_fixed_tick(app, clock):
 # -- failures ---------------------------------------------------------------------------------------
 
 
-async def test_failed_sends_back_off_then_give_up_and_show_in_the_digest(app, clock):
+async def test_an_outage_is_retried_with_jittered_capped_backoff_for_days_then_arrives_marked_late(app, clock):
     alice = await member(app, "Alice")
     [fid] = await followups(app, alice, [NOW])
     platform = RecordingPlatform()
-    platform.refusals.extend(DeliveryFailed("network is down") for _ in range(3))
-    loop = loop_for(app, platform, clock, max_attempts=3, backoff_seconds=30)
+    loop = loop_for(app, platform, clock, backoff_seconds=30, max_backoff_seconds=600, rng=random.Random(7))
 
-    assert (await loop.run_once(NOW)).retrying == [fid]
-    first = await row(app, fid)
-    assert first.attempts == 1 and first.next_attempt_at == NOW + timedelta(seconds=30)
-    assert first.claimed_by is None and first.last_error == "network is down"
-    assert (await loop.run_once(NOW + timedelta(seconds=29))).claimed == 0  # backing off
-    assert (await loop.run_once(NOW + timedelta(seconds=30))).retrying == [fid]
-    assert (await row(app, fid)).next_attempt_at == NOW + timedelta(seconds=30 + 60)  # doubled
-    assert (await loop.run_once(NOW + timedelta(seconds=90))).failed == [fid]
+    now, waits = NOW, []
+    for attempt in range(1, 9):  # the platform answers 500 for an hour and a half
+        platform.refusals.append(DeliveryFailed("Internal Server Error"))
+        assert (await loop.run_once(now)).retrying == [fid]
+        failed = await row(app, fid)
+        assert failed.attempts == attempt and failed.claimed_by is None and failed.last_error == "Internal Server Error"
+        wait = (failed.next_attempt_at - now).total_seconds()
+        ceiling = min(600, 30 * 2 ** (attempt - 1))
+        assert ceiling / 2 <= wait <= ceiling, (attempt, wait)  # exponential, capped, jittered
+        assert (await loop.run_once(now + timedelta(seconds=wait - 1))).claimed == 0  # backing off
+        waits.append(wait)
+        now = failed.next_attempt_at
+    assert len(set(waits)) == len(waits)  # jitter: no two waits alike
+
+    report = await loop.run_once(now)  # the platform is back
+    assert report.delivered == [fid]
+    delivered = await row(app, fid)
+    assert delivered.late is True and delivered.state == "pending" and delivered.last_error is None
+    assert "delivered late" in platform.reminders()[0].text
+
+
+async def test_an_outage_never_ends_a_reminder_within_a_day_only_after_the_retry_window(app, clock):
+    alice = await member(app, "Alice")
+    [fid] = await followups(app, alice, [NOW])
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, retry_hours=72, rng=random.Random(3))
+    for hours in (0, 1, 12, 24, 25, 71):
+        platform.refusals.append(DeliveryFailed("Bad Gateway"))
+        assert (await loop.run_once(NOW + timedelta(hours=hours))).retrying == [fid], hours
+    platform.refusals.append(DeliveryFailed("Bad Gateway"))
+    assert (await loop.run_once(NOW + timedelta(hours=72))).failed == [fid]
     gave_up = await row(app, fid)
-    assert gave_up.state == "failed" and gave_up.attempts == 3 and gave_up.delivered_at is None
-    assert (await loop.run_once(NOW + timedelta(days=1))).claimed == 0
+    assert gave_up.state == "failed" and gave_up.attempts == 7 and gave_up.delivered_at is None
+    assert (await loop.run_once(NOW + timedelta(days=4))).claimed == 0
 
-    # the member hears about it in the next morning digest (Thursday 08:30 Prague)
+    # the member hears about it in the next morning digest (Monday 08:30 Prague)
     digests = loop_for(app, platform, clock, digests_enabled=True)
-    await digests.run_once(datetime(2026, 11, 26, 7, 31, tzinfo=timezone.utc))
+    await digests.run_once(datetime(2026, 11, 30, 7, 31, tzinfo=timezone.utc))
     [digest] = [t for t in platform.texts() if "Good morning" in t]
     assert "couldn't deliver" in digest and "fu-0" in digest
 
 
-async def test_platform_retry_after_and_permanent_refusals(app, clock):
+async def test_platform_retry_after_and_permanent_refusals(app, clock, caplog):
     alice = await member(app, "Alice")
+    boss = await member(app, "Mary", role="manager")
     [slow, blocked, flaky] = await followups(app, alice, [NOW, NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)])
     platform = RecordingPlatform()
-    loop = loop_for(app, platform, clock, backoff_seconds=30)
+    told: list = []
+
+    async def announce(outgoing) -> None:
+        told.extend(outgoing)
+
+    loop = loop_for(app, platform, clock, backoff_seconds=30, announce=announce)
 
     platform.refusals.append(DeliveryFailed("Too Many Requests", retry_after=300))
     await loop.run_once(NOW)
     assert (await row(app, slow)).next_attempt_at == NOW + timedelta(seconds=300)
 
     platform.refusals.append(DeliveryFailed("bot was blocked by the user", permanent=True))
-    assert (await loop.run_once(NOW + timedelta(minutes=1))).failed == [blocked]
+    with caplog.at_level(logging.WARNING, logger="crmbot.reminders.loop"):
+        assert (await loop.run_once(NOW + timedelta(minutes=1))).failed == [blocked]
     assert (await row(app, blocked)).state == "failed"
+    [warning] = [r for r in caplog.records if r.name == "crmbot.reminders.loop" and r.levelno == logging.WARNING]
+    assert f"reminder {blocked} ended undelivered" in warning.getMessage() and "refused for good" in warning.getMessage()
+    # a manager of the team hears of it, in their own chat; the member does not (the bot can't reach them)
+    [notice] = told
+    assert notice.chat == ChatRef("console", "mary") and boss.role == "manager"
+    [text] = [r.text for r in notice.replies]
+    assert "A reminder for Alice could not be delivered" in text and "bot was blocked by the user" in text
+    assert "fu-1" in text
 
     platform.refusals.append(DeliveryFailed("timeout"))
     assert (await loop.run_once(NOW + timedelta(minutes=2))).retrying == [flaky]
     report = await loop.run_once(NOW + timedelta(minutes=5, seconds=1))
     assert sorted(report.delivered) == sorted([slow, flaky])
     assert (await row(app, flaky)).attempts == 2 and (await row(app, flaky)).last_error is None
+    assert len(told) == 1  # retried rows are nobody's concern
 
 
 # -- the buttons, pressed through Bot.handle ----------------------------------------------------
@@ -376,23 +465,6 @@ async def test_digests_across_dst_never_twice_never_skipped(app, clock, zone, st
 
 # -- the fault test: real worker processes killed mid-delivery against the Telegram stand-in ------
 
-WORKER = """
-import asyncio, sys
-from telegram import Bot
-from crmbot.adapters.telegram import TelegramSender
-from crmbot.i18n import I18n
-from crmbot.reminders import ReminderLoop
-from crmbot.store.db import open_database
-
-async def main(db_url, base_url, token, worker):
-    db = open_database(db_url)
-    async with Bot(token, base_url=base_url) as bot:
-        loop = ReminderLoop(db, I18n(), {"telegram": TelegramSender(bot)}, worker_id=worker, lease_seconds=2,
-                            batch_size=8, concurrency=4, poll_seconds=0.2, digests_enabled=False)
-        await loop.run(asyncio.Event())
-
-asyncio.run(main(*sys.argv[1:]))
-"""
 FAULT_ROWS = 240
 FAULT_KILLS = 10
 
@@ -411,18 +483,13 @@ def slow_telegram(**options):
 
 
 async def test_fault_workers_killed_mid_delivery_lose_nothing(db_url, tmp_path):
-    import os
     import random
     import re
-    import signal
-    import sys
-    from pathlib import Path
 
     pytest.importorskip("telegram")
-    script = tmp_path / "worker.py"
-    script.write_text(WORKER)
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    from tests.support import reminder_worker
+
+    processes = reminder_worker.processes()
     db = open_database(db_url)
     now = datetime.now(timezone.utc)
     async with db.sessions() as session, session.begin():
@@ -446,31 +513,35 @@ async def test_fault_workers_killed_mid_delivery_lose_nothing(db_url, tmp_path):
     kills = 0
     try:
         async with slow_telegram(token="777:FAULT") as api:
-            async def spawn(name: str):
-                log = open(tmp_path / f"{name}.log", "w")
-                return await asyncio.create_subprocess_exec(sys.executable, str(script), db_url, api.base_url, api.token, name,
-                                                            cwd=str(root), env=env, stdout=log, stderr=log)
+            def spawn(name: str):
+                worker = processes.Process(target=reminder_worker.run, name=name, daemon=True,
+                                           args=(db_url, api.base_url, api.token, name, str(tmp_path / f"{name}.log")))
+                worker.start()
+                return worker
+
+            async def ended(worker) -> None:
+                await asyncio.to_thread(worker.join)
 
             for k in range(FAULT_KILLS):
                 if not await undelivered():
                     break
                 seen = len(api.calls_to("sendMessage"))
-                worker = await spawn(f"worker-{k}")
+                worker = spawn(f"worker-{k}")
                 try:
                     await api.wait_for("sendMessage", seen + 1, timeout=60)
                 except AssertionError:
                     worker.kill()
                     raise AssertionError((tmp_path / f"worker-{k}.log").read_text()[-3000:]) from None
                 await asyncio.sleep(chance.uniform(0.0, 0.4))
-                worker.send_signal(signal.SIGKILL)  # no clean-up of any kind, as in a power cut
-                await worker.wait()
+                worker.kill()  # SIGKILL: no clean-up of any kind, as in a power cut
+                await ended(worker)
                 kills += 1
-            final = await spawn("final")
+            final = spawn("final")
             deadline = asyncio.get_running_loop().time() + 60
             while await undelivered() and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.1)
-            final.send_signal(signal.SIGTERM)
-            await final.wait()
+            final.terminate()
+            await ended(final)
             texts = [c.params["text"] for c in api.calls_to("sendMessage")]
     finally:
         async with db.sessions() as session:

@@ -6,16 +6,20 @@ through a second App with its own engine, as another process would.
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
+from rapidfuzz import fuzz, process
 from sqlalchemy import select
 
 from crmbot.app import App, build
 from crmbot.config import Settings
-from crmbot.store.search import ACCEPT, RIVAL_GAP
 from crmbot.store import models, teams
+from crmbot.store.search import ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, _WordFolder
+from crmbot.store.token_index import TokenIndex
+from crmbot.text import fold
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 
@@ -178,3 +182,88 @@ async def test_teams_never_see_each_others_customers(app, other):
     await add(other, team_b, [("Řehoř Ždárský", None, None, None)])
     assert all("Ždárský" not in m.display for m in await search(app, team_a, "rehor zdarsky"))
     assert await top(app, team_b, "rehor zdarsky") == "Řehoř Ždárský"
+
+
+# -- the token index: candidates from shared bigrams, never a scan of the vocabulary ---------------
+
+
+def _vocabulary(size: int, seed: int) -> list[str]:
+    """Name-like words with the repeats and shared endings real surnames have."""
+    pick = random.Random(seed)
+    stems = ["nov", "dvor", "svob", "proch", "kuc", "mamed", "aliy", "jon", "evan", "smit", "zupan", "horv", "kovac"]
+    endings = ["ak", "akova", "oda", "odova", "azka", "era", "erova", "ov", "ova", "es", "s", "h", "cic", "at", "ic", ""]
+    words = {f"{pick.choice(stems)}{''.join(pick.choice('aeiouklmnrstv') for _ in range(pick.randrange(0, 4)))}{pick.choice(endings)}"
+             for _ in range(size)}
+    return sorted(w for w in words if w) + ["张", "张伟", "伟", "华信", "信科", "ab", "abc"]
+
+
+def _typos(word: str, pick: random.Random) -> list[str]:
+    """Edits at distance 1 and 2: deletion, insertion, substitution, transposition."""
+    def edit(w: str) -> str:
+        i = pick.randrange(len(w))
+        kind = pick.randrange(4)
+        if kind == 0 and len(w) > 1:
+            return w[:i] + w[i + 1:]
+        if kind == 1:
+            return w[:i] + pick.choice("aeiouxz") + w[i:]
+        if kind == 2:
+            return w[:i] + pick.choice("aeiouxz") + w[i + 1:]
+        return w[:i] + w[i + 1:i + 2] + w[i] + w[i + 2:] if i + 1 < len(w) else w
+    once = edit(word)
+    return [once, edit(once)]
+
+
+def test_token_index_finds_exactly_what_a_full_scan_finds():
+    vocabulary = _vocabulary(3000, 7)
+    index = TokenIndex()
+    for token in vocabulary:
+        index.add(token)
+    pick = random.Random(11)
+    queries = [typo for word in pick.sample(vocabulary, 300) for typo in _typos(word, pick)]
+    queries += ["张", "张伟", "华", "ab", "abd", "x", "qqqqqqqqqq", "novakovaaaa"]
+    for query in queries:
+        for cutoff in (TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT):
+            scanned = {t: s for t, s, _ in process.extract(query, vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)}
+            assert dict(index.similar(query, cutoff)) == scanned, (query, cutoff)
+
+
+def test_token_index_typos_transpositions_and_cjk():
+    index = TokenIndex()
+    for token in ("novak", "novakova", "dvorak", "svoboda", "mammadova", "张", "张伟", "华信"):
+        index.add(token)
+    close = lambda word, cutoff=TOKEN_CUTOFF: {t for t, _ in index.similar(word, cutoff)}  # noqa: E731
+    assert "novak" in close("nowak")  # substitution
+    assert "novak" in close("novka")  # transposition
+    assert "novakova" in close("nvakva")  # two deletions
+    assert "svoboda" in close("svbodaa")  # deletion and insertion
+    assert "mammadova" in close("memmedova")  # two substitutions: a missing ə read as e
+    assert close("张伟", TOKEN_CUTOFF_SHORT) == {"张伟"}
+    assert close("张", TOKEN_CUTOFF_SHORT) == {"张"}
+    assert close("qwerty") == set()
+    assert index.add("novak") is index.add("".join(["nov", "ak"]))  # one string per token
+
+
+def test_word_folding_is_fold():
+    folder = _WordFolder()
+    for text in ("Jan Novák", "  Ǆ  straße ", "a ¨", "a¨b", "ﬀ ½", "x\u00a0y", "İstanbul Əliyeva", "\u3000张\u3000伟",
+                 "Horvat d.o.o.", "O'Neil & Co", ""):
+        assert folder(text) == fold(text), text
+
+
+async def test_a_new_word_from_another_worker_is_found_misspelt(app, other, team):
+    # looked for before it exists: nothing close is held, and the look-up is remembered
+    assert all("Wąchocki" not in m.display for m in await search(app, team, "wachockki"))
+    await add(other, team, [("Zbigniew Wąchocki", None, None, None)])
+    assert await top(app, team, "wachockki") == "Zbigniew Wąchocki"  # insertion
+    assert await top(app, team, "zbigniew wahcocki") == "Zbigniew Wąchocki"  # transposition
+    assert await top(app, team, "zbignew wachoki") == "Zbigniew Wąchocki"  # two deletions
+
+
+async def test_a_word_no_customer_holds_any_more_finds_no_one(app, other, team):
+    assert await top(app, team, "cyberdine") == "Sarah Connor (Cyberdyne)"
+    async with other.db.sessions() as session, session.begin():
+        rev = await teams.bump_customer_rev(session, team)
+        sarah = await session.scalar(select(models.Customer).where(models.Customer.name == "Sarah Connor"))
+        sarah.company, sarah.rev = "Skynet", rev
+    assert all("Cyberdyne" not in m.display for m in await search(app, team, "cyberdine"))
+    assert await top(app, team, "skynett") == "Sarah Connor (Skynet)"

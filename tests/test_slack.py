@@ -3,10 +3,13 @@ its Web API calls go to the local Slack stand-in. Checked against the database a
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -16,9 +19,11 @@ from crmbot import sample
 from crmbot.adapters.slack import SlackAdapter, SlackSender, build_slack, mrkdwn, reply_blocks
 from crmbot.app import build
 from crmbot.config import Settings
-from crmbot.messages import ChatRef, DeliveryFailed, Image, Reply
+from crmbot.messages import Button, ChatRef, DeliveryFailed, Image, Reply
+from crmbot.reminders import ReminderLoop
 from crmbot.store import models, teams
 from tests.standins import SlackStandIn
+from tests.test_delivery import impatient, sqlite_locked
 
 SECRET = "test-signing-secret"
 WORKSPACE = "T0TEST"
@@ -196,6 +201,35 @@ async def test_app_home_of_a_foreign_user_shows_no_data(slack):
     assert "Acme" not in view and "pipeline" not in view.lower()
 
 
+async def test_app_home_of_a_newcomer_says_how_to_join_unless_invite_only(slack):
+    members = await count(slack.app, models.Member)
+    slack.api.add_user("U0CAROL", real_name="Carol Rep")
+    await slack.post(slack.api.app_home_opened_event("U0CAROL"))
+    view = json.dumps(slack.api.calls_to("views.publish")[-1].params["view"], ensure_ascii=False)
+    assert "Send me a direct message" in view and "Acme" not in view
+    async with slack.app.db.sessions() as session, session.begin():
+        await teams.bind_workspace(session, await teams.team_by_name(session, sample.TEAM), WORKSPACE, invite_only=True)
+    await slack.post(slack.api.app_home_opened_event("U0CAROL"))
+    view = json.dumps(slack.api.calls_to("views.publish")[-1].params["view"], ensure_ascii=False)
+    assert "invite" in view and "direct message" not in view and "Acme" not in view
+    assert await count(slack.app, models.Member) == members  # looking at Home joins nobody
+
+
+async def test_app_home_escapes_notes_and_counts_what_it_leaves_out(slack, clock):
+    async with slack.app.db.sessions() as session, session.begin():
+        bob = await teams.member_by_name(session, (await teams.team_by_name(session, sample.TEAM)).id, "Bob")
+        for n in range(17):
+            session.add(models.FollowUp(team_id=bob.team_id, member_id=bob.id, due_at=clock.now + timedelta(minutes=n + 1),
+                                        note=f"<!channel> *ping* {n}", created_at=clock.now))
+    await slack.post(slack.api.app_home_opened_event(BOB))
+    blocks = slack.api.calls_to("views.publish")[0].params["view"]["blocks"]
+    [today] = [b["text"]["text"] for b in blocks if b["type"] == "section" and b["text"]["text"].startswith("*⏰ Due today*")]
+    lines = today.split("\n")
+    assert len([line for line in lines if line.startswith("• ")]) == 15
+    assert int(re.fullmatch(r"… and (\d+) more", lines[-1]).group(1)) >= 3  # 17 added, 15 shown, and Bob's own
+    assert "&lt;!channel&gt; \u2217ping\u2217 0" in today and "<!channel>" not in today
+
+
 # -- who may use it --------------------------------------------------------------------------------
 
 
@@ -249,6 +283,60 @@ async def test_stranger_in_an_invite_only_workspace_is_refused(slack):
     assert "Dvořák" in all_text(slack.posted()[-1])
 
 
+# -- trouble: the database away, Slack failing ---------------------------------------------------
+
+
+async def test_an_event_while_the_database_is_locked_gets_a_503_and_slacks_retry_is_answered(slack, db_url):
+    await impatient(slack.app)
+    body = slack.api.message_im_event(BOB, "called petr dvorak, wants 13 more drones", event_id="Ev0LOCKED")
+    with sqlite_locked(db_url):
+        status, text = await slack.post(body)
+    assert status == 503 and "Traceback" not in text
+    assert slack.posted() == []  # nobody was told "nothing was saved": the retry answers
+    assert (await slack.post(body, retry_num=1))[0] == 200
+    [answer] = slack.posted()
+    assert "Petr Dvořák" in all_text(answer)
+    assert await count(slack.app, models.Interaction, models.Interaction.summary.contains("13 more drones")) == 1
+
+
+async def test_a_command_while_the_database_is_locked_is_tried_again_before_it_is_answered(slack, db_url):
+    await impatient(slack.app)
+    with sqlite_locked(db_url):
+        status, _ = await slack.post(slack.api.slash_command("find petr dvorak", user_id=BOB,
+                                                             response_url=slack.api.response_url("locked")))
+        assert status == 200  # acknowledged at once: Slack will not send a command again
+        await asyncio.sleep(1.0)
+    await slack.adapter.drain()
+    [answer] = slack.api.responses("locked")
+    assert "Petr Dvořák" in json.dumps(answer["blocks"], ensure_ascii=False)
+
+
+async def test_slack_trouble_is_retried_in_line_and_what_still_fails_is_kept_and_sent_later(slack, clock):
+    api = slack.api
+    api.fail_next("chat.postMessage", status=500)
+    api.fail_next("chat.postMessage", retry_after=1)
+    await slack.post(api.message_im_event(BOB, "find petr dvorak"))  # a 500, then a 429 for 1 s: waited out
+    assert [a.status for a in api.answers if a.method == "chat.postMessage"] == [500, 429, 200]
+    assert await count(slack.app, models.PendingReply) == 0
+
+    api.fail_next("chat.postMessage", status=503, times=3)  # the first try and both retries
+    await slack.post(api.message_im_event(BOB, "called petr dvorak, wants 14 more drones"))
+    api.fail_next("response_url", status=500)  # an ephemeral answer: kept for Bob's DM, not the channel
+    await slack.post(api.slash_command("find jana", user_id=BOB, channel_id="C0GENERAL",
+                                       response_url=api.response_url("jana")))
+    await slack.adapter.drain()
+    assert await count(slack.app, models.Interaction, models.Interaction.summary.contains("14 more drones")) == 1
+    assert await count(slack.app, models.PendingReply) == 2
+
+    before = len(api.calls_to("chat.postMessage"))
+    report = await ReminderLoop(slack.app.db, slack.app.i18n, slack.app.senders, clock, digests_enabled=False).run_once()
+    assert len(report.replies.sent) == 2
+    logged, found = [c.params for c in api.calls_to("chat.postMessage")[before:]]
+    assert logged["channel"] == api.dm_channel(BOB) and "Petr Dvořák" in all_text(logged)
+    assert found["channel"] == BOB and "Jana Nováková" in all_text(found)  # Bob's DM
+    assert not slack.posted("C0GENERAL")
+
+
 # -- announcements, escaping, delivery -------------------------------------------------------------
 
 
@@ -286,8 +374,20 @@ def test_renderer_turns_template_bold_into_mrkdwn_and_keeps_user_text_literal():
     assert len(blocks) == 3 and all(len(b["text"]["text"]) <= 3000 for b in blocks)
 
 
+def test_a_reply_too_big_for_one_message_keeps_its_buttons_within_block_kits_limits():
+    buttons = tuple(Button(f"{n} " + "y" * 100, f"c:{n}") for n in range(30))
+    blocks = reply_blocks(Reply("x" * 200_000, buttons=buttons))
+    assert len(blocks) == 50  # Slack's maximum per message: the text is cut, not the buttons
+    *text, first, second = blocks
+    assert {b["type"] for b in text} == {"section"} and (first["type"], second["type"]) == ("actions", "actions")
+    elements = first["elements"] + second["elements"]
+    assert (len(first["elements"]), len(second["elements"])) == (25, 5)
+    assert [e["value"] for e in elements] == [f"c:{n}" for n in range(30)]
+    assert len({e["action_id"] for e in elements}) == 30 and all(len(e["text"]["text"]) == 75 for e in elements)
+
+
 async def test_sender_uploads_charts_and_reports_failures(slack):
-    sender = slack.app.bot.senders["slack"]
+    sender = slack.app.senders["slack"]
     assert isinstance(sender, SlackSender)
     await sender.send(ChatRef("slack", "C0SALES"), [Reply("**Pipeline**", image=Image(b"\x89PNG fake", "pipeline.png"))])
     assert slack.api.calls_to("chat.postMessage")[0].params["text"] == "Pipeline"

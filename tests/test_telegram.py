@@ -30,10 +30,12 @@ from crmbot.adapters.telegram import (
 from crmbot.app import App
 from crmbot.config import Settings
 from crmbot.messages import Button, ChatRef, DeliveryFailed, Image, Reply
+from crmbot.reminders import ReminderLoop
 from crmbot.server import SECRET_HEADER, Services, serve
 from crmbot.store import models, teams
 
 from tests.conftest import NOW
+from tests.test_delivery import impatient, sqlite_locked
 from tests.standins.telegram_api import TelegramStandIn, Upload, utf16_len
 from tests.standins.telegram_api import render_html as telegram_plain
 
@@ -209,9 +211,12 @@ async def test_webhook_sets_the_secret_and_refuses_requests_without_it(demo, api
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
+            json_type = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
             for body in (b"{nope", b'{"hello": 1}', b'{"update_id": 5, "message": {"text": 3}}'):
-                async with session.post(chat.hook_url, data=body, headers={SECRET_HEADER: SECRET}) as response:
+                async with session.post(chat.hook_url, data=body, headers=json_type) as response:
                     assert response.status == 400, body
+            async with session.post(chat.hook_url, data=b'{"update_id": 5}', headers={SECRET_HEADER: SECRET}) as response:
+                assert response.status == 415  # Telegram posts JSON, and says so
 
         assert await api.post_webhook(chat.hook_url, update, secret_token=SECRET) == 200
         [answer] = await api.wait_for("sendMessage")
@@ -360,13 +365,86 @@ async def test_a_full_conversation(tg, demo):
     assert len(api.calls_to("sendMessage")) == 6
 
 
-async def test_a_failed_answer_is_logged_and_the_bot_keeps_going(polling, demo, caplog):
+async def test_a_reply_refused_for_good_is_logged_and_the_bot_keeps_going(polling, demo, caplog):
     polling.api.fail_next("sendMessage", 403)
-    with caplog.at_level(logging.ERROR, logger="crmbot.adapters.telegram"):
+    with caplog.at_level(logging.WARNING, logger="crmbot.app"):
         await polling.say(ALICE, "/help")  # refused by the stand-in, recorded all the same
         [answer] = await polling.say(ALICE, "/help")  # handled after the first one was dealt with
     assert "Alice" in plain(answer)
-    assert "could not answer in Telegram chat 1001" in caplog.text
+    assert "a telegram chat refused a reply for good" in caplog.text
+    assert await count(demo, models.PendingReply) == 0  # sending it again would not help
+
+
+async def test_a_429_is_waited_out_and_a_5xx_tried_again_in_line(polling, demo):
+    api = polling.api
+    api.fail_next("sendMessage", 429, retry_after=1)
+    *_, answer = await polling.say(ALICE, "/help", expect=2)
+    api.fail_next("sendMessage", 500, times=2)
+    *_, again = await polling.say(ALICE, "/help", expect=3)
+    assert [a.status for a in api.answers if a.method == "sendMessage"] == [429, 200, 500, 500, 200]
+    assert "Alice" in plain(answer) and "Alice" in plain(again)
+    assert await count(demo, models.PendingReply) == 0
+
+
+async def test_a_reply_telegram_cannot_take_is_kept_and_sent_in_order_when_it_is_back(polling, demo):
+    api = polling.api
+    api.fail_next("sendMessage", 500, times=3)  # the first try and both retries
+    await polling.say(ALICE, "called jana, wants a quote by friday", expect=3)
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("quote by friday")) == 1
+    # Telegram is back, but the next answer to Alice waits behind the kept one; Bob's does not
+    await polling.say(ALICE, "/help", expect=0)
+    [bobs] = await polling.say(BOB, "/help", first_name="Bob")
+    assert "Bob" in plain(bobs)
+    kept = await rows(demo, models.PendingReply)
+    assert [(k.chat_id, len(k.replies)) for k in kept] == [(str(ALICE), 1), (str(ALICE), 1)]
+
+    before = len(api.calls_to("sendMessage"))
+    loop = ReminderLoop(demo.db, demo.i18n, demo.senders, demo.bot.clock, digests_enabled=False)
+    report = await loop.run_once()
+    assert len(report.replies.sent) == 2
+    to_alice = [plain(c) for c in api.calls_to("sendMessage")[before:] if c.params["chat_id"] == ALICE]
+    [logged, helped] = [t for t in to_alice if not t.startswith("⏰")]  # her overdue reminder went out too
+    assert "Jana Nováková" in logged and "Hi Alice" in helped
+    assert await count(demo, models.PendingReply) == 0
+
+
+async def test_polling_confirms_an_update_only_once_it_is_handled(polling, demo, db_url, caplog):
+    api = polling.api
+    await impatient(demo)
+    update = api.text_update(ALICE, ALICE, "called petr dvorak, wants 9 more drones")
+    with sqlite_locked(db_url):
+        polls = len(api.calls_to("getUpdates"))
+        api.push_update(update)
+        # fetched, not handled (the database is locked), fetched again: the offset never passed it
+        calls = await api.wait_for("getUpdates", polls + 3, timeout=10)
+        assert all((c.params.get("offset") or 0) <= update["update_id"] for c in calls)
+        assert update in api.pending_updates
+    assert not api.calls_to("sendMessage")  # nobody was told "nothing was saved"
+    [answer] = await api.wait_for("sendMessage", timeout=10)
+    assert "Petr Dvořák" in plain(answer)
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("9 more drones")) == 1
+    polls = len(api.calls_to("getUpdates"))
+    *_, confirming = await api.wait_for("getUpdates", polls + 1)
+    assert confirming.params["offset"] == update["update_id"] + 1
+    assert "Traceback" not in caplog.text
+
+
+async def test_the_webhook_answers_503_while_the_database_is_away_so_telegram_delivers_again(demo, api, db_url):
+    await bind(demo, "Alice", ALICE)
+    await impatient(demo)
+    services = await start(demo, api, "webhook")
+    try:
+        chat = Telegram(api, services, "webhook")
+        update = api.text_update(ALICE, ALICE, "called petr dvorak, wants 12 more drones")
+        with sqlite_locked(db_url):
+            assert await api.post_webhook(chat.hook_url, update, secret_token=SECRET) == 503
+        assert not api.calls_to("sendMessage")
+        assert await api.post_webhook(chat.hook_url, update, secret_token=SECRET) == 200  # Telegram's retry
+        [answer] = await api.wait_for("sendMessage")
+        assert "Petr Dvořák" in plain(answer)
+        assert await count(demo, models.Interaction, models.Interaction.summary.contains("12 more drones")) == 1
+    finally:
+        await services.stop()
 
 
 # -- groups -------------------------------------------------------------------------------------------
@@ -414,6 +492,42 @@ async def test_in_a_group_another_members_press_does_no_harm(tg, demo):
     [card] = await tg.press(GROUP, ALICE, "Jan Novák (Acme", chat_type="supergroup")
     assert "Acme website" in plain(card)
     assert api.calls_to("editMessageText")
+
+
+async def test_refused_presses_are_toasts_in_the_members_language(polling, demo):
+    """Toast or message is decided by the reply's kind, so it works in every language."""
+    api = polling.api
+    async with demo.db.sessions() as session, session.begin():
+        bob = await teams.member_by_name(session, (await teams.team_by_name(session, sample.TEAM)).id, "Bob")
+        bob.locale = "cs"
+    await polling.say(ALICE, f"/find@{BOT} novak", chat_id=GROUP, chat_type="supergroup")
+    await polling.press(GROUP, BOB, "Jan Novák (Acme", expect=0, chat_type="supergroup")
+    [toast] = api.calls_to("answerCallbackQuery")
+    assert toast.params["text"] == demo.i18n.render("cs", "button_not_yours")
+    assert not api.calls_to("editMessageText")
+    # his own button answers in the chat; pressed again, the refusal is a toast again
+    await polling.say(BOB, "/find novak")
+    message_id, buttons = polling.keyboard(BOB)
+    acme = next(b for b in buttons if b["text"].startswith("Jan Novák (Acme"))
+    [card] = await polling.press(BOB, BOB, "Jan Novák (Acme")
+    assert "Acme website" in plain(card)
+    sent = len(api.calls_to("sendMessage"))
+    await polling.deliver(api.callback_update(BOB, BOB, acme["callback_data"], message_id))
+    [*_, again] = await api.wait_for("answerCallbackQuery", 3)
+    assert again.params["text"] == demo.i18n.render("cs", "button_used")
+    await polling.say(BARRIER, "hello")  # handled after the press: nothing else went out for it
+    assert len(api.calls_to("sendMessage")) == sent + 1
+    # the premise: the member saw Czech words, not English ones
+    assert demo.i18n.render("cs", "button_used") != demo.i18n.render("en", "button_used")
+
+
+async def test_a_won_deal_is_announced_in_the_group_that_asked_for_news(polling, demo):
+    [on] = await polling.say(ALICE, f"/notify@{BOT} here", chat_id=GROUP, chat_type="supergroup")
+    assert "will now hear" in plain(on)
+    answer, announcement = await polling.say(BOB, "cyberdyne won", expect=2)
+    assert answer.params["chat_id"] == BOB and "Cyberdyne pilot" in plain(answer)
+    assert announcement.params["chat_id"] == GROUP
+    assert "Bob won Cyberdyne pilot" in plain(announcement)
 
 
 # -- redelivery ---------------------------------------------------------------------------------------
@@ -501,10 +615,16 @@ async def test_failed_sends_raise_delivery_failed(sender, api):
         await sender.send(chat, [Reply("Call Jan")])
     assert blocked.value.permanent
 
-    api.fail_next("sendMessage", 429, retry_after=7)
+    api.fail_next("sendMessage", 429, retry_after=1, times=3)  # waited out twice, then given up
     with pytest.raises(DeliveryFailed) as flood:
         await sender.send(chat, [Reply("Call Jan")])
-    assert not flood.value.permanent and flood.value.retry_after == 7
+    assert not flood.value.permanent and flood.value.retry_after == 1
+
+    api.fail_next("sendMessage", 500, times=3)  # tried again twice, then given up
+    with pytest.raises(DeliveryFailed) as failing:
+        await sender.send(chat, [Reply("Call Jan")])
+    assert not failing.value.permanent and failing.value.retry_after is None
+    assert len(api.calls_to("sendMessage")) == 1 + 3 + 3
 
     await api.stop()  # the network goes away
     with pytest.raises(DeliveryFailed) as down:

@@ -52,10 +52,10 @@ class PlatformUser:
         )
 
     async def send(self, text: str):
-        return await self.bot.handle(self._incoming(text))
+        return (await self.bot.handle(self._incoming(text))).replies
 
     async def press(self, button):
-        return await self.bot.handle(self._incoming(action=button.action))
+        return (await self.bot.handle(self._incoming(action=button.action))).replies
 
 
 PLATFORMS = ("console", "telegram", "slack")

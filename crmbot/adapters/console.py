@@ -1,16 +1,18 @@
 """The console adapter: the terminal chat, and the in-process double the tests drive.
 
-Buttons are shown as numbered choices; typing the number presses the button.
+Buttons are shown as numbered choices; typing the number presses the button. What a message
+announces to other chats is handed back in its `Outcome`; `crmbot chat` delivers it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import count
 
-from crmbot.bot import Bot
-from crmbot.messages import Button, ChatRef, Incoming, Reply, UserRef
+from crmbot.bot import Bot, Transient
+from crmbot.messages import Button, ChatRef, Incoming, Outcome, Reply, UserRef
 
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
@@ -47,26 +49,35 @@ class ConsoleChat:
         )
 
     async def send(self, text: str) -> list[Reply]:
-        """Type a line: a number presses the matching button of the last answer."""
-        stripped = text.strip()
-        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 3 and 1 <= int(stripped) <= len(self._buttons):
-            return await self.press(self._buttons[int(stripped) - 1])
-        return self._remember(await self.bot.handle(self.incoming(text)))
+        """Type a line and get the answer in this chat."""
+        return list((await self.exchange(text)).replies)
 
     async def press(self, button: Button) -> list[Reply]:
-        return self._remember(await self.bot.handle(self.incoming(action=button.action)))
+        return list((await self._handle(self.incoming(action=button.action))).replies)
 
-    def remember(self, replies: list[Reply]) -> list[Reply]:
+    async def exchange(self, text: str) -> Outcome:
+        """Type a line and get all it caused: a number presses the matching button of the last answer."""
+        stripped = text.strip()
+        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 3 and 1 <= int(stripped) <= len(self._buttons):
+            return await self._handle(self.incoming(action=self._buttons[int(stripped) - 1].action))
+        return await self._handle(self.incoming(text))
+
+    async def _handle(self, incoming: Incoming) -> Outcome:
+        try:
+            outcome = await self.bot.handle(incoming)
+        except Transient:
+            # nothing redelivers a line typed in a terminal: say it failed, so it is typed again
+            outcome = Outcome(tuple(self.bot.refusal(incoming, "error")))
+        self.remember(outcome.replies)
+        return outcome
+
+    def remember(self, replies: Sequence[Reply]) -> None:
         """Make these replies' buttons the ones a typed number presses."""
-        return self._remember(replies)
-
-    def _remember(self, replies: list[Reply]) -> list[Reply]:
         buttons = [b for r in replies for b in r.buttons]
         if buttons:
             self._buttons = buttons
-        return replies
 
-    def show(self, replies: list[Reply]) -> str:
+    def show(self, replies: Sequence[Reply]) -> str:
         out, number = [], 1
         for reply in replies:
             out.append(render(reply, number))

@@ -3,19 +3,26 @@
 It only translates. Who may talk, de-duplication of redelivered updates (the update_id is the
 message id), parsing and every reply are the core's business. What is Telegram's lives here:
 HTML rendering with everything escaped, the 4096-character limit, inline keyboards, callback
-queries, group addressing, the command menu, and mapping send errors onto `DeliveryFailed`.
+queries, group addressing, the command menu, retrying a send the Bot API could not take (429
+through python-telegram-bot's rate limiter, 5xx and dropped connections here) and mapping what
+still fails onto `DeliveryFailed`.
 
+`feed(update)` says whether an update is done with: False when the core could not handle it
+now (`Transient`), so it must not be confirmed to Telegram (polling) or acknowledged (webhook).
 Lifecycle (initialize / start / polling or webhook) is driven by `crmbot.server`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+import random
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
+from functools import partial
 
 from telegram import (
     BotCommand,
@@ -30,13 +37,13 @@ from telegram import (
 )
 from telegram import Bot as TelegramBot
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from crmbot.bot import Bot
+from crmbot.bot import Bot, Transient
 from crmbot.config import Settings
 from crmbot.i18n import FALLBACK
-from crmbot.messages import Button, ChatRef, DeliveryFailed, Incoming, Reply, UserRef
+from crmbot.messages import Button, ChatRef, DeliveryFailed, Incoming, Outcome, Outgoing, Reply, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +53,12 @@ MAX_CALLBACK_DATA = 64  # bytes
 MAX_TOAST = 200  # answerCallbackQuery text
 # Only these two kinds of update matter to crmbot; asking for less keeps the queue small.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-# Replies the core gives to a button press it refused: shown as a toast on the button
+# A 429 is waited out by python-telegram-bot's rate limiter this many times (all sends pause, as
+# Telegram asks); a 5xx or a dropped connection is retried by `call` as often, with backoff.
+SEND_RETRIES = 2
+# Kinds of reply the core gives to a button press it refused: shown as a toast on the button
 # instead of a message in the chat, and the keyboard is left alone.
-REFUSED_PRESS = ("button_not_yours", "button_used", "button_unknown", "stranger")
+REFUSED_PRESS = frozenset({"button_not_yours", "button_used", "button_unknown", "stranger"})
 
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _HTML_TOKEN = re.compile(r"<(/?)([a-z-]+)[^<>]*>|&[#a-zA-Z0-9]+;|.", re.DOTALL)
@@ -142,6 +152,23 @@ def chat_id_of(chat: ChatRef) -> int | str:
         return chat.chat_id  # "@channelname"
 
 
+async def call(send: Callable[[], Awaitable[Message]]) -> Message:
+    """One Bot API send, tried again when Telegram failed to take it (a 5xx, a dropped
+    connection). A timeout is not retried: Telegram may have taken that message already."""
+    attempt = 0
+    while True:
+        try:
+            return await send()
+        except (BadRequest, TimedOut):
+            raise
+        except NetworkError as error:
+            if attempt == SEND_RETRIES:
+                raise
+            attempt += 1
+            log.info("Telegram could not take a message (%s); trying again", error)
+            await asyncio.sleep(0.5 * 3 ** (attempt - 1) * (0.5 + random.random() / 2))
+
+
 async def deliver(bot: TelegramBot, chat_id: int | str, replies: Iterable[Reply], *, reply_to: int | None = None) -> list[Message]:
     """Send replies in order: a chart first as a photo, then the text, split when long, with the
     buttons on its last part. Errors propagate: callers decide what a failure means."""
@@ -157,17 +184,28 @@ async def deliver(bot: TelegramBot, chat_id: int | str, replies: Iterable[Reply]
     for reply in replies:
         if reply.image is not None:
             photo = InputFile(reply.image.data, filename=reply.image.filename)
-            sent.append(await bot.send_photo(chat_id, photo, reply_parameters=reply_parameters()))
+            sent.append(await call(partial(bot.send_photo, chat_id, photo, reply_parameters=reply_parameters())))
         parts = split_html(render_html(reply.text))
         for number, part in enumerate(parts, start=1):
             markup = keyboard(reply.buttons) if number == len(parts) else None
-            sent.append(
-                await bot.send_message(
-                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    reply_parameters=reply_parameters(), link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-            )
+            sent.append(await call(partial(
+                bot.send_message, chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup,
+                reply_parameters=reply_parameters(), link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )))
     return sent
+
+
+def delivery_failed(error: TelegramError) -> DeliveryFailed:
+    """What a failed send means for trying again."""
+    if isinstance(error, RetryAfter):
+        return DeliveryFailed(f"Telegram rate limit: {error}", retry_after=_seconds(error))
+    if isinstance(error, (Forbidden, BadRequest, ChatMigrated)):
+        # blocked by the user, kicked from the group, chat not found, a group that became a
+        # supergroup: sending the same again won't help
+        return DeliveryFailed(f"Telegram refused: {error}", permanent=True)
+    if isinstance(error, NetworkError):  # timeouts, connection errors, 5xx
+        return DeliveryFailed(f"Telegram unreachable: {error}")
+    return DeliveryFailed(f"Telegram error: {error}")
 
 
 # -- Telegram -> Incoming ----------------------------------------------------------------------
@@ -217,16 +255,23 @@ def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
 
 
 class TelegramAdapter:
-    """Owns the python-telegram-bot Application and its two handlers."""
+    """Owns the python-telegram-bot Application and its two handlers. Replies go out through
+    `deliver` (the app's: it keeps what Telegram cannot take now), and what a message announces
+    to other chats through `announce` (the app's, which knows every running adapter)."""
 
-    def __init__(self, core: Bot, settings: Settings, application: Application | None = None) -> None:
+    def __init__(self, core: Bot, settings: Settings, application: Application | None = None, *,
+                 announce: Callable[[Sequence[Outgoing]], Awaitable[None]],
+                 deliver: Callable[[ChatRef, Sequence[Reply], Callable[[], Awaitable[None]]], Awaitable[None]]) -> None:
         self.core = core
         self.settings = settings
+        self.announce = announce
+        self.deliver = deliver
         self.application = application or build_application(settings)
         self.application.add_handler(MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.UpdateType.EDITED, self.on_message))
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_error_handler(self.on_error)
-        self._toasts: frozenset[str] | None = None
+        # updates the core could not handle now: not done, so Telegram must deliver them again
+        self._unfinished: set[int] = set()
 
     @property
     def bot(self) -> TelegramBot:
@@ -247,10 +292,24 @@ class TelegramAdapter:
                 raise ValueError("not a Telegram update: an id that is not a number")
         return update
 
-    async def feed(self, update: Update) -> None:
-        """Handle one update before returning, so a webhook answers only when it is done:
-        a crash lets Telegram deliver it again (and the stored update_id keeps that from doubling)."""
+    async def feed(self, update: Update) -> bool:
+        """Handle one update before returning; True when it is done with (handled, refused, or
+        failed for good), False when it must be delivered again. Done means committed: a crash
+        before this returns lets Telegram deliver the update again, and the stored update_id
+        keeps that from doubling."""
         await self.application.process_update(update)
+        if update.update_id in self._unfinished:
+            self._unfinished.discard(update.update_id)
+            return False
+        return True
+
+    async def _handle(self, update: Update, incoming: Incoming) -> Outcome | None:
+        """The core's outcome; None when it could not handle the update now (see `feed`)."""
+        try:
+            return await self.core.handle(incoming)
+        except Transient:
+            self._unfinished.add(update.update_id)
+            return None
 
     async def set_commands(self) -> None:
         """The command menu in every language crmbot speaks; English is also the default, so a
@@ -281,9 +340,12 @@ class TelegramAdapter:
             chat=ChatRef(NAME, str(message.chat.id)), user=user_ref(message.from_user), text=text,
             message_id=str(update.update_id),
         )
-        replies = await self.core.handle(incoming)
+        outcome = await self._handle(update, incoming)
+        if outcome is None:
+            return
         # in a group, answer as a reply so everyone sees whose message it was
-        await self._send(message.chat.id, replies, reply_to=message.message_id if is_group(message.chat) else None)
+        await self._send(message.chat.id, outcome.replies, reply_to=message.message_id if is_group(message.chat) else None)
+        await self.announce(outcome.announcements)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -295,8 +357,11 @@ class TelegramAdapter:
             chat=ChatRef(NAME, str(chat_id)), user=user_ref(query.from_user), action=query.data if isinstance(query.data, str) else "",
             message_id=str(update.update_id),
         )
-        replies = await self.core.handle(incoming)
-        if len(replies) == 1 and replies[0].text in self.toasts:
+        outcome = await self._handle(update, incoming)
+        if outcome is None:
+            return  # the spinner stops by itself; the redelivered press answers it
+        replies = outcome.replies
+        if len(replies) == 1 and replies[0].kind in REFUSED_PRESS:
             # someone else's button, or one already spent: a toast to the presser, nothing in the chat
             await self._answer(query, replies[0].text[:MAX_TOAST])
             return
@@ -304,13 +369,7 @@ class TelegramAdapter:
         if replies and message is not None:
             await self._show_choice(message, query.data or "")
         await self._send(chat_id, replies, reply_to=message.message_id if message and is_group(message.chat) else None)
-
-    @property
-    def toasts(self) -> frozenset[str]:
-        if self._toasts is None:
-            i18n = self.core.i18n
-            self._toasts = frozenset(i18n.render(code, key) for code in i18n.codes for key in REFUSED_PRESS)
-        return self._toasts
+        await self.announce(outcome.announcements)
 
     async def _answer(self, query, text: str | None = None) -> None:
         try:
@@ -334,23 +393,23 @@ class TelegramAdapter:
         except BadRequest:  # already edited (a second press, a redelivered update)
             log.info("could not edit message %s", message.message_id, exc_info=True)
 
-    async def _send(self, chat_id: int, replies: list[Reply], *, reply_to: int | None) -> None:
-        if not replies:
-            return
-        try:
-            await deliver(self.bot, chat_id, replies, reply_to=reply_to)
-        except RetryAfter as error:
-            # the rate limiter queued us as much as it could; say so rather than drop silently
-            log.warning("Telegram asked to slow down in chat %s (retry after %ss); replies dropped", chat_id, _seconds(error))
-        except TelegramError:
-            log.exception("could not answer in Telegram chat %s", chat_id)
+    async def _send(self, chat_id: int, replies: Sequence[Reply], *, reply_to: int | None) -> None:
+        """One by one, so that a reply Telegram cannot take now is kept alone (not re-sent with
+        those before it) and those after it wait behind it."""
+        chat = ChatRef(NAME, str(chat_id), str(reply_to) if reply_to else None)
+        sender = self.sender()
+        for reply in replies:
+            await self.deliver(chat, [reply], partial(sender.send, chat, [reply]))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error handling a Telegram update", exc_info=context.error)
 
 
 def build_application(settings: Settings) -> Application:
-    """The python-telegram-bot Application for our token and Bot API server, rate-limited."""
+    """The python-telegram-bot Application for our token and Bot API server: rate-limited, with
+    send timeouts longer than the Bot API's slowest answer (a send cut short may have been
+    taken, and would be sent again), and no Updater: `crmbot.adapters.telegram_polling` polls,
+    confirming an update only once it is handled."""
     if settings.telegram_token is None:
         raise ValueError("CRMBOT_TELEGRAM_TOKEN is not set")
     base = settings.telegram_api_url.rstrip("/")
@@ -359,7 +418,11 @@ def build_application(settings: Settings) -> Application:
         .token(settings.telegram_token.get_secret_value())
         .base_url(base)
         .base_file_url(_file_url(base))
-        .rate_limiter(AIORateLimiter())
+        .rate_limiter(AIORateLimiter(max_retries=SEND_RETRIES))
+        .read_timeout(settings.send_timeout_seconds)
+        .write_timeout(settings.send_timeout_seconds)
+        .media_write_timeout(settings.send_timeout_seconds)
+        .updater(None)
     )
     return builder.build()
 
@@ -380,7 +443,9 @@ def _seconds(error: RetryAfter) -> float:
 
 
 class TelegramSender:
-    """Delivers to Telegram chats for the reminder loop; every failure becomes DeliveryFailed."""
+    """Delivers to Telegram chats; every failure becomes DeliveryFailed. A chat's `thread`, when
+    set, is the message the replies answer: the first of them quotes it (in a group, everyone
+    sees whose message it was), also when a kept reply goes out later."""
 
     name = NAME
 
@@ -388,18 +453,11 @@ class TelegramSender:
         self.bot = bot
 
     async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        reply_to = int(chat.thread) if chat.thread and chat.thread.isdigit() else None
         try:
-            await deliver(self.bot, chat_id_of(chat), replies)
-        except RetryAfter as error:
-            raise DeliveryFailed(f"Telegram rate limit: {error}", retry_after=_seconds(error)) from error
-        except Forbidden as error:  # blocked by the user, kicked from the group
-            raise DeliveryFailed(f"Telegram refused: {error}", permanent=True) from error
-        except BadRequest as error:  # chat not found, deactivated user: sending again won't help
-            raise DeliveryFailed(f"Telegram refused: {error}", permanent=True) from error
-        except NetworkError as error:  # timeouts, connection errors, 5xx
-            raise DeliveryFailed(f"Telegram unreachable: {error}") from error
+            await deliver(self.bot, chat_id_of(chat), replies, reply_to=reply_to)
         except TelegramError as error:
-            raise DeliveryFailed(f"Telegram error: {error}") from error
+            raise delivery_failed(error) from error
 
 
 async def bot_username(settings: Settings) -> str | None:

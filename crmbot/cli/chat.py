@@ -49,6 +49,9 @@ async def _chat(app: app_module.App, user: str, team: str | None, now: datetime 
 
     if interactive:
         out.print(f"[bold]crmbot[/bold] — you are {user}. Type 'help', or Ctrl-D to leave.")
+    # announcements (a deal won, with `/notify here` said in this chat) follow the answer here;
+    # those for a Telegram or Slack chat are logged: their adapter runs in `crmbot run`
+    app.senders["console"] = ConsoleSender(show, chat)
     # due follow-ups are printed into the chat, by the same loop `crmbot run` uses
     loop_task, stop, reminder_loop = None, asyncio.Event(), None
     if reminders if reminders is not None else interactive:
@@ -68,7 +71,9 @@ async def _chat(app: app_module.App, user: str, team: str | None, now: datetime 
                 break
             if not line.strip() and not interactive:
                 continue
-            show(chat.show(await chat.send(line)))
+            outcome = await chat.exchange(line)
+            show(chat.show(outcome.replies))
+            await app.announce(outcome.announcements)
             if reminder_loop is not None:
                 reminder_loop.wake()  # a reminder just set for a minute from now is not missed
     finally:

@@ -98,7 +98,7 @@ def doctor(db: DbOption = None, now: NowOption = None) -> None:
     from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine, text
 
-    from crmbot.reminders import queue
+    from crmbot.reminders import outbox, queue
     from crmbot.store import migrate
     from crmbot.store.db import open_database, sync_url, to_url
 
@@ -145,24 +145,27 @@ def doctor(db: DbOption = None, now: NowOption = None) -> None:
         warn(f"schema at revision {current}, this crmbot expects {head}: run `crmbot db upgrade`")
 
     if current is not None:
-        async def reminders() -> tuple[dict, list, list]:
+        async def reminders() -> tuple[dict, list, list, tuple]:
             database = open_database(target, upgrade=False)
             try:
                 async with database.sessions() as session:
-                    return (await queue.counts(session, moment, timedelta(seconds=60)),
-                            await queue.recent_errors(session), await queue.unreachable_members(session))
+                    return (await queue.counts(session, moment, timedelta(seconds=60)), await queue.ended(session),
+                            await queue.unreachable_members(session), await outbox.counts(session))
             finally:
                 await database.close()
 
-        counts, reasons, unreachable = asyncio.run(reminders())
+        counts, ended, unreachable, (kept, kept_since) = asyncio.run(reminders())
         summary = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
         (warn if counts["overdue"] or counts["failed"] else ok)(f"reminders: {summary}")
         if counts["overdue"]:
             warn("overdue reminders are waiting: is `crmbot run` running, with an adapter for their members?")
-        for reason, n in reasons:
-            warn(f"  {n} failed: {reason}")
+        for name, row in ended:
+            warn(f"  {name}'s reminder “{row.note[:60]}” (due {row.due_at:%Y-%m-%d %H:%M} UTC) ended undelivered: {row.last_error}")
         if unreachable:
             warn(f"members no chat can reach (their reminders wait): {', '.join(unreachable[:10])}")
+        if kept:
+            warn(f"{kept} repl{'y' if kept == 1 else 'ies'} kept for a platform that could not take them, the oldest "
+                 f"since {kept_since:%Y-%m-%d %H:%M} UTC: `crmbot run` sends them when the platform is back")
 
     if settings.telegram_token is not None:
         ok("telegram: token set, " + ("webhook " + settings.telegram_webhook_url if settings.telegram_webhook_url else "long polling"))
@@ -177,6 +180,7 @@ def doctor(db: DbOption = None, now: NowOption = None) -> None:
             bad("slack: HTTP events need CRMBOT_SLACK_SIGNING_SECRET to verify requests")
     else:
         out.print("- slack: not configured (CRMBOT_SLACK_BOT_TOKEN)")
-    out.print(f"- reminder poll interval: {settings.reminder_poll_seconds:g} s")
+    out.print(f"- reminder poll interval: {settings.reminder_poll_seconds:g} s, lease {settings.reminder_lease_seconds:g} s, "
+              f"send timeout {settings.send_timeout_seconds:g} s")
     if errors:
         raise typer.Exit(1)

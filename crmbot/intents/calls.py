@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
@@ -13,8 +13,8 @@ router = Router()
 
 async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     due = intent.slots.get("due")
     if due is not None and intent.slots.get("due_in_past"):
         return [ctx.reply("due_in_past", due=due)]

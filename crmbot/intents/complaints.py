@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
@@ -14,8 +14,8 @@ router = Router()
 @router.intent("complaint")
 async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     text = intent.slots.get("text", "").strip()
     row = await ctx.create(
         models.Complaint(
@@ -31,8 +31,8 @@ async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
 @router.intent("resolve_complaint")
 async def resolve_complaint(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     chosen = intent.slots.get("complaint_id")
     open_ones = await records.open_complaints(ctx.session, ctx.team.id, customer.id)
     if chosen is not None:

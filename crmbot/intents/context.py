@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from crmbot.store import Session
 
 from crmbot.i18n import I18n
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
-from crmbot.messages import Button, Card, ChatRef, Reply
+from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
 from crmbot.store import changes, customers, models
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
@@ -21,9 +21,18 @@ from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_win
 MAX_CHOICES = 5
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a look-up returns instead of what it looks for when the member must answer first
+    (which customer? which deal?) or be told why not (that customer is gone): the handler
+    returns these replies as its answer."""
+
+    replies: list[Reply]
+
+
 @dataclass
 class Context:
-    session: AsyncSession
+    session: Session
     team: models.Team
     member: models.Member
     now: datetime
@@ -34,9 +43,9 @@ class Context:
     # runs another intent as this member in this transaction (a button's follow-on action)
     dispatch: Callable[[Intent], Awaitable[list[Reply]]]
     chat: ChatRef | None = None  # where the message came from
-    replies: list[Reply] = field(default_factory=list)
-    # messages for other chats (the team's notification channel), sent once the change is committed
-    outbox: list[tuple[ChatRef, Reply]] = field(default_factory=list)
+    # messages for other chats (the team's notification channel); the core hands them out
+    # with the answer only once the change is committed
+    announcements: list[Outgoing] = field(default_factory=list)
 
     @property
     def locale(self) -> str:
@@ -52,14 +61,18 @@ class Context:
         return self.i18n.render(self.locale, template, self.tz, **values)
 
     def reply(self, template: str, *, buttons: tuple[Button, ...] = (), card: Card | None = None, **values: Any) -> Reply:
-        return Reply(self.render(template, **values), buttons=buttons, card=card)
+        return Reply(self.render(template, **values), buttons=buttons, card=card, kind=template)
+
+    def asked(self, template: str, **values: Any) -> Asked:
+        """A look-up's answer when it cannot give what was looked for: this one reply."""
+        return Asked([self.reply(template, **values)])
 
     def announce(self, template: str, **values: Any) -> None:
         """Tell the team's notification chat (if one was chosen with /notify) about this change."""
         target = (self.team.settings or {}).get("notify")
         if target:
             chat = ChatRef(target["adapter"], target["chat_id"], target.get("thread"))
-            self.outbox.append((chat, self.reply(template, member=self.member, **values)))
+            self.announcements.append(Outgoing(chat, (self.reply(template, member=self.member, **values),)))
 
     def t(self, key: str, **values: Any) -> str:
         return self.i18n.string(self.locale, key, **values)
@@ -93,31 +106,30 @@ class Context:
     async def search(self, text: str, limit: int = MAX_CHOICES) -> list[Match]:
         return await self.index.search(self.session, self.team.id, text, limit)
 
-    async def customer(self, intent: Intent, *, required: bool = True) -> models.Customer | None:
-        """The customer an intent is about, or None with a question or refusal in `replies`."""
+    async def customer(self, intent: Intent, *, required: bool = True) -> models.Customer | Asked | None:
+        """The customer an intent is about, or the question (or refusal) to answer with. None
+        only when not `required` and no customer was named clearly enough."""
         chosen = intent.slots.get("customer_id")
         if chosen is not None:
-            found = await customers.get(self.session, self.team.id, int(chosen))
-            if found is None:
-                self.replies.append(self.reply("customer_gone"))
-            return found
+            return await self._live_customer(int(chosen))
         mention = intent.mention
         if not mention:
-            if required:
-                self.replies.append(self.reply("ask_customer", intent=intent.name))
-            return None
+            return self.asked("ask_customer", intent=intent.name) if required else None
         matches = await self.search(mention)
         if not required and (not matches or matches[0].score < ACCEPT):
             return None
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
-            self.replies.append(self.reply("customer_not_found", mention=mention, buttons=create))
-            return None
+            return self.asked("customer_not_found", mention=mention, buttons=create)
         winner = clear_winner(matches)
         if winner is not None:
-            return await customers.get(self.session, self.team.id, winner.customer_id)
+            return await self._live_customer(winner.customer_id)
         best = matches[0]
         shown = [m for m in matches if m.score >= max(SUGGEST, best.score - 15)] or [best]
         options = [(m.display, intent.name, {**intent.slots, "customer_id": m.customer_id}) for m in shown[:MAX_CHOICES]]
-        self.replies.append(self.reply("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options)))
-        return None
+        return self.asked("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options))
+
+    async def _live_customer(self, customer_id: int) -> models.Customer | Asked:
+        # a button or the index may name someone erased since
+        found = await customers.get(self.session, self.team.id, customer_id)
+        return self.asked("customer_gone") if found is None else found

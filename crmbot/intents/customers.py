@@ -6,8 +6,9 @@ import re
 
 from rapidfuzz import fuzz
 
+from crmbot.i18n import Language
 from crmbot.intents import slots as slot_json
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
@@ -18,8 +19,7 @@ router = Router()
 DUPLICATE_RATIO = 90  # names this alike ("Jan Novak" / "Jan Novák") are checked with the member first
 
 PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
-COMPANY = re.compile(r"\s+(?:from|at|of|@|with)\s+(?P<company>[^,;]+)$", re.IGNORECASE)
-ADD_WORDS = re.compile(r"^\s*(?:/\w+\s+)?(?:(?:new|add|create)\s+(?:a\s+)?(?:customer|contact|client|lead)\s*:?)?\s*", re.IGNORECASE)
+FULLWIDTH = str.maketrans({"，": ",", "；": ";"})  # "陈明，广州明达" splits like "Chen Ming, Mingda"
 
 
 async def card(ctx: Context, customer: models.Customer) -> Reply:
@@ -46,22 +46,26 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
 @router.intent("find_customer")
 async def find_customer(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     return [await card(ctx, customer)]
 
 
-def split_contact(text: str) -> tuple[str, str | None, list[str], list[str]]:
-    """Name, company, e-mails and phones from "Jan Novák from Acme, jan@acme.cz, +420…"."""
+def split_contact(text: str, language: Language) -> tuple[str, str | None, list[str], list[str]]:
+    """Name, company, e-mails and phones from "Jan Novák from Acme, jan@acme.cz, +420…"; the
+    words before the name and before the company are the language's `[new_customer]`."""
+    words = language.data.get("new_customer", {})
+    text = text.translate(FULLWIDTH)
     emails = EMAIL.findall(text)
     rest = EMAIL.sub(" ", text)
     phones = [normalise_phone(p) for p in PHONE.findall(rest)]
     rest = PHONE.sub(" ", rest)
-    rest = ADD_WORDS.sub("", rest, count=1)
+    lead_in = f"(?:{words['lead_in']})?" if "lead_in" in words else ""
+    rest = re.sub(rf"^\s*(?:/\w+\s+)?{lead_in}\s*", "", rest, count=1, flags=re.IGNORECASE)
     rest = re.sub(r"\s*[,;]\s*(?=[,;]|$)", "", re.sub(r"\s+", " ", rest)).strip(" ,;:-")
     company = None
     head, _, tail = rest.partition(",")
-    match = COMPANY.search(head)
+    match = re.search(words["company"], head, re.IGNORECASE) if "company" in words else None
     if match:
         company = match.group("company").strip(" ,;")
         head = head[: match.start()]
@@ -75,7 +79,7 @@ async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
     if intent.slots.get("name"):
         name, company, emails, phones = intent.slots["name"], intent.slots.get("company"), [], []
     else:
-        name, company, emails, phones = split_contact(intent.slots.get("text", ""))
+        name, company, emails, phones = split_contact(intent.slots.get("text", ""), ctx.i18n.language(intent.locale))
     if not name or not re.search(r"[^\W\d_]", name):
         return [ctx.reply("add_customer_needs_name")]
     if len(name) > 200:

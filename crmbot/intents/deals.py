@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
@@ -22,8 +22,8 @@ async def new_deal(ctx: Context, intent: Intent) -> list[Reply]:
     if intent.slots.get("amount_invalid") or (amount is not None and not 0 <= amount < MAX_AMOUNT):
         return [ctx.reply("amount_invalid")]
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     stage = intent.slots.get("stage") or "lead"
     currency = (intent.slots.get("currency") or (ctx.team.settings or {}).get("currency", "EUR")) if amount is not None else None
     deal = await ctx.create(
@@ -44,11 +44,11 @@ async def move_deal(ctx: Context, intent: Intent) -> list[Reply]:
     if stage not in models.STAGES:
         return [ctx.reply("stage_needed")]
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     deal = await _deal_for(ctx, intent, customer)
-    if deal is None:
-        return ctx.replies
+    if isinstance(deal, Asked):
+        return deal.replies
     if deal.stage == stage:
         return [ctx.reply("deal_already", deal=deal, customer=customer)]
     reason = intent.slots.get("reason") if stage == "lost" else None
@@ -73,12 +73,14 @@ async def _record_move(ctx: Context, deal: models.Deal, previous: str | None, st
     )
 
 
-async def _deal_for(ctx: Context, intent: Intent, customer: models.Customer) -> models.Deal | None:
-    """The deal a move means: the one picked by button, else the customer's only open deal."""
+async def _deal_for(ctx: Context, intent: Intent, customer: models.Customer) -> models.Deal | Asked:
+    """The deal a move means: the one picked by button, else the customer's only open deal;
+    or which deal, when the customer has several."""
     chosen = intent.slots.get("deal_id")
     if chosen is not None:
         # locked and re-read: a move of this deal by another worker commits first, ours follows it
-        return await records.lock_deal(ctx.session, ctx.team.id, int(chosen))
+        deal = await records.lock_deal(ctx.session, ctx.team.id, int(chosen))
+        return ctx.asked("no_open_deal", customer=customer) if deal is None else deal
     # Lock the customer's deals before choosing, so the choice below sees any move another
     # worker is making right now, just as if the two messages had come one after the other.
     await records.lock_customer_deals(ctx.session, ctx.team.id, customer.id)
@@ -89,8 +91,6 @@ async def _deal_for(ctx: Context, intent: Intent, customer: models.Customer) -> 
         latest = await records.latest_deal(ctx.session, ctx.team.id, customer.id, open_only=False)
         if latest is not None and intent.slots.get("stage") not in ("won", "lost"):
             return latest  # reopening a closed deal
-        ctx.replies.append(ctx.reply("no_open_deal", customer=customer))
-        return None
+        return ctx.asked("no_open_deal", customer=customer)
     options = [(f"{d.title} · {ctx.t('stage.' + d.stage)}", "move_deal", {**intent.slots, "customer_id": customer.id, "deal_id": d.id}) for d in open_deals[:5]]
-    ctx.replies.append(ctx.reply("deal_which", customer=customer, deals=open_deals, buttons=await ctx.buttons(options)))
-    return None
+    return ctx.asked("deal_which", customer=customer, deals=open_deals, buttons=await ctx.buttons(options))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
@@ -26,8 +26,8 @@ async def remind(ctx: Context, intent: Intent) -> list[Reply]:
     if intent.slots.get("due_in_past") or due < ctx.now:
         return [ctx.reply("due_in_past", due=due)]
     customer = await ctx.customer(intent, required=False)
-    if ctx.replies:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     note = intent.slots.get("text", "").strip()
     followup = await ctx.create(
         models.FollowUp(
@@ -49,7 +49,7 @@ async def agenda(ctx: Context, intent: Intent) -> list[Reply]:
     return [ctx.reply("agenda", overdue=overdue, today=today, customers=people)]
 
 
-async def _own_followup(ctx: Context, intent: Intent) -> models.FollowUp | None:
+async def _own_followup(ctx: Context, intent: Intent) -> models.FollowUp | Asked:
     """The follow-up a button names, or — for a typed "done" / "snooze 2h" — the member's
     reminder delivered last."""
     chosen = intent.slots.get("followup_id")
@@ -58,16 +58,15 @@ async def _own_followup(ctx: Context, intent: Intent) -> models.FollowUp | None:
     else:
         found = await ctx.session.get(models.FollowUp, int(chosen))
     if found is None or found.team_id != ctx.team.id or found.member_id != ctx.member.id or found.deleted_at is not None:
-        ctx.replies.append(ctx.reply("followup_gone"))
-        return None
+        return ctx.asked("followup_gone")
     return found
 
 
 @router.intent("followup_done")
 async def followup_done(ctx: Context, intent: Intent) -> list[Reply]:
     followup = await _own_followup(ctx, intent)
-    if followup is None:
-        return ctx.replies
+    if isinstance(followup, Asked):
+        return followup.replies
     if followup.state == "done":
         return [ctx.reply("followup_already_done", followup=followup)]
     await ctx.update(followup, state="done")
@@ -95,8 +94,8 @@ def snooze_until(ctx: Context, how: str) -> datetime:
 @router.intent("followup_snooze")
 async def followup_snooze(ctx: Context, intent: Intent) -> list[Reply]:
     followup = await _own_followup(ctx, intent)
-    if followup is None:
-        return ctx.replies
+    if isinstance(followup, Asked):
+        return followup.replies
     until = intent.slots.get("due") or (ctx.now + intent.slots["delay"] if intent.slots.get("delay") else snooze_until(ctx, intent.slots.get("how", "1h")))
     await ctx.update(
         followup, due_at=until, state="pending", delivered_at=None, claimed_by=None, claim_expires_at=None,

@@ -1,4 +1,4 @@
-"""Help, the unknown message, and the member's language setting."""
+"""Help, acknowledgements, the unknown message, and the member's language setting."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ LOOKUP_SCORE = 85  # how sure a bare message must be to be read as a customer's 
 @router.intent("help")
 async def help_(ctx: Context, intent: Intent) -> list[Reply]:
     return [ctx.reply("help", member=ctx.member)]
+
+
+@router.intent("ack")
+async def ack(ctx: Context, intent: Intent) -> list[Reply]:
+    """"thanks", "ok", "👍": nothing to do, but a person expects to be heard."""
+    return [ctx.reply("ack")]
 
 
 @router.intent("unknown")

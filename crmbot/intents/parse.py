@@ -1,8 +1,11 @@
 """Text + locale -> Intent. All phrasing is data from `locales/<lang>/language.toml`.
 
-Slash commands are the precise path; free text is scored against each intent's vocabulary
-(typo-tolerant), then slots are pulled out: due date, amount, stage, period, interaction
-kind, and what is left over — the customer mention, which the fuzzy index resolves later.
+Slash commands are the precise path. Free text is read two ways: scored against each intent's
+vocabulary (typo-tolerant rules), and by the learned classifier (crmbot/intents/classifier.py,
+character n-grams, trained on messages written by other people). Where they agree, or one of
+them is sure, that is the intent; otherwise the likely readings come back as alternatives and
+the core asks. Then slots are pulled out: due date, amount, stage, period, interaction kind,
+and what is left over — the customer mention, which the fuzzy index resolves later.
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ from rapidfuzz import fuzz, process
 
 from crmbot.i18n import I18n, Language
 from crmbot.intents import amounts, dates
+from crmbot.intents.classifier import Reading, shipped
 from crmbot.text import CJK, clean, fold, has_cjk, words
 
 INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
-    "resolve_complaint", "remind", "agenda", "summary", "undo", "help", "unknown",
+    "resolve_complaint", "remind", "agenda", "followup_done", "followup_snooze", "summary", "undo",
+    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "unknown",
 )
+# how free text is read: the vocabulary rules alone, the classifier alone, or both (the product)
+MODES = ("rules", "model", "combined")
 MIN_SCORE = 2.0  # below this nothing was really asked
 TYPO_RATIO = 85  # how close a typed word must be to a vocabulary word
 TYPO_MIN_TYPED = 5  # shorter typed words must be spelled right: "lost"/"list" are too close to guess
@@ -39,6 +46,15 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # the same tokens as crmbot.t
 # another of our languages is taken only when it understands a message this clearly
 OTHER_LANGUAGE_SCORE = 4.0
 MIN_STEM = 3  # a name ending is stripped only when this much of the word is left
+# combining rules and classifier (picked on the tuning halves, cross-validated; see train.py)
+MODEL_SURE = 0.4  # the classifier's reading stands alone when it is this likely
+MODEL_MARGIN = 0.3  # ... and this far ahead of its next reading
+RULES_LEAD = 3.0  # the rules' reading stands when its score leads the next by this much
+RULES_FLOOR = 0.1  # ... and the classifier does not rule it out
+CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
+MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
+# intents that change nothing: when one of them is the only likely reading, it is just done
+HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "unknown"})
 
 
 @dataclass
@@ -219,8 +235,12 @@ def _capture(language: Language, key: str, folded: str, group: str) -> tuple[str
 
 
 class Parser:
-    def __init__(self, i18n: I18n) -> None:
+    def __init__(self, i18n: I18n, mode: str = "combined") -> None:
+        if mode not in MODES:
+            raise ValueError(f"parser mode {mode!r}: one of {MODES}")
         self.i18n = i18n
+        self.classifier = shipped() if mode != "rules" else None
+        self.mode = mode if self.classifier is not None else "rules"  # no trained model: rules alone
 
     def command_intent(self, command: str, locale: str) -> str | None:
         """Slash commands from any of our languages work for everyone."""
@@ -238,16 +258,23 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "empty"})
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
-        name, body, alternatives = self._intent_of(text, language)
+        name, body, alternatives, lead = self._intent_of(text, language)
         if name == "unknown" and not text.startswith("/"):
             # a message clearly written in another of our languages is still understood
             other = self._other_language(text, language)
             if other is not None:
                 language = other
-                name, body, alternatives = self._intent_of(text, language)
+                name, body, alternatives, lead = self._intent_of(text, language)
+        if self.classifier is not None and not text.startswith("/"):
+            reading = self.classifier.read(text)
+            if self.mode == "model":
+                name, alternatives = reading.best, ()
+            else:
+                name, alternatives = combine(name, alternatives, lead, reading)
         slots = self._slots(body, language, name, now, tz)
-        if not text.startswith("/"):
-            # tied readings that both mean a plan ("call smith.., follow up nxt wk") are one reading
+        if self.mode == "rules" and not text.startswith("/"):
+            # the classifier learned when a named call is a plan; the rules are told: tied readings
+            # that both mean a plan ("call smith.., follow up nxt wk") are one reading
             folded = _normalise(_vocabulary(language), body)
             name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
             alternatives = tuple(rest)
@@ -267,19 +294,22 @@ class Parser:
                 best = (ranked[0], language)
         return best[1] if best else None
 
-    def _intent_of(self, text: str, language: Language) -> tuple[str, str, tuple[str, ...]]:
+    def _intent_of(self, text: str, language: Language) -> tuple[str, str, tuple[str, ...], float]:
+        """(intent, the text slots are read from, intents tied with it, how far the rules'
+        best score leads the next)."""
         if text.startswith("/"):
             head, _, rest = text[1:].partition(" ")
             command = head.split("@", 1)[0]
             found = self.command_intent(command, language.code)
-            return (found or "unknown"), rest.strip(), ()
+            return (found or "unknown"), rest.strip(), (), 0.0
         folded = _normalise(_vocabulary(language), text)
         scores, _ = _score(_vocabulary(language), folded)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < MIN_SCORE:
-            return "unknown", text, ()
+            return "unknown", text, (), 0.0
         tied = tuple(name for name, score in ranked[1:] if score == ranked[0][1])
-        return ranked[0][0], text, tied
+        lead = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
+        return ranked[0][0], text, tied, lead
 
     def _slots(self, body: str, language: Language, intent: str, now: datetime, tz: str) -> dict[str, Any]:
         vocab = _vocabulary(language)
@@ -335,6 +365,27 @@ class Parser:
         return slots
 
 
+def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> tuple[str, tuple[str, ...]]:
+    """One intent from the rules' reading (the best intent, the ones tied with it, how far it
+    leads) and the classifier's; alternatives when crmbot should ask back instead of acting."""
+    if rule == reading.best and not tied:
+        return rule, ()
+    if reading.confidence >= MODEL_SURE and reading.margin >= MODEL_MARGIN:
+        return reading.best, ()
+    if rule != "unknown" and not tied and lead >= RULES_LEAD and reading.probability(rule) >= RULES_FLOOR:
+        return rule, ()
+    if rule == "unknown" and reading.confidence < MODEL_SURE:
+        return "unknown", ()  # no intent word and no sure reading: a bare name is looked up, not asked about
+    close = [name for name, p in reading.ranked[:MAX_OPTIONS] if p >= reading.confidence * CLOSE]
+    options = [name for name in dict.fromkeys([*close[:1], rule, *tied, *close[1:]]) if name != "unknown"]
+    if not options:
+        return "unknown", ()
+    if len(options) == 1 and options[0] in HARMLESS:
+        return options[0], ()  # nothing is changed by a look-up: show it rather than ask
+    # "cancel" is always one of the answers offered: nothing changes until a button is pressed
+    return options[0], (*options[1:MAX_OPTIONS], "cancel")
+
+
 def _retarget(language: Language, name: str, slots: dict[str, Any], folded: str) -> str:
     """A call named with a future moment and no past-tense verb is a plan, not a record:
     "call petr tmrw 10am" is a reminder. The words come from `[when_future.<intent>]`."""
@@ -374,10 +425,12 @@ def _nominative(token: str, endings: tuple[tuple[str, str], ...]) -> str:
 
 
 def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
-    """The shape `crmbot parse` prints: a debugging window into understanding."""
+    """The shape `crmbot parse` prints: a debugging window into understanding. `"ask": true`
+    is added when crmbot would ask back instead of acting."""
     slots = intent.slots
     amount = slots.get("amount")
     due = slots.get("due")
+    asked = {"ask": True, "readings": [intent.name, *intent.alternatives]} if intent.alternatives else {}
     return {
         "intent": intent.name,
         "customer": customer,
@@ -387,4 +440,5 @@ def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
         "due": due.isoformat() if due else None,
         "period": slots.get("period"),
         "text": slots.get("text", ""),
+        **asked,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
@@ -14,8 +14,8 @@ router = Router()
 @router.intent("forget", role="admin")
 async def forget(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     if not intent.slots.get("confirmed"):
         buttons = await ctx.buttons([
             (ctx.t("button.forget_confirm"), "forget", {"customer_id": customer.id, "confirmed": True}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents.context import Context
+from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
@@ -10,14 +10,13 @@ from crmbot.store import teams
 from crmbot.text import fold, words
 
 router = Router()
-OFF_WORDS = {"off", "stop", "none", "vypnout", "izklopi", "关闭", "diffodd", "söndür"}
 
 
 @router.intent("notify_here", role="manager")
 async def notify_here(ctx: Context, intent: Intent) -> list[Reply]:
     """`/notify here` makes this chat receive deal won/lost and new-complaint announcements."""
     settings = dict(ctx.team.settings or {})
-    if (intent.slots.get("text") or "").strip().lower() in OFF_WORDS:
+    if (intent.slots.get("text") or "").strip().lower() in ctx.i18n.words("notify.off"):
         settings.pop("notify", None)
         await ctx.update(ctx.team, settings=settings)
         return [ctx.reply("notify_off")]
@@ -37,7 +36,7 @@ async def reassign(ctx: Context, intent: Intent) -> list[Reply]:
     owner = named[0]
     mention = " ".join(w for w in intent.mention.split() if w not in set(words(fold(owner.name))))
     customer = await ctx.customer(Intent(intent.name, intent.locale, {**intent.slots, "mention": mention}))
-    if customer is None:
-        return ctx.replies
+    if isinstance(customer, Asked):
+        return customer.replies
     await ctx.update(customer, owner_id=owner.id)
     return [ctx.reply("reassigned", customer=customer, owner=owner)]

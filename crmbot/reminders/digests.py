@@ -101,6 +101,18 @@ async def claim(sessions, digest: DueDigest, *, worker: str, now: datetime, leas
         return result.rowcount == 1
 
 
+def extend(digest: DueDigest, worker: str):
+    """A lease renewal (see `lease.Renewal`) of our claim on this digest while it is being sent."""
+
+    async def renew(session: AsyncSession, until: datetime) -> None:
+        await session.execute(
+            update(D).where(D.member_id == digest.member_id, D.kind == digest.kind, D.local_date == digest.local_date.isoformat(),
+                            D.claimed_by == worker, D.delivered_at.is_(None)).values(claim_expires_at=until)
+        )
+
+    return renew
+
+
 async def finish(sessions, digest: DueDigest, *, worker: str, now: datetime, retry_at: datetime | None) -> None:
     """Mark delivered, or (retry_at given) keep the claim until then so anyone may try again."""
     values = dict(delivered_at=now, claim_expires_at=None) if retry_at is None else dict(claim_expires_at=retry_at)

@@ -5,9 +5,19 @@
     await loop.run(stop)          # passes until `stop` is set, sleeping until the next due row
 
 Delivery is at-least-once by construction and exactly-once in practice: a row is claimed with
-a lease (committed), sent, and marked delivered in the same row once the platform accepted it.
-A crash before the mark leaves the lease to expire and the row is sent again; only a crash in
-the instant between the platform's "ok" and our commit can duplicate a reminder.
+a short lease (committed), sent, and marked delivered in the same row once the platform
+accepted it. While a send is in flight its worker renews the lease, so a slow platform never
+gets the same reminder from a second worker; a crash stops the renewals, and the row is taken
+again once the lease runs out (15 s by default). Only a crash in the instant between the
+platform's "ok" and our commit can duplicate a reminder.
+
+A send that fails for a platform's trouble (an outage, a rate limit, a timeout) is tried again
+with a capped, jittered exponential backoff for `retry_hours` (three days by default) after the
+reminder fell due, and arrives marked late. Only a permanent refusal (the bot blocked, the chat
+gone) ends a reminder before that: it is logged at WARNING, told to the team's managers, and
+shown by `crmbot doctor`.
+
+Each pass also sends the replies kept while their platform was down (`outbox`).
 """
 
 from __future__ import annotations
@@ -15,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import secrets
 import socket
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,8 +36,10 @@ from sqlalchemy import select
 
 from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
-from crmbot.messages import ChatRef, DeliveryFailed, Reply, Sender
-from crmbot.reminders import digests, queue, render
+from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
+from crmbot.reminders import digests, outbox, queue, render
+from crmbot.backoff import Backoff
+from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models
 from crmbot.store.db import Database
 
@@ -38,15 +52,17 @@ class PassReport:
     claimed: int = 0
     delivered: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # ended: refused for good, or retried for too long
     lost: list[int] = field(default_factory=list)  # accepted by the platform, but the row was no longer ours
     digests: list[tuple[int, str, str]] = field(default_factory=list)
+    replies: outbox.RepliesReport = field(default_factory=outbox.RepliesReport)  # kept replies sent again
 
 
 @dataclass
 class _Job:
     followup_id: int
     attempts: int
+    due_at: datetime
     chat: ChatRef | None
     replies: list[Reply]
 
@@ -60,16 +76,18 @@ class ReminderLoop:
         clock: Clock = system_clock,
         *,
         poll_seconds: float = 1.0,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 15.0,
         batch_size: int = 100,
         concurrency: int = 32,
-        max_attempts: int = 5,
-        backoff_seconds: float = 30.0,
-        max_backoff_seconds: float = 3600.0,
+        backoff_seconds: float = 5.0,
+        max_backoff_seconds: float = 300.0,
+        retry_hours: float = 72.0,
         late_after_seconds: float = 60.0,
-        send_timeout_seconds: float = 30.0,
+        send_timeout_seconds: float = 40.0,
         digests_enabled: bool = True,
         worker_id: str | None = None,
+        announce: Callable[[Iterable[Outgoing]], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.db = db
         self.i18n = i18n
@@ -79,14 +97,16 @@ class ReminderLoop:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.backoff = backoff_seconds
-        self.max_backoff = max_backoff_seconds
+        self.backoff = Backoff(backoff_seconds, max_backoff_seconds, rng or random.Random())
+        self.retry_for = timedelta(hours=retry_hours)
         self.late_after = timedelta(seconds=late_after_seconds)
-        # a send must finish well inside the lease, or another worker would take the row again
-        self.send_timeout = min(send_timeout_seconds, lease_seconds / 2)
+        # no cap by the lease: the lease is renewed while a send is in flight
+        self.send_timeout = send_timeout_seconds
         self.digests_enabled = digests_enabled
         self.worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:64]
+        self.announce = announce  # how a manager hears of a reminder that ended undelivered
+        self.replies = outbox.PendingReplies(db, senders, clock, worker=self.worker, lease=self.lease,
+                                      send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for)
         self._wake = asyncio.Event()
         self._marks: list[int] = []
         self._mark_lock = asyncio.Lock()
@@ -94,7 +114,9 @@ class ReminderLoop:
     @classmethod
     def from_settings(cls, settings, db: Database, i18n: I18n, senders: dict[str, Sender], clock: Clock = system_clock,
                       **options) -> ReminderLoop:
-        return cls(db, i18n, senders, clock, poll_seconds=settings.reminder_poll_seconds, **options)
+        options = {"poll_seconds": settings.reminder_poll_seconds, "lease_seconds": settings.reminder_lease_seconds,
+                   "send_timeout_seconds": settings.send_timeout_seconds, **options}
+        return cls(db, i18n, senders, clock, **options)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -108,9 +130,10 @@ class ReminderLoop:
         while not stop.is_set():
             try:
                 report = await self.run_once()
-                if report.claimed or report.digests:
-                    log.info("reminders: %d delivered, %d retrying, %d failed, %d digests", len(report.delivered),
-                             len(report.retrying), len(report.failed), len(report.digests))
+                if report.claimed or report.digests or report.replies.sent:
+                    log.info("reminders: %d delivered, %d retrying, %d failed, %d digests, %d kept replies sent",
+                             len(report.delivered), len(report.retrying), len(report.failed), len(report.digests),
+                             len(report.replies.sent))
             except Exception:  # the database went away, say: keep the loop alive and try again
                 log.exception("reminder pass failed")
             delay = await self.seconds_to_next(self.clock())
@@ -137,20 +160,26 @@ class ReminderLoop:
         return max(0.0, min(self.poll, (moment - now).total_seconds()))
 
     async def run_once(self, now: datetime | None = None) -> PassReport:
-        """One pass: every due row (in batches) and every due digest. With `now` given the whole
-        pass happens at that instant (tests); without it each batch reads the clock."""
+        """One pass: every due row (in batches), the kept replies, and every due digest. With
+        `now` given the whole pass happens at that instant (tests); without it each batch reads
+        the clock."""
         report = PassReport()
+        replies_due = None
         while True:
             at = now or self.clock()
             async with self.db.sessions() as session, session.begin():
                 ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease, limit=self.batch_size,
                                         platforms=self.senders, postgres=self.db.is_postgres)
+                if replies_due is None:  # asked in a session the pass opens anyway
+                    replies_due = await outbox.due(session, at, list(self.senders))
             if not ids:
                 break
             report.claimed += len(ids)
             await self._deliver(ids, at, report)
             if len(ids) < self.batch_size:
                 break
+        if replies_due:
+            report.replies = await self.replies.run_once(now or self.clock())
         if self.digests_enabled:
             await self._digests(now or self.clock(), report)
         return report
@@ -165,7 +194,8 @@ class ReminderLoop:
             async with limit:
                 await self._send(job, now, report)
 
-        await asyncio.gather(*(one(job) for job in jobs))
+        async with Renewal(self.db, self.lease, self.clock, extend(models.FollowUp, ids, self.worker)):
+            await asyncio.gather(*(one(job) for job in jobs))
 
     async def _prepare(self, ids: list[int], now: datetime) -> list[_Job]:
         """Render every claimed row and store its buttons, in one transaction."""
@@ -186,7 +216,7 @@ class ReminderLoop:
                 if customer is not None and customer.team_id != row.team_id:
                     customer = None
                 replies = [render.reminder(self.i18n, choices, member, row, customer, late=row.due_at < now - self.late_after)] if chat else []
-                jobs.append(_Job(row.id, row.attempts, chat, replies))
+                jobs.append(_Job(row.id, row.attempts, row.due_at, chat, replies))
             if choices.rows:
                 await session.execute(models.Choice.__table__.insert(), choices.rows)
         return jobs
@@ -221,21 +251,43 @@ class ReminderLoop:
             report.lost.append(lost)
             log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", lost)
 
-    def retry_delay(self, attempt: int, error: DeliveryFailed) -> float:
-        """Exponential back-off from the attempt number; the platform's retry_after wins if longer."""
-        delay = min(self.max_backoff, self.backoff * 2 ** max(0, attempt - 1))
-        return max(delay, error.retry_after or 0.0)
-
     async def _failed(self, job: _Job, now: datetime, report: PassReport, error: DeliveryFailed) -> None:
         attempt = job.attempts + 1
-        give_up = error.permanent or attempt >= self.max_attempts
-        retry_at = None if give_up else now + timedelta(seconds=self.retry_delay(attempt, error))
+        give_up = error.permanent or now - job.due_at >= self.retry_for
+        retry_at = None if give_up else now + timedelta(seconds=self.backoff.delay(attempt, error.retry_after))
         async with self.db.sessions() as session, session.begin():
-            await queue.record_failure(session, worker=self.worker, followup_id=job.followup_id, attempts=attempt, now=now,
-                                       error=str(error) or type(error).__name__, retry_at=retry_at)
-        (report.failed if give_up else report.retrying).append(job.followup_id)
-        log.info("reminder %s: attempt %d failed (%s)%s", job.followup_id, attempt, error,
-                 "; giving up" if give_up else f"; retrying at {retry_at:%H:%M:%S}")
+            ours = await queue.record_failure(session, worker=self.worker, followup_id=job.followup_id, attempts=attempt,
+                                              now=now, error=str(error) or type(error).__name__, retry_at=retry_at)
+        if not give_up:
+            report.retrying.append(job.followup_id)
+            log.info("reminder %s: attempt %d failed (%s); retrying at %s", job.followup_id, attempt, error, f"{retry_at:%H:%M:%S}")
+            return
+        report.failed.append(job.followup_id)
+        why = "refused for good" if error.permanent else f"undeliverable for {self.retry_for}"
+        log.warning("reminder %s ended undelivered after %d attempts, %s: %s", job.followup_id, attempt, why, error)
+        if ours and self.announce is not None:
+            await self._tell_managers(job.followup_id, error)
+
+    async def _tell_managers(self, followup_id: int, error: DeliveryFailed) -> None:
+        """The team's managers (but the member whose reminder it was) hear that it ended."""
+        try:
+            async with self.db.sessions() as session:
+                row = await session.get(models.FollowUp, followup_id)
+                member = await session.get(models.Member, row.member_id)
+                customer = await session.get(models.Customer, row.customer_id) if row.customer_id else None
+                managers = {m.id: m for m in await session.scalars(select(models.Member).where(
+                    models.Member.team_id == row.team_id, models.Member.active, models.Member.id != member.id,
+                    models.Member.role.in_(("manager", "admin"))))}
+                chats = await render.chats_for(session, set(managers), set(self.senders))
+            if customer is not None and customer.deleted_at is not None:
+                customer = None
+            told = [Outgoing(chat, (Reply(self.i18n.render(
+                        managers[m].locale, "reminder_undeliverable", managers[m].timezone, member=member, followup=row,
+                        customer=customer, reason=str(error)), kind="reminder_undeliverable"),))
+                    for m, chat in chats.items()]
+            await self.announce(told)
+        except Exception:  # telling is a courtesy: the row, the log and `crmbot doctor` keep the fact
+            log.exception("could not tell the managers about reminder %s", followup_id)
 
     # -- digests ---------------------------------------------------------------------------------
 
@@ -265,11 +317,12 @@ class ReminderLoop:
         try:
             if chat is None:
                 raise DeliveryFailed("no chat", permanent=True)
-            await asyncio.wait_for(self.senders[chat.adapter].send(chat, [Reply(text)]), self.send_timeout)
+            async with Renewal(self.db, self.lease, self.clock, digests.extend(digest, self.worker)):
+                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [Reply(text)]), self.send_timeout)
         except Exception as error:
             # keep the claim until then; a later pass (ours or another worker's) tries again today
-            wait = 900.0 if isinstance(error, DeliveryFailed) and error.permanent else max(
-                self.backoff, getattr(error, "retry_after", None) or 0.0)
+            wait = 900.0 if isinstance(error, DeliveryFailed) and error.permanent else self.backoff.delay(
+                1, getattr(error, "retry_after", None))
             retry_at = now + timedelta(seconds=wait)
             log.warning("%s digest for member %s failed: %r", digest.kind, member.id, error)
         await digests.finish(self.db.sessions, digest, worker=self.worker, now=now, retry_at=retry_at)

@@ -129,13 +129,14 @@ async def counts(session: AsyncSession, now: datetime, late_after: timedelta) ->
     }
 
 
-async def recent_errors(session: AsyncSession, limit: int = 3) -> list[tuple[str, int]]:
-    """The commonest reasons reminders failed, for `crmbot doctor`."""
+async def ended(session: AsyncSession, limit: int = 10) -> list[tuple[str, models.FollowUp]]:
+    """For `crmbot doctor`: reminders that ended undelivered (refused for good, or retried for
+    too long), latest first, with their member's name."""
     rows = await session.execute(
-        select(F.last_error, func.count()).where(F.state == "failed", F.deleted_at.is_(None), F.last_error.is_not(None))
-        .group_by(F.last_error).order_by(func.count().desc()).limit(limit)
+        select(models.Member.name, F).join(models.Member, models.Member.id == F.member_id)
+        .where(F.state == "failed", F.deleted_at.is_(None)).order_by(F.due_at.desc(), F.id.desc()).limit(limit)
     )
-    return [(error, n) for error, n in rows.all()]
+    return [(name, row) for name, row in rows.all()]
 
 
 async def unreachable_members(session: AsyncSession) -> list[str]:

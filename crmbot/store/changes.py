@@ -40,7 +40,3 @@ async def update(session: AsyncSession, actor: Actor, now: datetime, row: models
     await _after_customer_change(session, row)
     audit.record(session, actor, now, "update", row, before, customer_id=_customer_of(row))
     return row
-
-
-async def soft_delete(session: AsyncSession, actor: Actor, now: datetime, row: models.Base) -> None:
-    await update(session, actor, now, row, deleted_at=now)

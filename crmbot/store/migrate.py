@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import URL
 
 SCRIPTS = Path(__file__).parent / "migrations"
@@ -19,15 +23,22 @@ def alembic_config(url: URL) -> Config:
     return config
 
 
+@cache
+def head() -> str | None:
+    """The newest revision the shipped scripts know (they cannot change while we run)."""
+    return ScriptDirectory(str(SCRIPTS)).get_current_head()
+
+
 def upgrade(url: URL, revision: str = "head") -> None:
+    # Every command opens the database through here: reading one row is much cheaper than
+    # letting Alembic load its environment and scripts only to find nothing to do.
+    if revision == "head" and current(url) == head():
+        return
     command.upgrade(alembic_config(url), revision)
 
 
 def current(url: URL) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()

@@ -270,3 +270,35 @@ class Choice(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PendingReply(Base):
+    """Replies a platform could not take when they were due (an outage, a rate limit): kept
+    here, after the change they answer was committed, and sent again in order per chat by the
+    reminder loop. A row is claimed with a lease like a follow-up."""
+
+    __tablename__ = "pending_replies"
+    __table_args__ = (Index("ix_pending_replies_chat", "chat_key", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    thread: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # adapter and chat in one value: what "in order per chat" groups by
+    chat_key: Mapped[str] = mapped_column(String(160))
+    replies: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RateWindow(Base):
+    """Messages counted per sender in the current minute, shared by every worker: one row per
+    sender, moved to the new minute by the same atomic upsert that counts."""
+
+    __tablename__ = "rate_windows"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger)  # minutes since the epoch
+    hits: Mapped[int] = mapped_column(Integer)

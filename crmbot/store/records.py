@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models
+from crmbot.store import models, upsert
 
 M = models
 
@@ -115,16 +115,6 @@ async def members_by_id(session: AsyncSession, team_id: int) -> dict[int, M.Memb
     return {m.id: m for m in rows}
 
 
-async def stage_history(session: AsyncSession, team_id: int, deal_id: int) -> list[M.DealStageChange]:
-    return list(
-        await session.scalars(
-            select(M.DealStageChange)
-            .where(M.DealStageChange.team_id == team_id, M.DealStageChange.deal_id == deal_id)
-            .order_by(M.DealStageChange.changed_at, M.DealStageChange.id)
-        )
-    )
-
-
 async def interaction_counts(session: AsyncSession, team_id: int, since: datetime, until: datetime, member_id: int | None) -> dict[tuple[int, str], int]:
     query = (
         select(M.Interaction.member_id, M.Interaction.kind, func.count())
@@ -167,10 +157,15 @@ async def complaints_since(session: AsyncSession, team_id: int, since: datetime)
 
 
 async def mark_processed(session: AsyncSession, platform: str, message_id: str, now: datetime) -> bool:
-    """Record a platform message id; False when it was already handled (a redelivery)."""
-    found = await session.get(M.ProcessedMessage, (platform, message_id))
-    if found is not None:
-        return False
-    session.add(M.ProcessedMessage(platform=platform, message_id=message_id, processed_at=now))
-    await session.flush()
-    return True
+    """Record a platform message id; False when it was already handled (a redelivery).
+
+    The insert skips a conflicting id instead of failing, so an IntegrityError while handling a
+    message is never a redelivery. On PostgreSQL it waits for a concurrent handler of the same id:
+    False once that one committed, True (ours to handle) if it rolled back."""
+    inserted = await session.execute(
+        upsert.insert(session, M.ProcessedMessage)
+        .values(platform=platform, message_id=message_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["platform", "message_id"])
+        .returning(M.ProcessedMessage.message_id)
+    )
+    return inserted.first() is not None

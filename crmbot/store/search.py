@@ -1,30 +1,35 @@
-"""Typo-tolerant customer look-up that stays fast at 100k customers.
+"""Typo-tolerant customer look-up that stays fast at 1M customers.
 
-An exhaustive rapidfuzz scan over every name costs ~175 ms at 100k customers, so each team
-gets an in-memory inverted index from name/company tokens to customers. A query's tokens are
-matched against the (much smaller) token vocabulary with rapidfuzz, the customers holding
-similar tokens are ranked by how rare and how close those tokens are, and only the best few
-are scored with WRatio against the full name.
+An exhaustive rapidfuzz scan over every name costs ~2 s at 1M customers, so each team gets an
+in-memory inverted index from name/company tokens to customers. A query's tokens are matched
+against the token vocabulary through `TokenIndex` (shared character bigrams, so only the few
+tokens that can be close are scored: the same tokens a scan of the whole vocabulary would
+find), the customers holding similar tokens are ranked by how rare and how close those tokens
+are, and only the best few are scored with WRatio against the full name.
 
 The index follows the database, not the other way round: every customer write bumps the
 team's `customer_rev`, and each search first reads that one number and re-reads only the
-rows changed since, so customers added by another process or worker are found at once.
-"""
+rows changed since, so customers added by another process or worker are found at once."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
+import json
 import math
 import re
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from rapidfuzz import fuzz
+from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models, teams
+from crmbot.store.token_index import TokenIndex
 from crmbot.text import CJK, bigrams, cjk_runs, fold, has_cjk, phone_key, words
 
 # below these similarities a query token is not taken to mean a name token
@@ -49,6 +54,8 @@ def _name_tokens(key: str, person: bool = False) -> list[str]:
     """Index tokens of a folded name: its words, and for text written without spaces (Chinese)
     its character bigrams, so 华信 finds 上海华信科技; a person's first character is their
     family name, so 张总 (Mr Zhang) finds 张伟 and 张丽."""
+    if not has_cjk(key):
+        return words(key)  # most names: their words are their tokens
     tokens: list[str] = []
     for word in words(key):
         if not has_cjk(word):
@@ -98,8 +105,36 @@ class Match:
     span: str  # the words of the query that matched this customer
 
 
-@dataclass(slots=True)
-class _Entry:
+class _WordFolder:
+    """`fold` word by word, each distinct word once: names share most of their words ("jan",
+    "s.r.o."), and folding is the dearest part of indexing a customer. Folding never joins or
+    splits words, so the result is fold(text) itself. One per batch of rows, so it stays small."""
+
+    def __init__(self) -> None:
+        self._folded: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        out = []
+        for word in text.split():
+            folded = self._folded.get(word)
+            if folded is None:
+                folded = self._folded[word] = fold(word)
+            if folded:
+                out.append(folded)
+        return " ".join(out)
+
+
+def _json_list(text: str | None) -> list[str]:
+    """A JSON list of strings as stored. The usual one-address list is read without the JSON
+    parser, which would cost seconds over a million rows."""
+    if not text or text == "[]":
+        return []
+    if text.startswith('["') and text.endswith('"]') and '"' not in text[2:-2] and "\\" not in text:
+        return [text[2:-2]]
+    return json.loads(text) or []
+
+
+class _Entry(NamedTuple):
     display: str
     name_key: str
     company_key: str
@@ -117,66 +152,61 @@ def _display(row) -> str:
 class TeamIndex:
     rev: int = -1
     entries: dict[int, _Entry] = field(default_factory=dict)
-    # token -> customers with that token in their name / in their company
-    names: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    companies: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    vocab: list[str] = field(default_factory=list)
+    # every distinct token once, with the index that finds the ones close to a typed word
+    vocab: TokenIndex = field(default_factory=TokenIndex)
+    # token -> customers with that token in their name / in their company; arrays, not sets,
+    # so 350k postings are not 350k objects for the garbage collector to walk
+    names: dict[str, array] = field(default_factory=dict)
+    companies: dict[str, array] = field(default_factory=dict)
     # tuples, not sets: nearly every address has one holder, and 100k sets cost ~40 MB
     by_email: dict[str, tuple[int, ...]] = field(default_factory=dict)
     by_phone: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    # every token once in memory: the entries share these strings instead of 100k copies of "jan"
-    _known: dict[str, str] = field(default_factory=dict)
     # customer -> sort key among equal evidence: name length, then id. Of those holding the same
     # tokens the shortest name is the one the mention covers most ("prochazka": Jan Procházka
     # before Vojtěch Procházka), which is also what WRatio will prefer.
     _order: dict[int, int] = field(default_factory=dict)
-    _similar: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    _similar: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- keeping up with the database -------------------------------------------------------
 
     def apply(self, rows) -> None:
-        """Take in changed customer rows: ORM objects or plain rows with the same columns."""
-        grew = False
+        """Take in changed customer rows, as `_catch_up` reads them."""
+        vocab_size = len(self.vocab)
+        folded = _WordFolder()
         for row in rows:
             self._remove(row.id)
-            if row.deleted_at is None:
-                grew |= self._add(row)
-            self.rev = max(self.rev, row.rev)
-        if grew:
+            if not row.deleted:
+                self._add(row, folded)
+        if len(self.vocab) > vocab_size:
             self._similar.clear()
 
-    def _add(self, row) -> bool:
-        vocab_size = len(self.vocab)
-        name_key, company_key = fold(row.name or ""), fold(row.company or "")
-        name_tokens = tuple(self._intern(t) for t in dict.fromkeys(_name_tokens(name_key, person=True)))
-        company_tokens = tuple(self._intern(t) for t in dict.fromkeys(_name_tokens(company_key)) if t not in name_tokens)
+    def _add(self, row, fold_words: _WordFolder) -> None:
+        name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
+        add = self.vocab.add
+        name_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(name_key, person=True)))
+        company_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(company_key)) if t not in name_tokens)
         entry = _Entry(
             display=_display(row),
             name_key=name_key,
             company_key=company_key,
             name_tokens=name_tokens,
             company_tokens=company_tokens,
-            emails=tuple(e.lower() for e in row.emails or []),
-            phones=tuple(k for k in (phone_key(p) for p in row.phones or []) if k),
+            emails=tuple(e.lower() for e in _json_list(row.emails)),
+            phones=tuple(k for k in map(phone_key, _json_list(row.phones)) if k),
         )
         self.entries[row.id] = entry
         self._order[row.id] = (len(name_key) << 40) | row.id
         for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
             for token in tokens:
-                postings[token].add(row.id)
+                holders = postings.get(token)
+                if holders is None:
+                    holders = postings[token] = array("i")
+                holders.append(row.id)
         for email in entry.emails:
             self.by_email[email] = self.by_email.get(email, ()) + (row.id,)
         for phone in entry.phones:
             self.by_phone[phone] = self.by_phone.get(phone, ()) + (row.id,)
-        return len(self.vocab) > vocab_size
-
-    def _intern(self, token: str) -> str:
-        known = self._known.get(token)
-        if known is None:
-            known = self._known[token] = token
-            self.vocab.append(token)
-        return known
 
     def _remove(self, customer_id: int) -> None:
         entry = self.entries.pop(customer_id, None)
@@ -185,9 +215,10 @@ class TeamIndex:
         del self._order[customer_id]
         for tokens, postings in ((entry.name_tokens, self.names), (entry.company_tokens, self.companies)):
             for token in tokens:
-                holders = postings.get(token)
-                if holders is not None:
-                    holders.discard(customer_id)
+                holders = postings[token]
+                holders.remove(customer_id)
+                if not holders:
+                    del postings[token]
         for keys, holders in ((entry.emails, self.by_email), (entry.phones, self.by_phone)):
             for key in keys:
                 left = tuple(i for i in holders.get(key, ()) if i != customer_id)
@@ -196,15 +227,18 @@ class TeamIndex:
                 else:
                     holders.pop(key, None)
 
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocab)
+
     # -- searching -----------------------------------------------------------------------------
 
-    def similar_tokens(self, token: str) -> list[tuple[str, float]]:
+    def similar_tokens(self, token: str) -> tuple[tuple[str, float], ...]:
         found = self._similar.get(token)
         if found is None:
             cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
-            found = process.extract(token, self.vocab, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
             # sorted by the token too, so ties do not depend on the order customers arrived in
-            found = sorted(((t, s) for t, s, _ in found), key=lambda ts: (-ts[1], ts[0]))[:SIMILAR_TOKENS]
+            found = tuple(sorted(self.vocab.similar(token, cutoff), key=lambda ts: (-ts[1], ts[0]))[:SIMILAR_TOKENS])
             if len(self._similar) > 50_000:
                 self._similar.clear()
             self._similar[token] = found
@@ -308,10 +342,13 @@ class TeamIndex:
             score += EXACT_WORD_BONUS * exact / len(positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(positions))
-            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), customer_id, span))
-        # on equal scores the person's own name beats a match on their company
-        scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
-        return [Match(c, entries[c].display, score, span) for score, _, c, span in scored[:limit]]
+            whole = fuzz.WRatio(key, entry.name_key)
+            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, customer_id, span))
+        # on equal scores the person's own name beats a match on their company; then the name the
+        # whole mention reads closest to: a word whose close tokens were too many to all be
+        # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
+        scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
+        return [Match(c, entries[c].display, score, span) for score, _, _, c, span in scored[:limit]]
 
 
 def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
@@ -339,22 +376,31 @@ SYNC_BATCH = 5_000  # rows read per batch while catching up: bounds the memory a
 async def _catch_up(session: AsyncSession, index: TeamIndex, team_id: int) -> None:
     """Apply every customer row (deleted ones too) changed after the index's revision. Plain
     rows of the columns the index keeps, streamed in batches: at 100k customers, ORM objects
-    read all at once cost seconds and hundreds of MB."""
+    read all at once cost seconds and hundreds of MB. The revision moves only once every row is
+    in (the caller sets it): a half-read change set is read again in full next time, and
+    re-applying a row is harmless."""
     c = models.Customer
-    since = index.rev
+    # a first build is seconds of CPU at 1M customers: it runs in a worker thread, so messages of
+    # other teams go on meanwhile. Nobody searches the index before it is built (every caller
+    # waits for the lock), so no search can run while the thread changes it. Later catch-ups
+    # are a few rows, applied on the loop, where searches of this team may be running.
+    off_loop = index.rev < 0
     result = await session.stream(
-        select(c.id, c.name, c.company, c.emails, c.phones, c.deleted_at, c.rev)
-        .where(c.team_id == team_id, c.rev > since)
+        # addresses as the stored JSON text and deletion as a flag: decoding them row by row
+        # through their column types was most of the time a first build took
+        select(c.id, c.name, c.company, cast(c.emails, Text).label("emails"), cast(c.phones, Text).label("phones"),
+               c.deleted_at.is_not(None).label("deleted"))
+        .where(c.team_id == team_id, c.rev > index.rev)
         .order_by(c.id)  # the same order on every engine, so the index is built alike
     )
-    try:
-        async for batch in result.partitions(SYNC_BATCH):
+    async for batch in result.partitions(SYNC_BATCH):
+        if off_loop:
+            await asyncio.to_thread(index.apply, batch)
+            # what the build made lives as long as the process: out of the collector's sight,
+            # so the full collections a growing build sets off stay short
+            gc.freeze()
+        else:
             index.apply(batch)
-    except BaseException:
-        # rows come by id, not by revision: a half-read change set must be read again in full
-        # (re-applying a row is harmless)
-        index.rev = since
-        raise
 
 
 def clear_winner(matches: list[Match]) -> Match | None:

@@ -117,14 +117,6 @@ async def identity(
     )
 
 
-async def identities_of(session: AsyncSession, member_id: int) -> list[models.Identity]:
-    return list(
-        await session.scalars(
-            select(models.Identity).where(models.Identity.member_id == member_id).order_by(models.Identity.id)
-        )
-    )
-
-
 async def bind_identity(
     session: AsyncSession,
     member: models.Member,
@@ -164,8 +156,12 @@ async def create_invite(
     return invite
 
 
-async def open_invite(session: AsyncSession, code: str, now: datetime) -> models.Invite | None:
-    invite = await session.scalar(select(models.Invite).where(models.Invite.code == code))
-    if invite is None or invite.used_at is not None or invite.expires_at <= now:
-        return None
-    return invite
+async def claim_invite(session: AsyncSession, code: str, now: datetime) -> models.Invite | None:
+    """Spend a valid invite, or None. The conditional UPDATE is the claim: of two people sending
+    one code at once on two workers, the second UPDATE finds `used_at` set and matches no row."""
+    return await session.scalar(
+        update(models.Invite)
+        .where(models.Invite.code == code, models.Invite.used_at.is_(None), models.Invite.expires_at > now)
+        .values(used_at=now)
+        .returning(models.Invite)
+    )

@@ -10,6 +10,9 @@ This module holds what both stand-ins share: the call record and the server life
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -27,6 +30,35 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class Outage:
+    """A stretch of platform trouble, set with `StandInServer.outage`; there is none by default."""
+
+    until: float  # time.monotonic()
+    methods: frozenset[str] | None  # lower-case API method names; None: every API method
+    status: int = 0  # answer this error (500, or 429 with retry_after)
+    retry_after: int | None = None
+    lag: float = 0.0  # a slow platform: the call takes effect only this many seconds after it came
+    delay: float = 0.0  # accept the call (it takes effect) but answer this many seconds late
+    drop: bool = False  # close the connection unanswered, before the call takes effect
+
+    def covers(self, method: str, now: float) -> bool:
+        return now < self.until and (self.methods is None or method.lower() in self.methods)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the stand-in answered to one API call: what a fault run counts as accepted."""
+
+    method: str
+    status: int
+    body: bytes
+    at: float  # time.time() when the call took effect (before any outage delay)
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
 class StandInServer:
     """An aiohttp server on 127.0.0.1:0 that records calls; subclasses add the routes."""
 
@@ -35,6 +67,8 @@ class StandInServer:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.answers: list[Answer] = []  # every API call's answer, outages included
+        self.outages: list[Outage] = []
         self.port: int = 0
         self._runner: web.AppRunner | None = None
         # Replaced on every change: waiters hold the current one, _notify sets it.
@@ -48,7 +82,7 @@ class StandInServer:
 
     async def start(self) -> None:
         self._closing = False
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._troubled])
         self.add_routes(app)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=self.shutdown_timeout
@@ -76,6 +110,51 @@ class StandInServer:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    # -- platform trouble (fault runs: bench/faults) ----------------------------------
+
+    def outage(
+        self,
+        seconds: float,
+        *,
+        methods: Iterable[str] | None = None,
+        status: int = 0,
+        retry_after: int | None = None,
+        lag: float = 0.0,
+        delay: float = 0.0,
+        drop: bool = False,
+    ) -> Outage:
+        """For the next `seconds`, calls of `methods` (default: every API method) are answered
+        with error `status`, dropped unanswered, taken only after `lag` seconds, or taken and
+        answered `delay` seconds late. Calls an outage answers or drops are not in `calls` (they
+        never reached the platform's logic); every answer is in `answers`."""
+        names = frozenset(m.lower() for m in methods) if methods is not None else None
+        outage = Outage(time.monotonic() + seconds, names, status, retry_after, lag, delay, drop)
+        self.outages.append(outage)
+        return outage
+
+    def outage_answer(self, outage: Outage) -> web.Response:
+        """The error an outage answers with; subclasses use their platform's format."""
+        return web.Response(status=outage.status)
+
+    @web.middleware
+    async def _troubled(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        method = request.match_info.get("method")
+        if method is None:  # not an API call (an upload, a response_url)
+            return await handler(request)
+        now = time.monotonic()
+        outage = next((o for o in reversed(self.outages) if o.covers(method, now)), None)
+        if outage is not None and outage.drop:
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPServiceUnavailable()  # never reaches the client: the connection is gone
+        if outage is not None and outage.lag:
+            await asyncio.sleep(outage.lag)
+        response = self.outage_answer(outage) if outage is not None and outage.status else await handler(request)
+        self.answers.append(Answer(method, response.status, getattr(response, "body", None) or b"", time.time()))
+        if outage is not None and outage.delay:
+            await asyncio.sleep(outage.delay)
+        return response
 
     # -- the call record -------------------------------------------------------------
 
@@ -121,4 +200,4 @@ class StandInServer:
 from .slack_api import SlackStandIn, sign  # noqa: E402  (they build on the classes above)
 from .telegram_api import TelegramStandIn  # noqa: E402
 
-__all__ = ["Call", "SlackStandIn", "StandInServer", "TelegramStandIn", "sign"]
+__all__ = ["Answer", "Call", "Outage", "SlackStandIn", "StandInServer", "TelegramStandIn", "sign"]

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from . import Call, StandInServer
+from . import Call, Outage, StandInServer
 
 # Form-encoded calls carry these as JSON strings; decoded so tests compare structures.
 _JSON_PARAMS = frozenset({"blocks", "attachments", "files", "view", "metadata"})
@@ -159,6 +159,12 @@ class SlackStandIn(StandInServer):
             status, error = 429, error or "ratelimited"
         failure = SlackError(error or "internal_error", status, retry_after)
         self._failures[method].extend([failure] * times)
+
+    def outage_answer(self, outage: Outage) -> web.Response:
+        # like Slack: 429 "ratelimited" with Retry-After, other statuses with a plain error
+        headers = {"Retry-After": str(outage.retry_after or 1)} if outage.status == 429 else None
+        error = "ratelimited" if outage.status == 429 else "internal_error"
+        return web.json_response({"ok": False, "error": error}, status=outage.status, headers=headers)
 
     def dm_channel(self, user_id: str) -> str:
         """The id of the bot's direct-message channel with `user_id`."""
@@ -398,6 +404,9 @@ class SlackStandIn(StandInServer):
     async def _receive_response(self, request: web.Request) -> web.Response:
         params = await _read_params(request)
         self.record(Call("response_url", params, path=request.path))
+        failures = self._failures.get("response_url")  # fail_next("response_url", status=500)
+        if failures:
+            return web.Response(status=failures.popleft().status, text="internal_error")
         return web.Response(text="ok")
 
     # -- methods ---------------------------------------------------------------------

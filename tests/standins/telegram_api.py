@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from . import Call, StandInServer
+from . import Call, Outage, StandInServer
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -244,6 +244,12 @@ class TelegramStandIn(StandInServer):
         parameters = {"retry_after": retry_after} if retry_after is not None else {}
         for _ in range(times):
             self._failures[method.lower()].append(BadRequest(description, error_code, **parameters))
+
+    def outage_answer(self, outage: Outage) -> web.Response:
+        if outage.status == 429:
+            retry_after = outage.retry_after or 1
+            return _error(BadRequest(f"Too Many Requests: retry after {retry_after}", 429, retry_after=retry_after))
+        return _error(BadRequest("Internal Server Error", outage.status))
 
     # -- update builders -------------------------------------------------------------
 

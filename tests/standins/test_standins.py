@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, MessageHandler, filters
 
 from .slack_api import SlackStandIn, sign
@@ -361,3 +361,56 @@ async def test_sign_matches_slacks_documented_example():
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
     )
     assert headers["X-Slack-Request-Timestamp"] == "1531420618"
+
+
+# -- outages (fault runs) ----------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_a_telegram_outage_answers_errors_drops_or_answers_late_then_ends():
+    async with TelegramStandIn(token=TOKEN) as api:
+        async with telegram_app(api) as app:
+            api.outage(30, methods=["sendMessage"], status=429, retry_after=4)
+            with pytest.raises(RetryAfter, match="4"):
+                await app.bot.send_message(chat_id=1, text="limited")
+            api.outage(30, methods=["sendMessage"], status=500)
+            with pytest.raises(NetworkError):
+                await app.bot.send_message(chat_id=1, text="broken")
+            api.outage(30, methods=["sendMessage"], drop=True)
+            with pytest.raises(NetworkError):
+                await app.bot.send_message(chat_id=1, text="dropped")
+            assert await app.bot.get_me()  # other methods are not covered
+            api.outage(30, methods=["sendMessage"], delay=0.3)
+            began = asyncio.get_running_loop().time()
+            late = await app.bot.send_message(chat_id=1, text="late")
+            assert asyncio.get_running_loop().time() - began >= 0.3
+            api.outage(30, methods=["sendMessage"], lag=0.3)
+            began = asyncio.get_running_loop().time()
+            await app.bot.send_message(chat_id=1, text="slow")
+            assert asyncio.get_running_loop().time() - began >= 0.3
+            api.outages.clear()  # the outage is over
+            await app.bot.send_message(chat_id=1, text="fine")
+
+        # only what took effect reached the chat; every answer was noted
+        assert [m["text"] for m in api.messages.values()] == ["late", "slow", "fine"]
+        assert late.text == "late"
+        assert [(a.method, a.status) for a in api.answers if a.method == "sendMessage"] == [
+            ("sendMessage", 429), ("sendMessage", 500), ("sendMessage", 200), ("sendMessage", 200),
+            ("sendMessage", 200),
+        ]
+        [limited] = [a for a in api.answers if a.status == 429]
+        assert limited.json()["parameters"] == {"retry_after": 4}
+
+
+async def test_an_outage_ends_by_itself_and_slack_answers_it_like_slack():
+    async with SlackStandIn() as api:
+        api.outage(0.2, status=429, retry_after=9)
+        with pytest.raises(SlackApiError) as limited:
+            await slack_client(api).chat_postMessage(channel="C1", text="hi")
+        await asyncio.sleep(0.25)
+        await slack_client(api).chat_postMessage(channel="C1", text="hi again")
+
+        assert limited.value.response.status_code == 429
+        assert limited.value.response.headers["Retry-After"] == "9"
+        assert [m["text"] for m in api.messages.values()] == ["hi again"]
+        assert [c.params["text"] for c in api.calls_to("chat.postMessage")] == ["hi again"]

@@ -150,10 +150,12 @@ class ThrowawayPostgres:
         scheme = "postgresql" if driver is None else f"postgresql+{driver}"
         return f"{scheme}://{SUPERUSER}@127.0.0.1:{self.port}/{database or self.database}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (random name by default) and return its name."""
+    def create_database(self, name: str | None = None, *, template: str | None = None) -> str:
+        """Create a database (random name by default) and return its name: empty, or a copy
+        of `template`, which must have no open connections."""
         name = self._ident(name or f"t_{uuid.uuid4().hex[:16]}")
-        self._psql("postgres", f'CREATE DATABASE "{name}"')
+        copy_of = f' TEMPLATE "{self._ident(template)}"' if template else ""
+        self._psql("postgres", f'CREATE DATABASE "{name}"{copy_of}')
         return name
 
     def drop_database(self, name: str) -> None:

@@ -11,11 +11,12 @@ from .pgserver import PostgresUnavailable, ThrowawayPostgres, start_or_skip
 psycopg = pytest.importorskip("psycopg")
 
 
-@pytest.fixture(scope="module")
-def pg():
-    server = start_or_skip()
-    yield server
-    server.stop()
+@pytest.fixture
+def pg(postgres):
+    """The session's server (see tests/conftest.py): starting one is what takes the time."""
+    if postgres is None:
+        pytest.skip("PostgreSQL not in CRMBOT_TEST_ENGINES, or not installed")
+    return postgres
 
 
 def _port_open(port: int) -> bool:
@@ -60,6 +61,21 @@ def test_create_and_drop_database(pg):
     with psycopg.connect(pg.url(None, database="postgres")) as admin:
         row = admin.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
     assert row is None
+
+
+def test_create_database_from_a_template(pg):
+    template = pg.create_database()
+    try:
+        with psycopg.connect(pg.url(None, database=template), autocommit=True) as conn:
+            conn.execute("create table t (x int); insert into t values (7)")
+        copy = pg.create_database(template=template)
+        try:
+            with psycopg.connect(pg.url(None, database=copy)) as conn:
+                assert conn.execute("select x from t").fetchall() == [(7,)]
+        finally:
+            pg.drop_database(copy)
+    finally:
+        pg.drop_database(template)
 
 
 def test_pg_trgm_available(pg):

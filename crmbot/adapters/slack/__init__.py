@@ -1,7 +1,7 @@
 """The Slack adapter: a slack-bolt AsyncApp that turns Slack events into `Incoming` and renders
 `Reply` as Block Kit.
 
-    adapter = build_slack(app)            # registers app.bot.senders["slack"]
+    adapter = build_slack(app)            # registers app.senders["slack"]
     web_app.add_routes(adapter.routes())  # POST /slack/events: events, commands, interactivity
     await adapter.start_socket_mode()     # instead of HTTP, when CRMBOT_SLACK_APP_TOKEN is set
     await adapter.stop()

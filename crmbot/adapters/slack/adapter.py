@@ -1,4 +1,12 @@
-"""SlackAdapter: the Bolt app, its listeners, and App Home."""
+"""SlackAdapter: the Bolt app, its listeners, and App Home.
+
+A message the core could not handle now (`Transient`: the database away, locked or full) is
+answered 503 to Slack, which delivers the event again; the member is told nothing, since the
+redelivery answers. Slash commands and button presses are acknowledged at once (Slack wants
+that within 3 s) and never redelivered, so for them the adapter itself tries the core again for
+a while before saying that nothing was saved. Replies go out through `App.deliver`: what Slack
+cannot take now is kept and sent later, in order (an ephemeral one to the member's DM).
+"""
 
 from __future__ import annotations
 
@@ -8,47 +16,47 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import ClientError, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 
 from crmbot.adapters.slack.blocks import (
     ACTION_PREFIX,
     EVENTS_PATH,
     NAME,
-    chunks,
+    choice_note,
     dm_chat,
     fallback_text,
+    home_view,
     literal,
-    mrkdwn,
     reply_blocks,
     slack_to_plain,
 )
-from crmbot.adapters.slack.sender import SlackSender, delivery_failed
-from crmbot.i18n import Formats, I18n
-from crmbot.intents.router import allowed
+from crmbot.adapters.slack.sender import SlackSender, delivery_failed, web_client
+from crmbot.bot import Transient
+from crmbot.home import home_for
+from crmbot.i18n import I18n
 from crmbot.messages import (
     ChatRef,
+    DeliveryFailed,
     Incoming,
     Reply,
     UserRef,
 )
-from crmbot.store import models, records, teams
+from crmbot.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
-
-
-HOME_LIST_LIMIT = 15
+# An acknowledged command or press is not redelivered: the core is tried this often, backing
+# off, before the member is told nothing was saved (about half a minute in all).
+ACKED_ATTEMPTS = 5
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
 @dataclass
@@ -63,7 +71,7 @@ class SlackAdapter:
         self.app = app
         self.bot = app.bot
         self.i18n: I18n = app.i18n
-        self.client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self.client = web_client(bot_token, api_url, app.settings.send_timeout_seconds)
         # Signatures are checked here, on the raw body, before Bolt parses anything: a body Bolt
         # cannot parse must be refused (400/401), not crash its dispatcher into a 500.
         self.verifier = SignatureVerifier(signing_secret)
@@ -90,6 +98,8 @@ class SlackAdapter:
     async def handler(self, request: web.Request) -> web.Response:
         """An aiohttp handler: a bad or stale signature gets 401, a body that is not a Slack
         request 400; everything else is dispatched to Bolt."""
+        if request.content_type not in (FORM, JSON):
+            return web.Response(status=415, text="unsupported content type")
         raw_bytes = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
@@ -140,13 +150,16 @@ class SlackAdapter:
         self.bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_action)
         self.bolt.error(self._on_error)
 
-    async def _on_error(self, error: Exception, body: dict, logger: logging.Logger) -> None:
+    async def _on_error(self, error: Exception, body: dict, logger: logging.Logger) -> BoltResponse | None:
+        if isinstance(error, Transient):  # logged by the core; Slack retries a 5xx
+            return BoltResponse(status=503, body="try again later")
         log.error("Slack listener failed: %s", error, exc_info=error)
+        return None
 
     # -- who is writing -----------------------------------------------------------------------
 
     async def _person(self, user_id: str) -> _Person:
-        """Name and language from users.info, cached: they only matter for first-use joins."""
+        """Name, language and zone from users.info, cached: for first-use joins and a stranger's Home."""
         known = self._people.get(user_id)
         if known is not None:
             return known
@@ -176,10 +189,28 @@ class SlackAdapter:
         return "/" + text if self.bot.parser.command_intent(head, "en") else text
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
-        return await self.bot.handle(incoming)  # Bot.handle turns every failure into a friendly reply
+        """The replies for this chat; what the message announced to other chats goes out through
+        the app. Raises Transient when the core could not handle it now."""
+        outcome = await self.bot.handle(incoming)
+        await self.app.announce(outcome.announcements)
+        return list(outcome.replies)
+
+    async def _handle_acked(self, incoming: Incoming) -> list[Reply]:
+        """As `_handle`, for a request Slack will not deliver again: tried again here instead."""
+        backoff = Backoff(base=1.0, cap=16.0)
+        for attempt in range(1, ACKED_ATTEMPTS + 1):
+            try:
+                return await self._handle(incoming)
+            except Transient:
+                if attempt == ACKED_ATTEMPTS:
+                    break
+                await asyncio.sleep(backoff.delay(attempt))
+        log.warning("gave up on a Slack %s after %d attempts: the database stayed unavailable",
+                    "button press" if incoming.action is not None else "command", ACKED_ATTEMPTS)
+        return [self._error_reply(incoming.user.language)]
 
     def _error_reply(self, language: str | None) -> Reply:
-        return Reply(self.i18n.render(self.i18n.pick(language), "error"))
+        return Reply(self.i18n.render(self.i18n.pick(language), "error"), kind="error")
 
     # -- events -------------------------------------------------------------------------------
 
@@ -207,17 +238,25 @@ class SlackAdapter:
         )
         try:
             replies = await self._handle(incoming)
+        except Transient:
+            raise  # a 503: Slack delivers the event again
         except Exception:
             log.exception("Slack message failed")
             replies = [self._error_reply(user.language)]
         await self._post_all(channel, replies, thread_ts=thread_ts, user=user_id)
 
     async def _post_all(self, channel: str, replies: list[Reply], *, thread_ts: str | None, user: str | None) -> None:
+        """One by one, so that a reply Slack cannot take now is kept alone (not re-sent with
+        those before it) and those after it wait behind it."""
         for reply in replies:
-            try:
-                await self.sender.post(channel, reply, thread_ts=thread_ts, user=user)
-            except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
-                log.warning("could not post a reply to %s: %s", channel, delivery_failed(error))
+            private = reply.ephemeral and user is not None
+            # kept for later, an ephemeral reply goes to the member's DM: never to the channel
+            chat = ChatRef(NAME, user) if private else ChatRef(NAME, channel, thread_ts)
+
+            async def post(reply: Reply = reply) -> None:
+                await self.sender.send(ChatRef(NAME, channel, thread_ts), [reply], user=user)
+
+            await self.app.deliver(chat, [reply], post)
 
     # -- /crm ---------------------------------------------------------------------------------
 
@@ -239,22 +278,33 @@ class SlackAdapter:
                 chat=ChatRef(NAME, dm_chat(channel, user_id)), user=user, text=text,
                 message_id=f"command:{command.get('trigger_id') or command.get('response_url')}",
             )
-            replies = await self._handle(incoming)
+            replies = await self._handle_acked(incoming)
         except Exception:
             log.exception("Slack command failed")
             replies = [self._error_reply(None)]
-        await self._respond_all(respond, replies, channel)
+        await self._respond_all(respond, replies, channel, user_id)
 
-    async def _respond_all(self, respond: Callable, replies: list[Reply], channel: str) -> None:
+    async def _respond_all(self, respond: Callable, replies: list[Reply], channel: str, user_id: str) -> None:
+        """Ephemeral answers through the response_url; one Slack cannot take now is kept and
+        sent later to the member's DM (a response_url expires; a DM stays private)."""
         for reply in replies:
-            try:
-                if reply.text.strip() or reply.buttons or reply.card:
-                    await respond(text=fallback_text(reply), blocks=reply_blocks(reply), response_type="ephemeral",
-                                  replace_original=False)
-                if reply.image is not None:
-                    await self.sender.upload(channel, reply)
-            except Exception as error:
-                log.warning("could not answer a Slack command: %s", error)
+            async def answer(reply: Reply = reply) -> None:
+                try:
+                    if reply.text.strip() or reply.buttons or reply.card:
+                        sent = await respond(text=fallback_text(reply), blocks=reply_blocks(reply),
+                                             response_type="ephemeral", replace_original=False)
+                        if sent.status_code != 200:
+                            raise DeliveryFailed(f"response_url answered {sent.status_code}")
+                    if reply.image is not None:
+                        await self.sender.upload(channel, reply)
+                except ValueError as error:
+                    # Bolt's respond without a response_url: no real Slack request lacks one, so
+                    # this is a forged or truncated payload with nowhere to answer (logged)
+                    raise DeliveryFailed(str(error), permanent=True) from error
+                except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
+                    raise delivery_failed(error) from error
+
+            await self.app.deliver(ChatRef(NAME, user_id), [reply], answer)
 
     # -- buttons ------------------------------------------------------------------------------
 
@@ -282,14 +332,14 @@ class SlackAdapter:
                 action=action.get("value") if isinstance(action.get("value"), str) else "",
                 message_id=f"action:{channel}:{action.get('action_ts') or body.get('trigger_id')}",
             )
-            replies = await self._handle(incoming)
+            replies = await self._handle_acked(incoming)
         except Exception:
             log.exception("Slack button failed")
             replies, user = [self._error_reply(None)], None
         if in_message:
             await self._show_choice(body, action, respond, user_id, channel, message, container, user)
         if in_message and container.get("is_ephemeral"):
-            await self._respond_all(respond, replies, channel)
+            await self._respond_all(respond, replies, channel, user_id)
         elif in_message:
             await self._post_all(channel, replies, thread_ts=thread_ts, user=user_id)
         else:  # a button on App Home: answer in the member's DM, then refresh Home
@@ -302,9 +352,9 @@ class SlackAdapter:
         blocks = [b for b in message.get("blocks") or [] if isinstance(b, dict)] if isinstance(message.get("blocks"), list) else []
         label = _text(_label_of(blocks, action.get("value")) or ((action.get("text") or {}) if isinstance(action.get("text"), dict) else {}).get("text"))
         code = self.i18n.pick(user.language if user else None)
-        note = self._t(code, "slack.chosen", user=f"<@{user_id}>", label=f"*{literal(label)}*")
+        note = self.i18n.string(code, "slack.chosen", user=f"<@{user_id}>", label=f"*{literal(label)}*")
         kept = [b for b in blocks if b.get("type") != "actions"]
-        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        kept.append(choice_note(note))
         try:
             if container.get("is_ephemeral"):
                 await respond(replace_original=True, text=_text(message.get("text")) or label, blocks=kept)
@@ -323,90 +373,13 @@ class SlackAdapter:
         await self.publish_home(event["user"], workspace)
 
     async def publish_home(self, user_id: str, workspace: str | None) -> None:
+        """Draw what the core says this person's Home shows: their agenda, or how to join."""
         try:
-            view = await self.home_view(user_id, workspace)
-            await self.client.views_publish(user_id=user_id, view=view)
+            user = await self._user_ref(user_id, workspace)
+            home = await home_for(self.app.db, self.i18n, user, self.bot.clock())
+            await self.client.views_publish(user_id=user_id, view=home_view(home))
         except Exception:
             log.exception("could not publish App Home for %s", user_id)
-
-    def _t(self, code: str, key: str, **values: Any) -> str:
-        return self.i18n.string(code, key, **values)
-
-    async def home_view(self, user_id: str, workspace: str | None) -> dict[str, Any]:
-        """The member's follow-ups due today and overdue, their open deals, and for managers
-        the team pipeline by stage. Anyone else sees no data."""
-        now = self.bot.clock()
-        async with self.app.db.sessions() as session:
-            found = await teams.identity(session, NAME, user_id, workspace or "")
-            member = await session.get(models.Member, found.member_id) if found else None
-            if member is None or not member.active:
-                return await self._stranger_home(session, user_id, workspace)
-            code, tz = member.locale, member.timezone
-            f = Formats(self.i18n, code, tz)
-            local = now.astimezone(ZoneInfo(tz))
-            start_of_day = datetime.combine(local.date(), time(0), tzinfo=ZoneInfo(tz))
-            end_of_day = start_of_day + timedelta(days=1)
-            followups = await records.pending_followups(session, member.team_id, member.id, end_of_day)
-            deals = await records.open_deals(session, member.team_id, owner_id=member.id)
-            customers = await records.customers_by_id(
-                session, member.team_id, {x.customer_id for x in followups if x.customer_id} | {d.customer_id for d in deals}
-            )
-            pipeline = await records.pipeline(session, member.team_id, None) if allowed(member.role, "manager") else None
-
-        def who(customer_id: int | None) -> str:
-            customer = customers.get(customer_id) if customer_id else None
-            return literal(customer.display_name) if customer else "—"
-
-        def listing(lines: list[str]) -> str:
-            shown = lines[:HOME_LIST_LIMIT]
-            if len(lines) > HOME_LIST_LIMIT:
-                shown.append(self._t(code, "slack.more", count=len(lines) - HOME_LIST_LIMIT))
-            return "\n".join(shown)
-
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": self._t(code, "slack.home_title")}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": self._t(code, "slack.updated", when=f.when(now))}]},
-        ]
-        overdue = [x for x in followups if x.due_at < start_of_day]
-        today = [x for x in followups if x.due_at >= start_of_day]
-        for key, items in (("slack.overdue", overdue), ("slack.today", today)):
-            if items:
-                lines = [f"• {f.when(x.due_at)} · {who(x.customer_id)}" + (f" — {literal(x.note)}" if x.note else "") for x in items]
-                blocks += _section(f"*{self._t(code, key)}*\n{listing(lines)}")
-        if not followups:
-            blocks += _section(f"*{self._t(code, 'slack.today')}*\n{self._t(code, 'slack.no_followups')}")
-        blocks.append({"type": "divider"})
-        deal_lines = [f"• {literal(d.title)} ({who(d.customer_id)}): {f.money(d.amount, d.currency)} · {literal(f.stage(d.stage))}" for d in deals]
-        blocks += _section(f"*{self._t(code, 'slack.deals')}*\n{listing(deal_lines) or self._t(code, 'slack.no_deals')}")
-        if pipeline is not None:
-            blocks.append({"type": "divider"})
-            blocks += _section(f"*{self._t(code, 'slack.pipeline')}*\n{_pipeline_text(pipeline, f, lambda n: self._t(code, 'slack.pipeline_line', count=n))}")
-        return {"type": "home", "blocks": blocks[:100]}
-
-    async def _stranger_home(self, session: Any, user_id: str, workspace: str | None) -> dict[str, Any]:
-        team = await teams.team_for_workspace(session, workspace) if workspace else None
-        open_team = team is not None and not (team.settings.get("slack") or {}).get("invite_only")
-        person = await self._person(user_id)
-        code = self.i18n.pick(person.locale)
-        text = self._t(code, "slack.join") if open_team else self.i18n.render(code, "stranger")
-        return {"type": "home", "blocks": _section(mrkdwn(text))}
-
-
-def _section(text: str) -> list[dict[str, Any]]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks(text)]
-
-
-def _pipeline_text(rows: list[tuple[str, str | None, int, int]], f: Formats, deals_label: Callable[[int], str]) -> str:
-    by_stage: dict[str, list[tuple[str | None, int, int]]] = {}
-    for stage, currency, count, amount_minor in rows:
-        by_stage.setdefault(stage, []).append((currency, count, amount_minor))
-    lines = []
-    for stage in models.OPEN_STAGES:
-        found = by_stage.get(stage, [])
-        count = sum(c for _, c, _ in found)
-        money = " + ".join(f.money(Decimal(a) / 100, cur) for cur, _, a in sorted(found, key=lambda r: r[0] or ""))
-        lines.append(f"• *{literal(f.stage(stage))}*: {deals_label(count)}" + (f" · {money}" if count else ""))
-    return "\n".join(lines)
 
 
 def _label_of(blocks: list[dict[str, Any]], value: str | None) -> str | None:
@@ -420,7 +393,7 @@ def _label_of(blocks: list[dict[str, Any]], value: str | None) -> str | None:
 
 
 def build_slack(app: Any) -> SlackAdapter:
-    """The Slack adapter for a built `crmbot.app.App`; its sender joins app.bot.senders."""
+    """The Slack adapter for a built `crmbot.app.App`; its sender joins app.senders."""
     settings = app.settings
     if settings.slack_bot_token is None:
         raise RuntimeError("Slack needs CRMBOT_SLACK_BOT_TOKEN (an xoxb- token)")
@@ -436,7 +409,7 @@ def build_slack(app: Any) -> SlackAdapter:
         app_token=app_token,
     )
     adapter.sender.on_close = adapter.stop
-    app.bot.senders[NAME] = adapter.sender
+    app.senders[NAME] = adapter.sender
     return adapter
 
 

@@ -1,19 +1,36 @@
-"""Block Kit and mrkdwn: Reply -> Slack blocks, and Slack's wire text -> what was typed."""
+"""Block Kit and mrkdwn: Reply and HomeView -> Slack blocks, and Slack's wire text -> what was typed.
+
+Blocks are built with slack_sdk's models, whose `to_dict()` checks Block Kit's limits (text
+lengths, elements per block) and raises rather than let Slack refuse the message. We only cut
+or split where our content can run past a limit: long text into several sections, many buttons
+into several actions blocks, long labels shortened.
+"""
 
 from __future__ import annotations
 
 import html
-import logging
 import re
 from typing import Any
 
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from crmbot.home import HomeView, Line, Section
 from crmbot.messages import (
     Button,
     Card,
     Reply,
 )
-
-log = logging.getLogger(__name__)
 
 NAME = "slack"
 EVENTS_PATH = "/slack/events"
@@ -31,10 +48,9 @@ _LOOKALIKE = {"*": "\u2217", "~": "\u223c", "`": "\u02cb"}
 # "_" only where it could open italics: e-mail addresses like john_smith@x keep theirs.
 _UNDERSCORE_OPENER = re.compile(r"(?<!\w)_|_(?!\w)")
 
-SECTION_LIMIT = 3000  # Slack's maximum for a section's text
-MAX_FIELDS = 10
-MAX_BUTTONS = 25  # per actions block
-BUTTON_LABEL = 75
+SECTION_LIMIT = SectionBlock.text_max_length
+FIELD_LIMIT = 2000  # Slack's maximum for one section field's text; slack_sdk does not check it
+MESSAGE_BLOCKS = 50  # Slack's maximum per message; slack_sdk checks views (100), not messages
 
 
 def escape(text: str) -> str:
@@ -108,47 +124,84 @@ def _without_card_header(text: str, card: Card) -> str:
     return "\n".join(kept).strip()
 
 
-def card_block(card: Card) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": f"*{literal(card.title)}*"[:SECTION_LIMIT]}}
-    fields = [
-        {"type": "mrkdwn", "text": f"*{literal(label)}*\n{literal(value)}"[:2000]}
-        for label, value in card.fields[:MAX_FIELDS]
+def card_block(card: Card) -> SectionBlock:
+    fields = [MarkdownTextObject(text=f"*{literal(label)}*\n{literal(value)}"[:FIELD_LIMIT])
+              for label, value in card.fields[:SectionBlock.fields_max_length]]
+    return SectionBlock(text=MarkdownTextObject(text=f"*{literal(card.title)}*"[:SECTION_LIMIT]), fields=fields or None)
+
+
+def text_blocks(text: str) -> list[SectionBlock]:
+    """mrkdwn text as sections, split on line breaks where it is too long for one."""
+    return [SectionBlock(text=MarkdownTextObject(text=chunk)) for chunk in chunks(text)]
+
+
+def button_blocks(buttons: tuple[Button, ...]) -> list[ActionsBlock]:
+    per_block = ActionsBlock.elements_max_length
+    return [
+        ActionsBlock(block_id=f"crm_actions_{start // per_block}", elements=[
+            ButtonElement(
+                action_id=f"{ACTION_PREFIX}{start + offset}",  # unique within the message
+                text=PlainTextObject(text=button.label[:ButtonElement.text_max_length] or "…", emoji=True),
+                value=button.action,
+            )
+            for offset, button in enumerate(buttons[start:start + per_block])
+        ])
+        for start in range(0, len(buttons), per_block)
     ]
-    if fields:
-        block["fields"] = fields
-    return block
-
-
-def button_blocks(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
-    blocks = []
-    for start in range(0, len(buttons), MAX_BUTTONS):
-        elements = [
-            {
-                "type": "button",
-                "action_id": f"{ACTION_PREFIX}{start + offset}",  # unique within the message
-                "text": {"type": "plain_text", "text": button.label[:BUTTON_LABEL] or "…", "emoji": True},
-                "value": button.action,
-            }
-            for offset, button in enumerate(buttons[start:start + MAX_BUTTONS])
-        ]
-        blocks.append({"type": "actions", "block_id": f"crm_actions_{start // MAX_BUTTONS}", "elements": elements})
-    return blocks
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
-    """Block Kit for one reply: the card as a section with fields, the text, the buttons."""
-    blocks: list[dict[str, Any]] = []
+    """Block Kit for one reply: the card as a section with fields, the text, the buttons. Text
+    that would not fit in one message is cut, never the buttons."""
+    head: list[Block] = []
     text = reply.text
     if reply.card is not None:
-        blocks.append(card_block(reply.card))
+        head.append(card_block(reply.card))
         text = _without_card_header(text, reply.card)
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks(mrkdwn(text))]
-    blocks += button_blocks(reply.buttons)
-    return blocks[:50]
+    buttons = button_blocks(reply.buttons)
+    body = text_blocks(mrkdwn(text))[:max(0, MESSAGE_BLOCKS - len(head) - len(buttons))]
+    return [block.to_dict() for block in head + body + buttons]
 
 
 def fallback_text(reply: Reply) -> str:
     return plain(reply.text)[:SECTION_LIMIT] or (plain(reply.card.title) if reply.card else "") or "…"
+
+
+def choice_note(text: str) -> dict[str, Any]:
+    """The context line a pressed message gets in place of its buttons ("Alice chose …")."""
+    return ContextBlock(elements=[MarkdownTextObject(text=text)]).to_dict()
+
+
+# -- App Home ------------------------------------------------------------------------------------
+
+
+def _line(line: Line) -> str:
+    label = f"*{literal(line.label)}*: " if line.label else ""
+    return f"• {label}{literal(line.text)}"
+
+
+def _section_text(section: Section) -> str:
+    rows = [f"*{literal(section.title)}*", *map(_line, section.lines)]
+    if section.note:
+        rows.append(literal(section.note))
+    return "\n".join(rows)
+
+
+def home_view(home: HomeView) -> dict[str, Any]:
+    """The Home tab: title, when it was made, the sections between dividers; a stranger's
+    notice alone. slack_sdk's View refuses more blocks than Slack shows."""
+    blocks: list[Block] = []
+    if home.title:
+        blocks.append(HeaderBlock(text=PlainTextObject(text=home.title, emoji=True)))
+    if home.updated:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=literal(home.updated))]))
+    for index, section in enumerate(home.sections):
+        if index:
+            blocks.append(DividerBlock())
+        blocks += text_blocks(_section_text(section))
+    if home.notice:
+        blocks += text_blocks(mrkdwn(home.notice))
+    return View(type="home", blocks=blocks).to_dict()
 
 
 # -- incoming Slack text -------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""SlackSender: delivery to Slack chats for announcements and reminders."""
+"""SlackSender: delivery to Slack chats for replies, announcements and reminders.
+
+The Web API client retries what Slack failed to take: a dropped connection, a 500 or 503, and
+a 429 whose Retry-After is short enough to wait for in line (a longer one becomes
+DeliveryFailed(retry_after), and the reply is kept and sent later by the reminder loop).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,15 @@ from typing import Any
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from crmbot.adapters.slack.blocks import NAME, fallback_text, reply_blocks
@@ -20,6 +34,8 @@ from crmbot.messages import (
 
 log = logging.getLogger(__name__)
 
+SEND_RETRIES = 2
+LONGEST_INLINE_WAIT = 5.0  # seconds of Retry-After worth waiting for while a member waits
 
 
 # Errors after which retrying the same message cannot help.
@@ -35,6 +51,32 @@ def _header(headers: Any, name: str) -> str | None:
         if key.lower() == name.lower():
             return value[0] if isinstance(value, list) else value
     return None
+
+
+class ShortRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler waits whatever Retry-After says; this one only when it is short."""
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                               error: Exception | None = None) -> bool:
+        if not await super()._can_retry_async(state=state, request=request, response=response, error=error):
+            return False
+        after = _header(response.headers, "Retry-After")
+        try:
+            return float(after or 1) <= LONGEST_INLINE_WAIT
+        except ValueError:
+            return False
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    return [AsyncConnectionErrorRetryHandler(max_retry_count=SEND_RETRIES),
+            AsyncServerErrorRetryHandler(max_retry_count=SEND_RETRIES),
+            ShortRateLimitRetryHandler(max_retry_count=SEND_RETRIES)]
+
+
+def web_client(token: str, api_url: str, timeout: float) -> AsyncWebClient:
+    """The Web API client, with a timeout longer than Slack's slowest answer (a send cut short
+    may have been taken, and would be sent again) and the retries above."""
+    return AsyncWebClient(token=token, base_url=api_url, timeout=int(timeout), retry_handlers=retry_handlers())
 
 
 def delivery_failed(error: Exception) -> DeliveryFailed:
@@ -66,10 +108,11 @@ class SlackSender:
         if self.on_close is not None:
             await self.on_close()
 
-    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+    async def send(self, chat: ChatRef, replies: list[Reply], *, user: str | None = None) -> None:
+        """Post replies in order; an ephemeral one is shown to `user` only, when given."""
         try:
             for reply in replies:
-                await self.post(chat.chat_id, reply, thread_ts=chat.thread)
+                await self.post(chat.chat_id, reply, thread_ts=chat.thread, user=user)
         except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
             raise delivery_failed(error) from error
 

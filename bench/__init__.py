@@ -1,0 +1,1 @@
+"""Benchmarks and fault runs (bench/faults) of crmbot; not part of the installed package."""

@@ -1,0 +1,90 @@
+"""`python -m bench.faults`: run the scenarios, print a line of figures each, exit non-zero on a miss."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.faults import hostile, scenarios
+from bench.faults.harness import Plan
+from tests.support.pgserver import PostgresUnavailable
+
+SCENARIOS = {
+    "a": scenarios.sqlite_polling_kills,
+    "b": scenarios.postgres_webhook_kills,
+    "c": scenarios.reminder_kills,
+    "d": scenarios.platform_outage,
+    "e": scenarios.database_outage,
+    "f": hostile.hostile_clients,
+}
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__)
+    parser.add_argument("--cycles", type=int, default=100, help="kill -9 cycles per engine (a, b); c does a quarter")
+    parser.add_argument("--quick", action="store_true", help="short outages and waits: the CI version")
+    parser.add_argument("--only", default="".join(SCENARIOS), help="scenarios to run after the control, e.g. a,d (0: none)")
+    parser.add_argument("--keep", type=Path, help="keep databases and worker logs in this folder")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    args.only = [s for s in args.only.replace(",", "") if s in SCENARIOS]
+    return args
+
+
+async def run(args: argparse.Namespace, folder: Path) -> int:
+    plan = Plan(cycles=args.cycles, quick=args.quick, folder=folder)
+    print(f"crmbot fault runs: {'quick' if args.quick else 'full'}, {args.cycles} kill cycles, scenarios "
+          f"{','.join(args.only)}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; files in {folder}", flush=True)
+    results = []
+    status = 0
+    try:
+        control = await scenarios.control(plan)
+        print(control.line(), flush=True)
+        results.append(control)
+        if control.missed:
+            print("the control run, which has no faults, missed targets: the harness is wrong; stopping", flush=True)
+            return 2
+        for name in sorted(args.only, key=lambda s: (s == "e", s)):  # e stops the PostgreSQL server: last
+            try:
+                figures = await SCENARIOS[name](plan)
+            except PostgresUnavailable as error:
+                print(f"{name}: not run, no PostgreSQL server: {error}", flush=True)
+                status = 1
+                continue
+            print(figures.line(), flush=True)
+            results.append(figures)
+            status = status or (1 if figures.missed else 0)
+    finally:
+        if plan.postgres is not None:
+            await asyncio.to_thread(plan.postgres.close)
+        if args.json:
+            args.json.write_text(json.dumps([f.as_dict() for f in results], indent=2, ensure_ascii=False))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    # a worker killed mid-request leaves the stand-ins a half-read request, which aiohttp logs
+    # with a traceback; that is the point of the run, not news
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    began = time.monotonic()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        status = asyncio.run(run(args, args.keep))
+    else:
+        with tempfile.TemporaryDirectory(prefix="crmbot-faults-") as folder:
+            status = asyncio.run(run(args, Path(folder)))
+    print(f"{'all targets met' if status == 0 else 'targets missed'} in {time.monotonic() - began:.0f} s; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

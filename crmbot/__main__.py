@@ -1,0 +1,5 @@
+"""`python -m crmbot`: the same CLI as the `crmbot` command."""
+
+from crmbot.cli import main
+
+main()

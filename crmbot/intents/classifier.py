@@ -1,0 +1,114 @@
+"""The learned intent classifier: character n-grams and words of one message, a linear model.
+
+The model is data (`model/intents.json`, written by `python -m crmbot.intents.train`): the
+feature spec, the classes, an intercept per class and, per feature, its weight for each class
+it matters to, and a temperature. Reading a message is a dot product in plain Python over the
+message's features, then a softmax of the scores divided by the temperature (fitted so the
+probabilities are calibrated), so running crmbot needs neither scikit-learn nor numpy. `features()` is the one
+definition of what the model sees, used by training and by inference alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+from crmbot.text import fold
+
+MODEL: Traversable = files("crmbot.intents") / "model" / "intents.json"
+FORMAT = 1
+# letters, digit runs, and any other single non-space character (punctuation, emoji: "👍", "?")
+_TOKENS = re.compile(r"[^\W\d_]+|\d+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What counts as a feature: character n-grams of each word padded with spaces (as
+    scikit-learn's `char_wb`), words, and pairs of adjacent words."""
+
+    char_min: int = 2
+    char_max: int = 5
+    word_pairs: bool = True
+
+
+def features(text: str, spec: Spec) -> list[str]:
+    """The features of a message. Numbers read as one shape ("15000" and "8" are both "0"), so
+    the model learns that an amount or an hour is there, not which."""
+    tokens = ["0" if t.isdigit() else t for t in _TOKENS.findall(fold(text))]
+    out = [f"w:{t}" for t in tokens]
+    if spec.word_pairs:
+        out += [f"p:{a} {b}" for a, b in zip(tokens, tokens[1:])]
+    for token in tokens:
+        if not token[0].isalpha():
+            continue
+        padded = f" {token} "
+        for n in range(spec.char_min, spec.char_max + 1):
+            out += [f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1)]
+    return out
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The model's view of one message: every class with its probability, most likely first."""
+
+    ranked: tuple[tuple[str, float], ...]
+
+    @property
+    def best(self) -> str:
+        return self.ranked[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.ranked[0][1]
+
+    @property
+    def margin(self) -> float:
+        """How far the best reading is ahead of the next one."""
+        return self.ranked[0][1] - (self.ranked[1][1] if len(self.ranked) > 1 else 0.0)
+
+    def probability(self, intent: str) -> float:
+        return next((p for name, p in self.ranked if name == intent), 0.0)
+
+
+class Classifier:
+    def __init__(self, data: dict) -> None:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"intent model format {data.get('format')!r}, expected {FORMAT}")
+        self.spec = Spec(**data["spec"])
+        self.classes: tuple[str, ...] = tuple(data["classes"])
+        self.intercept: tuple[float, ...] = tuple(data["intercept"])
+        self.temperature = float(data["temperature"])
+        # feature -> [[class index, weight], ...]: only the weights training kept, used as loaded
+        self.weights: dict[str, list[list[float]]] = data["weights"]
+
+    def scores(self, text: str) -> list[float]:
+        """The linear model's score of each class."""
+        present = set(features(text, self.spec))
+        scores = list(self.intercept)
+        if present:
+            scale = 1.0 / math.sqrt(len(present))  # each message's feature vector has unit length
+            for feature in present:
+                for c, w in self.weights.get(feature, ()):
+                    scores[int(c)] += w * scale
+        return scores
+
+    def read(self, text: str) -> Reading:
+        scores = [s / self.temperature for s in self.scores(text)]
+        top = max(scores)
+        exp = [math.exp(s - top) for s in scores]
+        total = sum(exp)
+        ranked = sorted(((name, e / total) for name, e in zip(self.classes, exp)), key=lambda kv: -kv[1])
+        return Reading(tuple(ranked))
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Classifier | None:
+    """The model shipped in the package, or None when it has not been trained yet."""
+    if not MODEL.is_file():
+        return None
+    return Classifier(json.loads(MODEL.read_text(encoding="utf-8")))

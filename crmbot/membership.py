@@ -1,0 +1,89 @@
+"""Who is a member, and how a stranger becomes one: the one place these rules live.
+
+A known platform identity is a member. A user of a Slack workspace bound to a team joins on first
+use with the binding's role, unless the team admits by invite only. Anyone else joins only with
+an invite code (`/start CODE`); an invite admits exactly one person, because spending it is a
+conditional UPDATE (`teams.claim_invite`), never a read followed by a write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.i18n import I18n
+from crmbot.messages import ChatRef, Incoming, UserRef
+from crmbot.store import models, teams
+
+JOIN_COMMANDS = ("/start", "/join")
+
+
+def known_zone(name: str | None) -> str:
+    """The platform's time zone when it names a real one, else UTC."""
+    try:
+        return name if name and ZoneInfo(name) else "UTC"
+    except (ValueError, ZoneInfoNotFoundError):
+        return "UTC"
+
+
+async def member_for(session: AsyncSession, user: UserRef, chat: ChatRef | None = None) -> models.Member | None:
+    """The active member behind a platform identity. Writing from their DM (the chat id is the
+    user id) records that chat, so reminders know where to go."""
+    found = await teams.identity(session, user.adapter, user.user_id, user.workspace or "")
+    member = await session.get(models.Member, found.member_id) if found is not None else None
+    if member is None or not member.active:
+        return None
+    if chat is not None and chat.chat_id and found.chat_id is None and chat.chat_id == user.user_id:
+        found.chat_id = chat.chat_id
+    return member
+
+
+async def open_team(session: AsyncSession, workspace: str | None) -> models.Team | None:
+    """The team whose users join on first use: the one this Slack workspace is bound to
+    (`crmbot slack bind`), unless it admits by invite only."""
+    team = await teams.team_for_workspace(session, workspace) if workspace else None
+    if team is None or team.settings["slack"].get("invite_only"):
+        return None
+    return team
+
+
+async def workspace_join(session: AsyncSession, incoming: Incoming, now: datetime, i18n: I18n) -> models.Member | None:
+    """A first-time user of an open workspace, made a member with the binding's default role."""
+    team = await open_team(session, incoming.user.workspace)
+    if team is None:
+        return None
+    role = team.settings["slack"].get("default_role", "rep")
+    return await _join(session, incoming, team.id, role, None, now, i18n)
+
+
+def invite_code(text: str) -> str | None:
+    """The code of a `/start CODE` or `/join CODE` message (`/start@crmbot CODE` in Telegram groups)."""
+    head, _, code = text.strip().partition(" ")
+    return code.strip() if head.split("@")[0].lower() in JOIN_COMMANDS and code.strip() else None
+
+
+async def join_with_invite(session: AsyncSession, incoming: Incoming, now: datetime, i18n: I18n) -> models.Member | None:
+    """A stranger sending a valid invite code becomes the member it admits; anyone else: None."""
+    code = invite_code(incoming.text)
+    invite = await teams.claim_invite(session, code, now) if code else None
+    if invite is None:
+        return None
+    return await _join(session, incoming, invite.team_id, invite.role, invite.member_id, now, i18n)
+
+
+async def _join(session: AsyncSession, incoming: Incoming, team_id: int, role: str, member_id: int | None,
+                now: datetime, i18n: I18n) -> models.Member:
+    """Bind the user's identity to the invited member, or to a new one named after them."""
+    user = incoming.user
+    member = await session.get(models.Member, member_id) if member_id else None
+    if member is None:
+        name = user.display_name or f"{user.adapter}-{user.user_id}"
+        if await teams.member_by_name(session, team_id, name) is not None:
+            name = f"{name} ({user.adapter} {user.user_id})"
+        member = await teams.create_member(session, team_id, name, now, role=role,
+                                           locale=i18n.pick(user.language), timezone=known_zone(user.timezone))
+    chat = incoming.chat.chat_id if incoming.chat.chat_id == user.user_id else None
+    await teams.bind_identity(session, member, user.adapter, user.user_id, now, workspace=user.workspace or "", chat_id=chat)
+    return member

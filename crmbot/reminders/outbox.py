@@ -1,0 +1,227 @@
+"""Replies kept while their platform could not take them, and the pass that sends them again.
+
+    await outbox.keep(db, chat, replies, now)    # after the change they answer was committed
+    await outbox.waiting(db, chat)               # True: new replies to this chat go behind those
+    await PendingReplies(...).run_once(now)      # the reminder loop's pass, oldest first per chat
+
+One row holds what one message said in one chat. A chat's rows go out in id order: the oldest
+row is the chat's claim (a lease, as follow-ups have), and the worker that wins it claims the
+chat's other rows with it, so no two workers ever send one chat's rows at once. A row that fails
+holds back the rows behind it, and is tried again after a backoff; a permanent refusal (the bot
+blocked, the chat gone) drops the chat's rows with a warning, and so does a row older than the
+retry window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.clock import Clock
+from crmbot.messages import Button, Card, ChatRef, DeliveryFailed, Image, Reply, Sender
+from crmbot.backoff import Backoff
+from crmbot.reminders.lease import Renewal, extend
+from crmbot.store import models
+from crmbot.store.db import Database
+from crmbot.store.faults import describe
+
+log = logging.getLogger(__name__)
+
+P = models.PendingReply
+
+
+# -- replies as JSON ----------------------------------------------------------------------------
+
+
+def encode(reply: Reply) -> dict[str, Any]:
+    image = reply.image
+    return {
+        "text": reply.text,
+        "buttons": [[b.label, b.action] for b in reply.buttons],
+        "image": {"data": base64.b64encode(image.data).decode(), "filename": image.filename, "mime": image.mime} if image else None,
+        "ephemeral": reply.ephemeral,
+        "card": {"title": reply.card.title, "fields": [list(f) for f in reply.card.fields]} if reply.card else None,
+        "kind": reply.kind,
+    }
+
+
+def decode(data: dict[str, Any]) -> Reply:
+    image, card = data.get("image"), data.get("card")
+    return Reply(
+        text=data["text"],
+        buttons=tuple(Button(label, action) for label, action in data.get("buttons") or ()),
+        image=Image(base64.b64decode(image["data"]), image["filename"], image["mime"]) if image else None,
+        ephemeral=bool(data.get("ephemeral")),
+        card=Card(card["title"], tuple((k, v) for k, v in card["fields"])) if card else None,
+        kind=data.get("kind") or "",
+    )
+
+
+def chat_key(chat: ChatRef) -> str:
+    """What "in order" is kept per: the chat, whatever thread (or, on Telegram, quoted message)
+    a reply belongs to."""
+    return f"{chat.adapter}|{chat.chat_id}"[:160]
+
+
+# -- what adapters call -------------------------------------------------------------------------
+
+
+async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datetime) -> bool:
+    """Store replies to send later, in a transaction of their own. False (logged) when the
+    database cannot take them either: then they are lost, and the log says so."""
+    try:
+        async with db.sessions() as session, session.begin():
+            session.add(P(adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
+                          replies=[encode(r) for r in replies], created_at=now, attempts=0))
+        return True
+    except Exception as error:
+        log.error("a reply to a %s chat could not be sent nor kept, and is lost: %s", chat.adapter, describe(error))
+        return False
+
+
+async def waiting(db: Database, chat: ChatRef) -> bool:
+    """Whether earlier replies to this chat are still kept (new ones must go behind them)."""
+    try:
+        async with db.sessions() as session:
+            return await session.scalar(select(P.id).where(P.chat_key == chat_key(chat)).limit(1)) is not None
+    except Exception as error:  # the database away: sending now is better than not at all
+        log.warning("could not look for kept replies: %s", describe(error))
+        return False
+
+
+# -- the queue ----------------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> list:
+    return [or_(P.next_attempt_at.is_(None), P.next_attempt_at <= now), or_(P.claim_expires_at.is_(None), P.claim_expires_at <= now)]
+
+
+async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
+                adapters: Sequence[str], postgres: bool) -> list[str]:
+    """Take up to `limit` chats whose oldest row is due, with all their rows; returns their keys."""
+    heads = select(func.min(P.id)).where(P.adapter.in_(list(adapters))).group_by(P.chat_key)
+    pick = select(P.id).where(P.id.in_(heads), *_due(now)).order_by(P.id).limit(limit)
+    if postgres:  # lock the heads first, skipping those another worker is claiming right now
+        ids = list((await session.scalars(pick.with_for_update(of=P, skip_locked=True))).all())
+        if not ids:
+            return []
+        target = P.id.in_(ids)
+    else:  # SQLite has one writer: one statement picks and claims
+        target = P.id.in_(pick.scalar_subquery())
+    until = now + lease
+    keys = list((await session.execute(
+        update(P).where(target, *_due(now)).values(claimed_by=worker, claim_expires_at=until).returning(P.chat_key)
+        .execution_options(synchronize_session=False)
+    )).scalars())
+    if keys:  # the rows behind each head: nobody else can take them while we hold the head
+        await session.execute(
+            update(P).where(P.chat_key.in_(keys), or_(P.claim_expires_at.is_(None), P.claim_expires_at <= now))
+            .values(claimed_by=worker, claim_expires_at=until).execution_options(synchronize_session=False)
+        )
+    return keys
+
+
+async def due(session: AsyncSession, now: datetime, adapters: Sequence[str]) -> bool:
+    """Whether any kept reply could be sent now (usually not: a read is cheaper than a claim)."""
+    return await session.scalar(select(P.id).where(P.adapter.in_(list(adapters)), *_due(now)).limit(1)) is not None
+
+
+async def counts(session: AsyncSession) -> tuple[int, datetime | None]:
+    """For `crmbot doctor`: how many replies are kept, and since when."""
+    found = (await session.execute(select(func.count(), func.min(P.created_at)))).one()
+    return found[0] or 0, found[1]
+
+
+# -- the pass -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RepliesReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+
+
+class PendingReplies:
+    """The reminder loop's pass over kept replies, through the same senders as reminders."""
+
+    def __init__(self, db: Database, senders: dict[str, Sender], clock: Clock, *, worker: str, lease: timedelta,
+                 send_timeout: float, backoff: Backoff, give_up_after: timedelta, batch_size: int = 50,
+                 concurrency: int = 16) -> None:
+        self.db = db
+        self.senders = senders
+        self.clock = clock
+        self.worker = worker
+        self.lease = lease
+        self.send_timeout = send_timeout
+        self.backoff = backoff
+        self.give_up_after = give_up_after
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+
+    async def run_once(self, now: datetime) -> RepliesReport:
+        report = RepliesReport()
+        async with self.db.sessions() as session, session.begin():
+            keys = await claim(session, worker=self.worker, now=now, lease=self.lease, limit=self.batch_size,
+                               adapters=list(self.senders), postgres=self.db.is_postgres)
+        if not keys:
+            return report
+        async with self.db.sessions() as session:
+            rows = list(await session.scalars(select(P).where(P.chat_key.in_(keys), P.claimed_by == self.worker).order_by(P.id)))
+        chats: dict[str, list[models.PendingReply]] = {}
+        for row in rows:
+            chats.setdefault(row.chat_key, []).append(row)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(chat_rows: list[models.PendingReply]) -> None:
+            async with limit:
+                await self._chat(chat_rows, now, report)
+
+        async with Renewal(self.db, self.lease, self.clock, extend(P, [r.id for r in rows], self.worker)):
+            await asyncio.gather(*(one(chat_rows) for chat_rows in chats.values()))
+        return report
+
+    async def _chat(self, rows: list[models.PendingReply], now: datetime, report: RepliesReport) -> None:
+        """One chat's rows, oldest first, until one fails."""
+        for row in rows:
+            chat = ChatRef(row.adapter, row.chat_id, row.thread)
+            try:
+                await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]), self.send_timeout)
+            except Exception as error:
+                failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
+                await self._failed(row, now, failure, report)
+                return
+            async with self.db.sessions() as session, session.begin():
+                await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
+            report.sent.append(row.id)
+
+    async def _failed(self, row: models.PendingReply, now: datetime, error: DeliveryFailed, report: RepliesReport) -> None:
+        too_old = row.created_at < now - self.give_up_after
+        async with self.db.sessions() as session, session.begin():
+            if error.permanent or too_old:
+                gone = P.chat_key == row.chat_key if error.permanent else P.id == row.id
+                dropped = list((await session.execute(
+                    delete(P).where(gone, P.claimed_by == self.worker).returning(P.id)
+                    .execution_options(synchronize_session=False))).scalars())
+                report.dropped.extend(dropped)
+                log.warning("dropped %d kept %s repl%s for chat %s: %s", len(dropped), row.adapter,
+                            "y" if len(dropped) == 1 else "ies", row.chat_id, "refused for good" if error.permanent else
+                            f"undeliverable since {row.created_at:%Y-%m-%d %H:%M} UTC ({error})")
+            else:
+                retry_at = now + timedelta(seconds=self.backoff.delay(row.attempts + 1, error.retry_after))
+                await session.execute(update(P).where(P.id == row.id, P.claimed_by == self.worker).values(
+                    attempts=row.attempts + 1, next_attempt_at=retry_at, last_error=str(error)[:500]))
+                report.retrying.append(row.id)
+                log.info("kept reply %s for a %s chat: attempt %d failed (%s); next at %s", row.id, row.adapter,
+                         row.attempts + 1, error, f"{retry_at:%H:%M:%S}")
+            # the rest of the chat waits behind the failed row: let go of it
+            await session.execute(update(P).where(P.chat_key == row.chat_key, P.claimed_by == self.worker)
+                                  .values(claimed_by=None, claim_expires_at=None))

@@ -1,0 +1,312 @@
+"""Replies in every language: one layout per reply, each language's words from its catalog.
+
+Catalogs translate every msgid the templates use (so no English leaks into a Czech reply), with
+each language's own plural rules; every template renders in every language; labels pick their
+plural form; a value put into a translated message still cannot switch markup on; and each
+render gets its own language's words, so languages rendering at once never mix.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import re
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+from importlib.resources import as_file
+from pathlib import Path
+from shutil import copytree
+from types import SimpleNamespace as NS
+
+import pytest
+from babel import Locale
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from crmbot.i18n import DOMAIN, LOCALES_DIR, PLURAL_CATEGORIES, TEMPLATES_DIR, I18n, _neutralise_markup
+from crmbot.importer import header_fields, read_rows
+from crmbot.intents.customers import split_contact
+from crmbot.intents.parse import Parser
+
+ROOT = Path(__file__).resolve().parent.parent
+PLURAL_FORMS = {"cs": 3, "sl": 4, "cy": 6, "zh": 1, "az": 2}  # gettext's nplurals for each catalog
+T0 = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+T1 = datetime(2026, 12, 3, 14, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def i18n() -> I18n:
+    return I18n()
+
+
+def catalog(code: str):
+    with as_file(LOCALES_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po") as path, path.open("rb") as po:
+        return read_po(po, locale=code)
+
+
+def template_msgids() -> set[tuple[str | None, str]]:
+    """(context, msgid) of every message the templates and formats use, found the way
+    `pybabel extract -F babel.cfg` finds them (docs/translating.md)."""
+    with open(ROOT / "babel.cfg", encoding="utf-8") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found = set()
+    for _, _, message, _, context in extract_from_dir(str(ROOT), method_map, options_map):
+        found.add((context, message[0] if isinstance(message, tuple) else message))
+    return found
+
+
+# -- the catalogs ---------------------------------------------------------------------------------
+
+
+def test_the_templates_use_messages_and_every_catalog_translates_each_of_them(i18n):
+    used = template_msgids()
+    assert len(used) > 100 and (None, "Pipeline") in used and ("punctuation", ": ") in used
+    assert set(PLURAL_FORMS) == {code for code in i18n.codes if code != "en"}
+    for code in PLURAL_FORMS:
+        po = catalog(code)
+        missing = [msgid for context, msgid in used
+                   if not (m := po.get(msgid, context)) or m.fuzzy or not all(m.string if m.pluralizable else [m.string])]
+        assert not missing, f"{code} leaves these in English: {missing}"
+        unused = [m.id for m in po if m.id and (m.context, m.id[0] if m.pluralizable else m.id) not in used]
+        assert not unused, f"{code} translates messages no template uses: {unused}"
+        problems = [(m.id, [str(e) for e in errors]) for m, errors in po.check()]
+        assert not problems, f"{code}: placeholders or plural forms differ from the msgid: {problems}"
+
+
+def test_each_catalog_has_its_languages_plural_forms_and_they_agree_with_cldr(i18n):
+    for code, forms in PLURAL_FORMS.items():
+        assert catalog(code).num_plurals == forms, code
+        # the catalog's Plural-Forms rule sorts counts into the same groups as CLDR's rules,
+        # which pick the form of a strings.toml label: one rule per language, written twice
+        gettext_form = i18n.language(code).translations.plural
+        cldr = Locale.parse(code).plural_form
+        pairs = {(gettext_form(n), cldr(n)) for n in range(0, 201)}
+        assert len(pairs) == len({f for f, _ in pairs}) == len({c for _, c in pairs}) == forms, (code, pairs)
+
+
+@pytest.mark.parametrize(("code", "counts"), [
+    ("cs", {1: "má 1 otevřený obchod", 2: "má 2 otevřené obchody", 4: "4 otevřené obchody", 5: "má 5 otevřených obchodů", 22: "22 otevřených obchodů"}),
+    ("sl", {1: "ima 1 odprt posel", 2: "ima 2 odprta posla", 3: "3 odprte posle", 5: "5 odprtih poslov", 101: "101 odprt posel", 102: "102 odprta posla"}),
+    ("en", {1: "has 1 open deal.", 2: "has 2 open deals."}),
+])
+def test_a_count_picks_its_languages_plural_form(i18n, code, counts):
+    for n, expected in counts.items():
+        text = i18n.render(code, "deal_which", customer=NS(display_name="Acme"), deals=[object()] * n)
+        assert expected in text, (n, text)
+
+
+def test_czech_complaints_agree_with_their_count(i18n):
+    render = lambda n: i18n.render("cs", "complaint_which", customer=NS(display_name="Acme"), complaints=[object()] * n)  # noqa: E731
+    assert [re.search(r"má (.+?)\.", render(n)).group(1) for n in (1, 2, 5)] == [
+        "1 otevřenou stížnost", "2 otevřené stížnosti", "5 otevřených stížností"]
+
+
+# -- every template in every language -------------------------------------------------------------
+
+
+def customer(**changes):
+    values = dict(display_name="Jan Novák (Acme)", name="Jan Novák", phones=["+420 777 000 111"], emails=["jan@acme.cz"],
+                  address="Praha 1", website="acme.cz", status="customer", preferred_channel="email", notes="likes coffee")
+    return NS(**{**values, **changes})
+
+
+def deal(**changes):
+    values = dict(title="Website", amount=Decimal("12500"), currency="EUR", stage="lost", competitor="Contoso", lost_reason="price")
+    return NS(**{**values, **changes})
+
+
+FOLLOWUP = NS(due_at=T1, created_at=T0, note="bring the quote", customer_id=1)
+MEMBER = NS(name="Alice", role="manager")
+COMPLAINT = NS(severity="high", product="printer", text="broken again", resolution="replaced", created_at=T0)
+PIPELINE = {"lead": {"count": 2, "values": {"EUR": Decimal("1000")}}, "won": {"count": 1, "values": {}}}
+ACTIVITY = {"Alice": {"call": 3, "meeting": 1}}
+SAMPLES = {  # values that take every template through its wordiest branches
+    "add_customer_needs_name": {}, "amount_invalid": {}, "ask_customer": {}, "button_not_yours": {}, "button_unknown": {},
+    "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {}, "intent_which": {},
+    "not_allowed": {}, "nothing_to_undo": {}, "notify_off": {}, "notify_on": {}, "slow_down": {}, "stage_needed": {},
+    "stranger": {}, "too_long": {}, "followup_gone": {}, "ack": {}, "followup_already_done": {"followup": FOLLOWUP},
+    "agenda": {"overdue": [FOLLOWUP], "today": [FOLLOWUP], "customers": {1: customer()}},
+    "announce_complaint": {"complaint": COMPLAINT, "customer": customer()},
+    "announce_deal": {"deal": deal(), "customer": customer(), "member": MEMBER},
+    "card": {"customer": customer(), "owner": MEMBER, "members": {1: MEMBER},
+             "interactions": [NS(happened_at=T0, kind="call", member_id=1, summary="wants a quote")],
+             "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP},
+    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer()},
+    "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
+    "complaint_which": {"customer": customer(), "complaints": [COMPLAINT] * 3},
+    "customer_added": {"customer": customer()},
+    "customer_exists": {"name": "Jan Novak", "matches": [NS(display="Jan Novák (Acme)"), NS(display="Jana Nováková")]},
+    "customer_not_found": {"mention": "novak"},
+    "customer_which": {"mention": "novak", "matches": [NS(display="Jan Novák (Acme)"), NS(display="Jana Nováková")]},
+    "deal_already": {"deal": deal(stage="won"), "customer": customer()},
+    "deal_created": {"deal": deal(stage="lead"), "customer": customer()},
+    "deal_moved": {"deal": deal(), "customer": customer(), "previous": "proposal"},
+    "deal_which": {"customer": customer(), "deals": [deal()] * 2},
+    "digest": {"member": MEMBER, "overdue": [FOLLOWUP], "today": [FOLLOWUP], "failed": [FOLLOWUP], "customers": {1: customer()}},
+    "due_in_past": {"due": T0},
+    "followup_done": {"followup": FOLLOWUP},
+    "followup_snoozed": {"followup": FOLLOWUP},
+    "forget_confirm": {"customer": customer()},
+    "forgotten": {"name": "Olga Petrová"},
+    "help": {"member": MEMBER},
+    "language_set": {"language": NS(name="Čeština")},
+    "language_unknown": {"wanted": "de", "languages": {"en": NS(name="English"), "cs": NS(name="Čeština")}},
+    "logged": {"kind": "meeting", "customer": customer(), "interaction": None, "followup": FOLLOWUP},
+    "no_open_complaint": {"customer": customer()},
+    "no_open_deal": {"customer": customer()},
+    "reassign_who": {"members": [NS(name="Alice"), NS(name="Bob")]},
+    "reassigned": {"customer": customer(), "owner": NS(name="Bob")},
+    "reminder": {"followup": FOLLOWUP, "customer": customer(), "late": True},
+    "reminder_set": {"followup": FOLLOWUP, "customer": customer()},
+    "reminder_undeliverable": {"member": MEMBER, "followup": FOLLOWUP, "customer": customer(), "reason": "blocked"},
+    "summary": {"period": "week", "since": T0, "whole_team": True, "pipeline": PIPELINE, "won": [deal(stage="won")],
+                "lost": [deal()], "activity": ACTIVITY, "new_complaints": [COMPLAINT], "open_complaints": [COMPLAINT],
+                "overdue": [FOLLOWUP], "customers": {}, "members": {}},
+    "undone": {"entity": "deal", "action": "create", "at": T0},
+    "unknown": {"text": "blah", "mention": "blah"},
+    "weekly_summary": {"member": MEMBER, "since": T0, "activity": ACTIVITY, "won": [deal(stage="won")], "lost": [deal()],
+                       "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1},
+    "welcome": {"member": MEMBER},
+}
+
+
+def test_every_reply_template_has_sample_values():
+    replies = {t.name.removesuffix(".j2") for t in TEMPLATES_DIR.iterdir() if t.name.endswith(".j2") and not t.name.startswith("_")}
+    assert replies == set(SAMPLES)
+
+
+@pytest.mark.parametrize("code", ["en", *PLURAL_FORMS])
+def test_every_template_renders_in_every_language(i18n, code):
+    for template, values in SAMPLES.items():
+        text = i18n.render(code, template, "Europe/Prague", **values)
+        assert text and not re.search(r"%\(|\{\{|\{%|\}\}", text), (code, template, text)
+        if code != "en":  # the words are the language's own: nothing reads as the English reply
+            assert text != i18n.render("en", template, "Europe/Prague", **values), (code, template)
+
+
+def test_chinese_layout_uses_its_own_punctuation(i18n):
+    text = i18n.render("zh", "card", **SAMPLES["card"])
+    assert "负责人：Alice · 状态：客户" in text and "通话（Alice）：wants a quote" in text
+    text = i18n.render("zh", "customer_exists", **SAMPLES["customer_exists"])
+    assert text == "已经有 **Jan Novák (Acme)**、**Jana Nováková** 了。仍然新建“Jan Novak”吗？"
+
+
+# -- markup -----------------------------------------------------------------------------------------
+
+
+def test_a_value_cannot_switch_bold_on_inside_a_translated_message(i18n):
+    for code in i18n.codes:
+        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"))
+        assert text.count("**") == 2, text  # the message's own pair, around the neutralised name
+    text = i18n.render("cs", "customer_exists", name="**a**", matches=[NS(display="**b**")])
+    assert "**" + _neutralise_markup("**b**") + "**" in text and "„*\u200b*a*\u200b*“" in text, text  # bold by the layout only
+
+
+@pytest.mark.parametrize("value", ["**x**", "***x***", "****", "a**b*c", "*"])
+def test_neutralising_leaves_no_pair_of_stars_and_is_idempotent(value):
+    once = _neutralise_markup(value)
+    assert "**" not in once and _neutralise_markup(once) == once and once.replace("\u200b", "") == value
+    assert _neutralise_markup("**x**") == "*\u200b*x*\u200b*"  # as it always was for a pair
+
+
+# -- each render its own language --------------------------------------------------------------------
+
+
+def test_translations_are_handed_to_each_render_never_installed_on_the_environment(i18n):
+    i18n.render("cs", "help", member=MEMBER)
+    assert not {"gettext", "ngettext", "pgettext"} & set(i18n.env.globals)
+    expected = {code: i18n.render(code, "summary", **SAMPLES["summary"]) for code in i18n.codes}
+    jobs = [code for code in i18n.codes for _ in range(40)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        rendered = list(pool.map(lambda code: (code, i18n.render(code, "summary", **SAMPLES["summary"])), jobs))
+    assert all(text == expected[code] for code, text in rendered)
+
+
+def test_an_unknown_language_renders_english(i18n):
+    assert i18n.render("xx", "error") == i18n.render("en", "error")
+
+
+# -- labels (strings.toml) ------------------------------------------------------------------------------
+
+
+def test_a_counted_label_picks_its_plural_form_with_the_rules_of_the_language_that_has_it(i18n, tmp_path):
+    assert [i18n.string("en", "slack.pipeline_line", count=n) for n in (1, 2)] == ["1 deal", "2 deals"]
+    assert i18n.string("cs", "slack.pipeline_line", count=3) == "3 deals"  # English's table, English's rule
+    with as_file(LOCALES_DIR) as locales:
+        copytree(locales, tmp_path / "locales")
+    czech = tmp_path / "locales" / "cs" / "strings.toml"
+    czech.write_text(czech.read_text(encoding="utf-8") + '\n[slack]\npipeline_line = { one = "{count} obchod", '
+                     'few = "{count} obchody", many = "{count} obchodu", other = "{count} obchodů" }\n', encoding="utf-8")
+    own = I18n(root=tmp_path / "locales")
+    assert [own.string("cs", "slack.pipeline_line", count=n) for n in (1, 2, 5)] == ["1 obchod", "2 obchody", "5 obchodů"]
+
+
+def test_every_plural_label_has_the_forms_its_language_counts_with(i18n):
+    def tables(node):
+        for value in node.values():
+            if isinstance(value, dict):
+                yield from [value] if value.keys() <= PLURAL_CATEGORIES else tables(value)
+    found = 0
+    for code, language in i18n.languages.items():
+        counted = {language.babel.plural_form(n) for n in range(0, 201)}  # the forms whole counts take
+        for table in tables(language.strings):
+            found += 1
+            assert counted <= set(table) <= language.babel.plural_form.tags | {"other"}, (code, table)
+    assert found
+
+
+# -- the words that were English-only in code -----------------------------------------------------------
+
+
+EXPECTED_NEW_CUSTOMER = {
+    "en": ("Jan Novák", "Acme", ["jan@acme.cz"]), "cs": ("Jan Novák", "Acme", ["jan@acme.cz"]),
+    "sl": ("Luka Horvat", "Horvat d.o.o.", ["luka@horvat.si"]), "zh": ("陈明", "广州明达", ["chenming@mingda.cn"]),
+    "cy": ("Rhys Evans", "Evans Hire", ["rhys@evanshire.co.uk"]), "az": ("Orxan Hüseynov", "Hüseynov Group", ["orxan@huseynov.az"]),
+}
+
+
+@pytest.mark.parametrize("code", list(EXPECTED_NEW_CUSTOMER))
+def test_the_new_customer_example_of_each_help_text_adds_that_customer(i18n, code):
+    example = i18n.language(code).translations.gettext('"new customer Jan Novák from Acme, jan@acme.cz"').strip('"„“»«”')
+    intent = Parser(i18n).parse(example, code, T0)
+    assert (intent.name, intent.locale) == ("add_customer", code)
+    name, company, emails, phones = split_contact(intent.slots["text"], i18n.language(intent.locale))
+    assert (name, company, emails) == EXPECTED_NEW_CUSTOMER[code] and phones == []
+
+
+def test_notify_off_is_understood_in_every_language(i18n):
+    assert i18n.words("notify.off") >= {"off", "vypnout", "izklopi", "关闭", "diffodd", "söndür"}
+
+
+def test_import_headers_come_from_every_language_and_never_disagree(i18n, tmp_path):
+    seen: dict[str, tuple[str, str]] = {}
+    for code, language in i18n.languages.items():
+        for field, headers in language.data["import_columns"].items():
+            for header in headers:
+                assert seen.setdefault(header, (field, code))[0] == field, (header, code, seen[header])
+    assert set(header_fields(i18n).values()) == {"name", "company", "email", "phone", "address", "website", "notes",
+                                                 "lead_source", "status", "preferred_channel"}
+    for headers, fields in ([["Jméno", "Firma", "Telefon", "E-mail"], ["name", "company", "phone", "email"]],
+                            [["姓名", "公司", "电话"], ["name", "company", "phone"]],
+                            [["Full Name", "Email address", "Lead-Source"], ["name", "email", "lead_source"]]):
+        path = tmp_path / "customers.csv"
+        out = io.StringIO()
+        csv.writer(out).writerows([headers, ["x"] * len(headers)])
+        path.write_text(out.getvalue(), encoding="utf-8")
+        mapping, _ = read_rows(path)
+        assert list(mapping.values()) == fields
+
+
+# -- packaging ------------------------------------------------------------------------------------------
+
+
+def test_the_wheel_ships_every_template_and_catalog():
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["crmbot"]
+    package = ROOT / "crmbot"
+    files = [p.relative_to(package).as_posix() for folder in ("templates", "locales") for p in (package / folder).rglob("*") if p.is_file()]
+    assert any(f.endswith(".po") for f in files) and any(f.endswith(".j2") for f in files)
+    assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []

@@ -1,0 +1,55 @@
+"""The blind corpora's tuning halves (bench/corpora/tuning/), understood by the product's parser.
+
+These messages were written by people shown only bench/corpora/SCHEMA.md, never the rules, and
+the classifier was trained on them (python -m crmbot.intents.train), so this is a floor that
+catches a regression of the rules, the classifier or their combination, not a measure of how
+well crmbot generalises: that is the sealed half, which only bench/parse_accuracy.py reads.
+Scored exactly as the bench scores them (bench/corpus_eval.py): the real parser, the real
+customer index over the sample team in a SQLite file, `clear_winner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench import corpus_eval
+from crmbot.app import build
+from crmbot.config import Settings
+from tests.parsing import NOW
+
+# what the combined parser reaches on the tuning halves (2026-12: intent 100% everywhere, slots
+# az 73.6 cs 71.3 cy 65.7 en 71.7 sl 63.7 zh 67.9), less a small margin; the issue's target is
+# 0.95 for both. Intent is near 100% because the classifier was trained on these messages.
+MIN_INTENT = {"az": 0.97, "cs": 0.97, "cy": 0.97, "en": 0.97, "sl": 0.97, "zh": 0.97}
+MIN_SLOTS = {"az": 0.71, "cs": 0.69, "cy": 0.63, "en": 0.69, "sl": 0.61, "zh": 0.65}
+MAX_ACTED_WRONG = 0.02  # changed data on a wrong intent without asking
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory):
+    async def run():
+        app = build(Settings(), db=f"sqlite:///{tmp_path_factory.mktemp('corpus') / 'crm.db'}", clock=lambda: NOW)
+        try:
+            return await corpus_eval.evaluate(app, ["tuning"], None, NOW, show=False)
+        finally:
+            await app.close()
+
+    return {s.lang: s for s in asyncio.run(run())}
+
+
+def test_every_language_has_a_tuning_half(scores):
+    assert set(scores) >= set(MIN_INTENT)
+    assert all(s.cases >= 150 for s in scores.values())
+
+
+@pytest.mark.parametrize("lang", sorted(MIN_INTENT))
+def test_tuning_half_is_understood(scores, lang, capsys):
+    score = scores[lang]
+    intent, slots, wrong = score.intent_ok / score.cases, score.slots_ok / score.cases, score.acted_wrong / score.cases
+    with capsys.disabled():
+        print(f"\n{lang} tuning: intent {intent:.1%}, slots {slots:.1%}, acted wrong {wrong:.1%}, asked {score.asked / score.cases:.1%}")
+    assert intent >= MIN_INTENT[lang]
+    assert slots >= MIN_SLOTS[lang]
+    assert wrong <= MAX_ACTED_WRONG
