@@ -1,6 +1,6 @@
 """Benchmark of the fuzzy customer resolver and of one `log_call` message end to end.
 
-    .venv/bin/python bench/run.py --sizes 100000        # a minute or two: fine during the day
+    .venv/bin/python bench/run.py --sizes 100000        # a few minutes: fine during the day
     .venv/bin/python bench/run.py --sizes 100000,1000000 --dir /tmp/books   # keeps the books
 
 For each size a fresh SQLite file is filled with a deterministic, realistic customer book

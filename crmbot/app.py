@@ -28,14 +28,15 @@ class App:
     # the adapters running in this process, by name: what reminders and announcements go through
     senders: dict[str, Sender] = field(default_factory=dict)
 
-    async def deliver(self, chat: ChatRef, replies: Sequence[Reply],
-                      send: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def deliver(self, chat: ChatRef, replies: Sequence[Reply], send: Callable[[], Awaitable[None]] | None = None,
+                      *, keep_in: ChatRef | None = None) -> None:
         """Say `replies` in `chat`, after the change they answer was committed: through `send`
         (an adapter's own way of answering, raising DeliveryFailed) or the chat's Sender. They go
         behind any replies still kept for this chat; what the platform cannot take now (an
-        outage, a rate limit, a chat whose adapter runs in another process) is kept, and the
-        reminder loop of a process that has the adapter sends it when the platform is back.
-        Never raises: a member's change must not be undone by a platform's trouble."""
+        outage, a rate limit, a chat whose adapter runs in another process) is kept — for
+        `keep_in` when given (a private answer shown in a channel is kept for the member's DM) —
+        and the reminder loop of a process that has the adapter sends it when the platform is
+        back. Never raises: a member's change must not be undone by a platform's trouble."""
         if not replies:
             return
         try:
@@ -51,7 +52,7 @@ class App:
             if failure.permanent:
                 log.warning("a %s chat refused a reply for good: %s", chat.adapter, failure)
                 return
-            if await outbox.keep(self.db, chat, replies, self.bot.clock()):
+            if await outbox.keep(self.db, keep_in or chat, replies, self.bot.clock()):
                 log.info("a reply to a %s chat is kept to be sent later: %s", chat.adapter, failure)
         except Exception:
             log.exception("a reply to a %s chat failed", chat.adapter)

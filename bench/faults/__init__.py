@@ -12,6 +12,7 @@ reminder carries a unique token, so records are counted by token in the database
 token at the stand-ins: lost, duplicated and late are exact, never inferred from totals.
 
 One line of figures per scenario; the exit status is 1 when a target is missed (see
-figures.py), 2 when the control run, which has no faults, is not clean (then the harness is
-what is wrong).
+figures.py), 2 when the control run, which has no faults, is not clean (then the harness or
+crmbot itself is broken). With --keep, each scenario's folder holds the workers' logs and an
+events.json: the workers' lives, and every message and reminder that went wrong, by token.
 """

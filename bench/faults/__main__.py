@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -39,23 +40,30 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, folder: Path) -> int:
+    # SIGTERM unwinds like Ctrl-C: workers killed, the PostgreSQL server stopped, nothing left running
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     plan = Plan(cycles=args.cycles, quick=args.quick, folder=folder)
     print(f"crmbot fault runs: {'quick' if args.quick else 'full'}, {args.cycles} kill cycles, scenarios "
           f"{','.join(args.only)}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; files in {folder}", flush=True)
     results = []
     status = 0
     try:
-        control = await scenarios.control(plan)
+        try:
+            control = await scenarios.control(plan)
+        except Exception as error:
+            print(f"0 control: could not run: {type(error).__name__}: {error}", flush=True)
+            return 2
         print(control.line(), flush=True)
         results.append(control)
         if control.missed:
-            print("the control run, which has no faults, missed targets: the harness is wrong; stopping", flush=True)
+            print("the control run, which has no faults, missed targets: crmbot or the harness is broken; stopping",
+                  flush=True)
             return 2
         for name in sorted(args.only, key=lambda s: (s == "e", s)):  # e stops the PostgreSQL server: last
             try:
                 figures = await SCENARIOS[name](plan)
-            except PostgresUnavailable as error:
-                print(f"{name}: not run, no PostgreSQL server: {error}", flush=True)
+            except (PostgresUnavailable, RuntimeError, OSError) as error:  # no server, a worker that won't start
+                print(f"{name}: could not run: {type(error).__name__}: {error}", flush=True)
                 status = 1
                 continue
             print(figures.line(), flush=True)
@@ -75,12 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     # with a traceback; that is the point of the run, not news
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     began = time.monotonic()
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        status = asyncio.run(run(args, args.keep))
-    else:
-        with tempfile.TemporaryDirectory(prefix="crmbot-faults-") as folder:
-            status = asyncio.run(run(args, Path(folder)))
+    try:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            status = asyncio.run(run(args, args.keep))
+        else:
+            with tempfile.TemporaryDirectory(prefix="crmbot-faults-") as folder:
+                status = asyncio.run(run(args, Path(folder)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("stopped before the end", flush=True)
+        return 3
     print(f"{'all targets met' if status == 0 else 'targets missed'} in {time.monotonic() - began:.0f} s; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     return status

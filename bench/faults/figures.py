@@ -95,7 +95,8 @@ class Figures:
         self.targets["backlog handled"] = self.backlog == 0
 
     def count_reminders(self, due: Mapping[str, float], sent: Mapping[str, list[float]],
-                        states: Mapping[str, tuple[str, bool]], unavailable: list[Interval]) -> None:
+                        states: Mapping[str, tuple[str, bool]], unavailable: list[Interval],
+                        kills: Iterable[float] = ()) -> None:
         self.reminders = len(due)
         self.reminded = sum(1 for t in due if sent.get(t))
         self.reminders_lost = self.reminders - self.reminded
@@ -104,6 +105,12 @@ class Figures:
         again = sorted(sorted(sent[t])[1] - min(sent[t]) for t in due if len(sent.get(t, ())) > 1)
         if again:  # how long after the first send the second came: a lease, a timeout, a retry?
             self.info["sent again after"] = ",".join(f"{gap:.1f}s" for gap in again[:8]) + ("…" if len(again) > 8 else "")
+        # and how soon after the platform took the first a worker was killed: the window a kill
+        # must hit to send a reminder twice
+        window = sorted(min((k - min(sent[t]) for k in kills if k >= min(sent[t])), default=float("inf"))
+                        for t in due if len(sent.get(t, ())) > 1)
+        if window and window[-1] != float("inf"):
+            self.info["kill after first send"] = f"p50 {statistics.median(window):.2f}s max {window[-1]:.2f}s"
         self.late = sorted(lateness(due[t], min(sent[t]), unavailable) for t in due if sent.get(t))
         stray = set(sent) - set(due)
         if stray:

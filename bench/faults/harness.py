@@ -9,7 +9,7 @@ import os
 import random
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,7 +33,8 @@ class Plan:
     @property
     def quiet(self) -> float:
         """At the end, stop waiting once nothing changed for this long: in the full run longer
-        than crmbot's 120 s reminder lease, so a reminder re-sent after it is seen twice."""
+        than the 120 s reminder lease crmbot once had, so a reminder sent again once a dead
+        worker's lease runs out is still seen (twice)."""
         return 30.0 if self.quick else 150.0
 
     @property
@@ -174,14 +175,14 @@ class Run:
             await asyncio.sleep(1.0)
 
     async def count(self) -> Figures:
-        figures = Figures(f"{self.scenario} {self.title}", kills=sum(w.kills for w in self.crmbots))
+        figures = Figures(f"{self.scenario} {self.title}", kills=sum(len(w.killed) for w in self.crmbots))
         replies, records, waiting = self.platforms.replies(), await self.store.records(), self.deliveries.waiting()
         figures.count_records(self.deliveries.pushed, records, replies, waiting)
         ended = time.time()
         up = [(ready, down or ended) for w in self.crmbots for ready, down in w.up]
         unavailable = [*gaps(up, self.started, ended), *self.unavailable]
         sent, states = self.platforms.reminders_sent(), await self.store.reminders()
-        figures.count_reminders(self.due, sent, states, unavailable)
+        figures.count_reminders(self.due, sent, states, unavailable, [k for w in self.crmbots for k in w.killed])
         self._write_events(records, replies, waiting, sent, states)
         if self.deliveries.statuses:
             answers = sorted(self.deliveries.statuses.items(), key=lambda kv: -kv[1])
@@ -198,10 +199,10 @@ class Run:
             "workers": {w.name: w.up for w in self.crmbots},
             "unavailable": self.unavailable,
             "records": {
-                "lost": [p.__dict__ for p in self.deliveries.pushed if not records[p.token] and p.token not in waiting],
+                "lost": [asdict(p) for p in self.deliveries.pushed if not records[p.token] and p.token not in waiting],
                 "queued": sorted(t for t in waiting if not records[t]),
                 "duplicated": sorted(t for t, n in records.items() if n > 1),
-                "unanswered": [p.__dict__ for p in self.deliveries.pushed if records[p.token] and not replies.get(p.ref)],
+                "unanswered": [asdict(p) for p in self.deliveries.pushed if records[p.token] and not replies.get(p.ref)],
             },
             "reminders": {t: {"due": due, "sent": sent.get(t, []), "state": states.get(t)} for t, due in self.due.items()
                           if len(sent.get(t, [])) != 1},

@@ -19,7 +19,7 @@ import aiohttp
 from bench.faults.figures import Figures
 from bench.faults.harness import Plan, Run
 from bench.faults.platforms import SIGNING_SECRET, WEBHOOK_SECRET
-from bench.faults.traffic import WEBHOOK_PATH, Background
+from bench.faults.traffic import SECRET_HEADER, WEBHOOK_PATH, Background
 from tests.standins.slack_api import sign
 
 SLOW_CLIENTS = 1500
@@ -44,7 +44,8 @@ async def post_status(url: str, body: bytes, headers: dict[str, str]) -> str:
 
 
 class HealthPoller(Background):
-    """GET /healthz every half second (2 s timeout) until stopped; counts failures."""
+    """GET /healthz every half second (2 s timeout) until stopped, each time on a new
+    connection as a load balancer's check would (a kept-alive one never waits to be accepted)."""
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -54,7 +55,7 @@ class HealthPoller(Background):
 
     async def _run(self) -> None:
         down_since = None
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             for _ in range(MAX_POLLS):
                 try:
                     async with http.get(self.url, timeout=aiohttp.ClientTimeout(total=2)) as response:
@@ -90,8 +91,8 @@ class SlowClient:
         self.connected, began = True, time.monotonic()
         head = f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         try:
-            if self.body:
-                writer.write((head + "Content-Length: 1000000\r\n\r\n{").encode())
+            if self.body:  # authenticated, so the webhook goes on to read the body
+                writer.write((head + f"{SECRET_HEADER}: {WEBHOOK_SECRET}\r\nContent-Length: 1000000\r\n\r\n{{").encode())
             else:
                 writer.write(head.encode())
             while time.monotonic() - began < hold:
@@ -131,11 +132,11 @@ async def hostile_clients(plan: Plan) -> Figures:
         body = nested(NESTING)
         statuses = {
             "nested JSON webhook": await post_status(worker.url + WEBHOOK_PATH, body, {
-                "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}),
+                "Content-Type": "application/json", SECRET_HEADER: WEBHOOK_SECRET}),
             "nested JSON slack": await post_status(worker.url + "/slack/events", body, {
                 **sign(SIGNING_SECRET, body, int(time.time())), "Content-Type": "application/json"}),
             "32 MB body": await post_status(worker.url + WEBHOOK_PATH, b" " * (32 << 20), {
-                "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}),
+                "Content-Type": "application/json", SECRET_HEADER: WEBHOOK_SECRET}),
         }
         poller = HealthPoller(worker.url + "/healthz")
         poller.start()

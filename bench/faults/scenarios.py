@@ -30,14 +30,14 @@ async def control(plan: Plan) -> Figures:
 
 async def sqlite_polling_kills(plan: Plan) -> Figures:
     async with Run(plan, "a", 1, "SQLite, Telegram long polling, kill -9 of the worker") as run:
-        await run.kill_cycles(plan.cycles, reminders=2)
+        await run.kill_cycles(plan.cycles, reminders=5)
         return await run.finish()
 
 
 async def postgres_webhook_kills(plan: Plan) -> Figures:
     async with Run(plan, "b", 2, "PostgreSQL, 2 workers, webhook + Slack, kill -9 in turn", engine="postgresql",
                    workers=2, polling=False, slack_share=0.4) as run:
-        await run.kill_cycles(plan.cycles, reminders=2)
+        await run.kill_cycles(plan.cycles, reminders=5)
         return await run.finish()
 
 

@@ -22,6 +22,7 @@ from tests.standins.slack_api import sign
 
 WEBHOOK_PATH = "/telegram/hook"
 WEBHOOK_URL = "https://faults.invalid" + WEBHOOK_PATH  # crmbot serves its path; only setWebhook sees the host
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TELEGRAM_WAIT = 60.0  # how long the platform waits for a webhook's answer
 SLACK_WAIT = 3.0
 SLACK_RETRIES = (0.0, 60.0, 300.0)  # after the first failure: retry 1, 2, 3
@@ -147,7 +148,7 @@ class Deliveries:
 
     async def _post_telegram(self, update: dict) -> None:
         body = json.dumps(update).encode()
-        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+        headers = {"Content-Type": "application/json", SECRET_HEADER: WEBHOOK_SECRET}
         backoff = 0.5
         for _ in range(MAX_ATTEMPTS):  # until `close`, in practice
             if await self._post(WEBHOOK_PATH, body, headers, TELEGRAM_WAIT):

@@ -49,7 +49,7 @@ class Worker:
     port: int = field(default_factory=free_port)
     up: list[tuple[float, float | None]] = field(default_factory=list)  # (ready, down) in time.time()
     starts: int = 0
-    kills: int = 0
+    killed: list[float] = field(default_factory=list)  # time.time() of each kill -9
     _process: subprocess.Popen | None = None
 
     @property
@@ -111,8 +111,8 @@ class Worker:
         """kill -9: no clean-up of any kind."""
         if self.alive:
             self._process.send_signal(signal.SIGKILL)
+            self.killed.append(time.time())
             self._process.wait()
-            self.kills += 1
         self._went_down()
 
     async def stop(self) -> None:

@@ -23,6 +23,8 @@ from telegram.error import TelegramError
 from crmbot.backoff import Backoff
 
 if TYPE_CHECKING:
+    from telegram import Update
+
     from crmbot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger(__name__)
@@ -55,16 +57,28 @@ class Poller:
                 log.warning("polling Telegram failed (%s); trying again", error)
                 await _pause(stop, self.backoff.delay(failures))
                 continue
+            except Exception:  # a batch python-telegram-bot cannot read: keep polling, and say so
+                failures += 1
+                log.exception("could not read the updates Telegram sent; trying again")
+                await _pause(stop, self.backoff.delay(failures))
+                continue
             for update in updates or ():
                 if stop.is_set():
                     break
-                if not await self.adapter.feed(update):
+                if not await self._feed(update):
                     failures += 1  # not done: fetched again after the pause, with all behind it
                     await _pause(stop, self.backoff.delay(failures))
                     break
                 self.offset = update.update_id + 1
                 failures = 0
         await self._confirm()
+
+    async def _feed(self, update: Update) -> bool:
+        try:
+            return await self.adapter.feed(update)
+        except Exception:  # the core answers its own failures, so this is an update PTB cannot process
+            log.exception("Telegram update %s could not be processed; skipped", update.update_id)
+            return True
 
     async def _confirm(self) -> None:
         """On the way out, tell Telegram which updates are done, so a restart does not fetch

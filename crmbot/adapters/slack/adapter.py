@@ -248,15 +248,15 @@ class SlackAdapter:
     async def _post_all(self, channel: str, replies: list[Reply], *, thread_ts: str | None, user: str | None) -> None:
         """One by one, so that a reply Slack cannot take now is kept alone (not re-sent with
         those before it) and those after it wait behind it."""
+        chat = ChatRef(NAME, channel, thread_ts)
         for reply in replies:
-            private = reply.ephemeral and user is not None
             # kept for later, an ephemeral reply goes to the member's DM: never to the channel
-            chat = ChatRef(NAME, user) if private else ChatRef(NAME, channel, thread_ts)
+            private = ChatRef(NAME, user) if reply.ephemeral and user is not None else None
 
             async def post(reply: Reply = reply) -> None:
-                await self.sender.send(ChatRef(NAME, channel, thread_ts), [reply], user=user)
+                await self.sender.send(chat, [reply], user=user)
 
-            await self.app.deliver(chat, [reply], post)
+            await self.app.deliver(chat, [reply], post, keep_in=private)
 
     # -- /crm ---------------------------------------------------------------------------------
 
@@ -304,7 +304,7 @@ class SlackAdapter:
                 except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
                     raise delivery_failed(error) from error
 
-            await self.app.deliver(ChatRef(NAME, user_id), [reply], answer)
+            await self.app.deliver(ChatRef(NAME, dm_chat(channel, user_id)), [reply], answer, keep_in=ChatRef(NAME, user_id))
 
     # -- buttons ------------------------------------------------------------------------------
 
