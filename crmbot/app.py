@@ -69,7 +69,7 @@ class App:
 def build(settings: Settings | None = None, *, db: str | None = None, clock: Clock = system_clock) -> App:
     settings = settings or Settings()
     database = open_database(db or settings.database)
-    i18n = I18n()
+    i18n = I18n.packaged()
     bot = Bot(database, i18n, clock=clock, rate_limit=RateLimit(settings.rate_limit_per_minute))
     return App(settings, database, i18n, bot)
 

@@ -17,16 +17,17 @@ The core only returns what to say; adapters and the server say it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot import membership
+from crmbot import charts, membership
 from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
 from crmbot.intents import build_router
@@ -34,7 +35,7 @@ from crmbot.intents import slots as slot_json
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import MAX_TEXT, Intent, Parser
 from crmbot.intents.router import Router, allowed
-from crmbot.messages import Incoming, Outcome, Outgoing, Reply
+from crmbot.messages import Image, Incoming, Outcome, Outgoing, Reply
 from crmbot.store import limits, models, records
 from crmbot.store.audit import Actor
 from crmbot.store.db import Database
@@ -79,7 +80,7 @@ class Bot:
     def __init__(self, db: Database, i18n: I18n | None = None, *, clock: Clock = system_clock,
                  router: Router | None = None, rate_limit: RateLimit | None = None) -> None:
         self.db = db
-        self.i18n = i18n or I18n()
+        self.i18n = i18n or I18n.packaged()
         self.clock = clock
         self.router = router or build_router()
         self.parser = Parser(self.i18n)
@@ -108,7 +109,7 @@ class Bot:
                     async with session.begin():
                         replies = await self._handle(session, incoming, now, announcements)
                 # committed: only now may other chats hear of it
-                return Outcome(tuple(replies), tuple(announcements))
+                return Outcome(tuple([await drawn(reply) for reply in replies]), tuple(announcements))
             except IntegrityError:
                 # not a redelivery (that insert skips conflicts): a row such as a first-contact
                 # identity that another worker wrote at the same moment
@@ -188,3 +189,17 @@ class Bot:
             return [Reply(self.i18n.render(member.locale, "welcome", member=member))]
         log.info("refused %s user %s", incoming.user.adapter, incoming.user.user_id)
         return self.refusal(incoming, "stranger")
+
+
+async def drawn(reply: Reply) -> Reply:
+    """The reply with its chart drawn into an image, in a worker thread (it takes a good part of
+    a second) and after the transaction, which must not wait for it. A chart that cannot be
+    drawn is left out: the text says the same."""
+    if reply.chart is None:
+        return reply
+    try:
+        png = await asyncio.to_thread(charts.draw, reply.chart)
+    except Exception:
+        log.exception("could not draw the %s chart; the reply goes without it", reply.kind)
+        return replace(reply, chart=None)
+    return replace(reply, image=Image(png, reply.chart.filename, alt=reply.chart.description), chart=None)

@@ -44,7 +44,7 @@ def header_fields(i18n: I18n) -> dict[str, str]:
 
 
 def read_rows(path: Path) -> tuple[dict[str, str], Iterator[tuple[int, dict[str, str]]]]:
-    columns = header_fields(I18n())
+    columns = header_fields(I18n.packaged())
     try:
         raw = path.read_bytes()
     except OSError as error:

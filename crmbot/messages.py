@@ -42,6 +42,34 @@ class Image:
     data: bytes
     filename: str = "chart.png"
     mime: str = "image/png"
+    alt: str = ""  # what it shows, in words, for those who cannot see it
+
+
+@dataclass(frozen=True)
+class Bars:
+    """One panel of a chart: a horizontal bar per row, split into segments (one per legend
+    entry), with a note at the bar's end. Every word is already in the reader's language."""
+
+    title: str
+    rows: tuple[tuple[str, tuple[int, ...], str], ...]  # (label, segment lengths, note)
+    legend: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A picture to draw after the answer is committed (drawing takes a while and needs no
+    database): the core turns it into an `Image` before any adapter sees the reply."""
+
+    title: str
+    panels: tuple[Bars, ...]
+    filename: str = "chart.png"
+
+    @property
+    def description(self) -> str:
+        """What the picture shows, in words: its alt text, and the PNG's description."""
+        return "\n".join(
+            f"{panel.title}: " + "; ".join(f"{label} {note or sum(lengths)}" for label, lengths, note in panel.rows)
+            for panel in self.panels if panel.rows)
 
 
 @dataclass(frozen=True)
@@ -58,6 +86,7 @@ class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
     image: Image | None = None
+    chart: Chart | None = None  # still to draw into `image`; adapters never see one
     ephemeral: bool = False
     card: Card | None = None
     # the template that made it ("button_used"): adapters decide how to show a reply from this,

@@ -81,6 +81,14 @@ def _content(request) -> Content | None:
     return "schema" if "app" in request.fixturenames else None
 
 
+@pytest.fixture
+def sqlite_db_url(request, tmp_path, templates) -> str:
+    """`db_url` on SQLite only, for modules about a platform rather than the store (which is
+    covered on both engines elsewhere): they override `db_url` with this."""
+    # migrated already: a platform test has no business migrating an empty file
+    return templates.sqlite_copy(tmp_path / "crm.db", _content(request) or "schema")
+
+
 @pytest.fixture(params=_engines())
 def db_url(request, tmp_path, postgres, templates) -> Iterator[str]:
     """A fresh database URL: a SQLite file, or a new PostgreSQL database, copied from the

@@ -55,6 +55,7 @@ from crmbot.server import SECRET_HEADER, Services
 from crmbot.store import models, teams
 from tests.standins import SlackStandIn, TelegramStandIn, sign
 from tests.standins.telegram_api import render_html as telegram_plain
+from tests.support.examples import examples
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 TOKEN, BOT = "123:ABC", "crmbot_test_bot"
@@ -514,7 +515,7 @@ def tg_press(world: World, user: int, data: Any, **kw) -> dict:
 TG_TEXT_KINDS = ["alice", "stranger", "group unaddressed", "group mention", "group command", "caption"]
 
 
-@settings(BASE, max_examples=120)
+@settings(BASE, max_examples=examples(120))
 @given(text=texts, kind=st.sampled_from(TG_TEXT_KINDS))
 @example(text="", kind="alice")
 @example(text="   ", kind="alice")
@@ -545,7 +546,7 @@ def test_telegram_any_text(world, text, kind):
     assert case.status == 200
 
 
-@settings(BASE, max_examples=12)
+@settings(BASE, max_examples=examples(12))
 @given(text=st.sampled_from(HUGE))
 def test_telegram_huge_messages(world, text):
     case = world.tg_case(json.dumps(tg_text(world, TG_ALICE, text)).encode())
@@ -554,7 +555,7 @@ def test_telegram_huge_messages(world, text):
     assert world.tg.calls_to("sendMessage"), "a huge message gets an answer (a refusal)"
 
 
-@settings(BASE, max_examples=80)
+@settings(BASE, max_examples=examples(80))
 @given(data=actions, who=st.sampled_from([TG_ALICE, TG_STRANGER]), group=st.booleans())
 @example(data="c:" + "A" * 64, who=TG_ALICE, group=False)
 @example(data="", who=TG_ALICE, group=False)
@@ -572,7 +573,7 @@ UPDATE_KINDS = ["message", "edited_message", "channel_post", "edited_channel_pos
                 "poll_answer", "my_chat_member", "chat_member", "chat_join_request", "chat_boost", "removed_chat_boost"]
 
 
-@settings(BASE, max_examples=120)
+@settings(BASE, max_examples=examples(120))
 @given(shape=st.sampled_from(["raw", "any json", "kind garbage", "kind valid", "mutated text", "mutated press"]), data=st.data())
 @example(shape="raw", data=None)
 def test_telegram_malformed_updates(world, shape, data):
@@ -602,7 +603,7 @@ def test_telegram_malformed_updates(world, shape, data):
     ok(case)
 
 
-@settings(BASE, max_examples=15)
+@settings(BASE, max_examples=examples(15))
 @given(secret=st.one_of(st.none(), st.text(max_size=40).filter(lambda s: s != TG_SECRET and s.isascii() and s.isprintable())))
 def test_telegram_wrong_secret_is_refused(world, secret):
     case = world.tg_case(json.dumps(tg_text(world, TG_ALICE, "/undo")).encode(), secret=secret)
@@ -616,7 +617,7 @@ def test_telegram_wrong_secret_is_refused(world, secret):
 no_payload = texts.filter(lambda t: "payload" not in urlencode({"text": t}))
 
 
-@settings(BASE, max_examples=120)
+@settings(BASE, max_examples=examples(120))
 @given(text=no_payload, kind=st.sampled_from(["dm", "mention", "command"]))
 @example(text="", kind="dm")
 @example(text="&lt;!channel&gt; &amp; <@U0BOT> <mailto:a@b|a@b> <#C1|x> <!subteam^S1>", kind="dm")
@@ -640,7 +641,7 @@ def test_slack_any_text(world, text, kind):
     assert answers, f"no answer to a {kind}"
 
 
-@settings(BASE, max_examples=12)
+@settings(BASE, max_examples=examples(12))
 @given(text=st.sampled_from(HUGE), kind=st.sampled_from(["dm", "command"]))
 def test_slack_huge_messages(world, text, kind):
     body = world.sl.message_im_event(SL_ALICE, text) if kind == "dm" else world.sl.slash_command(text, user_id=SL_ALICE)
@@ -649,7 +650,7 @@ def test_slack_huge_messages(world, text, kind):
     assert case.status == 200
 
 
-@settings(BASE, max_examples=80)
+@settings(BASE, max_examples=examples(80))
 @given(value=actions, action_id=st.one_of(st.just("crm:0"), st.text(max_size=20)), home=st.booleans(),
        who=st.sampled_from([SL_ALICE, "U0STRANGE"]))
 def test_slack_button_values_that_are_not_ours(world, value, action_id, home, who):
@@ -671,7 +672,7 @@ SLACK_SHAPES = ["raw", "any json", "event garbage", "unknown event", "mutated ev
                 "mutated press", "mutated command"]
 
 
-@settings(BASE, max_examples=150)
+@settings(BASE, max_examples=examples(150))
 @given(shape=st.sampled_from(SLACK_SHAPES), data=st.data())
 def test_slack_malformed_requests(world, shape, data):
     content_type = None
@@ -709,7 +710,7 @@ def test_slack_malformed_requests(world, shape, data):
     ok(case)
 
 
-@settings(BASE, max_examples=10)
+@settings(BASE, max_examples=examples(10))
 @given(secret=st.text(min_size=1, max_size=30).filter(lambda s: s != SL_SECRET))
 def test_slack_bad_signature_is_refused(world, secret):
     case = world.sl_case(world.sl.message_im_event(SL_ALICE, "/undo"), secret=secret)
@@ -720,7 +721,7 @@ def test_slack_bad_signature_is_refused(world, secret):
 # -- console ----------------------------------------------------------------------------------------------
 
 
-@settings(BASE, max_examples=150)
+@settings(BASE, max_examples=examples(150))
 @given(text=texts)
 @example(text="x" * 50_000)
 @example(text="1")
@@ -729,7 +730,7 @@ def test_console_any_text(world, text):
     ok(world.console_case(text=text))
 
 
-@settings(BASE, max_examples=60)
+@settings(BASE, max_examples=examples(60))
 @given(action=actions)
 def test_console_button_actions_that_are_not_ours(world, action):
     ok(world.console_case(action=action))
@@ -898,7 +899,7 @@ def test_slack_home_opened_with_a_mistyped_team_is_published(world):
 
 # -- the record -------------------------------------------------------------------------------------------
 
-FLOOR = {"telegram": 250, "slack": 300, "console": 180}
+FLOOR = {"telegram": examples(250), "slack": examples(300), "console": examples(180)}  # fewer in the suite
 
 
 def test_report_how_many_cases_ran(capsys):

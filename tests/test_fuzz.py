@@ -25,6 +25,7 @@ from crmbot.config import Settings
 from crmbot.i18n import I18n
 from crmbot.intents.parse import INTENTS, Parser
 from crmbot.store import models
+from tests.support.examples import examples
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 BUSINESS = (models.Customer, models.Interaction, models.Deal, models.Complaint, models.FollowUp)
@@ -95,7 +96,7 @@ def parser() -> Parser:
 
 
 # the world is module-scoped, so sharing it between examples is intended, not an accident
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(text=messages)
 @example(text="")  # the bad input, always tried
 @example(text="x" * 10_000)
@@ -121,7 +122,7 @@ def test_any_text_gets_a_reply_and_no_intent_changes_nothing(world, parser, text
         assert world.snapshot() == before, f"tables changed by {text[:80]!r}"
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(text=messages, locale=st.sampled_from(["en", "cs", "sl", "zh", "xx"]), tz=st.sampled_from(["UTC", "Europe/Prague", "Asia/Baku", "Pacific/Kiritimati"]))
 def test_parser_never_raises_and_names_a_known_intent(parser, text, locale, tz):
     intent = parser.parse(text, locale, NOW, tz)

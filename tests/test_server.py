@@ -27,8 +27,9 @@ FAST = HttpLimits(header_timeout=1.0, body_timeout=0.5, max_body=64 * 1024, max_
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'crm.db'}"  # about HTTP, not the database
+def db_url(sqlite_db_url) -> str:
+    """SQLite only: these tests are about the platform; the store is covered on both engines elsewhere."""
+    return sqlite_db_url
 
 
 async def serving(limits: HttpLimits, **routes) -> HttpServer:

@@ -31,9 +31,9 @@ ALICE, BOB = "U0ALICE", "U0BOB"  # manager, rep of Demo Sales
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    """SQLite only: these tests are about Slack, the store is covered on both engines elsewhere."""
-    return f"sqlite:///{tmp_path / 'crm.db'}"
+def db_url(sqlite_db_url) -> str:
+    """SQLite only: these tests are about the platform; the store is covered on both engines elsewhere."""
+    return sqlite_db_url
 
 
 @dataclass
@@ -434,3 +434,14 @@ async def test_attach_mounts_the_events_route_on_crmbots_http_server(slack):
     finally:
         await sender.close()
         await http.stop()
+
+
+async def test_a_summary_comes_with_its_chart_uploaded_in_the_same_conversation(slack):
+    await slack.post(slack.api.message_im_event(ALICE, "summary this month"))
+    [complete] = await slack.api.wait_for("files.completeUploadExternal")
+    assert complete.params["channel_id"] == slack.api.dm_channel(ALICE)
+    [asked] = slack.api.calls_to("files.getUploadURLExternal")
+    assert asked.params["filename"] == "summary-this_month.png" and asked.params["alt_txt"].startswith("Pipeline: ")
+    [upload] = slack.api.uploads.values()
+    assert upload["content"].startswith(b"\x89PNG")
+    assert any("Pipeline" in all_text(p) for p in slack.posted(slack.api.dm_channel(ALICE)))

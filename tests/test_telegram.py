@@ -48,9 +48,9 @@ GROUP = -100500
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    """These tests are about Telegram, not the database: SQLite only, to keep them quick."""
-    return f"sqlite:///{tmp_path / 'crm.db'}"
+def db_url(sqlite_db_url) -> str:
+    """SQLite only: these tests are about the platform; the store is covered on both engines elsewhere."""
+    return sqlite_db_url
 
 
 @pytest.fixture
@@ -646,3 +646,11 @@ async def test_bot_username_and_the_invite_link(demo, api, db_url, monkeypatch):
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["invite", "--role", "rep", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert f"https://t.me/{BOT}?start=" in result.output
+
+
+async def test_a_summary_comes_with_its_chart_as_a_photo_before_the_text(polling, demo):
+    [text] = await polling.say(ALICE, "summary this month")
+    assert "Pipeline" in plain(text)
+    [photo] = polling.api.calls_to("sendPhoto")
+    assert photo.params["chat_id"] == ALICE and photo.params["photo"].content.startswith(b"\x89PNG")
+    assert polling.api.calls.index(photo) < polling.api.calls.index(text)

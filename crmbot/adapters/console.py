@@ -1,18 +1,21 @@
 """The console adapter: the terminal chat, and the in-process double the tests drive.
 
-Buttons are shown as numbered choices; typing the number presses the button. What a message
-announces to other chats is handed back in its `Outcome`; `crmbot chat` delivers it.
+Buttons are shown as numbered choices; typing the number presses the button. A chart is saved
+as a PNG file and its path printed. What a message announces to other chats is handed back in
+its `Outcome`; `crmbot chat` delivers it.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 
 from crmbot.bot import Bot, Transient
-from crmbot.messages import Button, ChatRef, Incoming, Outcome, Reply, UserRef
+from crmbot.messages import Button, ChatRef, Image, Incoming, Outcome, Reply, UserRef
 
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
@@ -22,8 +25,22 @@ def plain(text: str) -> str:
     return BOLD.sub(r"\1", text)
 
 
-def render(reply: Reply, first_number: int = 1) -> str:
+def save(image: Image, folder: Path | None = None) -> Path:
+    """A chart as a file of its own (never overwriting an earlier one), in `folder` or the
+    system's temporary folder: a terminal cannot show the picture, a viewer can."""
+    folder = folder or Path(tempfile.gettempdir()) / "crmbot-charts"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, dot, suffix = image.filename.rpartition(".")
+    handle, name = tempfile.mkstemp(prefix=f"{stem or suffix}-", suffix=f".{suffix}" if dot else "", dir=folder)
+    with open(handle, "wb") as file:
+        file.write(image.data)
+    return Path(name)
+
+
+def render(reply: Reply, first_number: int = 1, image_folder: Path | None = None) -> str:
     lines = [plain(reply.text)]
+    if reply.image is not None:
+        lines.append(f"  🖼 {save(reply.image, image_folder)}")
     for number, button in enumerate(reply.buttons, start=first_number):
         lines.append(f"  [{number}] {button.label}")
     return "\n".join(lines)
@@ -36,6 +53,7 @@ class ConsoleChat:
     bot: Bot
     user: str
     language: str | None = None
+    image_folder: Path | None = None  # where charts are saved (the system's temporary folder)
     _buttons: list[Button] = field(default_factory=list)
     _ids: count = field(default_factory=lambda: count(1))
 
@@ -80,7 +98,7 @@ class ConsoleChat:
     def show(self, replies: Sequence[Reply]) -> str:
         out, number = [], 1
         for reply in replies:
-            out.append(render(reply, number))
+            out.append(render(reply, number, self.image_folder))
             number += len(reply.buttons)
         return "\n".join(out)
 

@@ -95,7 +95,6 @@ def doctor(db: DbOption = None, now: NowOption = None) -> None:
     """Check the installation: database, schema, reminders and adapters (secrets are never shown)."""
     from datetime import timedelta
 
-    from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine, text
 
     from crmbot.reminders import outbox, queue
@@ -135,7 +134,7 @@ def doctor(db: DbOption = None, now: NowOption = None) -> None:
     finally:
         engine.dispose()
 
-    head = ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
+    head = migrate.head()
     current = migrate.current(url)
     if current == head:
         ok(f"schema at revision {current}")

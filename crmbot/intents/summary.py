@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from crmbot.i18n import Formats
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
-from crmbot.messages import Reply
+from crmbot.messages import Bars, Chart, Reply
 from crmbot.store import models, records
 
 router = Router()
@@ -64,8 +66,43 @@ async def build(ctx: Context, period: str, whole_team: bool) -> dict:
     }
 
 
+def _totals(f: Formats, count: int, values: dict[str, Decimal]) -> str:
+    """"3 · €12K · CZK 150K": a bar's count and its value in each currency (never added up)."""
+    return " · ".join([f.number(count), *(f.compact_money(v, c) for c, v in sorted(values.items()) if v)])
+
+
+def _value_by_currency(deals: list[models.Deal]) -> dict[str, Decimal]:
+    values: dict[str, Decimal] = defaultdict(Decimal)
+    for deal in deals:
+        if deal.amount:
+            values[deal.currency or ""] += Decimal(deal.amount)
+    return values
+
+
+def chart(ctx: Context, data: dict) -> Chart:
+    """The summary as a picture: open pipeline by stage, won and lost in the period, activity
+    per member by kind. Counts are the bars (currencies are not added up); values are notes."""
+    f = Formats(ctx.i18n, ctx.locale, ctx.tz)
+    _ = ctx.i18n.language(ctx.locale).gettext["_"]
+    period = ctx.i18n.string(ctx.locale, f"period.{data['period']}")
+    title = (_("**Team summary: %(period)s** (since %(since)s)", period=period, since=f.day(data["since"]))
+             if data["whole_team"] else
+             _("**Your summary: %(period)s** (since %(since)s)", period=period, since=f.day(data["since"])))
+    pipeline = Bars(_("Pipeline"), tuple(
+        (f.stage(stage), (row["count"],), _totals(f, row["count"], row["values"])) for stage, row in data["pipeline"].items()))
+    closed = Bars(f"{f.stage('won')} · {f.stage('lost')}", tuple(
+        (f.stage(stage), (len(data[stage]),), _totals(f, len(data[stage]), _value_by_currency(data[stage])))
+        for stage in ("won", "lost")))
+    kinds = sorted({kind for counts in data["activity"].values() for kind in counts})
+    activity = Bars(_("Activity"), tuple(
+        (name, tuple(counts.get(kind, 0) for kind in kinds), f.number(sum(counts.values())))
+        for name, counts in data["activity"].items()), tuple(ctx.i18n.string(ctx.locale, f"kind.{k}") for k in kinds))
+    return Chart(title.replace("**", ""), (pipeline, closed, activity), f"summary-{data['period']}.png")
+
+
 @router.intent("summary")
 async def summary(ctx: Context, intent: Intent) -> list[Reply]:
     period = intent.slots.get("period") if intent.slots.get("period") in PERIODS else DEFAULT_PERIOD
     whole_team = allowed(ctx.member.role, "manager")
-    return [ctx.reply("summary", **await build(ctx, period, whole_team))]
+    data = await build(ctx, period, whole_team)
+    return [replace(ctx.reply("summary", **data), chart=chart(ctx, data))]

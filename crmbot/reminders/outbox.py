@@ -46,7 +46,8 @@ def encode(reply: Reply) -> dict[str, Any]:
     return {
         "text": reply.text,
         "buttons": [[b.label, b.action] for b in reply.buttons],
-        "image": {"data": base64.b64encode(image.data).decode(), "filename": image.filename, "mime": image.mime} if image else None,
+        "image": {"data": base64.b64encode(image.data).decode(), "filename": image.filename, "mime": image.mime,
+                  "alt": image.alt} if image else None,
         "ephemeral": reply.ephemeral,
         "card": {"title": reply.card.title, "fields": [list(f) for f in reply.card.fields]} if reply.card else None,
         "kind": reply.kind,
@@ -58,7 +59,7 @@ def decode(data: dict[str, Any]) -> Reply:
     return Reply(
         text=data["text"],
         buttons=tuple(Button(label, action) for label, action in data.get("buttons") or ()),
-        image=Image(base64.b64decode(image["data"]), image["filename"], image["mime"]) if image else None,
+        image=Image(base64.b64decode(image["data"]), image["filename"], image["mime"], image.get("alt", "")) if image else None,
         ephemeral=bool(data.get("ephemeral")),
         card=Card(card["title"], tuple((k, v) for k, v in card["fields"])) if card else None,
         kind=data.get("kind") or "",

@@ -137,6 +137,8 @@ class SlackSender:
             channel = opened["channel"]["id"]
         image = reply.image
         args: dict[str, Any] = {"channel": channel, "file": image.data, "filename": image.filename, "title": image.filename}
+        if image.alt:
+            args["alt_txt"] = image.alt[:1000]  # Slack's limit for an image's alt text
         if thread_ts:
             args["thread_ts"] = thread_ts
         await self.client.files_upload_v2(**args)

@@ -1,0 +1,76 @@
+"""Charts as PNG: a `Chart` (panels of labelled bars, every word already translated) drawn with
+matplotlib's Agg backend, sized to be read on a phone.
+
+Drawing uses the object API (a `Figure` of its own, never pyplot's global state), so it may run
+in a worker thread off the event loop. Words in Chinese need a CJK font; the first one installed
+of `CJK_FONTS` is used as a fallback behind DejaVu Sans (Debian: fonts-wqy-microhei)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from functools import cache
+
+from crmbot.messages import Bars, Chart
+
+CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC", "Droid Sans Fallback")
+WIDTH_INCHES, DPI = 6.0, 160  # about 960 px wide: a phone shows it full width, text still legible
+ROW_INCHES, PANEL_INCHES = 0.42, 0.9  # height per bar, and per panel for its title and axis
+COLOURS = ("#2f6fb0", "#e3872d", "#4b9e5f", "#b8483f", "#7d5ba6", "#8c6d31")
+FONT_SIZE = 11
+
+
+@cache
+def _fonts() -> tuple[str, ...]:
+    """DejaVu Sans (shipped with matplotlib), then a CJK font when one is installed."""
+    from matplotlib import font_manager
+
+    # it logs each family of the fallback chain it did not find: deliberate here, so noise
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ("DejaVu Sans", *(name for name in CJK_FONTS if name in installed))
+
+
+def draw(chart: Chart) -> bytes:
+    """The chart as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [panel for panel in chart.panels if panel.rows]
+    heights = [PANEL_INCHES + ROW_INCHES * len(panel.rows) + (0.35 if panel.legend else 0) for panel in panels]
+    figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.6), dpi=DPI, layout="constrained")
+    figure.suptitle(chart.title, fontsize=FONT_SIZE + 3, fontweight="bold", family=_fonts())
+    axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0] if panels else []
+    for ax, panel in zip(axes, panels):
+        _bars(ax, panel)
+    out = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(out, metadata={"Title": chart.title, "Description": chart.description})
+    return out.getvalue()
+
+
+def _bars(ax, panel: Bars) -> None:
+    fonts = _fonts()
+    labels = [label for label, _, _ in panel.rows]
+    positions = range(len(panel.rows))
+    left = [0] * len(panel.rows)
+    segments = max(len(lengths) for _, lengths, _ in panel.rows)
+    for segment in range(segments):
+        widths = [lengths[segment] if segment < len(lengths) else 0 for _, lengths, _ in panel.rows]
+        name = panel.legend[segment] if segment < len(panel.legend) else None
+        ax.barh(positions, widths, left=left, color=COLOURS[segment % len(COLOURS)], height=0.62, label=name)
+        left = [a + b for a, b in zip(left, widths)]
+    longest = max(left) or 1
+    for y, (total, (_, _, note)) in enumerate(zip(left, panel.rows)):
+        if note:
+            ax.text(total + longest * 0.02, y, note, va="center", fontsize=FONT_SIZE - 1, family=fonts)
+    ax.set_xlim(0, longest * 1.6)  # room for the notes at the bars' ends
+    ax.set_yticks(list(positions), labels, fontsize=FONT_SIZE, family=fonts)
+    ax.invert_yaxis()  # first row on top, as in the text
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.tick_params(axis="x", labelsize=FONT_SIZE - 2)
+    ax.set_title(panel.title, loc="left", fontsize=FONT_SIZE + 1, fontweight="bold", family=fonts)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if panel.legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), frameon=False, ncols=min(len(panel.legend), 4),
+                  prop={"family": fonts, "size": FONT_SIZE - 2})  # under the axis: never over a bar

@@ -1,0 +1,83 @@
+"""The summary's chart: drawn after the answer is committed, in the member's language, shown
+as a photo on Telegram, an upload on Slack and a saved file in the console."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+import pytest
+from PIL import Image as PILImage
+
+from crmbot import charts
+from crmbot.adapters.console import ConsoleChat
+from crmbot.messages import Bars, Chart
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def picture(data: bytes) -> PILImage.Image:
+    image = PILImage.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+async def test_a_managers_summary_comes_with_a_chart_the_console_saves(alice: ConsoleChat, tmp_path):
+    [before] = await alice.send("summary this month")
+    await alice.send("called jana, wants a quote by friday")
+    [summary] = await alice.send("summary this month")
+    assert summary.chart is None and summary.image is not None  # drawn before any adapter sees it
+    assert summary.image.data.startswith(PNG) and summary.image.filename == "summary-this_month.png"
+    image = picture(summary.image.data)
+    assert image.width >= 900 and image.height > image.width / 2  # legible at a phone's full width
+    assert image.text["Title"].startswith("Team summary: this month")
+    described = image.text["Description"]
+    assert "Pipeline: Lead" in described and "Won · Lost: Won" in described
+
+    def alices_activity(description: str) -> int:
+        [line] = [line for line in description.splitlines() if line.startswith("Activity: ")]
+        return int(line.removeprefix("Activity: Alice ").split(";")[0])
+
+    assert alices_activity(described) == alices_activity(picture(before.image.data).text["Description"]) + 1
+    assert summary.image.alt == described
+
+    alice.image_folder = tmp_path / "charts"
+    shown = alice.show([summary])
+    [saved] = alice.image_folder.iterdir()
+    assert f"🖼 {saved}" in shown and saved.read_bytes() == summary.image.data
+
+
+async def test_a_rep_gets_a_chart_of_their_own_numbers(bob: ConsoleChat):
+    [summary] = await bob.send("summary this week")
+    image = picture(summary.image.data)
+    assert image.text["Title"].startswith("Your summary: this week")
+    assert "Activity: Alice" not in image.text["Description"]
+
+
+async def test_the_chart_speaks_the_members_language(alice: ConsoleChat):
+    await alice.send("/lang cs")
+    [summary] = await alice.send("summary this month")
+    image = picture(summary.image.data)
+    assert "souhrn" in image.text["Title"].lower() and "summary" not in image.text["Title"]
+    described = image.text["Description"]
+    assert "Vyhráno" in described and "Won" not in described  # stages in Czech
+    assert "15\xa0tis.\xa0€" in described  # and Czech number formats
+
+
+def test_chinese_words_are_drawn_with_a_cjk_font():
+    if not any(name in charts._fonts() for name in charts.CJK_FONTS):
+        if os.environ.get("CRMBOT_REQUIRE_CJK_FONT"):
+            pytest.fail(f"none of {charts.CJK_FONTS} is installed")
+        pytest.skip("no CJK font installed (Debian: fonts-wqy-microhei)")
+    chart = Chart("团队总结：本月", (Bars("销售管道", (("潜在客户", (5,), "5 · 12 000 €"), ("谈判", (0,), ""))),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of every glyph it has no font for
+        data = charts.draw(chart)
+    assert picture(data).text["Title"] == "团队总结：本月"
+
+
+def test_an_empty_period_still_draws_and_panels_without_rows_are_left_out():
+    chart = Chart("Your summary", (Bars("Pipeline", (("Lead", (0,), ""), ("Won", (0,), ""))), Bars("Activity", ())))
+    image = picture(charts.draw(chart))
+    assert image.text["Description"] == "Pipeline: Lead 0; Won 0"
