@@ -92,5 +92,7 @@ async def console_member(app: App, name: str, now: datetime, *, team_name: str |
             if await teams.members_of(session, team.id):
                 raise NotAMember(f"{name!r} is not a member of {team.name!r}")
             member = await teams.create_member(session, team.id, name, now, role="admin")
+        if not member.active:
+            raise NotAMember(f"{name!r} is not a member of {team.name!r} any more")
         await teams.bind_identity(session, member, "console", name, now, chat_id=name)
         return team.name

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.i18n import I18n
 from crmbot.messages import ChatRef, Incoming, UserRef
-from crmbot.store import models, teams
+from crmbot.store import changes, models, teams
+from crmbot.store.audit import Actor
 
 JOIN_COMMANDS = ("/start", "/join")
 
@@ -87,3 +88,39 @@ async def _join(session: AsyncSession, incoming: Incoming, team_id: int, role: s
     chat = incoming.chat.chat_id if incoming.chat.chat_id == user.user_id else None
     await teams.bind_identity(session, member, user.adapter, user.user_id, now, workspace=user.workspace or "", chat_id=chat)
     return member
+
+
+# -- a member's role and leaving ----------------------------------------------------------------
+
+
+class Refused(Exception):
+    """A membership change that would leave the team without anyone able to run it."""
+
+
+async def _last_admin(session: AsyncSession, member: models.Member) -> bool:
+    admins = [m for m in await teams.members_of(session, member.team_id) if m.active and m.role == "admin"]
+    return admins == [member]
+
+
+async def set_role(session: AsyncSession, actor: Actor, member: models.Member, role: str, now: datetime) -> None:
+    """Give a member another role (audited, so undoable); the team's last admin keeps theirs."""
+    if role not in models.ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if member.role == "admin" and role != "admin" and await _last_admin(session, member):
+        raise Refused(f"{member.name} is the team's only admin: make someone else admin first")
+    if member.role != role:
+        await changes.update(session, actor, now, member, role=role)
+
+
+async def remove(session: AsyncSession, actor: Actor, member: models.Member, now: datetime) -> None:
+    """A member leaves: they can no longer use crmbot and get no reminders; their customers,
+    deals and history stay with the team (audited; `member add` takes them back)."""
+    if member.role == "admin" and await _last_admin(session, member):
+        raise Refused(f"{member.name} is the team's only admin: make someone else admin first")
+    if member.active:
+        await changes.update(session, actor, now, member, active=False)
+
+
+async def rejoin(session: AsyncSession, actor: Actor, member: models.Member, now: datetime) -> None:
+    if not member.active:
+        await changes.update(session, actor, now, member, active=True)

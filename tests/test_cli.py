@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from typer.testing import CliRunner
@@ -39,8 +40,8 @@ def test_chat_on_an_empty_database_makes_the_first_user_admin(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Added Karel Maly (Pekarna)" in result.output
     assert "Karel Maly (Pekarna)" in result.output.split("Added", 1)[1]
-    listed = run("member", "list", "--db", path)
-    assert "Zoe\tadmin" in listed.output
+    listed = json.loads(run("member", "list", "--db", path, "--format", "json").output)
+    assert [(m["name"], m["role"]) for m in listed] == [("Zoe", "admin")]
     # a second console user is not let in without being added
     refused = run("chat", "--db", path, "--user", "Mallory", input="karel\n")
     assert refused.exit_code != 0 and "not a member" in refused.output
@@ -210,3 +211,45 @@ def test_chat_logs_announcements_for_other_platforms_and_never_prints_them(demo_
     assert shown.returncode == 0, shown.stderr
     assert "Complaint recorded for Sarah Connor" in shown.stdout
     assert shown.stderr == "" and "New complaint" not in shown.stdout
+
+
+def test_every_help_text_reads_as_plain_english():
+    """No Python type tags ("<bool>", "<str>") in any command's --help."""
+    def commands(group, path=()):
+        for name, command in getattr(group, "commands", {}).items():
+            yield (*path, name)
+            yield from commands(command, (*path, name))
+
+    from typer.main import get_command
+    for path in [(), *commands(get_command(cli))]:
+        shown = run(*path, "--help").output
+        assert "Usage:" in shown and not any(tag in shown for tag in ("<bool>", "<str>", "<int>", "<float>")), (path, shown)
+
+
+def test_members_are_listed_for_people_and_for_scripts_and_their_roles_change_with_an_audit(demo_db):
+    table = run("member", "list", "--db", demo_db).output
+    header = next(line for line in table.splitlines() if "Name" in line)
+    assert all(word in header for word in ("ID", "Name", "Role", "Language", "Time zone", "Active", "Accounts"))
+    listed = json.loads(run("member", "list", "--db", demo_db, "--format", "json").output)
+    assert {m["name"]: m["role"] for m in listed} == {"Alice": "manager", "Bob": "rep", "Admin": "admin"}
+    assert set(listed[0]) == {"id", "name", "role", "locale", "timezone", "active", "identities"}
+
+    refused = run("member", "role", "Admin", "rep", "--db", demo_db)
+    assert refused.exit_code == 1 and "only admin" in refused.output
+    assert run("member", "role", "alice", "admin", "--db", demo_db).exit_code == 0
+    assert run("member", "role", "Admin", "rep", "--db", demo_db).exit_code == 0
+    assert run("member", "remove", "bob", "--db", demo_db).exit_code == 0
+    assert run("member", "remove", "nobody", "--db", demo_db).exit_code == 1
+    after = {m["name"]: (m["role"], m["active"]) for m in json.loads(run("member", "list", "--db", demo_db, "--format", "json").output)}
+    assert after == {"Alice": ("admin", True), "Bob": ("rep", False), "Admin": ("rep", True)}
+
+    # a removed member is let in no more; `member add` takes them back
+    refused = run("chat", "--db", demo_db, "--user", "Bob", "--now", NOW, input="find petr\n")
+    assert refused.exit_code != 0 and "not a member" in refused.output
+    assert run("member", "add", "Bob", "--role", "rep", "--db", demo_db).exit_code == 0
+    back = run("chat", "--db", demo_db, "--user", "Bob", "--now", NOW, input="find petr dvorak\n")
+    assert back.exit_code == 0 and "Petr Dvořák" in back.output
+
+    with sqlite3.connect(demo_db) as db:
+        recorded = db.execute("SELECT action, platform FROM audit_entries WHERE entity = 'member'").fetchall()
+    assert recorded == [("update", "cli")] * 4  # two role changes, the removal and the return

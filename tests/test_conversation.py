@@ -185,3 +185,15 @@ async def test_a_message_that_fails_after_announcing_announces_nothing(alice, de
     assert [r.kind for r in outcome.replies] == ["error"]
     [deal] = await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot")
     assert deal.stage != "won"  # rolled back, so nobody may hear it was won
+
+
+async def test_lang_alone_offers_the_languages_as_buttons_and_a_press_switches(alice, demo):
+    [asked] = await alice.send("/lang")
+    assert "Which language" in asked.text and '""' not in asked.text
+    labels = [b.label for b in asked.buttons]
+    assert len(labels) == 6 and all(label.endswith(f"({code})") for label, code in zip(labels, demo.i18n.codes))
+    czech = next(b for b in asked.buttons if b.label.endswith("(cs)"))
+    [done] = await alice.press(czech)
+    assert done.kind == "language_set"
+    async with demo.db.sessions() as session:
+        assert await session.scalar(select(models.Member.locale).where(models.Member.name == "Alice")) == "cs"

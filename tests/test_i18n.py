@@ -154,6 +154,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "forgotten": {"name": "Olga Petrová"},
     "help": {"member": MEMBER},
     "language_set": {"language": NS(name="Čeština")},
+    "language_choose": {"current": NS(name="Čeština")},
     "language_unknown": {"wanted": "de", "languages": {"en": NS(name="English"), "cs": NS(name="Čeština")}},
     "logged": {"kind": "meeting", "customer": customer(), "interaction": None, "followup": FOLLOWUP},
     "no_open_complaint": {"customer": customer()},

@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
+import click
 import typer
+import typer.core
 from rich.console import Console
 
 from crmbot import app as app_module
@@ -16,6 +18,20 @@ from crmbot.config import Settings
 from crmbot.store import teams
 from crmbot.store.models import ROLES
 
+
+
+def _types_only_where_named() -> None:
+    """Typer labels every parameter in --help with its Python type ("--help <bool>", "NAME <str>");
+    to a reader of a CRM's help that is noise. Show a parameter's metavar when it has one, else
+    nothing: the help text says what goes there."""
+    def metavar_only(param: click.Parameter, ctx: click.Context) -> str | None:
+        return param.metavar
+
+    typer.core.TyperArgument.display_type_rich = metavar_only  # type: ignore[method-assign]
+    typer.core.TyperOption.display_type_rich = metavar_only  # type: ignore[method-assign]
+
+
+_types_only_where_named()
 cli = typer.Typer(help="crmbot: a chat-first CRM assistant.", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 member_cli = typer.Typer(help="Team members.", no_args_is_help=True)

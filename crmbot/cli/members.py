@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from crmbot import app as app_module
+from crmbot import membership
 from crmbot.cli.common import (
     DbOption,
     TeamOption,
@@ -20,7 +25,8 @@ from crmbot.cli.common import (
     team_named,
     team_or_founded,
 )
-from crmbot.store import teams
+from crmbot.store import models, teams
+from crmbot.store.audit import Actor
 
 
 @cli.command()
@@ -56,50 +62,139 @@ async def _telegram_link(app: app_module.App, code: str) -> str | None:
     return f"https://t.me/{name}?start={code}" if name else None
 
 
+def cli_actor(team_id: int) -> Actor:
+    """Changes made from the shell are audited as the shell's, one group per command."""
+    return Actor(team_id, None, "cli", uuid.uuid4().hex)
+
+
 @member_cli.command("add")
 def member_add(
     name: Annotated[str, typer.Argument(help="The member's name.")],
-    role: Annotated[str, typer.Option("--role")] = "rep",
+    role: Annotated[str, typer.Option("--role", help="rep, manager or admin.")] = "rep",
     telegram: Annotated[Optional[str], typer.Option("--telegram", help="Telegram user id.")] = None,
     slack: Annotated[Optional[str], typer.Option("--slack", help="Slack user id (with --workspace).")] = None,
     workspace: Annotated[str, typer.Option("--workspace", help="Slack workspace (team) id.")] = "",
-    locale: Annotated[str, typer.Option("--locale")] = "en",
+    locale: Annotated[str, typer.Option("--locale", help="Language code: en, cs, sl, zh, cy or az.")] = "en",
     tz: Annotated[str, typer.Option("--tz", help="IANA time zone, e.g. Europe/Prague.")] = "UTC",
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
-    """Add a member (or update their role) and bind their platform accounts."""
+    """Add a member (or take one back, or change their role) and bind their platform accounts."""
     check_role(role)
 
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
         async with app.db.sessions() as session, session.begin():
             team_row = await team_or_founded(session, team, now)
+            actor = cli_actor(team_row.id)
             member = await teams.member_by_name(session, team_row.id, name)
             if member is None:
                 member = await teams.create_member(session, team_row.id, name, now, role=role, locale=locale, timezone=tz)
             else:
-                member.role = role
+                await membership.rejoin(session, actor, member, now)
+                await _set_role(session, actor, member, role, now)
             if telegram:
                 await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
             if slack:
                 await teams.bind_identity(session, member, "slack", slack, now, workspace=workspace)
-        print(f"{name} is a {role} of {team_row.name!r}.")
+        print(f"{name} is now {role} in {team_row.name!r}.")
 
     run_app(db, main)
 
 
 @member_cli.command("list")
-def member_list(db: DbOption = None, team: TeamOption = None) -> None:
-    """List the team's members."""
+def member_list(
+    format: Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")] = "table",
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """List the team's members, their roles and platform accounts."""
+    if format not in ("table", "json"):
+        fail("--format must be table or json")
 
     async def main(app: app_module.App) -> None:
         async with app.db.sessions() as session:
             team_row = await team_named(session, team)
-            for member in await teams.members_of(session, team_row.id):
-                print(f"{member.id}\t{member.name}\t{member.role}\t{member.locale}\t{member.timezone}")
+            members = await teams.members_of(session, team_row.id)
+            accounts = await teams.identities_of(session, team_row.id)
+        rows = [member_json(m, accounts.get(m.id, [])) for m in members]
+        if format == "json":
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "Accounts", title=team_row.name)
+        for row in rows:
+            table.add_row(str(row["id"]), row["name"], row["role"], row["locale"], row["timezone"],
+                          "yes" if row["active"] else "no",
+                          ", ".join(f"{i['platform']} {i['user_id']}" for i in row["identities"]) or "—")
+        Console(soft_wrap=True).print(table)
 
     run_app(db, main)
+
+
+def member_json(member: models.Member, accounts: list[models.Identity]) -> dict:
+    return {
+        "id": member.id, "name": member.name, "role": member.role, "locale": member.locale,
+        "timezone": member.timezone, "active": member.active,
+        "identities": [{"platform": i.platform, "user_id": i.external_id, "workspace": i.workspace or None}
+                       for i in accounts],
+    }
+
+
+@member_cli.command("remove")
+def member_remove(
+    name: Annotated[str, typer.Argument(help="The member's name.")],
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Take a member out of the team: they can no longer use crmbot; their customers and history stay."""
+
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            member = await _member(session, team_row.id, name)
+            try:
+                await membership.remove(session, cli_actor(team_row.id), member, now)
+            except membership.Refused as refused:
+                fail(str(refused))
+        print(f"{member.name} no longer has access to {team_row.name!r} (`crmbot member add {member.name!r}` takes them back).")
+
+    run_app(db, main)
+
+
+@member_cli.command("role")
+def member_role(
+    name: Annotated[str, typer.Argument(help="The member's name.")],
+    role: Annotated[str, typer.Argument(help="rep, manager or admin.")],
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Change a member's role."""
+    check_role(role, "ROLE")
+
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            member = await _member(session, team_row.id, name)
+            await _set_role(session, cli_actor(team_row.id), member, role, now)
+        print(f"{member.name} is now {role} in {team_row.name!r}.")
+
+    run_app(db, main)
+
+
+async def _member(session, team_id: int, name: str) -> models.Member:
+    member = await teams.member_by_name(session, team_id, name)
+    if member is None:
+        fail(f"no member named {name!r} (see `crmbot member list`)")
+    return member
+
+
+async def _set_role(session, actor: Actor, member: models.Member, role: str, now: datetime) -> None:
+    try:
+        await membership.set_role(session, actor, member, role, now)
+    except membership.Refused as refused:
+        fail(str(refused))
 
 
 @slack_cli.command("bind")

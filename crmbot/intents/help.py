@@ -40,6 +40,10 @@ async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
 @router.intent("set_language")
 async def set_language(ctx: Context, intent: Intent) -> list[Reply]:
     wanted = (intent.slots.get("text") or "").strip().lower()
+    if not wanted:  # "/lang" alone: the languages, one button each
+        buttons = await ctx.buttons([(f"{language.name} ({code})", "set_language", {"text": code})
+                                     for code, language in ctx.i18n.languages.items()])
+        return [ctx.reply("language_choose", current=ctx.i18n.language(ctx.locale), buttons=buttons)]
     if wanted not in ctx.i18n.languages:
         return [ctx.reply("language_unknown", wanted=wanted, languages=ctx.i18n.languages)]
     await ctx.update(ctx.member, locale=wanted)

@@ -84,6 +84,16 @@ async def members_of(session: AsyncSession, team_id: int) -> list[models.Member]
     )
 
 
+async def identities_of(session: AsyncSession, team_id: int) -> dict[int, list[models.Identity]]:
+    """Each member's platform accounts, by member id."""
+    found: dict[int, list[models.Identity]] = {}
+    rows = await session.scalars(
+        select(models.Identity).where(models.Identity.team_id == team_id).order_by(models.Identity.id))
+    for row in rows:
+        found.setdefault(row.member_id, []).append(row)
+    return found
+
+
 async def create_member(
     session: AsyncSession,
     team_id: int,
