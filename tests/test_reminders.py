@@ -58,10 +58,10 @@ def loop_for(app, platform, clock, **options) -> ReminderLoop:
 
 
 async def member(app, name: str, *, tz: str = "Europe/Prague", role: str = "rep", digest_time: str = "08:30",
-                 team_name: str = "Reminders") -> models.Member:
+                 team_name: str = "Reminders", joined: datetime = NOW - timedelta(days=30)) -> models.Member:
     async with app.db.sessions() as session, session.begin():
         team = await teams.team_by_name(session, team_name) or await teams.create_team(session, team_name, NOW)
-        made = await teams.create_member(session, team.id, name, NOW - timedelta(days=30), role=role, timezone=tz)
+        made = await teams.create_member(session, team.id, name, joined, role=role, timezone=tz)
         made.digest_time = digest_time
         await teams.bind_identity(session, made, "console", name.lower(), NOW, chat_id=name.lower())
         return made
@@ -420,9 +420,9 @@ TICK = timedelta(minutes=20)
 @pytest.mark.parametrize(("zone", "start"), DST_CASES, ids=[f"{z}-{s:%b}" for z, s in DST_CASES])
 async def test_digests_across_dst_never_twice_never_skipped(app, clock, zone, start):
     people = {
-        "early": await member(app, "Early", tz=zone, digest_time="02:30", role="manager"),
-        "usual": await member(app, "Usual", tz=zone, digest_time="08:30"),
-        "night": await member(app, "Night", tz=zone, digest_time="23:30"),
+        "early": await member(app, "Early", tz=zone, digest_time="02:30", role="manager", joined=start - timedelta(days=30)),
+        "usual": await member(app, "Usual", tz=zone, digest_time="08:30", joined=start - timedelta(days=30)),
+        "night": await member(app, "Night", tz=zone, digest_time="23:30", joined=start - timedelta(days=30)),
     }
     await followups(app, people["usual"], [start + timedelta(days=1, hours=15)], note="call Acme")
     platform = RecordingPlatform()
@@ -436,7 +436,7 @@ async def test_digests_across_dst_never_twice_never_skipped(app, clock, zone, st
         await loop.run_once(now)
         for chat, replies in platform.sent[before:]:
             for reply in replies:
-                kind = "weekly" if reply.text.startswith("📊") else "morning" if "Good morning" in reply.text else "reminder"
+                kind = {"weekly_summary": "weekly", "digest": "morning"}.get(reply.kind, "reminder")
                 sent.append((chat.chat_id, kind, now))
         now += TICK
 
@@ -558,3 +558,22 @@ async def test_fault_workers_killed_mid_delivery_lose_nothing(db_url, tmp_path):
     assert all(r.delivered_at is not None and r.state == "pending" for r in rows), [r.id for r in rows if r.delivered_at is None]
     # a duplicate needs a kill between the platform's "ok" and our commit: at most the sends in flight
     assert sum(c - 1 for c in duplicates.values()) <= kills * 4
+
+
+async def test_a_digest_waits_for_the_first_day_after_joining_and_greets_by_the_local_hour(app, clock):
+    night = await member(app, "Night", digest_time="23:30")  # Prague, joined 30 days ago
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, digests_enabled=True)
+    await loop.run_once(datetime(2026, 11, 25, 22, 31, tzinfo=timezone.utc))  # Wednesday 23:31 in Prague
+    [evening] = [r for _, replies in platform.sent for r in replies if r.kind == "digest"]
+    assert "Hello, Night!" in evening.text and "Good morning" not in evening.text
+
+    async with app.db.sessions() as session, session.begin():  # joins at 10:00, after a 08:30 digest time
+        team = await teams.team_by_name(session, "Reminders")
+        newcomer = await teams.create_member(session, team.id, "Newcomer", NOW, timezone="Europe/Prague")
+        await teams.bind_identity(session, newcomer, "console", "newcomer", NOW, chat_id="newcomer")
+    await loop.run_once(NOW + timedelta(minutes=5))
+    assert not [chat for chat, _ in platform.sent if chat.chat_id == "newcomer"]
+    await loop.run_once(datetime(2026, 11, 26, 7, 31, tzinfo=timezone.utc))  # Thursday 08:31 in Prague
+    [morning] = [r for chat, replies in platform.sent if chat.chat_id == "newcomer" for r in replies]
+    assert morning.kind == "digest" and "Good morning, Newcomer!" in morning.text

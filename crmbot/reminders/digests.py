@@ -62,10 +62,16 @@ def due(member: models.Member, now: datetime) -> list[DueDigest]:
     """The digests this member should have had by `now` on their current local date."""
     zone = zone_of(member)
     today = now.astimezone(zone).date()
+    joined = member.created_at or now
+
+    def fell_due(at: time) -> bool:
+        # a member who joined after today's time has not missed today's digest: theirs starts tomorrow
+        return joined <= scheduled(today, at, zone) <= now
+
     out = []
-    if today.weekday() < 5 and now >= scheduled(today, digest_time(member), zone):
+    if today.weekday() < 5 and fell_due(digest_time(member)):
         out.append(DueDigest(member.id, member.team_id, MORNING, today))
-    if member.role in ("manager", "admin") and today.weekday() == 0 and now >= scheduled(today, WEEKLY_AT, zone):
+    if member.role in ("manager", "admin") and today.weekday() == 0 and fell_due(WEEKLY_AT):
         out.append(DueDigest(member.id, member.team_id, WEEKLY, today))
     return out
 
@@ -140,6 +146,7 @@ async def morning_values(session: AsyncSession, member: models.Member, now: date
     return {
         "member": member, "overdue": [f for f in due_rows if f.due_at < now], "today": [f for f in due_rows if f.due_at >= now],
         "failed": failed, "customers": people,
+        "morning": now.astimezone(zone).hour < 12,  # a digest set for the evening, or sent late, greets otherwise
     }
 
 

@@ -310,15 +310,16 @@ class ReminderLoop:
         async with self.db.sessions() as session:
             chat = (await render.chats_for(session, {member.id}, set(self.senders))).get(member.id)
             if digest.kind == digests.MORNING:
-                text = self.i18n.render(member.locale, "digest", member.timezone, **await digests.morning_values(session, member, now))
+                template, values = "digest", await digests.morning_values(session, member, now)
             else:
-                text = self.i18n.render(member.locale, "weekly_summary", member.timezone, **await digests.weekly_values(session, member, now))
+                template, values = "weekly_summary", await digests.weekly_values(session, member, now)
+            text = self.i18n.render(member.locale, template, member.timezone, **values)
         retry_at = None
         try:
             if chat is None:
                 raise DeliveryFailed("no chat", permanent=True)
             async with Renewal(self.db, self.lease, self.clock, digests.extend(digest, self.worker)):
-                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [Reply(text)]), self.send_timeout)
+                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [Reply(text, kind=template)]), self.send_timeout)
         except Exception as error:
             # keep the claim until then; a later pass (ours or another worker's) tries again today
             wait = 900.0 if isinstance(error, DeliveryFailed) and error.permanent else self.backoff.delay(
