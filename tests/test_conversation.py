@@ -197,3 +197,18 @@ async def test_lang_alone_offers_the_languages_as_buttons_and_a_press_switches(a
     assert done.kind == "language_set"
     async with demo.db.sessions() as session:
         assert await session.scalar(select(models.Member.locale).where(models.Member.name == "Alice")) == "cs"
+
+
+async def test_a_reminder_arriving_while_a_question_is_open_leaves_its_numbers_alone(alice, demo):
+    from crmbot.adapters.console import ConsoleSender
+    from crmbot.messages import Button, Reply
+
+    [which] = await alice.send("find novak")
+    assert which.kind == "customer_which" and len(which.buttons) >= 2 and "1." not in which.text  # the choices are buttons, not also a list
+    shown: list[str] = []
+    reminder = Reply("⏰ Call Jana", buttons=(Button("✅ Done", "c:reminder-done"), Button("⏰ 1 h", "c:reminder-later")))
+    await ConsoleSender(shown.append, alice).send(alice.chat, [reminder])
+    first_new = len(which.buttons) + 1
+    assert f"[{first_new}] ✅ Done" in shown[0] and "[1]" not in shown[0]
+    [card] = await alice.send("1")  # still the question's first choice
+    assert card.kind == "card" and which.buttons[0].label.split(" (")[0] in card.text

@@ -95,8 +95,15 @@ class ConsoleChat:
         if buttons:
             self._buttons = buttons
 
-    def show(self, replies: Sequence[Reply]) -> str:
-        out, number = [], 1
+    def interject(self, replies: Sequence[Reply]) -> str:
+        """Show what arrives unasked (a reminder) while a question may be open: its buttons take
+        the next numbers, so the question's numbers still press what they did."""
+        first = len(self._buttons) + 1
+        self._buttons = [*self._buttons, *(b for r in replies for b in r.buttons)]
+        return self.show(replies, first)
+
+    def show(self, replies: Sequence[Reply], first: int = 1) -> str:
+        out, number = [], first
         for reply in replies:
             out.append(render(reply, number, self.image_folder))
             number += len(reply.buttons)
@@ -114,8 +121,7 @@ class ConsoleSender:
 
     async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
         if self.chat is not None:
-            self.chat.remember(replies)
-            self.write(self.chat.show(replies))
+            self.write(self.chat.interject(replies))
         else:
             for reply in replies:
                 self.write(render(reply))
