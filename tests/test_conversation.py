@@ -65,7 +65,7 @@ async def test_move_deal_to_lost_with_reason_and_competitor_then_undo(alice, dem
     history = await rows(demo, models.DealStageChange, models.DealStageChange.deal_id == deal.id)
     assert [h.to_stage for h in history] == ["lead", "lost"]
     undo = await alice.send("undo")
-    assert "Undone" in text_of(undo)
+    assert "Undone" in text_of(undo) and "Cyberdyne pilot" in text_of(undo) and "Lead" in text_of(undo)  # named
     deal = (await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot"))[0]
     assert deal.stage == "lead" and deal.competitor is None
     assert [h.to_stage for h in await rows(demo, models.DealStageChange, models.DealStageChange.deal_id == deal.id)] == ["lead"]
@@ -212,3 +212,12 @@ async def test_a_reminder_arriving_while_a_question_is_open_leaves_its_numbers_a
     assert f"[{first_new}] ✅ Done" in shown[0] and "[1]" not in shown[0]
     [card] = await alice.send("1")  # still the question's first choice
     assert card.kind == "card" and which.buttons[0].label.split(" (")[0] in card.text
+
+
+async def test_each_undo_names_what_it_undid(alice, demo):
+    await alice.send("new deal cyberdyne $12,500")
+    await alice.send("called jana, wants a quote by friday")
+    [call] = await alice.send("undo")  # the call and its follow-up, one action
+    assert "Jana Nováková" in call.text and "Call" in call.text and "quote" not in call.text
+    [deal] = await alice.send("undo")
+    assert "Cyberdyne" in deal.text and "$12,500.00" in deal.text

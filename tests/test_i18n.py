@@ -168,7 +168,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "summary": {"period": "week", "since": T0, "whole_team": True, "pipeline": PIPELINE, "won": [deal(stage="won")],
                 "lost": [deal()], "activity": ACTIVITY, "new_complaints": [COMPLAINT], "open_complaints": [COMPLAINT],
                 "overdue": [FOLLOWUP], "customers": {}, "members": {}},
-    "undone": {"entity": "deal", "action": "create", "at": T0},
+    "undone": {"entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00", "Lead"]},
     "unknown": {"text": "blah", "mention": "blah"},
     "weekly_summary": {"member": MEMBER, "since": T0, "activity": ACTIVITY, "won": [deal(stage="won")], "lost": [deal()],
                        "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1},
