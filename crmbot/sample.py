@@ -120,7 +120,9 @@ async def seed(session: AsyncSession, now: datetime, *, name: str = TEAM, email_
         (1, 1, timedelta(hours=3), "Call Jana about the fleet contract"),
         (3, 0, timedelta(days=-1), "Confirm camera count with Petr"),
     ]:
+        reminded = now + delta if delta < timedelta(0) else None  # an overdue one was reminded when due, not again now
         session.add(models.FollowUp(team_id=team.id, customer_id=customers[index].id, member_id=members[member].id,
-                                    due_at=now + delta, note=note, state="pending", created_at=now - timedelta(days=3), attempts=0, late=False))
+                                    due_at=now + delta, note=note, state="pending", created_at=now - timedelta(days=3),
+                                    attempts=1 if reminded else 0, delivered_at=reminded, late=False))
     await session.flush()
     return team

@@ -117,12 +117,15 @@ def test_db_upgrade_and_invite(tmp_path, demo_db):
 
 
 def test_chat_prints_due_reminders_and_their_buttons_work(demo_db):
-    # the sample data holds an overdue follow-up of Alice's: "Confirm camera count with Petr"
-    result = run("chat", "--db", demo_db, "--user", "Alice", "--now", NOW, "--reminders", input="1\n")
+    # the sample opens with nothing to remind: its overdue follow-up was reminded when it fell due
+    opening = run("chat", "--db", demo_db, "--user", "Alice", "--now", NOW, "--reminders", input="")
+    assert opening.exit_code == 0 and "Confirm camera count" not in opening.output and "late" not in opening.output
+    # two days on, Alice's "Send Acme the website quote" falls due
+    result = run("chat", "--db", demo_db, "--user", "Alice", "--now", "2026-11-27T10:00:30+00:00", "--reminders", input="1\n")
     assert result.exit_code == 0, result.output
-    assert "Confirm camera count with Petr" in result.output
+    assert "Send Acme the website quote" in result.output and "late" not in result.output
     assert "[1]" in result.output and "Done" in result.output.split("[1]", 1)[1].splitlines()[0]
-    assert "✅ Done" in result.output.split("Confirm camera count with Petr", 1)[1]
+    assert "✅ Done" in result.output.split("Send Acme the website quote", 1)[1]
 
 
 def test_audit_prints_a_customers_history_and_forget_erases_it(demo_db):
@@ -150,7 +153,7 @@ def test_audit_prints_a_customers_history_and_forget_erases_it(demo_db):
 def test_doctor_reports_health_and_warns_about_an_open_webhook(demo_db, monkeypatch):
     monkeypatch.setenv("CRMBOT_TELEGRAM_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi")
     monkeypatch.setenv("CRMBOT_TELEGRAM_WEBHOOK_URL", "https://crm.example.com/telegram/x")
-    result = run("doctor", "--db", demo_db, "--now", NOW)
+    result = run("doctor", "--db", demo_db, "--now", "2026-11-25T13:30:00+00:00")  # Bob's 13:00 follow-up waits
     assert result.exit_code == 0, result.output
     assert "database reachable" in result.output and "schema at revision" in result.output
     assert "1 overdue" in result.output

@@ -109,7 +109,7 @@ async def test_due_reminder_is_delivered_once_and_marked(app, clock):
     assert len(platform.sent) == 2
 
 
-async def test_reminder_shows_customer_note_when_set_and_buttons(alice, demo, clock):
+async def test_reminder_shows_customer_note_when_set_and_buttons(alice, demo, clock, unreminded):
     platform = RecordingPlatform()
     await loop_for(demo, platform, clock).run_once(NOW)
     [reply] = platform.reminders()
@@ -350,7 +350,7 @@ async def test_platform_retry_after_and_permanent_refusals(app, clock, caplog):
 # -- the buttons, pressed through Bot.handle ----------------------------------------------------
 
 
-async def test_snooze_open_and_done_buttons(alice, demo, clock):
+async def test_snooze_open_and_done_buttons(alice, demo, clock, unreminded):
     platform = RecordingPlatform()
     loop = loop_for(demo, platform, clock)
     await loop.run_once(NOW)
@@ -382,7 +382,7 @@ async def test_snooze_open_and_done_buttons(alice, demo, clock):
     assert len(notes) == 1 and notes[0].kind == "note"
 
 
-async def test_snooze_until_tomorrow_morning_in_the_members_zone(alice, demo, clock):
+async def test_snooze_until_tomorrow_morning_in_the_members_zone(alice, demo, clock, unreminded):
     platform = RecordingPlatform()
     loop = loop_for(demo, platform, clock)
     await loop.run_once(NOW)
@@ -395,7 +395,7 @@ async def test_snooze_until_tomorrow_morning_in_the_members_zone(alice, demo, cl
     assert (await loop.run_once(datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc))).delivered == [moved.id]
 
 
-async def test_buttons_belong_to_their_member(alice, bob, demo, clock):
+async def test_buttons_belong_to_their_member(alice, bob, demo, clock, unreminded):
     platform = RecordingPlatform()
     await loop_for(demo, platform, clock).run_once(NOW)
     [reminder] = platform.reminders()  # Alice's
