@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from crmbot.i18n import Formats
+from crmbot.i18n import Formats, I18n
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
@@ -79,25 +79,32 @@ def _value_by_currency(deals: list[models.Deal]) -> dict[str, Decimal]:
     return values
 
 
-def chart(ctx: Context, data: dict) -> Chart:
-    """The summary as a picture: open pipeline by stage, won and lost in the period, activity
-    per member by kind. Counts are the bars (currencies are not added up); values are notes."""
-    f = Formats(ctx.i18n, ctx.locale, ctx.tz)
-    _ = ctx.i18n.language(ctx.locale).gettext["_"]
-    period = ctx.i18n.string(ctx.locale, f"period.{data['period']}")
-    title = (_("**Team summary: %(period)s** (since %(since)s)", period=period, since=f.day(data["since"]))
-             if data["whole_team"] else
-             _("**Your summary: %(period)s** (since %(since)s)", period=period, since=f.day(data["since"])))
-    pipeline = Bars(_("Pipeline"), tuple(
-        (f.stage(stage), (row["count"],), _totals(f, row["count"], row["values"])) for stage, row in data["pipeline"].items()))
-    closed = Bars(f"{f.stage('won')} · {f.stage('lost')}", tuple(
+def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str) -> Chart:
+    """A summary as a picture: the open pipeline by stage (when `data` has it), won and lost in
+    the period, activity per member by kind. Counts are the bars (currencies are not added up);
+    values are the notes. Shared by the summary on request and the managers' weekly digest."""
+    f = Formats(i18n, code, tz)
+    _ = i18n.language(code).gettext["_"]
+    panels = []
+    if "pipeline" in data:
+        panels.append(Bars(_("Pipeline"), tuple(
+            (f.stage(stage), (row["count"],), _totals(f, row["count"], row["values"])) for stage, row in data["pipeline"].items())))
+    panels.append(Bars(f"{f.stage('won')} · {f.stage('lost')}", tuple(
         (f.stage(stage), (len(data[stage]),), _totals(f, len(data[stage]), _value_by_currency(data[stage])))
-        for stage in ("won", "lost")))
+        for stage in ("won", "lost"))))
     kinds = sorted({kind for counts in data["activity"].values() for kind in counts})
-    activity = Bars(_("Activity"), tuple(
+    panels.append(Bars(_("Activity"), tuple(
         (name, tuple(counts.get(kind, 0) for kind in kinds), f.number(sum(counts.values())))
-        for name, counts in data["activity"].items()), tuple(ctx.i18n.string(ctx.locale, f"kind.{k}") for k in kinds))
-    return Chart(title.replace("**", ""), (pipeline, closed, activity), f"summary-{data['period']}.png")
+        for name, counts in data["activity"].items()), tuple(i18n.string(code, f"kind.{k}") for k in kinds)))
+    return Chart(title.replace("**", ""), tuple(panels), filename)
+
+
+def _title(ctx: Context, data: dict) -> str:
+    f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.language(ctx.locale).gettext["_"]
+    period, since = ctx.t(f"period.{data['period']}"), f.day(data["since"])
+    if data["whole_team"]:
+        return _("**Team summary: %(period)s** (since %(since)s)", period=period, since=since)
+    return _("**Your summary: %(period)s** (since %(since)s)", period=period, since=since)
 
 
 @router.intent("summary")
@@ -105,4 +112,5 @@ async def summary(ctx: Context, intent: Intent) -> list[Reply]:
     period = intent.slots.get("period") if intent.slots.get("period") in PERIODS else DEFAULT_PERIOD
     whole_team = allowed(ctx.member.role, "manager")
     data = await build(ctx, period, whole_team)
-    return [replace(ctx.reply("summary", **data), chart=chart(ctx, data))]
+    picture = chart(ctx.i18n, ctx.locale, ctx.tz, _title(ctx, data), data, f"summary-{period}.png")
+    return [replace(ctx.reply("summary", **data), chart=picture)]
