@@ -25,7 +25,7 @@ from crmbot.cli.common import (
     team_named,
     team_or_founded,
 )
-from crmbot.store import models, teams
+from crmbot.store import changes, models, teams
 from crmbot.store.audit import Actor
 
 
@@ -76,11 +76,13 @@ def member_add(
     workspace: Annotated[str, typer.Option("--workspace", help="Slack workspace (team) id.")] = "",
     locale: Annotated[str, typer.Option("--locale", help="Language code: en, cs, sl, zh, cy or az.")] = "en",
     tz: Annotated[str, typer.Option("--tz", help="IANA time zone, e.g. Europe/Prague.")] = "UTC",
+    email: Annotated[Optional[str], typer.Option("--email", help="The address they send mail from: mail they copy to crmbot is logged as theirs.")] = None,
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
     """Add a member (or take one back, or change their role) and bind their platform accounts."""
     check_role(role)
+    address = email_address(email) if email is not None else None
 
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
@@ -93,6 +95,8 @@ def member_add(
             else:
                 await membership.rejoin(session, actor, member, now)
                 await _set_role(session, actor, member, role, now)
+            if address is not None and member.email != address:
+                await changes.update(session, actor, now, member, email=address)
             if telegram:
                 await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
             if slack:
@@ -121,20 +125,30 @@ def member_list(
         if format == "json":
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return
-        table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "Accounts", title=team_row.name)
+        table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "E-mail", "Accounts", title=team_row.name)
         for row in rows:
             table.add_row(str(row["id"]), row["name"], row["role"], row["locale"], row["timezone"],
-                          "yes" if row["active"] else "no",
+                          "yes" if row["active"] else "no", row["email"] or "—",
                           ", ".join(f"{i['platform']} {i['user_id']}" for i in row["identities"]) or "—")
         Console(soft_wrap=True).print(table)
 
     run_app(db, main)
 
 
+def email_address(typed: str) -> str:
+    """An address as mail carries it, lower case; a clear refusal for anything else."""
+    from email.utils import parseaddr
+
+    address = parseaddr(typed)[1].strip().lower()
+    if "@" not in address or address.startswith("@") or address.endswith("@") or " " in address:
+        fail(f"--email must be an e-mail address, not {typed!r}")
+    return address
+
+
 def member_json(member: models.Member, accounts: list[models.Identity]) -> dict:
     return {
         "id": member.id, "name": member.name, "role": member.role, "locale": member.locale,
-        "timezone": member.timezone, "active": member.active,
+        "timezone": member.timezone, "active": member.active, "email": member.email,
         "identities": [{"platform": i.platform, "user_id": i.external_id, "workspace": i.workspace or None}
                        for i in accounts],
     }

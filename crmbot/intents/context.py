@@ -30,6 +30,22 @@ class Asked:
     replies: list[Reply]
 
 
+def offer(session: Session, member: models.Member, now: datetime,
+          options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
+    """Buttons for `member`: (label, intent, slots) each, kept as one set of choices bound to
+    the member and their team; a press runs that intent as them and spends the whole set."""
+    set_id = secrets.token_hex(8)
+    made = []
+    for label, intent, slots in options:
+        token = secrets.token_urlsafe(12)
+        session.add(models.Choice(
+            token=token, set_id=set_id, team_id=member.team_id, member_id=member.id, intent=intent,
+            slots=slot_json.to_json(slots), label=label[:200], created_at=now,
+        ))
+        made.append(Button(label=label, action=f"c:{token}"))
+    return tuple(made)
+
+
 @dataclass
 class Context:
     session: Session
@@ -80,18 +96,7 @@ class Context:
     async def buttons(self, options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
         """Buttons whose meaning is stored server-side: (label, intent, slots) each. Pressing one
         runs that intent as this member; the others of the set are spent with it."""
-        set_id = secrets.token_hex(8)
-        made = []
-        for label, intent, slots in options:
-            token = secrets.token_urlsafe(12)
-            self.session.add(
-                models.Choice(
-                    token=token, set_id=set_id, team_id=self.team.id, member_id=self.member.id, intent=intent,
-                    slots=slot_json.to_json(slots), label=label[:200], created_at=self.now,
-                )
-            )
-            made.append(Button(label=label, action=f"c:{token}"))
-        return tuple(made)
+        return offer(self.session, self.member, self.now, options)
 
     # -- audited writes ------------------------------------------------------------------------
 

@@ -77,7 +77,8 @@ def split_contact(text: str, language: Language) -> tuple[str, str | None, list[
 @router.intent("add_customer")
 async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
     if intent.slots.get("name"):
-        name, company, emails, phones = intent.slots["name"], intent.slots.get("company"), [], []
+        name, company = intent.slots["name"], intent.slots.get("company")
+        emails, phones = list(intent.slots.get("emails") or []), list(intent.slots.get("phones") or [])
     else:
         name, company, emails, phones = split_contact(intent.slots.get("text", ""), ctx.i18n.language(intent.locale))
     if not name or not re.search(r"[^\W\d_]", name):

@@ -64,6 +64,8 @@ class Member(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     digest_time: Mapped[str] = mapped_column(String(5), default="08:30")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the address they send mail from (lower case): mail copied to crmbot from it is theirs
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
