@@ -135,7 +135,8 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "card": {"customer": customer(), "owner": MEMBER, "members": {1: MEMBER},
              "interactions": [NS(happened_at=T0, kind="call", member_id=1, summary="wants a quote")],
              "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP},
-    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer()},
+    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer(), "assignee": NS(name="Carol")},
+    "complaint_assigned": {"complaint": COMPLAINT, "customer": customer(), "reporter": NS(name="Bob")},
     "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
     "complaint_which": {"customer": customer(), "complaints": [COMPLAINT] * 3},
     "customer_added": {"customer": customer()},
@@ -203,7 +204,7 @@ def test_chinese_layout_uses_its_own_punctuation(i18n):
 
 def test_a_value_cannot_switch_bold_on_inside_a_translated_message(i18n):
     for code in i18n.codes:
-        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"))
+        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"), assignee=None)
         assert text.count("**") == 2, text  # the message's own pair, around the neutralised name
     text = i18n.render("cs", "customer_exists", name="**a**", matches=[NS(display="**b**")])
     assert "**" + _neutralise_markup("**b**") + "**" in text and "„*\u200b*a*\u200b*“" in text, text  # bold by the layout only

@@ -14,7 +14,7 @@ from crmbot.i18n import I18n
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
 from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
-from crmbot.store import changes, customers, models
+from crmbot.store import changes, customers, models, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
 
@@ -89,6 +89,17 @@ class Context:
         if target:
             chat = ChatRef(target["adapter"], target["chat_id"], target.get("thread"))
             self.announcements.append(Outgoing(chat, (self.reply(template, member=self.member, **values),)))
+
+    async def tell(self, member_id: int, template: str, **values: Any) -> None:
+        """Tell another member of the team, in their chat and their language, once this change
+        is committed (kept for later when their platform is away)."""
+        member = (await records.members_by_id(self.session, self.team.id)).get(member_id)
+        identities = [i for i in await teams.identities_of_member(self.session, member_id) if i.chat_id]
+        if member is None or not member.active or not identities:
+            return
+        chat = ChatRef(identities[0].platform, identities[0].chat_id)
+        text = self.i18n.render(member.locale, template, member.timezone, **values)
+        self.announcements.append(Outgoing(chat, (Reply(text, kind=template),)))
 
     def t(self, key: str, **values: Any) -> str:
         return self.i18n.string(self.locale, key, **values)

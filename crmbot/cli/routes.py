@@ -1,0 +1,113 @@
+"""Routing rules from the shell: `crmbot route add | list | remove`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crmbot import app as app_module
+from crmbot.cli.common import DbOption, TeamOption, fail, route_cli, run_app, team_named
+from crmbot.store import audit, changes, models, records, routes, teams
+from crmbot.store.audit import Actor
+
+
+def _conditions(when: list[str]) -> list[tuple[str, str]]:
+    parsed = []
+    for condition in when:
+        field, equals, value = condition.partition("=")
+        field, value = field.strip().lower(), value.strip()
+        if not equals or not value or field not in routes.FIELDS:
+            fail(f"--when takes FIELD=VALUE with FIELD one of {', '.join(routes.FIELDS)}; not {condition!r}")
+        parsed.append((field, value))
+    return parsed
+
+
+@route_cli.command("add")
+def route_add(
+    to: Annotated[str, typer.Option("--to", help="Who gets the work: a member's name, or several separated by commas.")],
+    when: Annotated[list[str], typer.Option("--when", help="FIELD=VALUE, all must hold: source, status, company, country (from the phone, e.g. CZ), and for complaints text (a word in it) and product.")],
+    round_robin: Annotated[bool, typer.Option("--round-robin", help="Hand the work to each of --to in turn instead of the first.")] = False,
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Add a rule: new customers or complaints that nobody owns yet and match it go to these members."""
+    conditions = _conditions(when)
+    names = [name.strip() for name in to.split(",") if name.strip()]
+    if not names:
+        fail("--to names at least one member")
+
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            assignees = []
+            for name in names:
+                member = await teams.member_by_name(session, team_row.id, name)
+                if member is None or not member.active:
+                    fail(f"no member named {name!r} (see `crmbot member list`)")
+                assignees.append(member.id)
+            route = await routes.add(session, team_row.id, conditions, assignees, round_robin, now)
+            audit.record(session, Actor(team_row.id, None, "cli", uuid.uuid4().hex), now, "create", route, None)
+        print(f"Rule {route.id}: new {route.entity}s with {describe(route)} go to {', '.join(names)}"
+              + (" in turn." if round_robin and len(names) > 1 else "."))
+
+    run_app(db, main)
+
+
+@route_cli.command("list")
+def route_list(
+    format: Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")] = "table",
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """List the team's routing rules, in the order they are tried."""
+    if format not in ("table", "json"):
+        fail("--format must be table or json")
+
+    async def main(app: app_module.App) -> None:
+        async with app.db.sessions() as session:
+            team_row = await team_named(session, team)
+            members = await records.members_by_id(session, team_row.id)
+            rules = await routes.active(session, team_row.id)
+        rows = [{"id": r.id, "for": r.entity, "when": {n: v for n, v in r.conditions},
+                 "to": [members[m].name for m in r.assignees if m in members], "round_robin": r.round_robin} for r in rules]
+        if format == "json":
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        table = Table("ID", "For", "When", "To", "In turn", title=team_row.name)
+        for row, rule in zip(rows, rules):
+            table.add_row(str(row["id"]), row["for"], describe(rule), ", ".join(row["to"]), "yes" if row["round_robin"] else "no")
+        Console(soft_wrap=True).print(table)
+
+    run_app(db, main)
+
+
+@route_cli.command("remove")
+def route_remove(
+    rule: Annotated[int, typer.Argument(help="The rule's ID (see `crmbot route list`).")],
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Remove a routing rule (audited; work already handed out stays where it went)."""
+
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            route = await routes.get(session, team_row.id, rule)
+            if route is None:
+                fail(f"no rule {rule} (see `crmbot route list`)")
+            await changes.update(session, Actor(team_row.id, None, "cli", uuid.uuid4().hex), now, route, deleted_at=now)
+        print(f"Rule {rule} removed.")
+
+    run_app(db, main)
+
+
+def describe(route: models.Route) -> str:
+    return " and ".join(f"{name}={value}" for name, value in route.conditions)
