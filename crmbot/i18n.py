@@ -264,6 +264,10 @@ class Formats:
             return "—"
         return format_date(moment.astimezone(ZoneInfo(self.tz)), "medium", locale=self.locale)
 
+    def month(self, moment: datetime) -> str:
+        """"December 2026", "prosinec 2026": a month on its own."""
+        return format_date(moment.astimezone(ZoneInfo(self.tz)), "LLLL y", locale=self.locale)
+
     def time(self, moment: datetime) -> str:
         return format_time(moment.astimezone(ZoneInfo(self.tz)), "short", locale=self.locale)
 

@@ -13,7 +13,7 @@ from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Bars, Chart, Reply
-from crmbot.store import models, records
+from crmbot.store import Session, models, records
 
 router = Router()
 
@@ -40,26 +40,30 @@ def period_span(now: datetime, tz: str, period: str) -> tuple[datetime, datetime
 
 
 async def build(ctx: Context, period: str, whole_team: bool) -> dict:
-    team_id = ctx.team.id
-    owner = None if whole_team else ctx.member.id
     since, until = period_span(ctx.now, ctx.tz, period)
-    members = await records.members_by_id(ctx.session, team_id)
+    data = await gather(ctx.session, ctx.team.id, None if whole_team else ctx.member.id, since, until, ctx.now)
+    return {"period": period, "whole_team": whole_team, **data}
+
+
+async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
+    """A summary's numbers for [since, until): the team's, or one member's (`owner`)."""
+    members = await records.members_by_id(session, team_id)
     pipeline: dict[str, dict] = {s: {"count": 0, "values": defaultdict(Decimal)} for s in models.OPEN_STAGES}
-    for stage, currency, count, minor in await records.pipeline(ctx.session, team_id, owner):
+    for stage, currency, count, minor in await records.pipeline(session, team_id, owner):
         pipeline[stage]["count"] += count
         if minor:
             pipeline[stage]["values"][currency or ""] += Decimal(minor) / 100
-    closed = await records.closed_deals(ctx.session, team_id, since, until, owner)
-    counts = await records.interaction_counts(ctx.session, team_id, since, until, owner)
+    closed = await records.closed_deals(session, team_id, since, until, owner)
+    counts = await records.interaction_counts(session, team_id, since, until, owner)
     activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (member_id, kind), n in counts.items():
         activity[members[member_id].name if member_id in members else "?"][kind] += n
-    new_complaints = await records.complaints_since(ctx.session, team_id, since)
-    open_complaints = await records.open_complaints(ctx.session, team_id)
-    overdue = await records.pending_followups(ctx.session, team_id, owner, ctx.now)
-    customers = await records.customers_by_id(ctx.session, team_id, {d.customer_id for d in closed})
+    new_complaints = await records.complaints_since(session, team_id, since)
+    open_complaints = await records.open_complaints(session, team_id)
+    overdue = await records.pending_followups(session, team_id, owner, now)
+    customers = await records.customers_by_id(session, team_id, {d.customer_id for d in closed})
     return {
-        "period": period, "since": since, "whole_team": whole_team, "pipeline": pipeline,
+        "since": since, "pipeline": pipeline,
         "won": [d for d in closed if d.stage == "won"], "lost": [d for d in closed if d.stage == "lost"],
         "activity": {k: dict(v) for k, v in sorted(activity.items())}, "new_complaints": new_complaints,
         "open_complaints": open_complaints, "overdue": overdue, "customers": customers, "members": members,
