@@ -113,3 +113,13 @@ async def test_the_html_report_and_the_rates_behind_its_totals(app, db_url, tmp_
     assert "125\xa0000,00\xa0Kč" in page and "11\xa0500,00\xa0Kč" in page  # lost for price 5 000 EUR, timing 500 USD
     assert "prosinec 2026" in page and "leden 2027" in page  # the forecast's months, in Czech
     assert "1\xa0000,00\xa0Kč" in page  # F in January: 10 000 CZK as a lead (10 %)
+
+
+async def test_with_rates_a_summary_totals_each_stage_in_one_currency(alice, demo, db_url):
+    [before] = await alice.send("summary this month")
+    assert "€15,000.00 · US$75,000.00" in before.text  # per currency
+    set_rates = await asyncio.to_thread(CliRunner().invoke, cli, ["rates", "set", "USD=0.9", "--base", "EUR", "--db", db_url])
+    assert set_rates.exit_code == 0, set_rates.output
+    [after] = await alice.send("summary this month")
+    assert "€82,500.00" in after.text and "US$75,000.00" not in after.text.split("Won")[0]  # 15 000 + 75 000 × 0.9
+    assert "Lead 2 · €82.5k;" in after.image.alt and "Lost 1 · €11.2k" in after.image.alt  # the chart too

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from crmbot.i18n import Formats, I18n
 from crmbot.intents.context import Context
+from crmbot.intents.insights import Rates
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Bars, Chart, Reply
@@ -42,7 +43,16 @@ def period_span(now: datetime, tz: str, period: str) -> tuple[datetime, datetime
 async def build(ctx: Context, period: str, whole_team: bool) -> dict:
     since, until = period_span(ctx.now, ctx.tz, period)
     data = await gather(ctx.session, ctx.team.id, None if whole_team else ctx.member.id, since, until, ctx.now)
-    return {"period": period, "whole_team": whole_team, **data}
+    return {"period": period, "whole_team": whole_team, **in_one_currency(data, Rates.of(ctx.team))}
+
+
+def in_one_currency(data: dict, rates: Rates | None) -> dict:
+    """With the team's exchange rates, each stage's value becomes one sum (the chart's won and
+    lost values follow `data["rates"]`); without, money stays per currency."""
+    if rates is not None:
+        for row in data["pipeline"].values():
+            row["values"] = rates.total(dict(row["values"]))
+    return {**data, "rates": rates}
 
 
 async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
@@ -75,6 +85,11 @@ def _totals(f: Formats, count: int, values: dict[str, Decimal]) -> str:
     return " · ".join([f.number(count), *(f.compact_money(v, c) for c, v in sorted(values.items()) if v)])
 
 
+def _converted(data: dict, values: dict[str, Decimal]) -> dict[str, Decimal]:
+    rates = data.get("rates")
+    return rates.total(values) if rates is not None else values
+
+
 def _value_by_currency(deals: list[models.Deal]) -> dict[str, Decimal]:
     values: dict[str, Decimal] = defaultdict(Decimal)
     for deal in deals:
@@ -94,7 +109,7 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
         panels.append(Bars(_("Pipeline"), tuple(
             (f.stage(stage), (row["count"],), _totals(f, row["count"], row["values"])) for stage, row in data["pipeline"].items())))
     panels.append(Bars(f"{f.stage('won')} · {f.stage('lost')}", tuple(
-        (f.stage(stage), (len(data[stage]),), _totals(f, len(data[stage]), _value_by_currency(data[stage])))
+        (f.stage(stage), (len(data[stage]),), _totals(f, len(data[stage]), _converted(data, _value_by_currency(data[stage]))))
         for stage in ("won", "lost"))))
     kinds = sorted({kind for counts in data["activity"].values() for kind in counts})
     panels.append(Bars(_("Activity"), tuple(

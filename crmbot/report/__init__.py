@@ -38,7 +38,8 @@ async def page(session: Session, i18n: I18n, team: models.Team, period: str, now
     f = Formats(i18n, lang, tz)
     since, until = summary.period_span(now, tz, period)
     rates = insights.Rates.of(team)
-    data = {"period": period, "whole_team": True, **await summary.gather(session, team.id, None, since, until, now)}
+    gathered = await summary.gather(session, team.id, None, since, until, now)
+    data = {"period": period, "whole_team": True, **summary.in_one_currency(gathered, rates)}
     title = i18n.string(lang, f"period.{period}")
     picture = summary.chart(i18n, lang, tz, f"{team.name}: {title}", data, "report.png")
     png = await asyncio.to_thread(charts.draw, picture)  # off the event loop, as for a chat reply
