@@ -19,6 +19,7 @@ DEFAULT_PROBABILITY = {"lead": Decimal("0.1"), "qualified": Decimal("0.25"), "pr
                        "negotiation": Decimal("0.75")}
 # after how many days quiet a customer, an open complaint or a deal counts as at risk ("risk_days")
 DEFAULT_RISK_DAYS = {"customer": 30, "complaint": 7, "deal": 21}
+RISK_LIST = 20  # the longest-quiet first: a list a manager reads to the end
 
 Money = dict[str, Decimal]  # currency -> amount ("" when a deal has none)
 
@@ -83,6 +84,7 @@ class AtRisk:
     quiet_customers: list[tuple[models.Customer, datetime | None]]  # and when last contacted
     old_complaints: list[models.Complaint]
     stalled_deals: list[tuple[models.Deal, datetime]]  # and since when at their stage
+    totals: dict[str, int]  # how many of each there are, beyond the lists
 
 
 def _reached(history: list[models.DealStageChange], deal: models.Deal) -> set[str]:
@@ -181,23 +183,15 @@ async def forecast(session: Session, team: models.Team, now: datetime, months: i
     return out
 
 
-async def at_risk(session: Session, team: models.Team, now: datetime, owner_id: int | None = None) -> AtRisk:
+async def at_risk(session: Session, team: models.Team, now: datetime, owner_id: int | None = None,
+                  limit: int = RISK_LIST) -> AtRisk:
+    """The longest quiet customers, the oldest open complaints and the longest stalled deals,
+    at most `limit` of each (with how many there are in all)."""
     days = {**DEFAULT_RISK_DAYS, **(team.settings or {}).get("risk_days", {})}
-    contact = await analytics.last_contact(session, team.id)
-    quiet_since = now - timedelta(days=days["customer"])
-    open_deal_customers = {d.customer_id for d in await analytics.deals(session, team.id, owner_id) if d.stage in OPEN}
-    quiet = [(c, contact.get(c.id)) for c in await analytics.live_customers(session, team.id, owner_id)
-             if (c.status == "customer" or c.id in open_deal_customers) and (contact.get(c.id) or c.created_at) < quiet_since]
-    quiet.sort(key=lambda pair: pair[1] or pair[0].created_at)
+    quiet, quiet_total = await analytics.quiet_customers(session, team.id, now - timedelta(days=days["customer"]), owner_id, limit)
     complaints = [c for c in await records.open_complaints(session, team.id)
                   if c.created_at < now - timedelta(days=days["complaint"])]
-    deals = await analytics.deals(session, team.id, owner_id)
-    history = await analytics.stage_changes(session, team.id, {d.id for d in deals if d.stage in OPEN})
-    stalled = []
-    for deal in deals:
-        if deal.stage in OPEN:
-            since = history[deal.id][-1].changed_at if history.get(deal.id) else deal.created_at
-            if since < now - timedelta(days=days["deal"]):
-                stalled.append((deal, since))
-    stalled.sort(key=lambda pair: pair[1])
-    return AtRisk(quiet, sorted(complaints, key=lambda c: c.created_at), stalled)
+    stalled, stalled_total = await analytics.stalled_deals(session, team.id, now - timedelta(days=days["deal"]), owner_id, limit)
+    complaints.sort(key=lambda c: c.created_at)
+    return AtRisk(quiet, complaints[:limit], stalled,
+                  {"customers": quiet_total, "complaints": len(complaints), "deals": stalled_total})

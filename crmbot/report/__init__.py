@@ -68,6 +68,7 @@ async def page(session: Session, i18n: I18n, team: models.Team, period: str, now
         forecast=[{"name": f.month(m.month), "team": _money(f, m.team, rates),
                    "reps": sorted((members[r].name if r in members else "?", _money(f, v, rates)) for r, v in m.by_rep.items())}
                   for m in months],
+        totals=risk.totals,
         quiet=[(c.display_name, f.day(last) if last else "never") for c, last in risk.quiet_customers],
         complaints=[(people[c.customer_id].display_name if c.customer_id in people else "?", f.day(c.created_at))
                     for c in risk.old_complaints],
