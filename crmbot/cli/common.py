@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Optional
@@ -11,11 +13,13 @@ import click
 import typer
 import typer.core
 from rich.console import Console
+from rich.table import Table
 
 from crmbot import app as app_module
 from crmbot.clock import system_clock
 from crmbot.config import Settings
 from crmbot.store import teams
+from crmbot.store.audit import Actor
 from crmbot.store.models import ROLES
 
 
@@ -47,6 +51,7 @@ err = Console(stderr=True, soft_wrap=True)  # messages stay one line: scripts gr
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CRMBOT_DATABASE_URL, else a file in your data directory).")]
 NowOption = Annotated[Optional[str], typer.Option("--now", help="Pretend it is this ISO time (for demos and tests).")]
+FormatOption = Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")]
 TeamOption = Annotated[Optional[str], typer.Option("--team", help="Team name (needed only when the database has several).")]
 
 
@@ -123,3 +128,20 @@ async def one_customer(app: app_module.App, session, team_id: int, name: str):
         fail("several customers match: " + "; ".join(m.display for m in best) + ". Be more precise.")
     return best[0]
 
+
+def check_format(format: str) -> None:
+    if format not in ("table", "json"):
+        fail("--format must be table or json")
+
+
+def show(format: str, rows: list[dict], table: Table) -> None:
+    """`rows` as JSON for scripts, or `table` for people."""
+    if format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        Console(soft_wrap=True).print(table)
+
+
+def cli_actor(team_id: int) -> Actor:
+    """Changes made from the shell are audited as the shell's, one group per command."""
+    return Actor(team_id, None, "cli", uuid.uuid4().hex)

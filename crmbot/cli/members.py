@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from crmbot import app as app_module
 from crmbot import membership
 from crmbot.cli.common import (
     DbOption,
+    FormatOption,
     TeamOption,
+    check_format,
     check_role,
     cli,
+    cli_actor,
     fail,
     member_cli,
     run_app,
+    show,
     slack_cli,
     team_named,
     team_or_founded,
@@ -60,11 +61,6 @@ async def _telegram_link(app: app_module.App, code: str) -> str | None:
         return None
     name = await bot_username(app.settings)
     return f"https://t.me/{name}?start={code}" if name else None
-
-
-def cli_actor(team_id: int) -> Actor:
-    """Changes made from the shell are audited as the shell's, one group per command."""
-    return Actor(team_id, None, "cli", uuid.uuid4().hex)
 
 
 @member_cli.command("add")
@@ -108,13 +104,12 @@ def member_add(
 
 @member_cli.command("list")
 def member_list(
-    format: Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")] = "table",
+    format: FormatOption = "table",
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
     """List the team's members, their roles and platform accounts."""
-    if format not in ("table", "json"):
-        fail("--format must be table or json")
+    check_format(format)
 
     async def main(app: app_module.App) -> None:
         async with app.db.sessions() as session:
@@ -122,15 +117,12 @@ def member_list(
             members = await teams.members_of(session, team_row.id)
             accounts = await teams.identities_of(session, team_row.id)
         rows = [member_json(m, accounts.get(m.id, [])) for m in members]
-        if format == "json":
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
         table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "E-mail", "Accounts", title=team_row.name)
         for row in rows:
             table.add_row(str(row["id"]), row["name"], row["role"], row["locale"], row["timezone"],
                           "yes" if row["active"] else "no", row["email"] or "—",
                           ", ".join(f"{i['platform']} {i['user_id']}" for i in row["identities"]) or "—")
-        Console(soft_wrap=True).print(table)
+        show(format, rows, table)
 
     run_app(db, main)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -12,9 +11,8 @@ import typer
 from babel.numbers import list_currencies
 
 from crmbot import app as app_module
-from crmbot.cli.common import DbOption, NowOption, TeamOption, cli, fail, parse_now, rates_cli, run_app, team_named
+from crmbot.cli.common import DbOption, NowOption, TeamOption, cli, cli_actor, fail, parse_now, rates_cli, run_app, team_named
 from crmbot.store import changes
-from crmbot.store.audit import Actor
 
 
 @cli.command()
@@ -75,7 +73,7 @@ def rates_set(
         async with app.db.sessions() as session, session.begin():
             team_row = await team_named(session, team)
             settings = {**(team_row.settings or {}), "rates": {"base": base, "per_unit": per_unit}}
-            await changes.update(session, Actor(team_row.id, None, "cli", uuid.uuid4().hex), moment, team_row, settings=settings)
+            await changes.update(session, cli_actor(team_row.id), moment, team_row, settings=settings)
         print(f"Totals for {team_row.name!r} are shown in {base}: " + ", ".join(f"1 {c} = {r} {base}" for c, r in per_unit.items()))
 
     run_app(db, main)
@@ -90,7 +88,7 @@ def rates_clear(db: DbOption = None, team: TeamOption = None) -> None:
         async with app.db.sessions() as session, session.begin():
             team_row = await team_named(session, team)
             settings = {k: v for k, v in (team_row.settings or {}).items() if k != "rates"}
-            await changes.update(session, Actor(team_row.id, None, "cli", uuid.uuid4().hex), moment, team_row, settings=settings)
+            await changes.update(session, cli_actor(team_row.id), moment, team_row, settings=settings)
         print(f"Totals for {team_row.name!r} stay per currency.")
 
     run_app(db, main)

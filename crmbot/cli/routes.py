@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import datetime, timezone
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from crmbot import app as app_module
-from crmbot.cli.common import DbOption, TeamOption, fail, route_cli, run_app, team_named
+from crmbot.cli.common import (
+    DbOption,
+    FormatOption,
+    TeamOption,
+    check_format,
+    cli_actor,
+    fail,
+    route_cli,
+    run_app,
+    show,
+    team_named,
+)
 from crmbot.store import audit, changes, models, records, routes, teams
-from crmbot.store.audit import Actor
 
 
 def _conditions(when: list[str]) -> list[tuple[str, str]]:
@@ -53,7 +60,7 @@ def route_add(
                     fail(f"no member named {name!r} (see `crmbot member list`)")
                 assignees.append(member.id)
             route = await routes.add(session, team_row.id, conditions, assignees, round_robin, now)
-            audit.record(session, Actor(team_row.id, None, "cli", uuid.uuid4().hex), now, "create", route, None)
+            audit.record(session, cli_actor(team_row.id), now, "create", route, None)
         print(f"Rule {route.id}: new {route.entity}s with {describe(route)} go to {', '.join(names)}"
               + (" in turn." if round_robin and len(names) > 1 else "."))
 
@@ -62,13 +69,12 @@ def route_add(
 
 @route_cli.command("list")
 def route_list(
-    format: Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")] = "table",
+    format: FormatOption = "table",
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
     """List the team's routing rules, in the order they are tried."""
-    if format not in ("table", "json"):
-        fail("--format must be table or json")
+    check_format(format)
 
     async def main(app: app_module.App) -> None:
         async with app.db.sessions() as session:
@@ -77,13 +83,10 @@ def route_list(
             rules = await routes.active(session, team_row.id)
         rows = [{"id": r.id, "for": r.entity, "when": {n: v for n, v in r.conditions},
                  "to": [members[m].name for m in r.assignees if m in members], "round_robin": r.round_robin} for r in rules]
-        if format == "json":
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
         table = Table("ID", "For", "When", "To", "In turn", title=team_row.name)
         for row, rule in zip(rows, rules):
             table.add_row(str(row["id"]), row["for"], describe(rule), ", ".join(row["to"]), "yes" if row["round_robin"] else "no")
-        Console(soft_wrap=True).print(table)
+        show(format, rows, table)
 
     run_app(db, main)
 
@@ -103,7 +106,7 @@ def route_remove(
             route = await routes.get(session, team_row.id, rule)
             if route is None:
                 fail(f"no rule {rule} (see `crmbot route list`)")
-            await changes.update(session, Actor(team_row.id, None, "cli", uuid.uuid4().hex), now, route, deleted_at=now)
+            await changes.update(session, cli_actor(team_row.id), now, route, deleted_at=now)
         print(f"Rule {rule} removed.")
 
     run_app(db, main)
