@@ -173,7 +173,8 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "undone": {"entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00", "Lead"]},
     "unknown": {"text": "blah", "mention": "blah"},
     "weekly_summary": {"member": MEMBER, "since": T0, "activity": ACTIVITY, "won": [deal(stage="won")], "lost": [deal()],
-                       "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1},
+                       "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1,
+                       "quiet": [customer()], "stalled": [(deal(), customer())]},
     "welcome": {"member": MEMBER},
 }
 
