@@ -201,6 +201,11 @@ class I18n:
                 return base
         return FALLBACK
 
+    def translator(self, code: str | None) -> Callable[..., Translated]:
+        """`_` in Python code: a language's gettext, values as keywords, like the templates'."""
+        functions = self.language(code).gettext
+        return functions["_"]
+
     def words(self, key: str) -> frozenset[str]:
         """A word list from every language's phrase table ("notify.off"): any member may type any of them."""
         lists = (_at(language.data, key) for language in self.languages.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -65,3 +66,24 @@ async def test_round_robin_hands_out_turns_once_each_even_at_the_same_moment(dem
     assert await pick(models.Customer(name="Nobody", lead_source="fair", phones=[], status="lead")) is None
     picks = await asyncio.gather(*(pick(web) for _ in range(6)))  # six new web leads at once
     assert sorted(picks) == sorted([ids["Bob"], ids["Alice"]] * 3)
+
+
+async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_complaint(alice, demo, db_url):
+    run = CliRunner().invoke
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "new-lead", "--after", "2", "--db", db_url])).exit_code == 0
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "resolved-complaint", "--after", "7",
+                                               "--note", "Check-in call", "--db", db_url])).exit_code == 0
+    added = await alice.send("new customer Karel Malý from Pekárna")
+    assert [r.kind for r in added] == ["customer_added", "reminder_set"]
+    resolved = await alice.send("lucie complaint resolved, reprinted")
+    assert [r.kind for r in resolved] == ["complaint_resolved", "reminder_set"]
+    async with demo.db.sessions() as session:
+        made = {f.note: f.due_at for f in await session.scalars(select(models.FollowUp).where(models.FollowUp.created_at == NOW))}
+    assert made == {"Call the new lead": NOW + timedelta(days=2), "Check-in call": NOW + timedelta(days=7)}
+    [undone] = await alice.send("undo")  # the resolution and its follow-up, one action
+    async with demo.db.sessions() as session:
+        live = [f.note for f in await session.scalars(select(models.FollowUp).where(
+            models.FollowUp.created_at == NOW, models.FollowUp.deleted_at.is_(None)))]
+    assert live == ["Call the new lead"]
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "off", "new-lead", "--db", db_url])).exit_code == 0
+    assert [r.kind for r in await alice.send("new customer Eva Nová")] == ["customer_added"]

@@ -1,4 +1,5 @@
-"""Routing rules from the shell: `crmbot route add | list | remove`."""
+"""Rules a team sets from the shell: who gets new work (`crmbot route add | list | remove`) and
+the follow-ups it gets every time (`crmbot auto-follow-up set | off`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from crmbot.cli.common import (
     DbOption,
     FormatOption,
     TeamOption,
+    auto_followup_cli,
     check_format,
     cli_actor,
     fail,
@@ -114,3 +116,54 @@ def route_remove(
 
 def describe(route: models.Route) -> str:
     return " and ".join(f"{name}={value}" for name, value in route.conditions)
+
+
+# -- follow-ups a team gets every time ------------------------------------------------------------
+
+TRIGGER_NAMES = {"new-lead": "new_lead", "resolved-complaint": "resolved_complaint"}
+
+
+@auto_followup_cli.command("set")
+def auto_followup_set(
+    on: Annotated[str, typer.Argument(help="new-lead (a customer added as a lead) or resolved-complaint.")],
+    after: Annotated[float, typer.Option("--after", help="Days after it, e.g. 2.")],
+    note: Annotated[str, typer.Option("--note", help="What the reminder says (default: a note in each member's language).")] = "",
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """Every new lead (or resolved complaint) gets a follow-up this many days later."""
+    trigger = TRIGGER_NAMES.get(on)
+    if trigger is None:
+        fail(f"ON must be one of: {', '.join(TRIGGER_NAMES)}")
+    if not 0 < after <= 365:
+        fail("--after must be a number of days between 0 and 365")
+    _set_auto_followup(db, team, trigger, {"days": after, **({"note": note.strip()} if note.strip() else {})})
+    print(f"Every {on.replace('-', ' ')} now gets a follow-up after {after:g} days.")
+
+
+@auto_followup_cli.command("off")
+def auto_followup_off(
+    on: Annotated[str, typer.Argument(help="new-lead or resolved-complaint.")],
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """No more automatic follow-ups for this."""
+    trigger = TRIGGER_NAMES.get(on)
+    if trigger is None:
+        fail(f"ON must be one of: {', '.join(TRIGGER_NAMES)}")
+    _set_auto_followup(db, team, trigger, None)
+    print(f"No automatic follow-up for a {on.replace('-', ' ')} any more.")
+
+
+def _set_auto_followup(db: str | None, team: str | None, trigger: str, wanted: dict | None) -> None:
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            rules = {k: v for k, v in ((team_row.settings or {}).get("auto_followups") or {}).items() if k != trigger}
+            if wanted is not None:
+                rules[trigger] = wanted
+            await changes.update(session, cli_actor(team_row.id), now, team_row,
+                                 settings={**(team_row.settings or {}), "auto_followups": rules})
+
+    run_app(db, main)

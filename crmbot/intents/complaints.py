@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmbot.intents import auto_followups
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -48,4 +49,7 @@ async def resolve_complaint(ctx: Context, intent: Intent) -> list[Reply]:
         return [ctx.reply("complaint_which", customer=customer, complaints=open_ones, buttons=await ctx.buttons(options))]
     row = open_ones[0]
     await ctx.update(row, status="resolved", resolution=intent.slots.get("text", "").strip(), resolved_at=ctx.now)
-    return [ctx.reply("complaint_resolved", complaint=row, customer=customer)]
+    # the check-in call goes to whoever handled the complaint
+    handler = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id or row.member_id, ctx.member)
+    return [ctx.reply("complaint_resolved", complaint=row, customer=customer),
+            *await auto_followups.follow_up(ctx, auto_followups.RESOLVED_COMPLAINT, customer, handler)]

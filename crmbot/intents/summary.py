@@ -103,7 +103,7 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
     the period, activity per member by kind. Counts are the bars (currencies are not added up);
     values are the notes. Shared by the summary on request and the managers' weekly digest."""
     f = Formats(i18n, code, tz)
-    _ = i18n.language(code).gettext["_"]
+    _ = i18n.translator(code)
     panels = []
     if "pipeline" in data:
         panels.append(Bars(_("Pipeline"), tuple(
@@ -119,7 +119,7 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
 
 
 def _title(ctx: Context, data: dict) -> str:
-    f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.language(ctx.locale).gettext["_"]
+    f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.translator(ctx.locale)
     period, since = ctx.t(f"period.{data['period']}"), f.day(data["since"])
     if data["whole_team"]:
         return _("**Team summary: %(period)s** (since %(since)s)", period=period, since=since)

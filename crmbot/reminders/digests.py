@@ -185,6 +185,6 @@ async def weekly_values(session: AsyncSession, member: models.Member, now: datet
 
 def weekly_chart(i18n: I18n, member: models.Member, values: dict) -> Chart:
     """The weekly summary's picture: won and lost this week, and each rep's activity."""
-    f, _ = Formats(i18n, member.locale, member.timezone), i18n.language(member.locale).gettext["_"]
+    f, _ = Formats(i18n, member.locale, member.timezone), i18n.translator(member.locale)
     title = _("**Your team's week** (since %(since)s)", since=f.day(values["since"]))  # the template's own words
     return summary.chart(i18n, member.locale, member.timezone, title, values, "weekly-summary.png")
