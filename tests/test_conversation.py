@@ -235,3 +235,11 @@ async def test_something_said_about_a_clear_customer_offers_what_to_do_with_it(a
     assert row.kind == "note" and row.summary == "eva prefers mornings"
     [card] = await alice.send("petr dvorak")  # a name alone is still a look-up
     assert card.kind == "card"
+
+
+async def test_a_customer_is_found_by_phone_or_email_as_typed_on_a_phone(alice, demo):
+    for typed in ("find +420 731 222 333", "who is 731222333", "731 222 333", "find 00420 731-222-333", "find petr@dvorakstavby.cz"):
+        [card] = await alice.send(typed)
+        assert card.kind == "card" and "Petr Dvořák" in card.text, typed
+    [nobody] = await alice.send("find +421 731 222 333")  # the same digits in Slovakia: someone else
+    assert nobody.kind == "contact_not_found" and not nobody.buttons

@@ -17,6 +17,7 @@ from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
 from crmbot.store import changes, customers, models, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
+from crmbot.text import EMAIL, contact_in, same_number
 
 MAX_CHOICES = 5
 
@@ -128,12 +129,16 @@ class Context:
         chosen = intent.slots.get("customer_id")
         if chosen is not None:
             return await self._live_customer(int(chosen))
-        mention = intent.mention
+        mention = intent.mention or contact_in(intent.slots.get("text", ""))
         if not mention:
             return self.asked("ask_customer", intent=intent.name) if required else None
         matches = await self.search(mention)
+        if contact_in(mention) == mention.strip() and not EMAIL.search(mention):
+            matches = await self._same_number(mention, matches)
         if not required and (not matches or matches[0].score < ACCEPT):
             return None
+        if not matches and contact_in(mention) == mention.strip():
+            return self.asked("contact_not_found", contact=mention.strip())
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
             return self.asked("customer_not_found", mention=mention, buttons=create)
@@ -144,6 +149,15 @@ class Context:
         shown = [m for m in matches if m.score >= max(SUGGEST, best.score - 15)] or [best]
         options = [(m.display, intent.name, {**intent.slots, "customer_id": m.customer_id}) for m in shown[:MAX_CHOICES]]
         return self.asked("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options))
+
+    async def _same_number(self, typed: str, matches: list[Match]) -> list[Match]:
+        """The look-up's phone matches that really hold the number as typed (country code too)."""
+        kept = []
+        for match in matches:
+            found = await customers.get(self.session, self.team.id, match.customer_id)
+            if found is not None and any(same_number(typed, str(p), None) for p in found.phones or ()):
+                kept.append(match)
+        return kept
 
     async def _live_customer(self, customer_id: int) -> models.Customer | Asked:
         # a button or the index may name someone erased since
