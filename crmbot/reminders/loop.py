@@ -5,11 +5,12 @@
     await loop.run(stop)          # passes until `stop` is set, sleeping until the next due row
 
 Delivery is at-least-once by construction and exactly-once in practice: a row is claimed with
-a short lease (committed), sent, and marked delivered in the same row once the platform
-accepted it. While a send is in flight its worker renews the lease, so a slow platform never
-gets the same reminder from a second worker; a crash stops the renewals, and the row is taken
-again once the lease runs out (15 s by default). Only a crash in the instant between the
-platform's "ok" and our commit can duplicate a reminder.
+a short lease (committed), sent, and marked delivered in a transaction of its own the moment
+the platform accepted it — no other row's send or commit in between. While a send is in
+flight its worker renews the lease, so a slow platform never gets the same reminder from a
+second worker, and no send begins on a lease the worker could not renew; a crash stops the
+renewals, and the row is taken again once the lease runs out (15 s by default). Only a crash
+between the platform's "ok" and our commit can duplicate a reminder.
 
 A send that fails for a platform's trouble (an outage, a rate limit, a timeout) is tried again
 with a capped, jittered exponential backoff for `retry_hours` (three days by default) after the
@@ -54,6 +55,7 @@ class PassReport:
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)  # ended: refused for good, or retried for too long
     lost: list[int] = field(default_factory=list)  # accepted by the platform, but the row was no longer ours
+    released: list[int] = field(default_factory=list)  # not sent: the lease could not be renewed, left to lapse
     digests: list[tuple[int, str, str]] = field(default_factory=list)
     replies: outbox.RepliesReport = field(default_factory=outbox.RepliesReport)  # kept replies sent again
 
@@ -108,8 +110,6 @@ class ReminderLoop:
         self.replies = outbox.PendingReplies(db, senders, clock, worker=self.worker, lease=self.lease,
                                       send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for)
         self._wake = asyncio.Event()
-        self._marks: list[int] = []
-        self._mark_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings, db: Database, i18n: I18n, senders: dict[str, Sender], clock: Clock = system_clock,
@@ -166,7 +166,7 @@ class ReminderLoop:
         report = PassReport()
         replies_due = None
         while True:
-            at = now or self.clock()
+            at, claimed_at = now or self.clock(), self.clock()
             async with self.db.sessions() as session, session.begin():
                 ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease, limit=self.batch_size,
                                         platforms=self.senders, postgres=self.db.is_postgres)
@@ -175,7 +175,7 @@ class ReminderLoop:
             if not ids:
                 break
             report.claimed += len(ids)
-            await self._deliver(ids, at, report)
+            await self._deliver(ids, at, claimed_at + self.lease, report)
             if len(ids) < self.batch_size:
                 break
         if replies_due:
@@ -186,16 +186,23 @@ class ReminderLoop:
 
     # -- follow-ups ------------------------------------------------------------------------------
 
-    async def _deliver(self, ids: list[int], now: datetime, report: PassReport) -> None:
+    async def _deliver(self, ids: list[int], now: datetime, held_until: datetime, report: PassReport) -> None:
         jobs = await self._prepare(ids, now)
         limit = asyncio.Semaphore(self.concurrency)
 
-        async def one(job: _Job) -> None:
+        async def one(job: _Job, held: Renewal) -> None:
             async with limit:
+                # start a send only while the row is surely ours: renewals keep it so while the
+                # send is in flight, but with them failing another worker may take it soon
+                if not held.holds(self.clock()):
+                    report.released.append(job.followup_id)
+                    log.warning("reminder %s left to its lease: the lease could not be renewed", job.followup_id)
+                    return
                 await self._send(job, now, report)
 
-        async with Renewal(self.db, self.lease, self.clock, extend(models.FollowUp, ids, self.worker)):
-            await asyncio.gather(*(one(job) for job in jobs))
+        async with Renewal(self.db, self.lease, self.clock, extend(models.FollowUp, ids, self.worker),
+                           held_until=held_until) as held:
+            await asyncio.gather(*(one(job, held) for job in jobs))
 
     async def _prepare(self, ids: list[int], now: datetime) -> list[_Job]:
         """Render every claimed row and store its buttons, in one transaction."""
@@ -238,18 +245,17 @@ class ReminderLoop:
         await self._mark(job.followup_id, now, report)
 
     async def _mark(self, followup_id: int, now: datetime, report: PassReport) -> None:
-        """Group commit: marks that arrive while one is being written go in the next write."""
-        self._marks.append(followup_id)
-        async with self._mark_lock:
-            if followup_id not in self._marks:
-                return  # a concurrent flush already wrote ours
-            ids, self._marks = self._marks, []
-            async with self.db.sessions() as session, session.begin():
-                ours = await queue.mark_delivered(session, worker=self.worker, ids=ids, now=now, late_after=self.late_after)
-        report.delivered.extend(sorted(ours))
-        for lost in sorted(set(ids) - ours):
-            report.lost.append(lost)
-            log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", lost)
+        """The platform took it: record that at once, in a transaction of this row's own. Between
+        the platform's "ok" and this commit a crash sends the reminder twice, so nothing waits
+        in between — not another send, not another row's commit."""
+        async with self.db.sessions() as session, session.begin():
+            ours = await queue.mark_delivered(session, worker=self.worker, ids=[followup_id], now=now,
+                                              late_after=self.late_after)
+        if followup_id in ours:
+            report.delivered.append(followup_id)
+            return
+        report.lost.append(followup_id)
+        log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", followup_id)
 
     async def _failed(self, job: _Job, now: datetime, report: PassReport, error: DeliveryFailed) -> None:
         attempt = job.attempts + 1
