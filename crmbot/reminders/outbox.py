@@ -79,7 +79,8 @@ async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datet
     database cannot take them either: then they are lost, and the log says so."""
     try:
         async with db.sessions() as session, session.begin():
-            session.add(P(adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
+            team_id = next((r.team_id for r in replies if r.team_id is not None), None)
+            session.add(P(team_id=team_id, adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
                           replies=[encode(r) for r in replies], created_at=now, attempts=0))
         return True
     except Exception as error:
