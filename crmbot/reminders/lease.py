@@ -26,8 +26,9 @@ Renew = Callable[[AsyncSession, datetime], Awaitable[None]]
 
 def extend(model, ids: Iterable[int], worker: str) -> Renew:
     """Renewal of `worker`'s live claims on these rows of a table with id, claimed_by and
-    claim_expires_at (a row marked done or released has no expiry, and stays so)."""
-    ids = list(ids)
+    claim_expires_at (a row marked done or released has no expiry, and stays so). A list is
+    read at each renewal, so rows claimed later can be added to it."""
+    ids = ids if isinstance(ids, list) else list(ids)
 
     async def renew(session: AsyncSession, until: datetime) -> None:
         await session.execute(
