@@ -68,11 +68,12 @@ class Owners:
 
 
 def e164(raw: str, region: str | None) -> str:
-    """E.164 for a number valid in its country (the team's region for one written without +);
-    else as written: "(336) 222-7000" is no Czech number, and guessing would make it wrong."""
+    """E.164 for a number written with its country code, or valid in the team's region; else
+    as written: "(336) 222-7000" is no Czech number, and guessing would make it wrong."""
     try:
         number = phonenumbers.parse(raw, region)
-        if phonenumbers.is_valid_number(number):
+        international = raw.lstrip().startswith(("+", "00"))
+        if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:
         pass
