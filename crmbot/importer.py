@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from
+from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from, e164
 from crmbot.imports.sources import UnreadableFile, open_source
 from crmbot.imports.vocabulary import Vocabulary
 from crmbot.store import audit, customers, models, teams
@@ -45,11 +45,19 @@ def _key(name: str, company: str | None) -> tuple[str, str]:
     return fold(name), fold(company or "")
 
 
+def _phone(phone: str, region: str | None) -> str:
+    """The number in E.164 when it can be read, so +1 415 555 0100 and +86 21 5555 0100 stay two
+    numbers; else its last digits, as the customer index compares them."""
+    number = e164(phone, region)
+    return number if number.startswith("+") else phone_key(phone)
+
+
 class Held:
     """The team's customers by e-mail, phone and name with company, so a row finds the
     customer it is about; customers added by this import join as they are made."""
 
-    def __init__(self, rows: list[models.Customer]) -> None:
+    def __init__(self, rows: list[models.Customer], region: str | None) -> None:
+        self.region = region
         self.by_email: dict[str, models.Customer] = {}
         self.by_phone: dict[str, models.Customer] = {}
         self.by_name: dict[tuple[str, str], models.Customer] = {}
@@ -60,7 +68,7 @@ class Held:
         for email in row.emails or []:
             self.by_email.setdefault(email.lower(), row)
         for phone in row.phones or []:
-            if key := phone_key(phone):
+            if key := _phone(phone, self.region):
                 self.by_phone.setdefault(key, row)
         self.by_name.setdefault(_key(row.name, row.company), row)
 
@@ -69,20 +77,20 @@ class Held:
             if email in self.by_email:
                 return self.by_email[email]
         for phone in contact.phones:
-            if (key := phone_key(phone)) in self.by_phone:
+            if (key := _phone(phone, self.region)) in self.by_phone:
                 return self.by_phone[key]
         return self.by_name.get(_key(contact.name, contact.company))
 
 
-def _merge(row: models.Customer, contact: Contact) -> bool:
+def _merge(row: models.Customer, contact: Contact, region: str | None) -> bool:
     """What the row adds to a customer already held: new e-mails and phones, fields that were
     empty, note lines not yet there, the status and owner it names. True if anything changed."""
     changes: dict[str, Any] = {}
     emails = [e for e in contact.emails if e not in (row.emails or [])]
     if emails:
         changes["emails"] = [*(row.emails or []), *emails]
-    held = {phone_key(p) or p for p in row.phones or []}
-    phones = [p for p in contact.phones if (phone_key(p) or p) not in held]
+    held = {_phone(p, region) or p for p in row.phones or []}
+    phones = [p for p in contact.phones if (_phone(p, region) or p) not in held]
     if phones:
         changes["phones"] = [*(row.phones or []), *phones]
     for name in ("company", "address", "website", "lead_source", "preferred_channel"):
@@ -122,7 +130,7 @@ async def import_file(
     if source.kind == "csv" and not any(vocabulary.field(h) in ("name", "first_name", "last_name") for h in source.headers):
         raise UnreadableFile(f"{path.name} has no name column (found: {', '.join(source.headers)})")
     owners = Owners({m.id: m.name for m in await teams.members_of(session, team.id)})
-    held = Held(await customers.all_live(session, team.id))
+    held = Held(await customers.all_live(session, team.id), region)
     rev = await teams.bump_customer_rev(session, team.id)
     actor = Actor(team.id, member.id if member else None, platform, report.group_id)
     fresh: list[models.Customer] = []  # added, not yet flushed
@@ -158,7 +166,7 @@ async def import_file(
             continue
         was_held = row.id is not None and row.id not in created and row.id not in before
         snapshot = audit.snapshot(row) if was_held else None
-        if not _merge(row, contact):
+        if not _merge(row, contact, region):
             report.skipped.append((number, None, f"already held as {row.display_name}, nothing new"))
             continue
         if snapshot is not None:

@@ -143,17 +143,23 @@ def import_(
 
 @cli.command()
 def export(
-    format: Annotated[str, typer.Option("--format", help="Output format (json).")] = "json",
+    format: Annotated[str, typer.Option("--format", help="json, csv, vcard (customers) or ics (follow-ups).")] = "json",
     db: DbOption = None,
     team: TeamOption = None,
     customer: Annotated[Optional[str], typer.Option("--customer", help="Only what is held about this person.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    entity: Annotated[str, typer.Option("--entity", help="With --format csv: customers, deals, interactions, complaints or followups.")] = "customers",
 ) -> None:
-    """Export the team's data as JSON."""
+    """Export the team's data: everything as JSON, one kind as CSV, customers as vCard, follow-ups as iCalendar."""
+    from crmbot import export_formats
     from crmbot.exporter import export_team
 
-    if format != "json":
-        fail("only --format json is supported")
+    if format not in ("json", "csv", "vcard", "ics"):
+        fail(f"--format must be json, csv, vcard or ics, not {format!r}")
+    if entity not in export_formats.ENTITIES:
+        fail(f"--entity must be one of: {', '.join(export_formats.ENTITIES)}")
+    if entity != "customers" and format != "csv":
+        fail("--entity goes with --format csv")
 
     async def main(app: app_module.App) -> None:
         async with app.db.sessions() as session, session.begin():
@@ -162,10 +168,23 @@ def export(
             if customer:
                 ids = {(await one_customer(app, session, team_row.id, customer)).customer_id}
             data = await export_team(session, team_row.id, ids)
-        text = json.dumps(data, ensure_ascii=False, indent=2)
-        if output:
-            output.write_text(text + "\n", encoding="utf-8")
+            names = {m.id: m.name for m in await teams.members_of(session, team_row.id)}
+        text: str | bytes
+        if format == "json":
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        elif format == "csv":
+            text = export_formats.entity_csv(data, entity, names)
+        elif format == "vcard":
+            text = export_formats.customers_vcard(data, names)
         else:
-            print(text)
+            text = export_formats.followups_ics(data, names, datetime.now(timezone.utc))
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        if output:
+            output.write_bytes(text)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)  # bytes as they are: a CSV's \r\n, the calendar's own line ends
+            sys.stdout.buffer.flush()
 
     run_app(db, main)

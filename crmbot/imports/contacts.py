@@ -128,7 +128,7 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
             if not part.strip():
                 continue
             phone = e164(part, region)
-            key = phone_key(phone) or phone
+            key = phone if phone.startswith("+") else (phone_key(phone) or phone)
             if key not in keys:
                 keys.add(key)
                 phones.append(phone)
