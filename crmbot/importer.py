@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from, e164
@@ -23,7 +25,7 @@ from crmbot.store.audit import Actor
 from crmbot.text import fold, phone_key
 
 __all__ = ["Report", "UnreadableFile", "import_file"]
-BATCH = 1000  # new customers flushed together: ids for their audit entries, memory kept flat
+BATCH = 1000  # new customers inserted by one statement
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Held:
         for row in rows:
             self.add(row)
 
-    def add(self, row: models.Customer) -> None:
+    def add(self, row: models.Customer | SimpleNamespace) -> None:
         for email in row.emails or []:
             self.by_email.setdefault(email.lower(), row)
         for phone in row.phones or []:
@@ -72,7 +74,7 @@ class Held:
                 self.by_phone.setdefault(key, row)
         self.by_name.setdefault(_key(row.name, row.company), row)
 
-    def find(self, contact: Contact) -> models.Customer | None:
+    def find(self, contact: Contact) -> models.Customer | SimpleNamespace | None:
         for email in contact.emails:
             if email in self.by_email:
                 return self.by_email[email]
@@ -82,9 +84,11 @@ class Held:
         return self.by_name.get(_key(contact.name, contact.company))
 
 
-def _merge(row: models.Customer, contact: Contact, region: str | None) -> bool:
+def _changes(row: models.Customer | SimpleNamespace, contact: Contact, region: str | None, touched: bool) -> dict[str, Any]:
     """What the row adds to a customer already held: new e-mails and phones, fields that were
-    empty, note lines not yet there, the status and owner it names. True if anything changed."""
+    empty, note lines not yet there, the status and owner it names (unless an earlier row of
+    this file already set them: rows about one person that disagree must not make a second
+    import of the same file change anything). Empty when the row adds nothing."""
     changes: dict[str, Any] = {}
     emails = [e for e in contact.emails if e not in (row.emails or [])]
     if emails:
@@ -99,22 +103,58 @@ def _merge(row: models.Customer, contact: Contact, region: str | None) -> bool:
     notes = [line for line in contact.notes if line not in (row.notes or "")]
     if notes:
         changes["notes"] = "\n".join([row.notes, *notes] if row.notes else notes)
-    if contact.status and contact.status != row.status:
+    if contact.status and contact.status != row.status and not touched:
         changes["status"] = contact.status
-    if contact.owner_id and contact.owner_id != row.owner_id:
+    if contact.owner_id and contact.owner_id != row.owner_id and not touched:
         changes["owner_id"] = contact.owner_id
-    for name, value in changes.items():
-        setattr(row, name, value)
-    return bool(changes)
+    return changes
 
 
-def _new(team: models.Team, contact: Contact, owner_id: int | None, now: datetime, rev: int) -> models.Customer:
-    return models.Customer(
-        team_id=team.id, name=contact.name, company=contact.company, emails=contact.emails, phones=contact.phones,
+def _new(team: models.Team, contact: Contact, owner_id: int | None, now: datetime, rev: int) -> SimpleNamespace:
+    """A customer to add, as plain values until the end: rows about the same person may still
+    merge into it, and the inserts then go in bulk."""
+    return SimpleNamespace(
+        id=None, team_id=team.id, name=contact.name, company=contact.company, emails=contact.emails, phones=contact.phones,
         address=contact.address, website=contact.website, notes="\n".join(contact.notes) or None,
         lead_source=contact.lead_source, preferred_channel=contact.preferred_channel,
-        status=contact.status or "lead", owner_id=contact.owner_id or owner_id, created_at=now, updated_at=now, rev=rev,
+        status=contact.status or "lead", owner_id=contact.owner_id or owner_id, created_at=now, updated_at=now,
+        deleted_at=None, rev=rev,
     )
+
+
+def _display(row: models.Customer | SimpleNamespace) -> str:
+    return f"{row.name} ({row.company})" if row.company else row.name
+
+
+COLUMNS = [column.key for column in models.Customer.__table__.columns]
+
+
+async def _insert(session: AsyncSession, actor: Actor, now: datetime, added: list[SimpleNamespace]) -> None:
+    """The new customers and their "create" audit entries, a batch per executemany. No RETURNING:
+    the async SQLite driver fetches returned ids one thread hop per row, which made imports
+    crawl. The ids are read back instead: above the largest id before, in insertion order. The
+    team's row lock (bump_customer_rev) keeps other writers of this team's customers out."""
+    if not added:
+        return
+    floor = await session.scalar(select(func.max(models.Customer.id))) or 0
+    for start in range(0, len(added), BATCH):
+        batch = added[start:start + BATCH]
+        await session.execute(insert(models.Customer.__table__), [{key: getattr(row, key) for key in COLUMNS if key != "id"} for row in batch])
+    ids = (await session.scalars(
+        select(models.Customer.id).where(models.Customer.team_id == actor.team_id, models.Customer.id > floor)
+        .order_by(models.Customer.id))).all()
+    if len(ids) != len(added):
+        raise RuntimeError(f"inserted {len(added)} customers but found {len(ids)}")  # rolled back whole
+    for start in range(0, len(added), BATCH):
+        entries = []
+        for row, customer_id in zip(added[start:start + BATCH], ids[start:start + BATCH]):
+            row.id = customer_id
+            after = {key: (value.isoformat() if isinstance(value, datetime) else value)
+                     for key in COLUMNS for value in (getattr(row, key),)}
+            entries.append({"team_id": actor.team_id, "member_id": actor.member_id, "platform": actor.platform, "at": now,
+                            "group_id": actor.group_id, "action": "create", "entity": "customer", "entity_id": customer_id,
+                            "customer_id": customer_id, "before": None, "after": after})
+        await session.execute(insert(models.AuditEntry.__table__), entries)
 
 
 async def import_file(
@@ -133,16 +173,9 @@ async def import_file(
     held = Held(await customers.all_live(session, team.id), region)
     rev = await teams.bump_customer_rev(session, team.id)
     actor = Actor(team.id, member.id if member else None, platform, report.group_id)
-    fresh: list[models.Customer] = []  # added, not yet flushed
+    added: list[SimpleNamespace] = []
     before: dict[int, dict] = {}  # customers held before the import that it changed: as they were
-    created: set[int] = set()  # customers this import added: their "create" entry covers them
-
-    async def flush() -> None:
-        await session.flush()
-        for row in fresh:
-            created.add(row.id)
-            audit.record(session, actor, now, "create", row, None, customer_id=row.id)
-        fresh.clear()
+    touched: set[int] = set()  # id() of every customer this import added or changed
 
     for number, pairs in source.rows:
         if progress:
@@ -157,24 +190,24 @@ async def import_file(
         row = held.find(contact)
         if row is None:
             row = _new(team, contact, member.id if member else None, now, rev)
-            session.add(row)
-            fresh.append(row)
+            added.append(row)
+            touched.add(id(row))
             held.add(row)
             report.added += 1
-            if len(fresh) >= BATCH:
-                await flush()
             continue
-        was_held = row.id is not None and row.id not in created and row.id not in before
-        snapshot = audit.snapshot(row) if was_held else None
-        if not _merge(row, contact, region):
-            report.skipped.append((number, None, f"already held as {row.display_name}, nothing new"))
+        changes = _changes(row, contact, region, id(row) in touched)
+        if not changes:
+            report.skipped.append((number, None, f"already held as {_display(row)}, nothing new"))
             continue
-        if snapshot is not None:
-            before[row.id] = snapshot
+        if isinstance(row, models.Customer) and row.id not in before:
+            before[row.id] = audit.snapshot(row)
+        for name, value in changes.items():
+            setattr(row, name, value)
         row.updated_at, row.rev = now, rev
+        touched.add(id(row))
         held.add(row)
         report.updated += 1
-    await flush()
+    await _insert(session, actor, now, added)
     for customer_id, snapshot in before.items():
         row = await session.get(models.Customer, customer_id)
         audit.record(session, actor, now, "update", row, snapshot, customer_id=customer_id)

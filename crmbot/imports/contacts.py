@@ -19,6 +19,8 @@ MAX_FIELD = 2000
 # the customer columns' sizes (models.Customer): a longer value would not fit on PostgreSQL
 LIMITS = {"name": 300, "first_name": 300, "middle_name": 300, "last_name": 300, "company": 300, "website": 300,
           "lead_source": 100, "preferred_channel": 20}
+_PLAIN = re.compile(r"\s*\+[\d\s.-]+")
+_NOT_DIGIT = re.compile(r"\D")
 _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values in one cell, " ::: " apart
 
 
@@ -70,9 +72,13 @@ class Owners:
 def e164(raw: str, region: str | None) -> str:
     """E.164 for a number written with its country code, or valid in the team's region; else
     as written: "(336) 222-7000" is no Czech number, and guessing would make it wrong."""
+    international = raw.lstrip().startswith(("+", "00"))
+    if raw.lstrip().startswith("+") and _PLAIN.fullmatch(raw):
+        digits = _NOT_DIGIT.sub("", raw)
+        if 8 <= len(digits) <= 15:  # already international, no trunk "(0)": E.164 is its digits after a +
+            return "+" + digits
     try:
         number = phonenumbers.parse(raw, region)
-        international = raw.lstrip().startswith(("+", "00"))
         if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:

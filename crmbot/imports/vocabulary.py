@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from crmbot.i18n import I18n
 from crmbot.text import fold
@@ -14,6 +14,7 @@ FIELDS = ("name", "first_name", "middle_name", "last_name", "company", "email", 
           "notes", "lead_source", "status", "owner", "preferred_channel", "ignore")
 
 
+@lru_cache(maxsize=4096)  # a file's headers recur on every row
 def folded_label(text: str) -> str:
     # "E-mail 2 Address" -> "e mail address": folded, anything but letters a space
     return " ".join(re.sub(r"[\W\d_]+", " ", fold(text)).split())
