@@ -87,7 +87,7 @@ class Held:
 def _changes(row: models.Customer | SimpleNamespace, contact: Contact, region: str | None, touched: bool) -> dict[str, Any]:
     """What the row adds to a customer already held: new e-mails and phones, fields that were
     empty, note lines not yet there, the status and owner it names (unless an earlier row of
-    this file already set them: rows about one person that disagree must not make a second
+    this file was about them: rows about one person that disagree must not make a second
     import of the same file change anything). Empty when the row adds nothing."""
     changes: dict[str, Any] = {}
     emails = [e for e in contact.emails if e not in (row.emails or [])]
@@ -175,7 +175,7 @@ async def import_file(
     actor = Actor(team.id, member.id if member else None, platform, report.group_id)
     added: list[SimpleNamespace] = []
     before: dict[int, dict] = {}  # customers held before the import that it changed: as they were
-    touched: set[int] = set()  # id() of every customer this import added or changed
+    touched: set[int] = set()  # id() of every customer a row of this import added or matched
 
     for number, pairs in source.rows:
         if progress:
@@ -196,6 +196,7 @@ async def import_file(
             report.added += 1
             continue
         changes = _changes(row, contact, region, id(row) in touched)
+        touched.add(id(row))  # matched, changed or not: a later row about them sets no status or owner
         if not changes:
             report.skipped.append((number, None, f"already held as {_display(row)}, nothing new"))
             continue
@@ -204,7 +205,6 @@ async def import_file(
         for name, value in changes.items():
             setattr(row, name, value)
         row.updated_at, row.rev = now, rev
-        touched.add(id(row))
         held.add(row)
         report.updated += 1
     await _insert(session, actor, now, added)

@@ -299,3 +299,15 @@ def test_a_new_language_folder_brings_its_headers(tmp_path):
     (root / "xx" / "import.toml").write_text('[columns]\nname = ["nimi"]\n[status]\ncustomer = ["asiakas"]\n', encoding="utf-8")
     vocabulary = Vocabulary.of(I18n(root=root))
     assert vocabulary.field("Nimi") == "name" and vocabulary.status("Asiakas") == "customer"
+
+
+def test_rows_about_one_person_that_disagree_still_import_twice_to_no_change(db, tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("Name,Company,Email,Phone,Status,Owner\n"
+                    "Eva Malá,Malá Pekárna,eva@mala.cz,,customer,Alice Smith\n"
+                    "Eva Malá,Malá Pekárna,,+420 777 555 999,lead,Bob Jones\n", encoding="utf-8")
+    assert "1 added, 1 updated, 0 skipped" in imported(db, str(path))
+    eva = held(db)["Eva Malá"]
+    assert eva["status"] == "customer" and eva["owner_id"] == members(db)["Alice Smith"] and eva["phones"] == ["+420777555999"]
+    assert "0 added, 0 updated, 2 skipped" in imported(db, str(path))
+    assert held(db)["Eva Malá"] == eva

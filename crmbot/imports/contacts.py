@@ -60,8 +60,14 @@ class Owners:
         for member_id, name in members.items():
             by_word[fold(name).split(" ")[0]].add(member_id)
         self.by_word = {word: ids.pop() for word, ids in by_word.items() if len(ids) == 1}
+        self.found: dict[str, int | None] = {}  # a file names the same few owners on every row
 
     def find(self, owner: str) -> int | None:
+        if owner not in self.found:
+            self.found[owner] = self._find(owner)
+        return self.found[owner]
+
+    def _find(self, owner: str) -> int | None:
         folded = fold(owner)
         if folded in self.exact:
             return self.exact[folded]
@@ -97,7 +103,9 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
     values: dict[str, list[tuple[str, str]]] = defaultdict(list)
     notes: list[str] = []
     for header, raw in pairs:
-        value = "\n".join(line.strip() for line in raw.strip().splitlines())
+        value = raw.strip()
+        if "\n" in value or "\r" in value:  # a cell of several lines: each trimmed, \r\n made \n
+            value = "\n".join(line.strip() for line in value.splitlines())
         if not value:
             continue
         name = vocabulary.field(header)
