@@ -311,3 +311,15 @@ def test_rows_about_one_person_that_disagree_still_import_twice_to_no_change(db,
     assert eva["status"] == "customer" and eva["owner_id"] == members(db)["Alice Smith"] and eva["phones"] == ["+420777555999"]
     assert "0 added, 0 updated, 2 skipped" in imported(db, str(path))
     assert held(db)["Eva Malá"] == eva
+
+
+def test_on_both_engines_an_import_adds_updates_and_undoes_the_same(db_url, tmp_path):
+    """The bulk insert reads its ids back rather than through RETURNING: checked on PostgreSQL too."""
+    for name in ("Alice Smith", "Bob Jones"):
+        assert run("member", "add", name, "--db", db_url).exit_code == 0
+    assert "4 added" in imported(db_url, "hubspot-contacts.csv")
+    assert "3 added" in imported(db_url, "pipedrive-people.csv")
+    people = held(db_url)
+    assert len(people) == 7 and people["Petra Horáková"]["emails"] == ["petra@horakstavby.cz", "petra.horakova@seznam.cz"]
+    assert "0 added, 0 updated, 4 skipped" in imported(db_url, "hubspot-contacts.csv")
+    assert held(db_url) == people
