@@ -3,9 +3,10 @@
 Each reply's layout is written once, in `templates/<name>.j2`, with its words marked for
 translation (jinja2's i18n extension: `{% trans %}`, `_()`, `ngettext`). Each language is a
 folder `locales/<lang>/` holding `language.toml` (how people say things: intent vocabulary,
-stage, period, date and currency words), `strings.toml` (short labels looked up by key) and
-`LC_MESSAGES/crmbot.po` (the templates' words, with the language's plural forms). English is
-the msgids themselves and the fallback for any label or message a language lacks.
+stage, period, date and currency words), `strings.toml` (short labels looked up by key),
+`import.toml` (the headers and status words of files people import) and `LC_MESSAGES/crmbot.po`
+(the templates' words, with the language's plural forms). English is the msgids themselves and
+the fallback for any label or message a language lacks.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class Language:
     data: dict[str, Any]
     strings: dict[str, Any]
     catalog: Traversable | None = None  # LC_MESSAGES/crmbot.po; English has none, its words are the msgids
+    imports: dict[str, Any] = field(default_factory=dict)  # import.toml: file headers and status words
 
     @property
     def name(self) -> str:
@@ -166,8 +168,10 @@ class I18n:
             data = tomllib.loads((folder / "language.toml").read_text(encoding="utf-8"))
             strings_file = folder / "strings.toml"
             strings = tomllib.loads(strings_file.read_text(encoding="utf-8")) if strings_file.is_file() else {}
+            imports_file = folder / "import.toml"
+            imports = tomllib.loads(imports_file.read_text(encoding="utf-8")) if imports_file.is_file() else {}
             po = folder / "LC_MESSAGES" / f"{DOMAIN}.po"
-            self.languages[folder.name] = Language(folder.name, data, strings, po if po.is_file() else None)
+            self.languages[folder.name] = Language(folder.name, data, strings, po if po.is_file() else None, imports)
         self.env = Environment(
             loader=ResourceLoader(self.templates),
             extensions=["jinja2.ext.i18n"],

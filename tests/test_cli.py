@@ -77,8 +77,9 @@ def test_import_reports_skipped_rows_and_export_has_the_documented_shape(tmp_pat
     )
     result = run("import", str(csv_file), "--db", demo_db)
     assert result.exit_code == 0, result.output
-    assert "Imported 1 customers" in result.output and "skipped 3" in result.output
-    assert "line 3: no name" in result.output and "not an e-mail" in result.output and "already there: Jan Novák" in result.output
+    assert "1 added, 0 updated, 3 skipped" in result.output
+    assert "row 3: no name" in result.output and "row 4, column 'E-mail': not an e-mail" in result.output
+    assert "row 5: already held as Jan Novák (Acme s.r.o.), nothing new" in result.output
     exported = json.loads(run("export", "--format", "json", "--db", demo_db).output)
     assert set(exported) >= {"customers", "interactions", "deals", "complaints", "followups"}
     karel = next(c for c in exported["customers"] if c["name"] == "Karel Malý")

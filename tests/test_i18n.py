@@ -8,9 +8,7 @@ render gets its own language's words, so languages rendering at once never mix.
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import io
 import re
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +26,6 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from crmbot.i18n import DOMAIN, LOCALES_DIR, PLURAL_CATEGORIES, TEMPLATES_DIR, I18n, _neutralise_markup
-from crmbot.importer import header_fields, read_rows
 from crmbot.intents.customers import split_contact
 from crmbot.intents.parse import Parser
 
@@ -287,25 +284,6 @@ def test_the_new_customer_example_of_each_help_text_adds_that_customer(i18n, cod
 
 def test_notify_off_is_understood_in_every_language(i18n):
     assert i18n.words("notify.off") >= {"off", "vypnout", "izklopi", "关闭", "diffodd", "söndür"}
-
-
-def test_import_headers_come_from_every_language_and_never_disagree(i18n, tmp_path):
-    seen: dict[str, tuple[str, str]] = {}
-    for code, language in i18n.languages.items():
-        for field, headers in language.data["import_columns"].items():
-            for header in headers:
-                assert seen.setdefault(header, (field, code))[0] == field, (header, code, seen[header])
-    assert set(header_fields(i18n).values()) == {"name", "company", "email", "phone", "address", "website", "notes",
-                                                 "lead_source", "status", "preferred_channel"}
-    for headers, fields in ([["Jméno", "Firma", "Telefon", "E-mail"], ["name", "company", "phone", "email"]],
-                            [["姓名", "公司", "电话"], ["name", "company", "phone"]],
-                            [["Full Name", "Email address", "Lead-Source"], ["name", "email", "lead_source"]]):
-        path = tmp_path / "customers.csv"
-        out = io.StringIO()
-        csv.writer(out).writerows([headers, ["x"] * len(headers)])
-        path.write_text(out.getvalue(), encoding="utf-8")
-        mapping, _ = read_rows(path)
-        assert list(mapping.values()) == fields
 
 
 # -- packaging ------------------------------------------------------------------------------------------

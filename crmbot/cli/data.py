@@ -23,6 +23,7 @@ from crmbot.cli.common import (
     parse_now,
     run_app,
     team_named,
+    team_or_founded,
 )
 from crmbot.intents.parse import Parser, as_json
 from crmbot.store import teams
@@ -57,50 +58,108 @@ def parse(
     run_app(db, main, moment)
 
 
+def _line_count(path: Path) -> int:
+    """Rows below the header, roughly (for the progress bar): counted in chunks, never all read."""
+    if not path.is_file():
+        return 0
+    with path.open("rb") as stream:
+        return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b"")) - 1)
+
+
+class _DryRun(Exception):
+    """Raised out of the import's transaction so that it rolls back, carrying the report."""
+
+    def __init__(self, report) -> None:
+        self.report = report
+
+
+def _print_report(report, source: str, team_name: str, dry_run: bool) -> None:
+    would = "Would import" if dry_run else "Imported"
+    print(f"{would} {source} into {team_name!r}: {report.added} added, {report.updated} updated, "
+          f"{len(report.skipped)} skipped.")
+    lines = report.lines()
+    for line in lines[:50]:
+        print(f"  {line}")
+    if len(lines) > 50:
+        print(f"  … and {len(lines) - 50} more")
+    if report.unknown_owners:
+        names = ", ".join(f"{name} ({count})" for name, count in report.unknown_owners.most_common())
+        print(f"Owners who are not members, left unassigned: {names}")
+    if dry_run:
+        print("Dry run: nothing was written.")
+    elif report.added or report.updated:
+        print(f"Audited as one change, group {report.group_id}.")
+
+
 @cli.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with columns such as name, company, email, phone.")],
+    file: Annotated[Path, typer.Argument(help="A CSV (any encoding or delimiter, headers of most CRMs and contact apps) or a vCard file.")],
     db: DbOption = None,
     team: TeamOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be imported; write nothing.")] = False,
+    region: Annotated[Optional[str], typer.Option("--region", help="Country of phone numbers written without +, e.g. CZ (remembered for the team).")] = None,
+    member: Annotated[Optional[str], typer.Option("--member", help="Import as this member: audited as theirs, and owner of rows naming none.")] = None,
 ) -> None:
-    """Import customers from a CSV file (all or nothing; skipped rows are reported)."""
-    from crmbot.importer import UnreadableFile, import_customers
+    """Import customers from a CSV or vCard file: a row matching a held customer's e-mail or phone updates it."""
+    import phonenumbers
+
+    from crmbot.importer import UnreadableFile, import_file
+
+    if region is not None:
+        region = region.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            fail(f"--region must be a country code such as CZ, GB or CN, not {region!r}")
 
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
+        lines = _line_count(file)
         try:
             async with app.db.sessions() as session, session.begin():
-                team_row = await teams.team_by_name(session, team) if team else await teams.the_only_team(session)
-                if team_row is None:
-                    team_row = await teams.create_team(session, team or teams.DEFAULT_TEAM, now)
-                lines = max(0, sum(1 for _ in file.open("rb")) - 1) if file.is_file() else 0
-                with Progress(console=err, transient=True, disable=lines < 1000) as progress:
+                team_row = await team_or_founded(session, team, now)
+                who = None
+                if member:
+                    who = await teams.member_by_name(session, team_row.id, member)
+                    if who is None:
+                        fail(f"no member {member!r} in {team_row.name!r}")
+                if region and not dry_run:
+                    team_row.settings = {**(team_row.settings or {}), "region": region}
+                with Progress(console=err, transient=True, disable=lines < 1000 or not err.is_terminal) as progress:
                     task = progress.add_task("importing", total=lines)
-                    report = await import_customers(session, team_row, file, now, progress=lambda n: progress.advance(task, n))
+                    report = await import_file(
+                        session, team_row, file, now, member=who, region=region or (team_row.settings or {}).get("region"),
+                        progress=lambda n: progress.advance(task, n),
+                    )
+                team_name = team_row.name
+                if dry_run:
+                    raise _DryRun(report)
+        except _DryRun as rolled_back:
+            report = rolled_back.report
         except UnreadableFile as error:
             fail(f"Nothing imported: {error}")
-        print(f"Imported {report.imported} customers into {team_row.name!r}; skipped {len(report.skipped)}.")
-        for line, reason in report.skipped[:50]:
-            print(f"  line {line}: {reason}")
-        if len(report.skipped) > 50:
-            print(f"  … and {len(report.skipped) - 50} more")
+        _print_report(report, file.name, team_name, dry_run)
 
     run_app(db, main)
 
 
 @cli.command()
 def export(
-    format: Annotated[str, typer.Option("--format", help="Output format (json).")] = "json",
+    format: Annotated[str, typer.Option("--format", help="json, csv, vcard (customers) or ics (follow-ups).")] = "json",
     db: DbOption = None,
     team: TeamOption = None,
     customer: Annotated[Optional[str], typer.Option("--customer", help="Only what is held about this person.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    entity: Annotated[str, typer.Option("--entity", help="With --format csv: customers, deals, interactions, complaints or followups.")] = "customers",
 ) -> None:
-    """Export the team's data as JSON."""
+    """Export the team's data: everything as JSON, one kind as CSV, customers as vCard, follow-ups as iCalendar."""
+    from crmbot import export_formats
     from crmbot.exporter import export_team
 
-    if format != "json":
-        fail("only --format json is supported")
+    if format not in ("json", "csv", "vcard", "ics"):
+        fail(f"--format must be json, csv, vcard or ics, not {format!r}")
+    if entity not in export_formats.ENTITIES:
+        fail(f"--entity must be one of: {', '.join(export_formats.ENTITIES)}")
+    if entity != "customers" and format != "csv":
+        fail("--entity goes with --format csv")
 
     async def main(app: app_module.App) -> None:
         async with app.db.sessions() as session, session.begin():
@@ -109,10 +168,23 @@ def export(
             if customer:
                 ids = {(await one_customer(app, session, team_row.id, customer)).customer_id}
             data = await export_team(session, team_row.id, ids)
-        text = json.dumps(data, ensure_ascii=False, indent=2)
-        if output:
-            output.write_text(text + "\n", encoding="utf-8")
+            names = {m.id: m.name for m in await teams.members_of(session, team_row.id)}
+        text: str | bytes
+        if format == "json":
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        elif format == "csv":
+            text = export_formats.entity_csv(data, entity, names)
+        elif format == "vcard":
+            text = export_formats.customers_vcard(data, names)
         else:
-            print(text)
+            text = export_formats.followups_ics(data, names, datetime.now(timezone.utc))
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        if output:
+            output.write_bytes(text)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)  # bytes as they are: a CSV's \r\n, the calendar's own line ends
+            sys.stdout.buffer.flush()
 
     run_app(db, main)

@@ -1,0 +1,106 @@
+"""Benchmark of `crmbot import` on a large HubSpot-shaped CSV, beside a bare csv + sqlite3 insert
+of the same file (the floor: no header mapping, no phones read, no duplicates looked for, no
+audit).
+
+    .venv/bin/python bench/imports.py                  # 100,000 rows
+    .venv/bin/python bench/imports.py --rows 20000
+
+The file is deterministic (bench/names.py's six-language book, valid Czech mobile numbers). Each
+run imports into a fresh SQLite file, in one transaction as `crmbot import` does, then imports
+the same file again (every row already held: the "twice changes nothing" path). Prints rows/s
+and peak RSS, and the machine's load average, since the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.names import make_customers  # noqa: E402
+from crmbot.importer import import_file  # noqa: E402
+from crmbot.store import teams  # noqa: E402
+from crmbot.store.db import open_database  # noqa: E402
+
+HEADERS = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Company Name", "Lifecycle Stage",
+           "Contact owner", "City"]
+STAGES = ["Lead", "Subscriber", "Marketing Qualified Lead", "Sales Qualified Lead", "Opportunity", "Customer"]
+OWNERS = ["Alice Smith", "Bob Jones", "Carol White"]
+
+
+def write_file(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADERS)
+        for i, customer in enumerate(make_customers(rows, seed=7)):
+            first, _, last = customer["name"].partition(" ")
+            phone = f"+420 7{i % 100:02d} {i // 100 % 1000:03d} {i // 100000 % 1000:03d}"
+            writer.writerow([i + 1, first, last, customer["emails"][0], phone, customer["company"] or "",
+                             STAGES[i % len(STAGES)], OWNERS[i % len(OWNERS)], "Praha"])
+
+
+def bare_insert(path: Path, db: Path) -> float:
+    started = time.perf_counter()
+    connection = sqlite3.connect(db)
+    connection.execute("CREATE TABLE contacts (record_id, first, last, email, phone, company, stage, owner, city)")
+    with path.open(encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        next(reader)
+        connection.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", reader)
+    connection.commit()
+    connection.close()
+    return time.perf_counter() - started
+
+
+async def crmbot_import(path: Path, db: Path) -> tuple[float, float, str]:
+    database = open_database(str(db))
+    now = datetime.now(timezone.utc)
+    try:
+        async with database.sessions() as session, session.begin():
+            team = await teams.create_team(session, "Bench", now)
+            for name in OWNERS[:2]:
+                await teams.create_member(session, team.id, name, now)
+        timings = []
+        for _ in range(2):
+            started = time.perf_counter()
+            async with database.sessions() as session, session.begin():
+                team = await teams.team_by_name(session, "Bench")
+                report = await import_file(session, team, path, now, region="CZ")
+            timings.append(time.perf_counter() - started)
+            summary = f"{report.added} added, {report.updated} updated, {len(report.skipped)} skipped"
+        return timings[0], timings[1], summary
+    finally:
+        await database.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        source = root / "hubspot.csv"
+        write_file(source, args.rows)
+        print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores)")
+        print(f"file: {args.rows:,} rows, {source.stat().st_size / 1e6:.1f} MB")
+        bare = bare_insert(source, root / "bare.db")
+        print(f"bare csv + sqlite3 insert: {bare:.2f} s, {args.rows / bare:,.0f} rows/s")
+        first, again, summary = asyncio.run(crmbot_import(source, root / "crm.db"))
+        print(f"crmbot import, empty database: {first:.2f} s, {args.rows / first:,.0f} rows/s ({args.rows / first / (args.rows / bare):.1%} of bare)")
+        print(f"crmbot import, same file again: {again:.2f} s, {args.rows / again:,.0f} rows/s ({summary})")
+        print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""One row of another app's file as one customer's worth of fields: names joined, every e-mail
+and phone kept (phones in E.164 where the team's region makes them readable), the owner found
+among the members, the status word mapped to ours, and whatever has no field of ours kept in
+the notes as "Header: value"."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from crmbot.imports.sources import Pairs
+from crmbot.imports.vocabulary import Vocabulary
+from crmbot.text import EMAIL, fold, has_cjk, phone_key
+
+MAX_FIELD = 2000
+# the customer columns' sizes (models.Customer): a longer value would not fit on PostgreSQL
+LIMITS = {"name": 300, "first_name": 300, "middle_name": 300, "last_name": 300, "company": 300, "website": 300,
+          "lead_source": 100, "preferred_channel": 20}
+_PLAIN = re.compile(r"\s*\+[\d\s.-]+")
+_NOT_DIGIT = re.compile(r"\D")
+_PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values in one cell, " ::: " apart
+
+
+class BadRow(Exception):
+    """This row cannot become a customer; the others go on."""
+
+    def __init__(self, reason: str, column: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+
+
+@dataclass
+class Contact:
+    name: str
+    company: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    address: str | None = None
+    website: str | None = None
+    lead_source: str | None = None
+    preferred_channel: str | None = None
+    status: str | None = None
+    owner_id: int | None = None
+    unknown_owner: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Owners:
+    """Members found by the name another app gave their owner: the whole name, else a member
+    whose name is the owner's first name or whose first name is the whole owner (when only one
+    member fits)."""
+
+    def __init__(self, members: dict[int, str]) -> None:
+        self.exact = {fold(name): member_id for member_id, name in members.items()}
+        by_word: dict[str, set[int]] = defaultdict(set)
+        for member_id, name in members.items():
+            by_word[fold(name).split(" ")[0]].add(member_id)
+        self.by_word = {word: ids.pop() for word, ids in by_word.items() if len(ids) == 1}
+        self.found: dict[str, int | None] = {}  # a file names the same few owners on every row
+
+    def find(self, owner: str) -> int | None:
+        if owner not in self.found:
+            self.found[owner] = self._find(owner)
+        return self.found[owner]
+
+    def _find(self, owner: str) -> int | None:
+        folded = fold(owner)
+        if folded in self.exact:
+            return self.exact[folded]
+        first = folded.split(" ")[0]
+        return self.exact.get(first) or self.by_word.get(folded) or self.by_word.get(first)
+
+
+def e164(raw: str, region: str | None) -> str:
+    """E.164 for a number written with its country code, or valid in the team's region; else
+    as written: "(336) 222-7000" is no Czech number, and guessing would make it wrong."""
+    international = raw.lstrip().startswith(("+", "00"))
+    if raw.lstrip().startswith("+") and _PLAIN.fullmatch(raw):
+        digits = _NOT_DIGIT.sub("", raw)
+        if 8 <= len(digits) <= 15:  # already international, no trunk "(0)": E.164 is its digits after a +
+            return "+" + digits
+    try:
+        number = phonenumbers.parse(raw, region)
+        if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        pass
+    return raw.strip()
+
+
+def _joined_name(first: str, middle: str, last: str) -> str:
+    parts = [p for p in (first, middle, last) if p]
+    if parts and all(has_cjk(p) for p in parts):
+        return last + middle + first  # 姓 then 名, as the name is written
+    return " ".join(parts)
+
+
+def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: str | None) -> Contact:
+    values: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    notes: list[str] = []
+    for header, raw in pairs:
+        value = raw.strip()
+        if "\n" in value or "\r" in value:  # a cell of several lines: each trimmed, \r\n made \n
+            value = "\n".join(line.strip() for line in value.splitlines())
+        if not value:
+            continue
+        name = vocabulary.field(header)
+        if len(value) > LIMITS.get(name or "", MAX_FIELD):
+            raise BadRow(f"longer than {LIMITS.get(name or '', MAX_FIELD)} characters", header)
+        if name is None:
+            notes.append(f"{header}: {value}")
+        elif name != "ignore":
+            values[name].append((header, value))
+
+    def first(key: str) -> str:
+        return values[key][0][1] if values[key] else ""
+
+    name = first("name")
+    last = first("last_name")
+    if name and last and fold(last) not in fold(name):
+        name = _joined_name(name, "", last)
+    elif not name:
+        name = _joined_name(first("first_name"), first("middle_name"), last)
+    if not name:
+        raise BadRow("no name")
+
+    emails: list[str] = []
+    for header, value in values["email"]:
+        found = [e.lower() for e in EMAIL.findall(value)]
+        if not found:
+            raise BadRow(f"not an e-mail address: {value[:60]}", header)
+        emails += [e for e in found if e not in emails]
+
+    phones: list[str] = []
+    keys: set[str] = set()
+    for _, value in values["phone"]:
+        for part in _PHONE_SPLIT.split(value):
+            if not part.strip():
+                continue
+            phone = e164(part, region)
+            key = phone if phone.startswith("+") else (phone_key(phone) or phone)
+            if key not in keys:
+                keys.add(key)
+                phones.append(phone)
+
+    contact = Contact(
+        name=name, company=first("company") or None, emails=emails, phones=phones,
+        address=", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in values["address"])) or None,
+        website=first("website") or None, lead_source=first("lead_source") or None,
+        preferred_channel=first("preferred_channel") or None,
+        notes=[v for _, v in values["notes"]],
+    )
+    for header, value in values["status"]:
+        status = vocabulary.status(value)
+        if status and contact.status is None:
+            contact.status = status
+        elif not status:
+            notes.append(f"{header}: {value}")  # a status of theirs we have no word for: not lost
+    if owner := first("owner"):
+        contact.owner_id = owners.find(owner)
+        contact.unknown_owner = None if contact.owner_id else owner
+    contact.notes += notes
+    return contact
