@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from, e164
 from crmbot.imports.sources import UnreadableFile, open_source
 from crmbot.imports.vocabulary import Vocabulary
-from crmbot.store import audit, customers, models, teams
+from crmbot.store import audit, customers, models, routes, teams
 from crmbot.store.audit import Actor
 from crmbot.text import fold, phone_key
 
@@ -207,6 +207,12 @@ async def import_file(
         row.updated_at, row.rev = now, rev
         held.add(row)
         report.updated += 1
+    # a new customer the file gives no owner: the team's routing rules pick one
+    unowned = [row for row in added if row.owner_id is None]
+    if unowned:
+        rules = await routes.Rules.of(session, team.id)
+        for row in unowned:
+            row.owner_id = await rules.pick(session, row)
     await _insert(session, actor, now, added)
     for customer_id, snapshot in before.items():
         row = await session.get(models.Customer, customer_id)

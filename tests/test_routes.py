@@ -87,3 +87,19 @@ async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_
     assert live == ["Call the new lead"]
     assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "off", "new-lead", "--db", db_url])).exit_code == 0
     assert [r.kind for r in await alice.send("new customer Eva Nová")] == ["customer_added"]
+
+
+async def test_imported_customers_the_file_gives_no_owner_are_routed(demo, db_url, tmp_path):
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        await routes.add(session, team.id, [("source", "web")], [ids["Bob"], ids["Alice"]], True, NOW)
+    book = tmp_path / "leads.csv"
+    book.write_text("Name,Company,Lead source,Owner\nAda Web,Web One,web,\nBo Web,Web Two,Web,\n"
+                    "Cy Fair,Fair Co,fair,\nDi Web,Web Three,web,Admin\n", encoding="utf-8")
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", str(book), "--db", db_url])
+    assert result.exit_code == 0, result.output
+    async with demo.db.sessions() as session:
+        owners = {c.name: c.owner_id for c in await session.scalars(
+            select(models.Customer).where(models.Customer.name.in_(["Ada Web", "Bo Web", "Cy Fair", "Di Web"])))}
+    assert owners == {"Ada Web": ids["Bob"], "Bo Web": ids["Alice"], "Cy Fair": None, "Di Web": ids["Admin"]}

@@ -7,6 +7,7 @@ routing at the same moment hand out two different turns, never the same one twic
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
@@ -74,22 +75,38 @@ def _holds(name: str, wanted: str, customer: models.Customer, complaint: models.
     return value is not None and fold(value) == wanted
 
 
+@dataclass
+class Rules:
+    """A team's rules and active members, read once for many picks (an import's rows)."""
+
+    routes: list[models.Route]
+    members: set[int]
+
+    @classmethod
+    async def of(cls, session: AsyncSession, team_id: int) -> Rules:
+        members = set(await session.scalars(
+            select(models.Member.id).where(models.Member.team_id == team_id, models.Member.active)))
+        return cls(await active(session, team_id), members)
+
+    async def pick(self, session: AsyncSession, customer, complaint: models.Complaint | None = None) -> int | None:
+        """The member the first matching rule hands this new customer (or complaint) to."""
+        entity = "complaint" if complaint is not None else "customer"
+        for route in self.routes:
+            if route.entity != entity or not all(_holds(n, v, customer, complaint) for n, v in route.conditions):
+                continue
+            assignees = [m for m in route.assignees if m in self.members]
+            if not assignees:
+                continue  # everyone it names has left: the next rule decides
+            if not route.round_robin or len(assignees) == 1:
+                return assignees[0]
+            turn = await session.scalar(
+                update(R).where(R.id == route.id).values(turn=R.turn + 1).returning(R.turn)
+                .execution_options(synchronize_session=False))
+            return assignees[(turn - 1) % len(assignees)]
+        return None
+
+
 async def assignee_for(session: AsyncSession, team_id: int, customer: models.Customer,
                        complaint: models.Complaint | None = None) -> int | None:
     """The member the first matching rule hands this new customer (or complaint) to."""
-    entity = "complaint" if complaint is not None else "customer"
-    members = {m.id for m in await session.scalars(
-        select(models.Member).where(models.Member.team_id == team_id, models.Member.active))}
-    for route in await active(session, team_id):
-        if route.entity != entity or not all(_holds(n, v, customer, complaint) for n, v in route.conditions):
-            continue
-        assignees = [m for m in route.assignees if m in members]
-        if not assignees:
-            continue  # everyone it names has left: the next rule decides
-        if not route.round_robin or len(assignees) == 1:
-            return assignees[0]
-        turn = await session.scalar(
-            update(R).where(R.id == route.id).values(turn=R.turn + 1).returning(R.turn)
-            .execution_options(synchronize_session=False))
-        return assignees[(turn - 1) % len(assignees)]
-    return None
+    return await (await Rules.of(session, team_id)).pick(session, customer, complaint)
