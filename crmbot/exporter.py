@@ -14,7 +14,7 @@ from crmbot.store import models
 M = models
 
 
-def _row(row: M.Base, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+def row_json(row: M.Base, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column in row.__table__.columns:
         if column.key in drop:
@@ -29,7 +29,7 @@ def _row(row: M.Base, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def _deal(row: M.Deal) -> dict[str, Any]:
-    data = _row(row, drop=("amount_minor",))
+    data = row_json(row, drop=("amount_minor",))
     data["amount"] = float(row.amount) if row.amount is not None else None
     return data
 
@@ -53,12 +53,12 @@ async def export_team(session: AsyncSession, team_id: int, customer_ids: set[int
             select(M.DealStageChange).where(M.DealStageChange.team_id == team_id, M.DealStageChange.deal_id.in_([d.id for d in deals])).order_by(M.DealStageChange.id)
         ))
     return {
-        "customers": [_row(c, drop=("rev",)) for c in await rows(M.Customer)],
-        "interactions": [_row(i) for i in await rows(M.Interaction)],
+        "customers": [row_json(c, drop=("rev",)) for c in await rows(M.Customer)],
+        "interactions": [row_json(i) for i in await rows(M.Interaction)],
         "deals": [_deal(d) for d in deals],
-        "deal_stage_changes": [_row(h) for h in history],
-        "complaints": [_row(c) for c in await rows(M.Complaint)],
+        "deal_stage_changes": [row_json(h) for h in history],
+        "complaints": [row_json(c) for c in await rows(M.Complaint)],
         "followups": [
-            _row(f, drop=("claimed_by", "claim_expires_at", "attempts", "next_attempt_at", "last_error")) for f in await rows(M.FollowUp)
+            row_json(f, drop=("claimed_by", "claim_expires_at", "attempts", "next_attempt_at", "last_error")) for f in await rows(M.FollowUp)
         ],
     }

@@ -279,7 +279,9 @@ class Services:
             raise
 
     async def _start(self) -> None:
-        needs_http = False
+        # members' calendars are served whenever the world can reach crmbot (CRMBOT_PUBLIC_URL)
+        self.http.add_route("GET", "/calendar/{secret}.ics", self._calendar)
+        needs_http = bool(self.app.settings.public_url)
         if self.want_telegram:
             needs_http |= await self._prepare_telegram()
         if self.want_slack:
@@ -295,6 +297,15 @@ class Services:
             await self._start_mail()
         if self.want_reminders:
             self._start_reminders()
+
+    async def _calendar(self, request: web.Request) -> web.Response:
+        from crmbot import calendars
+
+        ics = await calendars.feed(self.app.db, request.match_info["secret"], self.app.bot.clock())
+        if ics is None:
+            return web.Response(status=404, text="no such calendar\n")
+        return web.Response(body=ics, content_type="text/calendar", charset="utf-8",
+                            headers={"Cache-Control": "private, max-age=300"})
 
     async def _start_mail(self) -> None:
         from crmbot import mail_intake

@@ -228,3 +228,34 @@ def slack_bind(
         print(f"Slack workspace {workspace.strip()} is bound to {team_row.name!r}; its users join {how}.")
 
     run_app(db, main)
+
+
+@cli.command("calendar-url")
+def calendar_url(
+    name: Annotated[str, typer.Argument(help="The member whose follow-ups the calendar shows.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Stop the member's calendar address working.")] = False,
+    db: DbOption = None,
+    team: TeamOption = None,
+) -> None:
+    """A member's private calendar address (their follow-ups, always current) for their phone.
+    Each call makes a new address and stops the old one."""
+    from crmbot import calendars
+
+    async def main(app: app_module.App) -> None:
+        now = datetime.now(timezone.utc)
+        base = app.settings.public_url or f"http://{app.settings.http_host}:{app.settings.http_port}"
+        async with app.db.sessions() as session, session.begin():
+            team_row = await team_named(session, team)
+            member = await _member(session, team_row.id, name)
+            if revoke:
+                await calendars.revoke(session, cli_actor(team_row.id), member, now)
+            else:
+                secret = await calendars.issue(session, cli_actor(team_row.id), member, now)
+        if revoke:
+            print(f"{member.name}'s calendar address no longer works.")
+            return
+        print(calendars.address(base, secret))
+        print(f"Subscribe to it in {member.name}'s calendar app; keep it private (anyone with it sees their follow-ups)."
+              + ("" if app.settings.public_url else " Set CRMBOT_PUBLIC_URL to the address the world reaches crmbot at."))
+
+    run_app(db, main)

@@ -66,6 +66,8 @@ class Member(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # the address they send mail from (lower case): mail copied to crmbot from it is theirs
     email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    # the SHA-256 of the secret in their private calendar address (`crmbot calendar-url`)
+    calendar_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
