@@ -81,7 +81,10 @@ class Held:
         for phone in contact.phones:
             if (key := _phone(phone, self.region)) in self.by_phone:
                 return self.by_phone[key]
-        return self.by_name.get(_key(contact.name, contact.company))
+        namesake = self.by_name.get(_key(contact.name, contact.company))
+        if namesake is not None and contact.emails and namesake.emails and not set(contact.emails) & set(namesake.emails):
+            return None  # same name at the same firm, other e-mails: two people (two Zhang Weis at one bank)
+        return namesake
 
 
 def _changes(row: models.Customer | SimpleNamespace, contact: Contact, region: str | None, touched: bool) -> dict[str, Any]:
