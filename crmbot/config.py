@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = 10.0
     http_max_body_bytes: int = 1024 * 1024  # Telegram updates and Slack events are far smaller
     http_max_connections: int = 1000  # lowered to fit the open-file limit
+    smtp_host: str = "127.0.0.1"  # `crmbot run --email`: where mail copied to crmbot arrives
+    smtp_port: int = 2525
+    smtp_max_bytes: int = 10 * 1024 * 1024  # a larger mail is refused in SMTP (552), never half-read
 
     @property
     def database(self) -> str:

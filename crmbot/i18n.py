@@ -205,6 +205,11 @@ class I18n:
                 return base
         return FALLBACK
 
+    def translator(self, code: str | None) -> Callable[..., Translated]:
+        """`_` in Python code: a language's gettext, values as keywords, like the templates'."""
+        functions = self.language(code).gettext
+        return functions["_"]
+
     def words(self, key: str) -> frozenset[str]:
         """A word list from every language's phrase table ("notify.off"): any member may type any of them."""
         lists = (_at(language.data, key) for language in self.languages.values())
@@ -267,6 +272,10 @@ class Formats:
         if moment is None:
             return "—"
         return format_date(moment.astimezone(ZoneInfo(self.tz)), "medium", locale=self.locale)
+
+    def month(self, moment: datetime) -> str:
+        """"December 2026", "prosinec 2026": a month on its own."""
+        return format_date(moment.astimezone(ZoneInfo(self.tz)), "LLLL y", locale=self.locale)
 
     def time(self, moment: datetime) -> str:
         return format_time(moment.astimezone(ZoneInfo(self.tz)), "short", locale=self.locale)

@@ -46,6 +46,7 @@ from crmbot.app import App
 from crmbot.config import Settings
 
 if TYPE_CHECKING:  # python-telegram-bot is an extra: imported only when Telegram is served
+    from crmbot.adapters.smtp import MailServer
     from crmbot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger(__name__)
@@ -254,11 +255,13 @@ class Services:
     """Everything `crmbot run` runs, started and stopped in the right order. `serve()` is the
     thin wrapper the CLI uses; tests drive this directly to learn the HTTP port."""
 
-    def __init__(self, app: App, *, telegram: bool, slack: bool, reminders: bool = True) -> None:
+    def __init__(self, app: App, *, telegram: bool, slack: bool, reminders: bool = True, email: bool = False) -> None:
         self.app = app
         self.want_reminders = reminders
         self.want_telegram = telegram
         self.want_slack = slack
+        self.want_email = email
+        self.mail: MailServer | None = None
         settings = app.settings
         self.http = HttpServer(settings.http_host, settings.http_port, HttpLimits.from_settings(settings))
         self.telegram: TelegramAdapter | None = None
@@ -288,8 +291,23 @@ class Services:
             self._http_started = True
         if self.telegram is not None:
             await self._start_telegram()
+        if self.want_email:
+            await self._start_mail()
         if self.want_reminders:
             self._start_reminders()
+
+    async def _start_mail(self) -> None:
+        from crmbot import mail_intake
+        from crmbot.adapters.smtp import MailHandler, MailServer
+
+        app, settings = self.app, self.app.settings
+
+        async def receive(raw: bytes, own: set[str]) -> mail_intake.Taken:
+            return await mail_intake.receive(app.db, app.i18n, raw, app.bot.clock(), set(app.senders), own)
+
+        handler = MailHandler(receive, app.deliver)
+        self.mail = MailServer(handler, settings.smtp_host, settings.smtp_port, settings.smtp_max_bytes)
+        await self.mail.start()
 
     # -- Telegram --------------------------------------------------------------------------
 
@@ -393,6 +411,10 @@ class Services:
     async def stop(self) -> None:
         """Reverse order; each step runs even if an earlier one failed."""
         self._stopping.set()
+        if self.mail is not None:  # no new mail while the rest stops
+            with _logged("stopping mail intake"):
+                await self.mail.stop()
+            self.mail = None
         for task in (self._reminders, self._polling):  # each finishes what it is sending or handling
             if task is not None:
                 with contextlib.suppress(Exception):
@@ -424,10 +446,10 @@ def _logged(what: str):
         log.exception("failed %s", what)
 
 
-async def serve(app: App, *, telegram: bool, slack: bool, stop: asyncio.Event | None = None) -> None:
+async def serve(app: App, *, telegram: bool, slack: bool, email: bool = False, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or SIGINT/SIGTERM when run from the command line)."""
-    if not (telegram or slack):
-        raise SystemExit("crmbot: choose --telegram and/or --slack")
+    if not (telegram or slack or email):
+        raise SystemExit("crmbot: choose --telegram, --slack and/or --email")
     loop = asyncio.get_running_loop()
     installed = []
     if stop is None:  # the command line: stop cleanly on Ctrl-C and on a service manager's TERM
@@ -436,7 +458,7 @@ async def serve(app: App, *, telegram: bool, slack: bool, stop: asyncio.Event | 
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, stop.set)
                 installed.append(signum)
-    services = Services(app, telegram=telegram, slack=slack)
+    services = Services(app, telegram=telegram, slack=slack, email=email)
     try:
         await services.start()
         await stop.wait()

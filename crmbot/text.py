@@ -71,3 +71,30 @@ def normalise_phone(raw: str, region: str | None = None) -> str:
     except phonenumbers.NumberParseException:
         pass
     return raw.strip()
+
+
+# the region a bare national number is read in, by the member's language
+PHONE_REGION = {"cs": "CZ", "sl": "SI", "az": "AZ", "cy": "GB", "zh": "CN", "en": "GB"}
+DIGIT_RUN = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d \-./()]{5,}\d(?!\w)")
+
+
+def contact_in(text: str) -> str:
+    """The e-mail address or phone number in a message, as typed ("" when none): a customer is
+    looked up by it exactly, never fuzzily."""
+    found = EMAIL.search(text)
+    if found:
+        return found.group(0)
+    for run in DIGIT_RUN.finditer(text):
+        if sum(ch.isdigit() for ch in run.group(0)) >= 7:
+            return run.group(0).strip()
+    return ""
+
+
+def same_number(typed: str, stored: str, region: str | None) -> bool:
+    """Whether a number as typed is this stored one. Typed with its country code (+421, 00421),
+    the codes must agree: +420 and +421 with the same digits are different people. Typed without,
+    the digits after the code decide (phone_key)."""
+    digits = re.sub(r"\D", "", typed)
+    if typed.lstrip().startswith(("+", "00")):
+        return normalise_phone("+" + digits.removeprefix("00")) == normalise_phone(stored)
+    return phone_key(typed) == phone_key(stored)

@@ -233,10 +233,10 @@ def test_every_help_text_reads_as_plain_english():
 def test_members_are_listed_for_people_and_for_scripts_and_their_roles_change_with_an_audit(demo_db):
     table = run("member", "list", "--db", demo_db).output
     header = next(line for line in table.splitlines() if "Name" in line)
-    assert all(word in header for word in ("ID", "Name", "Role", "Language", "Time zone", "Active", "Accounts"))
+    assert all(word in header for word in ("ID", "Name", "Role", "Language", "Time zone", "Active", "E-mail", "Accounts"))
     listed = json.loads(run("member", "list", "--db", demo_db, "--format", "json").output)
     assert {m["name"]: m["role"] for m in listed} == {"Alice": "manager", "Bob": "rep", "Admin": "admin"}
-    assert set(listed[0]) == {"id", "name", "role", "locale", "timezone", "active", "identities"}
+    assert set(listed[0]) == {"id", "name", "role", "locale", "timezone", "active", "email", "identities"}
 
     refused = run("member", "role", "Admin", "rep", "--db", demo_db)
     assert refused.exit_code == 1 and "only admin" in refused.output
@@ -257,3 +257,11 @@ def test_members_are_listed_for_people_and_for_scripts_and_their_roles_change_wi
     with sqlite3.connect(demo_db) as db:
         recorded = db.execute("SELECT action, platform FROM audit_entries WHERE entity = 'member'").fetchall()
     assert recorded == [("update", "cli")] * 4  # two role changes, the removal and the return
+
+
+def test_a_member_gets_an_email_address_for_mail_intake(demo_db):
+    assert run("member", "add", "Alice", "--role", "manager", "--email", "Alice <Alice@Demo-Sales.Example>", "--db", demo_db).exit_code == 0
+    listed = {m["name"]: m["email"] for m in json.loads(run("member", "list", "--db", demo_db, "--format", "json").output)}
+    assert listed["Alice"] == "alice@demo-sales.example" and listed["Bob"] is None
+    refused = run("member", "add", "Bob", "--email", "not an address", "--db", demo_db)
+    assert refused.exit_code == 1 and "--email" in refused.output

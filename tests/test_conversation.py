@@ -221,3 +221,25 @@ async def test_each_undo_names_what_it_undid(alice, demo):
     assert "Jana Nováková" in call.text and "Call" in call.text and "quote" not in call.text
     [deal] = await alice.send("undo")
     assert "Cyberdyne" in deal.text and "$12,500.00" in deal.text
+
+
+async def test_something_said_about_a_clear_customer_offers_what_to_do_with_it(alice, demo):
+    [asked] = await alice.send("eva prefers mornings")
+    assert asked.kind == "customer_what" and "Eva Kučerová" in asked.text
+    assert len(asked.buttons) == 5 and asked.buttons[-1].label == "Cancel"
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("mornings")) == 0  # nothing kept yet
+    note = next(b for b in asked.buttons if "note" in b.label)
+    [kept] = await alice.press(note)
+    assert kept.kind == "logged"
+    [row] = await rows(demo, models.Interaction, models.Interaction.summary.contains("mornings"))
+    assert row.kind == "note" and row.summary == "eva prefers mornings"
+    [card] = await alice.send("petr dvorak")  # a name alone is still a look-up
+    assert card.kind == "card"
+
+
+async def test_a_customer_is_found_by_phone_or_email_as_typed_on_a_phone(alice, demo):
+    for typed in ("find +420 731 222 333", "who is 731222333", "731 222 333", "find 00420 731-222-333", "find petr@dvorakstavby.cz"):
+        [card] = await alice.send(typed)
+        assert card.kind == "card" and "Petr Dvořák" in card.text, typed
+    [nobody] = await alice.send("find +421 731 222 333")  # the same digits in Slovakia: someone else
+    assert nobody.kind == "contact_not_found" and not nobody.buttons

@@ -132,7 +132,8 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "card": {"customer": customer(), "owner": MEMBER, "members": {1: MEMBER},
              "interactions": [NS(happened_at=T0, kind="call", member_id=1, summary="wants a quote")],
              "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP},
-    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer()},
+    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer(), "assignee": NS(name="Carol")},
+    "complaint_assigned": {"complaint": COMPLAINT, "customer": customer(), "reporter": NS(name="Bob")},
     "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
     "complaint_which": {"customer": customer(), "complaints": [COMPLAINT] * 3},
     "customer_added": {"customer": customer()},
@@ -153,6 +154,9 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "help": {"member": MEMBER},
     "language_set": {"language": NS(name="Čeština")},
     "language_choose": {"current": NS(name="Čeština")},
+    "customer_what": {"customer": customer()},
+    "contact_not_found": {"contact": "+421 731 222 333"},
+    "mail_unknown": {"subject": "Quote for the kiosk", "people": ["Jan Novák <jan@acme.cz>", "eva@beta.cz"]},
     "language_unknown": {"wanted": "de", "languages": {"en": NS(name="English"), "cs": NS(name="Čeština")}},
     "logged": {"kind": "meeting", "customer": customer(), "interaction": None, "followup": FOLLOWUP},
     "no_open_complaint": {"customer": customer()},
@@ -168,7 +172,8 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "undone": {"entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00", "Lead"]},
     "unknown": {"text": "blah", "mention": "blah"},
     "weekly_summary": {"member": MEMBER, "since": T0, "activity": ACTIVITY, "won": [deal(stage="won")], "lost": [deal()],
-                       "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1},
+                       "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1,
+                       "quiet": [customer()], "stalled": [(deal(), customer())]},
     "welcome": {"member": MEMBER},
 }
 
@@ -199,7 +204,7 @@ def test_chinese_layout_uses_its_own_punctuation(i18n):
 
 def test_a_value_cannot_switch_bold_on_inside_a_translated_message(i18n):
     for code in i18n.codes:
-        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"))
+        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"), assignee=None)
         assert text.count("**") == 2, text  # the message's own pair, around the neutralised name
     text = i18n.render("cs", "customer_exists", name="**a**", matches=[NS(display="**b**")])
     assert "**" + _neutralise_markup("**b**") + "**" in text and "„*\u200b*a*\u200b*“" in text, text  # bold by the layout only

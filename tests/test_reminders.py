@@ -577,3 +577,22 @@ async def test_a_digest_waits_for_the_first_day_after_joining_and_greets_by_the_
     await loop.run_once(datetime(2026, 11, 26, 7, 31, tzinfo=timezone.utc))  # Thursday 08:31 in Prague
     [morning] = [r for chat, replies in platform.sent if chat.chat_id == "newcomer" for r in replies]
     assert morning.kind == "digest" and "Good morning, Newcomer!" in morning.text
+
+
+async def test_the_weekly_summary_comes_with_its_chart_and_names_who_is_at_risk(app, clock):
+    boss = await member(app, "Mary", role="manager")
+    async with app.db.sessions() as session, session.begin():
+        quiet = models.Customer(team_id=boss.team_id, name="Quiet Ltd", status="customer", emails=[], phones=[],
+                                created_at=NOW - timedelta(days=90), updated_at=NOW, rev=0)
+        session.add(quiet)
+        await session.flush()
+        session.add(models.Deal(team_id=boss.team_id, customer_id=quiet.id, owner_id=boss.id, title="Stuck kiosk",
+                                stage="proposal", amount_minor=100_00, currency="EUR",
+                                created_at=NOW - timedelta(days=60), updated_at=NOW - timedelta(days=60)))
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, digests_enabled=True)
+    await loop.run_once(datetime(2026, 11, 30, 8, 1, tzinfo=timezone.utc))  # Monday 09:01 in Prague
+    [weekly] = [r for _, replies in platform.sent for r in replies if r.kind == "weekly_summary"]
+    assert "Gone quiet: Quiet Ltd" in weekly.text and "Deals with no move: Stuck kiosk (Quiet Ltd)" in weekly.text
+    assert weekly.chart is None and weekly.image.data.startswith(b"\x89PNG")
+    assert weekly.image.alt.startswith("Won · Lost:")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Optional
@@ -11,11 +13,13 @@ import click
 import typer
 import typer.core
 from rich.console import Console
+from rich.table import Table
 
 from crmbot import app as app_module
 from crmbot.clock import system_clock
 from crmbot.config import Settings
 from crmbot.store import teams
+from crmbot.store.audit import Actor
 from crmbot.store.models import ROLES
 
 
@@ -36,13 +40,20 @@ cli = typer.Typer(help="crmbot: a chat-first CRM assistant.", no_args_is_help=Tr
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 member_cli = typer.Typer(help="Team members.", no_args_is_help=True)
 slack_cli = typer.Typer(help="Slack workspaces.", no_args_is_help=True)
+auto_followup_cli = typer.Typer(help="Follow-ups a team gets every time: after a new lead, after a resolved complaint.", no_args_is_help=True)
+rates_cli = typer.Typer(help="Exchange rates for totals in one currency.", no_args_is_help=True)
+route_cli = typer.Typer(help="Routing rules: who gets new customers and complaints.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(slack_cli, name="slack")
+cli.add_typer(route_cli, name="route")
+cli.add_typer(rates_cli, name="rates")
+cli.add_typer(auto_followup_cli, name="auto-follow-up")
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: scripts grep them
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CRMBOT_DATABASE_URL, else a file in your data directory).")]
 NowOption = Annotated[Optional[str], typer.Option("--now", help="Pretend it is this ISO time (for demos and tests).")]
+FormatOption = Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")]
 TeamOption = Annotated[Optional[str], typer.Option("--team", help="Team name (needed only when the database has several).")]
 
 
@@ -119,3 +130,20 @@ async def one_customer(app: app_module.App, session, team_id: int, name: str):
         fail("several customers match: " + "; ".join(m.display for m in best) + ". Be more precise.")
     return best[0]
 
+
+def check_format(format: str) -> None:
+    if format not in ("table", "json"):
+        fail("--format must be table or json")
+
+
+def show(format: str, rows: list[dict], table: Table) -> None:
+    """`rows` as JSON for scripts, or `table` for people."""
+    if format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        Console(soft_wrap=True).print(table)
+
+
+def cli_actor(team_id: int) -> Actor:
+    """Changes made from the shell are audited as the shell's, one group per command."""
+    return Actor(team_id, None, "cli", uuid.uuid4().hex)

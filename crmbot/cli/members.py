@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from crmbot import app as app_module
 from crmbot import membership
 from crmbot.cli.common import (
     DbOption,
+    FormatOption,
     TeamOption,
+    check_format,
     check_role,
     cli,
+    cli_actor,
     fail,
     member_cli,
     run_app,
+    show,
     slack_cli,
     team_named,
     team_or_founded,
 )
-from crmbot.store import models, teams
+from crmbot.store import changes, models, teams
 from crmbot.store.audit import Actor
 
 
@@ -62,11 +63,6 @@ async def _telegram_link(app: app_module.App, code: str) -> str | None:
     return f"https://t.me/{name}?start={code}" if name else None
 
 
-def cli_actor(team_id: int) -> Actor:
-    """Changes made from the shell are audited as the shell's, one group per command."""
-    return Actor(team_id, None, "cli", uuid.uuid4().hex)
-
-
 @member_cli.command("add")
 def member_add(
     name: Annotated[str, typer.Argument(help="The member's name.")],
@@ -76,11 +72,13 @@ def member_add(
     workspace: Annotated[str, typer.Option("--workspace", help="Slack workspace (team) id.")] = "",
     locale: Annotated[str, typer.Option("--locale", help="Language code: en, cs, sl, zh, cy or az.")] = "en",
     tz: Annotated[str, typer.Option("--tz", help="IANA time zone, e.g. Europe/Prague.")] = "UTC",
+    email: Annotated[Optional[str], typer.Option("--email", help="The address they send mail from: mail they copy to crmbot is logged as theirs.")] = None,
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
     """Add a member (or take one back, or change their role) and bind their platform accounts."""
     check_role(role)
+    address = email_address(email) if email is not None else None
 
     async def main(app: app_module.App) -> None:
         now = datetime.now(timezone.utc)
@@ -93,6 +91,8 @@ def member_add(
             else:
                 await membership.rejoin(session, actor, member, now)
                 await _set_role(session, actor, member, role, now)
+            if address is not None and member.email != address:
+                await changes.update(session, actor, now, member, email=address)
             if telegram:
                 await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
             if slack:
@@ -104,13 +104,12 @@ def member_add(
 
 @member_cli.command("list")
 def member_list(
-    format: Annotated[str, typer.Option("--format", help="table (for people) or json (for scripts).")] = "table",
+    format: FormatOption = "table",
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
     """List the team's members, their roles and platform accounts."""
-    if format not in ("table", "json"):
-        fail("--format must be table or json")
+    check_format(format)
 
     async def main(app: app_module.App) -> None:
         async with app.db.sessions() as session:
@@ -118,23 +117,30 @@ def member_list(
             members = await teams.members_of(session, team_row.id)
             accounts = await teams.identities_of(session, team_row.id)
         rows = [member_json(m, accounts.get(m.id, [])) for m in members]
-        if format == "json":
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
-        table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "Accounts", title=team_row.name)
+        table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "E-mail", "Accounts", title=team_row.name)
         for row in rows:
             table.add_row(str(row["id"]), row["name"], row["role"], row["locale"], row["timezone"],
-                          "yes" if row["active"] else "no",
+                          "yes" if row["active"] else "no", row["email"] or "—",
                           ", ".join(f"{i['platform']} {i['user_id']}" for i in row["identities"]) or "—")
-        Console(soft_wrap=True).print(table)
+        show(format, rows, table)
 
     run_app(db, main)
+
+
+def email_address(typed: str) -> str:
+    """An address as mail carries it, lower case; a clear refusal for anything else."""
+    from email.utils import parseaddr
+
+    address = parseaddr(typed)[1].strip().lower()
+    if "@" not in address or address.startswith("@") or address.endswith("@") or " " in address:
+        fail(f"--email must be an e-mail address, not {typed!r}")
+    return address
 
 
 def member_json(member: models.Member, accounts: list[models.Identity]) -> dict:
     return {
         "id": member.id, "name": member.name, "role": member.role, "locale": member.locale,
-        "timezone": member.timezone, "active": member.active,
+        "timezone": member.timezone, "active": member.active, "email": member.email,
         "identities": [{"platform": i.platform, "user_id": i.external_id, "workspace": i.workspace or None}
                        for i in accounts],
     }

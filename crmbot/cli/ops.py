@@ -68,16 +68,17 @@ def db_copy(
 def run(
     telegram: Annotated[bool, typer.Option("--telegram", help="Serve the Telegram bot (polling, or the webhook when CRMBOT_TELEGRAM_WEBHOOK_URL is set).")] = False,
     slack: Annotated[bool, typer.Option("--slack", help="Serve the Slack app.")] = False,
+    email: Annotated[bool, typer.Option("--email", help="Take mail members copy or forward to crmbot, over SMTP on CRMBOT_SMTP_HOST:CRMBOT_SMTP_PORT (default 127.0.0.1:2525).")] = False,
     db: DbOption = None,
 ) -> None:
-    """Serve the bot on Telegram and/or Slack, with the reminder loop, until Ctrl-C."""
+    """Serve the bot on Telegram, Slack and/or e-mail, with the reminder loop, until Ctrl-C."""
     import logging
 
     from crmbot import logs
     from crmbot.server import serve
 
-    if not (telegram or slack):
-        fail("choose --telegram and/or --slack")
+    if not (telegram or slack or email):
+        fail("choose --telegram, --slack and/or --email")
     settings = Settings()
     secrets = [v.get_secret_value() for v in (settings.telegram_token, settings.telegram_webhook_secret, settings.slack_bot_token,
                                               settings.slack_signing_secret, settings.slack_app_token) if v is not None]
@@ -85,7 +86,7 @@ def run(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call otherwise
 
     async def main(app: app_module.App) -> None:
-        await serve(app, telegram=telegram, slack=slack)
+        await serve(app, telegram=telegram, slack=slack, email=email)
 
     run_app(db, main)
 

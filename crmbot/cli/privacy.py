@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -13,13 +12,13 @@ from crmbot.cli.common import (
     DbOption,
     TeamOption,
     cli,
+    cli_actor,
     fail,
     one_customer,
     run_app,
     team_named,
 )
 from crmbot.store import erasure, records
-from crmbot.store.audit import Actor
 
 IGNORED_FIELDS = {"updated_at", "rev", "created_at", "id", "team_id"}
 
@@ -73,7 +72,7 @@ def forget(
             if not yes and not typer.confirm(f"Erase {match.display} and everything held about them? This cannot be undone"):
                 fail("Nothing erased.")
             row = await records.customers_by_id(session, team_row.id, {match.customer_id})
-            actor = Actor(team_row.id, None, "cli", uuid.uuid4().hex)
+            actor = cli_actor(team_row.id)
             counts = await erasure.erase_customer(session, actor, row[match.customer_id], datetime.now(timezone.utc))
         print(f"Erased {match.display}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 

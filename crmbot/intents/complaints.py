@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from crmbot.intents import auto_followups
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
-from crmbot.store import models, records
+from crmbot.store import models, records, routes
 
 router = Router()
 
@@ -17,15 +18,19 @@ async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
     if isinstance(customer, Asked):
         return customer.replies
     text = intent.slots.get("text", "").strip()
-    row = await ctx.create(
-        models.Complaint(
-            team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, text=text,
-            product=intent.slots.get("product"), severity=intent.slots.get("severity", "normal"), status="open",
-            created_at=ctx.now,
-        )
+    row = models.Complaint(
+        team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, text=text,
+        product=intent.slots.get("product"), severity=intent.slots.get("severity", "normal"), status="open",
+        created_at=ctx.now,
     )
+    # the team's routing rules pick who handles it (audited with it, so undone with it)
+    row.assignee_id = await routes.assignee_for(ctx.session, ctx.team.id, customer, row)
+    await ctx.create(row)
     ctx.announce("announce_complaint", complaint=row, customer=customer)
-    return [ctx.reply("complaint_recorded", complaint=row, customer=customer)]
+    assignee = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id) if row.assignee_id else None
+    if assignee is not None and assignee.id != ctx.member.id:
+        await ctx.tell(assignee.id, "complaint_assigned", complaint=row, customer=customer, reporter=ctx.member)
+    return [ctx.reply("complaint_recorded", complaint=row, customer=customer, assignee=assignee)]
 
 
 @router.intent("resolve_complaint")
@@ -44,4 +49,7 @@ async def resolve_complaint(ctx: Context, intent: Intent) -> list[Reply]:
         return [ctx.reply("complaint_which", customer=customer, complaints=open_ones, buttons=await ctx.buttons(options))]
     row = open_ones[0]
     await ctx.update(row, status="resolved", resolution=intent.slots.get("text", "").strip(), resolved_at=ctx.now)
-    return [ctx.reply("complaint_resolved", complaint=row, customer=customer)]
+    # the check-in call goes to whoever handled the complaint
+    handler = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id or row.member_id, ctx.member)
+    return [ctx.reply("complaint_resolved", complaint=row, customer=customer),
+            *await auto_followups.follow_up(ctx, auto_followups.RESOLVED_COMPLAINT, customer, handler)]

@@ -14,9 +14,10 @@ from crmbot.i18n import I18n
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
 from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
-from crmbot.store import changes, customers, models
+from crmbot.store import changes, customers, models, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
+from crmbot.text import EMAIL, contact_in, same_number
 
 MAX_CHOICES = 5
 
@@ -28,6 +29,22 @@ class Asked:
     returns these replies as its answer."""
 
     replies: list[Reply]
+
+
+def offer(session: Session, member: models.Member, now: datetime,
+          options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
+    """Buttons for `member`: (label, intent, slots) each, kept as one set of choices bound to
+    the member and their team; a press runs that intent as them and spends the whole set."""
+    set_id = secrets.token_hex(8)
+    made = []
+    for label, intent, slots in options:
+        token = secrets.token_urlsafe(12)
+        session.add(models.Choice(
+            token=token, set_id=set_id, team_id=member.team_id, member_id=member.id, intent=intent,
+            slots=slot_json.to_json(slots), label=label[:200], created_at=now,
+        ))
+        made.append(Button(label=label, action=f"c:{token}"))
+    return tuple(made)
 
 
 @dataclass
@@ -74,24 +91,24 @@ class Context:
             chat = ChatRef(target["adapter"], target["chat_id"], target.get("thread"))
             self.announcements.append(Outgoing(chat, (self.reply(template, member=self.member, **values),)))
 
+    async def tell(self, member_id: int, template: str, **values: Any) -> None:
+        """Tell another member of the team, in their chat and their language, once this change
+        is committed (kept for later when their platform is away)."""
+        member = (await records.members_by_id(self.session, self.team.id)).get(member_id)
+        identities = [i for i in await teams.identities_of_member(self.session, member_id) if i.chat_id]
+        if member is None or not member.active or not identities:
+            return
+        chat = ChatRef(identities[0].platform, identities[0].chat_id)
+        text = self.i18n.render(member.locale, template, member.timezone, **values)
+        self.announcements.append(Outgoing(chat, (Reply(text, kind=template),)))
+
     def t(self, key: str, **values: Any) -> str:
         return self.i18n.string(self.locale, key, **values)
 
     async def buttons(self, options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
         """Buttons whose meaning is stored server-side: (label, intent, slots) each. Pressing one
         runs that intent as this member; the others of the set are spent with it."""
-        set_id = secrets.token_hex(8)
-        made = []
-        for label, intent, slots in options:
-            token = secrets.token_urlsafe(12)
-            self.session.add(
-                models.Choice(
-                    token=token, set_id=set_id, team_id=self.team.id, member_id=self.member.id, intent=intent,
-                    slots=slot_json.to_json(slots), label=label[:200], created_at=self.now,
-                )
-            )
-            made.append(Button(label=label, action=f"c:{token}"))
-        return tuple(made)
+        return offer(self.session, self.member, self.now, options)
 
     # -- audited writes ------------------------------------------------------------------------
 
@@ -112,12 +129,16 @@ class Context:
         chosen = intent.slots.get("customer_id")
         if chosen is not None:
             return await self._live_customer(int(chosen))
-        mention = intent.mention
+        mention = intent.mention or contact_in(intent.slots.get("text", ""))
         if not mention:
             return self.asked("ask_customer", intent=intent.name) if required else None
         matches = await self.search(mention)
+        if contact_in(mention) == mention.strip() and not EMAIL.search(mention):
+            matches = await self._same_number(mention, matches)
         if not required and (not matches or matches[0].score < ACCEPT):
             return None
+        if not matches and contact_in(mention) == mention.strip():
+            return self.asked("contact_not_found", contact=mention.strip())
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
             return self.asked("customer_not_found", mention=mention, buttons=create)
@@ -128,6 +149,15 @@ class Context:
         shown = [m for m in matches if m.score >= max(SUGGEST, best.score - 15)] or [best]
         options = [(m.display, intent.name, {**intent.slots, "customer_id": m.customer_id}) for m in shown[:MAX_CHOICES]]
         return self.asked("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options))
+
+    async def _same_number(self, typed: str, matches: list[Match]) -> list[Match]:
+        """The look-up's phone matches that really hold the number as typed (country code too)."""
+        kept = []
+        for match in matches:
+            found = await customers.get(self.session, self.team.id, match.customer_id)
+            if found is not None and any(same_number(typed, str(p), None) for p in found.phones or ()):
+                kept.append(match)
+        return kept
 
     async def _live_customer(self, customer_id: int) -> models.Customer | Asked:
         # a button or the index may name someone erased since

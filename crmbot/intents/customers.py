@@ -8,6 +8,7 @@ from rapidfuzz import fuzz
 
 from crmbot.i18n import Language
 from crmbot.intents import slots as slot_json
+from crmbot.intents import auto_followups
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -77,7 +78,8 @@ def split_contact(text: str, language: Language) -> tuple[str, str | None, list[
 @router.intent("add_customer")
 async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
     if intent.slots.get("name"):
-        name, company, emails, phones = intent.slots["name"], intent.slots.get("company"), [], []
+        name, company = intent.slots["name"], intent.slots.get("company")
+        emails, phones = list(intent.slots.get("emails") or []), list(intent.slots.get("phones") or [])
     else:
         name, company, emails, phones = split_contact(intent.slots.get("text", ""), ctx.i18n.language(intent.locale))
     if not name or not re.search(r"[^\W\d_]", name):
@@ -102,6 +104,7 @@ async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
         )
     )
     replies = [ctx.reply("customer_added", customer=customer)]
+    replies += await auto_followups.follow_up(ctx, auto_followups.NEW_LEAD, customer, ctx.member)
     follow_on = intent.slots.get("then")
     if follow_on:
         then = Intent(follow_on, ctx.locale, {**slot_json.from_json(intent.slots.get("then_slots") or {}), "customer_id": customer.id})

@@ -6,6 +6,9 @@ from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
+from crmbot.store import customers
+from crmbot.store.search import clear_winner
+from crmbot.text import contact_in, words
 
 router = Router()
 LOOKUP_SCORE = 85  # how sure a bare message must be to be read as a customer's name
@@ -29,12 +32,35 @@ async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
         return [ctx.reply("too_long")]
     if reason == "empty":
         return [ctx.reply("empty")]
+    # a bare phone number or e-mail address is a look-up by it ("who is 731 222 333")
+    contact = contact_in(intent.slots.get("text", ""))
+    if contact and not intent.mention:
+        return await ctx.dispatch(Intent("find_customer", ctx.locale, {**intent.slots, "mention": contact}))
     # a bare name is a look-up: "novak" shows Novák's card, or asks which Novák
     if intent.mention:
         matches = await ctx.search(intent.mention, limit=1)
         if matches and matches[0].score >= LOOKUP_SCORE:
+            # more words than the name: something was said about them ("eva prefers mornings")
+            text = intent.slots.get("text", "")
+            if len(words(text)) > len(words(matches[0].span)) and clear_winner(await ctx.search(intent.mention)):
+                return await what_to_do(ctx, matches[0].customer_id, text)
             return await ctx.dispatch(Intent("find_customer", ctx.locale, intent.slots))
     return [ctx.reply("unknown", text=intent.slots.get("text", ""), mention=intent.mention)]
+
+
+async def what_to_do(ctx: Context, customer_id: int, text: str) -> list[Reply]:
+    """"eva prefers mornings": the customer is clear, what to do is not. The useful actions
+    as buttons, never a silent guess (and not just the card, which looks as if it was kept)."""
+    customer = await customers.get(ctx.session, ctx.team.id, customer_id)
+    if customer is None:
+        return [ctx.reply("customer_gone")]
+    about = {"customer_id": customer.id, "text": text}
+    buttons = await ctx.buttons([
+        (ctx.t("button.log_call"), "log_call", about), (ctx.t("button.keep_note"), "add_note", about),
+        (ctx.t("button.open"), "find_customer", {"customer_id": customer.id}),
+        (ctx.t("button.new_deal"), "new_deal", {"customer_id": customer.id}), (ctx.t("button.cancel"), "cancel", {}),
+    ])
+    return [ctx.reply("customer_what", customer=customer, buttons=buttons)]
 
 
 @router.intent("set_language")

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from crmbot.i18n import Formats, I18n
 from crmbot.intents.context import Context
+from crmbot.intents.insights import Rates
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Bars, Chart, Reply
-from crmbot.store import models, records
+from crmbot.store import Session, models, records
 
 router = Router()
 
@@ -40,26 +41,39 @@ def period_span(now: datetime, tz: str, period: str) -> tuple[datetime, datetime
 
 
 async def build(ctx: Context, period: str, whole_team: bool) -> dict:
-    team_id = ctx.team.id
-    owner = None if whole_team else ctx.member.id
     since, until = period_span(ctx.now, ctx.tz, period)
-    members = await records.members_by_id(ctx.session, team_id)
+    data = await gather(ctx.session, ctx.team.id, None if whole_team else ctx.member.id, since, until, ctx.now)
+    return {"period": period, "whole_team": whole_team, **in_one_currency(data, Rates.of(ctx.team))}
+
+
+def in_one_currency(data: dict, rates: Rates | None) -> dict:
+    """With the team's exchange rates, each stage's value becomes one sum (the chart's won and
+    lost values follow `data["rates"]`); without, money stays per currency."""
+    if rates is not None:
+        for row in data["pipeline"].values():
+            row["values"] = rates.total(dict(row["values"]))
+    return {**data, "rates": rates}
+
+
+async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
+    """A summary's numbers for [since, until): the team's, or one member's (`owner`)."""
+    members = await records.members_by_id(session, team_id)
     pipeline: dict[str, dict] = {s: {"count": 0, "values": defaultdict(Decimal)} for s in models.OPEN_STAGES}
-    for stage, currency, count, minor in await records.pipeline(ctx.session, team_id, owner):
+    for stage, currency, count, minor in await records.pipeline(session, team_id, owner):
         pipeline[stage]["count"] += count
         if minor:
             pipeline[stage]["values"][currency or ""] += Decimal(minor) / 100
-    closed = await records.closed_deals(ctx.session, team_id, since, until, owner)
-    counts = await records.interaction_counts(ctx.session, team_id, since, until, owner)
+    closed = await records.closed_deals(session, team_id, since, until, owner)
+    counts = await records.interaction_counts(session, team_id, since, until, owner)
     activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (member_id, kind), n in counts.items():
         activity[members[member_id].name if member_id in members else "?"][kind] += n
-    new_complaints = await records.complaints_since(ctx.session, team_id, since)
-    open_complaints = await records.open_complaints(ctx.session, team_id)
-    overdue = await records.pending_followups(ctx.session, team_id, owner, ctx.now)
-    customers = await records.customers_by_id(ctx.session, team_id, {d.customer_id for d in closed})
+    new_complaints = await records.complaints_since(session, team_id, since)
+    open_complaints = await records.open_complaints(session, team_id)
+    overdue = await records.pending_followups(session, team_id, owner, now)
+    customers = await records.customers_by_id(session, team_id, {d.customer_id for d in closed})
     return {
-        "period": period, "since": since, "whole_team": whole_team, "pipeline": pipeline,
+        "since": since, "pipeline": pipeline,
         "won": [d for d in closed if d.stage == "won"], "lost": [d for d in closed if d.stage == "lost"],
         "activity": {k: dict(v) for k, v in sorted(activity.items())}, "new_complaints": new_complaints,
         "open_complaints": open_complaints, "overdue": overdue, "customers": customers, "members": members,
@@ -69,6 +83,11 @@ async def build(ctx: Context, period: str, whole_team: bool) -> dict:
 def _totals(f: Formats, count: int, values: dict[str, Decimal]) -> str:
     """"3 · €12K · CZK 150K": a bar's count and its value in each currency (never added up)."""
     return " · ".join([f.number(count), *(f.compact_money(v, c) for c, v in sorted(values.items()) if v)])
+
+
+def _converted(data: dict, values: dict[str, Decimal]) -> dict[str, Decimal]:
+    rates = data.get("rates")
+    return rates.total(values) if rates is not None else values
 
 
 def _value_by_currency(deals: list[models.Deal]) -> dict[str, Decimal]:
@@ -84,13 +103,13 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
     the period, activity per member by kind. Counts are the bars (currencies are not added up);
     values are the notes. Shared by the summary on request and the managers' weekly digest."""
     f = Formats(i18n, code, tz)
-    _ = i18n.language(code).gettext["_"]
+    _ = i18n.translator(code)
     panels = []
     if "pipeline" in data:
         panels.append(Bars(_("Pipeline"), tuple(
             (f.stage(stage), (row["count"],), _totals(f, row["count"], row["values"])) for stage, row in data["pipeline"].items())))
     panels.append(Bars(f"{f.stage('won')} · {f.stage('lost')}", tuple(
-        (f.stage(stage), (len(data[stage]),), _totals(f, len(data[stage]), _value_by_currency(data[stage])))
+        (f.stage(stage), (len(data[stage]),), _totals(f, len(data[stage]), _converted(data, _value_by_currency(data[stage]))))
         for stage in ("won", "lost"))))
     kinds = sorted({kind for counts in data["activity"].values() for kind in counts})
     panels.append(Bars(_("Activity"), tuple(
@@ -100,7 +119,7 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
 
 
 def _title(ctx: Context, data: dict) -> str:
-    f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.language(ctx.locale).gettext["_"]
+    f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.translator(ctx.locale)
     period, since = ctx.t(f"period.{data['period']}"), f.day(data["since"])
     if data["whole_team"]:
         return _("**Team summary: %(period)s** (since %(since)s)", period=period, since=since)

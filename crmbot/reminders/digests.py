@@ -16,11 +16,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crmbot.i18n import Formats, I18n
+from crmbot.intents import insights, summary
+from crmbot.messages import Chart
 from crmbot.store import models, records
 
 MORNING = "morning"
 WEEKLY = "weekly"
 WEEKLY_AT = time(9, 0)  # Monday, local
+WEEKLY_RISKS = 3  # customers gone quiet and stalled deals the weekly summary names
 DEFAULT_DIGEST_AT = time(8, 30)
 D = models.DigestSent
 
@@ -165,10 +169,22 @@ async def weekly_values(session: AsyncSession, member: models.Member, now: datet
         select(func.count()).select_from(models.FollowUp).where(
             models.FollowUp.team_id == team_id, models.FollowUp.state == "failed", models.FollowUp.deleted_at.is_(None))
     )
+    team = await session.get(models.Team, team_id)
+    risk = await insights.at_risk(session, team, now, limit=WEEKLY_RISKS)
+    risky = await records.customers_by_id(session, team_id, {d.customer_id for d, _ in risk.stalled_deals})
     return {
         "member": member, "since": since, "activity": dict(sorted(activity.items())),
+        "quiet": [customer for customer, _ in risk.quiet_customers],
+        "stalled": [(deal, risky.get(deal.customer_id)) for deal, _ in risk.stalled_deals],
         "won": [d for d in closed if d.stage == "won"], "lost": [d for d in closed if d.stage == "lost"],
         "new_complaints": await records.complaints_since(session, team_id, since),
         "open_complaints": await records.open_complaints(session, team_id),
         "overdue": dict(sorted(overdue.items())), "failed": failed or 0,
     }
+
+
+def weekly_chart(i18n: I18n, member: models.Member, values: dict) -> Chart:
+    """The weekly summary's picture: won and lost this week, and each rep's activity."""
+    f, _ = Formats(i18n, member.locale, member.timezone), i18n.translator(member.locale)
+    title = _("**Your team's week** (since %(since)s)", since=f.day(values["since"]))  # the template's own words
+    return summary.chart(i18n, member.locale, member.timezone, title, values, "weekly-summary.png")

@@ -29,11 +29,12 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from crmbot.bot import drawn
 from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
 from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
@@ -314,12 +315,16 @@ class ReminderLoop:
             else:
                 template, values = "weekly_summary", await digests.weekly_values(session, member, now)
             text = self.i18n.render(member.locale, template, member.timezone, **values)
+            reply = Reply(text, kind=template)
+            if digest.kind == digests.WEEKLY:
+                reply = replace(reply, chart=digests.weekly_chart(self.i18n, member, values))
+        reply = await drawn(reply)  # off the event loop, outside the transaction
         retry_at = None
         try:
             if chat is None:
                 raise DeliveryFailed("no chat", permanent=True)
             async with Renewal(self.db, self.lease, self.clock, digests.extend(digest, self.worker)):
-                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [Reply(text, kind=template)]), self.send_timeout)
+                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [reply]), self.send_timeout)
         except Exception as error:
             # keep the claim until then; a later pass (ours or another worker's) tries again today
             wait = 900.0 if isinstance(error, DeliveryFailed) and error.permanent else self.backoff.delay(

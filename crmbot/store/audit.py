@@ -20,12 +20,13 @@ ENTITIES: dict[str, type[models.Base]] = {
     "complaint": models.Complaint,
     "followup": models.FollowUp,
     "member": models.Member,
+    "route": models.Route,
     "team": models.Team,
 }
 ENTITY_OF = {model: name for name, model in ENTITIES.items()}
 
 # Delivery bookkeeping is the reminder loop's, not the user's: undo must not rewind it.
-NOT_RESTORED = {"claimed_by", "claim_expires_at", "delivered_at", "attempts", "next_attempt_at", "last_error", "rev"}
+NOT_RESTORED = {"turn", "claimed_by", "claim_expires_at", "delivered_at", "attempts", "next_attempt_at", "last_error", "rev"}
 
 
 @dataclass(frozen=True)

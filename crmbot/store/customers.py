@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
@@ -22,3 +22,19 @@ async def count(session: AsyncSession, team_id: int) -> int:
 
 async def all_live(session: AsyncSession, team_id: int) -> list[models.Customer]:
     return list(await session.scalars(select(models.Customer).where(*_live(team_id)).order_by(models.Customer.id)))
+
+
+async def with_emails(session: AsyncSession, team_id: int, addresses: set[str]) -> dict[str, list[models.Customer]]:
+    """The team's live customers holding each address (compared in lower case)."""
+    if not addresses:
+        return {}
+    # the JSON list as text narrows the rows in SQL on both engines; the exact test is below
+    text = func.lower(cast(models.Customer.emails, String))
+    rows = await session.scalars(select(models.Customer).where(
+        *_live(team_id), or_(*(text.contains(address, autoescape=True) for address in addresses))))
+    found: dict[str, list[models.Customer]] = {}
+    for row in rows:
+        held = {str(e).lower() for e in row.emails or ()}
+        for address in addresses & held:
+            found.setdefault(address, []).append(row)
+    return found

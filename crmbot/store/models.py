@@ -64,6 +64,8 @@ class Member(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     digest_time: Mapped[str] = mapped_column(String(5), default="08:30")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the address they send mail from (lower case): mail copied to crmbot from it is theirs
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -186,8 +188,28 @@ class Complaint(Base):
     severity: Mapped[str] = mapped_column(String(10), default="normal")
     status: Mapped[str] = mapped_column(String(10), default="open")
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # who deals with it (a routing rule's pick), apart from who reported it (member_id)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Route(Base):
+    """A routing rule: what a new customer or complaint must be like (`conditions`, all of
+    them) for whom (`assignees`, one of them, in turn when `round_robin`). Rules are tried in
+    `position` order; the first that matches wins."""
+
+    __tablename__ = "routes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    entity: Mapped[str] = mapped_column(String(20))  # "customer" or "complaint"
+    conditions: Mapped[list] = mapped_column(JSON)  # [[field, value], ...]
+    assignees: Mapped[list] = mapped_column(JSON)  # member ids
+    round_robin: Mapped[bool] = mapped_column(Boolean, default=False)
+    turn: Mapped[int] = mapped_column(Integer, default=0)  # how many it has handed out
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

@@ -84,6 +84,17 @@ async def members_of(session: AsyncSession, team_id: int) -> list[models.Member]
     )
 
 
+async def members_with_email(session: AsyncSession, address: str) -> list[models.Member]:
+    """The active members (of any team) who send mail from `address`."""
+    return list(await session.scalars(
+        select(models.Member).where(models.Member.email == address.lower(), models.Member.active).order_by(models.Member.id)))
+
+
+async def identities_of_member(session: AsyncSession, member_id: int) -> list[models.Identity]:
+    return list(await session.scalars(
+        select(models.Identity).where(models.Identity.member_id == member_id).order_by(models.Identity.id)))
+
+
 async def identities_of(session: AsyncSession, team_id: int) -> dict[int, list[models.Identity]]:
     """Each member's platform accounts, by member id."""
     found: dict[int, list[models.Identity]] = {}

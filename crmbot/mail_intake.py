@@ -1,0 +1,236 @@
+"""Mail into the CRM: a member copies crmbot (BCC) or forwards a mail, and it is logged as an
+e-mail interaction on every customer whose address it carries.
+
+The sender must be a member (`crmbot member add NAME --email ADDRESS`); mail from anyone else
+stores nothing. One mail is one transaction: it is logged whole or not at all, and a Message-ID
+seen before is not logged again. Addresses crmbot does not know are put to the member as a
+question in their chat, with a button per person to add them as a customer.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from crmbot.i18n import I18n
+from crmbot.intents.context import offer
+from crmbot.messages import ChatRef, Reply
+from crmbot.store import Session, changes, customers, models, records, teams
+from crmbot.store.audit import Actor
+from crmbot.store.db import Database
+from crmbot.store.faults import describe, is_transient
+
+ADAPTER = "email"
+MAX_LOOP_HOPS = 30  # more Received headers than this: a mail loop, refused
+MAX_CUSTOMERS = 50  # customers one mail is logged on
+MAX_QUESTIONS = 5  # unknown people asked about per mail
+FIRST_LINES, MAX_SUMMARY = 3, 500
+ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# where a forwarded mail's own headers begin (Gmail, Outlook, Apple Mail, Thunderbird)
+FORWARD_MARK = re.compile(r"^-{2,}\s*(?:Forwarded message|Original Message|Weitergeleitete Nachricht|"
+                          r"Přeposlaná zpráva|Posredovano sporočilo|转发的邮件|Neges wedi'i hanfon ymlaen)|^Begin forwarded message:",
+                          re.I | re.M)
+QUOTE_INTRO = re.compile(r"^(?:On .+ wrote:|Dne .+ napsal\(a\):|.+ je napisal\(a\):|.+写道：)\s*$", re.M)
+
+
+class TryLater(Exception):
+    """The store cannot take the mail now (unavailable, locked, full): the sending server keeps
+    it and tries again, as SMTP servers do."""
+
+
+class Unreadable(Exception):
+    """Not a mail crmbot can read: refused whole."""
+
+
+class Looping(Exception):
+    """A mail that has gone round too many servers."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    message_id: str
+    sender: str  # the From address, lower case
+    subject: str
+    sent_at: datetime | None
+    people: dict[str, str]  # address -> display name, of From/To/Cc and a forwarded mail's headers
+    lines: list[str]  # the first lines of the body: quotes and signature trimmed
+    attachments: list[str]
+
+    def summary(self) -> str:
+        parts = [self.subject or "(no subject)"]
+        if self.lines:
+            parts.append(" ".join(self.lines))
+        text = " — ".join(parts)
+        if self.attachments:
+            text += " 📎 " + ", ".join(self.attachments)
+        return text[:MAX_SUMMARY]
+
+
+@dataclass
+class Taken:
+    """What became of a mail: logged on how many customers, or why not; and the questions for
+    members' chats (sent after the commit)."""
+
+    status: str  # "logged", "not_a_member", "duplicate"
+    logged: int = 0
+    questions: list[tuple[ChatRef, list[Reply]]] = field(default_factory=list)
+
+
+def read(raw: bytes) -> Mail:
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        if len(message.get_all("Received") or ()) > MAX_LOOP_HOPS:
+            raise Looping("too many Received headers")
+        sender = _addresses(message, "From")
+        if not sender:
+            raise Unreadable("no From address")
+        body = _body(message)
+        people = {address: name for address, name in _pairs(message, "From", "To", "Cc")}
+        forwarded = FORWARD_MARK.search(body)
+        if forwarded:  # the forwarded mail's own From/To/Cc, as the mail program wrote them
+            for line in body[forwarded.end():].splitlines()[:12]:
+                if re.match(r"^\s*(?:From|To|Cc|Od|Komu|Kopie|Von|An|Od|Za|发件人|收件人|抄送)\s*[:：]", line, re.I):
+                    for name, address in getaddresses([line.split(":", 1)[-1].split("：", 1)[-1]]):
+                        if ADDRESS.fullmatch(address):
+                            people.setdefault(address.lower(), name.strip())
+        return Mail(
+            message_id=(message.get("Message-ID") or "").strip() or _fallback_id(raw),
+            sender=sender[0], subject=_clean(str(message.get("Subject") or "")).removeprefix("Fwd: ").strip(),
+            sent_at=_date(message), people=people, lines=_first_lines(body, forwarded),
+            attachments=[_clean(part.get_filename() or "") for part in message.iter_attachments() if part.get_filename()],
+        )
+    except (Looping, Unreadable):
+        raise
+    except Exception as error:  # a header or part the library could not make sense of
+        raise Unreadable(f"{type(error).__name__}: {error}") from error
+
+
+async def receive(db: Database, i18n: I18n, raw: bytes, now: datetime, platforms: set[str],
+                  own_addresses: set[str] = frozenset()) -> Taken:
+    """Read and log one mail in its own transaction. Raises Unreadable or Looping (refuse it
+    for good) or TryLater (refuse it for now)."""
+    mail = read(raw)
+    try:
+        async with db.sessions() as session, session.begin():
+            return await take(session, i18n, mail, now, platforms, {a.lower() for a in own_addresses})
+    except Exception as error:
+        if is_transient(error):
+            raise TryLater(describe(error)) from error
+        raise
+
+
+async def take(session: Session, i18n: I18n, mail: Mail, now: datetime, platforms: set[str],
+               own_addresses: set[str] = frozenset()) -> Taken:
+    """Log `mail` for the members who sent it (one per team they belong to), in `session`'s
+    transaction; the caller commits, then sends the questions."""
+    members = await teams.members_with_email(session, mail.sender)
+    if not members:
+        return Taken("not_a_member")
+    if not await records.mark_processed(session, ADAPTER, mail.message_id[:200], now):
+        return Taken("duplicate")
+    taken = Taken("logged")
+    for member in members:
+        actor = Actor(member.team_id, member.id, ADAPTER, uuid.uuid4().hex)
+        colleagues = {m.email for m in await teams.members_of(session, member.team_id) if m.email}
+        others = {a for a in mail.people if a not in colleagues and a not in own_addresses}
+        known = await customers.with_emails(session, member.team_id, others)
+        logged = {c.id: c for found in known.values() for c in found}
+        for customer in list(logged.values())[:MAX_CUSTOMERS]:
+            await changes.create(session, actor, now, models.Interaction(
+                team_id=member.team_id, customer_id=customer.id, member_id=member.id, kind="email",
+                summary=mail.summary(), happened_at=min(mail.sent_at or now, now), created_at=now))
+        taken.logged += min(len(logged), MAX_CUSTOMERS)
+        unknown = sorted(others - set(known))[:MAX_QUESTIONS]
+        chat = await _chat_of(session, member, platforms)
+        if unknown and chat is not None:
+            taken.questions.append((chat, [_question(i18n, session, member, mail, unknown, now)]))
+    return taken
+
+
+def _question(i18n: I18n, session: Session, member: models.Member, mail: Mail, unknown: list[str], now: datetime) -> Reply:
+    options = [(f"＋ {mail.people.get(a) or a}", "add_customer", {"name": mail.people.get(a) or _name_of(a), "emails": [a]})
+               for a in unknown]
+    buttons = offer(session, member, now, [*options, (i18n.string(member.locale, "button.cancel"), "cancel", {})])
+    people = [f"{mail.people[a]} <{a}>" if mail.people.get(a) else a for a in unknown]
+    text = i18n.render(member.locale, "mail_unknown", member.timezone, subject=mail.subject, people=people)
+    return Reply(text, buttons=buttons, kind="mail_unknown")
+
+
+async def _chat_of(session: Session, member: models.Member, platforms: set[str]) -> ChatRef | None:
+    for identity in await teams.identities_of_member(session, member.id):
+        if identity.chat_id and identity.platform in platforms:
+            return ChatRef(identity.platform, identity.chat_id)
+    return None
+
+
+# -- reading a mail -----------------------------------------------------------------------------
+
+
+def _pairs(message: EmailMessage, *headers: str) -> list[tuple[str, str]]:
+    values = [str(v) for h in headers for v in message.get_all(h) or ()]
+    return [(address.lower(), _clean(name)) for name, address in getaddresses(values) if ADDRESS.fullmatch(address)]
+
+
+def _addresses(message: EmailMessage, header: str) -> list[str]:
+    return [address for address, _ in _pairs(message, header)]
+
+
+def _body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        text = part.get_content()
+    except (LookupError, UnicodeError, AssertionError):  # a charset that is unknown or wrong
+        text = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+    if part.get_content_subtype() == "html":
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+        text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", text, flags=re.I)
+        text = re.sub(r"<[^>]+>", " ", text)
+    return text
+
+
+def _first_lines(body: str, forwarded: re.Match | None) -> list[str]:
+    if forwarded:  # the forwarded mail's words: after its header block
+        rest = body[forwarded.end():].split("\n\n", 1)
+        mine = body[:forwarded.start()]
+        body = mine if mine.strip() else (rest[1] if len(rest) > 1 else "")
+    lines = []
+    for line in body.splitlines():
+        if line.rstrip() in ("--", "-- ") or QUOTE_INTRO.match(line) or FORWARD_MARK.match(line):
+            break  # a signature, or the quoted mail this one answers
+        line = _clean(line)
+        if line and not line.startswith(">"):
+            lines.append(line)
+        if len(lines) == FIRST_LINES:
+            break
+    return lines
+
+
+def _date(message: EmailMessage) -> datetime | None:
+    try:
+        sent = parsedate_to_datetime(str(message.get("Date")))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return sent if sent.tzinfo is not None else None
+
+
+def _clean(text: str) -> str:
+    return " ".join("".join(ch for ch in text if ch.isprintable() or ch == " ").split())
+
+
+def _name_of(address: str) -> str:
+    """"jan.novak@acme.cz" -> "Jan Novak": a name to start from when the mail gave none."""
+    return " ".join(part.capitalize() for part in re.split(r"[._-]+", address.split("@")[0]) if part) or address
+
+
+def _fallback_id(raw: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(raw).hexdigest()

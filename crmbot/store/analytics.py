@@ -1,0 +1,82 @@
+"""What the analysis of a team's pipeline reads: deals with their stage history, the last contact
+with each customer, old open complaints. Exact queries, scoped to the team; the arithmetic is
+in `crmbot.insights`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.store import models as M
+
+
+async def deals(session: AsyncSession, team_id: int, owner_id: int | None = None) -> list[M.Deal]:
+    query = select(M.Deal).where(M.Deal.team_id == team_id, M.Deal.deleted_at.is_(None))
+    if owner_id is not None:
+        query = query.where(M.Deal.owner_id == owner_id)
+    return list(await session.scalars(query.order_by(M.Deal.id)))
+
+
+async def stage_changes(session: AsyncSession, team_id: int, deal_ids: set[int]) -> dict[int, list[M.DealStageChange]]:
+    """Each deal's stage history, oldest first."""
+    if not deal_ids:
+        return {}
+    rows = await session.scalars(
+        select(M.DealStageChange).where(M.DealStageChange.team_id == team_id, M.DealStageChange.deal_id.in_(deal_ids))
+        .order_by(M.DealStageChange.deal_id, M.DealStageChange.changed_at, M.DealStageChange.id))
+    history: dict[int, list[M.DealStageChange]] = {}
+    for row in rows:
+        history.setdefault(row.deal_id, []).append(row)
+    return history
+
+
+async def last_contact(session: AsyncSession, team_id: int) -> dict[int, datetime]:
+    """customer id -> when they were last called, written to or met."""
+    rows = await session.execute(
+        select(M.Interaction.customer_id, func.max(M.Interaction.happened_at))
+        .where(M.Interaction.team_id == team_id).group_by(M.Interaction.customer_id))
+    return {customer_id: at for customer_id, at in rows}
+
+
+async def quiet_customers(session: AsyncSession, team_id: int, before: datetime, owner_id: int | None,
+                          limit: int) -> tuple[list[tuple[M.Customer, datetime | None]], int]:
+    """Customers who matter (status customer, or an open deal) with no contact since `before`,
+    longest quiet first, at most `limit` of them, and how many there are in all."""
+    last = (select(M.Interaction.customer_id, func.max(M.Interaction.happened_at).label("at"))
+            .where(M.Interaction.team_id == team_id).group_by(M.Interaction.customer_id).subquery())
+    dealing = select(M.Deal.customer_id).where(M.Deal.team_id == team_id, M.Deal.deleted_at.is_(None),
+                                                M.Deal.stage.in_(M.OPEN_STAGES))
+    quiet_since = func.coalesce(last.c.at, M.Customer.created_at)
+    where = [M.Customer.team_id == team_id, M.Customer.deleted_at.is_(None), quiet_since < before,
+             (M.Customer.status == "customer") | M.Customer.id.in_(dealing)]
+    if owner_id is not None:
+        where.append(M.Customer.owner_id == owner_id)
+    joined = select(M.Customer, last.c.at).outerjoin(last, last.c.customer_id == M.Customer.id).where(*where)
+    rows = (await session.execute(joined.order_by(quiet_since, M.Customer.id).limit(limit))).all()
+    total = await session.scalar(select(func.count()).select_from(joined.subquery()))
+    return [(customer, at) for customer, at in rows], total or 0
+
+
+async def stalled_deals(session: AsyncSession, team_id: int, before: datetime, owner_id: int | None,
+                        limit: int) -> tuple[list[tuple[M.Deal, datetime]], int]:
+    """Open deals whose stage has not changed since `before`, longest stalled first, at most
+    `limit`, and how many there are in all."""
+    moved = (select(M.DealStageChange.deal_id, func.max(M.DealStageChange.changed_at).label("at"))
+             .where(M.DealStageChange.team_id == team_id).group_by(M.DealStageChange.deal_id).subquery())
+    since = func.coalesce(moved.c.at, M.Deal.created_at)
+    where = [M.Deal.team_id == team_id, M.Deal.deleted_at.is_(None), M.Deal.stage.in_(M.OPEN_STAGES), since < before]
+    if owner_id is not None:
+        where.append(M.Deal.owner_id == owner_id)
+    joined = select(M.Deal, since.label("since")).outerjoin(moved, moved.c.deal_id == M.Deal.id).where(*where)
+    rows = (await session.execute(joined.order_by(since, M.Deal.id).limit(limit))).all()
+    total = await session.scalar(select(func.count()).select_from(joined.subquery()))
+    return [(deal, at) for deal, at in rows], total or 0
+
+
+async def live_customers(session: AsyncSession, team_id: int, owner_id: int | None = None) -> list[M.Customer]:
+    query = select(M.Customer).where(M.Customer.team_id == team_id, M.Customer.deleted_at.is_(None))
+    if owner_id is not None:
+        query = query.where(M.Customer.owner_id == owner_id)
+    return list(await session.scalars(query.order_by(M.Customer.id)))

@@ -1,0 +1,95 @@
+"""Routing rules: who gets a new customer or complaint that nobody owns yet.
+
+A rule is a list of conditions (all must hold) and the members it hands work to: the first, or
+each in turn (round robin). The turn is taken with one conditional UPDATE, so two workers
+routing at the same moment hand out two different turns, never the same one twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmbot.store import models
+from crmbot.text import fold
+
+CUSTOMER_FIELDS = ("source", "status", "company", "country")
+COMPLAINT_FIELDS = ("text", "product")
+FIELDS = CUSTOMER_FIELDS + COMPLAINT_FIELDS
+R = models.Route
+
+
+def entity_of(conditions: list[tuple[str, str]]) -> str:
+    """A rule about a complaint's words or product routes complaints; any other routes customers
+    (and a complaint rule may also ask about the complaint's customer)."""
+    return "complaint" if any(name in COMPLAINT_FIELDS for name, _ in conditions) else "customer"
+
+
+async def add(session: AsyncSession, team_id: int, conditions: list[tuple[str, str]], assignees: list[int],
+              round_robin: bool, now: datetime) -> models.Route:
+    for name, _ in conditions:
+        if name not in FIELDS:
+            raise ValueError(f"unknown field {name!r}")
+    last = await session.scalar(select(func.max(R.position)).where(R.team_id == team_id))
+    route = R(team_id=team_id, position=(last or 0) + 1, entity=entity_of(conditions),
+              conditions=[[name, value] for name, value in conditions], assignees=list(assignees),
+              round_robin=round_robin, turn=0, created_at=now)
+    session.add(route)
+    await session.flush()
+    return route
+
+
+async def active(session: AsyncSession, team_id: int) -> list[models.Route]:
+    return list(await session.scalars(
+        select(R).where(R.team_id == team_id, R.deleted_at.is_(None)).order_by(R.position, R.id)))
+
+
+async def get(session: AsyncSession, team_id: int, route_id: int) -> models.Route | None:
+    return await session.scalar(select(R).where(R.team_id == team_id, R.id == route_id, R.deleted_at.is_(None)))
+
+
+def country_of(customer: models.Customer) -> str | None:
+    """Where a customer is, from their first phone number that says (+420 -> CZ)."""
+    for phone in customer.phones or ():
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(str(phone), None))
+        except phonenumbers.NumberParseException:
+            continue
+        if region and region != "ZZ":
+            return region
+    return None
+
+
+def _holds(name: str, wanted: str, customer: models.Customer, complaint: models.Complaint | None) -> bool:
+    wanted = fold(wanted)
+    if name == "text":
+        return complaint is not None and wanted in fold(complaint.text or "").split()
+    if name == "product":
+        return complaint is not None and fold(complaint.product or "") == wanted
+    value = {"source": customer.lead_source, "status": customer.status, "company": customer.company,
+             "country": country_of(customer)}[name]
+    return value is not None and fold(value) == wanted
+
+
+async def assignee_for(session: AsyncSession, team_id: int, customer: models.Customer,
+                       complaint: models.Complaint | None = None) -> int | None:
+    """The member the first matching rule hands this new customer (or complaint) to."""
+    entity = "complaint" if complaint is not None else "customer"
+    members = {m.id for m in await session.scalars(
+        select(models.Member).where(models.Member.team_id == team_id, models.Member.active))}
+    for route in await active(session, team_id):
+        if route.entity != entity or not all(_holds(n, v, customer, complaint) for n, v in route.conditions):
+            continue
+        assignees = [m for m in route.assignees if m in members]
+        if not assignees:
+            continue  # everyone it names has left: the next rule decides
+        if not route.round_robin or len(assignees) == 1:
+            return assignees[0]
+        turn = await session.scalar(
+            update(R).where(R.id == route.id).values(turn=R.turn + 1).returning(R.turn)
+            .execution_options(synchronize_session=False))
+        return assignees[(turn - 1) % len(assignees)]
+    return None

@@ -1,0 +1,89 @@
+"""Routing rules: who gets a new complaint or an unowned customer, set from the shell and
+applied by the core, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from crmbot import sample
+from crmbot.cli import cli
+from crmbot.store import models, routes, teams
+from tests.conftest import NOW
+
+
+def route(db_url: str, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["route", *args, "--db", db_url], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def member_ids(app) -> dict[str, int]:
+    async with app.db.sessions() as session:
+        team = await teams.team_by_name(session, sample.TEAM)
+        return {m.name: m.id for m in await teams.members_of(session, team.id)}
+
+
+async def test_a_complaint_about_invoices_goes_to_the_member_a_rule_names_who_is_told(alice, bob, demo, db_url):
+    await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", "text=invoice")
+    outcome = await alice.exchange("complaint from lucie cerna: the invoice has the wrong VAT number")
+    [recorded] = outcome.replies
+    assert "Bob handles it." in recorded.text
+    [told] = [o for o in outcome.announcements if o.chat.chat_id == "Bob"]
+    assert told.replies[0].kind == "complaint_assigned" and "Alice recorded a complaint" in told.replies[0].text
+    async with demo.db.sessions() as session:
+        complaint = await session.scalar(select(models.Complaint).where(models.Complaint.text.contains("VAT")))
+    ids = await member_ids(demo)
+    assert complaint.assignee_id == ids["Bob"] and complaint.member_id == ids["Alice"]  # handler apart from reporter
+
+    other = await alice.exchange("complaint from lucie cerna: the brochures came late")  # no rule matches
+    assert "handles it" not in other.replies[0].text and not [o for o in other.announcements if o.chat.chat_id == "Bob"]
+
+    [undone] = await alice.send("undo")  # the complaint, with its assignment
+    assert "Undone" in undone.text
+    listed = json.loads(await asyncio.to_thread(route, db_url, "list", "--format", "json"))
+    assert listed == [{"id": listed[0]["id"], "for": "complaint", "when": {"text": "invoice"}, "to": ["Bob"], "round_robin": False}]
+
+
+async def test_round_robin_hands_out_turns_once_each_even_at_the_same_moment(demo):
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        await routes.add(session, team.id, [("source", "web")], [ids["Bob"], ids["Alice"]], True, NOW)
+        await routes.add(session, team.id, [("country", "CZ")], [ids["Admin"]], False, NOW)
+    web = models.Customer(name="Web Lead", lead_source="Web", phones=["+44 20 7946 0000"], status="lead")
+    czech = models.Customer(name="Karel", lead_source="fair", phones=["+420 777 000 111"], status="lead")
+
+    async def pick(customer) -> int | None:
+        async with demo.db.sessions() as session, session.begin():
+            return await routes.assignee_for(session, team.id, customer)
+
+    assert await pick(czech) == ids["Admin"]  # the country read from the phone
+    assert await pick(models.Customer(name="Nobody", lead_source="fair", phones=[], status="lead")) is None
+    picks = await asyncio.gather(*(pick(web) for _ in range(6)))  # six new web leads at once
+    assert sorted(picks) == sorted([ids["Bob"], ids["Alice"]] * 3)
+
+
+async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_complaint(alice, demo, db_url):
+    run = CliRunner().invoke
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "new-lead", "--after", "2", "--db", db_url])).exit_code == 0
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "resolved-complaint", "--after", "7",
+                                               "--note", "Check-in call", "--db", db_url])).exit_code == 0
+    added = await alice.send("new customer Karel Malý from Pekárna")
+    assert [r.kind for r in added] == ["customer_added", "reminder_set"]
+    resolved = await alice.send("lucie complaint resolved, reprinted")
+    assert [r.kind for r in resolved] == ["complaint_resolved", "reminder_set"]
+    async with demo.db.sessions() as session:
+        made = {f.note: f.due_at for f in await session.scalars(select(models.FollowUp).where(models.FollowUp.created_at == NOW))}
+    assert made == {"Call the new lead": NOW + timedelta(days=2), "Check-in call": NOW + timedelta(days=7)}
+    [undone] = await alice.send("undo")  # the resolution and its follow-up, one action
+    async with demo.db.sessions() as session:
+        live = [f.note for f in await session.scalars(select(models.FollowUp).where(
+            models.FollowUp.created_at == NOW, models.FollowUp.deleted_at.is_(None)))]
+    assert live == ["Call the new lead"]
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "off", "new-lead", "--db", db_url])).exit_code == 0
+    assert [r.kind for r in await alice.send("new customer Eva Nová")] == ["customer_added"]
