@@ -116,7 +116,7 @@ def test_google_and_outlook_csv(db):
 
 def test_czech_cp1250_with_semicolons(db):
     output = imported(db, "czech-cp1250.csv", "--region", "CZ")
-    assert "4 added" in output
+    assert "4 added" in output and "Read as cp1250." in output
     people, team = held(db), members(db)
     jiri = people["Jiří Šťastný"]
     assert jiri["company"] == "Pivovar Žatec s.r.o." and jiri["phones"] == ["+420777555101"]
@@ -125,7 +125,7 @@ def test_czech_cp1250_with_semicolons(db):
 
 
 def test_chinese_gb18030(db):
-    imported(db, "chinese-gb18030.csv", "--region", "CN")
+    assert "Read as gb18030." in imported(db, "chinese-gb18030.csv", "--region", "CN")
     people = held(db)
     assert set(people) == {"张伟", "李娜", "王芳"}
     assert people["张伟"]["company"] == "上海华信科技有限公司" and people["张伟"]["phones"] == ["+8613800138000"]
