@@ -77,6 +77,8 @@ def _print_report(report, source: str, team_name: str, dry_run: bool) -> None:
     would = "Would import" if dry_run else "Imported"
     print(f"{would} {source} into {team_name!r}: {report.added} added, {report.updated} updated, "
           f"{len(report.skipped)} skipped.")
+    if report.encoding not in ("utf-8", "utf-8-sig", "ascii"):
+        print(f"Read as {report.encoding}.")  # detected, not declared: say so, in case it guessed wrong
     lines = report.lines()
     for line in lines[:50]:
         print(f"  {line}")
