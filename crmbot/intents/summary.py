@@ -103,7 +103,7 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
     the period, activity per member by kind. Counts are the bars (currencies are not added up);
     values are the notes. Shared by the summary on request and the managers' weekly digest."""
     f = Formats(i18n, code, tz)
-    _ = i18n.translator(code)
+    _ = i18n.translator(code)  # only msgids the summary's templates use: the catalogs have them all
     panels = []
     if "pipeline" in data:
         panels.append(Bars(_("Pipeline"), tuple(
