@@ -45,7 +45,7 @@ class Rates:
         return {self.base: sum((v if c in ("", self.base) else v * self.per_unit[c] for c, v in money.items()), Decimal(0))}
 
 
-def add(money: Money, deal: models.Deal, weight: Decimal = Decimal(1)) -> None:
+def add(money: Money, deal: analytics.DealFacts, weight: Decimal = Decimal(1)) -> None:
     if deal.amount is not None:
         money[deal.currency or ""] = money.get(deal.currency or "", Decimal(0)) + deal.amount * weight
 
@@ -87,7 +87,7 @@ class AtRisk:
     totals: dict[str, int]  # how many of each there are, beyond the lists
 
 
-def _reached(history: list[models.DealStageChange], deal: models.Deal) -> set[str]:
+def _reached(history: list[analytics.StageChange], deal: analytics.DealFacts) -> set[str]:
     """Every stage a deal was recorded at, its current one included."""
     return {change.to_stage for change in history} | {deal.stage}
 
@@ -111,8 +111,8 @@ async def funnel(session: Session, team_id: int, since: datetime, until: datetim
     conversion = {a: (reached[b] / reached[a] if reached[a] else None) for a, b in zip(steps, steps[1:])}
     open_now = Counter(d.stage for d in deals if d.stage in OPEN)
     total_open = sum(open_now.values())
-    customers = await analytics.live_customers(session, team_id, owner_id)
-    statuses = Counter(c.status for c in customers)
+    statuses = await analytics.customer_statuses(session, team_id, owner_id)
+    customer_count = sum(statuses.values())
     durations: dict[str, list[float]] = defaultdict(list)
     for deal in deals:
         changes = history.get(deal.id, [])
@@ -129,7 +129,7 @@ async def funnel(session: Session, team_id: int, since: datetime, until: datetim
     return Funnel(
         reached={s: reached[s] for s in [*OPEN, "won", "lost"]}, conversion=conversion,
         open_share={s: (open_now[s] / total_open if total_open else 0.0) for s in OPEN},
-        customer_share={s: n / len(customers) for s, n in statuses.items()} if customers else {},
+        customer_share={s: n / customer_count for s, n in statuses.items()} if customer_count else {},
         days_in_stage={s: (statistics.median(durations[s]) if durations[s] else None) for s in OPEN},
         win_rate=len(won) / len(closed) if closed else None,
         average_won={c: sum(v, Decimal(0)) / len(v) for c, v in sizes.items()},

@@ -5,6 +5,8 @@ in `crmbot.insights`."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,24 +14,60 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot.store import models as M
 
 
-async def deals(session: AsyncSession, team_id: int, owner_id: int | None = None) -> list[M.Deal]:
-    query = select(M.Deal).where(M.Deal.team_id == team_id, M.Deal.deleted_at.is_(None))
+class DealFacts(NamedTuple):
+    """What the analysis reads of a deal: plain values, so 50,000 of them load fast."""
+
+    id: int
+    customer_id: int
+    owner_id: int
+    title: str
+    stage: str
+    amount_minor: int | None
+    currency: str | None
+    expected_close: datetime | None
+    lost_reason: str | None
+    competitor: str | None
+    created_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def amount(self) -> Decimal | None:
+        return None if self.amount_minor is None else Decimal(self.amount_minor) / 100
+
+
+class StageChange(NamedTuple):
+    to_stage: str
+    changed_at: datetime
+
+
+async def deals(session: AsyncSession, team_id: int, owner_id: int | None = None) -> list[DealFacts]:
+    query = select(*(getattr(M.Deal, name) for name in DealFacts._fields)).where(
+        M.Deal.team_id == team_id, M.Deal.deleted_at.is_(None))
     if owner_id is not None:
         query = query.where(M.Deal.owner_id == owner_id)
-    return list(await session.scalars(query.order_by(M.Deal.id)))
+    return [DealFacts(*row) for row in await session.execute(query.order_by(M.Deal.id))]
 
 
-async def stage_changes(session: AsyncSession, team_id: int, deal_ids: set[int]) -> dict[int, list[M.DealStageChange]]:
+async def stage_changes(session: AsyncSession, team_id: int, deal_ids: set[int]) -> dict[int, list[StageChange]]:
     """Each deal's stage history, oldest first."""
     if not deal_ids:
         return {}
-    rows = await session.scalars(
-        select(M.DealStageChange).where(M.DealStageChange.team_id == team_id, M.DealStageChange.deal_id.in_(deal_ids))
+    rows = await session.execute(
+        select(M.DealStageChange.deal_id, M.DealStageChange.to_stage, M.DealStageChange.changed_at)
+        .where(M.DealStageChange.team_id == team_id)
         .order_by(M.DealStageChange.deal_id, M.DealStageChange.changed_at, M.DealStageChange.id))
-    history: dict[int, list[M.DealStageChange]] = {}
-    for row in rows:
-        history.setdefault(row.deal_id, []).append(row)
+    history: dict[int, list[StageChange]] = {}
+    for deal_id, to_stage, changed_at in rows:
+        if deal_id in deal_ids:
+            history.setdefault(deal_id, []).append(StageChange(to_stage, changed_at))
     return history
+
+
+async def customer_statuses(session: AsyncSession, team_id: int, owner_id: int | None = None) -> dict[str, int]:
+    query = select(M.Customer.status, func.count()).where(M.Customer.team_id == team_id, M.Customer.deleted_at.is_(None))
+    if owner_id is not None:
+        query = query.where(M.Customer.owner_id == owner_id)
+    return dict((await session.execute(query.group_by(M.Customer.status))).all())
 
 
 async def last_contact(session: AsyncSession, team_id: int) -> dict[int, datetime]:
@@ -73,10 +111,3 @@ async def stalled_deals(session: AsyncSession, team_id: int, before: datetime, o
     rows = (await session.execute(joined.order_by(since, M.Deal.id).limit(limit))).all()
     total = await session.scalar(select(func.count()).select_from(joined.subquery()))
     return [(deal, at) for deal, at in rows], total or 0
-
-
-async def live_customers(session: AsyncSession, team_id: int, owner_id: int | None = None) -> list[M.Customer]:
-    query = select(M.Customer).where(M.Customer.team_id == team_id, M.Customer.deleted_at.is_(None))
-    if owner_id is not None:
-        query = query.where(M.Customer.owner_id == owner_id)
-    return list(await session.scalars(query.order_by(M.Customer.id)))
