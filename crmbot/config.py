@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"  # `crmbot run --email`: where mail copied to crmbot arrives
     smtp_port: int = 2525
     smtp_max_bytes: int = 10 * 1024 * 1024  # a larger mail is refused in SMTP (552), never half-read
+    # take the From address on trust: only for a relay that accepts mail from signed-in users alone;
+    # otherwise the relay's Authentication-Results must say dmarc=pass or dkim=pass for it
+    smtp_trust_from: bool = False
 
     @property
     def database(self) -> str:

@@ -9,6 +9,7 @@ question in their chat, with a button per person to add them as a customer.
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 FORWARD_MARK = re.compile(r"^-{2,}\s*(?:Forwarded message|Original Message|Weitergeleitete Nachricht|"
                           r"Přeposlaná zpráva|Posredovano sporočilo|转发的邮件|Neges wedi'i hanfon ymlaen)|^Begin forwarded message:",
                           re.I | re.M)
+FORWARD_PREFIX = re.compile(r"^(?:(?:fwd?|fw|wg|tr|vs|rv|i|přeposlat|转发)\s*:\s*)+", re.I)  # "Fwd: ", "FW: ", "WG: "…
 QUOTE_INTRO = re.compile(r"^(?:On .+ wrote:|Dne .+ napsal\(a\):|.+ je napisal\(a\):|.+写道：)\s*$", re.M)
 
 
@@ -52,10 +54,26 @@ class Looping(Exception):
     """A mail that has gone round too many servers."""
 
 
+def authenticated(message: EmailMessage, sender: str) -> bool:
+    """Whether the receiving mail server vouched for the From address: its (topmost)
+    Authentication-Results says dmarc=pass, or dkim=pass signed by the From's own domain.
+    A From header alone proves nothing: anyone can write one."""
+    results = message.get_all("Authentication-Results") or ()
+    if not results:
+        return False
+    verdict = " ".join(str(results[0]).lower().split())
+    domain = sender.rpartition("@")[2]
+    if re.search(r"\bdmarc=pass\b", verdict) and re.search(rf"header\.from={re.escape(domain)}\b", verdict):
+        return True
+    return any(re.search(rf"header\.d=(?:[\w-]+\.)*{re.escape(domain)}\b", part)
+               for part in verdict.split(";") if re.search(r"\bdkim=pass\b", part))
+
+
 @dataclass(frozen=True)
 class Mail:
     message_id: str
     sender: str  # the From address, lower case
+    authenticated: bool  # the receiving server vouched for `sender` (see `authenticated`)
     subject: str
     sent_at: datetime | None
     people: dict[str, str]  # address -> display name, of From/To/Cc and a forwarded mail's headers
@@ -77,7 +95,7 @@ class Taken:
     """What became of a mail: logged on how many customers, or why not; and the questions for
     members' chats (sent after the commit)."""
 
-    status: str  # "logged", "not_a_member", "duplicate"
+    status: str  # "logged", "not_a_member", "unauthenticated", "duplicate"
     logged: int = 0
     questions: list[tuple[ChatRef, list[Reply]]] = field(default_factory=list)
 
@@ -101,7 +119,7 @@ def read(raw: bytes) -> Mail:
                             people.setdefault(address.lower(), name.strip())
         return Mail(
             message_id=(message.get("Message-ID") or "").strip() or _fallback_id(raw),
-            sender=sender[0], subject=_clean(str(message.get("Subject") or "")).removeprefix("Fwd: ").strip(),
+            sender=sender[0], authenticated=authenticated(message, sender[0]), subject=FORWARD_PREFIX.sub("", _clean(str(message.get("Subject") or ""))),
             sent_at=_date(message), people=people, lines=_first_lines(body, forwarded),
             attachments=[_clean(part.get_filename() or "") for part in message.iter_attachments() if part.get_filename()],
         )
@@ -112,10 +130,13 @@ def read(raw: bytes) -> Mail:
 
 
 async def receive(db: Database, i18n: I18n, raw: bytes, now: datetime, platforms: set[str],
-                  own_addresses: set[str] = frozenset()) -> Taken:
+                  own_addresses: set[str] = frozenset(), *, trust_from: bool = False) -> Taken:
     """Read and log one mail in its own transaction. Raises Unreadable or Looping (refuse it
-    for good) or TryLater (refuse it for now)."""
+    for good) or TryLater (refuse it for now). Unless `trust_from` (a server that takes mail
+    only from its own signed-in users), the From address must be vouched for."""
     mail = read(raw)
+    if not (mail.authenticated or trust_from):
+        return Taken("unauthenticated")
     try:
         async with db.sessions() as session, session.begin():
             return await take(session, i18n, mail, now, platforms, {a.lower() for a in own_addresses})
@@ -159,7 +180,7 @@ def _question(i18n: I18n, session: Session, member: models.Member, mail: Mail, u
     buttons = offer(session, member, now, [*options, (i18n.string(member.locale, "button.cancel"), "cancel", {})])
     people = [f"{mail.people[a]} <{a}>" if mail.people.get(a) else a for a in unknown]
     text = i18n.render(member.locale, "mail_unknown", member.timezone, subject=mail.subject, people=people)
-    return Reply(text, buttons=buttons, kind="mail_unknown")
+    return Reply(text, buttons=buttons, kind="mail_unknown", team_id=member.team_id)
 
 
 async def _chat_of(session: Session, member: models.Member, platforms: set[str]) -> ChatRef | None:
@@ -192,7 +213,7 @@ def _body(message: EmailMessage) -> str:
     if part.get_content_subtype() == "html":
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
         text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", text, flags=re.I)
-        text = re.sub(r"<[^>]+>", " ", text)
+        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
     return text
 
 

@@ -314,7 +314,8 @@ class Services:
         app, settings = self.app, self.app.settings
 
         async def receive(raw: bytes, own: set[str]) -> mail_intake.Taken:
-            return await mail_intake.receive(app.db, app.i18n, raw, app.bot.clock(), set(app.senders), own)
+            return await mail_intake.receive(app.db, app.i18n, raw, app.bot.clock(), set(app.senders), own,
+                                             trust_from=settings.smtp_trust_from)
 
         handler = MailHandler(receive, app.deliver)
         self.mail = MailServer(handler, settings.smtp_host, settings.smtp_port, settings.smtp_max_bytes)

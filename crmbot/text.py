@@ -75,18 +75,31 @@ def normalise_phone(raw: str, region: str | None = None) -> str:
 
 # the region a bare national number is read in, by the member's language
 PHONE_REGION = {"cs": "CZ", "sl": "SI", "az": "AZ", "cy": "GB", "zh": "CN", "en": "GB"}
-DIGIT_RUN = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d \-./()]{5,}\d(?!\w)")
+DIGIT_RUN = re.compile(r"(?<![\w+$€£¥₼])(?:\+|00)?\d[\d \-./()]{5,}\d(?![\w%])")
+DATE_SHAPE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")  # 12.11.2024, 2024-11-30, 30/11/24
+MONEY_AFTER = re.compile(r"\s*(?:[A-Z]{3}\b|Kč|€|£|¥|元|₼|manat|tis\b|mil\b)", re.I)
 
 
-def contact_in(text: str) -> str:
+def contact_in(text: str, region: str | None = None) -> str:
     """The e-mail address or phone number in a message, as typed ("" when none): a customer is
-    looked up by it exactly, never fuzzily."""
+    looked up by it exactly, never fuzzily. Dates and amounts are not phone numbers: a run of
+    digits counts only if it is not date-shaped, no currency follows it, and it has the length
+    of a phone number (with its country code, or possible in the member's region)."""
     found = EMAIL.search(text)
     if found:
         return found.group(0)
     for run in DIGIT_RUN.finditer(text):
-        if sum(ch.isdigit() for ch in run.group(0)) >= 7:
-            return run.group(0).strip()
+        raw = run.group(0).strip()
+        digits = re.sub(r"\D", "", raw)
+        if DATE_SHAPE.fullmatch(raw) or MONEY_AFTER.match(text, run.end()) or len(digits) < 8:
+            continue
+        international = raw.startswith(("+", "00"))
+        try:
+            number = phonenumbers.parse("+" + digits.removeprefix("00") if international else digits, None if international else region)
+        except phonenumbers.NumberParseException:
+            number = None
+        if (number is not None and phonenumbers.is_possible_number(number)) or (not international and len(digits) >= 9 and region is None):
+            return raw
     return ""
 
 

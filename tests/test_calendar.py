@@ -47,6 +47,11 @@ async def test_a_members_calendar_shows_their_follow_ups_until_it_is_revoked(dem
         assert (await get(renewed))[0] == 200
         await asyncio.to_thread(issue, db_url, "Alice", "--revoke")
         assert (await get(renewed))[0] == 404
+        bobs = await asyncio.to_thread(issue, db_url, "Bob")
+        bobs_local = f"http://127.0.0.1:{services.http.port}" + bobs.removeprefix("https://crm.example.com")
+        assert (await get(bobs_local))[0] == 200
+        left = await asyncio.to_thread(CliRunner().invoke, cli, ["member", "remove", "Bob", "--db", db_url])
+        assert left.exit_code == 0 and (await get(bobs_local))[0] == 404  # a member who left has no calendar
         assert (await get(f"http://127.0.0.1:{services.http.port}/calendar/guess.ics"))[0] == 404
     finally:
         await services.stop()

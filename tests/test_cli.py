@@ -265,3 +265,17 @@ def test_a_member_gets_an_email_address_for_mail_intake(demo_db):
     assert listed["Alice"] == "alice@demo-sales.example" and listed["Bob"] is None
     refused = run("member", "add", "Bob", "--email", "not an address", "--db", demo_db)
     assert refused.exit_code == 1 and "--email" in refused.output
+
+
+def test_adding_an_address_to_a_known_member_keeps_their_role_and_an_address_is_one_members(demo_db):
+    assert run("member", "add", "Alice", "--email", "alice@demo.example", "--db", demo_db).exit_code == 0
+    listed = {m["name"]: (m["role"], m["email"]) for m in json.loads(run("member", "list", "--db", demo_db, "--format", "json").output)}
+    assert listed["Alice"] == ("manager", "alice@demo.example")  # not demoted to rep
+    taken = run("member", "add", "Bob", "--email", "ALICE@demo.example", "--db", demo_db)
+    assert taken.exit_code == 1 and "already Alice's" in taken.output
+
+
+def test_table_cells_are_shown_as_typed(demo_db, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per member
+    assert run("member", "add", "Zed [CZ] [/]", "--db", demo_db).exit_code == 0
+    assert "Zed [CZ] [/]" in run("member", "list", "--db", demo_db).output

@@ -243,3 +243,11 @@ async def test_a_customer_is_found_by_phone_or_email_as_typed_on_a_phone(alice, 
         assert card.kind == "card" and "Petr Dvořák" in card.text, typed
     [nobody] = await alice.send("find +421 731 222 333")  # the same digits in Slovakia: someone else
     assert nobody.kind == "contact_not_found" and not nobody.buttons
+
+
+def test_dates_and_amounts_are_not_phone_numbers():
+    from crmbot.text import contact_in
+
+    for text in ("delivered 12.11.2024 broken", "paid 1 500 000 CZK", "due 2024-11-30", "ref 20241130", "150 000 000 Kč"):
+        assert contact_in(text, "CZ") == "", text
+    assert contact_in("call 731 222 333", "CZ") == "731 222 333" and contact_in("+44 20 7946 0958", None) == "+44 20 7946 0958"

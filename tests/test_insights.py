@@ -29,6 +29,8 @@ async def history(app) -> models.Team:
                                created_at=NOW - 90 * DAY, updated_at=NOW - 90 * DAY, rev=0)
         quiet = models.Customer(team_id=team.id, name="Quiet Ltd", status="customer", emails=[], phones=[],
                                 created_at=NOW - 90 * DAY, updated_at=NOW - 90 * DAY, rev=0)
+        session.add(models.Customer(team_id=team.id, name="<script> & Co", status="customer", emails=[], phones=[],
+                                    created_at=NOW - 90 * DAY, updated_at=NOW - 90 * DAY, rev=0))
         session.add_all([acme, quiet])
         await session.flush()
         session.add(models.Interaction(team_id=team.id, customer_id=acme.id, member_id=bob.id, kind="call", summary="",
@@ -86,7 +88,7 @@ async def test_funnel_lost_reasons_forecast_and_risk_from_the_teams_history(app)
     assert december.team == {"EUR": Decimal(3000)}  # E: 4000 EUR in negotiation (0.75), closing 5 December
     assert december.by_rep == {members["Dana"]: {"EUR": Decimal(3000)}}  # F closes in January: later
 
-    assert [c.name for c, _ in risk.quiet_customers] == ["Quiet Ltd"]
+    assert [c.name for c, _ in risk.quiet_customers] == ["<script> & Co", "Quiet Ltd"]  # never called, then longest quiet
     assert [c.text for c in risk.old_complaints] == ["late"]
     assert [d.title for d, _ in risk.stalled_deals] == ["F"]  # a lead since 1 November; E moved on the 11th
 
@@ -110,6 +112,7 @@ async def test_the_html_report_and_the_rates_behind_its_totals(app, db_url, tmp_
     [png] = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(png).startswith(b"\x89PNG")  # the chart travels inside the page
     assert "Contoso" in page and "Quiet Ltd" in page
+    assert "<script>" not in page and "&lt;script&gt; &amp; Co" in page  # what people typed is text, never markup
     assert "125\xa0000,00\xa0Kč" in page and "11\xa0500,00\xa0Kč" in page  # lost for price 5 000 EUR, timing 500 USD
     assert "prosinec 2026" in page and "leden 2027" in page  # the forecast's months, in Czech
     assert "1\xa0000,00\xa0Kč" in page  # F in January: 10 000 CZK as a lead (10 %)

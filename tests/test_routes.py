@@ -103,3 +103,10 @@ async def test_imported_customers_the_file_gives_no_owner_are_routed(demo, db_ur
         owners = {c.name: c.owner_id for c in await session.scalars(
             select(models.Customer).where(models.Customer.name.in_(["Ada Web", "Bo Web", "Cy Fair", "Di Web"])))}
     assert owners == {"Ada Web": ids["Bob"], "Bo Web": ids["Alice"], "Cy Fair": None, "Di Web": ids["Admin"]}
+
+
+def test_a_word_rule_reads_words_not_punctuation():
+    rule_text = models.Complaint(text="The invoice, again! Wrong VAT.")
+    customer = models.Customer(name="X", lead_source=None, status="lead", company=None, phones=[])
+    assert routes._holds("text", "invoice", customer, rule_text) and routes._holds("text", "VAT", customer, rule_text)
+    assert not routes._holds("text", "voice", customer, rule_text)

@@ -28,6 +28,7 @@ ANSWERS = {
     "logged": "250 OK: logged",
     "duplicate": "250 OK: seen before",
     "not_a_member": "550 5.7.1 the sender is not a crmbot member",
+    "unauthenticated": "550 5.7.26 the sender's address is not vouched for (no DKIM or DMARC pass)",
 }
 
 
@@ -55,10 +56,13 @@ class MailHandler:
         except Exception:
             log.exception("a mail could not be handled")
             return "451 4.3.0 try again later"
-        if taken.status == "not_a_member":
-            log.info("mail from someone who is not a member was refused")
+        if taken.status in ("not_a_member", "unauthenticated"):
+            log.info("a mail was refused: %s", taken.status.replace("_", " "))
         for chat, replies in taken.questions:
-            await self.deliver(chat, replies)  # kept and sent later when the platform is away
+            try:  # the mail is logged: nothing here may turn that into a bounce
+                await self.deliver(chat, replies)  # kept and sent later when the platform is away
+            except Exception:
+                log.exception("a question about a logged mail could not be sent")
         return ANSWERS[taken.status]
 
 

@@ -13,6 +13,7 @@ import click
 import typer
 import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crmbot import app as app_module
@@ -134,6 +135,11 @@ async def one_customer(app: app_module.App, session, team_id: int, name: str):
 def check_format(format: str) -> None:
     if format not in ("table", "json"):
         fail("--format must be table or json")
+
+
+def cells(*values: object) -> list[str]:
+    """Table cells shown as typed: rich would read "[CZ]" in a name as markup."""
+    return [escape(str(value)) for value in values]
 
 
 def show(format: str, rows: list[dict], table: Table) -> None:

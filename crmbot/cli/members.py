@@ -14,6 +14,7 @@ from crmbot.cli.common import (
     DbOption,
     FormatOption,
     TeamOption,
+    cells,
     check_format,
     check_role,
     cli,
@@ -66,7 +67,7 @@ async def _telegram_link(app: app_module.App, code: str) -> str | None:
 @member_cli.command("add")
 def member_add(
     name: Annotated[str, typer.Argument(help="The member's name.")],
-    role: Annotated[str, typer.Option("--role", help="rep, manager or admin.")] = "rep",
+    role: Annotated[Optional[str], typer.Option("--role", help="rep, manager or admin (a new member: rep; a known one keeps theirs).")] = None,
     telegram: Annotated[Optional[str], typer.Option("--telegram", help="Telegram user id.")] = None,
     slack: Annotated[Optional[str], typer.Option("--slack", help="Slack user id (with --workspace).")] = None,
     workspace: Annotated[str, typer.Option("--workspace", help="Slack workspace (team) id.")] = "",
@@ -77,7 +78,8 @@ def member_add(
     team: TeamOption = None,
 ) -> None:
     """Add a member (or take one back, or change their role) and bind their platform accounts."""
-    check_role(role)
+    if role is not None:
+        check_role(role)
     address = email_address(email) if email is not None else None
 
     async def main(app: app_module.App) -> None:
@@ -87,17 +89,21 @@ def member_add(
             actor = cli_actor(team_row.id)
             member = await teams.member_by_name(session, team_row.id, name)
             if member is None:
-                member = await teams.create_member(session, team_row.id, name, now, role=role, locale=locale, timezone=tz)
+                member = await teams.create_member(session, team_row.id, name, now, role=role or "rep", locale=locale, timezone=tz)
             else:
                 await membership.rejoin(session, actor, member, now)
-                await _set_role(session, actor, member, role, now)
+                if role is not None:
+                    await _set_role(session, actor, member, role, now)
             if address is not None and member.email != address:
+                holder = next((m for m in await teams.members_with_email(session, address) if m.team_id == team_row.id), None)
+                if holder is not None and holder.id != member.id:
+                    fail(f"{address} is already {holder.name}'s: mail from it can be only one member's")
                 await changes.update(session, actor, now, member, email=address)
             if telegram:
                 await teams.bind_identity(session, member, "telegram", telegram, now, chat_id=telegram)
             if slack:
                 await teams.bind_identity(session, member, "slack", slack, now, workspace=workspace)
-        print(f"{name} is now {role} in {team_row.name!r}.")
+        print(f"{member.name} is {member.role} in {team_row.name!r}.")
 
     run_app(db, main)
 
@@ -119,9 +125,9 @@ def member_list(
         rows = [member_json(m, accounts.get(m.id, [])) for m in members]
         table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "E-mail", "Accounts", title=team_row.name)
         for row in rows:
-            table.add_row(str(row["id"]), row["name"], row["role"], row["locale"], row["timezone"],
-                          "yes" if row["active"] else "no", row["email"] or "—",
-                          ", ".join(f"{i['platform']} {i['user_id']}" for i in row["identities"]) or "—")
+            table.add_row(*cells(row["id"], row["name"], row["role"], row["locale"], row["timezone"],
+                                 "yes" if row["active"] else "no", row["email"] or "—",
+                                 ", ".join(f"{i['platform']} {i['user_id']}" for i in row["identities"]) or "—"))
         show(format, rows, table)
 
     run_app(db, main)

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from babel.numbers import list_currencies
@@ -30,6 +31,10 @@ def report(
 
     if period not in PERIODS:
         fail(f"--period must be one of: {', '.join(PERIODS)}")
+    try:
+        ZoneInfo(tz)
+    except (ValueError, ZoneInfoNotFoundError):
+        fail(f"--tz must be a time zone such as Europe/Prague, not {tz!r}")
     moment = parse_now(now) or datetime.now(timezone.utc)
 
     async def main(app: app_module.App) -> None:

@@ -15,6 +15,7 @@ from crmbot.cli.common import (
     FormatOption,
     TeamOption,
     auto_followup_cli,
+    cells,
     check_format,
     cli_actor,
     fail,
@@ -31,6 +32,8 @@ def _conditions(when: list[str]) -> list[tuple[str, str]]:
     for condition in when:
         field, equals, value = condition.partition("=")
         field, value = field.strip().lower(), value.strip()
+        if field == "text" and len(value.split()) > 1:
+            fail(f"--when text=WORD takes one word (a complaint mentioning it); not {condition!r}")
         if not equals or not value or field not in routes.FIELDS:
             fail(f"--when takes FIELD=VALUE with FIELD one of {', '.join(routes.FIELDS)}; not {condition!r}")
         parsed.append((field, value))
@@ -87,7 +90,7 @@ def route_list(
                  "to": [members[m].name for m in r.assignees if m in members], "round_robin": r.round_robin} for r in rules]
         table = Table("ID", "For", "When", "To", "In turn", title=team_row.name)
         for row, rule in zip(rows, rules):
-            table.add_row(str(row["id"]), row["for"], describe(rule), ", ".join(row["to"]), "yes" if row["round_robin"] else "no")
+            table.add_row(*cells(row["id"], row["for"], describe(rule), ", ".join(row["to"]), "yes" if row["round_robin"] else "no"))
         show(format, rows, table)
 
     run_app(db, main)

@@ -50,6 +50,8 @@ async def resolve_complaint(ctx: Context, intent: Intent) -> list[Reply]:
     row = open_ones[0]
     await ctx.update(row, status="resolved", resolution=intent.slots.get("text", "").strip(), resolved_at=ctx.now)
     # the check-in call goes to whoever handled the complaint
-    handler = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id or row.member_id, ctx.member)
+    handler = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id or row.member_id)
+    if handler is None or not handler.active:  # who handled it has left: whoever resolved it
+        handler = ctx.member
     return [ctx.reply("complaint_resolved", complaint=row, customer=customer),
             *await auto_followups.follow_up(ctx, auto_followups.RESOLVED_COMPLAINT, customer, handler)]

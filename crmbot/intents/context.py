@@ -17,7 +17,7 @@ from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
 from crmbot.store import changes, customers, models, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
-from crmbot.text import EMAIL, contact_in, same_number
+from crmbot.text import EMAIL, PHONE_REGION, contact_in, same_number
 
 MAX_CHOICES = 5
 
@@ -100,7 +100,7 @@ class Context:
             return
         chat = ChatRef(identities[0].platform, identities[0].chat_id)
         text = self.i18n.render(member.locale, template, member.timezone, **values)
-        self.announcements.append(Outgoing(chat, (Reply(text, kind=template),)))
+        self.announcements.append(Outgoing(chat, (Reply(text, kind=template, team_id=self.team.id),)))
 
     def t(self, key: str, **values: Any) -> str:
         return self.i18n.string(self.locale, key, **values)
@@ -129,15 +129,17 @@ class Context:
         chosen = intent.slots.get("customer_id")
         if chosen is not None:
             return await self._live_customer(int(chosen))
-        mention = intent.mention or contact_in(intent.slots.get("text", ""))
+        region = PHONE_REGION.get(self.locale)
+        mention = intent.mention or contact_in(intent.slots.get("text", ""), region)
         if not mention:
             return self.asked("ask_customer", intent=intent.name) if required else None
         matches = await self.search(mention)
-        if contact_in(mention) == mention.strip() and not EMAIL.search(mention):
+        by_contact = contact_in(mention, region) == mention.strip()  # a phone number or address alone
+        if by_contact and not EMAIL.search(mention):
             matches = await self._same_number(mention, matches)
         if not required and (not matches or matches[0].score < ACCEPT):
             return None
-        if not matches and contact_in(mention) == mention.strip():
+        if not matches and by_contact:
             return self.asked("contact_not_found", contact=mention.strip())
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])

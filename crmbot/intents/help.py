@@ -8,7 +8,7 @@ from crmbot.intents.router import Router
 from crmbot.messages import Reply
 from crmbot.store import customers
 from crmbot.store.search import clear_winner
-from crmbot.text import contact_in, words
+from crmbot.text import PHONE_REGION, contact_in, words
 
 router = Router()
 LOOKUP_SCORE = 85  # how sure a bare message must be to be read as a customer's name
@@ -33,7 +33,7 @@ async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
     if reason == "empty":
         return [ctx.reply("empty")]
     # a bare phone number or e-mail address is a look-up by it ("who is 731 222 333")
-    contact = contact_in(intent.slots.get("text", ""))
+    contact = contact_in(intent.slots.get("text", ""), PHONE_REGION.get(ctx.locale))
     if contact and not intent.mention:
         return await ctx.dispatch(Intent("find_customer", ctx.locale, {**intent.slots, "mention": contact}))
     # a bare name is a look-up: "novak" shows Novák's card, or asks which Novák

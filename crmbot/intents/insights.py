@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from crmbot.store import Session, analytics, models, records
 from crmbot.text import fold
@@ -157,22 +158,23 @@ async def lost_reasons(session: Session, team_id: int, since: datetime, until: d
     return ranked(lambda d: d.lost_reason), ranked(lambda d: d.competitor)
 
 
-def month_start(moment: datetime, ahead: int = 0) -> datetime:
-    first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def month_start(moment: datetime, ahead: int = 0, tz: str = "UTC") -> datetime:
+    """The first instant of the month `ahead` months after `moment`'s, in the time zone `tz`."""
+    first = moment.astimezone(ZoneInfo(tz)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for _ in range(ahead):
         first = (first + timedelta(days=32)).replace(day=1)
     return first
 
 
 async def forecast(session: Session, team: models.Team, now: datetime, months: int = 2,
-                   owner_id: int | None = None) -> list[Forecast]:
+                   owner_id: int | None = None, tz: str = "UTC") -> list[Forecast]:
     """This month's and next month's weighted pipeline: each open deal expected to close in the
     month counts at its stage's probability."""
     chance = {**DEFAULT_PROBABILITY, **{s: Decimal(str(p)) for s, p in (team.settings or {}).get("stage_probability", {}).items()}}
     deals = [d for d in await analytics.deals(session, team.id, owner_id) if d.stage in OPEN and d.expected_close]
     out = []
     for ahead in range(months):
-        start, end = month_start(now, ahead), month_start(now, ahead + 1)
+        start, end = month_start(now, ahead, tz), month_start(now, ahead + 1, tz)
         month = Forecast(start, {}, defaultdict(dict))
         for deal in deals:
             if start <= deal.expected_close < end:

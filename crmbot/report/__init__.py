@@ -45,7 +45,7 @@ async def page(session: Session, i18n: I18n, team: models.Team, period: str, now
     png = await asyncio.to_thread(charts.draw, picture)  # off the event loop, as for a chat reply
     funnel = await insights.funnel(session, team.id, since, until, now)
     reasons, competitors = await insights.lost_reasons(session, team.id, since, until)
-    months = await insights.forecast(session, team, now)
+    months = await insights.forecast(session, team, now, tz=tz)
     risk = await insights.at_risk(session, team, now)
     members = await records.members_by_id(session, team.id)
     people = await records.customers_by_id(session, team.id, {c.customer_id for c in risk.old_complaints}

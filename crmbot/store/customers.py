@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +32,10 @@ async def with_emails(session: AsyncSession, team_id: int, addresses: set[str]) 
         return {}
     # the JSON list as text narrows the rows in SQL on both engines; the exact test is below
     text = func.lower(cast(models.Customer.emails, String))
+    # each address as the JSON column holds it ("info@pekařství.cz" is stored as "pek\u0159…")
+    needles = {json.dumps(address)[1:-1].lower() for address in addresses}
     rows = await session.scalars(select(models.Customer).where(
-        *_live(team_id), or_(*(text.contains(address, autoescape=True) for address in addresses))))
+        *_live(team_id), or_(*(text.contains(needle, autoescape=True) for needle in needles))))
     found: dict[str, list[models.Customer]] = {}
     for row in rows:
         held = {str(e).lower() for e in row.emails or ()}

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
-from crmbot.text import fold
+from crmbot.text import fold, words
 
 CUSTOMER_FIELDS = ("source", "status", "company", "country")
 COMPLAINT_FIELDS = ("text", "product")
@@ -67,7 +67,7 @@ def country_of(customer: models.Customer) -> str | None:
 def _holds(name: str, wanted: str, customer: models.Customer, complaint: models.Complaint | None) -> bool:
     wanted = fold(wanted)
     if name == "text":
-        return complaint is not None and wanted in fold(complaint.text or "").split()
+        return complaint is not None and wanted in words(fold(complaint.text or ""))
     if name == "product":
         return complaint is not None and fold(complaint.product or "") == wanted
     value = {"source": customer.lead_source, "status": customer.status, "company": customer.company,
