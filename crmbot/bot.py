@@ -105,7 +105,7 @@ class Bot:
         while True:
             announcements: list[Outgoing] = []
             try:
-                async with self.db.sessions() as session:
+                async with self.db.writer_turn(), self.db.sessions() as session:
                     async with session.begin():
                         replies = await self._handle(session, incoming, now, announcements)
                 # committed: only now may other chats hear of it

@@ -92,6 +92,8 @@ class Reply:
     # the template that made it ("button_used"): adapters decide how to show a reply from this,
     # never from its words, which differ per language; "" for text made without a template
     kind: str = ""
+    # the team whose records it may show: a reply kept for later is erased with their customer
+    team_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,61 @@ async def test_a_slow_send_keeps_its_lease_and_a_crashed_one_is_retaken_within_t
     assert [note_of(r) for r in other.reminders()] == ["again-0"]
 
 
+class OneAtATime(RecordingPlatform):
+    """Takes each message at once; the send after `hang_from` accepted ones hangs until `hang` is set."""
+
+    def __init__(self, hang_from: int) -> None:
+        super().__init__()
+        self.hang_from = hang_from
+        self.hang = asyncio.Event()
+        self.hanging = asyncio.Event()
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        self.attempts += 1
+        if len(self.sent) >= self.hang_from:
+            self.hanging.set()
+            await self.hang.wait()
+        self.sent.append((chat, list(replies)))
+
+
+async def test_each_accepted_reminder_is_recorded_before_a_crash_can_catch_it(app, clock):
+    """One send, then its own commit: a worker dying while its next reminder is in flight has
+    recorded the ones the platform took, and only the one in flight can go out twice."""
+    alice = await member(app, "Alice")
+    first, in_flight = await followups(app, alice, [NOW, NOW + timedelta(seconds=1)])
+    platform = OneAtATime(hang_from=1)
+    dying = asyncio.ensure_future(loop_for(app, platform, clock, worker_id="dies", concurrency=1).run_once(NOW + timedelta(seconds=1)))
+    await asyncio.wait_for(platform.hanging.wait(), 10)
+    assert (await row(app, first)).delivered_at is not None  # recorded while the next send is in flight
+    dying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+
+    survivor = RecordingPlatform()
+    report = await loop_for(app, survivor, clock, worker_id="lives").run_once(NOW + timedelta(seconds=20))
+    assert report.delivered == [in_flight] and [note_of(r) for r in survivor.reminders()] == ["fu-1"]
+
+
+async def test_no_send_begins_on_a_lease_that_could_not_be_renewed(app, clock):
+    """The injected clock runs ahead of the renewals (as when they fail): the claimed rows whose
+    sends have not begun are left to the worker that takes them after the lease, never sent by
+    both."""
+    alice = await member(app, "Alice")
+    first, second = await followups(app, alice, [NOW, NOW])
+    platform = OneAtATime(hang_from=0)
+    holder = asyncio.ensure_future(loop_for(app, platform, clock, worker_id="slow", concurrency=1).run_once())
+    await asyncio.wait_for(platform.hanging.wait(), 10)
+    clock.now = NOW + timedelta(seconds=16)  # past the 15 s lease, no renewal written yet
+    rival = RecordingPlatform()
+    taken = await loop_for(app, rival, clock, worker_id="rival").run_once()
+    assert sorted(taken.delivered) == [first, second]
+    platform.hang.set()
+    report = await asyncio.wait_for(holder, 10)
+    assert report.released == [second]  # not begun: the lease was no longer surely ours
+    assert report.lost == [first]  # in flight as the lease lapsed: the one that can go out twice
+    assert Counter(note_of(r) for r in [*platform.reminders(), *rival.reminders()]) == {"fu-0": 2, "fu-1": 1}
+
+
 async def test_overdue_rows_at_start_up_go_out_at_once_marked_late(app, clock):
     alice = await member(app, "Alice")
     [overdue, on_time] = await followups(app, alice, [NOW - timedelta(hours=2), NOW - timedelta(seconds=5)])

@@ -9,7 +9,8 @@ from crmbot import sample
 from crmbot.adapters.console import ConsoleChat
 from crmbot.app import console_member
 from crmbot.exporter import export_team
-from crmbot.messages import ChatRef, Incoming, UserRef
+from crmbot.messages import ChatRef, DeliveryFailed, Incoming, Reply, UserRef
+from crmbot.reminders import outbox
 from crmbot.store import erasure, models, teams
 from tests.conftest import NOW
 
@@ -155,3 +156,28 @@ async def test_forget_erases_everything_personal_and_keeps_the_fact(chats, demo)
     assert trail[-1].action == "erase"
     # and she can no longer be found
     assert "Lucie" not in "\n".join(r.text for r in await admin.send("find lucie cerna"))
+
+
+async def test_forget_also_erases_the_replies_kept_about_her_while_a_platform_was_down(chats, demo):
+    rep, admin = chats["rep"], chats["admin"]
+
+    async def platform_down() -> None:
+        raise DeliveryFailed("Bot API answered 502")
+
+    kept_in = ChatRef("telegram", "5550001")
+    about_lucie, about_petr = await rep.send("/find lucie cerna"), await rep.send("/find petr dvorak")
+    assert any("Lucie Černá" in r.text for r in about_lucie) and all(r.team_id is not None for r in about_lucie)
+    await demo.deliver(kept_in, about_lucie, platform_down)
+    await demo.deliver(kept_in, about_petr, platform_down)
+    async with demo.db.sessions() as session, session.begin():  # another team's kept reply naming its own Lucie
+        other = await teams.create_team(session, "Other shop", NOW)
+    await outbox.keep(demo.db, ChatRef("telegram", "5550002"), [Reply("Lucie Černá called back", team_id=other.id)], NOW)
+
+    ask = await admin.send("/forget lucie cerna")
+    await admin.press(next(b for b in ask[0].buttons if "Erase" in b.label))
+    async with demo.db.sessions() as session:
+        kept = list(await session.scalars(select(models.PendingReply).order_by(models.PendingReply.id)))
+    texts = [r["text"] for row in kept for r in row.replies]
+    assert [row.chat_id for row in kept] == ["5550001", "5550002"]  # Petr's answer, and the other team's
+    assert not any("Lucie" in t for t in texts[:-1]) and any("Petr Dvořák" in t for t in texts)
+    assert texts[-1] == "Lucie Černá called back"  # erasure is the team's: another team's Lucie stays

@@ -50,7 +50,8 @@ async def _chat(app: app_module.App, user: str, team: str | None, now: datetime 
     if interactive:
         out.print(f"[bold]crmbot[/bold] — you are {user}. Type 'help', or Ctrl-D to leave.")
     # announcements (a deal won, with `/notify here` said in this chat) follow the answer here;
-    # those for a Telegram or Slack chat are logged: their adapter runs in `crmbot run`
+    # those for a Telegram or Slack chat are kept in the database (their adapter runs in
+    # `crmbot run`), whose reminder loop sends them
     app.senders["console"] = ConsoleSender(show, chat)
     # due follow-ups are printed into the chat, by the same loop `crmbot run` uses
     loop_task, stop, reminder_loop = None, asyncio.Event(), None

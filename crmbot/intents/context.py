@@ -77,7 +77,7 @@ class Context:
         return self.i18n.render(self.locale, template, self.tz, **values)
 
     def reply(self, template: str, *, buttons: tuple[Button, ...] = (), card: Card | None = None, **values: Any) -> Reply:
-        return Reply(self.render(template, **values), buttons=buttons, card=card, kind=template)
+        return Reply(self.render(template, **values), buttons=buttons, card=card, kind=template, team_id=self.team.id)
 
     def asked(self, template: str, **values: Any) -> Asked:
         """A look-up's answer when it cannot give what was looked for: this one reply."""

@@ -26,8 +26,9 @@ Renew = Callable[[AsyncSession, datetime], Awaitable[None]]
 
 def extend(model, ids: Iterable[int], worker: str) -> Renew:
     """Renewal of `worker`'s live claims on these rows of a table with id, claimed_by and
-    claim_expires_at (a row marked done or released has no expiry, and stays so)."""
-    ids = list(ids)
+    claim_expires_at (a row marked done or released has no expiry, and stays so). A list is
+    read at each renewal, so rows claimed later can be added to it."""
+    ids = ids if isinstance(ids, list) else list(ids)
 
     async def renew(session: AsyncSession, until: datetime) -> None:
         await session.execute(
@@ -41,14 +42,23 @@ def extend(model, ids: Iterable[int], worker: str) -> Renew:
 class Renewal:
     """`async with Renewal(db, lease, clock, renew):` calls `renew(session, now + lease)` every
     third of a lease until the block ends. A renewal that fails (the database away) is logged
-    and tried again at the next tick; the lease then protects the rows for what is left of it."""
+    and tried again at the next tick; the lease then protects the rows for what is left of it.
 
-    def __init__(self, db: Database, lease: timedelta, clock: Clock, renew: Renew) -> None:
+    `held_until` is when the lease last written runs out (by `clock`); `holds(now)` says whether
+    more than one renewal period of it is left: work not yet begun should begin only then, or
+    another worker may take the row while it runs."""
+
+    def __init__(self, db: Database, lease: timedelta, clock: Clock, renew: Renew, *,
+                 held_until: datetime | None = None) -> None:
         self.db = db
         self.lease = lease
         self.clock = clock
         self.renew = renew
+        self.held_until = held_until if held_until is not None else clock() + lease
         self._task: asyncio.Task | None = None
+
+    def holds(self, now: datetime) -> bool:
+        return now + self.lease / 3 < self.held_until
 
     async def __aenter__(self) -> Renewal:
         self._task = asyncio.create_task(self._run(), name="crmbot-lease-renewal")
@@ -63,8 +73,10 @@ class Renewal:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
+            until = self.clock() + self.lease
             try:
                 async with self.db.sessions() as session, session.begin():
-                    await self.renew(session, self.clock() + self.lease)
+                    await self.renew(session, until)
+                self.held_until = until
             except Exception as error:
                 log.warning("could not renew a delivery lease: %s", describe(error))

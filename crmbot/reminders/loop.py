@@ -5,11 +5,12 @@
     await loop.run(stop)          # passes until `stop` is set, sleeping until the next due row
 
 Delivery is at-least-once by construction and exactly-once in practice: a row is claimed with
-a short lease (committed), sent, and marked delivered in the same row once the platform
-accepted it. While a send is in flight its worker renews the lease, so a slow platform never
-gets the same reminder from a second worker; a crash stops the renewals, and the row is taken
-again once the lease runs out (15 s by default). Only a crash in the instant between the
-platform's "ok" and our commit can duplicate a reminder.
+a short lease (committed), sent, and marked delivered in a transaction of its own the moment
+the platform accepted it — no other row's send or commit in between. While a send is in
+flight its worker renews the lease, so a slow platform never gets the same reminder from a
+second worker, and no send begins on a lease the worker could not renew; a crash stops the
+renewals, and the row is taken again once the lease runs out (15 s by default). Only a crash
+between the platform's "ok" and our commit can duplicate a reminder.
 
 A send that fails for a platform's trouble (an outage, a rate limit, a timeout) is tried again
 with a capped, jittered exponential backoff for `retry_hours` (three days by default) after the
@@ -23,6 +24,7 @@ Each pass also sends the replies kept while their platform was down (`outbox`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -42,6 +44,7 @@ from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models
 from crmbot.store.db import Database
+from crmbot.store.faults import describe
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class PassReport:
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)  # ended: refused for good, or retried for too long
     lost: list[int] = field(default_factory=list)  # accepted by the platform, but the row was no longer ours
+    released: list[int] = field(default_factory=list)  # not sent: the lease could not be renewed, left to lapse
     digests: list[tuple[int, str, str]] = field(default_factory=list)
     replies: outbox.RepliesReport = field(default_factory=outbox.RepliesReport)  # kept replies sent again
 
@@ -77,8 +81,9 @@ class ReminderLoop:
         *,
         poll_seconds: float = 1.0,
         lease_seconds: float = 15.0,
-        batch_size: int = 100,
+        batch_size: int = 4,  # rows claimed at once: about as many as go out in the next second
         concurrency: int = 32,
+        overlap_after_seconds: float = 1.0,
         backoff_seconds: float = 5.0,
         max_backoff_seconds: float = 300.0,
         retry_hours: float = 72.0,
@@ -97,6 +102,7 @@ class ReminderLoop:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
         self.concurrency = concurrency
+        self.overlap_after = overlap_after_seconds  # a send this slow lets the next begin beside it
         self.backoff = Backoff(backoff_seconds, max_backoff_seconds, rng or random.Random())
         self.retry_for = timedelta(hours=retry_hours)
         self.late_after = timedelta(seconds=late_after_seconds)
@@ -108,8 +114,6 @@ class ReminderLoop:
         self.replies = outbox.PendingReplies(db, senders, clock, worker=self.worker, lease=self.lease,
                                       send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for)
         self._wake = asyncio.Event()
-        self._marks: list[int] = []
-        self._mark_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings, db: Database, i18n: I18n, senders: dict[str, Sender], clock: Clock = system_clock,
@@ -160,24 +164,10 @@ class ReminderLoop:
         return max(0.0, min(self.poll, (moment - now).total_seconds()))
 
     async def run_once(self, now: datetime | None = None) -> PassReport:
-        """One pass: every due row (in batches), the kept replies, and every due digest. With
-        `now` given the whole pass happens at that instant (tests); without it each batch reads
-        the clock."""
+        """One pass: every due row, the kept replies, and every due digest. With `now` given the
+        whole pass happens at that instant (tests); without it each claim reads the clock."""
         report = PassReport()
-        replies_due = None
-        while True:
-            at = now or self.clock()
-            async with self.db.sessions() as session, session.begin():
-                ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease, limit=self.batch_size,
-                                        platforms=self.senders, postgres=self.db.is_postgres)
-                if replies_due is None:  # asked in a session the pass opens anyway
-                    replies_due = await outbox.due(session, at, list(self.senders))
-            if not ids:
-                break
-            report.claimed += len(ids)
-            await self._deliver(ids, at, report)
-            if len(ids) < self.batch_size:
-                break
+        replies_due = await self._reminders(now, report)
         if replies_due:
             report.replies = await self.replies.run_once(now or self.clock())
         if self.digests_enabled:
@@ -186,16 +176,59 @@ class ReminderLoop:
 
     # -- follow-ups ------------------------------------------------------------------------------
 
-    async def _deliver(self, ids: list[int], now: datetime, report: PassReport) -> None:
-        jobs = await self._prepare(ids, now)
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(job: _Job) -> None:
-            async with limit:
-                await self._send(job, now, report)
-
-        async with Renewal(self.db, self.lease, self.clock, extend(models.FollowUp, ids, self.worker)):
-            await asyncio.gather(*(one(job) for job in jobs))
+    async def _reminders(self, now: datetime | None, report: PassReport) -> bool:
+        """Claim a few due rows at a time, just before sending them (a crash strands no more
+        than those for a lease), and send them one at a time, each recorded before the next
+        begins: a crash then finds at most one reminder between the platform's "ok" and our
+        record of it. Only sends slower than `overlap_after` (a slow platform) let the next
+        begin beside them, up to `concurrency`. Returns whether kept replies are due."""
+        replies_due = None
+        claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
+        started: list[asyncio.Task] = []
+        in_flight: set[asyncio.Task] = set()
+        async with contextlib.AsyncExitStack() as stack:
+            renewing = False
+            try:
+                while True:
+                    at = now or self.clock()
+                    async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+                        ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease,
+                                                limit=self.batch_size, platforms=self.senders,
+                                                postgres=self.db.is_postgres)
+                        if replies_due is None:  # asked in a session the pass opens anyway
+                            replies_due = await outbox.due(session, at, list(self.senders))
+                    if not ids:
+                        break
+                    report.claimed += len(ids)
+                    claimed.extend(ids)
+                    if not renewing:
+                        await stack.enter_async_context(Renewal(
+                            self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
+                        renewing = True
+                    for job in await self._prepare(ids, at):
+                        if in_flight:
+                            _, in_flight = await asyncio.wait(in_flight, timeout=self.overlap_after)
+                        while len(in_flight) >= self.concurrency:
+                            _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                        # begin only on a row still ours, with a whole lease ahead: renewals keep
+                        # it so while the send is in flight
+                        if not await self._still_ours(job.followup_id):
+                            report.released.append(job.followup_id)
+                            continue
+                        task = asyncio.create_task(self._send(job, at, report))
+                        started.append(task)
+                        in_flight.add(task)
+                    if len(ids) < self.batch_size:
+                        break
+                if in_flight:
+                    await asyncio.wait(in_flight)
+            finally:
+                for task in in_flight:
+                    task.cancel()
+        for task in started:  # a database error recording a result fails the pass, as before
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()
+        return bool(replies_due)
 
     async def _prepare(self, ids: list[int], now: datetime) -> list[_Job]:
         """Render every claimed row and store its buttons, in one transaction."""
@@ -237,19 +270,30 @@ class ReminderLoop:
             return
         await self._mark(job.followup_id, now, report)
 
+    async def _still_ours(self, followup_id: int) -> bool:
+        """Renew this row's lease just before its send; False when it is no longer ours (the
+        lease ran out and another worker took it) or the database can't say."""
+        try:
+            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+                if await queue.renew(session, worker=self.worker, followup_id=followup_id, until=self.clock() + self.lease):
+                    return True
+            log.warning("reminder %s is no longer this worker's: another worker took it after its lease", followup_id)
+        except Exception as error:
+            log.warning("reminder %s left to its lease: it could not be renewed (%s)", followup_id, describe(error))
+        return False
+
     async def _mark(self, followup_id: int, now: datetime, report: PassReport) -> None:
-        """Group commit: marks that arrive while one is being written go in the next write."""
-        self._marks.append(followup_id)
-        async with self._mark_lock:
-            if followup_id not in self._marks:
-                return  # a concurrent flush already wrote ours
-            ids, self._marks = self._marks, []
-            async with self.db.sessions() as session, session.begin():
-                ours = await queue.mark_delivered(session, worker=self.worker, ids=ids, now=now, late_after=self.late_after)
-        report.delivered.extend(sorted(ours))
-        for lost in sorted(set(ids) - ours):
-            report.lost.append(lost)
-            log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", lost)
+        """The platform took it: record that at once, in a transaction of this row's own. Between
+        the platform's "ok" and this commit a crash sends the reminder twice, so nothing waits
+        in between — not another send, not another row's commit."""
+        async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+            ours = await queue.mark_delivered(session, worker=self.worker, ids=[followup_id], now=now,
+                                              late_after=self.late_after)
+        if followup_id in ours:
+            report.delivered.append(followup_id)
+            return
+        report.lost.append(followup_id)
+        log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", followup_id)
 
     async def _failed(self, job: _Job, now: datetime, report: PassReport, error: DeliveryFailed) -> None:
         attempt = job.attempts + 1

@@ -80,7 +80,8 @@ async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datet
     database cannot take them either: then they are lost, and the log says so."""
     try:
         async with db.sessions() as session, session.begin():
-            session.add(P(adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
+            team_id = next((r.team_id for r in replies if r.team_id is not None), None)
+            session.add(P(team_id=team_id, adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
                           replies=[encode(r) for r in replies], created_at=now, attempts=0))
         return True
     except Exception as error:
@@ -170,6 +171,7 @@ class PendingReplies:
 
     async def run_once(self, now: datetime) -> RepliesReport:
         report = RepliesReport()
+        held_until = self.clock() + self.lease
         async with self.db.sessions() as session, session.begin():
             keys = await claim(session, worker=self.worker, now=now, lease=self.lease, limit=self.batch_size,
                                adapters=list(self.senders), postgres=self.db.is_postgres)
@@ -182,17 +184,22 @@ class PendingReplies:
             chats.setdefault(row.chat_key, []).append(row)
         limit = asyncio.Semaphore(self.concurrency)
 
-        async def one(chat_rows: list[models.PendingReply]) -> None:
+        async def one(chat_rows: list[models.PendingReply], held: Renewal) -> None:
             async with limit:
-                await self._chat(chat_rows, now, report)
+                await self._chat(chat_rows, now, report, held)
 
-        async with Renewal(self.db, self.lease, self.clock, extend(P, [r.id for r in rows], self.worker)):
-            await asyncio.gather(*(one(chat_rows) for chat_rows in chats.values()))
+        async with Renewal(self.db, self.lease, self.clock, extend(P, [r.id for r in rows], self.worker),
+                           held_until=held_until) as held:
+            await asyncio.gather(*(one(chat_rows, held) for chat_rows in chats.values()))
         return report
 
-    async def _chat(self, rows: list[models.PendingReply], now: datetime, report: RepliesReport) -> None:
-        """One chat's rows, oldest first, until one fails."""
+    async def _chat(self, rows: list[models.PendingReply], now: datetime, report: RepliesReport, held: Renewal) -> None:
+        """One chat's rows, oldest first, until one fails; each deleted as soon as the platform
+        took it (a crash in between sends it twice)."""
         for row in rows:
+            if not held.holds(self.clock()):  # renewals failing: the rows may soon be another worker's
+                log.warning("kept replies for a %s chat left to their lease: it could not be renewed", row.adapter)
+                return
             chat = ChatRef(row.adapter, row.chat_id, row.thread)
             try:
                 await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]), self.send_timeout)

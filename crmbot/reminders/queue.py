@@ -71,6 +71,15 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     return sorted(result.scalars().all())
 
 
+async def renew(session: AsyncSession, *, worker: str, followup_id: int, until: datetime) -> bool:
+    """A fresh lease on a row `worker` still holds, undelivered; False when it holds it no more."""
+    result = await session.execute(
+        update(F).where(F.id == followup_id, F.claimed_by == worker, F.claim_expires_at.is_not(None), *waiting())
+        .values(claim_expires_at=until).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 async def mark_delivered(session: AsyncSession, *, worker: str, ids: list[int], now: datetime,
                          late_after: timedelta) -> set[int]:
     """The platform took these: record it in the same rows. Returns the ids still ours (a row

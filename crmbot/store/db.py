@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import event
@@ -59,10 +62,28 @@ class Database:
     url: URL
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    _turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
+
+    @contextlib.asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """On SQLite, this process's writers take turns in arrival order. SQLite has one writer,
+        and one that finds the file locked polls for it in sleeps of up to 100 ms, so a stream
+        of messages can keep a short write (a reminder's "delivered") waiting for seconds; in
+        turn it waits for the one transaction ahead of it. PostgreSQL needs no turns."""
+        if self.is_postgres:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            self._turns.clear()  # a lock belongs to its event loop: tests and commands start new ones
+            turn = self._turns[loop] = asyncio.Lock()
+        async with turn:
+            yield
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -6,9 +6,12 @@ with a confirmation (chat) or an explicit command (shell).
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models, teams
@@ -41,6 +44,7 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer: M.Custom
     for choice in stale:
         await session.delete(choice)
     counts["choices"] = len(stale)
+    counts["pending_replies"] = await _forget_kept_replies(session, team_id, customer)
 
     customer.name, customer.company = ERASED, None
     customer.emails, customer.phones = [], []
@@ -55,6 +59,35 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer: M.Custom
     )
     await session.flush()
     return counts
+
+
+async def _forget_kept_replies(session: AsyncSession, team_id: int, customer: M.Customer) -> int:
+    """Replies kept for a platform that was down (the outbox) are deleted when they name the
+    customer: unsent, they would show what was just erased. Only this team's are read."""
+    needles = [n for n in (customer.name, customer.company, *customer.emails, *customer.phones) if n and n.strip()]
+    if not needles:
+        return 0
+    # a whole name, an address or a number, as written or HTML-escaped, never part of a longer word
+    names = re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for n in needles for v in {n.strip(), html.escape(n.strip())}),
+                       re.IGNORECASE)
+    rows = await session.execute(select(M.PendingReply.id, M.PendingReply.replies).where(M.PendingReply.team_id == team_id))
+    doomed = [row_id for row_id, replies in rows.all() if any(names.search(text) for text in _words(replies))]
+    if doomed:
+        await session.execute(delete(M.PendingReply).where(M.PendingReply.team_id == team_id, M.PendingReply.id.in_(doomed)))
+    return len(doomed)
+
+
+def _words(stored: object) -> Iterator[str]:
+    """Every string in kept replies as stored (texts, card fields, button labels), but images."""
+    if isinstance(stored, str):
+        yield stored
+    elif isinstance(stored, list):
+        for item in stored:
+            yield from _words(item)
+    elif isinstance(stored, dict):
+        for key, value in stored.items():
+            if key != "image":
+                yield from _words(value)
 
 
 async def history(session: AsyncSession, team_id: int, customer_id: int) -> list[M.AuditEntry]:

@@ -300,8 +300,10 @@ class PendingReply(Base):
     reminder loop. A row is claimed with a lease like a follow-up."""
 
     __tablename__ = "pending_replies"
-    __table_args__ = (Index("ix_pending_replies_chat", "chat_key", "id"),)
+    __table_args__ = (Index("ix_pending_replies_chat", "chat_key", "id"), Index("ix_pending_replies_team", "team_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the team whose records the replies may show (None: they show none), for erasure
+    team_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     adapter: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(64))
     thread: Mapped[str | None] = mapped_column(String(64), nullable=True)
