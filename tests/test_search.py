@@ -232,6 +232,8 @@ def test_token_index_finds_exactly_what_a_full_scan_finds():
         for cutoff in (TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT):
             scanned = {t: s for t, s, _ in process.extract(query, vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)}
             assert dict(index.similar(query, cutoff)) == scanned, (query, cutoff)
+            best = sorted(scanned.items(), key=lambda ts: (-ts[1], ts[0]))[:5]
+            assert index.similar(query, cutoff, limit=5) == best, (query, cutoff)
 
 
 def test_token_index_typos_transpositions_and_cjk():

@@ -151,11 +151,15 @@ def _display(name: str, company: str | None) -> str:
     return f"{name} ({company})" if company else name
 
 
-@lru_cache(maxsize=65_536)
+# folding word by word, each word once: names share most of their words
+_fold_word = lru_cache(maxsize=262_144)(fold)
+
+
 def _keys(name: str, company: str | None) -> tuple[str, str, frozenset[str]]:
     """A candidate's folded name and company and every token it holds, for scoring: a few
     dozen per search, so they are worked out when asked rather than kept for every customer."""
-    name_key, company_key = fold(name), fold(company or "")
+    name_key = " ".join(filter(None, map(_fold_word, name.split())))
+    company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
     return name_key, company_key, frozenset(_name_tokens(name_key, person=True) + _name_tokens(company_key))
 
 
@@ -477,7 +481,7 @@ class TeamIndex:
         if found is None:
             cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
             # sorted by the token too, so ties do not depend on the order customers arrived in
-            found = tuple(sorted(self.vocab.similar(token, cutoff), key=lambda ts: (-ts[1], ts[0]))[:SIMILAR_TOKENS])
+            found = tuple(sorted(self.vocab.similar(token, cutoff, SIMILAR_TOKENS), key=lambda ts: (-ts[1], ts[0])))
             if len(self._similar) > 50_000:
                 self._similar.clear()
             self._similar[token] = found

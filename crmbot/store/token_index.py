@@ -71,6 +71,7 @@ def shared_needed(length: int, cutoff: float, longest: int) -> np.ndarray:
     for other in range(1, longest + 1):
         # the most InDel edits the cutoff allows; a hair of slack keeps float rounding on our side
         most = math.floor((1 - cutoff / 100) * (length + other) + 1e-9)
+        most -= (most - length - other) % 2  # InDel edits come with the parity of the lengths' sum
         if abs(length - other) <= most:
             need[other] = max(1, math.ceil((length + other + 2 - 3 * most) / 2))
     need.setflags(write=False)
@@ -93,6 +94,7 @@ class TokenIndex:
         self._base_rows: dict[int, int] = {}
         self._base_ptr = np.zeros(1, dtype=np.int64)
         self._base_ids = np.zeros(0, dtype=np.int32)
+        self._need_cache: dict[tuple[int, float], np.ndarray] = {}
         # bigram key -> ids of the tokens added after the bulk build; arrays keep them out of the GC's way
         self._postings: dict[int, array] = {}
 
@@ -169,19 +171,38 @@ class TokenIndex:
                 out.append(np.array(ids, dtype=np.int32))
         return out
 
-    def similar(self, token: str, cutoff: float) -> list[tuple[str, float]]:
-        """Every vocabulary token whose `fuzz.ratio` with `token` is at least `cutoff`, with it."""
+    def similar(self, token: str, cutoff: float, limit: int | None = None) -> list[tuple[str, float]]:
+        """Every vocabulary token whose `fuzz.ratio` with `token` is at least `cutoff`, with it;
+        with a limit, only the `limit` best by (score descending, token), exactly those."""
         lists = self._lists(token)
         if not lists:
             return []
-        hits = np.concatenate(lists)
-        shared = np.bincount(hits, minlength=len(self.tokens))
-        need = shared_needed(len(token), cutoff, self._longest)
-        lengths = np.frombuffer(self._lengths, dtype=np.int32)
-        candidates = np.unique(hits[shared[hits] >= need[lengths[hits]]])
+        shared = np.bincount(np.concatenate(lists))
+        # over the whole vocabulary, in C: cheaper than sorting the hits when words share a lot
+        candidates = np.flatnonzero(shared >= self._needed(len(token), cutoff)[:len(shared)])
         if not len(candidates):
             return []
+        found = self._scored(token, candidates, cutoff)
+        if limit is None:
+            return found
+        if len(found) > limit:  # the limit-th best score, and every token that ties with it
+            kth = sorted((score for _, score in found), reverse=True)[limit - 1]
+            found = [(word, score) for word, score in found if score >= kth]
+        return sorted(found, key=lambda ts: (-ts[1], ts[0]))[:limit]
+
+    def _needed(self, length: int, cutoff: float) -> np.ndarray:
+        """`shared_needed` of each token's length, kept per (length, cutoff) until the
+        vocabulary grows: small integers, so a few dozen of them cost a few MB at 1M."""
+        key = (length, cutoff)
+        found = self._need_cache.get(key)
+        if found is None or len(found) != len(self.tokens):
+            need = np.minimum(shared_needed(length, cutoff, self._longest), 127).astype(np.int8)
+            found = self._need_cache[key] = need[np.frombuffer(self._lengths, dtype=np.int32)]
+        return found
+
+    def _scored(self, token: str, candidates: np.ndarray, cutoff: float) -> list[tuple[str, float]]:
         # itemgetter picks the strings in C; with one index it returns the string itself
         words = operator.itemgetter(*candidates.tolist())(self.tokens)
         words = (words,) if len(candidates) == 1 else words
-        return [(word, score) for word, score, _ in process.extract(token, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)]
+        scores = process.cdist([token], words, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.float64)[0]
+        return [(words[i], float(scores[i])) for i in np.flatnonzero(scores >= cutoff).tolist()]
