@@ -8,7 +8,9 @@ For each size a fresh SQLite file is filled with a deterministic, realistic cust
 tokens at 100k customers and ~350k at 1M). Then a *separate* process (so peak RSS is the
 resolver's, not the generator's) opens the file like the app does and measures:
 
-* index build: the first `CustomerIndex.search`, which reads every customer, and its memory;
+* index build: the first `CustomerIndex.search`, which reads every customer (any snapshot a
+  kept book holds is dropped first), and its memory; then the build's snapshot is written
+  down, and a newly started worker (its own App) times its first search, read from it;
 * full garbage collections: one forced right after the build, and every one during the run
   (gc.callbacks), since a full collection stops every message in flight;
 * resolve: `CustomerIndex.search` of a typo'd mention (deletion, insertion, substitution,
@@ -17,7 +19,7 @@ resolver's, not the generator's) opens the file like the app does and measures:
 * recall@1 against an exhaustive `fuzz.WRatio` scan over all folded names: a hit when no name
   scores higher than our top result's name (ties count);
 * log_call: `Bot.handle` of "called <typo'd name>, wants a quote by friday" through the console
-  adapter, each a new message, in its own transaction;
+  adapter, each a new message, in its own transaction, and the messages per second that gives;
 * a check that a customer added through a second App (its own engine, as another process
   would) is found by the first App's warm index on its next search;
 * the machine's 1-minute load average at the start and end, since the machine is shared.

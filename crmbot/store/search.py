@@ -2,10 +2,15 @@
 
 An exhaustive rapidfuzz scan over every name costs ~2 s at 1M customers, so each team gets an
 in-memory inverted index from name/company tokens to customers. A query's tokens are matched
-against the token vocabulary through `TokenIndex` (shared character bigrams, so only the few
+against the token vocabulary through `TokenIndex` (shared character bigrams, so only the
 tokens that can be close are scored: the same tokens a scan of the whole vocabulary would
 find), the customers holding similar tokens are ranked by how rare and how close those tokens
 are, and only the best few are scored with WRatio against the full name.
+
+Customers are positions 0, 1, ... in numpy arrays (postings, ids, sort keys), not objects: a
+first build lays a million out in bulk (`TeamIndex.load`), and the garbage collector has
+little to walk. The build is written to the database (`crmbot.store.snapshot`), so the next
+worker reads it in a second or two instead of building.
 
 The index follows the database, not the other way round: every customer write bumps the
 team's `customer_rev`, and each search first reads that one number and re-reads only the

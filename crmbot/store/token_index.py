@@ -10,7 +10,8 @@ characters into one of M by D deletions and I insertions (d = D + I, the InDel d
 d = (1 - cutoff/100)(L + M), so every token within the cutoff shares at least that many bigrams
 with the query: counting shared bigrams over the postings (numpy, outside Python objects)
 finds them all, and only those few are scored with `fuzz.ratio`. The answer is exactly that of
-scoring the whole vocabulary.
+scoring the whole vocabulary. InDel edits also come with the parity of L + M (d = L + M - 2 LCS),
+which tightens the bound by one edit where the cutoff allows an odd number.
 """
 
 from __future__ import annotations
