@@ -258,6 +258,7 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "empty"})
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
+        own = language
         name, body, alternatives, lead = self._intent_of(text, language)
         if name == "unknown" and not text.startswith("/"):
             # a message clearly written in another of our languages is still understood
@@ -272,6 +273,11 @@ class Parser:
             else:
                 name, alternatives = combine(name, alternatives, lead, reading)
         slots = self._slots(body, language, name, now, tz)
+        if language is not own:
+            slots = self._merge_own(slots, self._slots(body, own, name, now, tz))
+            vocab = _vocabulary(own)
+            kept = [t for t in slots.get("mention", "").split() if t not in vocab.stopwords and _known_word(vocab, t) is None]
+            slots["mention"] = " ".join(_nominative(t, vocab.name_endings) for t in kept)
         if self.mode == "rules" and not text.startswith("/"):
             # the classifier learned when a named call is a plan; the rules are told: tied readings
             # that both mean a plan ("call smith.., follow up nxt wk") are one reading
@@ -279,6 +285,20 @@ class Parser:
             name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
             alternatives = tuple(rest)
         return Intent(name, language.code, slots, alternatives)
+
+    @staticmethod
+    def _merge_own(other: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+        """A message read through another language's words ("todo 3.12. 14:00 – Lucie" from
+        a Czech member) still writes numbers, dates and money the member's way: what the
+        member's own language finds there wins."""
+        merged = dict(other)
+        for keys in (("due", "due_in_past"), ("amount", "currency"), ("delay",)):
+            if own.get(keys[0]) is not None:
+                for key in keys:
+                    merged.pop(key, None)
+                    if key in own:
+                        merged[key] = own[key]
+        return merged
 
     def _other_language(self, text: str, own: Language) -> Language | None:
         best: tuple[float, Language] | None = None

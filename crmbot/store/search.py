@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +49,15 @@ COMPANY_EVIDENCE = 3.0
 RARITY_CAP = 6.0
 # customers whose evidence is further than this below the best are not worth scoring
 WEIGHT_MARGIN = 25.0
+# A typed word no name holds may be a name with a case ending: "Elvinlə", "Horvatu", "Majo",
+# "Kovačičevi", "jana'n" are Elvin, Horvat, Maja, Kovačič, Jana. Such a word is read as the name
+# it extends (or whose last vowel it swaps) by at most this many letters, the stem kept at
+# least MIN_STEM long; it then counts as a close, not exact, spelling of that name.
+MAX_ENDING = 4
+MIN_STEM = 3
+VOWELS = "aeiouy"
+SWAPPED_ENDINGS = "oiuy"
+INFLECTED_SIMILARITY = 90.0
 
 
 def _name_tokens(key: str, person: bool = False) -> list[str]:
@@ -69,6 +79,19 @@ def _name_tokens(key: str, person: bool = False) -> list[str]:
                 tokens.append(run)
         tokens.extend(w for w in words(re.sub(f"[{CJK}]+", " ", word)))
     return tokens
+
+
+def _latin_tokens(key: str) -> list[str]:
+    """A Chinese person's name as colleagues type it in Latin letters: its pinyin syllables
+    ("wang", "fang"), run together ("wangfang") and as initials ("wf"), so "ms wang", "Li Na"
+    and "zl" find 王芳, 李娜 and 张丽. Other names have no such tokens."""
+    runs = cjk_runs(key)
+    if not runs or len(runs[0]) > 4:
+        return []
+    from pypinyin import lazy_pinyin  # only books with Chinese names pay for its tables
+
+    syllables = [fold(s) for s in lazy_pinyin(runs[0])]
+    return [*syllables, "".join(syllables), "".join(s[0] for s in syllables)]
 
 
 def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
@@ -142,6 +165,7 @@ class _Entry(NamedTuple):
     company_tokens: tuple[str, ...]
     emails: tuple[str, ...]
     phones: tuple[str, ...]
+    latin_key: str = ""  # a Chinese name as typed in Latin letters: "wang fang|wangfang|wf"
 
 
 def _display(row) -> str:
@@ -184,7 +208,8 @@ class TeamIndex:
     def _add(self, row, fold_words: _WordFolder) -> None:
         name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
         add = self.vocab.add
-        name_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(name_key, person=True)))
+        latin = _latin_tokens(name_key)
+        name_tokens = tuple(add(t) for t in dict.fromkeys([*_name_tokens(name_key, person=True), *latin]))
         company_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(company_key)) if t not in name_tokens)
         entry = _Entry(
             display=_display(row),
@@ -194,6 +219,7 @@ class TeamIndex:
             company_tokens=company_tokens,
             emails=tuple(e.lower() for e in _json_list(row.emails)),
             phones=tuple(k for k in map(phone_key, _json_list(row.phones)) if k),
+            latin_key=f"{' '.join(latin[:-2])}|{latin[-2]}|{latin[-1]}" if latin else "",
         )
         self.entries[row.id] = entry
         self._order[row.id] = (len(name_key) << 40) | row.id
@@ -258,9 +284,36 @@ class TeamIndex:
             return [Match(i, self.entries[i].display, 100.0, text.strip()) for i in sorted(ids)]
         return None
 
+    def bases(self, token: str) -> tuple[str, ...]:
+        """The name tokens an unknown typed word may be an inflected form of (see MAX_ENDING);
+        none for a word some name holds as it is ("novakova" is Nováková, not Novák)."""
+        if len(token) <= MIN_STEM or has_cjk(token) or token in self.names or token in self.companies:
+            return ()
+        # a stem left without its vowel ("prochazk" from "Procházkovi" less -ovi) gets it back
+        found: list[str] = [token + v for v in VOWELS[:-1] if token[-1] not in VOWELS and (token + v in self.names or token + v in self.companies)]
+        for cut in range(1, MAX_ENDING + 1):
+            stem = token[:-cut]
+            if len(stem) < MIN_STEM:
+                break
+            # an ending cut off ("horvat-u", "elvin-le"), or a last vowel swapped ("maj-o" for maja)
+            # (not a last "e": "Jane" is an English name as often as a Czech form of Jana)
+            swapped = (stem + v for v in VOWELS) if cut == 1 and token[-1] in SWAPPED_ENDINGS else ()
+            for base in (stem, *swapped):
+                if len(base) > MIN_STEM and (base in self.names or base in self.companies) and base not in found:
+                    found.append(base)
+        # the longest reading is the nearest: "novakovy" is Nováková before Novák
+        longest = max(map(len, found), default=0)
+        return tuple(b for b in found if len(b) == longest)
+
     def _evidence(self, token: str, total: int) -> dict[int, float]:
         """customer -> how strongly this query token points at them (the best of their tokens)."""
         weighed = []
+        for base in self.bases(token):
+            for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
+                holders = postings.get(base)
+                if holders:
+                    rarity = min(RARITY_CAP, math.log(total / len(holders)))
+                    weighed.append((INFLECTED_SIMILARITY + rarity - malus, base, malus, holders))
         for name_token, similarity in self.similar_tokens(token):
             for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
                 holders = postings.get(name_token)
@@ -331,13 +384,26 @@ class TeamIndex:
         spans = [[p for p, found in enumerate(per_position) if c in found] for c in best]
         widest = max(len(positions) for positions in spans)
         scored = []
+        bases = [self.bases(q) if end == len(q) and start == 0 else () for q, _, start, end in tokens]
         for customer_id, positions in zip(best, spans):
             entry = entries[customer_id]
-            span = _span(key, tokens, positions)
+            own = set(entry.name_tokens) | set(entry.company_tokens)
+            # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
+            read = [next((b for b in bases[p] if b in own), None) for p in range(len(tokens))]
+            if any(read[p] for p in positions):
+                key_read = [(read[i] or t[0], *t[1:3], len(read[i]) if read[i] else t[3]) for i, t in enumerate(tokens)]
+                span = _span(key, key_read, positions)
+            else:
+                span = _span(key, tokens, positions)
             name_score = fuzz.WRatio(span, entry.name_key)
+            if entry.latin_key:
+                name_score = max(name_score, *(fuzz.WRatio(span, form) for form in entry.latin_key.split("|")))
             score = name_score
             if entry.company_key:
-                score = max(score, fuzz.WRatio(span, entry.company_key), fuzz.WRatio(span, f"{entry.name_key} {entry.company_key}"))
+                # "s.r.o." compared as its letters: a mention naming person and company
+                # ("jan novak acme") reads as both, not as a near miss of "... acme s.r.o."
+                score = max(score, fuzz.WRatio(span, entry.company_key, processor=default_process),
+                            fuzz.WRatio(span, f"{entry.name_key} {entry.company_key}", processor=default_process))
             exact = sum(query[p] in entry.name_tokens or query[p] in entry.company_tokens for p in positions)
             score += EXACT_WORD_BONUS * exact / len(positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
