@@ -42,6 +42,10 @@ MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 UNDATED = frozenset({"agenda", "summary", "help", "undo"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
+# intents a named day is kept for: when a reminder is due, until when one is put off, when a
+# deal should close, and the follow-up a call asks for. Elsewhere a day is part of the story
+# ("complained today", "signed on Friday", "her birthday is 3.12."), never something due
+DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call"})
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # the same tokens as crmbot.text.words, with positions
 # another of our languages is taken only when it understands a message this clearly
 OTHER_LANGUAGE_SCORE = 4.0
@@ -348,7 +352,11 @@ class Parser:
 
         found = dates.extract(language, folded, now, tz)
         taken.extend(found.spans)
-        if found.value is not None and intent not in UNDATED and not (intent in RECORDS and found.in_past):
+        if found.odd and intent not in UNDATED:
+            # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
+            slots["due_unclear"] = True
+        elif found.value is not None and intent in DATED and not (intent in RECORDS and found.in_past) \
+                and (intent != "log_call" or _asks_follow_up(language, vocab, folded)):
             # "talked to smith today" says when the call was; only a future day is a follow-up
             slots["due"] = found.value
             slots["due_in_past"] = found.in_past
@@ -383,6 +391,16 @@ class Parser:
 
         slots["mention"] = _mention(folded, taken, vocab, language.compiled.get("possessive", []))
         return slots
+
+
+def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool:
+    """Whether a logged call asks for something later ("call her again Friday", "remind me
+    Monday", "I'll send the quote tomorrow"), not just tells of a day ("the board meets on
+    3 December", "back next week"): the reminder words, or the locale's `[follow_up]` phrases."""
+    scores, _ = _score(vocab, folded)
+    if scores.get("remind", 0.0) > 0:
+        return True
+    return any(_phrase_regex(fold(p)).search(folded) for p in language.data.get("follow_up", {}).get("phrases", []))
 
 
 def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> tuple[str, tuple[str, ...]]:
@@ -451,6 +469,8 @@ def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
     amount = slots.get("amount")
     due = slots.get("due")
     asked = {"ask": True, "readings": [intent.name, *intent.alternatives]} if intent.alternatives else {}
+    if slots.get("due_unclear") and not asked:
+        asked = {"ask": True, "readings": [intent.name]}
     return {
         "intent": intent.name,
         "customer": customer,
