@@ -261,6 +261,9 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
                     day = parsed.date()
                     odd = abs(day - base.date()) > FAR
 
+    if exact is None and day is None and tod is None and default_hour != DEFAULT_HOUR:
+        # "tonight", "this afternoon", "eod" alone: today at that hour (tomorrow once it is past)
+        tod = time(default_hour, 0)
     if exact is None and day is None and tod is None:
         return Found(None, tuple(taken))
     if exact is None:

@@ -159,11 +159,13 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
 
+@lru_cache(maxsize=8192)
 def _phrase_regex(phrase: str) -> re.Pattern:
     """A phrase as a whole word; where it starts or ends with a character of a script written
     without spaces (Chinese), there is no word boundary to ask for, so it is a substring."""
-    before = "" if _CJK_CHAR.match(phrase[:1]) else r"(?<!\w)"
-    after = "" if _CJK_CHAR.match(phrase[-1:]) else r"(?!\w)"
+    # a Latin word meets Chinese text without a space: "lost了" still says "lost"
+    before = "" if _CJK_CHAR.match(phrase[:1]) else rf"(?<![^\W{CJK}])"
+    after = "" if _CJK_CHAR.match(phrase[-1:]) else rf"(?![^\W{CJK}])"
     return re.compile(rf"{before}{re.escape(phrase)}{after}")
 
 
@@ -207,7 +209,7 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
     return scores, spans
 
 
-def _phrase_in(language: Language, table: str, folded: str) -> tuple[str | None, tuple[int, int] | None]:
+def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) -> tuple[str | None, tuple[int, int] | None]:
     """The key of `[table]` whose longest listed phrase occurs in the text; failing that, a
     one-word phrase typed with a typo ("signd", "negotation")."""
     best: tuple[int, str, tuple[int, int]] | None = None
@@ -216,8 +218,8 @@ def _phrase_in(language: Language, table: str, folded: str) -> tuple[str | None,
             match = _phrase_regex(fold(phrase)).search(folded)
             if match and (best is None or len(phrase) > best[0]):
                 best = (len(phrase), key, match.span())
-    if best:
-        return best[1], best[2]
+    if best or not typos:
+        return (best[1], best[2]) if best else (None, None)
     singles = {fold(p): key for key, phrases in language.data.get(table, {}).items() for p in phrases
                if len(p) >= TYPO_MIN_KNOWN and re.fullmatch(r"\w+", fold(p))}
     for found in _TOKEN.finditer(folded):
@@ -374,8 +376,12 @@ class Parser:
             slots["delay"] = delay
             taken.append(span)
 
+        english = self.i18n.language("en") if "en" in self.i18n.codes else language
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
             value, span = _phrase_in(language, table, folded)
+            if value is None and language is not english:
+                # CRM words are often English inside other languages: "svoboda crm -> qualified"
+                value, span = _phrase_in(english, table, folded, typos=False)
             if value:
                 slots[slot] = value
                 if slot != "kind":
