@@ -364,11 +364,12 @@ class Parser:
             slots["due_in_past"] = found.in_past
 
         # money before durations: "1.5m czk" is an amount, not five minutes
-        money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal")
+        others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != language.code)
+        money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal", others=others)
         if money is not None:
             slots["amount"], slots["currency"] = money.amount, money.currency
             taken.append(money.span)
-        elif intent == "new_deal" and amounts.names_currency(language, folded, taken):
+        elif intent == "new_deal" and amounts.names_currency(language, folded, taken, others):
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
 
         delay, span = dates.duration(language, folded, taken)
