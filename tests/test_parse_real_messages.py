@@ -1,0 +1,151 @@
+"""General fixes for messages written by other people (issue #13): names in their case forms
+and in Latin letters, dates in the member's locale, parts of the day, days that are only part
+of the story, English CRM words inside other languages, money words of every language.
+
+Each message goes through the real Parser and its mention through the real fuzzy index over
+the sample team (fixtures `parser` and `index` in conftest.py), as tests/test_parse_en.py does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crmbot.intents.parse import as_json
+from tests.parsing import NOW, resolve
+
+TZ = "Europe/Prague"
+
+
+def local(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(ZoneInfo(TZ)).replace(tzinfo=None) if moment else None
+
+
+# -- names --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "text", "customer"), [
+    ("az", "Elvinlə danışdım, 5 maşın üçün GPS istəyir", "Elvin Əliyev (Əliyev Logistika)"),
+    ("az", "Ayselin ofisində oldum", "Aysel Məmmədova (Bakı Tekstil)"),
+    ("sl", "klicala maji, želi ponudbo za 3 trgovine", "Maja Horvat (Zeleni vrt)"),
+    ("sl", "sestanek s kovacicevo, hočejo še 2 bateriji", "Nina Kovačič (Kovačič Solar)"),
+    ("sl", "poslala sem Luki osnutek pogodbe", "Luka Horvat (Horvat d.o.o.)"),
+    ("cs", "no připomeň mi za hodinu že mám poslat Janě Novákový ty podklady", "Jana Nováková (Beta Logistics)"),
+    ("cs", "remind me zítra poslat Procházkovi fakturu", "Martin Procházka (Procházka & syn)"),
+])
+def test_a_name_in_a_case_form_is_the_customer(parser, index, lang, text, customer):
+    assert resolve(index, parser.parse(text, lang, NOW, TZ).mention) == customer
+
+
+def test_a_case_form_does_not_decide_between_two_customers(parser, index):
+    # "Horvatom" is Luka or Maja Horvat: crmbot asks
+    assert resolve(index, parser.parse("sestanek s horvatom ok, pogodba gre naprej", "sl", NOW, TZ).mention) is None
+    # a word some name holds as it is is that name, not a case form of a shorter one
+    assert resolve(index, "novakova") == "Jana Nováková (Beta Logistics)"
+    # an English first name is not read as a Czech case form
+    assert resolve(index, "mary jane watson") is None
+
+
+@pytest.mark.parametrize(("text", "customer"), [
+    ("mtg w/ wang fang yesterday, sending samples", "王芳 (北京新星贸易)"),
+    ("Li Na replied to my email", "李娜 (深圳明月电子)"),
+    ("look up ms wang", "王芳 (北京新星贸易)"),
+])
+def test_a_chinese_name_typed_in_latin_letters_is_the_customer(parser, index, text, customer):
+    assert resolve(index, parser.parse(text, "en", NOW, TZ).mention) == customer
+
+
+def test_chinese_initials_and_a_bare_family_name(index):
+    assert resolve(index, "zl") == "张丽 (杭州绿茶)"
+    assert resolve(index, "zhang") is None  # 张伟 or 张丽
+    assert {m.display for m in index.search("zhang", 5)[:2]} == {"张伟 (上海华信科技)", "张丽 (杭州绿茶)"}
+
+
+def test_a_name_with_its_company_beats_the_same_name_elsewhere(parser, index):
+    # Jan Novák of Acme, not Jan Novak of Novak Plumbing
+    intent = parser.parse("Jan Novák z Acme mi poslal připomínky k webu.", "cs", NOW, TZ)
+    assert resolve(index, intent.mention) == "Jan Novák (Acme s.r.o.)"
+    assert resolve(index, "jan novak") is None
+
+
+# -- dates --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "text", "day"), [
+    ("en", "remind me 15/12 to call petr", date(2026, 12, 15)),
+    ("en", "called dafydd, ring back 12/15", date(2026, 12, 15)),  # only month 12 can be read
+    ("cs", "připomeň st 2.12 jana podpis", date(2026, 12, 2)),
+    ("cs", "remind st 2.12 jana nov. podpis", date(2026, 12, 2)),  # English word, Czech date
+    ("cs", "todo 3.12. 14:00 – Lucie, korektury", date(2026, 12, 3)),
+    ("sl", "opomni me 15. 12. za pogodbo", date(2026, 12, 15)),
+    ("cy", "atgoffa fi 2026-12-15 i ffonio Siân", date(2026, 12, 15)),
+    ("en", "remind me 3/11 to call petr", date(2027, 11, 3)),  # no year: the next 3 November
+])
+def test_a_numeric_date_is_read_the_member_s_way(parser, lang, text, day):
+    due = parser.parse(text, lang, NOW, TZ).slots.get("due")
+    assert due is not None and local(due).date() == day
+
+
+def test_a_date_far_away_is_asked_about_not_stored(parser):
+    intent = parser.parse("remind me 12/15/2115 to call petr", "en", NOW, TZ)
+    assert "due" not in intent.slots
+    assert as_json(intent, None)["ask"] is True
+
+
+def test_an_amount_with_a_decimal_point_is_not_a_date(parser):
+    intent = parser.parse("new deal acme 1.2 million eur", "en", NOW, TZ)
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal("1200000.00"), "EUR")
+    assert "due" not in intent.slots
+
+
+@pytest.mark.parametrize(("lang", "text", "moment"), [
+    ("en", "remind me tonight to send Nina the quote", datetime(2026, 11, 25, 18, 0)),
+    ("en", "remind me tomorrow noon - samples for wang fang", datetime(2026, 11, 26, 12, 0)),
+    ("en", "remind me eod to send the invoice", datetime(2026, 11, 25, 17, 0)),
+    ("cs", "zítra večer připomenout: poslat ceník", datetime(2026, 11, 26, 18, 0)),
+    ("sl", "Opomni me jutri opoldne, da pošljem ponudbo.", datetime(2026, 11, 26, 12, 0)),
+    ("az", "bu axşam Elvinə zəng etməyi xatırlat", datetime(2026, 11, 25, 18, 0)),
+])
+def test_a_part_of_the_day_has_its_hour(parser, lang, text, moment):
+    assert local(parser.parse(text, lang, NOW, TZ).slots.get("due")) == moment
+
+
+def test_a_day_in_a_logged_call_is_a_follow_up_only_when_one_is_asked_for(parser):
+    told = parser.parse("WhatsApp from Eva Kučerová: the Acme board meets on 3 December", "en", NOW, TZ)
+    assert told.name == "log_call" and "due" not in told.slots
+    asked = parser.parse("spoke with Nina Kovačič, she'd like us to call her again on 8 December", "en", NOW, TZ)
+    assert asked.name == "log_call" and local(asked.slots["due"]).date() == date(2026, 12, 8)
+
+
+def test_a_day_in_a_complaint_is_part_of_the_story(parser):
+    intent = parser.parse("complaint from lucie today: brochures printed in the wrong colours", "en", NOW, TZ)
+    assert intent.name == "complaint" and "due" not in intent.slots
+
+
+# -- stages and money -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "text", "stage"), [
+    ("cs", "svoboda crm -> qualified", "qualified"),
+    ("sl", "premakni Svoboda CRM rollout v negotiation", "negotiation"),
+    ("zh", "Acme website的deal lost了，他们找了本地的agency", "lost"),
+    ("cy", "deal Jon Smyth wedi'i golli, dim budget", "lost"),
+])
+def test_a_stage_word_in_english_or_in_its_case_form(parser, lang, text, stage):
+    assert parser.parse(text, lang, NOW, TZ).slots.get("stage") == stage
+
+
+@pytest.mark.parametrize(("lang", "text", "amount", "currency"), [
+    ("en", "new deal petra 15 tis. Kč", "15000", "CZK"),
+    ("en", "new deal acme 3,5 mil. Kč", "3500000", "CZK"),
+    ("en", "New deal w/ Li Na @ Mingyue: 12万 RMB for the factory sensors", "120000", "CNY"),
+    ("cy", "deal nwydd cyberdyne cam 2 - 250k usd", "250000", "USD"),
+    ("cy", "Agor deal efo Jon Smyth am 1,800 USD.", "1800", "USD"),
+    ("cy", "Hoffwn ychwanegu deal newydd i Maria Garcia: trwyddedau 2027, 1.2 miliwn ewro", "1200000", "EUR"),
+])
+def test_money_words_of_every_language_are_read(parser, lang, text, amount, currency):
+    slots = parser.parse(text, lang, NOW, TZ).slots
+    assert (slots.get("amount"), slots.get("currency")) == (Decimal(amount).quantize(Decimal("0.01")), currency)
