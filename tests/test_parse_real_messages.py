@@ -149,3 +149,20 @@ def test_a_stage_word_in_english_or_in_its_case_form(parser, lang, text, stage):
 def test_money_words_of_every_language_are_read(parser, lang, text, amount, currency):
     slots = parser.parse(text, lang, NOW, TZ).slots
     assert (slots.get("amount"), slots.get("currency")) == (Decimal(amount).quantize(Decimal("0.01")), currency)
+
+
+@pytest.mark.parametrize(("lang", "text", "moment"), [
+    ("en", "Remind me a week from today to check Acme paid", datetime(2026, 12, 2, 9, 0)),
+    ("en", "remind me in a fortnight to call petr", datetime(2026, 12, 9, 9, 0)),
+    ("en", "remind me in half an hour to join the team call", datetime(2026, 11, 25, 11, 30)),
+    ("cs", "připomeň za dva týdny zavolat petrovi", datetime(2026, 12, 9, 9, 0)),
+    ("sl", "Čez en teden od danes me opomni, da preverim plačilo.", datetime(2026, 12, 2, 9, 0)),
+    ("cy", "atgoffa fi ymhen wythnos i ffonio Siân", datetime(2026, 12, 2, 9, 0)),
+    ("az", "Bir həftədən sonra Günel xanımla əlaqə saxlamağı xatırlat", datetime(2026, 12, 2, 9, 0)),
+    ("az", "İki həftəyə Aysel xanımın işini yoxlamağı yadıma sal", datetime(2026, 12, 9, 9, 0)),
+    ("zh", "大后天上午提醒我跟进李娜", datetime(2026, 11, 28, 9, 0)),
+])
+def test_a_spelled_out_count_of_days_or_hours(parser, lang, text, moment):
+    slots = parser.parse(text, lang, NOW, TZ).slots
+    due = slots.get("due") or (NOW + slots["delay"] if slots.get("delay") else None)
+    assert local(due) == moment

@@ -89,6 +89,29 @@ class _Vocabulary:
     # unspaced phrases of 3+ characters with any one character wrong: IME homophone slips
     # ("题醒我" for 提醒我) and traditional forms ("發了微信") are typos Chinese texters make
     typo_phrases: tuple[tuple[re.Pattern, str, float], ...]
+    # spelled-out counts: "half an hour" -> "30 minutes", "čez en teden" -> "čez 1 teden"
+    count_phrases: re.Pattern | None = None
+    count_phrase_values: dict[str, str] = field(default_factory=dict)
+    counts: re.Pattern | None = None
+    count_values: dict[str, int] = field(default_factory=dict)
+
+
+def _counts(language: Language) -> tuple[re.Pattern | None, dict[str, str], re.Pattern | None, dict[str, int]]:
+    """`[count_phrases]` (a phrase -> the words it stands for) and `[count_words]` (a number
+    word, read as digits only before a unit of `[units]`: "dva týdny", not "dva klienti")."""
+    phrases = {fold(k): fold(v) for k, v in language.data.get("count_phrases", {}).items()}
+    phrase_re = None
+    if phrases:
+        keys = sorted(phrases, key=len, reverse=True)
+        phrase_re = re.compile("|".join(_phrase_regex(k).pattern for k in keys))
+    values = {fold(k): int(v) for k, v in language.data.get("count_words", {}).items()}
+    units = [fold(u) for u in language.data.get("units", {})]
+    count_re = None
+    if values and units:
+        numbers = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+        unit_words = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+        count_re = re.compile(rf"(?<!\w)(?:{numbers})(?=\s+(?:{unit_words}))")
+    return phrase_re, phrases, count_re, values
 
 
 @lru_cache(maxsize=16)
@@ -126,7 +149,8 @@ def _vocabulary(language: Language) -> _Vocabulary:
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
     phrases.sort(key=lambda p: -p[0])
     typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
-    return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases)
+    return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
+                       *_counts(language))
 
 
 def _one_off(phrase: str) -> re.Pattern:
@@ -153,6 +177,10 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
         folded = vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
     if vocab.numerals is not None:
         folded = vocab.numerals.sub(lambda m: str(_number(m.group(0), vocab.numeral_values)), folded)
+    if vocab.count_phrases is not None:
+        folded = vocab.count_phrases.sub(lambda m: vocab.count_phrase_values[m.group(0)], folded)
+    if vocab.counts is not None:
+        folded = vocab.counts.sub(lambda m: str(vocab.count_values[m.group(0)]), folded)
     return folded
 
 
