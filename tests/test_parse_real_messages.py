@@ -166,3 +166,17 @@ def test_a_spelled_out_count_of_days_or_hours(parser, lang, text, moment):
     slots = parser.parse(text, lang, NOW, TZ).slots
     due = slots.get("due") or (NOW + slots["delay"] if slots.get("delay") else None)
     assert local(due) == moment
+
+
+def test_a_mention_mixing_two_customers_is_asked_about(index):
+    # each holds one of the typed words exactly: Sarah Connor "connor", Sara Conner "sara"
+    assert resolve(index, "sara connor") is None
+    assert resolve(index, "jon smith") is None
+    # a word of another customer elsewhere in the message does not make it a mix
+    assert resolve(index, "tomas svoboda kids names jan eva") == "Tomáš Svoboda (Svoboda Auto)"
+
+
+def test_a_name_typed_without_its_own_letters(parser, index):
+    intent = parser.parse("rashad cld, wnts mtg nxt wk, remind me mon am", "en", NOW, TZ)
+    assert resolve(index, intent.mention) == "Rəşad Quliyev (Quliyev İnşaat)"
+    assert resolve(index, "elvin aliyev") == "Elvin Əliyev (Əliyev Logistika)"

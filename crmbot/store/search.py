@@ -81,6 +81,20 @@ def _name_tokens(key: str, person: bool = False) -> list[str]:
     return tokens
 
 
+# letters that people without the keyboard write as two Latin letters or another vowel
+# ("Rəşad" is typed "rashad", "Əliyev" "aliyev"): names holding them are indexed in that spelling too
+_SPELLED = {"ə": "a", "ş": "sh", "ç": "ch", "ğ": "gh"}
+_SPELLED_RE = re.compile("|".join(_SPELLED))
+
+
+def _typed_tokens(name: str) -> list[str]:
+    """The words of a name as typed without its own letters: "Rəşad Quliyev" -> "rashad"."""
+    lowered = name.casefold()
+    if not _SPELLED_RE.search(lowered):
+        return []
+    return words(fold(_SPELLED_RE.sub(lambda m: _SPELLED[m.group(0)], lowered)))
+
+
 def _latin_tokens(key: str) -> list[str]:
     """A Chinese person's name as colleagues type it in Latin letters: its pinyin syllables
     ("wang", "fang"), run together ("wangfang") and as initials ("wf"), so "ms wang", "Li Na"
@@ -126,6 +140,9 @@ class Match:
     display: str
     score: float
     span: str  # the words of the query that matched this customer
+    # the typed words this customer holds exactly as typed: "sara connor" holds "connor" for
+    # Sarah Connor and "sara" for Sara Conner, so neither is a clear winner
+    exact: frozenset[str] = frozenset()
 
 
 class _WordFolder:
@@ -209,7 +226,8 @@ class TeamIndex:
         name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
         add = self.vocab.add
         latin = _latin_tokens(name_key)
-        name_tokens = tuple(add(t) for t in dict.fromkeys([*_name_tokens(name_key, person=True), *latin]))
+        typed = [t for t in _typed_tokens(row.name or "") if t not in name_key.split()]
+        name_tokens = tuple(add(t) for t in dict.fromkeys([*_name_tokens(name_key, person=True), *latin, *typed]))
         company_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(company_key)) if t not in name_tokens)
         entry = _Entry(
             display=_display(row),
@@ -219,7 +237,7 @@ class TeamIndex:
             company_tokens=company_tokens,
             emails=tuple(e.lower() for e in _json_list(row.emails)),
             phones=tuple(k for k in map(phone_key, _json_list(row.phones)) if k),
-            latin_key=f"{' '.join(latin[:-2])}|{latin[-2]}|{latin[-1]}" if latin else "",
+            latin_key=f"{' '.join(latin[:-2])}|{latin[-2]}|{latin[-1]}" if latin else " ".join(_typed_tokens(row.name or "")),
         )
         self.entries[row.id] = entry
         self._order[row.id] = (len(name_key) << 40) | row.id
@@ -404,17 +422,17 @@ class TeamIndex:
                 # ("jan novak acme") reads as both, not as a near miss of "... acme s.r.o."
                 score = max(score, fuzz.WRatio(span, entry.company_key, processor=default_process),
                             fuzz.WRatio(span, f"{entry.name_key} {entry.company_key}", processor=default_process))
-            exact = sum(query[p] in entry.name_tokens or query[p] in entry.company_tokens for p in positions)
-            score += EXACT_WORD_BONUS * exact / len(positions)
+            held = frozenset(query[p] for p in positions if query[p] in entry.name_tokens or query[p] in entry.company_tokens)
+            score += EXACT_WORD_BONUS * len(held) / len(positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(positions))
             whole = fuzz.WRatio(key, entry.name_key)
-            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, customer_id, span))
+            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, customer_id, span, held))
         # on equal scores the person's own name beats a match on their company; then the name the
         # whole mention reads closest to: a word whose close tokens were too many to all be
         # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
         scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
-        return [Match(c, entries[c].display, score, span) for score, _, _, c, span in scored[:limit]]
+        return [Match(c, entries[c].display, score, span, held) for score, _, _, c, span, held in scored[:limit]]
 
 
 def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
@@ -474,7 +492,10 @@ def clear_winner(matches: list[Match]) -> Match | None:
     if not matches:
         return None
     best = matches[0]
-    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    # a close second, or one read from the same words that holds a typed word the best does
+    # not ("sara connor": Sarah Connor or Sara Conner): the mention mixes two customers
+    rivals = [m for m in matches[1:] if m.score >= SUGGEST and (
+        m.score >= best.score - RIVAL_GAP or (m.score >= ACCEPT and m.span == best.span and m.exact - best.exact))]
     return best if best.score >= ACCEPT and not rivals else None
 
 
