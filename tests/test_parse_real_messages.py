@@ -180,3 +180,34 @@ def test_a_name_typed_without_its_own_letters(parser, index):
     intent = parser.parse("rashad cld, wnts mtg nxt wk, remind me mon am", "en", NOW, TZ)
     assert resolve(index, intent.mention) == "Rəşad Quliyev (Quliyev İnşaat)"
     assert resolve(index, "elvin aliyev") == "Elvin Əliyev (Əliyev Logistika)"
+
+
+@pytest.mark.parametrize(("lang", "text", "moment"), [
+    ("en", "Set a follow-up task: Luka Horvat, QBR prep, Mon 7th Dec", datetime(2026, 12, 7, 9, 0)),
+    ("en", "bump that to next week tues", datetime(2026, 12, 1, 9, 0)),
+    ("en", "Remind me about Jakub Veselý at the end of next week.", datetime(2026, 12, 4, 17, 0)),
+    ("en", "he wants a demo Thursday next week at two, remind me", datetime(2026, 12, 3, 14, 0)),
+    ("cy", "Reminder: pipeline review efo Bob, dydd Iau 4pm", datetime(2026, 11, 26, 16, 0)),
+    ("cy", "atgoffa fi am bedwar i ffonio Zhang Li", datetime(2026, 11, 25, 16, 0)),
+    ("sl", "Prosim za opomnik v ponedeljek ob 8.30. Hvala.", datetime(2026, 11, 30, 8, 30)),
+    ("sl", "pon 10h – Vesna Kolar, poklicati", datetime(2026, 11, 30, 10, 0)),
+    ("zh", "稍后 → 明早10点半", datetime(2026, 11, 26, 10, 30)),
+])
+def test_weekdays_with_their_week_date_or_hour(parser, lang, text, moment):
+    assert local(parser.parse(text, lang, NOW, TZ).slots.get("due")) == moment
+
+
+def test_a_weekday_and_a_date_that_disagree_are_asked_about(parser):
+    # 3 December 2026 is a Thursday
+    intent = parser.parse("remind me to call Siân on Friday 3rd", "en", NOW, TZ)
+    assert "due" not in intent.slots and as_json(intent, None)["ask"] is True
+
+
+def test_a_duration_in_a_complaint_is_not_a_reminder(parser):
+    intent = parser.parse("Maria G – complaint – shipment 2 weeks late", "en", NOW, TZ)
+    assert intent.name == "complaint" and "delay" not in intent.slots and "due" not in intent.slots
+
+
+def test_another_language_s_clock_is_not_read_into_money(parser):
+    slots = parser.parse("Nov posel za Novaka, 10.000 EUR.", "sl", NOW, TZ).slots
+    assert (slots.get("amount"), slots.get("currency"), slots.get("due")) == (Decimal("10000.00"), "EUR", None)

@@ -50,8 +50,13 @@ def _first(language: Language, key: str, text: str, taken: list[tuple[int, int]]
     return None
 
 
-def _time_of_day(language: Language, text: str, taken: list) -> time | None:
+def _time_of_day(language: Language, text: str, taken: list, marked_only: bool = False) -> time | None:
+    """The clock time said; with `marked_only`, only one written with its am/pm ("4pm"):
+    another language's bare "10.00" may be a number of ours ("10.000 EUR")."""
     match = _first(language, "time", text, taken)
+    if marked_only:
+        match = next((m for p in language.compiled.get("time", []) for m in p.finditer(text)
+                      if m.groupdict().get("ampm") and not any(s < m.end() and m.start() < e for s, e in taken)), None)
     if match is None:
         return None
     groups = match.groupdict()
@@ -174,8 +179,9 @@ def _has_clock_unit(language: Language, phrase: str) -> bool:
     return any(units.get(w) in ("hours", "minutes") for w in re.findall(r"[^\W\d_]+", phrase))
 
 
-def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
-    """Find one due moment in folded `text`; `now` is aware, the result is aware UTC."""
+def extract(language: Language, text: str, now: datetime, tz: str, fallback: Language | None = None) -> Found:
+    """Find one due moment in folded `text`; `now` is aware, the result is aware UTC. A clock
+    time the language's own patterns miss is looked for with `fallback`'s ("dydd Iau 4pm")."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     base = local_now.replace(tzinfo=None, microsecond=0)
@@ -191,6 +197,13 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
         today = base.date()
         if which == "next_week":
             day = today + timedelta(days=7 - today.weekday())
+            wd = _first(language, "weekday", text, taken)
+            if wd is not None:  # "next week tues", "Thursday next week": that day of next week
+                taken.append(wd.span())
+                day += timedelta(days=language.data["weekdays"][wd.group("wd").lower()])
+        elif which == "end_of_next_week":
+            day = today + timedelta(days=7 - today.weekday() + 4)
+            default_hour = END_OF_DAY_HOUR
         elif which == "end_of_week":
             day = today + timedelta(days=max(0, 4 - today.weekday()))
             default_hour = END_OF_DAY_HOUR
@@ -198,10 +211,10 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             day = today.replace(day=calendar.monthrange(today.year, today.month)[1])
             default_hour = END_OF_DAY_HOUR
 
+    odd = False
     if day is None:
         wd = _first(language, "weekday", text, taken)
         if wd is not None:
-            taken.append(wd.span())
             target = language.data["weekdays"][wd.group("wd").lower()]
             if wd.groupdict().get("next"):
                 # "příští pátek", "下周五": that day of the next calendar week
@@ -209,6 +222,14 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             else:
                 ahead = (target - base.weekday()) % 7 or 7
                 day = base.date() + timedelta(days=ahead)
+            # "Mon 7th Dec", "pátek 4.12.": the date says which one; a date on another
+            # weekday ("Friday 3rd" when the 3rd is a Thursday) is asked about
+            named, span = _date_named(language, text, base.date(), taken)
+            taken.append(wd.span())
+            if named is not None:
+                taken.append(span)
+                odd = named.weekday() != target
+                day = named
 
     if day is None:
         offset = _day_offset(language, text, taken)
@@ -229,7 +250,6 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
                 else:
                     day = base.date() + delta
 
-    odd = False
     if day is None:
         numeric = _first(language, "numeric_date", text, taken)
         if numeric is not None:
@@ -248,6 +268,8 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             day = _next_day_of_month(base.date(), int(dom.group("d")))
 
     tod = _time_of_day(language, text, taken)
+    if tod is None and fallback is not None and fallback is not language:
+        tod = _time_of_day(fallback, text, taken, marked_only=True)
 
     if day is None:
         phrase = _first(language, "day", text, taken)
@@ -273,6 +295,21 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
     aware = exact.replace(tzinfo=zone)
     in_past = aware < local_now - timedelta(minutes=1)
     return Found(aware.astimezone(ZoneInfo("UTC")), tuple(taken), in_past, odd)
+
+
+def _date_named(language: Language, text: str, today: date, taken: list[tuple[int, int]]) -> tuple[date | None, tuple[int, int] | None]:
+    """A date written beside a weekday: the locale's numeric dates, digits in our own
+    forms, or a day of the month ("7th", "7fed")."""
+    numeric = _first(language, "numeric_date", text, taken)
+    if numeric is not None and (found := _numeric_date(today, numeric)) is not None:
+        return found, numeric.span()
+    found, span, _ = numeric_date(language, text, today, taken)
+    if found is not None:
+        return found, span
+    dom = _first(language, "day_of_month", text, taken)
+    if dom is not None and (found := _next_day_of_month(today, int(dom.group("d")))) is not None:
+        return found, dom.span()
+    return None, None
 
 
 def _numeric_date(today: date, match: re.Match) -> date | None:

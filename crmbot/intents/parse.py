@@ -46,6 +46,9 @@ RECORDS = frozenset({"log_call", "add_note"})
 # deal should close, and the follow-up a call asks for. Elsewhere a day is part of the story
 # ("complained today", "signed on Friday", "her birthday is 3.12."), never something due
 DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call"})
+# intents a delay ("in 2 hours", "2h") is kept for; elsewhere it is how long something took
+# or how late it is ("shipment 2 weeks late")
+DELAYED = frozenset({"remind", "followup_snooze"})
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # the same tokens as crmbot.text.words, with positions
 # another of our languages is taken only when it understands a message this clearly
 OTHER_LANGUAGE_SCORE = 4.0
@@ -380,7 +383,8 @@ class Parser:
             slots["reason"] = reason
             taken.append(span)
 
-        found = dates.extract(language, folded, now, tz)
+        english = self.i18n.language("en") if "en" in self.i18n.codes else language
+        found = dates.extract(language, folded, now, tz, fallback=english)
         taken.extend(found.spans)
         if found.odd and intent not in UNDATED:
             # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
@@ -401,11 +405,10 @@ class Parser:
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
 
         delay, span = dates.duration(language, folded, taken)
-        if delay is not None and "due" not in slots and intent not in UNDATED:
+        if delay is not None and "due" not in slots and intent in DELAYED:
             slots["delay"] = delay
             taken.append(span)
 
-        english = self.i18n.language("en") if "en" in self.i18n.codes else language
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
             value, span = _phrase_in(language, table, folded)
             if value is None and language is not english:
