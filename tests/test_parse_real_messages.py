@@ -211,3 +211,21 @@ def test_a_duration_in_a_complaint_is_not_a_reminder(parser):
 def test_another_language_s_clock_is_not_read_into_money(parser):
     slots = parser.parse("Nov posel za Novaka, 10.000 EUR.", "sl", NOW, TZ).slots
     assert (slots.get("amount"), slots.get("currency"), slots.get("due")) == (Decimal("10000.00"), "EUR", None)
+
+
+@pytest.mark.parametrize(("lang", "text", "amount", "currency"), [
+    ("cs", "založ příležitost pro Svobodu na školení za osmdesát tisíc korun", "80000", "CZK"),
+    ("cs", "nový obchod pro Lucii Černou za jeden a půl milionu korun", "1500000", "CZK"),
+    ("cs", "deal pro Tomáše Svobodu za dvacet pět tisíc eur", "25000", "EUR"),
+    ("az", "yeni sövdələşmə Günel xanım üçün təxminən qırx beş min manat", "45000", "AZN"),
+    ("en", "new deal for Horvat um twelve thousand euros", "12000", "EUR"),
+    ("sl", "em nov posel za Krajnca za tristo tisoč", "300000", None),
+])
+def test_a_spelled_out_amount(parser, lang, text, amount, currency):
+    slots = parser.parse(text, lang, NOW, TZ).slots
+    assert (slots.get("amount"), slots.get("currency")) == (Decimal(amount).quantize(Decimal("0.01")), currency)
+
+
+def test_a_number_word_without_a_multiplier_stays_a_word(parser):
+    intent = parser.parse("volal jsem dvěma klientům", "cs", NOW, TZ)
+    assert "amount" not in intent.slots

@@ -97,6 +97,35 @@ class _Vocabulary:
     count_phrase_values: dict[str, str] = field(default_factory=dict)
     counts: re.Pattern | None = None
     count_values: dict[str, int] = field(default_factory=dict)
+    # a number spelled out before a multiplier: "osmdesát tisíc", "on beş min", "sixty thousand"
+    spelled: re.Pattern | None = None
+    spelled_values: dict[str, float] = field(default_factory=dict)
+
+
+def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
+    """`[number_words]`: words -> values, `and` the words joining them ("jeden a půl"). A run of
+    them is read as digits only before a word of `[multipliers]`, so "dva klienti" stays words."""
+    table = language.data.get("number_words", {})
+    values = {fold(k): float(v) for k, v in table.get("values", {}).items()}
+    multipliers = [fold(m) for m in language.data.get("multipliers", {}) if m.isalpha() and len(m) > 1]
+    if not values or not multipliers:
+        return None, {}
+    word = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+    joiners = "|".join(re.escape(fold(j)) for j in table.get("and", [])) or "(?!)"
+    after = "|".join(re.escape(m) for m in sorted(multipliers, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{word})(?:\s+(?:(?:{joiners})\s+)?(?:{word}))*(?=\s+(?:{after})(?!\w))"), values
+
+
+def _spelled_value(run: str, values: dict[str, float]) -> str:
+    """"osmdesat" 80, "tri sta" 300, "dvacet pet" 25, "jeden a pul" 1.5: hundreds multiply
+    what came before, anything else adds."""
+    current = 0.0
+    for token in run.split():
+        value = values.get(token)
+        if value is None:
+            continue  # a joining word
+        current = (current or 1) * value if value == 100 else current + value
+    return f"{current:g}"
 
 
 def _counts(language: Language) -> tuple[re.Pattern | None, dict[str, str], re.Pattern | None, dict[str, int]]:
@@ -153,7 +182,7 @@ def _vocabulary(language: Language) -> _Vocabulary:
     phrases.sort(key=lambda p: -p[0])
     typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
-                       *_counts(language))
+                       *_counts(language), *_spelled(language))
 
 
 def _one_off(phrase: str) -> re.Pattern:
@@ -184,6 +213,8 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
         folded = vocab.count_phrases.sub(lambda m: vocab.count_phrase_values[m.group(0)], folded)
     if vocab.counts is not None:
         folded = vocab.counts.sub(lambda m: str(vocab.count_values[m.group(0)]), folded)
+    if vocab.spelled is not None:
+        folded = vocab.spelled.sub(lambda m: _spelled_value(m.group(0), vocab.spelled_values), folded)
     return folded
 
 
