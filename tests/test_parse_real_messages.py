@@ -229,3 +229,19 @@ def test_a_spelled_out_amount(parser, lang, text, amount, currency):
 def test_a_number_word_without_a_multiplier_stays_a_word(parser):
     intent = parser.parse("volal jsem dvěma klientům", "cs", NOW, TZ)
     assert "amount" not in intent.slots
+
+
+@pytest.mark.parametrize(("lang", "text", "period"), [
+    ("cs", "souhrn za minulého týdne", "last_week"),
+    ("cs", "co mám po splatnosti", "overdue"),
+    ("sl", "porocilo za prejsnji tedn", "last_week"),
+    ("cy", "sut wnaethon ni fis diwetha", "last_month"),
+    ("sl", "weekly report prosim", "this_week"),
+])
+def test_a_period_in_its_case_forms_or_in_english(parser, lang, text, period):
+    assert parser.parse(text, lang, NOW, TZ).slots.get("period") == period
+
+
+def test_a_one_word_period_is_not_read_into_another_word(parser):
+    # "prošlé" (overdue) must not be read into "prosím"
+    assert parser.parse("prosím souhrn", "cs", NOW, TZ).slots.get("period") is None

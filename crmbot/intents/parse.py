@@ -280,6 +280,13 @@ def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) 
             match = _phrase_regex(fold(phrase)).search(folded)
             if match and (best is None or len(phrase) > best[0]):
                 best = (len(phrase), key, match.span())
+    if best is None and table in STEMMED_TABLES:
+        # "minulého týdne", "prejsnji tedn": the phrase's words with other endings
+        for key, phrases in language.data.get(table, {}).items():
+            for phrase in phrases:
+                match = _stem_regex(fold(phrase)).search(folded)
+                if match and (best is None or len(phrase) > best[0]):
+                    best = (len(phrase), key, match.span())
     if best or not typos:
         return (best[1], best[2]) if best else (None, None)
     singles = {fold(p): key for key, phrases in language.data.get(table, {}).items() for p in phrases
@@ -290,6 +297,26 @@ def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) 
             if near:
                 return singles[near[0]], found.span()
     return None, None
+
+
+STEMMED_TABLES = frozenset({"periods"})  # tables whose phrases are also read with other word endings
+
+
+@lru_cache(maxsize=4096)
+def _stem_regex(phrase: str) -> re.Pattern:
+    """A phrase whose words may end differently: "minuly tyden" also reads "minulého týdne".
+    In a phrase of several words, each word of five letters or more may lose its last two; a
+    phrase of one word is read less freely (its last letter, from six letters on: "prosle" must
+    not read "prosim"). Shorter words, and Chinese, must be as written."""
+    words_ = phrase.split()
+    parts = []
+    for word in words_:
+        cut = (2 if len(word) >= 5 else 0) if len(words_) > 1 else (1 if len(word) >= 6 else 0)
+        if not cut or has_cjk(word) or not word.isalpha():
+            parts.append(re.escape(word))
+        else:
+            parts.append(re.escape(word[:-cut]) + r"\w*")
+    return re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)")
 
 
 def _capture(language: Language, key: str, folded: str, group: str) -> tuple[str | None, tuple[int, int] | None]:
