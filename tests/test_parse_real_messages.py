@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sqlalchemy import select
+
 from crmbot.intents.parse import as_json
+from crmbot.store import models
 from tests.parsing import NOW, resolve
 
 TZ = "Europe/Prague"
@@ -245,3 +248,23 @@ def test_a_period_in_its_case_forms_or_in_english(parser, lang, text, period):
 def test_a_one_word_period_is_not_read_into_another_word(parser):
     # "prošlé" (overdue) must not be read into "prosím"
     assert parser.parse("prosím souhrn", "cs", NOW, TZ).slots.get("period") is None
+
+
+@pytest.mark.parametrize(("lang", "text", "language"), [
+    ("en", "Switch to Welsh please.", "cy"),
+    ("cs", "switch na slovenštinu", "sl"),
+    ("sl", "Preklopi na angleščino.", "en"),
+    ("cy", "Can you switch to English? ma Bob yn dysgu Cymraeg", "en"),
+    ("zh", "language换成English", "en"),
+    ("sl", "jezik: de", "de"),
+])
+def test_the_language_asked_for(parser, lang, text, language):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "set_language" and intent.slots.get("language") == language
+
+
+async def test_switch_to_welsh_switches_the_member_s_language(alice, demo):
+    await alice.send("Switch to Welsh please.")
+    async with demo.db.sessions() as session:
+        locales = set(await session.scalars(select(models.Member.locale).where(models.Member.name == "Alice")))
+    assert locales == {"cy"}

@@ -485,8 +485,27 @@ class Parser:
         if intent == "complaint" and any(p.search(folded) for p in language.compiled.get("severity_high", [])):
             slots["severity"] = "high"
 
+        if intent == "set_language":
+            slots["language"] = self._language_named(language, folded)
         slots["mention"] = _mention(folded, taken, vocab, language.compiled.get("possessive", []))
         return slots
+
+    def _language_named(self, language: Language, folded: str) -> str | None:
+        """The language a member asks for ("switch to Welsh", "switch na slovenštinu",
+        "language换成English"): the first named, by `[language_names]` of any of our languages
+        ("switch to English? Bob is learning Welsh" asks for English); failing a name, a bare
+        ISO code ("jezik: de")."""
+        found: list[tuple[int, str]] = []
+        for code in self.i18n.codes:
+            for iso, names in self.i18n.language(code).data.get("language_names", {}).items():
+                for name in names:
+                    match = _phrase_regex(fold(name)).search(folded) or (None if has_cjk(name) else _stem_regex(fold(name)).search(folded))
+                    if match:
+                        found.append((match.start(), iso))
+        if found:
+            return min(found)[1]
+        codes = {iso for code in self.i18n.codes for iso in self.i18n.language(code).data.get("language_names", {})}
+        return next((t for t in words(folded) if t in codes), None)
 
 
 def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool:
