@@ -268,3 +268,8 @@ async def test_switch_to_welsh_switches_the_member_s_language(alice, demo):
     async with demo.db.sessions() as session:
         locales = set(await session.scalars(select(models.Member.locale).where(models.Member.name == "Alice")))
     assert locales == {"cy"}
+
+
+def test_a_slovenian_genitive_of_a_name_in_a(parser, index):
+    intent = parser.parse("complaint od Žige: GPS tracking kaže napačne lokacije", "sl", NOW, TZ)
+    assert resolve(index, intent.mention) == "Žiga Novak (Novak Transport)"
