@@ -273,3 +273,14 @@ async def test_switch_to_welsh_switches_the_member_s_language(alice, demo):
 def test_a_slovenian_genitive_of_a_name_in_a(parser, index):
     intent = parser.parse("complaint od Žige: GPS tracking kaže napačne lokacije", "sl", NOW, TZ)
     assert resolve(index, intent.mention) == "Žiga Novak (Novak Transport)"
+
+
+@pytest.mark.parametrize(("lang", "text", "amount", "currency"), [
+    ("zh", "hx 新商机 安全审计 28万rmb", "280000", "CNY"),
+    ("zh", "Sara Connor那边开个新单 1万刀", "10000", "USD"),
+    ("zh", "有个新机会：跨境ERP，50万港币", "500000", "HKD"),
+    ("cy", "Deal newydd i Ddafydd Williams: synwyryddion y sied, pum mil o bunnoedd.", "5000", "GBP"),
+])
+def test_chinese_and_welsh_money_forms(parser, lang, text, amount, currency):
+    slots = parser.parse(text, lang, NOW, TZ).slots
+    assert (slots.get("amount"), slots.get("currency")) == (Decimal(amount).quantize(Decimal("0.01")), currency)

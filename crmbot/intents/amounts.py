@@ -34,10 +34,12 @@ def _alternatives(words) -> str:
 def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...]) -> re.Pattern:
     number = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
     cur = _alternatives(currencies)
-    mult = _alternatives(multipliers)
+    # a Latin multiplier ends its word ("5k", not "5 kids"); a Chinese one runs on ("28万rmb")
+    mult = "|".join(re.escape(w) + ("" if re.search(f"[{CJK}]$", w) else f"(?!{_WORDCHAR})")
+                    for w in sorted(multipliers, key=len, reverse=True))
     # currency before (symbol style) or after (word style) the number; the multiplier between
     return re.compile(
-        rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult})(?!{_WORDCHAR}))?"
+        rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult}))?"
         rf"(?:\s?(?P<post>{cur})(?!{_LETTER}))?",
         re.IGNORECASE,
     )
