@@ -284,3 +284,14 @@ def test_a_slovenian_genitive_of_a_name_in_a(parser, index):
 def test_chinese_and_welsh_money_forms(parser, lang, text, amount, currency):
     slots = parser.parse(text, lang, NOW, TZ).slots
     assert (slots.get("amount"), slots.get("currency")) == (Decimal(amount).quantize(Decimal("0.01")), currency)
+
+
+def test_a_past_day_in_a_logged_call_does_not_hide_the_follow_up(parser):
+    text = "I spoke with Nina Kovačič earlier today, she would like us to call her again on 8 December"
+    intent = parser.parse(text, "en", NOW, TZ)
+    assert intent.name == "log_call" and local(intent.slots["due"]).date() == date(2026, 12, 8)
+
+
+def test_a_welsh_weekday_after_a_mutated_part_of_the_day(parser):
+    intent = parser.parse("galwad efo Siân, hoffai alwad yn ôl brynhawn Llun", "cy", NOW, TZ)
+    assert local(intent.slots["due"]) == datetime(2026, 11, 30, 14, 0)

@@ -443,6 +443,13 @@ class Parser:
 
         english = self.i18n.language("en") if "en" in self.i18n.codes else language
         found = dates.extract(language, folded, now, tz, fallback=english)
+        if intent in RECORDS and found.in_past:
+            # "spoke with her earlier today, call her again on 8 December": the day it
+            # happened is not the follow-up; another day in the message may be
+            masked = "".join(" " if any(s <= i < e for s, e in found.spans) else ch for i, ch in enumerate(folded))
+            later = dates.extract(language, masked, now, tz, fallback=english)
+            if later.value is not None and not later.in_past:
+                found = dates.Found(later.value, found.spans + later.spans, False, later.odd)
         taken.extend(found.spans)
         if found.odd and intent not in UNDATED:
             # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
