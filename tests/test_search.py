@@ -368,3 +368,28 @@ async def _rev(app: App, team_id: int) -> int:
 def test_combining_marks_live_in_the_first_two_planes():
     # crmbot.text folds with a character class made from planes 0 and 1 only
     assert not [code for code in range(0x20000, sys.maxunicode + 1) if unicodedata.combining(chr(code))]
+
+
+def test_pinyin_typed_letters_and_case_endings_in_a_bulk_build_one_by_one_and_a_snapshot():
+    """The name-reading features hold however the index was made: built in bulk, added to
+    customer by customer after a build, or read back from a kept snapshot."""
+    rows = _rows(make_customers(500, 11)) + _rows([
+        {"name": "王芳", "company": None, "emails": [], "phones": []},
+        {"name": "张丽", "company": "上海华信科技", "emails": [], "phones": []},
+        {"name": "Rəşad Quliyev", "company": None, "emails": [], "phones": []},
+        {"name": "Ivan Horvatič", "company": None, "emails": [], "phones": []},
+    ])
+    rows = [row._replace(id=10_000 + i) if i >= 500 else row for i, row in enumerate(rows)]
+    bulk = TeamIndex()
+    bulk.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows]))
+    one_by_one = TeamIndex()
+    one_by_one.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows[:500]]))
+    one_by_one.apply(rows[500:])
+    restored = TeamIndex.from_parts(snapshot.decode(snapshot.encode(bulk.parts())))
+    wanted = {"wang fang": "王芳", "wangfang": "王芳", "zl": "张丽", "rashad quliyev": "Rəşad Quliyev",
+              "horvaticem": "Ivan Horvatič"}
+    for index in (bulk, one_by_one, restored):
+        for text, name in wanted.items():
+            best = index.search(text)[0]
+            assert best.display.startswith(name) and best.score >= ACCEPT, (text, best)
+    assert bulk.bases("horvaticem") == ("horvatic",) and bulk.bases("horvatic") == ()

@@ -42,6 +42,14 @@ class Postings:
             return np.concatenate((bulk, np.array(extra, dtype=np.int32))) if len(bulk) else np.array(extra, dtype=np.int32)
         return bulk
 
+    def holds(self, token: int, stale: np.ndarray | None) -> bool:
+        """Whether anyone holds the token now (no array of them made)."""
+        if self._extra.get(token):
+            return True
+        if token + 1 >= len(self._ptr) or self._ptr[token] == self._ptr[token + 1]:
+            return False
+        return stale is None or not stale[self._holders[self._ptr[token]:self._ptr[token + 1]]].all()
+
     def add(self, token: int, position: int) -> None:
         self._extra.setdefault(token, []).append(position)
 

@@ -32,6 +32,7 @@ from itertools import chain
 
 import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +61,15 @@ RARITY_CAP = 6.0
 DENSE = 16
 # customers whose evidence is further than this below the best are not worth scoring
 WEIGHT_MARGIN = 25.0
+# A typed word no name holds may be a name with a case ending: "Elvinlə", "Horvatu", "Majo",
+# "Kovačičevi", "jana'n" are Elvin, Horvat, Maja, Kovačič, Jana. Such a word is read as the name
+# it extends (or whose last vowel it swaps) by at most this many letters, the stem kept at
+# least MIN_STEM long; it then counts as a close, not exact, spelling of that name.
+MAX_ENDING = 4
+MIN_STEM = 3
+VOWELS = "aeiouy"
+SWAPPED_ENDINGS = "oiuy"
+INFLECTED_SIMILARITY = 90.0
 
 
 _ALL_CJK = re.compile(f"[{CJK}]+")
@@ -87,6 +97,50 @@ def _name_tokens(key: str, person: bool = False) -> list[str]:
                 tokens.append(run)
         tokens.extend(w for w in words(re.sub(f"[{CJK}]+", " ", word)))
     return tokens
+
+
+# letters that people without the keyboard write as two Latin letters or another vowel
+# ("Rəşad" is typed "rashad", "Əliyev" "aliyev"): names holding them are indexed in that spelling too
+_SPELLED = {"ə": "a", "ş": "sh", "ç": "ch", "ğ": "gh"}
+_SPELLED_RE = re.compile("|".join(_SPELLED))
+
+
+def _typed_tokens(name: str) -> list[str]:
+    """The words of a name as typed without its own letters: "Rəşad Quliyev" -> "rashad"."""
+    lowered = name.casefold()
+    if not _SPELLED_RE.search(lowered):
+        return []
+    return words(fold(_SPELLED_RE.sub(lambda m: _SPELLED[m.group(0)], lowered)))
+
+
+@lru_cache(maxsize=65_536)
+def _pinyin(run: str) -> tuple[str, ...]:
+    """A Chinese name's syllables, then run together, then initials ("wang", "fang",
+    "wangfang", "wf"): names repeat, so each is worked out once."""
+    from pypinyin import lazy_pinyin  # only books with Chinese names pay for its tables
+
+    syllables = [fold(s) for s in lazy_pinyin(run)]
+    return (*syllables, "".join(syllables), "".join(s[0] for s in syllables))
+
+
+def _latin_tokens(key: str) -> tuple[str, ...]:
+    """A Chinese person's name as colleagues type it in Latin letters: its pinyin syllables
+    ("wang", "fang"), run together ("wangfang") and as initials ("wf"), so "ms wang", "Li Na"
+    and "zl" find 王芳, 李娜 and 张丽. Other names have no such tokens."""
+    runs = cjk_runs(key)
+    if not runs or len(runs[0]) > 4:
+        return ()
+    return _pinyin(runs[0])
+
+
+def _latin_forms(name: str, name_key: str) -> tuple[str, ...]:
+    """The whole name as typed in Latin letters, for WRatio: a Chinese name's syllables, run
+    together and as initials; a name with ə ş ç ğ spelled without them; else none."""
+    latin = _latin_tokens(name_key)
+    if latin:
+        return (" ".join(latin[:-2]), latin[-2], latin[-1])
+    typed = " ".join(_typed_tokens(name))
+    return (typed,) if typed else ()
 
 
 def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
@@ -121,6 +175,9 @@ class Match:
     display: str
     score: float
     span: str  # the words of the query that matched this customer
+    # the typed words this customer holds exactly as typed: "sara connor" holds "connor" for
+    # Sarah Connor and "sara" for Sara Conner, so neither is a clear winner
+    exact: frozenset[str] = frozenset()
 
 
 class _WordFolder:
@@ -160,12 +217,15 @@ def _display(name: str, company: str | None) -> str:
 _fold_word = lru_cache(maxsize=262_144)(fold)
 
 
-def _keys(name: str, company: str | None) -> tuple[str, str, frozenset[str]]:
-    """A candidate's folded name and company and every token it holds, for scoring: a few
-    dozen per search, so they are worked out when asked rather than kept for every customer."""
+def _keys(name: str, company: str | None) -> tuple[str, str, frozenset[str], tuple[str, ...]]:
+    """A candidate's folded name and company, every token it holds, and its name as typed in
+    Latin letters (`_latin_forms`), for scoring: a few dozen per search, so they are worked
+    out when asked rather than kept for every customer."""
     name_key = " ".join(filter(None, map(_fold_word, name.split())))
     company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
-    return name_key, company_key, frozenset(_name_tokens(name_key, person=True) + _name_tokens(company_key))
+    held = _name_tokens(name_key, person=True) + _name_tokens(company_key)
+    held += [*_latin_tokens(name_key), *_typed_tokens(name)]
+    return name_key, company_key, frozenset(held), _latin_forms(name, name_key)
 
 
 _NOT_DIGITS = bytes(c for c in range(128) if not chr(c).isdigit() and chr(c) != "\n")
@@ -339,8 +399,10 @@ class TeamIndex:
     def _word_pairs(texts: list[str], token_ids: dict[str, int], person: bool = False):
         """(token id << 32 | position) for every token of every text, and the folded length
         of each text. `_name_tokens` of a folded text is the tokens of its words one after the
-        other, so each distinct word is folded and split into tokens once. For a person, the
-        first word with tokens reads a Chinese family name off its first run (person=True)."""
+        other, so each distinct word is folded and split into tokens once. For a person
+        (person=True), the first word with tokens reads a Chinese family name off its first
+        run, a word with ə ş ç ğ is held as typed without them too (`_typed_tokens`), and the
+        first word with Chinese letters gives the name's pinyin (`_latin_tokens`)."""
         n = len(texts)
         counts = np.fromiter(map(len, map(str.split, texts)), dtype=np.int64, count=n)
         flat = " ".join(texts).split()
@@ -352,19 +414,27 @@ class TeamIndex:
         folded = fold_many(list(distinct))
         # a word that is all letters or digits is its own one token: most words, no regex needed
         held = [[key] if key.isalnum() and not has_cjk(key) else _name_tokens(key) for key in folded]
+        latin_pairs = np.zeros(0, dtype=np.int64)
         if person:
+            typed: dict[int, list[str]] = {}
+            if _SPELLED_RE.search(" ".join(distinct).casefold()):  # most books hold none: one look
+                typed = {i: t for i, word in enumerate(distinct) if (t := _typed_tokens(word))}
+            for i, extra in typed.items():
+                held[i] = held[i] + extra
             first = np.flatnonzero(np.fromiter(map(len, held), dtype=np.int64, count=len(held))[occurrences] > 0)
             first = first[np.unique(rows[first], return_index=True)[1]]  # each text's first word with tokens
             variant, word_of = np.arange(len(held)), list(range(len(held)))
-            for i, key in enumerate(folded):
-                if has_cjk(key):
-                    as_person = _name_tokens(key, person=True)
-                    if as_person != held[i]:
-                        variant[i] = len(held)
-                        held.append(as_person)
-                        word_of.append(i)
+            chinese = [i for i, key in enumerate(folded) if has_cjk(key)]
+            for i in chinese:
+                as_person = _name_tokens(folded[i], person=True) + typed.get(i, [])
+                if as_person != held[i]:
+                    variant[i] = len(held)
+                    held.append(as_person)
+                    word_of.append(i)
             occurrences[first] = variant[occurrences[first]]
             occurrences_words = np.array(word_of, dtype=np.int64)[occurrences]
+            if chinese:
+                latin_pairs = TeamIndex._latin_pairs(folded, chinese, occurrences_words, rows, token_ids)
         else:
             occurrences_words = occurrences
         ptr = np.zeros(len(held) + 1, dtype=np.int64)
@@ -374,11 +444,30 @@ class TeamIndex:
         token_ids.update(zip(fresh, range(len(token_ids), len(token_ids) + len(fresh))))
         items = np.fromiter(map(token_ids.__getitem__, flat_tokens), dtype=np.int64, count=len(flat_tokens))
         source, tokens = expand(ptr, items, occurrences)
-        pairs = _sorted_unique((tokens << 32) | rows[source])
+        pairs = _sorted_unique(np.concatenate(((tokens << 32) | rows[source], latin_pairs)))
         word_lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
         lengths = word_lengths[occurrences_words]
         spaces = np.bincount(rows, weights=lengths > 0, minlength=n)
         return pairs, np.bincount(rows, weights=lengths, minlength=n) + np.maximum(spaces - 1, 0)
+
+    @staticmethod
+    def _latin_pairs(folded: list[str], chinese: list[int], occurrences: np.ndarray, rows: np.ndarray,
+                     token_ids: dict[str, int]) -> np.ndarray:
+        """(token id << 32 | position) for the pinyin of each Chinese name: `_latin_tokens` of a
+        name is that of its first word with Chinese letters (its first run is in that word)."""
+        latin = [list(_latin_tokens(folded[i])) for i in chinese]
+        fresh = [t for t in dict.fromkeys(chain.from_iterable(latin)) if t not in token_ids]
+        token_ids.update(zip(fresh, range(len(token_ids), len(token_ids) + len(fresh))))
+        # word -> its row in a CSR of pinyin token ids (-1: a word with no Chinese letters)
+        row_of = np.full(len(folded), -1, dtype=np.int64)
+        row_of[chinese] = np.arange(len(chinese))
+        ptr = np.zeros(len(latin) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, latin), dtype=np.int64, count=len(latin)), out=ptr[1:])
+        items = np.fromiter(map(token_ids.__getitem__, chain.from_iterable(latin)), dtype=np.int64, count=int(ptr[-1]))
+        at = np.flatnonzero(row_of[occurrences] >= 0)
+        at = at[np.unique(rows[at], return_index=True)[1]]  # each name's first Chinese word
+        source, tokens = expand(ptr, items, row_of[occurrences[at]])
+        return (tokens << 32) | rows[at][source]
 
     # -- a snapshot of the first build, for the next worker ------------------------------------
 
@@ -461,7 +550,9 @@ class TeamIndex:
         self._names[position], self._companies[position] = row.name or "", row.company
         self._order[position] = (len(name_key) << 40) | row.id
         add, ids = self.vocab.add, self.vocab.ids
-        name_tokens = tuple(ids[add(t)] for t in dict.fromkeys(_name_tokens(name_key, person=True)))
+        # as in the bulk build: a Chinese name's pinyin, and ə ş ç ğ as typed without them
+        person = [*_name_tokens(name_key, person=True), *_latin_tokens(name_key), *_typed_tokens(row.name or "")]
+        name_tokens = tuple(ids[add(t)] for t in dict.fromkeys(person))
         company_tokens = tuple(ids[add(t)] for t in dict.fromkeys(_name_tokens(company_key)))
         company_tokens = tuple(t for t in company_tokens if t not in name_tokens)
         for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
@@ -492,8 +583,8 @@ class TeamIndex:
             self._similar[token] = found
         return found
 
-    def _match(self, position: int, score: float, span: str) -> Match:
-        return Match(self._ids[position], _display(self._names[position], self._companies[position]), score, span)
+    def _match(self, position: int, score: float, span: str, exact: frozenset[str] = frozenset()) -> Match:
+        return Match(self._ids[position], _display(self._names[position], self._companies[position]), score, span, exact)
 
     def exact(self, text: str) -> list[Match] | None:
         """E-mail addresses and phone numbers are looked up exactly, never fuzzily."""
@@ -509,10 +600,43 @@ class TeamIndex:
             return sorted((self._match(p, 100.0, text.strip()) for p in set(found)), key=lambda m: m.customer_id)
         return None
 
-    def _evidence(self, token: str, total: int) -> tuple[np.ndarray, np.ndarray]:
+    def _holds(self, token: str) -> bool:
+        """Whether some live customer holds the token in their name or company."""
+        token_id = self.vocab.ids.get(token)
+        return token_id is not None and (self.names.holds(token_id, self._stale) or self.companies.holds(token_id, self._stale))
+
+    def bases(self, token: str) -> tuple[str, ...]:
+        """The name tokens an unknown typed word may be an inflected form of (see MAX_ENDING);
+        none for a word some name holds as it is ("novakova" is Nováková, not Novák)."""
+        if len(token) <= MIN_STEM or has_cjk(token) or self._holds(token):
+            return ()
+        # a stem left without its vowel ("prochazk" from "Procházkovi" less -ovi) gets it back
+        found: list[str] = [token + v for v in VOWELS[:-1] if token[-1] not in VOWELS and self._holds(token + v)]
+        for cut in range(1, MAX_ENDING + 1):
+            stem = token[:-cut]
+            if len(stem) < MIN_STEM:
+                break
+            # an ending cut off ("horvat-u", "elvin-le"), or a last vowel swapped ("maj-o" for maja)
+            # (not a last "e": "Jane" is an English name as often as a Czech form of Jana)
+            swapped = (stem + v for v in VOWELS) if cut == 1 and token[-1] in SWAPPED_ENDINGS else ()
+            for base in (stem, *swapped):
+                if len(base) > MIN_STEM and base not in found and self._holds(base):
+                    found.append(base)
+        # the longest reading is the nearest: "novakovy" is Nováková before Novák
+        longest = max(map(len, found), default=0)
+        return tuple(b for b in found if len(b) == longest)
+
+    def _evidence(self, token: str, total: int, bases: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
         """The positions this query token points at (ascending) and how strongly: the best of
-        their tokens, weighed by closeness and rarity."""
+        their tokens, weighed by closeness and rarity. An inflected word (`bases`) points at
+        the holders of the names it inflects, as a close spelling of them."""
         groups, ids = [], self.vocab.ids
+        for base in bases:
+            for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
+                holders = postings.holders(ids[base], self._stale)
+                if len(holders):
+                    rarity = min(RARITY_CAP, math.log(total / len(holders)))
+                    groups.append((INFLECTED_SIMILARITY + rarity - malus, holders))
         for name_token, similarity in self.similar_tokens(token):
             for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
                 holders = postings.holders(ids[name_token], self._stale)
@@ -580,7 +704,8 @@ class TeamIndex:
         query = [q[0] for q in tokens]
         if not query or not self.live:
             return []
-        per_position = [self._evidence(token, self.live) for token in query]
+        bases = [self.bases(q) if end == len(q) and start == 0 else () for q, _, start, end in tokens]
+        per_position = [self._evidence(token, self.live, found) for token, found in zip(query, bases)]
         positions, weights = self._combine(per_position)
         if not len(positions):
             return []
@@ -595,24 +720,36 @@ class TeamIndex:
         spans = [[p for p in range(len(per_position)) if held[p][i]] for i in range(len(best))]
         widest = max(len(s) for s in spans)
         scored = []
+        inflected = any(bases)
         for position, span_positions in zip(best, spans):
-            name_key, company_key, held_tokens = _keys(self._names[position], self._companies[position])
-            span = _span(key, tokens, span_positions)
+            name_key, company_key, held_tokens, latin_forms = _keys(self._names[position], self._companies[position])
+            # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
+            read = [next((b for b in found if b in held_tokens), None) for found in bases] if inflected else ()
+            if inflected and any(read[p] for p in span_positions):
+                key_read = [(read[i] or t[0], *t[1:3], len(read[i]) if read[i] else t[3]) for i, t in enumerate(tokens)]
+                span = _span(key, key_read, span_positions)
+            else:
+                span = _span(key, tokens, span_positions)
             name_score = fuzz.WRatio(span, name_key)
+            if latin_forms:  # 王芳 typed "wang fang", Rəşad typed "rashad"
+                name_score = max(name_score, *(fuzz.WRatio(span, form) for form in latin_forms))
             score = name_score
             if company_key:
-                score = max(score, fuzz.WRatio(span, company_key), fuzz.WRatio(span, f"{name_key} {company_key}"))
-            exact = sum(query[p] in held_tokens for p in span_positions)
-            score += EXACT_WORD_BONUS * exact / len(span_positions)
+                # "s.r.o." compared as its letters: a mention naming person and company
+                # ("jan novak acme") reads as both, not as a near miss of "... acme s.r.o."
+                score = max(score, fuzz.WRatio(span, company_key, processor=default_process),
+                            fuzz.WRatio(span, f"{name_key} {company_key}", processor=default_process))
+            held = frozenset(query[p] for p in span_positions if query[p] in held_tokens)
+            score += EXACT_WORD_BONUS * len(held) / len(span_positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(span_positions))
             whole = fuzz.WRatio(key, name_key)
-            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, self._ids[position], position, span))
+            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, self._ids[position], position, span, held))
         # on equal scores the person's own name beats a match on their company; then the name the
         # whole mention reads closest to: a word whose close tokens were too many to all be
         # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
         scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
-        return [self._match(position, score, span) for score, _, _, _, position, span in scored[:limit]]
+        return [self._match(position, score, span, held) for score, _, _, _, position, span, held in scored[:limit]]
 
 
 def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
@@ -706,7 +843,10 @@ def clear_winner(matches: list[Match]) -> Match | None:
     if not matches:
         return None
     best = matches[0]
-    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    # a close second, or one read from the same words that holds a typed word the best does
+    # not ("sara connor": Sarah Connor or Sara Conner): the mention mixes two customers
+    rivals = [m for m in matches[1:] if m.score >= SUGGEST and (
+        m.score >= best.score - RIVAL_GAP or (m.score >= ACCEPT and m.span == best.span and m.exact - best.exact))]
     return best if best.score >= ACCEPT and not rivals else None
 
 

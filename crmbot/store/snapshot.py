@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crmbot.store import models, teams
 
-FORMAT = b"crmbot-index-1\n"
+# 2: names also hold their pinyin and their ə ş ç ğ typed without them; a build of 1 lacks them
+FORMAT = b"crmbot-index-2\n"
 SEPARATOR = "\x00"
 
 
