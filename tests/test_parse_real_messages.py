@@ -295,3 +295,14 @@ def test_a_past_day_in_a_logged_call_does_not_hide_the_follow_up(parser):
 def test_a_welsh_weekday_after_a_mutated_part_of_the_day(parser):
     intent = parser.parse("galwad efo Siân, hoffai alwad yn ôl brynhawn Llun", "cy", NOW, TZ)
     assert local(intent.slots["due"]) == datetime(2026, 11, 30, 14, 0)
+
+
+async def test_a_call_with_a_follow_up_years_away_asks_and_keeps_nothing(alice, demo):
+    async with demo.db.sessions() as session:
+        calls_before = len(list(await session.scalars(select(models.Interaction.id))))
+        followups_before = len(list(await session.scalars(select(models.FollowUp.id))))
+    replies = await alice.send("called dafydd williams, ring back 12/15/2115")
+    assert "When should I remind you?" in "\n".join(r.text for r in replies)
+    async with demo.db.sessions() as session:
+        assert len(list(await session.scalars(select(models.Interaction.id)))) == calls_before
+        assert len(list(await session.scalars(select(models.FollowUp.id)))) == followups_before

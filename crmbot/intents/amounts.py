@@ -62,6 +62,7 @@ def _to_decimal(raw: str, decimal_mark: str) -> Decimal | None:
         return None
 
 
+@lru_cache(maxsize=64)  # Language is hashed by identity
 def _table(key: str, language: Language, others: tuple[Language, ...]) -> dict[str, object]:
     """A money table of the member's language over those of our other languages: "12万 RMB",
     "1.2 miliwn ewro", "15 tis. Kč" are understood whoever types them; where two languages

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -116,6 +117,7 @@ _DOT_DATE = re.compile(r"(?<![\d.,:$€£¥₼])(?P<a>\d{1,2})\.\s?(?P<b>\d{1,2}
 MONEY_SIGNS = ("%", "k", "m", "w", "万", "千", "亿", "元", "块")
 
 
+@lru_cache(maxsize=32)  # Language is hashed by identity: one entry per language
 def _numbers_after(language: Language) -> re.Pattern:
     """What may follow a number that makes it money or a share, not a date: "2.5k", "1.2 mil"."""
     words = [*language.data.get("multipliers", {}), *language.data.get("currencies", {}), *MONEY_SIGNS]

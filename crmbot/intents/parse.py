@@ -271,26 +271,32 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
     return scores, spans
 
 
+@lru_cache(maxsize=256)  # Language is hashed by identity
+def _table_phrases(language: Language, table: str) -> tuple[tuple[tuple[str, int, str], ...], dict[str, str]]:
+    """`[table]`'s phrases folded once: (key, length as written, folded phrase), and its
+    one-word phrases for typo matching."""
+    phrases = tuple((key, len(p), fold(p)) for key, ps in language.data.get(table, {}).items() for p in ps)
+    singles = {f: key for key, n, f in phrases if n >= TYPO_MIN_KNOWN and re.fullmatch(r"\w+", f)}
+    return phrases, singles
+
+
 def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) -> tuple[str | None, tuple[int, int] | None]:
     """The key of `[table]` whose longest listed phrase occurs in the text; failing that, a
     one-word phrase typed with a typo ("signd", "negotation")."""
+    phrases, singles = _table_phrases(language, table)
     best: tuple[int, str, tuple[int, int]] | None = None
-    for key, phrases in language.data.get(table, {}).items():
-        for phrase in phrases:
-            match = _phrase_regex(fold(phrase)).search(folded)
-            if match and (best is None or len(phrase) > best[0]):
-                best = (len(phrase), key, match.span())
+    for key, length, phrase in phrases:
+        match = _phrase_regex(phrase).search(folded)
+        if match and (best is None or length > best[0]):
+            best = (length, key, match.span())
     if best is None and table in STEMMED_TABLES:
         # "minulého týdne", "prejsnji tedn": the phrase's words with other endings
-        for key, phrases in language.data.get(table, {}).items():
-            for phrase in phrases:
-                match = _stem_regex(fold(phrase)).search(folded)
-                if match and (best is None or len(phrase) > best[0]):
-                    best = (len(phrase), key, match.span())
+        for key, length, phrase in phrases:
+            match = _stem_regex(phrase).search(folded)
+            if match and (best is None or length > best[0]):
+                best = (length, key, match.span())
     if best or not typos:
         return (best[1], best[2]) if best else (None, None)
-    singles = {fold(p): key for key, phrases in language.data.get(table, {}).items() for p in phrases
-               if len(p) >= TYPO_MIN_KNOWN and re.fullmatch(r"\w+", fold(p))}
     for found in _TOKEN.finditer(folded):
         if len(found.group(0)) >= TYPO_MIN_TYPED and singles:
             near = process.extractOne(found.group(0), list(singles), scorer=fuzz.ratio, score_cutoff=TYPO_RATIO)
