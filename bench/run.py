@@ -8,7 +8,9 @@ For each size a fresh SQLite file is filled with a deterministic, realistic cust
 tokens at 100k customers and ~350k at 1M). Then a *separate* process (so peak RSS is the
 resolver's, not the generator's) opens the file like the app does and measures:
 
-* index build: the first `CustomerIndex.search`, which reads every customer, and its memory;
+* index build: the first `CustomerIndex.search`, which reads every customer (any snapshot a
+  kept book holds is dropped first), and its memory; then the build's snapshot is written
+  down, and a newly started worker (its own App) times its first search, read from it;
 * full garbage collections: one forced right after the build, and every one during the run
   (gc.callbacks), since a full collection stops every message in flight;
 * resolve: `CustomerIndex.search` of a typo'd mention (deletion, insertion, substitution,
@@ -17,7 +19,7 @@ resolver's, not the generator's) opens the file like the app does and measures:
 * recall@1 against an exhaustive `fuzz.WRatio` scan over all folded names: a hit when no name
   scores higher than our top result's name (ties count);
 * log_call: `Bot.handle` of "called <typo'd name>, wants a quote by friday" through the console
-  adapter, each a new message, in its own transaction;
+  adapter, each a new message, in its own transaction, and the messages per second that gives;
 * a check that a customer added through a second App (its own engine, as another process
   would) is found by the first App's warm index on its next search;
 * the machine's 1-minute load average at the start and end, since the machine is shared.
@@ -52,7 +54,7 @@ from crmbot.adapters.console import ConsoleChat  # noqa: E402
 from crmbot.app import build, console_member  # noqa: E402
 from crmbot.config import Settings  # noqa: E402
 from crmbot.intents.parse import Parser  # noqa: E402
-from crmbot.store import models  # noqa: E402
+from crmbot.store import models, snapshot  # noqa: E402
 from crmbot.text import fold  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)  # a Wednesday: "by friday" is ahead
@@ -146,13 +148,23 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     rss_start = rss_mb()
     app = build(settings(), db=path, clock=lambda: NOW)
     bot = app.bot
-    async with app.db.sessions() as session:
+    async with app.db.sessions() as session, session.begin():
         team_id = await session.scalar(select(models.Team.id).where(models.Team.name == TEAM))
-
+        await snapshot.forget(session, team_id)  # a book kept by --dir: build from the rows again
+    async with app.db.sessions() as session:
         # index build: the first search reads every customer of the team
         started = time.perf_counter()
         await bot.index.search(session, team_id, "warm up")
         result["build_s"] = time.perf_counter() - started
+    # the build is written down for the next worker (in the background); then a new worker
+    # (its own App and engine, as another process) starts from it
+    started = time.perf_counter()
+    await bot.index.close()
+    result["snapshot_write_s"] = time.perf_counter() - started
+    async with app.db.sessions() as session:
+        kept = await snapshot.read(session, team_id)
+    result["snapshot_mb"] = len(kept[1]) / 1e6 if kept else float("nan")
+    result["worker_ready_s"] = await _new_worker_ready(path, team_id)
     index = await _team_index(bot, app, team_id)
     result["tokens"] = index.vocabulary_size
     result["gc_build_longest_ms"] = ms(collections.longest)
@@ -176,6 +188,10 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     parser = Parser(app.i18n)
     queries = [(kind, parser.parse(typed, lang, NOW).mention or typed, intended)
                for kind, typed, intended, lang in mentions(rng, names, n_queries)]
+    messages = mentions(rng, names, n_messages)  # the log_call messages, made now: see the freeze below
+    # the bench's own million names (for the exhaustive scan) are no part of the bot: out of the
+    # collector's sight, so the pauses below are the ones the bot's own objects cost
+    gc.freeze()
 
     # -- resolve through CustomerIndex.search, warm --------------------------------------------
     resolve, resolve_cpu, found = [], [], []
@@ -223,7 +239,7 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     # -- log_call end to end through Bot.handle --------------------------------------------------
     chat = ConsoleChat(bot, MEMBER)
     e2e, e2e_cpu, outcomes = [], [], {"logged": 0, "asked": 0, "not found": 0, "other": 0}
-    for kind, mention, _, _ in mentions(rng, names, n_messages):
+    for kind, mention, _, _ in messages:
         started, cpu = time.perf_counter(), time.process_time()
         replies = (await bot.handle(chat.incoming(f"called {mention}, wants a quote by friday"))).replies
         e2e.append(time.perf_counter() - started)
@@ -237,7 +253,7 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
             outcomes["not found"] += 1
         else:
             outcomes["other"] += 1
-    result.update(log_call_cpu_p50_ms=ms(statistics.median(e2e_cpu)),
+    result.update(log_call_cpu_p50_ms=ms(statistics.median(e2e_cpu)), log_call_per_s=len(e2e) / sum(e2e),
                   log_call_p50_ms=ms(statistics.median(e2e)), log_call_p99_ms=ms(p99(e2e)), outcomes=outcomes, messages=len(e2e))
 
     # -- another process adds a customer: the warm index must see it on its next search ----------
@@ -247,6 +263,18 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     gc.callbacks.remove(collections)
     result.update(gc_longest_ms=ms(collections.longest), gc_full=collections.count, load_end=os.getloadavg()[0])
     return result
+
+
+async def _new_worker_ready(path: str, team_id: int) -> float:
+    """Seconds until a newly started worker answers its first search of the team."""
+    worker = build(settings(), db=path, clock=lambda: NOW)
+    try:
+        async with worker.db.sessions() as session:
+            started = time.perf_counter()
+            await worker.bot.index.search(session, team_id, "warm up")
+            return time.perf_counter() - started
+    finally:
+        await worker.close()
 
 
 async def _team_index(bot, app, team_id):
@@ -316,7 +344,10 @@ def print_report(results: list[dict], load: tuple[float, float]) -> None:
     row("distinct name tokens", "{:,}", "tokens")
     row("distinct names", "{:,}", "distinct_names")
     row("insert (generate + bulk insert) s", "{:.1f}", "insert_s")
-    row(f"index build (first search) s (target ≤ {TARGET_BUILD_S:.0f} at 1M)", "{:.2f}", "build_s", at_1m(TARGET_BUILD_S))
+    row("index build from the rows (first search, no snapshot) s", "{:.2f}", "build_s")
+    row("  writing its snapshot down s / size MB", "{:.2f}", "snapshot_write_s")
+    table.add_row("", *[f"{r['snapshot_mb']:.0f}" for r in results])
+    row(f"new worker ready, from the snapshot s (target ≤ {TARGET_BUILD_S:.0f} at 1M)", "{:.2f}", "worker_ready_s", at_1m(TARGET_BUILD_S))
     row("resolve p50 ms", "{:.2f}", "resolve_p50_ms")
     row("resolve p99 ms (target ≤ 5 at 100k, ≤ 20 at 1M)", "{:.2f}", "resolve_p99_ms",
         lambda size, v: v <= TARGET_P99_RESOLVE_MS[size] if size in TARGET_P99_RESOLVE_MS else None)
@@ -333,6 +364,8 @@ def print_report(results: list[dict], load: tuple[float, float]) -> None:
     row("log_call end to end p50 ms", "{:.2f}", "log_call_p50_ms")
     row("log_call end to end p99 ms", "{:.2f}", "log_call_p99_ms")
     row("log_call CPU p50 ms", "{:.2f}", "log_call_cpu_p50_ms")
+    row("log_call messages per second, one process (target ≥ 200 at 100k)", "{:.0f}", "log_call_per_s",
+        lambda size, v: v >= 200 if size == 100_000 else None)
     row(f"full GC forced after build ms (target ≤ {TARGET_GC_PAUSE_MS:.0f} at 1M)", "{:.0f}", "forced_gc_ms", at_1m(TARGET_GC_PAUSE_MS))
     row("longest full GC while building ms", "{:.0f}", "gc_build_longest_ms")
     row("longest full GC after the build ms", "{:.0f}", "gc_longest_ms", at_1m(TARGET_GC_PAUSE_MS))
@@ -361,7 +394,7 @@ def met_targets(results: list[dict]) -> bool:
     def ok(r: dict) -> bool:
         big = r["size"] >= 1_000_000
         return (r["resolve_p99_ms"] <= TARGET_P99_RESOLVE_MS.get(r["size"], float("inf")) and r["recall"] >= TARGET_RECALL
-                and (not big or (r["build_s"] <= TARGET_BUILD_S and max(r["forced_gc_ms"], r["gc_longest_ms"]) <= TARGET_GC_PAUSE_MS))
+                and (not big or (r["worker_ready_s"] <= TARGET_BUILD_S and max(r["forced_gc_ms"], r["gc_longest_ms"]) <= TARGET_GC_PAUSE_MS))
                 and r["cross_process"]["ok"])
 
     return all(ok(r) for r in results)

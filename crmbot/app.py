@@ -63,6 +63,7 @@ class App:
             await self.deliver(outgoing.chat, outgoing.replies)
 
     async def close(self) -> None:
+        await self.bot.index.close()  # a snapshot being kept finishes before the engine goes
         await self.db.close()
 
 

@@ -112,8 +112,9 @@ class Language:
     def name(self) -> str:
         return self.data["meta"]["name"]
 
-    @property
+    @cached_property
     def babel(self) -> Locale:
+        """Parsed once: every date, number and plural of every reply asks for it."""
         return Locale.parse(self.data["meta"].get("babel", self.code))
 
     @cached_property

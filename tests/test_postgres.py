@@ -19,7 +19,7 @@ from crmbot.app import App, build, console_member
 from crmbot.cli import cli
 from crmbot.config import Settings
 from crmbot.exporter import export_team
-from crmbot.store import models, teams
+from crmbot.store import models, snapshot, teams
 from crmbot.store.db import open_database
 
 from tests.conftest import NOW
@@ -77,6 +77,45 @@ async def workers(pg_url, clock) -> AsyncIterator[tuple[App, App]]:
     yield first, second
     await first.close()
     await second.close()
+
+
+@pytest.mark.parametrize("pg_url", ["psycopg", "asyncpg"], indirect=True)
+async def test_a_new_worker_starts_from_the_kept_index_and_sees_every_change_at_once(pg_url, clock):
+    first, second = _app(pg_url, clock), _app(pg_url, clock)
+    try:
+        team_id = await _seed_search(first)
+        async with first.db.sessions() as session, session.begin():
+            other_team = (await teams.create_team(session, "Other", NOW)).id
+            rev = await teams.bump_customer_rev(session, other_team)
+            session.add(models.Customer(team_id=other_team, name="Řehoř Ždárský", company=None, emails=["rehor@zdarsky.cz"],
+                                        phones=[], created_at=NOW, updated_at=NOW, rev=rev))
+        built = await _search_all(first, team_id)
+        await first.bot.index.close()  # the first worker's build is kept in the database
+        async with first.db.sessions() as session:
+            assert await snapshot.read(session, team_id) is not None
+        assert await _search_all(second, team_id) == built  # the second worker starts from it
+        # a customer added through one engine is found by the other on its next search
+        await _add_named(first, team_id, "Zbigniew Wąchocki")
+        async with second.db.sessions() as session:
+            found = await second.bot.index.search(session, team_id, "zbigniew wachocki")
+        assert found and found[0].display == "Zbigniew Wąchocki"
+        # teams stay apart in the kept index and after it
+        async with second.db.sessions() as session:
+            assert all("Ždárský" not in m.display for m in await second.bot.index.search(session, team_id, "rehor zdarsky"))
+            assert await second.bot.index.search(session, team_id, "rehor@zdarsky.cz") == []
+            theirs = await second.bot.index.search(session, other_team, "rehor zdarsky")
+            assert [m.display for m in theirs] == ["Řehoř Ždárský"]
+            assert all("Wąchocki" not in m.display for m in await second.bot.index.search(session, other_team, "zbigniew wachocki"))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def _add_named(app: App, team_id: int, name: str) -> None:
+    async with app.db.sessions() as session, session.begin():
+        rev = await teams.bump_customer_rev(session, team_id)
+        session.add(models.Customer(team_id=team_id, name=name, company=None, emails=[], phones=[],
+                                    created_at=NOW, updated_at=NOW, rev=rev))
 
 
 async def _history(app: App, title: str) -> tuple[models.Deal, list[models.DealStageChange]]:

@@ -6,7 +6,11 @@ through a second App with its own engine, as another process would.
 
 from __future__ import annotations
 
+import json
 import random
+import sys
+import unicodedata
+from collections import namedtuple
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
@@ -16,8 +20,11 @@ from sqlalchemy import select
 
 from crmbot.app import App, build
 from crmbot.config import Settings
-from crmbot.store import models, teams
-from crmbot.store.search import ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, _WordFolder
+from bench.names import make_customers
+from crmbot.store import models, snapshot, teams
+from crmbot.store.audit import Actor
+from crmbot.store.erasure import erase_customer
+from crmbot.store.search import ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, TeamIndex, _WordFolder
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import fold
 
@@ -225,6 +232,8 @@ def test_token_index_finds_exactly_what_a_full_scan_finds():
         for cutoff in (TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT):
             scanned = {t: s for t, s, _ in process.extract(query, vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)}
             assert dict(index.similar(query, cutoff)) == scanned, (query, cutoff)
+            best = sorted(scanned.items(), key=lambda ts: (-ts[1], ts[0]))[:5]
+            assert index.similar(query, cutoff, limit=5) == best, (query, cutoff)
 
 
 def test_token_index_typos_transpositions_and_cjk():
@@ -267,3 +276,120 @@ async def test_a_word_no_customer_holds_any_more_finds_no_one(app, other, team):
         sarah.company, sarah.rev = "Skynet", rev
     assert all("Cyberdyne" not in m.display for m in await search(app, team, "cyberdine"))
     assert await top(app, team, "skynett") == "Sarah Connor (Skynet)"
+
+
+# -- the bulk build, its snapshot, and a second worker that reads it ----------------------------
+
+
+def _rows(book):
+    Row = namedtuple("Row", "id name company emails phones deleted")
+    return [Row(i + 1, c["name"], c["company"], json.dumps(c["emails"]), json.dumps(c["phones"]), False)
+            for i, c in enumerate(book)]
+
+
+def test_a_bulk_build_holds_what_customers_added_one_by_one_hold():
+    rows = _rows(make_customers(3000, 5)) + _rows([
+        {"name": "张伟", "company": "上海华信科技", "emails": ["A@b.cn", "c@d.cn"], "phones": ["+86 138 0000 0000"]},
+        {"name": "- 张伟 Li", "company": "& Co", "emails": [], "phones": []},
+        {"name": "Horvat d.o.o. O'Neil", "company": None, "emails": [], "phones": ["١٢٣٤٥٦٧٨٩"]},
+        {"name": "Marek Marek", "company": "Marek s.r.o.", "emails": ["jan.novak@acme.cz"], "phones": ["+420 777 123 456"]},
+    ])
+    rows = [row._replace(id=10_000 + i) if i >= 3000 else row for i, row in enumerate(rows)]
+    bulk = TeamIndex()
+    bulk.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows]))
+    one_by_one = TeamIndex()
+    one_by_one.load([rows[0].id], [rows[0].name], [rows[0].company], [rows[0].emails], [rows[0].phones])
+    one_by_one.apply(rows[1:])
+    assert sorted(bulk.vocab.tokens) == sorted(one_by_one.vocab.tokens)
+    for token, token_id in bulk.vocab.ids.items():
+        for mine, theirs in ((bulk.names, one_by_one.names), (bulk.companies, one_by_one.companies)):
+            held = theirs.holders(one_by_one.vocab.ids[token], None)
+            assert sorted(mine.holders(token_id, None).tolist()) == sorted(held.tolist()), token
+    pick = random.Random(3)
+    for row in pick.sample(rows[:3000], 150) + rows[3000:]:
+        for text in (row.name, *json.loads(row.emails), *json.loads(row.phones)):
+            assert bulk.search(text) == one_by_one.search(text), text
+
+
+def test_a_snapshot_reads_back_as_the_index_it_was():
+    rows = _rows(make_customers(2000, 9))
+    built = TeamIndex()
+    built.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows]))
+    restored = TeamIndex.from_parts(snapshot.decode(snapshot.encode(built.parts())))
+    for row in random.Random(4).sample(rows, 200):
+        for text in (row.name, row.name.lower()[:-1], *json.loads(row.emails), *json.loads(row.phones)):
+            assert restored.search(text) == built.search(text), text
+    assert snapshot.decode(b"crmbot-index-0\n" + b"\0" * 16) is None  # another format: built afresh
+
+
+async def test_a_new_worker_reads_the_kept_index_and_the_changes_since(app, other, db_path, team):
+    assert await top(app, team, "Tomas Svobda") == "Tomáš Svoboda (Svoboda Auto)"
+    await app.bot.index.close()  # the first worker has written its build down
+    async with app.db.sessions() as session:
+        kept = await snapshot.read(session, team)
+    assert kept is not None and kept[0] == await _rev(app, team)
+    # changes after the snapshot: a new customer, a rename, a deletion
+    await add(app, team, [("Řehoř Ždárský", None, "rehor@zdarsky.cz", None)])
+    async with app.db.sessions() as session, session.begin():
+        rev = await teams.bump_customer_rev(session, team)
+        lucie = await session.scalar(select(models.Customer).where(models.Customer.name == "Lucie Černá"))
+        lucie.name, lucie.rev = "Lucie Bílá", rev
+        martin = await session.scalar(select(models.Customer).where(models.Customer.name == "Martin Procházka"))
+        martin.deleted_at, martin.rev = NOW, rev
+    fresh = build(Settings(), db=db_path, clock=lambda: NOW)  # a third worker, started now
+    try:
+        assert await top(fresh, team, "rehor zdarsky") == "Řehoř Ždárský"
+        assert await top(fresh, team, "lucie bila") == "Lucie Bílá (Černá Design)"
+        assert all("Procházka" not in m.display for m in await search(fresh, team, "martin prochazka"))
+        assert [m.display for m in await search(fresh, team, "rehor@zdarsky.cz")] == ["Řehoř Ždárský"]
+        for text in ("Petr Dvorak", "sara conner", "novak", "acme", "602555111", "eva kucrova"):
+            assert await search(fresh, team, text) == await search(other, team, text), text
+    finally:
+        await fresh.close()
+
+
+async def test_erasing_a_customer_drops_the_kept_index(app, team):
+    await search(app, team, "novak")
+    await app.bot.index.close()
+    async with app.db.sessions() as session, session.begin():
+        assert await snapshot.read(session, team) is not None
+        customer = await session.scalar(select(models.Customer).where(models.Customer.name == "Eva Kučerová"))
+        await erase_customer(session, Actor(team_id=team, member_id=None, platform="console", group_id="erase"), customer, NOW)
+    async with app.db.sessions() as session:
+        assert await snapshot.read(session, team) is None
+    assert all("Kučerová" not in m.display for m in await search(app, team, "eva kucerova"))
+
+
+async def _rev(app: App, team_id: int) -> int:
+    async with app.db.sessions() as session:
+        return await teams.customer_rev(session, team_id)
+
+
+def test_combining_marks_live_in_the_first_two_planes():
+    # crmbot.text folds with a character class made from planes 0 and 1 only
+    assert not [code for code in range(0x20000, sys.maxunicode + 1) if unicodedata.combining(chr(code))]
+
+
+def test_pinyin_typed_letters_and_case_endings_in_a_bulk_build_one_by_one_and_a_snapshot():
+    """The name-reading features hold however the index was made: built in bulk, added to
+    customer by customer after a build, or read back from a kept snapshot."""
+    rows = _rows(make_customers(500, 11)) + _rows([
+        {"name": "王芳", "company": None, "emails": [], "phones": []},
+        {"name": "张丽", "company": "上海华信科技", "emails": [], "phones": []},
+        {"name": "Rəşad Quliyev", "company": None, "emails": [], "phones": []},
+        {"name": "Ivan Horvatič", "company": None, "emails": [], "phones": []},
+    ])
+    rows = [row._replace(id=10_000 + i) if i >= 500 else row for i, row in enumerate(rows)]
+    bulk = TeamIndex()
+    bulk.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows]))
+    one_by_one = TeamIndex()
+    one_by_one.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows[:500]]))
+    one_by_one.apply(rows[500:])
+    restored = TeamIndex.from_parts(snapshot.decode(snapshot.encode(bulk.parts())))
+    wanted = {"wang fang": "王芳", "wangfang": "王芳", "zl": "张丽", "rashad quliyev": "Rəşad Quliyev",
+              "horvaticem": "Ivan Horvatič"}
+    for index in (bulk, one_by_one, restored):
+        for text, name in wanted.items():
+            best = index.search(text)[0]
+            assert best.display.startswith(name) and best.score >= ACCEPT, (text, best)
+    assert bulk.bases("horvaticem") == ("horvatic",) and bulk.bases("horvatic") == ()

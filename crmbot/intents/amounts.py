@@ -34,10 +34,12 @@ def _alternatives(words) -> str:
 def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...]) -> re.Pattern:
     number = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
     cur = _alternatives(currencies)
-    mult = _alternatives(multipliers)
+    # a Latin multiplier ends its word ("5k", not "5 kids"); a Chinese one runs on ("28万rmb")
+    mult = "|".join(re.escape(w) + ("" if re.search(f"[{CJK}]$", w) else f"(?!{_WORDCHAR})")
+                    for w in sorted(multipliers, key=len, reverse=True))
     # currency before (symbol style) or after (word style) the number; the multiplier between
     return re.compile(
-        rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult})(?!{_WORDCHAR}))?"
+        rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult}))?"
         rf"(?:\s?(?P<post>{cur})(?!{_LETTER}))?",
         re.IGNORECASE,
     )
@@ -60,18 +62,30 @@ def _to_decimal(raw: str, decimal_mark: str) -> Decimal | None:
         return None
 
 
-def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare_ok: bool = False) -> Money | None:
-    """The first amount in folded `text` outside the `taken` spans. A bare number counts only
-    when `bare_ok` (a deal command); otherwise it needs a currency or a multiplier."""
-    currencies = {k.lower(): v for k, v in language.data.get("currencies", {}).items()}
-    multipliers = {k.lower(): v for k, v in language.data.get("multipliers", {}).items()}
+@lru_cache(maxsize=64)  # Language is hashed by identity
+def _table(key: str, language: Language, others: tuple[Language, ...]) -> dict[str, object]:
+    """A money table of the member's language over those of our other languages: "12万 RMB",
+    "1.2 miliwn ewro", "15 tis. Kč" are understood whoever types them; where two languages
+    read a word differently (Welsh "mil" a thousand, Czech "mil." a million) the member's wins."""
+    merged: dict[str, object] = {}
+    for lang in (*reversed(others), language):
+        merged |= {k.lower(): v for k, v in lang.data.get(key, {}).items()}
+    return merged
+
+
+def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare_ok: bool = False,
+            others: tuple[Language, ...] = ()) -> Money | None:
+    """The first amount in folded `text` outside the `taken` spans that names a currency or a
+    multiplier; failing that, when `bare_ok` (a deal command), the first bare number."""
+    currencies = _table("currencies", language, others)
+    multipliers = _table("multipliers", language, others)
     pattern = _pattern(tuple(currencies), tuple(multipliers))
-    for match in pattern.finditer(text):
+    marked = [m for m in pattern.finditer(text) if m.group("pre") or m.group("post") or m.group("mult")]
+    # "cam 2 - 250k usd": the number with money signs is the amount, not the one before it
+    for match in [*marked, *(pattern.finditer(text) if bare_ok else ())]:
         if any(s < match.end() and match.start() < e for s, e in taken):
             continue
         pre, post, mult = match.group("pre"), match.group("post"), match.group("mult")
-        if not (pre or post or mult or bare_ok):
-            continue
         value = _to_decimal(match.group("num"), language.data["meta"].get("decimal", "."))
         if value is None:
             continue
@@ -84,10 +98,10 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
     return None
 
 
-def names_currency(language: Language, text: str, taken: list[tuple[int, int]]) -> bool:
+def names_currency(language: Language, text: str, taken: list[tuple[int, int]], others: tuple[Language, ...] = ()) -> bool:
     """Whether folded `text` names a currency outside `taken`: with no amount found, the
     number is missing or unreadable ("new deal acme $", "deal acme eur ??")."""
-    currencies = [k.lower() for k in language.data.get("currencies", {})]
+    currencies = list(_table("currencies", language, others))
     if not currencies:
         return False
     pattern = re.compile(rf"(?<![^\W\d_])(?:{_alternatives(currencies)})(?![^\W\d_])")

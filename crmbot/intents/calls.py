@@ -15,6 +15,9 @@ async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
     customer = await ctx.customer(intent)
     if isinstance(customer, Asked):
         return customer.replies
+    if intent.slots.get("due_unclear"):
+        # "ring back 12/15/2115": a follow-up that far off is a slip; ask before keeping anything
+        return [ctx.reply("due_needed")]
     due = intent.slots.get("due")
     if due is not None and intent.slots.get("due_in_past"):
         return [ctx.reply("due_in_past", due=due)]

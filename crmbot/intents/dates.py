@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,8 +21,13 @@ from crmbot.text import CJK, fold
 
 DEFAULT_HOUR = 9  # a day with no time named means the start of the working day
 END_OF_DAY_HOUR = 17
-EVENING_HOUR = 19
+EVENING_HOUR = 18
 AFTERNOON_HOUR = 14
+NOON_HOUR = 12
+# parts of the day a locale's `[ampm]` may name, the most specific first: "tomorrow evening"
+# is 18:00, "end of day" 17:00 even when the word "day" is there too
+PARTS_OF_DAY = (("end_of_day", END_OF_DAY_HOUR), ("evening", EVENING_HOUR), ("noon", NOON_HOUR), ("afternoon", AFTERNOON_HOUR))
+FAR = timedelta(days=366)  # a date further than this from today is asked about, not kept
 BUSINESS_START = 7  # "at 3" means 15:00: nobody books a customer call at 3 in the night
 
 
@@ -30,6 +36,7 @@ class Found:
     value: datetime | None
     spans: tuple[tuple[int, int], ...]
     in_past: bool = False
+    odd: bool = False  # more than a year away: asked about, never stored as read
 
 
 def _in_any(language: Language, key: str, word: str) -> bool:
@@ -44,8 +51,13 @@ def _first(language: Language, key: str, text: str, taken: list[tuple[int, int]]
     return None
 
 
-def _time_of_day(language: Language, text: str, taken: list) -> time | None:
+def _time_of_day(language: Language, text: str, taken: list, marked_only: bool = False) -> time | None:
+    """The clock time said; with `marked_only`, only one written with its am/pm ("4pm"):
+    another language's bare "10.00" may be a number of ours ("10.000 EUR")."""
     match = _first(language, "time", text, taken)
+    if marked_only:
+        match = next((m for p in language.compiled.get("time", []) for m in p.finditer(text)
+                      if m.groupdict().get("ampm") and not any(s < m.end() and m.start() < e for s, e in taken)), None)
     if match is None:
         return None
     groups = match.groupdict()
@@ -61,7 +73,7 @@ def _time_of_day(language: Language, text: str, taken: list) -> time | None:
         hour = 0
     elif not marker and hour < BUSINESS_START and not _said(language, "morning", text):
         hour += 12
-    elif not marker and hour < 12 and _said(language, "afternoon", text):
+    elif not marker and hour < 12 and (_said(language, "afternoon", text) or _said(language, "evening", text)):
         hour += 12
     taken.append(match.span())
     return time(hour, minute)
@@ -90,9 +102,68 @@ def _day_offset(language: Language, text: str, taken: list[tuple[int, int]]) -> 
 
 
 def _default_hour(language: Language, text: str) -> int:
-    if _said(language, "afternoon", text):
-        return AFTERNOON_HOUR
+    for key, hour in PARTS_OF_DAY:
+        if _said(language, key, text):
+            return hour
     return DEFAULT_HOUR
+
+
+_ISO_DATE = re.compile(r"(?<![\d.])(?P<y>\d{4})-(?P<a>\d{1,2})-(?P<b>\d{1,2})(?![\d])")
+_SLASH_DATE = re.compile(r"(?<![\d/.,])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\d/])")
+_DOT_DATE = re.compile(r"(?<![\d.,:$€£¥₼])(?P<a>\d{1,2})\.\s?(?P<b>\d{1,2})(?:\.(?:\s?(?P<y>\d{4}))?)?(?![\d]|[.,]\d)")
+
+
+# signs after a number that make it money or a share in any language: "3.6万", "2.5k", "1.2M"
+MONEY_SIGNS = ("%", "k", "m", "w", "万", "千", "亿", "元", "块")
+
+
+@lru_cache(maxsize=32)  # Language is hashed by identity: one entry per language
+def _numbers_after(language: Language) -> re.Pattern:
+    """What may follow a number that makes it money or a share, not a date: "2.5k", "1.2 mil"."""
+    words = [*language.data.get("multipliers", {}), *language.data.get("currencies", {}), *MONEY_SIGNS]
+    # a word of letters must end there ("2.12 mon" is a date); a sign or CJK unit need not
+    alternatives = "|".join(re.escape(w.lower()) + (r"(?![^\W\d_])" if w[-1:].isascii() and w[-1:].isalpha() else "")
+                            for w in sorted(set(words), key=len, reverse=True))
+    return re.compile(rf"\s?(?:{alternatives})", re.IGNORECASE)
+
+
+def numeric_date(language: Language, text: str, today: date, taken: list[tuple[int, int]]) -> tuple[date | None, tuple[int, int] | None, bool]:
+    """A date written in digits the way the member's locale writes them: 2026-12-15, 15/12
+    (12/15 where day and month can only be read that way round), 15.12., 15. 12., 2.12.
+    A date without a year is the next such day. (date, span, odd): `odd` when the date is
+    more than a year from today — a slip more likely than a plan, so it is asked about."""
+    order = language.data["meta"].get("date_order", "DMY")
+    money = _numbers_after(language)
+    times = [m.span() for p in language.compiled.get("time", []) for m in p.finditer(text)]
+    for pattern in (_ISO_DATE, _SLASH_DATE, _DOT_DATE):
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(s < end and start < e for s, e in taken) or money.match(text, end):
+                continue
+            if pattern is _DOT_DATE and any(s < start < e for s, e in times):
+                continue  # "at 9.10", "v 10.15": a clock time after its preposition
+            a, b, year = int(match.group("a")), int(match.group("b")), match.group("y")
+            if pattern is _ISO_DATE:
+                readings = [(b, a)]
+            elif pattern is _DOT_DATE:
+                readings = [(a, b)]  # a dotted date is always day.month
+            else:
+                readings = [(a, b), (b, a)] if order == "DMY" else [(b, a), (a, b)]
+            for day_, month in readings:
+                found = _valid(today, day_, month, year)
+                if found is not None:
+                    return found, (start, end), abs(found - today) > FAR
+    return None, None, False
+
+
+def _valid(today: date, day_: int, month: int, year: str | None) -> date | None:
+    try:
+        if year:
+            return date(int(year) + (2000 if len(year) == 2 else 0), month, day_)
+        found = date(today.year, month, day_)
+    except ValueError:
+        return None
+    return found if found >= today else found.replace(year=today.year + 1)
 
 
 def _parse_day(language: Language, phrase: str, base: datetime) -> datetime | None:
@@ -110,8 +181,9 @@ def _has_clock_unit(language: Language, phrase: str) -> bool:
     return any(units.get(w) in ("hours", "minutes") for w in re.findall(r"[^\W\d_]+", phrase))
 
 
-def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
-    """Find one due moment in folded `text`; `now` is aware, the result is aware UTC."""
+def extract(language: Language, text: str, now: datetime, tz: str, fallback: Language | None = None) -> Found:
+    """Find one due moment in folded `text`; `now` is aware, the result is aware UTC. A clock
+    time the language's own patterns miss is looked for with `fallback`'s ("dydd Iau 4pm")."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     base = local_now.replace(tzinfo=None, microsecond=0)
@@ -127,6 +199,13 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
         today = base.date()
         if which == "next_week":
             day = today + timedelta(days=7 - today.weekday())
+            wd = _first(language, "weekday", text, taken)
+            if wd is not None:  # "next week tues", "Thursday next week": that day of next week
+                taken.append(wd.span())
+                day += timedelta(days=language.data["weekdays"][wd.group("wd").lower()])
+        elif which == "end_of_next_week":
+            day = today + timedelta(days=7 - today.weekday() + 4)
+            default_hour = END_OF_DAY_HOUR
         elif which == "end_of_week":
             day = today + timedelta(days=max(0, 4 - today.weekday()))
             default_hour = END_OF_DAY_HOUR
@@ -134,10 +213,10 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             day = today.replace(day=calendar.monthrange(today.year, today.month)[1])
             default_hour = END_OF_DAY_HOUR
 
+    odd = False
     if day is None:
         wd = _first(language, "weekday", text, taken)
         if wd is not None:
-            taken.append(wd.span())
             target = language.data["weekdays"][wd.group("wd").lower()]
             if wd.groupdict().get("next"):
                 # "příští pátek", "下周五": that day of the next calendar week
@@ -145,6 +224,14 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             else:
                 ahead = (target - base.weekday()) % 7 or 7
                 day = base.date() + timedelta(days=ahead)
+            # "Mon 7th Dec", "pátek 4.12.": the date says which one; a date on another
+            # weekday ("Friday 3rd" when the 3rd is a Thursday) is asked about
+            named, span = _date_named(language, text, base.date(), taken)
+            taken.append(wd.span())
+            if named is not None:
+                taken.append(span)
+                odd = named.weekday() != target
+                day = named
 
     if day is None:
         offset = _day_offset(language, text, taken)
@@ -171,6 +258,10 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             day = _numeric_date(base.date(), numeric)
             if day is not None:
                 taken.append(numeric.span())
+    if day is None:
+        day, span, odd = numeric_date(language, text, base.date(), taken)
+        if span is not None:
+            taken.append(span)
 
     if day is None:
         dom = _first(language, "day_of_month", text, taken)
@@ -179,6 +270,8 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
             day = _next_day_of_month(base.date(), int(dom.group("d")))
 
     tod = _time_of_day(language, text, taken)
+    if tod is None and fallback is not None and fallback is not language:
+        tod = _time_of_day(fallback, text, taken, marked_only=True)
 
     if day is None:
         phrase = _first(language, "day", text, taken)
@@ -190,9 +283,11 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
                     exact = parsed
                 else:
                     day = parsed.date()
-                    if any(w in phrase.group(0) for w in language.data.get("ampm", {}).get("afternoon", [])):
-                        default_hour = EVENING_HOUR
+                    odd = abs(day - base.date()) > FAR
 
+    if exact is None and day is None and tod is None and default_hour != DEFAULT_HOUR:
+        # "tonight", "this afternoon", "eod" alone: today at that hour (tomorrow once it is past)
+        tod = time(default_hour, 0)
     if exact is None and day is None and tod is None:
         return Found(None, tuple(taken))
     if exact is None:
@@ -201,7 +296,22 @@ def extract(language: Language, text: str, now: datetime, tz: str) -> Found:
         exact = datetime.combine(day, tod or time(default_hour, 0))
     aware = exact.replace(tzinfo=zone)
     in_past = aware < local_now - timedelta(minutes=1)
-    return Found(aware.astimezone(ZoneInfo("UTC")), tuple(taken), in_past)
+    return Found(aware.astimezone(ZoneInfo("UTC")), tuple(taken), in_past, odd)
+
+
+def _date_named(language: Language, text: str, today: date, taken: list[tuple[int, int]]) -> tuple[date | None, tuple[int, int] | None]:
+    """A date written beside a weekday: the locale's numeric dates, digits in our own
+    forms, or a day of the month ("7th", "7fed")."""
+    numeric = _first(language, "numeric_date", text, taken)
+    if numeric is not None and (found := _numeric_date(today, numeric)) is not None:
+        return found, numeric.span()
+    found, span, _ = numeric_date(language, text, today, taken)
+    if found is not None:
+        return found, span
+    dom = _first(language, "day_of_month", text, taken)
+    if dom is not None and (found := _next_day_of_month(today, int(dom.group("d")))) is not None:
+        return found, dom.span()
+    return None, None
 
 
 def _numeric_date(today: date, match: re.Match) -> date | None:

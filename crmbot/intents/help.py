@@ -65,7 +65,8 @@ async def what_to_do(ctx: Context, customer_id: int, text: str) -> list[Reply]:
 
 @router.intent("set_language")
 async def set_language(ctx: Context, intent: Intent) -> list[Reply]:
-    wanted = (intent.slots.get("text") or "").strip().lower()
+    # "switch to Welsh" names it; "/language cy" gives the code itself
+    wanted = intent.slots.get("language") or (intent.slots.get("text") or "").strip().lower()
     if not wanted:  # "/lang" alone: the languages, one button each
         buttons = await ctx.buttons([(f"{language.name} ({code})", "set_language", {"text": code})
                                      for code, language in ctx.i18n.languages.items()])

@@ -42,6 +42,13 @@ MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 UNDATED = frozenset({"agenda", "summary", "help", "undo"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
+# intents a named day is kept for: when a reminder is due, until when one is put off, when a
+# deal should close, and the follow-up a call asks for. Elsewhere a day is part of the story
+# ("complained today", "signed on Friday", "her birthday is 3.12."), never something due
+DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call"})
+# intents a delay ("in 2 hours", "2h") is kept for; elsewhere it is how long something took
+# or how late it is ("shipment 2 weeks late")
+DELAYED = frozenset({"remind", "followup_snooze"})
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # the same tokens as crmbot.text.words, with positions
 # another of our languages is taken only when it understands a message this clearly
 OTHER_LANGUAGE_SCORE = 4.0
@@ -85,6 +92,58 @@ class _Vocabulary:
     # unspaced phrases of 3+ characters with any one character wrong: IME homophone slips
     # ("题醒我" for 提醒我) and traditional forms ("發了微信") are typos Chinese texters make
     typo_phrases: tuple[tuple[re.Pattern, str, float], ...]
+    # spelled-out counts: "half an hour" -> "30 minutes", "čez en teden" -> "čez 1 teden"
+    count_phrases: re.Pattern | None = None
+    count_phrase_values: dict[str, str] = field(default_factory=dict)
+    counts: re.Pattern | None = None
+    count_values: dict[str, int] = field(default_factory=dict)
+    # a number spelled out before a multiplier: "osmdesát tisíc", "on beş min", "sixty thousand"
+    spelled: re.Pattern | None = None
+    spelled_values: dict[str, float] = field(default_factory=dict)
+
+
+def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
+    """`[number_words]`: words -> values, `and` the words joining them ("jeden a půl"). A run of
+    them is read as digits only before a word of `[multipliers]`, so "dva klienti" stays words."""
+    table = language.data.get("number_words", {})
+    values = {fold(k): float(v) for k, v in table.get("values", {}).items()}
+    multipliers = [fold(m) for m in language.data.get("multipliers", {}) if m.isalpha() and len(m) > 1]
+    if not values or not multipliers:
+        return None, {}
+    word = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+    joiners = "|".join(re.escape(fold(j)) for j in table.get("and", [])) or "(?!)"
+    after = "|".join(re.escape(m) for m in sorted(multipliers, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{word})(?:\s+(?:(?:{joiners})\s+)?(?:{word}))*(?=\s+(?:{after})(?!\w))"), values
+
+
+def _spelled_value(run: str, values: dict[str, float]) -> str:
+    """"osmdesat" 80, "tri sta" 300, "dvacet pet" 25, "jeden a pul" 1.5: hundreds multiply
+    what came before, anything else adds."""
+    current = 0.0
+    for token in run.split():
+        value = values.get(token)
+        if value is None:
+            continue  # a joining word
+        current = (current or 1) * value if value == 100 else current + value
+    return f"{current:g}"
+
+
+def _counts(language: Language) -> tuple[re.Pattern | None, dict[str, str], re.Pattern | None, dict[str, int]]:
+    """`[count_phrases]` (a phrase -> the words it stands for) and `[count_words]` (a number
+    word, read as digits only before a unit of `[units]`: "dva týdny", not "dva klienti")."""
+    phrases = {fold(k): fold(v) for k, v in language.data.get("count_phrases", {}).items()}
+    phrase_re = None
+    if phrases:
+        keys = sorted(phrases, key=len, reverse=True)
+        phrase_re = re.compile("|".join(_phrase_regex(k).pattern for k in keys))
+    values = {fold(k): int(v) for k, v in language.data.get("count_words", {}).items()}
+    units = [fold(u) for u in language.data.get("units", {})]
+    count_re = None
+    if values and units:
+        numbers = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+        unit_words = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
+        count_re = re.compile(rf"(?<!\w)(?:{numbers})(?=\s+(?:{unit_words}))")
+    return phrase_re, phrases, count_re, values
 
 
 @lru_cache(maxsize=16)
@@ -122,7 +181,8 @@ def _vocabulary(language: Language) -> _Vocabulary:
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
     phrases.sort(key=lambda p: -p[0])
     typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
-    return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases)
+    return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
+                       *_counts(language), *_spelled(language))
 
 
 def _one_off(phrase: str) -> re.Pattern:
@@ -149,17 +209,25 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
         folded = vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
     if vocab.numerals is not None:
         folded = vocab.numerals.sub(lambda m: str(_number(m.group(0), vocab.numeral_values)), folded)
+    if vocab.count_phrases is not None:
+        folded = vocab.count_phrases.sub(lambda m: vocab.count_phrase_values[m.group(0)], folded)
+    if vocab.counts is not None:
+        folded = vocab.counts.sub(lambda m: str(vocab.count_values[m.group(0)]), folded)
+    if vocab.spelled is not None:
+        folded = vocab.spelled.sub(lambda m: _spelled_value(m.group(0), vocab.spelled_values), folded)
     return folded
 
 
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
 
+@lru_cache(maxsize=8192)
 def _phrase_regex(phrase: str) -> re.Pattern:
     """A phrase as a whole word; where it starts or ends with a character of a script written
     without spaces (Chinese), there is no word boundary to ask for, so it is a substring."""
-    before = "" if _CJK_CHAR.match(phrase[:1]) else r"(?<!\w)"
-    after = "" if _CJK_CHAR.match(phrase[-1:]) else r"(?!\w)"
+    # a Latin word meets Chinese text without a space: "lost了" still says "lost"
+    before = "" if _CJK_CHAR.match(phrase[:1]) else rf"(?<![^\W{CJK}])"
+    after = "" if _CJK_CHAR.match(phrase[-1:]) else rf"(?![^\W{CJK}])"
     return re.compile(rf"{before}{re.escape(phrase)}{after}")
 
 
@@ -203,25 +271,58 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
     return scores, spans
 
 
-def _phrase_in(language: Language, table: str, folded: str) -> tuple[str | None, tuple[int, int] | None]:
+@lru_cache(maxsize=256)  # Language is hashed by identity
+def _table_phrases(language: Language, table: str) -> tuple[tuple[tuple[str, int, str], ...], dict[str, str]]:
+    """`[table]`'s phrases folded once: (key, length as written, folded phrase), and its
+    one-word phrases for typo matching."""
+    phrases = tuple((key, len(p), fold(p)) for key, ps in language.data.get(table, {}).items() for p in ps)
+    singles = {f: key for key, n, f in phrases if n >= TYPO_MIN_KNOWN and re.fullmatch(r"\w+", f)}
+    return phrases, singles
+
+
+def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) -> tuple[str | None, tuple[int, int] | None]:
     """The key of `[table]` whose longest listed phrase occurs in the text; failing that, a
     one-word phrase typed with a typo ("signd", "negotation")."""
+    phrases, singles = _table_phrases(language, table)
     best: tuple[int, str, tuple[int, int]] | None = None
-    for key, phrases in language.data.get(table, {}).items():
-        for phrase in phrases:
-            match = _phrase_regex(fold(phrase)).search(folded)
-            if match and (best is None or len(phrase) > best[0]):
-                best = (len(phrase), key, match.span())
-    if best:
-        return best[1], best[2]
-    singles = {fold(p): key for key, phrases in language.data.get(table, {}).items() for p in phrases
-               if len(p) >= TYPO_MIN_KNOWN and re.fullmatch(r"\w+", fold(p))}
+    for key, length, phrase in phrases:
+        match = _phrase_regex(phrase).search(folded)
+        if match and (best is None or length > best[0]):
+            best = (length, key, match.span())
+    if best is None and table in STEMMED_TABLES:
+        # "minulého týdne", "prejsnji tedn": the phrase's words with other endings
+        for key, length, phrase in phrases:
+            match = _stem_regex(phrase).search(folded)
+            if match and (best is None or length > best[0]):
+                best = (length, key, match.span())
+    if best or not typos:
+        return (best[1], best[2]) if best else (None, None)
     for found in _TOKEN.finditer(folded):
         if len(found.group(0)) >= TYPO_MIN_TYPED and singles:
             near = process.extractOne(found.group(0), list(singles), scorer=fuzz.ratio, score_cutoff=TYPO_RATIO)
             if near:
                 return singles[near[0]], found.span()
     return None, None
+
+
+STEMMED_TABLES = frozenset({"periods"})  # tables whose phrases are also read with other word endings
+
+
+@lru_cache(maxsize=4096)
+def _stem_regex(phrase: str) -> re.Pattern:
+    """A phrase whose words may end differently: "minuly tyden" also reads "minulého týdne".
+    In a phrase of several words, each word of five letters or more may lose its last two; a
+    phrase of one word is read less freely (its last letter, from six letters on: "prosle" must
+    not read "prosim"). Shorter words, and Chinese, must be as written."""
+    words_ = phrase.split()
+    parts = []
+    for word in words_:
+        cut = (2 if len(word) >= 5 else 0) if len(words_) > 1 else (1 if len(word) >= 6 else 0)
+        if not cut or has_cjk(word) or not word.isalpha():
+            parts.append(re.escape(word))
+        else:
+            parts.append(re.escape(word[:-cut]) + r"\w*")
+    return re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)")
 
 
 def _capture(language: Language, key: str, folded: str, group: str) -> tuple[str | None, tuple[int, int] | None]:
@@ -258,6 +359,7 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "empty"})
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
+        own = language
         name, body, alternatives, lead = self._intent_of(text, language)
         if name == "unknown" and not text.startswith("/"):
             # a message clearly written in another of our languages is still understood
@@ -272,6 +374,11 @@ class Parser:
             else:
                 name, alternatives = combine(name, alternatives, lead, reading)
         slots = self._slots(body, language, name, now, tz)
+        if language is not own:
+            slots = self._merge_own(slots, self._slots(body, own, name, now, tz))
+            vocab = _vocabulary(own)
+            kept = [t for t in slots.get("mention", "").split() if t not in vocab.stopwords and _known_word(vocab, t) is None]
+            slots["mention"] = " ".join(_nominative(t, vocab.name_endings) for t in kept)
         if self.mode == "rules" and not text.startswith("/"):
             # the classifier learned when a named call is a plan; the rules are told: tied readings
             # that both mean a plan ("call smith.., follow up nxt wk") are one reading
@@ -279,6 +386,20 @@ class Parser:
             name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
             alternatives = tuple(rest)
         return Intent(name, language.code, slots, alternatives)
+
+    @staticmethod
+    def _merge_own(other: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+        """A message read through another language's words ("todo 3.12. 14:00 – Lucie" from
+        a Czech member) still writes numbers, dates and money the member's way: what the
+        member's own language finds there wins."""
+        merged = dict(other)
+        for keys in (("due", "due_in_past"), ("amount", "currency"), ("delay",)):
+            if own.get(keys[0]) is not None:
+                for key in keys:
+                    merged.pop(key, None)
+                    if key in own:
+                        merged[key] = own[key]
+        return merged
 
     def _other_language(self, text: str, own: Language) -> Language | None:
         best: tuple[float, Language] | None = None
@@ -326,28 +447,44 @@ class Parser:
             slots["reason"] = reason
             taken.append(span)
 
-        found = dates.extract(language, folded, now, tz)
+        english = self.i18n.language("en") if "en" in self.i18n.codes else language
+        found = dates.extract(language, folded, now, tz, fallback=english)
+        if intent in RECORDS and found.in_past:
+            # "spoke with her earlier today, call her again on 8 December": the day it
+            # happened is not the follow-up; another day in the message may be
+            masked = "".join(" " if any(s <= i < e for s, e in found.spans) else ch for i, ch in enumerate(folded))
+            later = dates.extract(language, masked, now, tz, fallback=english)
+            if later.value is not None and not later.in_past:
+                found = dates.Found(later.value, found.spans + later.spans, False, later.odd)
         taken.extend(found.spans)
-        if found.value is not None and intent not in UNDATED and not (intent in RECORDS and found.in_past):
+        if found.odd and intent not in UNDATED:
+            # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
+            slots["due_unclear"] = True
+        elif found.value is not None and intent in DATED and not (intent in RECORDS and found.in_past) \
+                and (intent != "log_call" or _asks_follow_up(language, vocab, folded)):
             # "talked to smith today" says when the call was; only a future day is a follow-up
             slots["due"] = found.value
             slots["due_in_past"] = found.in_past
 
         # money before durations: "1.5m czk" is an amount, not five minutes
-        money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal")
+        others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != language.code)
+        money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal", others=others)
         if money is not None:
             slots["amount"], slots["currency"] = money.amount, money.currency
             taken.append(money.span)
-        elif intent == "new_deal" and amounts.names_currency(language, folded, taken):
+        elif intent == "new_deal" and amounts.names_currency(language, folded, taken, others):
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
 
         delay, span = dates.duration(language, folded, taken)
-        if delay is not None and "due" not in slots and intent not in UNDATED:
+        if delay is not None and "due" not in slots and intent in DELAYED:
             slots["delay"] = delay
             taken.append(span)
 
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
             value, span = _phrase_in(language, table, folded)
+            if value is None and language is not english:
+                # CRM words are often English inside other languages: "svoboda crm -> qualified"
+                value, span = _phrase_in(english, table, folded, typos=False)
             if value:
                 slots[slot] = value
                 if slot != "kind":
@@ -361,8 +498,37 @@ class Parser:
         if intent == "complaint" and any(p.search(folded) for p in language.compiled.get("severity_high", [])):
             slots["severity"] = "high"
 
+        if intent == "set_language":
+            slots["language"] = self._language_named(language, folded)
         slots["mention"] = _mention(folded, taken, vocab, language.compiled.get("possessive", []))
         return slots
+
+    def _language_named(self, language: Language, folded: str) -> str | None:
+        """The language a member asks for ("switch to Welsh", "switch na slovenštinu",
+        "language换成English"): the first named, by `[language_names]` of any of our languages
+        ("switch to English? Bob is learning Welsh" asks for English); failing a name, a bare
+        ISO code ("jezik: de")."""
+        found: list[tuple[int, str]] = []
+        for code in self.i18n.codes:
+            for iso, names in self.i18n.language(code).data.get("language_names", {}).items():
+                for name in names:
+                    match = _phrase_regex(fold(name)).search(folded) or (None if has_cjk(name) else _stem_regex(fold(name)).search(folded))
+                    if match:
+                        found.append((match.start(), iso))
+        if found:
+            return min(found)[1]
+        codes = {iso for code in self.i18n.codes for iso in self.i18n.language(code).data.get("language_names", {})}
+        return next((t for t in words(folded) if t in codes), None)
+
+
+def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool:
+    """Whether a logged call asks for something later ("call her again Friday", "remind me
+    Monday", "I'll send the quote tomorrow"), not just tells of a day ("the board meets on
+    3 December", "back next week"): the reminder words, or the locale's `[follow_up]` phrases."""
+    scores, _ = _score(vocab, folded)
+    if scores.get("remind", 0.0) > 0:
+        return True
+    return any(_phrase_regex(fold(p)).search(folded) for p in language.data.get("follow_up", {}).get("phrases", []))
 
 
 def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> tuple[str, tuple[str, ...]]:
@@ -431,6 +597,8 @@ def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
     amount = slots.get("amount")
     due = slots.get("due")
     asked = {"ask": True, "readings": [intent.name, *intent.alternatives]} if intent.alternatives else {}
+    if slots.get("due_unclear") and not asked:
+        asked = {"ask": True, "readings": [intent.name]}
     return {
         "intent": intent.name,
         "customer": customer,

@@ -121,6 +121,8 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):  # a kept search index: compared by its digest
+        return hashlib.sha256(bytes(value)).hexdigest()
     return value
 
 

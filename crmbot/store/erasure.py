@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models, teams
+from crmbot.store import models, snapshot, teams
 from crmbot.store.audit import Actor
 
 M = models
@@ -51,6 +51,7 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer: M.Custom
     customer.address = customer.website = customer.notes = customer.lead_source = customer.preferred_channel = None
     customer.deleted_at, customer.updated_at = now, now
     customer.rev = await teams.bump_customer_rev(session, team_id)
+    await snapshot.forget(session, team_id)  # a kept index still holds the name
     session.add(
         M.AuditEntry(
             team_id=team_id, member_id=actor.member_id, platform=actor.platform, at=now, group_id=actor.group_id,

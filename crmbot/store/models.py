@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -328,3 +329,13 @@ class RateWindow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     minute: Mapped[int] = mapped_column(BigInteger)  # minutes since the epoch
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class SearchSnapshot(Base):
+    """A team's customer index as one worker built it (crmbot.store.snapshot), so the next
+    worker reads it instead of building: valid as of `rev`, later changes are read on top."""
+
+    __tablename__ = "search_snapshots"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    rev: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

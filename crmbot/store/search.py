@@ -2,10 +2,15 @@
 
 An exhaustive rapidfuzz scan over every name costs ~2 s at 1M customers, so each team gets an
 in-memory inverted index from name/company tokens to customers. A query's tokens are matched
-against the token vocabulary through `TokenIndex` (shared character bigrams, so only the few
+against the token vocabulary through `TokenIndex` (shared character bigrams, so only the
 tokens that can be close are scored: the same tokens a scan of the whole vocabulary would
 find), the customers holding similar tokens are ranked by how rare and how close those tokens
 are, and only the best few are scored with WRatio against the full name.
+
+Customers are positions 0, 1, ... in numpy arrays (postings, ids, sort keys), not objects: a
+first build lays a million out in bulk (`TeamIndex.load`), and the garbage collector has
+little to walk. The build is written to the database (`crmbot.store.snapshot`), so the next
+worker reads it in a second or two instead of building.
 
 The index follows the database, not the other way round: every customer write bumps the
 team's `customer_rev`, and each search first reads that one number and re-reads only the
@@ -15,22 +20,28 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import heapq
 import json
+import logging
 import math
 import re
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from functools import lru_cache
+from itertools import chain
 
+import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models, teams
+from crmbot.store import models, snapshot, teams
+from crmbot.store.postings import Postings, expand
 from crmbot.store.token_index import TokenIndex
-from crmbot.text import CJK, bigrams, cjk_runs, fold, has_cjk, phone_key, words
+from crmbot.text import CJK, bigrams, cjk_runs, fold, fold_many, has_cjk, phone_key, words
+
+log = logging.getLogger(__name__)
 
 # below these similarities a query token is not taken to mean a name token
 TOKEN_CUTOFF_SHORT = 85  # tokens of up to 3 characters: "jan" ~ "jana", not "jim"
@@ -46,8 +57,22 @@ COMPANY_EVIDENCE = 3.0
 # Rare tokens say more about who is meant than common ones, but never more than a closer
 # spelling: the bonus for rarity stays below the gap between an exact and a one-typo token.
 RARITY_CAP = 6.0
+# evidence touching more than 1/DENSE of the customers is summed over an array of all of them
+DENSE = 16
 # customers whose evidence is further than this below the best are not worth scoring
 WEIGHT_MARGIN = 25.0
+# A typed word no name holds may be a name with a case ending: "Elvinlə", "Horvatu", "Majo",
+# "Kovačičevi", "jana'n" are Elvin, Horvat, Maja, Kovačič, Jana. Such a word is read as the name
+# it extends (or whose last vowel it swaps) by at most this many letters, the stem kept at
+# least MIN_STEM long; it then counts as a close, not exact, spelling of that name.
+MAX_ENDING = 4
+MIN_STEM = 3
+VOWELS = "aeiouy"
+SWAPPED_ENDINGS = "oiuy"
+INFLECTED_SIMILARITY = 90.0
+
+
+_ALL_CJK = re.compile(f"[{CJK}]+")
 
 
 def _name_tokens(key: str, person: bool = False) -> list[str]:
@@ -56,6 +81,9 @@ def _name_tokens(key: str, person: bool = False) -> list[str]:
     family name, so 张总 (Mr Zhang) finds 张伟 and 张丽."""
     if not has_cjk(key):
         return words(key)  # most names: their words are their tokens
+    if key.isalnum() and _ALL_CJK.fullmatch(key):  # one run of CJK letters: what the loop below makes of it
+        family = [key[0]] if person and 2 <= len(key) <= 4 else []
+        return family + bigrams(key) + ([key] if len(key) > 2 else [])
     tokens: list[str] = []
     for word in words(key):
         if not has_cjk(word):
@@ -69,6 +97,50 @@ def _name_tokens(key: str, person: bool = False) -> list[str]:
                 tokens.append(run)
         tokens.extend(w for w in words(re.sub(f"[{CJK}]+", " ", word)))
     return tokens
+
+
+# letters that people without the keyboard write as two Latin letters or another vowel
+# ("Rəşad" is typed "rashad", "Əliyev" "aliyev"): names holding them are indexed in that spelling too
+_SPELLED = {"ə": "a", "ş": "sh", "ç": "ch", "ğ": "gh"}
+_SPELLED_RE = re.compile("|".join(_SPELLED))
+
+
+def _typed_tokens(name: str) -> list[str]:
+    """The words of a name as typed without its own letters: "Rəşad Quliyev" -> "rashad"."""
+    lowered = name.casefold()
+    if not _SPELLED_RE.search(lowered):
+        return []
+    return words(fold(_SPELLED_RE.sub(lambda m: _SPELLED[m.group(0)], lowered)))
+
+
+@lru_cache(maxsize=65_536)
+def _pinyin(run: str) -> tuple[str, ...]:
+    """A Chinese name's syllables, then run together, then initials ("wang", "fang",
+    "wangfang", "wf"): names repeat, so each is worked out once."""
+    from pypinyin import lazy_pinyin  # only books with Chinese names pay for its tables
+
+    syllables = [fold(s) for s in lazy_pinyin(run)]
+    return (*syllables, "".join(syllables), "".join(s[0] for s in syllables))
+
+
+def _latin_tokens(key: str) -> tuple[str, ...]:
+    """A Chinese person's name as colleagues type it in Latin letters: its pinyin syllables
+    ("wang", "fang"), run together ("wangfang") and as initials ("wf"), so "ms wang", "Li Na"
+    and "zl" find 王芳, 李娜 and 张丽. Other names have no such tokens."""
+    runs = cjk_runs(key)
+    if not runs or len(runs[0]) > 4:
+        return ()
+    return _pinyin(runs[0])
+
+
+def _latin_forms(name: str, name_key: str) -> tuple[str, ...]:
+    """The whole name as typed in Latin letters, for WRatio: a Chinese name's syllables, run
+    together and as initials; a name with ə ş ç ğ spelled without them; else none."""
+    latin = _latin_tokens(name_key)
+    if latin:
+        return (" ".join(latin[:-2]), latin[-2], latin[-1])
+    typed = " ".join(_typed_tokens(name))
+    return (typed,) if typed else ()
 
 
 def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
@@ -103,6 +175,9 @@ class Match:
     display: str
     score: float
     span: str  # the words of the query that matched this customer
+    # the typed words this customer holds exactly as typed: "sara connor" holds "connor" for
+    # Sarah Connor and "sara" for Sara Conner, so neither is a clear winner
+    exact: frozenset[str] = frozenset()
 
 
 class _WordFolder:
@@ -134,37 +209,140 @@ def _json_list(text: str | None) -> list[str]:
     return json.loads(text) or []
 
 
-class _Entry(NamedTuple):
-    display: str
-    name_key: str
-    company_key: str
-    name_tokens: tuple[str, ...]
-    company_tokens: tuple[str, ...]
-    emails: tuple[str, ...]
-    phones: tuple[str, ...]
+def _display(name: str, company: str | None) -> str:
+    return f"{name} ({company})" if company else name
 
 
-def _display(row) -> str:
-    return f"{row.name} ({row.company})" if row.company else row.name
+# folding word by word, each word once: names share most of their words
+_fold_word = lru_cache(maxsize=262_144)(fold)
+
+
+def _keys(name: str, company: str | None) -> tuple[str, str, frozenset[str], tuple[str, ...]]:
+    """A candidate's folded name and company, every token it holds, and its name as typed in
+    Latin letters (`_latin_forms`), for scoring: a few dozen per search, so they are worked
+    out when asked rather than kept for every customer."""
+    name_key = " ".join(filter(None, map(_fold_word, name.split())))
+    company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
+    held = _name_tokens(name_key, person=True) + _name_tokens(company_key)
+    held += [*_latin_tokens(name_key), *_typed_tokens(name)]
+    return name_key, company_key, frozenset(held), _latin_forms(name, name_key)
+
+
+_NOT_DIGITS = bytes(c for c in range(128) if not chr(c).isdigit() and chr(c) != "\n")
+
+
+def _phone_key(phone: str) -> str:
+    """`phone_key`, without a regular expression for the usual plain ASCII number."""
+    if phone.isascii():
+        digits = phone.encode().translate(None, _NOT_DIGITS).decode()
+        return digits[-9:] if len(digits) >= 6 else ""
+    return phone_key(phone)
+
+
+def _phone_keys(lines: str) -> str:
+    """The phone key of each line of `lines` at once, when they are all plain ASCII."""
+    if not lines.isascii():
+        return "\n".join(map(_phone_key, lines.split("\n")))
+    return "\n".join(d[-9:] if len(d) >= 6 else "" for d in lines.encode().translate(None, _NOT_DIGITS).decode().split("\n"))
+
+
+def _contact_pairs(texts: list, many, one) -> tuple[list[str], list[int]]:
+    """(keys, positions) of every address stored as a JSON list in texts[position]. Usually each
+    list holds one plain address: then all are cut out of one joined string and keyed in one go
+    (`many` maps lines to keys). Otherwise each list is read on its own and keyed by `one`."""
+    texts = ['[""]' if not t or t == "[]" else t for t in texts]
+    joined = "\n".join(texts)
+    n = len(texts)
+    if joined.count('"') == 2 * n and joined.count('["') == n and joined.count('"]') == n and "\\" not in joined:
+        keys = many(joined[2:-2].replace('"]\n["', "\n")).split("\n") if n else []
+        return keys, range(n)
+    keys, positions = [], []
+    for position, text in enumerate(texts):
+        for key in map(one, _json_list(text)):
+            keys.append(key)
+            positions.append(position)
+    return keys, positions
+
+
+def _members(values: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """Which of values are in the ascending array, by bisection (no sorting of a big array)."""
+    if not len(ascending):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(ascending, values), len(ascending) - 1)
+    return ascending[at] == values
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
+class _Contacts:
+    """E-mail address or phone key -> the positions holding it. The bulk part is one dict of
+    plain ints (a tuple where several share one); positions changed since are masked out of
+    it, and what they hold now is kept apart."""
+
+    def __init__(self) -> None:
+        self.bulk: dict[str, int | tuple[int, ...]] = {}
+        self.extra: dict[str, set[int]] = defaultdict(set)
+
+    def load(self, keys: list[str], positions) -> None:
+        bulk = dict(zip(keys, positions))
+        bulk.pop("", None)  # no address, or one that gives no key
+        if len(bulk) < len(keys) - keys.count(""):  # a few addresses with several holders
+            shared = {key for key, n in Counter(keys).items() if n > 1 and key}
+            held = defaultdict(list)
+            for key, position in zip(keys, positions):
+                if key in shared:
+                    held[key].append(position)
+            bulk.update((key, tuple(p)) for key, p in held.items())
+        self.bulk = bulk
+
+    def pairs(self) -> tuple[list[str], np.ndarray]:
+        keys, positions = [], []
+        for key, held in self.bulk.items():
+            for position in (held,) if isinstance(held, int) else held:
+                keys.append(key)
+                positions.append(position)
+        return keys, np.array(positions, dtype=np.int64)
+
+    def find(self, key: str, stale: np.ndarray | None) -> list[int]:
+        found = self.bulk.get(key, ())
+        found = [found] if isinstance(found, int) else list(found)
+        if stale is not None:
+            found = [p for p in found if not stale[p]]
+        return found + sorted(self.extra.get(key, ()))
 
 
 @dataclass
 class TeamIndex:
+    """One team's customers by position (0, 1, ... in the order they were read), with the
+    postings from name and company tokens to positions. Positions of the first build are the
+    "bulk"; customers changed later are masked there and kept in small structures."""
+
     rev: int = -1
-    entries: dict[int, _Entry] = field(default_factory=dict)
     # every distinct token once, with the index that finds the ones close to a typed word
     vocab: TokenIndex = field(default_factory=TokenIndex)
-    # token -> customers with that token in their name / in their company; arrays, not sets,
-    # so 350k postings are not 350k objects for the garbage collector to walk
-    names: dict[str, array] = field(default_factory=dict)
-    companies: dict[str, array] = field(default_factory=dict)
-    # tuples, not sets: nearly every address has one holder, and 100k sets cost ~40 MB
-    by_email: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    by_phone: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    # customer -> sort key among equal evidence: name length, then id. Of those holding the same
-    # tokens the shortest name is the one the mention covers most ("prochazka": Jan Procházka
-    # before Vojtěch Procházka), which is also what WRatio will prefer.
-    _order: dict[int, int] = field(default_factory=dict)
+    names: Postings = field(default_factory=Postings)
+    companies: Postings = field(default_factory=Postings)
+    emails: _Contacts = field(default_factory=_Contacts)
+    phones: _Contacts = field(default_factory=_Contacts)
+    # position -> customer id, and its sort key among equal evidence: name length, then id. Of
+    # those holding the same tokens the shortest name is the one the mention covers most
+    # ("prochazka": Jan Procházka before Vojtěch Procházka), which WRatio will prefer too.
+    _ids: array = field(default_factory=lambda: array("q"))
+    _order: array = field(default_factory=lambda: array("q"))
+    # position -> name and company as stored; None for a deleted customer
+    _names: list = field(default_factory=list)
+    _companies: list = field(default_factory=list)
+    _bulk_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted
+    _later: dict[int, int] = field(default_factory=dict)  # customer id -> position, after the bulk
+    _stale: np.ndarray | None = None  # bulk positions changed since the build
+    # what a changed customer holds now: position -> (name token ids, company token ids, e-mails, phones)
+    _held: dict[int, tuple] = field(default_factory=dict)
+    live: int = 0
     _similar: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -172,60 +350,221 @@ class TeamIndex:
 
     def apply(self, rows) -> None:
         """Take in changed customer rows, as `_catch_up` reads them."""
+        if not self._names:
+            live = [r for r in rows if not r.deleted]
+            self.load([r.id for r in live], [r.name for r in live], [r.company for r in live],
+                      [r.emails for r in live], [r.phones for r in live])
+            return
         vocab_size = len(self.vocab)
         folded = _WordFolder()
         for row in rows:
-            self._remove(row.id)
+            position = self._position(row.id)
+            if position is not None:
+                self._forget(position)
             if not row.deleted:
-                self._add(row, folded)
+                self._put(row, position, folded)
         if len(self.vocab) > vocab_size:
             self._similar.clear()
 
-    def _add(self, row, fold_words: _WordFolder) -> None:
-        name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
-        add = self.vocab.add
-        name_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(name_key, person=True)))
-        company_tokens = tuple(add(t) for t in dict.fromkeys(_name_tokens(company_key)) if t not in name_tokens)
-        entry = _Entry(
-            display=_display(row),
-            name_key=name_key,
-            company_key=company_key,
-            name_tokens=name_tokens,
-            company_tokens=company_tokens,
-            emails=tuple(e.lower() for e in _json_list(row.emails)),
-            phones=tuple(k for k in map(phone_key, _json_list(row.phones)) if k),
-        )
-        self.entries[row.id] = entry
-        self._order[row.id] = (len(name_key) << 40) | row.id
+    def load(self, ids: list[int], names: list[str | None], companies: list[str | None], emails: list, phones: list) -> None:
+        """The first build, in bulk, from live customers' columns in the order of their ids:
+        each distinct word is folded and split into tokens once, and the (token, customer)
+        pairs are laid out in numpy arrays."""
+        n = len(ids)
+        names = [name or "" for name in names]
+        companies = list(companies)
+        token_ids: dict[str, int] = {}
+        name_pairs, name_lengths = self._word_pairs(names, token_ids, person=True)
+        company_pairs, _ = self._word_pairs([c or "" for c in companies], token_ids)
+        # a word of the company that is also the person's is evidence for the name only
+        if len(name_pairs):
+            at = np.minimum(np.searchsorted(name_pairs, company_pairs), len(name_pairs) - 1)
+            company_pairs = company_pairs[name_pairs[at] != company_pairs]
+        self.vocab.extend(list(token_ids))
+        for postings, pairs in ((self.names, name_pairs), (self.companies, company_pairs)):
+            postings.load(pairs >> 32, pairs & 0xFFFFFFFF, len(token_ids))
+        self.emails.load(*_contact_pairs(emails, lambda addresses: addresses.lower(), str.lower))
+        self.phones.load(*_contact_pairs(phones, _phone_keys, _phone_key))
+        id_array = np.array(ids, dtype=np.int64)
+        self._ids = array("q", id_array.tobytes())
+        self._order = array("q", ((name_lengths.astype(np.int64) << 40) | id_array).tobytes())
+        self._names, self._companies = names, companies
+        if n > 1 and not bool(np.all(id_array[1:] > id_array[:-1])):
+            raise ValueError("rows must come in the order of their ids")  # positions are found by bisection
+        self._bulk_ids = id_array
+        self.live = n
+        self._similar.clear()
+
+    @staticmethod
+    def _word_pairs(texts: list[str], token_ids: dict[str, int], person: bool = False):
+        """(token id << 32 | position) for every token of every text, and the folded length
+        of each text. `_name_tokens` of a folded text is the tokens of its words one after the
+        other, so each distinct word is folded and split into tokens once. For a person
+        (person=True), the first word with tokens reads a Chinese family name off its first
+        run, a word with ə ş ç ğ is held as typed without them too (`_typed_tokens`), and the
+        first word with Chinese letters gives the name's pinyin (`_latin_tokens`)."""
+        n = len(texts)
+        counts = np.fromiter(map(len, map(str.split, texts)), dtype=np.int64, count=n)
+        flat = " ".join(texts).split()
+        distinct = dict.fromkeys(flat)
+        for i, word in enumerate(distinct):
+            distinct[word] = i
+        occurrences = np.fromiter(map(distinct.__getitem__, flat), dtype=np.int64, count=len(flat))
+        rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+        folded = fold_many(list(distinct))
+        # a word that is all letters or digits is its own one token: most words, no regex needed
+        held = [[key] if key.isalnum() and not has_cjk(key) else _name_tokens(key) for key in folded]
+        latin_pairs = np.zeros(0, dtype=np.int64)
+        if person:
+            typed: dict[int, list[str]] = {}
+            if _SPELLED_RE.search(" ".join(distinct).casefold()):  # most books hold none: one look
+                typed = {i: t for i, word in enumerate(distinct) if (t := _typed_tokens(word))}
+            for i, extra in typed.items():
+                held[i] = held[i] + extra
+            first = np.flatnonzero(np.fromiter(map(len, held), dtype=np.int64, count=len(held))[occurrences] > 0)
+            first = first[np.unique(rows[first], return_index=True)[1]]  # each text's first word with tokens
+            variant, word_of = np.arange(len(held)), list(range(len(held)))
+            chinese = [i for i, key in enumerate(folded) if has_cjk(key)]
+            for i in chinese:
+                as_person = _name_tokens(folded[i], person=True) + typed.get(i, [])
+                if as_person != held[i]:
+                    variant[i] = len(held)
+                    held.append(as_person)
+                    word_of.append(i)
+            occurrences[first] = variant[occurrences[first]]
+            occurrences_words = np.array(word_of, dtype=np.int64)[occurrences]
+            if chinese:
+                latin_pairs = TeamIndex._latin_pairs(folded, chinese, occurrences_words, rows, token_ids)
+        else:
+            occurrences_words = occurrences
+        ptr = np.zeros(len(held) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, held), dtype=np.int64, count=len(held)), out=ptr[1:])
+        flat_tokens = list(chain.from_iterable(held))
+        fresh = [t for t in dict.fromkeys(flat_tokens) if t not in token_ids]
+        token_ids.update(zip(fresh, range(len(token_ids), len(token_ids) + len(fresh))))
+        items = np.fromiter(map(token_ids.__getitem__, flat_tokens), dtype=np.int64, count=len(flat_tokens))
+        source, tokens = expand(ptr, items, occurrences)
+        pairs = _sorted_unique(np.concatenate(((tokens << 32) | rows[source], latin_pairs)))
+        word_lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
+        lengths = word_lengths[occurrences_words]
+        spaces = np.bincount(rows, weights=lengths > 0, minlength=n)
+        return pairs, np.bincount(rows, weights=lengths, minlength=n) + np.maximum(spaces - 1, 0)
+
+    @staticmethod
+    def _latin_pairs(folded: list[str], chinese: list[int], occurrences: np.ndarray, rows: np.ndarray,
+                     token_ids: dict[str, int]) -> np.ndarray:
+        """(token id << 32 | position) for the pinyin of each Chinese name: `_latin_tokens` of a
+        name is that of its first word with Chinese letters (its first run is in that word)."""
+        latin = [list(_latin_tokens(folded[i])) for i in chinese]
+        fresh = [t for t in dict.fromkeys(chain.from_iterable(latin)) if t not in token_ids]
+        token_ids.update(zip(fresh, range(len(token_ids), len(token_ids) + len(fresh))))
+        # word -> its row in a CSR of pinyin token ids (-1: a word with no Chinese letters)
+        row_of = np.full(len(folded), -1, dtype=np.int64)
+        row_of[chinese] = np.arange(len(chinese))
+        ptr = np.zeros(len(latin) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, latin), dtype=np.int64, count=len(latin)), out=ptr[1:])
+        items = np.fromiter(map(token_ids.__getitem__, chain.from_iterable(latin)), dtype=np.int64, count=int(ptr[-1]))
+        at = np.flatnonzero(row_of[occurrences] >= 0)
+        at = at[np.unique(rows[at], return_index=True)[1]]  # each name's first Chinese word
+        source, tokens = expand(ptr, items, row_of[occurrences[at]])
+        return (tokens << 32) | rows[at][source]
+
+    # -- a snapshot of the first build, for the next worker ------------------------------------
+
+    def take(self, other: TeamIndex) -> None:
+        """Become `other` (a restored snapshot), keeping this index's lock and revision."""
+        for name in self.__dataclass_fields__:
+            if name not in ("lock", "rev"):
+                setattr(self, name, getattr(other, name))
+
+    def parts(self) -> dict[str, object] | None:
+        """The index as built in bulk (None once anything changed since, or before a build)."""
+        vocab, names, companies = self.vocab.parts(), self.names.parts(), self.companies.parts()
+        if self._stale is not None or self._later or not self._names or None in (vocab, names, companies):
+            return None
+        email_keys, email_positions = self.emails.pairs()
+        phone_keys, phone_positions = self.phones.pairs()
+        return {
+            **vocab, "ids": np.frombuffer(self._ids, dtype=np.int64).copy(),
+            "order": np.frombuffer(self._order, dtype=np.int64).copy(),
+            "names": self._names, "companies": [c or "" for c in self._companies],
+            "name_ptr": names[0], "name_holders": names[1], "company_ptr": companies[0], "company_holders": companies[1],
+            "email_keys": email_keys, "email_positions": email_positions,
+            "phone_keys": phone_keys, "phone_positions": phone_positions,
+        }
+
+    @classmethod
+    def from_parts(cls, parts: dict) -> TeamIndex:
+        index = cls(vocab=TokenIndex.from_parts(parts),
+                    names=Postings.from_parts(parts["name_ptr"], parts["name_holders"]),
+                    companies=Postings.from_parts(parts["company_ptr"], parts["company_holders"]))
+        index.emails.load(parts["email_keys"], parts["email_positions"].tolist())
+        index.phones.load(parts["phone_keys"], parts["phone_positions"].tolist())
+        index._ids, index._order = array("q", parts["ids"].tobytes()), array("q", parts["order"].tobytes())
+        index._names, index._companies = parts["names"], [c or None for c in parts["companies"]]
+        index._bulk_ids = parts["ids"]
+        index.live = len(index._names)
+        return index
+
+    def _position(self, customer_id: int) -> int | None:
+        position = self._later.get(customer_id)
+        if position is not None:
+            return position
+        at = int(np.searchsorted(self._bulk_ids, customer_id))
+        return at if at < len(self._bulk_ids) and self._bulk_ids[at] == customer_id else None
+
+    def _forget(self, position: int) -> None:
+        if self._names[position] is None:
+            return
+        self.live -= 1
+        self._names[position] = self._companies[position] = None
+        held = self._held.pop(position, None)
+        if held is None:  # still as the bulk build read it: mask it there
+            if self._stale is None:
+                self._stale = np.zeros(len(self._bulk_ids), dtype=bool)
+            self._stale[position] = True
+            return
+        name_tokens, company_tokens, emails, phones = held
         for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
             for token in tokens:
-                holders = postings.get(token)
-                if holders is None:
-                    holders = postings[token] = array("i")
-                holders.append(row.id)
-        for email in entry.emails:
-            self.by_email[email] = self.by_email.get(email, ()) + (row.id,)
-        for phone in entry.phones:
-            self.by_phone[phone] = self.by_phone.get(phone, ()) + (row.id,)
-
-    def _remove(self, customer_id: int) -> None:
-        entry = self.entries.pop(customer_id, None)
-        if entry is None:
-            return
-        del self._order[customer_id]
-        for tokens, postings in ((entry.name_tokens, self.names), (entry.company_tokens, self.companies)):
-            for token in tokens:
-                holders = postings[token]
-                holders.remove(customer_id)
-                if not holders:
-                    del postings[token]
-        for keys, holders in ((entry.emails, self.by_email), (entry.phones, self.by_phone)):
+                postings.remove(token, position)
+        for keys, contacts in ((emails, self.emails), (phones, self.phones)):
             for key in keys:
-                left = tuple(i for i in holders.get(key, ()) if i != customer_id)
-                if left:
-                    holders[key] = left
-                else:
-                    holders.pop(key, None)
+                contacts.extra[key].discard(position)
+                if not contacts.extra[key]:
+                    del contacts.extra[key]
+
+    def _put(self, row, position: int | None, fold_words: _WordFolder) -> None:
+        name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
+        if position is None:
+            position = len(self._names)
+            self._later[row.id] = position
+            self._ids.append(row.id)
+            self._order.append(0)
+            self._names.append(None)
+            self._companies.append(None)
+        elif position < len(self._bulk_ids):
+            if self._stale is None:
+                self._stale = np.zeros(len(self._bulk_ids), dtype=bool)
+            self._stale[position] = True
+        self._names[position], self._companies[position] = row.name or "", row.company
+        self._order[position] = (len(name_key) << 40) | row.id
+        add, ids = self.vocab.add, self.vocab.ids
+        # as in the bulk build: a Chinese name's pinyin, and ə ş ç ğ as typed without them
+        person = [*_name_tokens(name_key, person=True), *_latin_tokens(name_key), *_typed_tokens(row.name or "")]
+        name_tokens = tuple(ids[add(t)] for t in dict.fromkeys(person))
+        company_tokens = tuple(ids[add(t)] for t in dict.fromkeys(_name_tokens(company_key)))
+        company_tokens = tuple(t for t in company_tokens if t not in name_tokens)
+        for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
+            for token in tokens:
+                postings.add(token, position)
+        emails = tuple(dict.fromkeys(e.lower() for e in _json_list(row.emails)))
+        phones = tuple(dict.fromkeys(k for k in map(phone_key, _json_list(row.phones)) if k))
+        for keys, contacts in ((emails, self.emails), (phones, self.phones)):
+            for key in keys:
+                contacts.extra[key].add(position)
+        self._held[position] = (name_tokens, company_tokens, emails, phones)
+        self.live += 1
 
     @property
     def vocabulary_size(self) -> int:
@@ -238,11 +577,14 @@ class TeamIndex:
         if found is None:
             cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
             # sorted by the token too, so ties do not depend on the order customers arrived in
-            found = tuple(sorted(self.vocab.similar(token, cutoff), key=lambda ts: (-ts[1], ts[0]))[:SIMILAR_TOKENS])
+            found = tuple(sorted(self.vocab.similar(token, cutoff, SIMILAR_TOKENS), key=lambda ts: (-ts[1], ts[0])))
             if len(self._similar) > 50_000:
                 self._similar.clear()
             self._similar[token] = found
         return found
+
+    def _match(self, position: int, score: float, span: str, exact: frozenset[str] = frozenset()) -> Match:
+        return Match(self._ids[position], _display(self._names[position], self._companies[position]), score, span, exact)
 
     def exact(self, text: str) -> list[Match] | None:
         """E-mail addresses and phone numbers are looked up exactly, never fuzzily."""
@@ -250,60 +592,108 @@ class TeamIndex:
         if "@" in lowered:
             for word in lowered.split():
                 if "@" in word:
-                    ids = self.by_email.get(word.strip(".,;:<>()"), ())
-                    return [Match(i, self.entries[i].display, 100.0, word) for i in sorted(ids)]
+                    found = self.emails.find(word.strip(".,;:<>()"), self._stale)
+                    return sorted((self._match(p, 100.0, word) for p in set(found)), key=lambda m: m.customer_id)
         key = phone_key(text)
         if key and sum(ch.isdigit() for ch in text) >= 6:
-            ids = self.by_phone.get(key, ())
-            return [Match(i, self.entries[i].display, 100.0, text.strip()) for i in sorted(ids)]
+            found = self.phones.find(key, self._stale)
+            return sorted((self._match(p, 100.0, text.strip()) for p in set(found)), key=lambda m: m.customer_id)
         return None
 
-    def _evidence(self, token: str, total: int) -> dict[int, float]:
-        """customer -> how strongly this query token points at them (the best of their tokens)."""
-        weighed = []
+    def _holds(self, token: str) -> bool:
+        """Whether some live customer holds the token in their name or company."""
+        token_id = self.vocab.ids.get(token)
+        return token_id is not None and (self.names.holds(token_id, self._stale) or self.companies.holds(token_id, self._stale))
+
+    def bases(self, token: str) -> tuple[str, ...]:
+        """The name tokens an unknown typed word may be an inflected form of (see MAX_ENDING);
+        none for a word some name holds as it is ("novakova" is Nováková, not Novák)."""
+        if len(token) <= MIN_STEM or has_cjk(token) or self._holds(token):
+            return ()
+        # a stem left without its vowel ("prochazk" from "Procházkovi" less -ovi) gets it back
+        found: list[str] = [token + v for v in VOWELS[:-1] if token[-1] not in VOWELS and self._holds(token + v)]
+        for cut in range(1, MAX_ENDING + 1):
+            stem = token[:-cut]
+            if len(stem) < MIN_STEM:
+                break
+            # an ending cut off ("horvat-u", "elvin-le"), or a last vowel swapped ("maj-o" for maja)
+            # (not a last "e": "Jane" is an English name as often as a Czech form of Jana)
+            swapped = (stem + v for v in VOWELS) if cut == 1 and token[-1] in SWAPPED_ENDINGS else ()
+            for base in (stem, *swapped):
+                if len(base) > MIN_STEM and base not in found and self._holds(base):
+                    found.append(base)
+        # the longest reading is the nearest: "novakovy" is Nováková before Novák
+        longest = max(map(len, found), default=0)
+        return tuple(b for b in found if len(b) == longest)
+
+    def _evidence(self, token: str, total: int, bases: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """The positions this query token points at (ascending) and how strongly: the best of
+        their tokens, weighed by closeness and rarity. An inflected word (`bases`) points at
+        the holders of the names it inflects, as a close spelling of them."""
+        groups, ids = [], self.vocab.ids
+        for base in bases:
+            for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
+                holders = postings.holders(ids[base], self._stale)
+                if len(holders):
+                    rarity = min(RARITY_CAP, math.log(total / len(holders)))
+                    groups.append((INFLECTED_SIMILARITY + rarity - malus, holders))
         for name_token, similarity in self.similar_tokens(token):
             for postings, malus in ((self.names, 0.0), (self.companies, COMPANY_EVIDENCE)):
-                holders = postings.get(name_token)
-                if holders:
+                holders = postings.holders(ids[name_token], self._stale)
+                if len(holders):
                     rarity = min(RARITY_CAP, math.log(total / len(holders)))
-                    weighed.append((similarity + rarity - malus, name_token, malus, holders))
-        best: dict[int, float] = {}
-        # weakest first, so each customer ends with its strongest evidence (dict updates run in C)
-        weighed.sort(key=lambda w: (w[0], w[1], w[2]))
-        for weight, _, _, holders in weighed:
-            best.update(dict.fromkeys(holders, weight))
-        return best
+                    groups.append((similarity + rarity - malus, holders))
+        if not groups:
+            return np.zeros(0, dtype=np.int32), np.zeros(0)
+        if sum(len(h) for _, h in groups) > len(self._names) // DENSE:
+            # a common word ("jan"): weights laid over an array of every position, weakest
+            # first so each ends with its best, is cheaper than sorting the holders
+            dense = np.zeros(len(self._names))
+            for weight, holders in sorted(groups, key=lambda g: g[0]):
+                dense[holders] = weight
+            positions = np.flatnonzero(dense)
+            return positions, dense[positions]
+        positions = np.concatenate([h for _, h in groups])
+        weights = np.repeat([w for w, _ in groups], [len(h) for _, h in groups])
+        order = np.lexsort((weights, positions))  # by position, the strongest last
+        positions, weights = positions[order], weights[order]
+        last = np.ones(len(positions), dtype=bool)
+        last[:-1] = positions[1:] != positions[:-1]
+        return positions[last], weights[last]
 
-    @staticmethod
-    def _combine(per_position: list[dict[int, float]]) -> dict[int, float]:
+    def _combine(self, per_position: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Evidence adds up over the mentioned words: both "jan" and "novak" beat either alone."""
-        everywhere = set(per_position[0]).intersection(*per_position[1:])
-        if len(everywhere) >= CANDIDATES:
+        if len(per_position) == 1:
+            return per_position[0]
+        if sum(len(p) for p, _ in per_position) > len(self._names) // DENSE:
+            total, count = np.zeros(len(self._names)), np.zeros(len(self._names), dtype=np.int32)
+            for found, weights in per_position:  # each position once per word: no repeated index
+                total[found] += weights
+                count[found] += 1
+            positions = np.flatnonzero(count)
+            weights, everywhere = total[positions], count[positions] == len(per_position)
+        else:
+            positions, inverse = np.unique(np.concatenate([p for p, _ in per_position]), return_inverse=True)
+            weights = np.bincount(inverse, weights=np.concatenate([w for _, w in per_position]))
+            everywhere = np.bincount(inverse) == len(per_position)
+        if np.count_nonzero(everywhere) >= CANDIDATES:
             # those holding every word outweigh all others, and there are enough of them
-            return {c: sum(found[c] for found in per_position) for c in everywhere}
-        weight_of: dict[int, float] = defaultdict(float)
-        for found in per_position:
-            for customer_id, weight in found.items():
-                weight_of[customer_id] += weight
-        return weight_of
+            return positions[everywhere], weights[everywhere]
+        return positions, weights
 
-    def _strongest(self, near: list[int], weight_of: dict[int, float]) -> list[int]:
-        """The CANDIDATES customers with the most evidence; among equals, the shortest names
-        (the mention covers more of them), then the oldest customers."""
-        if len(near) <= CANDIDATES:
-            return near
-        tied: dict[float, list[int]] = defaultdict(list)
-        for customer_id in near:
-            tied[weight_of[customer_id]].append(customer_id)
-        best: list[int] = []
-        for weight in sorted(tied, reverse=True):
-            group = tied[weight]
-            if len(best) + len(group) > CANDIDATES:
-                group.sort(key=self._order.__getitem__)  # a C-level key: thousands of ties stay cheap
-            best.extend(group[: CANDIDATES - len(best)])
-            if len(best) >= CANDIDATES:
-                break
-        return best
+    def _strongest(self, positions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The CANDIDATES positions with the most evidence, strongest first; among equals, the
+        shortest names (the mention covers more of them), then the oldest customers."""
+        order = np.frombuffer(self._order, dtype=np.int64)
+        if len(positions) > CANDIDATES:
+            kth = np.partition(weights, len(weights) - CANDIDATES)[len(weights) - CANDIDATES]
+            above = np.flatnonzero(weights > kth)
+            tied = np.flatnonzero(weights == kth)
+            tied = tied[np.argsort(order[positions[tied]], kind="stable")][:CANDIDATES - len(above)]
+            keep = np.concatenate((above, tied))
+            positions, weights = positions[keep], weights[keep]
+        ranked = np.lexsort((order[positions], -weights))
+        return positions[ranked]
 
     def search(self, text: str, limit: int = 5, ignore: frozenset[str] = frozenset()) -> list[Match]:
         exact = self.exact(text)
@@ -312,43 +702,54 @@ class TeamIndex:
         key = fold(text)
         tokens = [q for q in _query_tokens(key) if q[0] not in ignore and (len(q[0]) >= 2 or not q[0].isascii())]
         query = [q[0] for q in tokens]
-        if not query or not self.entries:
+        if not query or not self.live:
             return []
-        total = len(self.entries)
-        per_position = [self._evidence(token, total) for token in query]
-        weight_of = per_position[0] if len(per_position) == 1 else self._combine(per_position)
-        if not weight_of:
+        bases = [self.bases(q) if end == len(q) and start == 0 else () for q, _, start, end in tokens]
+        per_position = [self._evidence(token, self.live, found) for token, found in zip(query, bases)]
+        positions, weights = self._combine(per_position)
+        if not len(positions):
             return []
-        # only customers near the best evidence can win; cutting first keeps the ranking cheap
-        floor = max(weight_of.values()) - WEIGHT_MARGIN
-        near = [c for c, w in weight_of.items() if w >= floor]
-        if len(near) < CANDIDATES:
-            # few strong readings: let weaker ones be scored too, they may be what was meant
-            # ("sara conner" is Sara Conner, but Sarah Connor is worth showing)
-            near = heapq.nlargest(CANDIDATES, weight_of, key=weight_of.__getitem__)
-        entries = self.entries
-        best = self._strongest(near, weight_of)
-        spans = [[p for p, found in enumerate(per_position) if c in found] for c in best]
-        widest = max(len(positions) for positions in spans)
+        # only customers near the best evidence can win; cutting first keeps the ranking cheap.
+        # With few strong readings the weaker ones are scored too, they may be what was meant
+        # ("sara conner" is Sara Conner, but Sarah Connor is worth showing)
+        near = weights >= weights.max() - WEIGHT_MARGIN
+        if np.count_nonzero(near) >= CANDIDATES:
+            positions, weights = positions[near], weights[near]
+        best = self._strongest(positions, weights).tolist()
+        held = [_members(np.array(best), found) for found, _ in per_position]
+        spans = [[p for p in range(len(per_position)) if held[p][i]] for i in range(len(best))]
+        widest = max(len(s) for s in spans)
         scored = []
-        for customer_id, positions in zip(best, spans):
-            entry = entries[customer_id]
-            span = _span(key, tokens, positions)
-            name_score = fuzz.WRatio(span, entry.name_key)
+        inflected = any(bases)
+        for position, span_positions in zip(best, spans):
+            name_key, company_key, held_tokens, latin_forms = _keys(self._names[position], self._companies[position])
+            # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
+            read = [next((b for b in found if b in held_tokens), None) for found in bases] if inflected else ()
+            if inflected and any(read[p] for p in span_positions):
+                key_read = [(read[i] or t[0], *t[1:3], len(read[i]) if read[i] else t[3]) for i, t in enumerate(tokens)]
+                span = _span(key, key_read, span_positions)
+            else:
+                span = _span(key, tokens, span_positions)
+            name_score = fuzz.WRatio(span, name_key)
+            if latin_forms:  # 王芳 typed "wang fang", Rəşad typed "rashad"
+                name_score = max(name_score, *(fuzz.WRatio(span, form) for form in latin_forms))
             score = name_score
-            if entry.company_key:
-                score = max(score, fuzz.WRatio(span, entry.company_key), fuzz.WRatio(span, f"{entry.name_key} {entry.company_key}"))
-            exact = sum(query[p] in entry.name_tokens or query[p] in entry.company_tokens for p in positions)
-            score += EXACT_WORD_BONUS * exact / len(positions)
+            if company_key:
+                # "s.r.o." compared as its letters: a mention naming person and company
+                # ("jan novak acme") reads as both, not as a near miss of "... acme s.r.o."
+                score = max(score, fuzz.WRatio(span, company_key, processor=default_process),
+                            fuzz.WRatio(span, f"{name_key} {company_key}", processor=default_process))
+            held = frozenset(query[p] for p in span_positions if query[p] in held_tokens)
+            score += EXACT_WORD_BONUS * len(held) / len(span_positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
-            penalty = 0.9 ** (widest - len(positions))
-            whole = fuzz.WRatio(key, entry.name_key)
-            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, customer_id, span))
+            penalty = 0.9 ** (widest - len(span_positions))
+            whole = fuzz.WRatio(key, name_key)
+            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole, self._ids[position], position, span, held))
         # on equal scores the person's own name beats a match on their company; then the name the
         # whole mention reads closest to: a word whose close tokens were too many to all be
         # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
         scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
-        return [Match(c, entries[c].display, score, span) for score, _, _, c, span in scored[:limit]]
+        return [self._match(position, score, span, held) for score, _, _, _, position, span, held in scored[:limit]]
 
 
 def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
@@ -373,34 +774,68 @@ def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int
 SYNC_BATCH = 5_000  # rows read per batch while catching up: bounds the memory a first sync needs
 
 
-async def _catch_up(session: AsyncSession, index: TeamIndex, team_id: int) -> None:
+async def _catch_up(session: AsyncSession, index: TeamIndex, team_id: int, off_loop: bool = False) -> bool:
     """Apply every customer row (deleted ones too) changed after the index's revision. Plain
-    rows of the columns the index keeps, streamed in batches: at 100k customers, ORM objects
-    read all at once cost seconds and hundreds of MB. The revision moves only once every row is
-    in (the caller sets it): a half-read change set is read again in full next time, and
-    re-applying a row is harmless."""
+    rows of the columns the index keeps, streamed in batches. The revision moves only once
+    every row is in (the caller sets it): a half-read change set is read again in full next
+    time, and re-applying a row is harmless. True when the index was built from scratch."""
     c = models.Customer
-    # a first build is seconds of CPU at 1M customers: it runs in a worker thread, so messages of
-    # other teams go on meanwhile. Nobody searches the index before it is built (every caller
-    # waits for the lock), so no search can run while the thread changes it. Later catch-ups
-    # are a few rows, applied on the loop, where searches of this team may be running.
-    off_loop = index.rev < 0
+    columns = (c.id, c.name, c.company, cast(c.emails, Text).label("emails"), cast(c.phones, Text).label("phones"))
+    if index.rev < 0:
+        return await _first_build(session, index, team_id, columns)
     result = await session.stream(
         # addresses as the stored JSON text and deletion as a flag: decoding them row by row
-        # through their column types was most of the time a first build took
-        select(c.id, c.name, c.company, cast(c.emails, Text).label("emails"), cast(c.phones, Text).label("phones"),
-               c.deleted_at.is_not(None).label("deleted"))
+        # through their column types costs seconds over a million rows
+        select(*columns, c.deleted_at.is_not(None).label("deleted"))
         .where(c.team_id == team_id, c.rev > index.rev)
         .order_by(c.id)  # the same order on every engine, so the index is built alike
     )
     async for batch in result.partitions(SYNC_BATCH):
+        # the changes since a snapshot can be many: then off the loop, like a build. Later
+        # catch-ups are a few rows, applied on the loop, where searches of this team may run.
         if off_loop:
             await asyncio.to_thread(index.apply, batch)
-            # what the build made lives as long as the process: out of the collector's sight,
-            # so the full collections a growing build sets off stay short
-            gc.freeze()
         else:
             index.apply(batch)
+    return False
+
+
+async def _first_build(session: AsyncSession, index: TeamIndex, team_id: int, columns) -> bool:
+    """Fill an empty index: from the team's kept snapshot and the changes since, or else from
+    every live customer (True then: a snapshot is worth keeping). Either is seconds of CPU at
+    1M customers, so it runs in a worker thread and messages of other teams go on meanwhile;
+    nobody searches this index before it is filled (every caller waits for the lock)."""
+    kept = await snapshot.read(session, team_id)
+    restored = await asyncio.to_thread(_restore, kept[1]) if kept else None
+    if restored is not None:
+        index.take(restored)
+        index.rev = kept[0]
+        await _catch_up(session, index, team_id, off_loop=True)
+        gc.freeze()
+        return False
+    c = models.Customer
+    query = select(*columns).where(c.team_id == team_id, c.deleted_at.is_(None)).order_by(c.id)
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        # straight from the driver (its own thread reads them), not through SQLAlchemy's row
+        # objects: at 1M customers those cost more than the rest of the build
+        compiled = query.compile(dialect=connection.dialect)
+        driver = (await connection.get_raw_connection()).driver_connection
+        rows = await driver.execute_fetchall(str(compiled), tuple(compiled.params[name] for name in compiled.positiontup))
+    else:
+        rows = []
+        async for batch in (await session.stream(query)).partitions(SYNC_BATCH):
+            rows.extend(tuple(row) for row in batch)
+    await asyncio.to_thread(index.load, *(zip(*rows) if rows else ([],) * 5))
+    # what the build made lives as long as the process: out of the collector's sight, so the
+    # full collections that later messages set off stay short
+    gc.freeze()
+    return True
+
+
+def _restore(blob: bytes) -> TeamIndex | None:
+    parts = snapshot.decode(blob)
+    return TeamIndex.from_parts(parts) if parts is not None else None
 
 
 def clear_winner(matches: list[Match]) -> Match | None:
@@ -408,7 +843,10 @@ def clear_winner(matches: list[Match]) -> Match | None:
     if not matches:
         return None
     best = matches[0]
-    rivals = [m for m in matches[1:] if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    # a close second, or one read from the same words that holds a typed word the best does
+    # not ("sara connor": Sarah Connor or Sara Conner): the mention mixes two customers
+    rivals = [m for m in matches[1:] if m.score >= SUGGEST and (
+        m.score >= best.score - RIVAL_GAP or (m.score >= ACCEPT and m.span == best.span and m.exact - best.exact))]
     return best if best.score >= ACCEPT and not rivals else None
 
 
@@ -417,6 +855,7 @@ class CustomerIndex:
 
     def __init__(self) -> None:
         self._teams: dict[int, TeamIndex] = {}
+        self._keeping: set[asyncio.Task] = set()  # snapshots being written
 
     async def for_team(self, session: AsyncSession, team_id: int) -> TeamIndex:
         index = self._teams.setdefault(team_id, TeamIndex())
@@ -424,9 +863,30 @@ class CustomerIndex:
         if current != index.rev:
             async with index.lock:
                 if current != index.rev:
-                    await _catch_up(session, index, team_id)
+                    built = await _catch_up(session, index, team_id)
                     index.rev = max(index.rev, current)
+                    if built:
+                        task = asyncio.create_task(self._keep(session.bind, index, team_id, current))
+                        self._keeping.add(task)
+                        task.add_done_callback(self._keeping.discard)
         return index
+
+    async def _keep(self, engine, index: TeamIndex, team_id: int, rev: int) -> None:
+        """Write a fresh build down for the next worker, after the message that built it (whose
+        transaction may hold the database's write lock). The lock keeps catch-ups from
+        changing the index while it is read; searches only read it and go on."""
+        try:
+            async with index.lock:
+                blob = await asyncio.to_thread(lambda: snapshot.encode(parts) if (parts := index.parts()) else None)
+            if blob is not None and await snapshot.write(engine, team_id, rev, blob):
+                log.info("kept the customer index of team %s (%d customers, %.0f MB)", team_id, index.live, len(blob) / 1e6)
+        except Exception:
+            log.exception("could not keep the customer index of team %s", team_id)
+
+    async def close(self) -> None:
+        """Wait for snapshots being written."""
+        while self._keeping:
+            await asyncio.gather(*list(self._keeping), return_exceptions=True)
 
     async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5) -> list[Match]:
         return (await self.for_team(session, team_id)).search(text, limit)

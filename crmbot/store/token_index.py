@@ -10,7 +10,8 @@ characters into one of M by D deletions and I insertions (d = D + I, the InDel d
 d = (1 - cutoff/100)(L + M), so every token within the cutoff shares at least that many bigrams
 with the query: counting shared bigrams over the postings (numpy, outside Python objects)
 finds them all, and only those few are scored with `fuzz.ratio`. The answer is exactly that of
-scoring the whole vocabulary.
+scoring the whole vocabulary. InDel edits also come with the parity of L + M (d = L + M - 2 LCS),
+which tightens the bound by one edit where the cutoff allows an odd number.
 """
 
 from __future__ import annotations
@@ -27,17 +28,39 @@ START, END = "\x02", "\x03"  # padding: first and last letters get bigrams of th
 UNREACHABLE = 1 << 30  # shared bigrams needed by a length too far from the query's
 
 
-def bigram_keys(token: str) -> list[str]:
-    """The padded bigrams of a token, the second "ov" of a word as "ov1" and so on."""
-    padded = f"{START}{token}{END}"
-    seen: dict[str, int] = {}
-    keys = []
-    for i in range(len(padded) - 1):
-        gram = padded[i:i + 2]
-        n = seen.get(gram, 0)
-        seen[gram] = n + 1
-        keys.append(gram if n == 0 else f"{gram}{n}")
+def bigram_keys(token: str) -> list[int]:
+    """The padded bigrams of a token as numbers (first code point << 21 | second, then << 8 for
+    the occurrence): the second "ov" of a word is counted apart from the first."""
+    codes = [ord(c) for c in f"{START}{token}{END}"]
+    keys = [((a << 21) | b) << 8 for a, b in zip(codes, codes[1:])]
+    if len(set(keys)) == len(keys):
+        return keys  # nearly every word: no bigram repeats
+    seen: dict[int, int] = {}
+    for i, key in enumerate(keys):
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        keys[i] = key | min(n, 255)
     return keys
+
+
+def _bulk_bigram_keys(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """bigram_keys of many tokens at once, in numpy: (the key, the token's number) per bigram,
+    token by token."""
+    padded = START + f"{END}{START}".join(tokens) + END
+    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)) + 2
+    owners = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths - 1)
+    last = np.cumsum(lengths) - 1  # each token's END: no bigram starts there
+    starts = np.delete(np.arange(len(codes) - 1), last[:-1])
+    keys = ((codes[starts] << 21) | codes[starts + 1]) << 8
+    # the occurrence of each bigram within its token: its rank among equal (token, bigram) pairs
+    order = np.lexsort((keys, owners))
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (keys[order][1:] != keys[order][:-1]) | (owners[order][1:] != owners[order][:-1])
+    index = np.arange(len(order))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = index - np.maximum.accumulate(np.where(new, index, 0))
+    return keys | np.minimum(rank, 255), owners
 
 
 @lru_cache(maxsize=1024)
@@ -49,6 +72,7 @@ def shared_needed(length: int, cutoff: float, longest: int) -> np.ndarray:
     for other in range(1, longest + 1):
         # the most InDel edits the cutoff allows; a hair of slack keeps float rounding on our side
         most = math.floor((1 - cutoff / 100) * (length + other) + 1e-9)
+        most -= (most - length - other) % 2  # InDel edits come with the parity of the lengths' sum
         if abs(length - other) <= most:
             need[other] = max(1, math.ceil((length + other + 2 - 3 * most) / 2))
     need.setflags(write=False)
@@ -57,18 +81,67 @@ def shared_needed(length: int, cutoff: float, longest: int) -> np.ndarray:
 
 class TokenIndex:
     """Tokens only ever join the vocabulary: a token no customer holds any more is still
-    answered, and the caller finds no one holding it."""
+    answered, and the caller finds no one holding it.
+
+    A first build (`extend`) lays the postings out as one sorted array with offsets per bigram
+    (CSR), built in numpy; tokens added one at a time later go to small per-bigram arrays."""
 
     def __init__(self) -> None:
         self.tokens: list[str] = []
         self.ids: dict[str, int] = {}
         self._lengths = array("i")
         self._longest = 0
-        # bigram key -> ids of the tokens that have it; arrays keep the ids out of the GC's way
-        self._postings: dict[str, array] = {}
+        # bulk postings: bigram key -> row; ids of row r are _base_ids[_base_ptr[r]:_base_ptr[r + 1]]
+        self._base_rows: dict[int, int] = {}
+        self._base_ptr = np.zeros(1, dtype=np.int64)
+        self._base_ids = np.zeros(0, dtype=np.int32)
+        self._need_cache: dict[tuple[int, float], np.ndarray] = {}
+        # bigram key -> ids of the tokens added after the bulk build; arrays keep them out of the GC's way
+        self._postings: dict[int, array] = {}
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    def extend(self, tokens: list[str]) -> None:
+        """Add many new, distinct tokens at once (a first build): their postings are laid out
+        in numpy. Tokens already known are skipped."""
+        tokens = [t for t in dict.fromkeys(tokens) if t not in self.ids]
+        if not tokens:
+            return
+        if len(self.tokens) or self._base_rows:
+            for token in tokens:
+                self.add(token)
+            return
+        self.tokens = tokens
+        self.ids = dict(zip(tokens, range(len(tokens))))
+        lengths = np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens))
+        self._lengths = array("i", lengths.tobytes())
+        self._longest = int(lengths.max())
+        keys, owners = _bulk_bigram_keys(tokens)
+        rows, row_of = np.unique(keys, return_inverse=True)
+        order = np.argsort(row_of, kind="stable")  # stable: each row's ids stay ascending
+        self._base_ids = owners[order].astype(np.int32)
+        self._base_ptr = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=len(rows)))))
+        self._base_rows = dict(zip(rows.tolist(), range(len(rows))))
+
+    def parts(self) -> dict[str, object] | None:
+        """What a snapshot keeps: the bulk build only (None once tokens were added one by one)."""
+        if self._postings:
+            return None
+        return {"tokens": self.tokens, "lengths": np.frombuffer(self._lengths, dtype=np.int32).copy(),
+                "bigrams": np.fromiter(self._base_rows, dtype=np.int64, count=len(self._base_rows)),
+                "bigram_ptr": self._base_ptr, "bigram_ids": self._base_ids}
+
+    @classmethod
+    def from_parts(cls, parts: dict) -> TokenIndex:
+        index = cls()
+        index.tokens = parts["tokens"]
+        index.ids = dict(zip(index.tokens, range(len(index.tokens))))
+        index._lengths = array("i", parts["lengths"].tobytes())
+        index._longest = int(parts["lengths"].max()) if len(parts["lengths"]) else 0
+        index._base_rows = dict(zip(parts["bigrams"].tolist(), range(len(parts["bigrams"]))))
+        index._base_ptr, index._base_ids = parts["bigram_ptr"], parts["bigram_ids"]
+        return index
 
     def add(self, token: str) -> str:
         """The vocabulary's own copy of the token (every holder shares one string)."""
@@ -87,19 +160,50 @@ class TokenIndex:
             ids.append(token_id)
         return token
 
-    def similar(self, token: str, cutoff: float) -> list[tuple[str, float]]:
-        """Every vocabulary token whose `fuzz.ratio` with `token` is at least `cutoff`, with it."""
-        lists = [ids for ids in map(self._postings.get, bigram_keys(token)) if ids]
+    def _lists(self, token: str) -> list[np.ndarray]:
+        out = []
+        rows, ptr, base = self._base_rows, self._base_ptr, self._base_ids
+        for key in bigram_keys(token):
+            row = rows.get(key)
+            if row is not None:
+                out.append(base[ptr[row]:ptr[row + 1]])
+            ids = self._postings.get(key)
+            if ids:
+                out.append(np.array(ids, dtype=np.int32))
+        return out
+
+    def similar(self, token: str, cutoff: float, limit: int | None = None) -> list[tuple[str, float]]:
+        """Every vocabulary token whose `fuzz.ratio` with `token` is at least `cutoff`, with it;
+        with a limit, only the `limit` best by (score descending, token), exactly those."""
+        lists = self._lists(token)
         if not lists:
             return []
-        hits = np.concatenate([np.frombuffer(ids, dtype=np.int32) for ids in lists])
-        shared = np.bincount(hits, minlength=len(self.tokens))
-        need = shared_needed(len(token), cutoff, self._longest)
-        lengths = np.frombuffer(self._lengths, dtype=np.int32)
-        candidates = np.unique(hits[shared[hits] >= need[lengths[hits]]])
+        shared = np.bincount(np.concatenate(lists))
+        # over the whole vocabulary, in C: cheaper than sorting the hits when words share a lot
+        candidates = np.flatnonzero(shared >= self._needed(len(token), cutoff)[:len(shared)])
         if not len(candidates):
             return []
+        found = self._scored(token, candidates, cutoff)
+        if limit is None:
+            return found
+        if len(found) > limit:  # the limit-th best score, and every token that ties with it
+            kth = sorted((score for _, score in found), reverse=True)[limit - 1]
+            found = [(word, score) for word, score in found if score >= kth]
+        return sorted(found, key=lambda ts: (-ts[1], ts[0]))[:limit]
+
+    def _needed(self, length: int, cutoff: float) -> np.ndarray:
+        """`shared_needed` of each token's length, kept per (length, cutoff) until the
+        vocabulary grows: small integers, so a few dozen of them cost a few MB at 1M."""
+        key = (length, cutoff)
+        found = self._need_cache.get(key)
+        if found is None or len(found) != len(self.tokens):
+            need = np.minimum(shared_needed(length, cutoff, self._longest), 127).astype(np.int8)
+            found = self._need_cache[key] = need[np.frombuffer(self._lengths, dtype=np.int32)]
+        return found
+
+    def _scored(self, token: str, candidates: np.ndarray, cutoff: float) -> list[tuple[str, float]]:
         # itemgetter picks the strings in C; with one index it returns the string itself
         words = operator.itemgetter(*candidates.tolist())(self.tokens)
         words = (words,) if len(candidates) == 1 else words
-        return [(word, score) for word, score, _ in process.extract(token, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)]
+        scores = process.cdist([token], words, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.float64)[0]
+        return [(words[i], float(scores[i])) for i in np.flatnonzero(scores >= cutoff).tolist()]
