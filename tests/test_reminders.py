@@ -344,6 +344,24 @@ async def test_an_outage_is_retried_with_jittered_capped_backoff_for_days_then_a
     assert "delivered late" in platform.reminders()[0].text
 
 
+async def test_once_the_platform_takes_a_reminder_those_backing_off_from_its_outage_go_at_once(app, clock):
+    alice = await member(app, "Alice")
+    outage, limited, fresh = await followups(app, alice, [NOW, NOW, NOW + timedelta(minutes=10)])
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=3600, max_backoff_seconds=3600, rng=random.Random(3))
+    platform.refusals.extend([DeliveryFailed("Internal Server Error"),
+                              DeliveryFailed("Telegram rate limit: flood", retry_after=7200)])
+    assert sorted((await loop.run_once(NOW)).retrying) == [outage, limited]
+    assert (await row(app, outage)).next_attempt_at >= NOW + timedelta(minutes=30)  # backing off for long
+
+    back = NOW + timedelta(minutes=10)  # the platform is back: a reminder falling due gets through
+    report = await loop.run_once(back)
+    assert report.delivered == [fresh] and report.platform_back == {"console"}
+    assert (await row(app, outage)).next_attempt_at == back  # no longer minutes away
+    assert (await row(app, limited)).next_attempt_at == NOW + timedelta(seconds=7200)  # the rate limit's wait is kept
+    assert (await loop.run_once(back)).delivered == [outage]
+
+
 async def test_an_outage_never_ends_a_reminder_within_a_day_only_after_the_retry_window(app, clock):
     alice = await member(app, "Alice")
     [fid] = await followups(app, alice, [NOW])

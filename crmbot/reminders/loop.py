@@ -59,6 +59,7 @@ class PassReport:
     failed: list[int] = field(default_factory=list)  # ended: refused for good, or retried for too long
     lost: list[int] = field(default_factory=list)  # accepted by the platform, but the row was no longer ours
     released: list[int] = field(default_factory=list)  # not sent: the lease could not be renewed, left to lapse
+    platform_back: set[str] = field(default_factory=set)  # platforms that took a reminder in this pass
     digests: list[tuple[int, str, str]] = field(default_factory=list)
     replies: outbox.RepliesReport = field(default_factory=outbox.RepliesReport)  # kept replies sent again
 
@@ -84,7 +85,7 @@ class ReminderLoop:
         lease_seconds: float = 15.0,
         batch_size: int = 4,  # rows claimed at once: about as many as go out in the next second
         concurrency: int = 32,
-        overlap_after_seconds: float = 1.0,
+        overlap_after_seconds: float = 0.2,
         backoff_seconds: float = 5.0,
         max_backoff_seconds: float = 300.0,
         retry_hours: float = 72.0,
@@ -270,6 +271,22 @@ class ReminderLoop:
             await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
             return
         await self._mark(job.followup_id, now, report)
+        if job.chat.adapter not in report.platform_back:
+            await self._hurry(job.chat.adapter, now, report)
+
+    async def _hurry(self, platform: str, now: datetime, report: PassReport) -> None:
+        """The platform took a reminder, so it is back: the reminders waiting out a backoff from
+        its outage go in this pass, not minutes later (a rate limit's wait is kept)."""
+        report.platform_back.add(platform)
+        try:
+            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+                hurried = await queue.retry_now(session, platform=platform, now=now)
+        except Exception as error:
+            log.warning("could not bring retrying reminders forward: %s", describe(error))
+            return
+        if hurried:
+            log.info("%s is back: %d retrying reminder(s) go now", platform, hurried)
+            self.wake()
 
     async def _still_ours(self, followup_id: int) -> bool:
         """Renew this row's lease just before its send; False when it is no longer ours (the

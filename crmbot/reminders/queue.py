@@ -80,6 +80,20 @@ async def renew(session: AsyncSession, *, worker: str, followup_id: int, until: 
     return result.rowcount == 1
 
 
+RATE_LIMITED = ("rate limit", "ratelimited")  # how the adapters' DeliveryFailed names a 429
+
+
+async def retry_now(session: AsyncSession, *, platform: str, now: datetime) -> int:
+    """Reminders of `platform`'s members waiting out a backoff become due now, but those a
+    rate limit deferred (the platform said how long to wait)."""
+    result = await session.execute(
+        update(F).where(*waiting(), F.next_attempt_at > now, F.member_id.in_(reachable_members([platform])),
+                        *(F.last_error.not_like(f"%{words}%") for words in RATE_LIMITED))
+        .values(next_attempt_at=now).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 async def mark_delivered(session: AsyncSession, *, worker: str, ids: list[int], now: datetime,
                          late_after: timedelta) -> set[int]:
     """The platform took these: record it in the same rows. Returns the ids still ours (a row
