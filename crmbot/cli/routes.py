@@ -135,9 +135,7 @@ def auto_followup_set(
     team: TeamOption = None,
 ) -> None:
     """Every new lead (or resolved complaint) gets a follow-up this many days later."""
-    trigger = TRIGGER_NAMES.get(on)
-    if trigger is None:
-        fail(f"ON must be one of: {', '.join(TRIGGER_NAMES)}")
+    trigger = _trigger(on)
     if not 0 < after <= 365:
         fail("--after must be a number of days between 0 and 365")
     _set_auto_followup(db, team, trigger, {"days": after, **({"note": note.strip()} if note.strip() else {})})
@@ -151,11 +149,14 @@ def auto_followup_off(
     team: TeamOption = None,
 ) -> None:
     """No more automatic follow-ups for this."""
-    trigger = TRIGGER_NAMES.get(on)
-    if trigger is None:
-        fail(f"ON must be one of: {', '.join(TRIGGER_NAMES)}")
-    _set_auto_followup(db, team, trigger, None)
+    _set_auto_followup(db, team, _trigger(on), None)
     print(f"No automatic follow-up for a {on.replace('-', ' ')} any more.")
+
+
+def _trigger(on: str) -> str:
+    if on not in TRIGGER_NAMES:
+        fail(f"ON must be one of: {', '.join(TRIGGER_NAMES)}")
+    return TRIGGER_NAMES[on]
 
 
 def _set_auto_followup(db: str | None, team: str | None, trigger: str, wanted: dict | None) -> None:
