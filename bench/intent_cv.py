@@ -44,7 +44,7 @@ def corpus_cases(folder: Path = train.TUNING) -> list[tuple[train.Example, dict]
     return out
 
 
-def cross_validate(k: int, c: float, mode: str, spec: train.Spec = train.Spec()) -> dict[str, Counter]:
+def cross_validate(k: int, c: float, mode: str, spec: train.Spec = train.SPEC) -> dict[str, Counter]:
     i18n = I18n()
     cases = corpus_cases()
     when = {id(e): w for e, w in cases}
