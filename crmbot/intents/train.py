@@ -31,7 +31,11 @@ TABLES = ROOT / "tests" / "data"
 OUT = Path(__file__).resolve().parent / "model" / "intents.json"
 C = 3.0  # inverse regularisation: picked by --cv on the tuning halves
 KEEP = 0.1  # weights smaller than this are dropped from the shipped model: a fifteenth of the size, same --cv accuracy
-CORPUS_WEIGHT = 2.0  # a message written by others counts twice: picked by bench/intent_cv.py
+# how much one training message counts, by source (picked by bench/intent_cv.py): a message
+# written by others twice, a phrase-table word made into a message half (it is short and made up)
+CORPUS_WEIGHT = 2.0
+VOCABULARY_SAMPLE_WEIGHT = 0.5
+_SOURCE_WEIGHT = {"vocabulary": VOCABULARY_SAMPLE_WEIGHT}
 SPEC = Spec(han_chars=True)  # what the model sees: picked by bench/intent_cv.py
 DIGITS = 3  # decimals kept per weight
 VOCABULARY_WEIGHT = 2  # phrase-table words at least this strong become training messages
@@ -108,15 +112,15 @@ def _matrix(examples: list[Example], spec: Spec, columns: dict[str, int], grow: 
 
 def fit(examples: list[Example], spec: Spec, c: float = C, corpus_weight: float | None = None):
     """A linear support vector machine, one score per intent (one-vs-rest). Messages written by
-    others count `corpus_weight` times as much as our own tables and phrase words: they are
-    what real members type."""
+    others count `corpus_weight` times as much as our own tables (they are what real members
+    type), phrase words made into messages half as much (short and made up)."""
     from sklearn.svm import LinearSVC
 
     weight = CORPUS_WEIGHT if corpus_weight is None else corpus_weight
     columns: dict[str, int] = {}
     x = _matrix(examples, spec, columns, grow=True)
     model = LinearSVC(C=c)
-    model.fit(x, [e.intent for e in examples], sample_weight=[weight if e.source == "corpus" else 1.0 for e in examples])
+    model.fit(x, [e.intent for e in examples], sample_weight=[_SOURCE_WEIGHT.get(e.source, 1.0) * (weight if e.source == "corpus" else 1.0) for e in examples])
     return columns, model
 
 
