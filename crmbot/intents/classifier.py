@@ -22,6 +22,7 @@ from crmbot.text import fold
 
 MODEL: Traversable = files("crmbot.intents") / "model" / "intents.json"
 FORMAT = 1
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # letters, digit runs, and any other single non-space character (punctuation, emoji: "👍", "?")
 _TOKENS = re.compile(r"[^\W\d_]+|\d+|[^\w\s]")
 
@@ -34,6 +35,9 @@ class Spec:
     char_min: int = 2
     char_max: int = 5
     word_pairs: bool = True
+    # each Han character on its own too: Chinese has no spaces, so a "word" is a whole clause and
+    # its n-grams alone miss a one-character verb (打, 约, 删) wherever it sits
+    han_chars: bool = False
 
 
 def features(text: str, spec: Spec) -> list[str]:
@@ -49,6 +53,8 @@ def features(text: str, spec: Spec) -> list[str]:
         padded = f" {token} "
         for n in range(spec.char_min, spec.char_max + 1):
             out += [f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1)]
+    if spec.han_chars:
+        out += [f"h:{ch}" for ch in _HAN.findall(" ".join(tokens))]
     return out
 
 

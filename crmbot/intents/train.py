@@ -31,6 +31,12 @@ TABLES = ROOT / "tests" / "data"
 OUT = Path(__file__).resolve().parent / "model" / "intents.json"
 C = 3.0  # inverse regularisation: picked by --cv on the tuning halves
 KEEP = 0.1  # weights smaller than this are dropped from the shipped model: a fifteenth of the size, same --cv accuracy
+# how much one training message counts, by source (picked by bench/intent_cv.py): a message
+# written by others twice, a phrase-table word made into a message half (it is short and made up)
+CORPUS_WEIGHT = 2.0
+VOCABULARY_SAMPLE_WEIGHT = 0.5
+_SOURCE_WEIGHT = {"vocabulary": VOCABULARY_SAMPLE_WEIGHT}
+SPEC = Spec(han_chars=True)  # what the model sees: picked by bench/intent_cv.py
 DIGITS = 3  # decimals kept per weight
 VOCABULARY_WEIGHT = 2  # phrase-table words at least this strong become training messages
 # intents whose messages name a customer: their vocabulary examples get a name from the book
@@ -104,14 +110,17 @@ def _matrix(examples: list[Example], spec: Spec, columns: dict[str, int], grow: 
     return csr_matrix((data, indices, indptr), shape=(len(examples), len(columns)), dtype="float64")
 
 
-def fit(examples: list[Example], spec: Spec, c: float = C):
-    """A linear support vector machine, one score per intent (one-vs-rest)."""
+def fit(examples: list[Example], spec: Spec, c: float = C, corpus_weight: float | None = None):
+    """A linear support vector machine, one score per intent (one-vs-rest). Messages written by
+    others count `corpus_weight` times as much as our own tables (they are what real members
+    type), phrase words made into messages half as much (short and made up)."""
     from sklearn.svm import LinearSVC
 
+    weight = CORPUS_WEIGHT if corpus_weight is None else corpus_weight
     columns: dict[str, int] = {}
     x = _matrix(examples, spec, columns, grow=True)
     model = LinearSVC(C=c)
-    model.fit(x, [e.intent for e in examples])
+    model.fit(x, [e.intent for e in examples], sample_weight=[_SOURCE_WEIGHT.get(e.source, 1.0) * (weight if e.source == "corpus" else 1.0) for e in examples])
     return columns, model
 
 
@@ -163,7 +172,7 @@ def fit_temperature(scored: list[tuple[Example, list[float], tuple[str, ...]]]) 
     return min((0.05 * i for i in range(1, 61)), key=log_loss)
 
 
-def train(examples: list[Example], spec: Spec = Spec(), c: float = C, keep: float = KEEP, k: int = 5) -> dict:
+def train(examples: list[Example], spec: Spec = SPEC, c: float = C, keep: float = KEEP, k: int = 5) -> dict:
     held = held_out_scores(examples, [], k, spec, c, keep)
     temperature = fit_temperature([(e, m.scores(e.text), m.classes) for e, m in held])
     return to_data(*fit(examples, spec, c), spec, round(temperature, 2), keep)
@@ -211,13 +220,13 @@ def main() -> None:
     print("examples:", {source: dict(langs) for source, langs in counts.items()})
     if args.cv:
         # each corpus message read by a model trained without its fold, calibrated as train() does
-        held = held_out_scores(corpus, tables, args.cv, Spec(), args.c, args.keep)
+        held = held_out_scores(corpus, tables, args.cv, SPEC, args.c, args.keep)
         temperature = fit_temperature([(e, m.scores(e.text), m.classes) for e, m in held])
         for _, classifier in held:
             classifier.temperature = temperature
         print(f"tuning halves, {args.cv}-fold cross-validated (temperature {temperature:.2f}):")
         print("\n".join(report(held)))
-    data = train(corpus + tables, Spec(), args.c, args.keep)
+    data = train(corpus + tables, SPEC, args.c, args.keep)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"{args.out}: {len(data['classes'])} intents, {len(data['weights'])} features, {args.out.stat().st_size / 1e6:.2f} MB")
