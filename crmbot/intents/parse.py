@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 from crmbot.i18n import I18n, Language
 from crmbot.intents import amounts, dates
 from crmbot.intents.classifier import Reading, shipped
-from crmbot.text import CJK, clean, fold, has_cjk, words
+from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, words
 
 INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
@@ -361,6 +361,9 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "empty"})
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
+        if contact_in(text, PHONE_REGION.get(language.code)) == text:
+            # a phone number or e-mail address alone: whose is it? (looked up exactly)
+            return Intent("find_customer", language.code, {"text": text, "mention": text})
         own = language
         name, body, alternatives, lead = self._intent_of(text, language)
         if name == "unknown" and not text.startswith("/"):
