@@ -140,7 +140,7 @@ class Context:
         if not required and (not matches or matches[0].score < ACCEPT):
             return None
         if not matches and by_contact:
-            return self.asked("contact_not_found", contact=mention.strip())
+            return self.asked("contact_not_found")
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
             return self.asked("customer_not_found", mention=mention, buttons=create)
