@@ -7,9 +7,8 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
-import click
 import typer
 import typer.core
 from rich.console import Console
@@ -29,7 +28,7 @@ def _types_only_where_named() -> None:
     """Typer labels every parameter in --help with its Python type ("--help <bool>", "NAME <str>");
     to a reader of a CRM's help that is noise. Show a parameter's metavar when it has one, else
     nothing: the help text says what goes there."""
-    def metavar_only(param: click.Parameter, ctx: click.Context) -> str | None:
+    def metavar_only(param: Any, ctx: Any) -> str | None:  # typer's own click parameter and context
         return param.metavar
 
     typer.core.TyperArgument.display_type_rich = metavar_only  # type: ignore[method-assign]
