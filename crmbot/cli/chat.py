@@ -129,7 +129,7 @@ def demo(
         async with app.db.sessions() as session, session.begin():
             if not await teams.all_teams(session):
                 await sample.seed(session, moment or datetime.now(timezone.utc))
-        print(f"Demo data in {db}: team {sample.TEAM!r}, you are Alice (manager). Try: 'novak', 'called jana, wants a quote by friday', 'summary'.")
+        print(f"Demo data in {db}: team {sample.TEAM!r}, you are Alice (manager). Try: 'find novak', 'called jana, wants a quote by friday', 'summary'.")
         await _chat(app, "Alice", sample.TEAM, moment)
 
     run_app(db, main, moment)
