@@ -81,3 +81,14 @@ def test_an_empty_period_still_draws_and_panels_without_rows_are_left_out():
     chart = Chart("Your summary", (Bars("Pipeline", (("Lead", (0,), ""), ("Won", (0,), ""))), Bars("Activity", ())))
     image = picture(charts.draw(chart))
     assert image.text["Description"] == "Pipeline: Lead 0; Won 0"
+
+
+async def test_a_manager_can_ask_for_a_reps_summary_and_a_rep_cannot_ask_for_a_colleagues(alice, bob):
+    [theirs] = await alice.send("summary for bob this month")
+    assert theirs.kind == "summary" and "Bob's summary: this month" in theirs.text
+    assert picture(theirs.image.data).text["Title"].startswith("Bob's summary: this month")
+    assert "Activity: Alice" not in picture(theirs.image.data).text["Description"]  # Bob's numbers only
+    [refused] = await bob.send("summary for alice")
+    assert refused.kind == "not_allowed"
+    [own] = await bob.send("summary this week")
+    assert own.kind == "summary" and "Your summary" in own.text

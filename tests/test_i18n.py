@@ -166,7 +166,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "reminder": {"followup": FOLLOWUP, "customer": customer(), "late": True},
     "reminder_set": {"followup": FOLLOWUP, "customer": customer()},
     "reminder_undeliverable": {"member": MEMBER, "followup": FOLLOWUP, "customer": customer(), "reason": "blocked"},
-    "summary": {"period": "week", "since": T0, "whole_team": True, "pipeline": PIPELINE, "won": [deal(stage="won")],
+    "summary": {"period": "week", "since": T0, "whole_team": True, "rep": None, "pipeline": PIPELINE, "won": [deal(stage="won")],
                 "lost": [deal()], "activity": ACTIVITY, "new_complaints": [COMPLAINT], "open_complaints": [COMPLAINT],
                 "overdue": [FOLLOWUP], "customers": {}, "members": {}},
     "undone": {"entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00", "Lead"]},

@@ -15,6 +15,7 @@ from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Bars, Chart, Reply
 from crmbot.store import Session, models, records
+from crmbot.text import fold, words
 
 router = Router()
 
@@ -40,10 +41,22 @@ def period_span(now: datetime, tz: str, period: str) -> tuple[datetime, datetime
     return datetime.combine(start, time(0), ZoneInfo(tz)), until
 
 
-async def build(ctx: Context, period: str, whole_team: bool) -> dict:
+async def build(ctx: Context, period: str, whole_team: bool, rep: models.Member | None = None) -> dict:
+    """The team's numbers, or one member's: `rep`'s when a manager named one, else the asker's."""
     since, until = period_span(ctx.now, ctx.tz, period)
-    data = await gather(ctx.session, ctx.team.id, None if whole_team else ctx.member.id, since, until, ctx.now)
-    return {"period": period, "whole_team": whole_team, **in_one_currency(data, Rates.of(ctx.team))}
+    owner = None if whole_team else (rep or ctx.member).id
+    data = await gather(ctx.session, ctx.team.id, owner, since, until, ctx.now)
+    return {"period": period, "whole_team": whole_team, "rep": rep, **in_one_currency(data, Rates.of(ctx.team))}
+
+
+async def named_rep(ctx: Context, text: str) -> models.Member | None:
+    """A colleague a message names by first or full name ("summary for bob"), never the asker."""
+    said = set(words(fold(text)))
+    for member in (await records.members_by_id(ctx.session, ctx.team.id)).values():
+        name = words(fold(member.name))
+        if member.active and member.id != ctx.member.id and name and (name[0] in said or " ".join(name) in fold(text)):
+            return member
+    return None
 
 
 def in_one_currency(data: dict, rates: Rates | None) -> dict:
@@ -123,13 +136,18 @@ def _title(ctx: Context, data: dict) -> str:
     period, since = ctx.t(f"period.{data['period']}"), f.day(data["since"])
     if data["whole_team"]:
         return _("**Team summary: %(period)s** (since %(since)s)", period=period, since=since)
+    if data.get("rep"):
+        return _("**%(name)s's summary: %(period)s** (since %(since)s)", name=data["rep"].name, period=period, since=since)
     return _("**Your summary: %(period)s** (since %(since)s)", period=period, since=since)
 
 
 @router.intent("summary")
 async def summary(ctx: Context, intent: Intent) -> list[Reply]:
     period = intent.slots.get("period") if intent.slots.get("period") in PERIODS else DEFAULT_PERIOD
-    whole_team = allowed(ctx.member.role, "manager")
-    data = await build(ctx, period, whole_team)
+    manager = allowed(ctx.member.role, "manager")
+    rep = await named_rep(ctx, intent.slots.get("text", ""))
+    if rep is not None and not manager:
+        return [ctx.reply("not_allowed")]  # a colleague's numbers are for managers
+    data = await build(ctx, period, manager and rep is None, rep)
     picture = chart(ctx.i18n, ctx.locale, ctx.tz, _title(ctx, data), data, f"summary-{period}.png")
     return [replace(ctx.reply("summary", **data), chart=picture)]
