@@ -38,11 +38,11 @@ async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
         return await ctx.dispatch(Intent("find_customer", ctx.locale, {**intent.slots, "mention": contact}))
     # a bare name is a look-up: "novak" shows Novák's card, or asks which Novák
     if intent.mention:
-        matches = await ctx.search(intent.mention, limit=1)
+        matches = await ctx.search(intent.mention)
         if matches and matches[0].score >= LOOKUP_SCORE:
             # more words than the name: something was said about them ("eva prefers mornings")
             text = intent.slots.get("text", "")
-            if len(words(text)) > len(words(matches[0].span)) and clear_winner(await ctx.search(intent.mention)):
+            if len(words(text)) > len(words(matches[0].span)) and clear_winner(matches):
                 return await what_to_do(ctx, matches[0].customer_id, text)
             return await ctx.dispatch(Intent("find_customer", ctx.locale, intent.slots))
     return [ctx.reply("unknown", text=intent.slots.get("text", ""), mention=intent.mention)]
