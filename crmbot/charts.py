@@ -31,9 +31,13 @@ def _fonts() -> tuple[str, ...]:
     return ("DejaVu Sans", *(name for name in CJK_FONTS if name in installed))
 
 
-def _literal(text: str) -> str:
-    """Words as they are: matplotlib reads "$…$" as mathematics ("$12K · CA$3K", a name "$_$")."""
-    return text.replace("$", r"\$")
+@cache
+def _words_as_written() -> None:
+    """Labels are people's words: matplotlib would read "$…$" in them as mathematics ("$12K ·
+    CA$3K", a name "$_$"). Off once for the process, which draws only crmbot's charts."""
+    from matplotlib import rcParams
+
+    rcParams["text.parse_math"] = False
 
 
 def draw(chart: Chart) -> bytes:
@@ -41,10 +45,11 @@ def draw(chart: Chart) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    _words_as_written()
     panels = [panel for panel in chart.panels if panel.rows]
     heights = [PANEL_INCHES + ROW_INCHES * len(panel.rows) + (0.35 if panel.legend else 0) for panel in panels]
     figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.6), dpi=DPI, layout="constrained")
-    figure.suptitle(_literal(chart.title), fontsize=FONT_SIZE + 3, fontweight="bold", family=_fonts())
+    figure.suptitle(chart.title, fontsize=FONT_SIZE + 3, fontweight="bold", family=_fonts())
     axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0] if panels else []
     for ax, panel in zip(axes, panels):
         _bars(ax, panel)
@@ -55,25 +60,25 @@ def draw(chart: Chart) -> bytes:
 
 def _bars(ax, panel: Bars) -> None:
     fonts = _fonts()
-    labels = [_literal(label) for label, _, _ in panel.rows]
+    labels = [label for label, _, _ in panel.rows]
     positions = range(len(panel.rows))
     left = [0] * len(panel.rows)
     segments = max(len(lengths) for _, lengths, _ in panel.rows)
     for segment in range(segments):
         widths = [lengths[segment] if segment < len(lengths) else 0 for _, lengths, _ in panel.rows]
-        name = _literal(panel.legend[segment]) if segment < len(panel.legend) else None
+        name = panel.legend[segment] if segment < len(panel.legend) else None
         ax.barh(positions, widths, left=left, color=COLOURS[segment % len(COLOURS)], height=0.62, label=name)
         left = [a + b for a, b in zip(left, widths)]
     longest = max(left) or 1
     for y, (total, (_, _, note)) in enumerate(zip(left, panel.rows)):
         if note:
-            ax.text(total + longest * 0.02, y, _literal(note), va="center", fontsize=FONT_SIZE - 1, family=fonts)
+            ax.text(total + longest * 0.02, y, note, va="center", fontsize=FONT_SIZE - 1, family=fonts)
     ax.set_xlim(0, longest * 1.6)  # room for the notes at the bars' ends
     ax.set_yticks(list(positions), labels, fontsize=FONT_SIZE, family=fonts)
     ax.invert_yaxis()  # first row on top, as in the text
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.tick_params(axis="x", labelsize=FONT_SIZE - 2)
-    ax.set_title(_literal(panel.title), loc="left", fontsize=FONT_SIZE + 1, fontweight="bold", family=fonts)
+    ax.set_title(panel.title, loc="left", fontsize=FONT_SIZE + 1, fontweight="bold", family=fonts)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if panel.legend:
