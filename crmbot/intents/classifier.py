@@ -80,6 +80,10 @@ class Reading:
     def probability(self, intent: str) -> float:
         return next((p for name, p in self.ranked if name == intent), 0.0)
 
+    def knows(self, intent: str) -> bool:
+        """Whether the model was taught this intent at all (newer intents are the rules' alone)."""
+        return any(name == intent for name, _ in self.ranked)
+
 
 class Classifier:
     def __init__(self, data: dict) -> None:

@@ -60,6 +60,8 @@ MODEL_SURE = 0.4  # the classifier's reading stands alone when it is this likely
 MODEL_MARGIN = 0.4  # ... and this far ahead of its next reading
 RULES_LEAD = 6.0  # the rules' reading stands when its score leads the next by this much
 RULES_FLOOR = 0.3  # ... and the classifier does not rule it out
+# an intent the classifier was never taught stands on the rules alone when it leads by this much
+RULES_ALONE_LEAD = 2.0
 CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
 MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
 # intents that change nothing: when one of them is the only likely reading, it is just done
@@ -540,6 +542,8 @@ def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> 
     """One intent from the rules' reading (the best intent, the ones tied with it, how far it
     leads) and the classifier's; alternatives when crmbot should ask back instead of acting."""
     if rule == reading.best and not tied:
+        return rule, ()
+    if rule != "unknown" and not reading.knows(rule) and not tied and lead >= RULES_ALONE_LEAD:
         return rule, ()
     if reading.confidence >= MODEL_SURE and reading.margin >= MODEL_MARGIN:
         return reading.best, ()

@@ -1,0 +1,19 @@
+"""How the rules' reading and the classifier's become one intent (crmbot.intents.parse.combine)."""
+
+from crmbot.intents.classifier import Reading
+from crmbot.intents.parse import RULES_ALONE_LEAD, combine
+
+SURE_CALL = Reading((("log_call", 0.9), ("find_customer", 0.1)))
+
+
+def test_an_intent_the_classifier_was_never_taught_stands_on_a_clear_rules_lead():
+    assert combine("tag", (), RULES_ALONE_LEAD, SURE_CALL) == ("tag", ())
+
+
+def test_a_new_intent_tied_with_another_or_barely_ahead_is_not_taken_on_the_rules_alone():
+    assert combine("tag", ("log_call",), RULES_ALONE_LEAD, SURE_CALL)[0] != "tag"
+    assert combine("tag", (), RULES_ALONE_LEAD - 0.5, SURE_CALL)[0] != "tag"
+
+
+def test_a_taught_intent_the_classifier_doubts_is_not_taken_on_the_rules_alone():
+    assert combine("find_customer", (), RULES_ALONE_LEAD, SURE_CALL) == ("log_call", ())
