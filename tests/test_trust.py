@@ -62,33 +62,44 @@ class PlatformUser:
 PLATFORMS = ("console", "telegram", "slack")
 
 
-@pytest.fixture(params=PLATFORMS)
-async def chats(request, demo):
+async def _chats_on(demo, platform: str) -> dict:
     """Bob (rep), Alice (manager) and Admin (admin), talking through one platform."""
     made = {}
     for number, (name, role) in enumerate((("Bob", "rep"), ("Alice", "manager"), ("Admin", "admin"))):
-        if request.param == "console":
+        if platform == "console":
             await console_member(demo, name, NOW, team_name=sample.TEAM)
             made[role] = ConsoleChat(demo.bot, name)
             continue
-        workspace = "T0TRUST" if request.param == "slack" else None
-        user_id = f"{request.param[0].upper()}{1000 + number}"
+        workspace = "T0TRUST" if platform == "slack" else None
+        user_id = f"{platform[0].upper()}{1000 + number}"
         async with demo.db.sessions() as session, session.begin():
             team = await teams.team_by_name(session, sample.TEAM)
             member = await teams.member_by_name(session, team.id, name)
-            await teams.bind_identity(session, member, request.param, user_id, NOW, workspace=workspace or "", chat_id=user_id)
-        made[role] = PlatformUser(demo.bot, request.param, user_id, workspace)
+            await teams.bind_identity(session, member, platform, user_id, NOW, workspace=workspace or "", chat_id=user_id)
+        made[role] = PlatformUser(demo.bot, platform, user_id, workspace)
     return made
 
 
+@pytest.fixture(params=PLATFORMS)
+async def chats(request, demo):
+    return await _chats_on(demo, request.param)
+
+
+@pytest.fixture
+async def every_chat(demo) -> dict[str, dict]:
+    """The same three members on every platform at once (one database for all three)."""
+    return {platform: await _chats_on(demo, platform) for platform in PLATFORMS}
+
+
 @pytest.mark.parametrize("intent,text,needed", INTENT_MESSAGES, ids=[m[0] for m in INTENT_MESSAGES])
-async def test_every_intent_for_every_role_on_every_platform(chats, intent, text, needed):
-    for role, chat in chats.items():
-        answer = "\n".join(r.text for r in await chat.send(text))
-        if RANK[role] < RANK[needed]:
-            assert REFUSED in answer, (role, text, answer)
-        else:
-            assert REFUSED not in answer and answer, (role, text, answer)
+async def test_every_intent_for_every_role_on_every_platform(every_chat, intent, text, needed):
+    for platform, chats in every_chat.items():
+        for role, chat in chats.items():
+            answer = "\n".join(r.text for r in await chat.send(text))
+            if RANK[role] < RANK[needed]:
+                assert REFUSED in answer, (platform, role, text, answer)
+            else:
+                assert REFUSED not in answer and answer, (platform, role, text, answer)
 
 
 def _team_b_state(rows):

@@ -154,7 +154,8 @@ class ThrowawayPostgres:
         """Create a database (random name by default) and return its name: empty, or a copy
         of `template`, which must have no open connections."""
         name = self._ident(name or f"t_{uuid.uuid4().hex[:16]}")
-        copy_of = f' TEMPLATE "{self._ident(template)}"' if template else ""
+        # FILE_COPY: for a small template, copying its files beats writing it all through the WAL
+        copy_of = f' TEMPLATE "{self._ident(template)}" STRATEGY FILE_COPY' if template else ""
         self._psql("postgres", f'CREATE DATABASE "{name}"{copy_of}')
         return name
 
