@@ -18,9 +18,12 @@ demo: $(STAMP)
 	$(BIN)/crmbot demo
 
 # Whole files per worker (--dist loadfile): a module's fixtures and tallies stay in one process.
+# One worker more than the cores: some tests wait on real processes and servers, and the spare
+# worker's CPU work fills those waits.
+WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: $(STAMP)
 	$(BIN)/lint-imports --no-logo --no-cache
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
