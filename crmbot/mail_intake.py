@@ -20,6 +20,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from crmbot.i18n import I18n
+from crmbot.intents import reach
 from crmbot.intents.context import offer
 from crmbot.messages import ChatRef, Reply
 from crmbot.store import Session, changes, customers, models, records, teams
@@ -168,7 +169,7 @@ async def take(session: Session, i18n: I18n, mail: Mail, now: datetime, platform
                 summary=mail.summary(), happened_at=min(mail.sent_at or now, now), created_at=now))
         taken.logged += min(len(logged), MAX_CUSTOMERS)
         unknown = sorted(others - set(known))[:MAX_QUESTIONS]
-        chat = await _chat_of(session, member, platforms)
+        chat = (await reach.chats_for(session, {member.id}, platforms)).get(member.id)
         if unknown and chat is not None:
             taken.questions.append((chat, [_question(i18n, session, member, mail, unknown, now)]))
     return taken
@@ -181,13 +182,6 @@ def _question(i18n: I18n, session: Session, member: models.Member, mail: Mail, u
     people = [f"{mail.people[a]} <{a}>" if mail.people.get(a) else a for a in unknown]
     text = i18n.render(member.locale, "mail_unknown", member.timezone, subject=mail.subject, people=people)
     return Reply(text, buttons=buttons, kind="mail_unknown", team_id=member.team_id)
-
-
-async def _chat_of(session: Session, member: models.Member, platforms: set[str]) -> ChatRef | None:
-    for identity in await teams.identities_of_member(session, member.id):
-        if identity.chat_id and identity.platform in platforms:
-            return ChatRef(identity.platform, identity.chat_id)
-    return None
 
 
 # -- reading a mail -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 from crmbot.store import Session
 
 from crmbot.i18n import I18n
+from crmbot.intents import reach
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
 from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
@@ -95,10 +96,9 @@ class Context:
         """Tell another member of the team, in their chat and their language, once this change
         is committed (kept for later when their platform is away)."""
         member = (await records.members_by_id(self.session, self.team.id)).get(member_id)
-        identities = [i for i in await teams.identities_of_member(self.session, member_id) if i.chat_id]
-        if member is None or not member.active or not identities:
+        chat = (await reach.chats_for(self.session, {member_id})).get(member_id)
+        if member is None or not member.active or chat is None:
             return
-        chat = ChatRef(identities[0].platform, identities[0].chat_id)
         text = self.i18n.render(member.locale, template, member.timezone, **values)
         self.announcements.append(Outgoing(chat, (Reply(text, kind=template, team_id=self.team.id),)))
 

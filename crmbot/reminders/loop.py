@@ -39,6 +39,7 @@ from sqlalchemy import select
 from crmbot.bot import drawn
 from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
+from crmbot.intents import reach
 from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
 from crmbot.reminders import digests, outbox, queue, render
 from crmbot.backoff import Backoff
@@ -242,7 +243,7 @@ class ReminderLoop:
             customer_ids = {r.customer_id for r in rows if r.customer_id}
             customers = {c.id: c for c in await session.scalars(
                 select(models.Customer).where(models.Customer.id.in_(customer_ids), models.Customer.deleted_at.is_(None)))} if customer_ids else {}
-            chats = await render.chats_for(session, set(members), set(self.senders))
+            chats = await reach.chats_for(session, set(members), set(self.senders))
             choices = render.ChoiceMaker(now, [])
             for row in rows:
                 member = members[row.member_id]
@@ -340,7 +341,7 @@ class ReminderLoop:
                 managers = {m.id: m for m in await session.scalars(select(models.Member).where(
                     models.Member.team_id == row.team_id, models.Member.active, models.Member.id != member.id,
                     models.Member.role.in_(("manager", "admin"))))}
-                chats = await render.chats_for(session, set(managers), set(self.senders))
+                chats = await reach.chats_for(session, set(managers), set(self.senders))
             if customer is not None and customer.deleted_at is not None:
                 customer = None
             told = [Outgoing(chat, (Reply(self.i18n.render(
@@ -370,7 +371,7 @@ class ReminderLoop:
 
     async def _send_digest(self, member: models.Member, digest: digests.DueDigest, now: datetime, report: PassReport) -> None:
         async with self.db.sessions() as session:
-            chat = (await render.chats_for(session, {member.id}, set(self.senders))).get(member.id)
+            chat = (await reach.chats_for(session, {member.id}, set(self.senders))).get(member.id)
             if digest.kind == digests.MORNING:
                 template, values = "digest", await digests.morning_values(session, member, now)
             else:

@@ -12,32 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from crmbot.i18n import I18n
-from crmbot.messages import Button, ChatRef, Reply
+from crmbot.messages import Button, Reply
 from crmbot.store import models
-
-# where a member is reached when they have several chats, most direct first
-PREFERENCE = ("telegram", "slack", "console")
-
-
-def pick_chat(identities: list[models.Identity], platforms: set[str]) -> ChatRef | None:
-    usable = [i for i in identities if i.chat_id and i.platform in platforms]
-    usable.sort(key=lambda i: (PREFERENCE.index(i.platform) if i.platform in PREFERENCE else len(PREFERENCE), i.id))
-    return ChatRef(usable[0].platform, usable[0].chat_id) if usable else None
-
-
-async def chats_for(session: AsyncSession, member_ids: set[int], platforms: set[str]) -> dict[int, ChatRef]:
-    rows = await session.scalars(
-        select(models.Identity).where(models.Identity.member_id.in_(member_ids), models.Identity.chat_id.is_not(None))
-    )
-    by_member: dict[int, list[models.Identity]] = {}
-    for identity in rows:
-        by_member.setdefault(identity.member_id, []).append(identity)
-    chats = {m: pick_chat(ids, platforms) for m, ids in by_member.items()}
-    return {m: c for m, c in chats.items() if c is not None}
 
 
 @dataclass

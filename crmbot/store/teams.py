@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -90,9 +91,14 @@ async def members_with_email(session: AsyncSession, address: str) -> list[models
         select(models.Member).where(models.Member.email == address.lower(), models.Member.active).order_by(models.Member.id)))
 
 
-async def identities_of_member(session: AsyncSession, member_id: int) -> list[models.Identity]:
-    return list(await session.scalars(
-        select(models.Identity).where(models.Identity.member_id == member_id).order_by(models.Identity.id)))
+async def identities_of_members(session: AsyncSession, member_ids: Collection[int]) -> dict[int, list[models.Identity]]:
+    """The platform accounts with a chat of each of these members, by member id."""
+    found: dict[int, list[models.Identity]] = {}
+    rows = await session.scalars(select(models.Identity).where(
+        models.Identity.member_id.in_(list(member_ids)), models.Identity.chat_id.is_not(None)).order_by(models.Identity.id))
+    for row in rows:
+        found.setdefault(row.member_id, []).append(row)
+    return found
 
 
 async def identities_of(session: AsyncSession, team_id: int) -> dict[int, list[models.Identity]]:
