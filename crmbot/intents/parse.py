@@ -554,9 +554,10 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
     customers, complaints, followups), a customer `status`, whose (`scope`: mine or team) and
     whether deals are looked at by when they close (`closing`). The words of each come from the
     locale's `[patterns] tag` / `tagged` and its `[lists]`, `[statuses]`, `[scope]`, `[closing]`."""
+    # only the tag's own words leave the mention: the words around it are the command's
     found = [(m.group("tag"), m.span()) for m in HASHTAG.finditer(folded)]
     for pattern in language.compiled.get("tag" if intent in TAGGING else "tagged", []):
-        matches = [(m.group("tag"), m.span()) for m in pattern.finditer(folded) if m.group("tag")]
+        matches = [(m.group("tag"), m.span("tag")) for m in pattern.finditer(folded) if m.group("tag")]
         if matches:
             found += matches
             break
@@ -578,8 +579,10 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
             slots[slot] = value
             spans[slot] = span
             taken.append(span)
-    # "deals closing this month": a closing word that reads as a stage ("成交") names no stage
-    if "closing" in spans and "stage" in spans and spans["stage"][0] < spans["closing"][1] and spans["closing"][0] < spans["stage"][1]:
+    # a word that says what is listed or that deals are closing names no stage, though it may
+    # read as one: "成交" (won) in "要成交", Welsh "bargeinion" (deals) like "bargeinio" (haggling)
+    stage = spans.get("stage")
+    if stage and any(s < stage[1] and stage[0] < e for s, e in (spans.get("closing", (0, 0)), spans.get("what", (0, 0)))):
         slots.pop("stage")
 
 
