@@ -523,7 +523,7 @@ class Parser:
 
         if intent in LOOKING and found.value is not None and not found.odd:
             slots["day"] = found.value  # "agenda for Friday": the day to look at
-        if intent == "list" or intent in TAGGING:
+        if intent in LOOKING or intent in TAGGING:
             _list_slots(body, language, english, folded, intent, slots, spans, taken)
         if intent == "set_language":
             slots["language"] = self._language_named(language, folded)
@@ -551,10 +551,15 @@ class Parser:
 def _list_slots(body: str, language: Language, english: Language, folded: str, intent: str, slots: dict[str, Any],
                 spans: dict[str, tuple[int, int]], taken: list[tuple[int, int]]) -> None:
     """The tags a message names (`tags`, as typed), and for a list what it lists (`what`: deals,
-    customers, complaints, followups), a customer `status`, whose (`scope`: mine or team) and
-    whether deals are looked at by when they close (`closing`). The words of each come from the
+    customers, complaints, followups), a customer `status`, whose (`scope`: mine or team, for an
+    agenda too) and whether deals are looked at by when they close (`closing`). The words of each come from the
     locale's `[patterns] tag` / `tagged` and its `[lists]`, `[statuses]`, `[scope]`, `[closing]`."""
     # only the tag's own words leave the mention: the words around it are the command's
+    if intent == "agenda":  # "the team's overdue follow-ups": whose agenda
+        value, span = _phrase_in(language, "scope", folded, typos=False)
+        if value:
+            slots["scope"] = value
+        return
     found = [(m.group("tag"), m.span()) for m in HASHTAG.finditer(folded)]
     for pattern in language.compiled.get("tag" if intent in TAGGING else "tagged", []):
         matches = [(m.group("tag"), m.span("tag")) for m in pattern.finditer(folded) if m.group("tag")]
@@ -565,6 +570,7 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
         guess = _last_word(language, folded, taken)
         if guess is not None:
             found.append(guess)
+            slots["tag_guessed"] = True  # the handler checks it is no part of the customer's name
     if found:
         slots["tags"] = list(dict.fromkeys(_as_typed(body, tag.strip()) for tag, _ in found))
         taken.extend(span for _, span in found)

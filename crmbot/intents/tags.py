@@ -8,6 +8,7 @@ from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Reply
 from crmbot.store import models, tags
+from crmbot.text import fold, words
 
 router = Router()
 
@@ -24,6 +25,9 @@ async def _target(ctx: Context, intent: Intent) -> tuple[list[str], models.Custo
     customer = await ctx.customer(intent)
     if isinstance(customer, Asked):
         return customer.replies
+    if intent.slots.get("tag_guessed") and set(map(fold, names)) & set(words(fold(customer.display_name))):
+        # "untag eva kucerova": the last word was read as the tag, but it is her name
+        return [ctx.reply("tag_needed", intent=intent.name)]
     if not may_change(ctx, customer):
         return [ctx.reply("not_allowed")]
     return names, customer
