@@ -229,3 +229,9 @@ def test_lists_are_understood_in_every_language(parser, lang, text, intent, slot
 
 def test_every_language_has_words_for_lists():
     assert {lang for lang, *_ in PHRASES} == {"en", "cs", "sl", "zh", "cy", "az"}
+
+
+async def test_a_manager_names_a_colleague_as_their_language_inflects_the_name(alice, demo):
+    await change(demo, models.Member, models.Member.name == "Alice", locale="cs")
+    [bobs] = await alice.send("ukaž obchody Boba")
+    assert "**Obchody** · Bob" in bobs.text and len(lines(bobs)) == 4

@@ -79,10 +79,10 @@ async def _query(ctx: Context, intent: Intent) -> dict[str, Any] | list[Reply]:
     elif what == "followups":
         query |= {"period": slots.get("period"), "day": slots.get("day")}
     mention = intent.mention
-    member = await _member_named(ctx, mention) if what != "followups" else None
-    if member is not None:
-        names = set(words(fold(member.name)))
-        mention = " ".join(w for w in mention.split() if w not in names)
+    named = await _member_named(ctx, mention) if what != "followups" else None
+    if named is not None:
+        member, naming = named
+        mention = " ".join(w for w in mention.split() if w not in naming)
         if member.id == ctx.member.id:
             query["scope"] = "mine"  # "bob's deals" from Bob
         elif not manager(ctx):
@@ -99,14 +99,24 @@ async def _query(ctx: Context, intent: Intent) -> dict[str, Any] | list[Reply]:
     return query
 
 
-async def _member_named(ctx: Context, mention: str) -> models.Member | None:
+def _names(first: str, word: str) -> bool:
+    """Whether a word is this first name, also as other languages inflect it ("obchody Boba",
+    "Aliciny obchody"): the name, or a word a few letters longer starting like it."""
+    stem = first[:max(3, len(first) - 1)]
+    return word == first or (len(first) >= 3 and word.startswith(stem) and len(word) <= len(first) + 4)
+
+
+async def _member_named(ctx: Context, mention: str) -> tuple[models.Member, set[str]] | None:
     """A member of the team the words left over name by first or full name ("bob's deals",
-    "deals of alice smith"): whose records to list, not a customer to look up."""
+    "deals of alice smith"): whose records to list, not a customer to look up; with the
+    words that named them."""
     said = mention.split()
     for member in (await records.members_by_id(ctx.session, ctx.team.id)).values():
         name = words(fold(member.name))
-        if member.active and name and (name[0] in said or " ".join(name) in mention):
-            return member
+        if not member.active or not name:
+            continue
+        if any(_names(name[0], w) for w in said):
+            return member, {w for w in said if w in name or _names(name[0], w)}
     return None
 
 
