@@ -16,7 +16,8 @@ ENTITIES = ("customers", "deals", "interactions", "complaints", "followups")
 # the customer CSV's columns: header (one `crmbot import` maps back) and the customer's key
 CUSTOMER_COLUMNS = (("Name", "name"), ("Company", "company"), ("E-mail", "emails"), ("Phone", "phones"),
                     ("Address", "address"), ("Website", "website"), ("Status", "status"), ("Owner", "owner"),
-                    ("Lead source", "lead_source"), ("Preferred channel", "preferred_channel"), ("Notes", "notes"))
+                    ("Lead source", "lead_source"), ("Preferred channel", "preferred_channel"), ("Notes", "notes"),
+                    ("Tags", "tags"))
 FOLLOWUP_MINUTES = 15  # how long a follow-up shows in a calendar
 
 
@@ -93,12 +94,15 @@ def customers_vcard(data: dict[str, list], names: dict[int, str]) -> str:
                 card.add(prop).value = customer[key]
         if names.get(customer.get("owner_id")):
             card.add("x-crmbot-owner").value = names[customer["owner_id"]]
+        if customer.get("tags"):
+            card.add("categories").value = list(customer["tags"])  # what address books call groups or labels
         cards.append(card.serialize())
     return "".join(cards)
 
 
 def followups_ics(data: dict[str, list], names: dict[int, str], now: datetime) -> bytes:
     customers = {c["id"]: c["name"] for c in data["customers"]}
+    tagged = {c["id"]: c.get("tags") or [] for c in data["customers"]}
     calendar = Calendar()
     calendar.add("prodid", "-//crmbot//follow-ups//EN")
     calendar.add("version", "2.0")
@@ -114,5 +118,7 @@ def followups_ics(data: dict[str, list], names: dict[int, str], now: datetime) -
         event.add("summary", f"{who}: {note}" if who and note else who or note or "Follow-up")
         event.add("description", f"{note}\n{names.get(followup['member_id'], '')}".strip())
         event.add("status", "CANCELLED" if followup["state"] == "cancelled" else "CONFIRMED")
+        if tagged.get(followup.get("customer_id")):
+            event.add("categories", tagged[followup["customer_id"]])  # the customer's tags: calendars filter by them
         calendar.add_component(event)
     return calendar.to_ical()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models
+from crmbot.store import models, tags
 
 M = models
 
@@ -52,8 +52,10 @@ async def export_team(session: AsyncSession, team_id: int, customer_ids: set[int
         history = list(await session.scalars(
             select(M.DealStageChange).where(M.DealStageChange.team_id == team_id, M.DealStageChange.deal_id.in_([d.id for d in deals])).order_by(M.DealStageChange.id)
         ))
+    people = await rows(M.Customer)
+    carried = await tags.of_customers(session, team_id, [c.id for c in people])
     return {
-        "customers": [row_json(c, drop=("rev",)) for c in await rows(M.Customer)],
+        "customers": [{**row_json(c, drop=("rev",)), "tags": carried.get(c.id, [])} for c in people],
         "interactions": [row_json(i) for i in await rows(M.Interaction)],
         "deals": [_deal(d) for d in deals],
         "deal_stage_changes": [row_json(h) for h in history],

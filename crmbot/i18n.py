@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_compact_currency, format_currency, format_decimal
@@ -273,6 +273,10 @@ class Formats:
         if moment is None:
             return "—"
         return format_date(moment.astimezone(ZoneInfo(self.tz)), "medium", locale=self.locale)
+
+    def weekday(self, moment: datetime) -> str:
+        """"Friday 27 November", "pá 27. listopadu": a day heading in an agenda."""
+        return format_skeleton("MMMMEEEEd", moment.astimezone(ZoneInfo(self.tz)), locale=self.locale)
 
     def month(self, moment: datetime) -> str:
         """"December 2026", "prosinec 2026": a month on its own."""

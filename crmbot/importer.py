@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from, e164
 from crmbot.imports.sources import UnreadableFile, open_source
 from crmbot.imports.vocabulary import Vocabulary
-from crmbot.store import audit, customers, models, routes, teams
+from crmbot.store import audit, customers, models, routes, tags, teams
 from crmbot.store.audit import Actor
 from crmbot.text import fold, phone_key
 
@@ -121,8 +121,24 @@ def _new(team: models.Team, contact: Contact, owner_id: int | None, now: datetim
         address=contact.address, website=contact.website, notes="\n".join(contact.notes) or None,
         lead_source=contact.lead_source, preferred_channel=contact.preferred_channel,
         status=contact.status or "lead", owner_id=contact.owner_id or owner_id, created_at=now, updated_at=now,
-        deleted_at=None, rev=rev,
+        deleted_at=None, rev=rev, tags=list(contact.tags),  # tags are not a column: linked once the row has its id
     )
+
+
+def _new_tags(row: models.Customer | SimpleNamespace, contact: Contact, carried: dict[int, set[str]],
+              tagging: dict[int, list[str]]) -> list[str]:
+    """The row's tags the customer does not carry yet, noted to be linked at the end: on a
+    customer this import adds, straight into its tags; on one held before, in `tagging`."""
+    if isinstance(row, SimpleNamespace):
+        have = {fold(t) for t in row.tags}
+        new = [t for t in contact.tags if fold(t) not in have]
+        row.tags += new
+        return new
+    have = carried.setdefault(row.id, set())
+    new = [t for t in contact.tags if fold(t) not in have]
+    have.update(fold(t) for t in new)
+    tagging.setdefault(row.id, []).extend(new)
+    return new
 
 
 def _display(row: models.Customer | SimpleNamespace) -> str:
@@ -179,6 +195,8 @@ async def import_file(
     added: list[SimpleNamespace] = []
     before: dict[int, dict] = {}  # customers held before the import that it changed: as they were
     touched: set[int] = set()  # id() of every customer a row of this import added or matched
+    carried = {key: {fold(t) for t in names} for key, names in (await tags.of_customers(session, team.id)).items()}
+    tagging: dict[int, list[str]] = {}  # customers held before the import: the tags rows give them
 
     for number, pairs in source.rows:
         if progress:
@@ -201,8 +219,12 @@ async def import_file(
             continue
         changes = _changes(row, contact, region, id(row) in touched)
         touched.add(id(row))  # matched, changed or not: a later row about them sets no status or owner
-        if not changes:
+        new_tags = _new_tags(row, contact, carried, tagging)
+        if not changes and not new_tags:
             report.skipped.append((number, None, f"already held as {_display(row)}, nothing new"))
+            continue
+        if not changes:
+            report.updated += 1
             continue
         if isinstance(row, models.Customer) and row.id not in before:
             before[row.id] = audit.snapshot(row)
@@ -216,8 +238,9 @@ async def import_file(
     if unowned:
         rules = await routes.Rules.of(session, team.id)
         for row in unowned:
-            row.owner_id = await rules.pick(session, row)
+            row.owner_id = await rules.pick(session, row, tags=row.tags)
     await _insert(session, actor, now, added)
+    await tags.attach_many(session, actor, now, {**tagging, **{row.id: row.tags for row in added if row.tags}})
     for customer_id, snapshot in before.items():
         row = await session.get(models.Customer, customer_id)
         audit.record(session, actor, now, "update", row, snapshot, customer_id=customer_id)

@@ -92,6 +92,9 @@ class Reply:
     # the template that made it ("button_used"): adapters decide how to show a reply from this,
     # never from its words, which differ per language; "" for text made without a template
     kind: str = ""
+    # a page of a list turned with its own next/previous button: shown in place of the message
+    # whose button was pressed (Telegram and Slack edit that message) rather than after it
+    in_place: bool = False
     # the team whose records it may show: a reply kept for later is erased with their customer
     team_id: int | None = field(default=None, compare=False)
 

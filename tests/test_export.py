@@ -29,11 +29,14 @@ def demo_db(tmp_path) -> str:
     assert run("demo", "--db", path, "--now", NOW, input="").exit_code == 0
     # a customer with what a round trip could lose: several e-mails and phones, commas, lines, CJK
     extra = tmp_path / "extra.csv"
-    extra.write_text('Name,Company,E-mail,Phone,Address,Website,Notes,Lead source,Status\n'
+    extra.write_text('Name,Company,E-mail,Phone,Address,Website,Notes,Lead source,Status,Tags\n'
                      '陈静,广州云帆科技有限公司,"chen@yunfan.cn; jing@yunfan.cn","+86 138 0013 9999; +86 21 5555 0100",'
-                     '"88 Nanjing Road, Huangpu, Shanghai",https://yunfan.cn,"Prefers WeChat\nVisit in spring",fair,prospect\n',
-                     encoding="utf-8")
+                     '"88 Nanjing Road, Huangpu, Shanghai",https://yunfan.cn,"Prefers WeChat\nVisit in spring",fair,prospect,'
+                     '"VIP; trade fair"\n', encoding="utf-8")
     assert run("import", str(extra), "--db", path).exit_code == 0
+    # tags given by chat: Petr has a follow-up, so his tag shows in the calendar too
+    chat = run("chat", "--db", path, "--user", "Alice", "--now", NOW, "--no-reminders", input="tag petr dvorak key-account\n")
+    assert chat.exit_code == 0 and "Tagged" in chat.output, chat.output
     return path
 
 
@@ -47,7 +50,7 @@ def comparable(db: str) -> list[tuple]:
     data = json.loads(exported(db))
     owners = {m["id"]: m["name"] for m in json.loads(run("member", "list", "--db", db, "--format", "json").output)}
     return sorted((c["name"], c["company"], c["emails"], [e164(p, None) for p in c["phones"]], c["address"], c["website"],
-                   c["status"], c["lead_source"], c["preferred_channel"], c["notes"], owners.get(c["owner_id"]))
+                   c["status"], c["lead_source"], c["preferred_channel"], c["notes"], owners.get(c["owner_id"]), c["tags"])
                   for c in data["customers"])
 
 
@@ -56,7 +59,7 @@ def test_the_json_export_keeps_its_shape(demo_db):
     assert list(data) == ["customers", "interactions", "deals", "deal_stage_changes", "complaints", "followups"]
     assert list(data["customers"][0]) == ["id", "team_id", "name", "company", "emails", "phones", "address", "website",
                                           "preferred_channel", "lead_source", "notes", "owner_id", "status", "created_at",
-                                          "updated_at", "deleted_at"]
+                                          "updated_at", "deleted_at", "tags"]
     assert list(data["deals"][0]) == ["id", "team_id", "customer_id", "owner_id", "title", "currency", "stage", "expected_close",
                                       "lost_reason", "competitor", "created_at", "updated_at", "closed_at", "deleted_at", "amount"]
     assert list(data["followups"][0]) == ["id", "team_id", "customer_id", "member_id", "due_at", "note", "state", "created_at",
@@ -84,6 +87,7 @@ def test_the_csv_of_customers_has_headers_people_and_import_read(demo_db):
     chen = next(r for r in rows if r["Name"] == "陈静")
     assert chen["E-mail"] == "chen@yunfan.cn; jing@yunfan.cn" and chen["Phone"] == "+8613800139999; +862155550100"
     assert chen["Notes"] == "Prefers WeChat\nVisit in spring" and chen["Status"] == "prospect"
+    assert chen["Tags"] == "trade fair; VIP" and next(r for r in rows if r["Name"] == "Petr Dvořák")["Tags"] == "key-account"
     assert next(r for r in rows if r["Name"] == "Jan Novák")["Owner"] == "Alice"
 
 
@@ -102,6 +106,7 @@ def test_the_vcard_of_one_customer(demo_db):
     assert len(cards) == 1 and cards[0].fn.value == "陈静"
     assert [e.value for e in cards[0].email_list] == ["chen@yunfan.cn", "jing@yunfan.cn"]
     assert cards[0].adr.value.street == "88 Nanjing Road, Huangpu, Shanghai"
+    assert cards[0].categories.value == ["trade fair", "VIP"]  # the tags, where address books keep groups
 
 
 def test_the_calendar_of_follow_ups(demo_db, tmp_path):
@@ -114,6 +119,10 @@ def test_the_calendar_of_follow_ups(demo_db, tmp_path):
     first = data["followups"][0]
     event = events[f"followup-{first['id']}@crmbot"]
     assert event.decoded("dtstart").isoformat() == first["due_at"] and first["note"] in str(event["summary"])
+    petr = next(c["id"] for c in data["customers"] if c["name"] == "Petr Dvořák")
+    [tagged] = [e for e in events.values() if "camera count" in str(e["summary"])]
+    assert [str(c) for c in tagged["categories"].cats] == ["key-account"] and petr in {f["customer_id"] for f in data["followups"]}
+    assert all("categories" not in e for e in events.values() if e is not tagged)  # customers without tags: none
 
 
 def test_bad_options_are_refused(demo_db):

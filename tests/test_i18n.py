@@ -116,7 +116,7 @@ def deal(**changes):
     return NS(**{**values, **changes})
 
 
-FOLLOWUP = NS(due_at=T1, created_at=T0, note="bring the quote", customer_id=1)
+FOLLOWUP = NS(due_at=T1, created_at=T0, note="bring the quote", customer_id=1, member_id=1)
 MEMBER = NS(name="Alice", role="manager")
 COMPLAINT = NS(severity="high", product="printer", text="broken again", resolution="replaced", created_at=T0)
 PIPELINE = {"lead": {"count": 2, "values": {"EUR": Decimal("1000")}}, "won": {"count": 1, "values": {}}}
@@ -126,12 +126,13 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {}, "intent_which": {},
     "not_allowed": {}, "nothing_to_undo": {}, "notify_off": {}, "notify_on": {}, "slow_down": {}, "stage_needed": {},
     "stranger": {}, "too_long": {}, "followup_gone": {}, "ack": {}, "followup_already_done": {"followup": FOLLOWUP},
-    "agenda": {"overdue": [FOLLOWUP], "today": [FOLLOWUP], "customers": {1: customer()}},
+    "agenda": {"sections": [{"kind": kind, "at": T1, "items": [FOLLOWUP]} for kind in ("overdue", "today", "tomorrow", "day")],
+               "customers": {1: customer()}, "span": "this_week", "day": T1, "members": {1: MEMBER}, "total": 14, "first": 11, "shown": 4},
     "announce_complaint": {"complaint": COMPLAINT, "customer": customer()},
     "announce_deal": {"deal": deal(), "customer": customer(), "member": MEMBER},
     "card": {"customer": customer(), "owner": MEMBER, "members": {1: MEMBER},
              "interactions": [NS(happened_at=T0, kind="call", member_id=1, summary="wants a quote")],
-             "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP},
+             "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP, "tags": ["vip", "trade fair"]},
     "complaint_recorded": {"complaint": COMPLAINT, "customer": customer(), "assignee": NS(name="Carol")},
     "complaint_assigned": {"complaint": COMPLAINT, "customer": customer(), "reporter": NS(name="Bob")},
     "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
@@ -171,6 +172,21 @@ SAMPLES = {  # values that take every template through its wordiest branches
                 "overdue": [FOLLOWUP], "customers": {}, "members": {}},
     "undone": {"entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00", "Lead"]},
     "unknown": {"text": "blah", "mention": "blah"},
+    "list_deals": {"rows": [deal(stage="negotiation", customer_id=1, owner_id=1, expected_close=T1)] * 2, "total": 12, "first": 11,
+                   "totals": {"EUR": Decimal("25000"), "CZK": Decimal("120000")}, "customers": {1: customer()}, "members": {1: MEMBER},
+                   "query": {"what": "deals", "stage": "negotiation", "period": "this_month", "closing": True}, "owner": None,
+                   "customer": None, "whose": "team"},
+    "list_customers": {"rows": [customer(id=1, owner_id=1)] * 2, "total": 12, "first": 11, "tags": {1: ["vip", "trade fair"]},
+                       "tag": "vip", "members": {1: MEMBER}, "query": {"what": "customers", "status": "lead"}, "owner": None,
+                       "customer": None, "whose": "team"},
+    "list_complaints": {"rows": [NS(**vars(COMPLAINT), customer_id=1, assignee_id=1)] * 2, "total": 12, "first": 11,
+                        "customers": {1: customer()}, "members": {1: MEMBER}, "query": {"what": "complaints"}, "owner": None,
+                        "customer": None, "whose": "mine"},
+    "list_which": {},
+    "list_nobody": {"mention": "xyz"},
+    "tag_needed": {"intent": "untag"},
+    "tagged": {"customer": customer(), "added": ["vip"], "already": ["hot"], "tags": ["hot", "vip"]},
+    "untagged": {"customer": customer(), "removed": ["vip"], "missing": ["hot"], "tags": []},
     "weekly_summary": {"member": MEMBER, "since": T0, "activity": ACTIVITY, "won": [deal(stage="won")], "lost": [deal()],
                        "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1,
                        "quiet": [customer()], "stalled": [(deal(), customer())]},

@@ -105,6 +105,30 @@ async def test_imported_customers_the_file_gives_no_owner_are_routed(demo, db_ur
     assert owners == {"Ada Web": ids["Bob"], "Bo Web": ids["Alice"], "Cy Fair": None, "Di Web": ids["Admin"]}
 
 
+async def test_a_tag_rule_routes_new_customers_carrying_the_tag_and_complaints_about_them(alice, demo, db_url, tmp_path):
+    added = await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", "tag=vip")
+    assert "new customers with tag=vip go to Bob" in added
+    book = tmp_path / "fair.csv"
+    book.write_text('Name,Company,Tags,Owner\nVera Vip,Vip Co,"fair; VIP",\nOtto Other,Other Co,fair,\nIvo Owned,Own Co,vip,Admin\n',
+                    encoding="utf-8")
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", str(book), "--db", db_url])
+    assert result.exit_code == 0, result.output
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session:
+        owners = {c.name: c.owner_id for c in await session.scalars(
+            select(models.Customer).where(models.Customer.name.in_(["Vera Vip", "Otto Other", "Ivo Owned"])))}
+    assert owners == {"Vera Vip": ids["Bob"], "Otto Other": None, "Ivo Owned": ids["Admin"]}  # a file's owner stands
+
+    # a complaint rule may ask about its customer's tags too
+    await asyncio.to_thread(route, db_url, "add", "--to", "Admin", "--when", "tag=VIP", "--when", "text=invoice")
+    await alice.send("tag eva kucerova vip")
+    [vip] = (await alice.exchange("complaint from eva kucerova: the invoice is wrong")).replies
+    [other] = (await alice.exchange("complaint from lucie cerna: the invoice is wrong")).replies
+    assert "Admin handles it." in vip.text and "handles it" not in other.text
+    listed = json.loads(await asyncio.to_thread(route, db_url, "list", "--format", "json"))
+    assert [(r["for"], r["when"]) for r in listed] == [("customer", {"tag": "vip"}), ("complaint", {"tag": "VIP", "text": "invoice"})]
+
+
 def test_a_word_rule_reads_words_not_punctuation():
     rule_text = models.Complaint(text="The invoice, again! Wrong VAT.")
     customer = models.Customer(name="X", lead_source=None, status="lead", company=None, phones=[])

@@ -167,6 +167,32 @@ async def test_button_updates_the_original_message_and_does_the_action(slack):
         assert (await session.get(models.Customer, logged[0].customer_id)).name == "Jan Novák"
 
 
+async def test_a_long_list_turns_its_pages_in_the_same_message(slack):
+    await slack.post(slack.api.message_im_event(ALICE, "show customers"))
+    [listed] = slack.posted()
+    assert "1–10 of 40" in all_text(listed)
+    channel, ts = slack.api.dm_channel(ALICE), next(iter(slack.api.messages))[1]
+
+    def buttons(blocks: list[dict]) -> list[dict]:
+        return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+    [following] = buttons(listed["blocks"])
+    assert following["text"]["text"] == "Next ▶"
+    await slack.post(slack.api.block_actions(ALICE, following["action_id"], following["value"], channel_id=channel, message_ts=ts))
+    [update] = await slack.api.wait_for("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (channel, ts)
+    assert "11–20 of 40" in json.dumps(update.params["blocks"], ensure_ascii=False)
+    assert [b["text"]["text"] for b in buttons(update.params["blocks"])] == ["◀ Previous", "Next ▶"]
+
+    previous = buttons(slack.api.messages[(channel, ts)]["blocks"])[0]
+    await slack.post(slack.api.block_actions(ALICE, previous["action_id"], previous["value"], channel_id=channel, message_ts=ts))
+    [_, back] = await slack.api.wait_for("chat.update", 2)
+    assert "1–10 of 40" in json.dumps(back.params["blocks"], ensure_ascii=False)
+    assert "chose" not in json.dumps(back.params["blocks"])  # a page, not a choice made
+    await slack.adapter.drain()
+    assert len(slack.posted()) == 1  # no page went out as a message of its own
+
+
 # -- App Home --------------------------------------------------------------------------------------
 
 

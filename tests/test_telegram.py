@@ -365,6 +365,27 @@ async def test_a_full_conversation(tg, demo):
     assert len(api.calls_to("sendMessage")) == 6
 
 
+async def test_a_long_list_turns_its_pages_in_the_same_message(tg, demo):
+    api = tg.api
+    [first] = await tg.say(ALICE, "show customers")
+    assert plain(first).endswith("1–10 of 40")
+    message_id, buttons = tg.keyboard(ALICE)
+    assert [b["text"] for b in buttons] == ["Next ▶"]
+    sent = len(api.calls_to("sendMessage"))
+
+    await tg.press(ALICE, ALICE, "Next", expect=0)
+    [edit] = await api.wait_for("editMessageText", 1)
+    assert edit.params["message_id"] == message_id and telegram_plain(edit.params["text"]).endswith("11–20 of 40")
+    assert tg.keyboard(ALICE)[0] == message_id  # the same message now carries the page's buttons
+    assert [b["text"] for b in tg.keyboard(ALICE)[1]] == ["◀ Previous", "Next ▶"]
+
+    await tg.press(ALICE, ALICE, "◀ Previous", expect=0)
+    [*_, back] = await api.wait_for("editMessageText", 2)
+    assert telegram_plain(back.params["text"]) == plain(first)
+    assert len(api.calls_to("sendMessage")) == sent  # no page was sent as a message of its own
+    assert "👉" not in telegram_plain(back.params["text"])  # not marked as a choice made
+
+
 async def test_a_reply_refused_for_good_is_logged_and_the_bot_keeps_going(polling, demo, caplog):
     polling.api.fail_next("sendMessage", 403)
     with caplog.at_level(logging.WARNING, logger="crmbot.app"):

@@ -366,6 +366,9 @@ class TelegramAdapter:
             await self._answer(query, replies[0].text[:MAX_TOAST])
             return
         await self._answer(query)
+        if len(replies) == 1 and replies[0].in_place and message is not None and await self._replace(message, replies[0]):
+            await self.announce(outcome.announcements)
+            return  # a list's next page, shown where the last one was
         if replies and message is not None:
             await self._show_choice(message, query.data or "")
         await self._send(chat_id, replies, reply_to=message.message_id if message and is_group(message.chat) else None)
@@ -376,6 +379,20 @@ class TelegramAdapter:
             await query.answer(text)
         except TelegramError:  # too old a query: nothing to stop the spinner on any more
             log.info("could not answer callback query %s", query.id, exc_info=True)
+
+    async def _replace(self, message: Message, reply: Reply) -> bool:
+        """Edit the pressed message into `reply` (text and buttons); False when it cannot be
+        (too long for one message, a picture, Telegram refused), and it is sent instead."""
+        text = render_html(reply.text)
+        if reply.image is not None or not text.strip() or visible_length(text) > MAX_TEXT:
+            return False
+        try:
+            await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply.buttons),
+                                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except TelegramError:
+            log.info("could not edit message %s into the next page; sending it", message.message_id, exc_info=True)
+            return False
+        return True
 
     async def _show_choice(self, message: Message, data: str) -> None:
         """Edit the message that carried the buttons: drop them and say what was chosen."""

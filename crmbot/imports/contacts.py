@@ -22,6 +22,10 @@ LIMITS = {"name": 300, "first_name": 300, "middle_name": 300, "last_name": 300, 
 _PLAIN = re.compile(r"\s*\+[\d\s.-]+")
 _NOT_DIGIT = re.compile(r"\D")
 _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values in one cell, " ::: " apart
+_TAG_SPLIT = re.compile(r":::|[;,\n]")  # "vip; trade fair", "vip, hot", Google's " ::: "
+MAX_TAG = 60
+# groups contact apps give everyone (Google's vCard CATEGORIES): not the team's tags
+SYSTEM_GROUPS = frozenset({"mycontacts", "my contacts", "starred"})
 
 
 class BadRow(Exception):
@@ -47,6 +51,7 @@ class Contact:
     owner_id: int | None = None
     unknown_owner: str | None = None
     notes: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
 
 class Owners:
@@ -147,8 +152,19 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
                 keys.add(key)
                 phones.append(phone)
 
+    tags: dict[str, str] = {}
+    for header, value in values["tags"]:
+        for part in _TAG_SPLIT.split(value):
+            tag = " ".join(part.split()).lstrip("#*").strip()
+            if fold(tag) in SYSTEM_GROUPS:
+                continue
+            if len(tag) > MAX_TAG:
+                raise BadRow(f"a tag longer than {MAX_TAG} characters", header)
+            if tag:
+                tags.setdefault(fold(tag), tag)
+
     contact = Contact(
-        name=name, company=first("company") or None, emails=emails, phones=phones,
+        name=name, company=first("company") or None, emails=emails, phones=phones, tags=list(tags.values()),
         address=", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in values["address"])) or None,
         website=first("website") or None, lead_source=first("lead_source") or None,
         preferred_channel=first("preferred_channel") or None,

@@ -108,8 +108,9 @@ def read_csv(text: str, name: str, encoding: str) -> Source:
 
 
 # vCard properties and the header they stand for; the rest are kept as notes under their own name
-_VCARD = {"fn": "full name", "org": "company", "email": "email", "tel": "phone", "url": "website", "note": "notes"}
-_VCARD_SKIP = {"version", "prodid", "uid", "rev", "photo", "logo", "sound", "key", "kind", "n", "adr", "categories", "x-abuid"}
+_VCARD = {"fn": "full name", "org": "company", "email": "email", "tel": "phone", "url": "website", "note": "notes",
+          "categories": "tags"}
+_VCARD_SKIP = {"version", "prodid", "uid", "rev", "photo", "logo", "sound", "key", "kind", "n", "adr", "x-abuid"}
 
 
 def _text(value) -> str:
@@ -128,6 +129,8 @@ def _vcard_pairs(card) -> Pairs:
         elif key == "adr":
             parts = [_text(getattr(value, part)) for part in ("box", "extended", "street", "city", "region", "code", "country")]
             pairs.append(("address", ", ".join(p for p in parts if p.strip())))
+        elif key == "categories":  # a contact's groups or labels: crmbot's tags
+            pairs.append((_VCARD[key], ", ".join(str(v).strip() for v in (value if isinstance(value, list) else [value]) if str(v).strip())))
         elif key in _VCARD:
             text = _text(value)
             if key == "tel" and text.lower().startswith("tel:"):  # vCard 4.0 writes numbers as URIs

@@ -11,7 +11,7 @@ from crmbot.i18n import I18n
 from crmbot.text import fold
 
 FIELDS = ("name", "first_name", "middle_name", "last_name", "company", "email", "phone", "address", "website",
-          "notes", "lead_source", "status", "owner", "preferred_channel", "ignore")
+          "notes", "lead_source", "status", "owner", "preferred_channel", "tags", "ignore")
 
 
 @lru_cache(maxsize=4096)  # a file's headers recur on every row

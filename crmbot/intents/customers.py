@@ -6,14 +6,14 @@ import re
 
 from rapidfuzz import fuzz
 
-from crmbot.i18n import Language
+from crmbot.i18n import Formats, Language
 from crmbot.intents import slots as slot_json
 from crmbot.intents import auto_followups
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
-from crmbot.store import customers, models, records
+from crmbot.store import customers, models, records, tags
 from crmbot.text import EMAIL, fold, normalise_phone
 
 router = Router()
@@ -31,6 +31,7 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     deals = await records.open_deals(ctx.session, team_id, customer.id)
     complaints = await records.open_complaints(ctx.session, team_id, customer.id)
     followup = await records.next_followup(ctx.session, team_id, customer.id)
+    carried = await tags.of_customer(ctx.session, team_id, customer.id)
     owner = members.get(customer.owner_id) if customer.owner_id else None
     fields = [(ctx.t("field.owner"), owner.name if owner else "—")]
     if customer.phones:
@@ -38,9 +39,11 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     if customer.emails:
         fields.append((ctx.t("field.email"), ", ".join(customer.emails)))
     fields.append((ctx.t("field.status"), ctx.t(f"status.{customer.status}")))
+    if carried:
+        fields.append((ctx.t("field.tags"), Formats(ctx.i18n, ctx.locale, ctx.tz).list(carried)))
     return ctx.reply(
         "card", customer=customer, owner=owner, members=members, interactions=interactions, deals=deals,
-        complaints=complaints, followup=followup, card=Card(customer.display_name, tuple(fields)),
+        complaints=complaints, followup=followup, tags=carried, card=Card(customer.display_name, tuple(fields)),
     )
 
 

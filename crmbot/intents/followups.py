@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from crmbot.intents import periods
 from crmbot.intents.context import Asked, Context
+from crmbot.intents.lists import PAGE, paged, pager, shown
 from crmbot.intents.parse import Intent
-from crmbot.intents.router import Router
+from crmbot.intents.router import Router, allowed
 from crmbot.messages import Reply
-from crmbot.store import models, records
+from crmbot.store import lists, models, records
 
 router = Router()
 SNOOZE_MORNING = time(9, 0)
@@ -40,13 +42,54 @@ async def remind(ctx: Context, intent: Intent) -> list[Reply]:
 
 @router.intent("agenda")
 async def agenda(ctx: Context, intent: Intent) -> list[Reply]:
-    zone = ZoneInfo(ctx.tz)
-    end_of_day = datetime.combine(ctx.now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
-    due = await records.pending_followups(ctx.session, ctx.team.id, ctx.member.id, end_of_day)
-    people = await records.customers_by_id(ctx.session, ctx.team.id, {f.customer_id for f in due if f.customer_id})
-    overdue = [f for f in due if f.due_at < ctx.now]
-    today = [f for f in due if f.due_at >= ctx.now]
-    return [ctx.reply("agenda", overdue=overdue, today=today, customers=people)]
+    """What is due: today's and what is overdue, or tomorrow's, this week's, this month's, a
+    named day's, or only what is overdue. The member's own follow-ups; a manager who asks for
+    the team's ("team's overdue follow-ups") gets everyone's."""
+    whole_team = intent.slots.get("scope") == "team" and allowed(ctx.member.role, "manager")
+    scope = lists.Scope(ctx.team.id, None if whole_team else ctx.member.id)
+    span, window = _agenda_window(ctx, intent.slots.get("period"), intent.slots.get("day"))
+
+    async def fetch(offset: int, limit: int) -> lists.Page:
+        return await lists.followups(ctx.session, scope, window, offset=offset, limit=limit)
+
+    page, found = await paged(intent, fetch)
+    people = await records.customers_by_id(ctx.session, ctx.team.id, {f.customer_id for f in found.rows if f.customer_id})
+    kept = {k: v for k, v in intent.slots.items() if k in ("period", "day", "scope") and v is not None}
+    buttons = await pager(ctx, "agenda", kept, page, found.total)
+    reply = ctx.reply("agenda", sections=_sections(ctx, found.rows), customers=people, span=span, day=window.since,
+                      members=await records.members_by_id(ctx.session, ctx.team.id) if whole_team else {},
+                      total=found.total, first=page * PAGE + 1, shown=len(found.rows), buttons=buttons)
+    return [shown(reply, intent)]
+
+
+def _agenda_window(ctx: Context, period: str | None, day: datetime | None) -> tuple[str, lists.Window]:
+    """The span an agenda covers and its name: a named period, else a named day, else today
+    (with what is overdue, as "this week" and "this month" have it too)."""
+    today = periods.local_day(ctx.now, ctx.tz)
+    if period == "overdue":
+        return "overdue", lists.Window(None, ctx.now)
+    if period == "tomorrow":
+        return "tomorrow", periods.day_window(today + timedelta(days=1), ctx.tz)
+    if period in ("this_week", "this_month"):
+        return period, lists.Window(None, periods.window(ctx.now, ctx.tz, period).until)
+    if day is not None and periods.local_day(day, ctx.tz) != today:
+        wanted = periods.local_day(day, ctx.tz)
+        return ("tomorrow" if wanted == today + timedelta(days=1) else "day"), periods.day_window(wanted, ctx.tz)
+    return "today", lists.Window(None, periods.day_window(today, ctx.tz).until)
+
+
+def _sections(ctx: Context, due: list[models.FollowUp]) -> list[dict]:
+    """The page's follow-ups under headings: overdue, today, tomorrow, then each later day."""
+    today = periods.local_day(ctx.now, ctx.tz)
+    sections: list[dict] = []
+    for followup in due:
+        local = periods.local_day(followup.due_at, ctx.tz)
+        kind = ("overdue" if followup.due_at < ctx.now else "today" if local == today
+                else "tomorrow" if local == today + timedelta(days=1) else "day")
+        if not sections or sections[-1]["kind"] != kind or (kind == "day" and sections[-1]["date"] != local):
+            sections.append({"kind": kind, "date": local, "at": followup.due_at, "items": []})
+        sections[-1]["items"].append(followup)
+    return sections
 
 
 async def _own_followup(ctx: Context, intent: Intent) -> models.FollowUp | Asked:

@@ -27,7 +27,7 @@ from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, wor
 INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
     "resolve_complaint", "remind", "agenda", "followup_done", "followup_snooze", "summary", "undo",
-    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "unknown",
+    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "tag", "untag", "list", "unknown",
 )
 # how free text is read: the vocabulary rules alone, the classifier alone, or both (the product)
 MODES = ("rules", "model", "combined")
@@ -39,7 +39,7 @@ TYPO_WEIGHT = 0.8  # a word or phrase read through a typo counts for this much o
 START_BONUS = 1.0  # what a message opens with is usually what it is about
 MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 # intents for which a named day is a period to look at, not a moment something is due
-UNDATED = frozenset({"agenda", "summary", "help", "undo"})
+UNDATED = frozenset({"agenda", "summary", "help", "undo", "list", "tag", "untag"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
 # intents a named day is kept for: when a reminder is due, until when one is put off, when a
@@ -65,7 +65,13 @@ RULES_ALONE_LEAD = 2.0
 CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
 MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
 # intents that change nothing: when one of them is the only likely reading, it is just done
-HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "unknown"})
+HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "list", "unknown"})
+# intents that look at a day ("agenda for Friday"): the day named is kept as `day`
+LOOKING = frozenset({"agenda", "list"})
+# intents that put a tag on a customer or take it off: "tag eva vip"
+TAGGING = frozenset({"tag", "untag"})
+# a tag written as a hashtag, in any language: "#vip", "#trade-fair"
+HASHTAG = re.compile(r"#(?P<tag>[^\W_][\w-]*)")
 
 
 @dataclass
@@ -381,6 +387,14 @@ class Parser:
             else:
                 name, alternatives = combine(name, alternatives, lead, reading)
         slots = self._slots(body, language, name, now, tz)
+        if name == "list" and text.startswith("/") and "what" not in slots:
+            # "/deals", "/customers": the command names what to list
+            command = fold(text[1:].partition(" ")[0].split("@", 1)[0])
+            for code in dict.fromkeys([language.code, "en"]):
+                what, _ = _phrase_in(self.i18n.language(code), "lists", command, typos=False)
+                if what:
+                    slots["what"] = what
+                    break
         if language is not own:
             slots = self._merge_own(slots, self._slots(body, own, name, now, tz))
             vocab = _vocabulary(own)
@@ -487,6 +501,7 @@ class Parser:
             slots["delay"] = delay
             taken.append(span)
 
+        spans: dict[str, tuple[int, int]] = {}
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
             value, span = _phrase_in(language, table, folded)
             if value is None and language is not english:
@@ -494,6 +509,7 @@ class Parser:
                 value, span = _phrase_in(english, table, folded, typos=False)
             if value:
                 slots[slot] = value
+                spans[slot] = span
                 if slot != "kind":
                     taken.append(span)
         if "competitor" in slots:
@@ -505,6 +521,10 @@ class Parser:
         if intent == "complaint" and any(p.search(folded) for p in language.compiled.get("severity_high", [])):
             slots["severity"] = "high"
 
+        if intent in LOOKING and found.value is not None and not found.odd:
+            slots["day"] = found.value  # "agenda for Friday": the day to look at
+        if intent in LOOKING or intent in TAGGING:
+            _list_slots(body, language, english, folded, intent, slots, spans, taken)
         if intent == "set_language":
             slots["language"] = self._language_named(language, folded)
         slots["mention"] = _mention(folded, taken, vocab, language.compiled.get("possessive", []))
@@ -526,6 +546,73 @@ class Parser:
             return min(found)[1]
         codes = {iso for code in self.i18n.codes for iso in self.i18n.language(code).data.get("language_names", {})}
         return next((t for t in words(folded) if t in codes), None)
+
+
+def _list_slots(body: str, language: Language, english: Language, folded: str, intent: str, slots: dict[str, Any],
+                spans: dict[str, tuple[int, int]], taken: list[tuple[int, int]]) -> None:
+    """The tags a message names (`tags`, as typed), and for a list what it lists (`what`: deals,
+    customers, complaints, followups), a customer `status`, whose (`scope`: mine or team, for an
+    agenda too) and whether deals are looked at by when they close (`closing`). The words of each come from the
+    locale's `[patterns] tag` / `tagged` and its `[lists]`, `[statuses]`, `[scope]`, `[closing]`."""
+    # only the tag's own words leave the mention: the words around it are the command's
+    if intent == "agenda":  # "the team's overdue follow-ups": whose agenda
+        value, span = _phrase_in(language, "scope", folded, typos=False)
+        if value:
+            slots["scope"] = value
+        return
+    found = [(m.group("tag"), m.span()) for m in HASHTAG.finditer(folded)]
+    for pattern in language.compiled.get("tag" if intent in TAGGING else "tagged", []):
+        matches = [(m.group("tag"), m.span("tag")) for m in pattern.finditer(folded) if m.group("tag")]
+        if matches:
+            found += matches
+            break
+    if intent in TAGGING and not found:
+        guess = _last_word(language, folded, taken)
+        if guess is not None:
+            found.append(guess)
+            slots["tag_guessed"] = True  # the handler checks it is no part of the customer's name
+    if found:
+        slots["tags"] = list(dict.fromkeys(_as_typed(body, tag.strip()) for tag, _ in found))
+        taken.extend(span for _, span in found)
+    if intent != "list":
+        return
+    for table, slot in (("lists", "what"), ("statuses", "status"), ("scope", "scope"), ("closing", "closing")):
+        typos = table in ("lists", "statuses")
+        value, span = _phrase_in(language, table, folded, typos=typos)
+        if value is None and language is not english:
+            value, span = _phrase_in(english, table, folded, typos=False)
+        if value:
+            slots[slot] = value
+            spans[slot] = span
+            taken.append(span)
+    # a word that says what is listed or that deals are closing names no stage, though it may
+    # read as one: "成交" (won) in "要成交", Welsh "bargeinion" (deals) like "bargeinio" (haggling)
+    stage = spans.get("stage")
+    if stage and any(s < stage[1] and stage[0] < e for s, e in (spans.get("closing", (0, 0)), spans.get("what", (0, 0)))):
+        slots.pop("stage")
+
+
+_TYPED_WORD = re.compile(r"[^\W_][\w-]*")
+
+
+def _last_word(language: Language, folded: str, taken: list[tuple[int, int]]) -> tuple[str, tuple[int, int]] | None:
+    """"tag eva vip", "/tag jan novak vip": with no tag word around it, the tag is the last word
+    of those that are not the message's command, provided a word is left for the customer."""
+    vocab = _vocabulary(language)
+    _, phrase_spans = _score(vocab, folded)
+    left = [m for m in _TYPED_WORD.finditer(folded)  # "key-account" is one tag
+            if not any(s <= m.start() < e for s, e in (*taken, *phrase_spans))
+            and not m.group(0).isdigit() and m.group(0) not in vocab.stopwords and _known_word(vocab, m.group(0)) is None]
+    return (left[-1].group(0), left[-1].span()) if len(left) >= 2 else None
+
+
+def _as_typed(body: str, folded_tag: str) -> str:
+    """A tag read from the folded text, as the member typed it ("VIP", "Důležitý")."""
+    for match in _TYPED_WORD.finditer(body):
+        if fold(match.group(0)) == folded_tag:
+            return match.group(0)
+    inside = re.search(re.escape(folded_tag), body, re.IGNORECASE)  # "加标签VIP": part of a run
+    return inside.group(0) if inside else folded_tag
 
 
 def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool:

@@ -10,6 +10,7 @@ from crmbot.i18n import Formats
 from crmbot.store import audit, models
 
 router = Router()
+DETAILS = frozenset({"deal_stage_change", "tag"})
 
 
 async def details(ctx: Context, entry: models.AuditEntry) -> list[str]:
@@ -30,6 +31,9 @@ async def details(ctx: Context, entry: models.AuditEntry) -> list[str]:
         parts.append(ctx.t(f"kind.{row.kind}"))
     elif isinstance(row, models.FollowUp):
         parts += [row.note, f.when(row.due_at)]
+    elif isinstance(row, (models.CustomerTag, models.Tag)):
+        tag = row if isinstance(row, models.Tag) else await ctx.session.get(models.Tag, row.tag_id)
+        parts.append(f"#{tag.name}")
     return [part for part in parts if part]
 
 
@@ -38,7 +42,8 @@ async def undo(ctx: Context, intent: Intent) -> list[Reply]:
     entries = await audit.last_group(ctx.session, ctx.team.id, ctx.member.id)
     if not entries:
         return [ctx.reply("nothing_to_undo")]
-    # the group's first change names the action best; a stage move's history row is its detail
-    what = next((e for e in reversed(entries) if e.entity != "deal_stage_change"), entries[-1])
+    # the group's first change names the action best; a stage move's history row and a new
+    # tag's word are details of it
+    what = next((e for e in reversed(entries) if e.entity not in DETAILS), entries[-1])
     await audit.undo_group(ctx.session, ctx.actor, ctx.now, entries)
     return [ctx.reply("undone", entity=what.entity, action=what.action, at=what.at, details=await details(ctx, what))]

@@ -22,6 +22,8 @@ ENTITIES: dict[str, type[models.Base]] = {
     "member": models.Member,
     "route": models.Route,
     "team": models.Team,
+    "tag": models.Tag,
+    "customer_tag": models.CustomerTag,
 }
 ENTITY_OF = {model: name for name, model in ENTITIES.items()}
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models, snapshot, teams
+from crmbot.store import models, snapshot, tags, teams
 from crmbot.store.audit import Actor
 
 M = models
@@ -37,6 +37,7 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer: M.Custom
     await wipe(M.Deal, {"title": ERASED, "lost_reason": None, "competitor": None, "deleted_at": now}, M.Deal.customer_id == customer_id)
     if deal_ids:
         await wipe(M.DealStageChange, {"reason": None}, M.DealStageChange.deal_id.in_(deal_ids))
+    counts[M.CustomerTag.__tablename__] = await tags.forget_customer(session, team_id, customer_id, now)
     # the audit trail keeps that things happened, not what they said
     await wipe(M.AuditEntry, {"before": None, "after": None}, M.AuditEntry.customer_id == customer_id)
     choices = await session.scalars(select(M.Choice).where(M.Choice.team_id == team_id))

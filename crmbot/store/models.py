@@ -216,6 +216,38 @@ class Route(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class Tag(Base):
+    """A word a team labels customers with ("vip"): one row per team and folded word, shown as
+    first written. Soft-deleted when the tagging that made it is undone; the same word later
+    brings the row back."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("team_id", "key", name="uq_tags_team_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    key: Mapped[str] = mapped_column(String(60))  # folded: "VIP" and "vip" are one tag
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CustomerTag(Base):
+    """A customer carries a tag. Untagging soft-deletes the row (undo brings it back); tagging
+    again brings the same row back, so a customer holds each tag at most once."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tag_id", name="uq_customer_tags_customer_tag"),
+        Index("ix_customer_tags_team_tag", "team_id", "tag_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class FollowUp(Base):
     __tablename__ = "followups"
     __table_args__ = (Index("ix_followups_state_due", "state", "due_at"),)

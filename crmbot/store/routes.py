@@ -1,12 +1,13 @@
 """Routing rules: who gets a new customer or complaint that nobody owns yet.
 
-A rule is a list of conditions (all must hold) and the members it hands work to: the first, or
+A rule is a list of conditions (all must hold; `tag=vip` holds for a customer carrying the tag) and the members it hands work to: the first, or
 each in turn (round robin). The turn is taken with one conditional UPDATE, so two workers
 routing at the same moment hand out two different turns, never the same one twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +15,10 @@ import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models
+from crmbot.store import models, tags as tagging
 from crmbot.text import fold, words
 
-CUSTOMER_FIELDS = ("source", "status", "company", "country")
+CUSTOMER_FIELDS = ("source", "status", "tag", "company", "country")
 COMPLAINT_FIELDS = ("text", "product")
 FIELDS = CUSTOMER_FIELDS + COMPLAINT_FIELDS
 R = models.Route
@@ -64,8 +65,11 @@ def country_of(customer: models.Customer) -> str | None:
     return None
 
 
-def _holds(name: str, wanted: str, customer: models.Customer, complaint: models.Complaint | None) -> bool:
+def _holds(name: str, wanted: str, customer: models.Customer, complaint: models.Complaint | None,
+           tags: Collection[str] = ()) -> bool:
     wanted = fold(wanted)
+    if name == "tag":
+        return tagging.key_of(wanted) in {tagging.key_of(t) for t in tags}
     if name == "text":
         return complaint is not None and wanted in words(fold(complaint.text or ""))
     if name == "product":
@@ -88,11 +92,17 @@ class Rules:
             select(models.Member.id).where(models.Member.team_id == team_id, models.Member.active)))
         return cls(await active(session, team_id), members)
 
-    async def pick(self, session: AsyncSession, customer, complaint: models.Complaint | None = None) -> int | None:
-        """The member the first matching rule hands this new customer (or complaint) to."""
+    async def pick(self, session: AsyncSession, customer, complaint: models.Complaint | None = None,
+                   tags: Collection[str] | None = None) -> int | None:
+        """The member the first matching rule hands this new customer (or complaint) to. `tags`
+        are the customer's (read from the store when not given and the customer has an id)."""
         entity = "complaint" if complaint is not None else "customer"
+        if tags is None:
+            known = getattr(customer, "id", None)
+            asks = any(n == "tag" for route in self.routes for n, _ in route.conditions)
+            tags = await tagging.of_customer(session, customer.team_id, known) if known is not None and asks else ()
         for route in self.routes:
-            if route.entity != entity or not all(_holds(n, v, customer, complaint) for n, v in route.conditions):
+            if route.entity != entity or not all(_holds(n, v, customer, complaint, tags) for n, v in route.conditions):
                 continue
             assignees = [m for m in route.assignees if m in self.members]
             if not assignees:

@@ -336,6 +336,8 @@ class SlackAdapter:
         except Exception:
             log.exception("Slack button failed")
             replies, user = [self._error_reply(None)], None
+        if in_message and len(replies) == 1 and replies[0].in_place and await self._replace(respond, channel, message, container, replies[0]):
+            return  # a list's next page, shown where the last one was
         if in_message:
             await self._show_choice(body, action, respond, user_id, channel, message, container, user)
         if in_message and container.get("is_ephemeral"):
@@ -345,6 +347,22 @@ class SlackAdapter:
         else:  # a button on App Home: answer in the member's DM, then refresh Home
             await self._post_all(user_id, replies, thread_ts=None, user=user_id)
             await self.publish_home(user_id, workspace)
+
+    async def _replace(self, respond: Callable, channel: str, message: dict, container: dict, reply: Reply) -> bool:
+        """Update the pressed message into `reply` (an ephemeral one through its response_url);
+        False when Slack would not, and the reply is posted instead."""
+        if reply.image is not None:
+            return False
+        try:
+            if container.get("is_ephemeral"):
+                sent = await respond(replace_original=True, text=fallback_text(reply), blocks=reply_blocks(reply))
+                return sent.status_code == 200
+            await self.client.chat_update(channel=channel, ts=_text(container.get("message_ts")) or _text(message.get("ts")),
+                                          text=fallback_text(reply), blocks=reply_blocks(reply))
+        except Exception as error:
+            log.warning("could not update the pressed message into the next page: %s", error)
+            return False
+        return True
 
     async def _show_choice(self, body: dict, action: dict, respond: Callable, user_id: str, channel: str,
                            message: dict, container: dict, user: UserRef | None) -> None:
