@@ -3,19 +3,20 @@
 Three kinds of evidence, each found by grouping on a key rather than by an O(n²) scan:
 
 * the same e-mail address (case aside) or the same phone number in E.164: certain (100);
-* near-identical names: equal once diacritics, case and word order are set aside, or one typo
-  apart (a letter added, dropped or changed, two letters swapped). Candidates share a key of
-  the name's one-deletion neighbourhood (every name with one letter dropped): two names one
-  such typo apart always share one, so no pair within one typo is missed. Each candidate pair
-  is then scored with rapidfuzz's `ratio` over the whole folded name. Names in different
-  companies are different people; a pair where one company is unknown scores lower;
+* near-identical names: equal once diacritics, case and word order are set aside, or equal
+  once at most one letter is dropped from each, which every typo of one letter is (a letter
+  added, dropped or changed, two letters swapped). Candidates share a key of the names'
+  one-deletion neighbourhoods (each name, and it with each letter dropped), so no such pair is
+  missed; each is then scored with rapidfuzz's `ratio` over the whole folded name and kept
+  from NAME_CUTOFF up. Names in different companies are different people; a pair where one
+  company is unknown scores lower;
 * in the same company, one name holding all the words of the other ("Karel", "Karel Malý").
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -32,12 +33,13 @@ CERTAIN = 100.0
 NAME_CUTOFF = 88.0  # rapidfuzz ratio of two folded names: one typo in a name of 9 letters or more
 UNKNOWN_COMPANY_PENALTY = 10.0  # a near name where one of the two has no company given
 NAME_PART = 85.0  # "Karel" and "Karel Malý" in the same company
-MIN_TYPO_KEY = 5  # shorter names (and Chinese ones) are paired only when equal: one letter is too much of them
+MIN_TYPO_KEY = 5  # shorter names lose no letter (one letter is too much of them); Chinese names are paired only when equal
 MAX_HOLDERS = 50  # an address or number more customers share is a switchboard, not a person
 MAX_SAME_NAME = 500  # beyond this many holders of one name, only those in the same company are paired
 MAX_COMPANY = 300  # beyond this many customers of one company, names are not compared word by word
 
 _NOT_DIGITS = re.compile(r"\D")
+_NOT_ASCII_DIGITS = bytes(c for c in range(128) if not chr(c).isdigit())
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,15 @@ class Book:
 
 
 def phone_number(raw: str) -> str:
-    """A stored phone as one key: E.164 ("+420777123456") when it can be read, else its digits."""
+    """A stored phone as one key: E.164 ("+420777123456") when it has its country code (+ or
+    00), else its digits (a national number meets only the same national number)."""
     raw = str(raw).strip()
+    if raw.startswith("+") and raw.isascii():  # stored numbers are E.164 already: no parsing needed
+        return "+" + raw.encode().translate(None, _NOT_ASCII_DIGITS).decode()
     if raw.startswith("+"):
-        return "+" + _NOT_DIGITS.sub("", raw)  # stored numbers are E.164 already: no parsing needed
+        return "+" + _NOT_DIGITS.sub("", raw)
+    if raw.startswith("00"):
+        return "+" + _NOT_DIGITS.sub("", raw)[2:]
     number = normalise_phone(raw)
     return number if number.startswith("+") else _NOT_DIGITS.sub("", number)
 
@@ -83,12 +90,15 @@ class _Found:
 
 
 def _same_key(found: _Found, keys: list[list[str]], reason: str) -> None:
+    """Pairs of positions holding the same key (an address, a number)."""
+    flat = [(key, position) for position, held in enumerate(keys) for key in held if key]
+    repeated = {key for key, n in Counter(key for key, _ in flat).items() if n > 1}  # most are held once
     holders: dict[str, list[int]] = defaultdict(list)
-    for position, held in enumerate(keys):
-        for key in dict.fromkeys(held):
-            if key:
-                holders[key].append(position)
+    for key, position in flat:
+        if key in repeated:
+            holders[key].append(position)
     for group in holders.values():
+        group = list(dict.fromkeys(group))  # a customer holding a number twice is not a pair with itself
         if 2 <= len(group) <= MAX_HOLDERS:
             for a, b in combinations(group, 2):
                 found.add(a, b, CERTAIN, reason)
@@ -99,7 +109,8 @@ def _compatible(company_a: str, company_b: str) -> bool:
 
 
 def _near_names(found: _Found, name_keys: list[str], company_keys: list[str]) -> None:
-    """Pairs whose folded names (words sorted) are equal or one typo apart, scored by ratio."""
+    """Pairs whose folded names (words sorted) are equal, or equal with at most one letter
+    dropped from each, scored by ratio."""
     by_name: dict[str, list[int]] = defaultdict(list)
     for position, key in enumerate(name_keys):
         if key:
@@ -112,10 +123,12 @@ def _near_names(found: _Found, name_keys: list[str], company_keys: list[str]) ->
     # sharing a hash are candidates (a rare hash collision only costs one extra ratio)
     variants, owners = [], []
     for number, key in enumerate(distinct):
-        if len(key) >= MIN_TYPO_KEY and not has_cjk(key):
-            made = {key, *(key[:i] + key[i + 1:] for i in range(len(key)))}
-            variants.extend(made)
-            owners.extend([number] * len(made))
+        if has_cjk(key):
+            continue
+        # a short name stands for itself only: it meets the longer names one letter more
+        made = {key, *(key[:i] + key[i + 1:] for i in range(len(key)))} if len(key) >= MIN_TYPO_KEY else (key,)
+        variants.extend(made)
+        owners.extend([number] * len(made))
     if not variants:
         return
     hashes = np.fromiter(map(hash, variants), dtype=np.int64, count=len(variants))

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import changes, models
 from crmbot.store.audit import Actor
-from crmbot.text import fold, normalise_phone, words
+from crmbot.store.duplicates import phone_number
+from crmbot.text import fold, words
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def plan(survivor: models.Customer, absorbed: models.Customer) -> Plan:
         if conflict is not None:
             conflicts.append((field, conflict))
     emails = _union(survivor.emails, absorbed.emails, lambda e: str(e).lower())
-    phones = _union(survivor.phones, absorbed.phones, lambda p: normalise_phone(str(p)))  # equal in E.164
+    phones = _union(survivor.phones, absorbed.phones, phone_number)  # equal in E.164
     if emails != list(survivor.emails or []):
         values["emails"] = emails
     if phones != list(survivor.phones or []):
@@ -144,24 +145,24 @@ async def _repeats(session: AsyncSession, owned: Owned, team_id: int, survivor_i
 
 
 async def merge(session: AsyncSession, actor: Actor, now: datetime, survivor: models.Customer,
-                absorbed: models.Customer, values: dict[str, Any]) -> dict[str, int]:
+                absorbed: models.Customer, values: dict[str, Any], owned: tuple[Owned, ...] = OWNED) -> dict[str, int]:
     """Fold `absorbed` into `survivor`: the survivor takes `values` (a `Plan`'s, notes
-    included), every row of `absorbed` in `OWNED` moves over, and `absorbed` is deleted
-    softly. Returns the rows moved per table. All audited in the actor's group: the two
-    customers' entries first ("merge"), so undo names the change by them."""
+    included), every row of `absorbed` in the `owned` tables moves over, and `absorbed` is
+    deleted softly. Returns the live rows moved per table. All audited in the actor's group:
+    the two customers' entries first ("merge"), so undo names the change by them."""
     await changes.update(session, actor, now, survivor, action="merge", **values)
     await changes.update(session, actor, now, absorbed, action="merge", deleted_at=now)
     moved: dict[str, int] = {}
-    for owned in OWNED:
-        model = owned.model
+    for table in owned:
+        model = table.model
         rows = list(await session.scalars(
             select(model).where(model.team_id == actor.team_id, model.customer_id == absorbed.id)
             .order_by(model.id).with_for_update()))
-        held = await _repeats(session, owned, actor.team_id, survivor.id)
+        held = await _repeats(session, table, actor.team_id, survivor.id)
         count = 0
         for row in rows:
             live = getattr(row, "deleted_at", None) is None
-            if live and tuple(getattr(row, c) for c in owned.same_when) in held:
+            if live and tuple(getattr(row, c) for c in table.same_when) in held:
                 if hasattr(row, "deleted_at"):
                     await changes.update(session, actor, now, row, deleted_at=now)
                 else:
