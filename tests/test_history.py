@@ -121,6 +121,11 @@ def test_history_is_understood_in_every_language(parser, code, text):
     assert (intent.name, intent.alternatives) == ("history", ()), (intent.name, intent.alternatives)
 
 
+def test_a_customers_history_is_their_card_not_mine(parser):
+    for code, text in (("en", "Please could you show me Petra Dvořáková's history?"), ("cy", "Allech chi ddangos hanes Petra Dvořáková i mi?")):
+        assert parser.parse(text, code, NOW, "Europe/Prague").name != "history", text
+
+
 # -- summaries over named periods and date ranges --------------------------------------------------
 
 
