@@ -15,9 +15,11 @@ from typer.testing import CliRunner
 
 from bench.names import make_customers
 from crmbot.cli import cli
-from crmbot.store import duplicates, models
+from crmbot import sample
+from crmbot.store import duplicates, models, teams
+from tests.conftest import NOW as SEEDED
 
-NOW = "2026-11-25T10:00:00+00:00"
+NOW = SEEDED.isoformat()
 
 
 async def customers_named(app, name: str) -> list[models.Customer]:
@@ -168,3 +170,18 @@ def test_the_blocking_misses_no_pair_a_full_scan_finds():
     expected = _full_scan(book)
     found = {(p.first, p.second) for p in pairs if set(p.reasons) & {"email", "phone", "name"}}
     assert len(expected) > 250 and found == expected
+
+
+async def test_the_team_book_is_read_alike_on_both_engines(demo):
+    """`crmbot duplicates` reads the addresses as stored JSON text: the same pairs on SQLite and PostgreSQL."""
+    async with demo.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        rev = await teams.bump_customer_rev(session, team.id)
+        session.add(models.Customer(team_id=team.id, name="Ms Nováková", company=None, emails=["Jana@Beta-Logistics.cz"],
+                                    phones=["00420 602-555-111"], status="lead", created_at=SEEDED, updated_at=SEEDED, rev=rev))
+    async with demo.db.sessions() as session:
+        book = await duplicates.team_book(session, team.id)
+    found = {(book.names[book.ids.index(p.first)], book.names[book.ids.index(p.second)]): p for p in duplicates.likely_pairs(book)}
+    pair = found[("Jana Nováková", "Ms Nováková")]
+    assert (pair.score, pair.reasons) == (100.0, ("email", "phone"))
+    assert len(book.ids) == len(sample.CUSTOMERS) + 1

@@ -128,10 +128,10 @@ class Context:
         return await self.index.search(self.session, self.team.id, text, limit)
 
     async def customer(self, intent: Intent, *, required: bool = True, slot: str = "customer_id",
-                       create: bool = True) -> models.Customer | Asked | None:
+                       offer_create: bool = True) -> models.Customer | Asked | None:
         """The customer an intent is about, or the question (or refusal) to answer with. None
         only when not `required` and no customer was named clearly enough. The choice is kept
-        in `slot` (an intent about two customers keeps the second in another); `create=False`
+        in `slot` (an intent about two customers keeps the second in another); `offer_create=False`
         offers no "create them" button for a name nobody has (a merge needs two who exist)."""
         chosen = intent.slots.get(slot)
         if chosen is not None:
@@ -148,7 +148,7 @@ class Context:
             return None
         if not matches and by_contact:
             return self.asked("contact_not_found")
-        if not matches and not create:
+        if not matches and not offer_create:
             return self.asked("customer_unknown", mention=mention)
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])

@@ -20,11 +20,11 @@ async def _pair(ctx: Context, intent: Intent) -> tuple[models.Customer, models.C
     if len(mentions) < 2 and not chosen:
         return ctx.asked("merge_needs_two")
     mentions += [""] * (2 - len(mentions))
-    first = await ctx.customer(Intent(intent.name, intent.locale, {**intent.slots, "mention": mentions[0]}), create=False)
+    first = await ctx.customer(Intent(intent.name, intent.locale, {**intent.slots, "mention": mentions[0]}), offer_create=False)
     if isinstance(first, Asked):
         return first
     second = await ctx.customer(Intent(intent.name, intent.locale, {**intent.slots, "customer_id": first.id, "mention": mentions[1]}),
-                                slot="other_id", create=False)
+                                slot="other_id", offer_create=False)
     if isinstance(second, Asked):
         return second
     return first, second
