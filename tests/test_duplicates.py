@@ -50,6 +50,15 @@ async def test_a_held_email_asks_is_this_x_and_yes_keeps_one_record_with_the_new
     assert petr.phones == ["+420 731 222 333"]
 
 
+async def test_a_rep_saying_yes_to_a_colleagues_customer_adds_nothing_to_it_and_is_told(bob, demo):
+    [asked] = await bob.send("new customer Jan Novak, jan.novak@acme.cz, +420 608 999 000")  # Alice's customer
+    assert asked.kind == "customer_same" and asked.buttons[0].label == "✅ Yes, it's Jan Novák (Acme s.r.o.)"
+    used, card = await bob.press(asked.buttons[0])
+    assert used.kind == "customer_used" and "not added: Alice looks after this customer" in used.text and card.kind == "card"
+    [jan] = await customers_named(demo, "Jan Novák")
+    assert jan.phones == ["+420 777 123 456"]
+
+
 async def test_a_held_phone_asks_whatever_its_spacing_but_another_country_code_is_someone_else(alice, demo):
     [asked] = await alice.send("new customer Pavel Novotný, 00420 731-222-333")
     assert asked.kind == "customer_same" and "Petr Dvořák" in asked.text and "the same phone number" in asked.text

@@ -139,7 +139,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "customer_added": {"customer": customer()},
     "customer_same": {"name": "Jan Novak", "matches": [NS(customer=customer(), reason="email"), NS(customer=customer(display_name="Jana Nováková"), reason="phone"),
                                                        NS(customer=customer(display_name="Jan Novák"), reason="name")]},
-    "customer_used": {"customer": customer(), "added": ["jan@novak.cz", "+420777000222"]},
+    "customer_used": {"customer": customer(), "added": ["jan@novak.cz", "+420777000222"], "owner": NS(name="Bob")},
     "customer_unknown": {"mention": "karel"},
     "merge_needs_two": {}, "merge_same": {"customer": customer()},
     "merge_not_yours": {"customer": customer(), "owner": NS(name="Bob")},

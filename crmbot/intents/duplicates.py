@@ -15,7 +15,7 @@ from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Reply
-from crmbot.store import customers, models
+from crmbot.store import customers, models, records
 from crmbot.text import fold, same_number, words
 
 router = Router()
@@ -84,22 +84,23 @@ async def use_customer(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
     if isinstance(customer, Asked):
         return customer.replies
+    emails = [e for e in intent.slots.get("emails") or [] if e.lower() not in {str(h).lower() for h in customer.emails or ()}]
+    phones = [p for p in intent.slots.get("phones") or [] if not any(same_number(p, str(h), None) for h in customer.phones or ())]
+    values: dict[str, Any] = {}
+    if emails:
+        values["emails"] = [*(customer.emails or []), *emails]
+    if phones:
+        values["phones"] = [*(customer.phones or []), *phones]
+    if intent.slots.get("company") and not customer.company:
+        values["company"] = intent.slots["company"]
     added: list[str] = []
-    if ctx.may_edit(customer):
-        emails = [e for e in intent.slots.get("emails") or [] if e.lower() not in {str(h).lower() for h in customer.emails or ()}]
-        phones = [p for p in intent.slots.get("phones") or []
-                  if not any(same_number(p, str(h), None) for h in customer.phones or ())]
-        values: dict[str, Any] = {}
-        if emails:
-            values["emails"] = [*(customer.emails or []), *emails]
-        if phones:
-            values["phones"] = [*(customer.phones or []), *phones]
-        if intent.slots.get("company") and not customer.company:
-            values["company"] = intent.slots["company"]
-        if values:
-            await ctx.update(customer, **values)
-            added = [*emails, *phones, *([values["company"]] if "company" in values else [])]
-    replies = [ctx.reply("customer_used", customer=customer, added=added)]
+    kept_apart = None  # who looks after X, when the member may not add to it
+    if values and ctx.may_edit(customer):
+        await ctx.update(customer, **values)
+        added = [*emails, *phones, *([values["company"]] if "company" in values else [])]
+    elif values:
+        kept_apart = (await records.members_by_id(ctx.session, ctx.team.id)).get(customer.owner_id)
+    replies = [ctx.reply("customer_used", customer=customer, added=added, owner=kept_apart)]
     follow_on = intent.slots.get("then")
     if follow_on:
         then = Intent(follow_on, ctx.locale, {**slot_json.from_json(intent.slots.get("then_slots") or {}), "customer_id": customer.id})
