@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, cached_property
 from gettext import NullTranslations
@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_date, format_interval, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_compact_currency, format_currency, format_decimal
@@ -277,6 +277,12 @@ class Formats:
     def weekday(self, moment: datetime) -> str:
         """"Friday 27 November", "pá 27. listopadu": a day heading in an agenda."""
         return format_skeleton("MMMMEEEEd", moment.astimezone(ZoneInfo(self.tz)), locale=self.locale)
+
+    def days(self, first: date, last: date) -> str:
+        """"1 – 15 Nov 2026", "1.–15. 11. 2026": the first and last day of a span, both included."""
+        if first == last:
+            return format_date(first, "medium", locale=self.locale)
+        return format_interval(first, last, "yMMMd", locale=self.locale)
 
     def month(self, moment: datetime) -> str:
         """"December 2026", "prosinec 2026": a month on its own."""

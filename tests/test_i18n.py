@@ -138,7 +138,24 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
     "complaint_which": {"customer": customer(), "complaints": [COMPLAINT] * 3},
     "customer_added": {"customer": customer()},
-    "customer_exists": {"name": "Jan Novak", "matches": [NS(display="Jan Novák (Acme)"), NS(display="Jana Nováková")]},
+    "customer_same": {"name": "Jan Novak", "matches": [NS(customer=customer(), reason="email"), NS(customer=customer(display_name="Jana Nováková"), reason="phone"),
+                                                       NS(customer=customer(display_name="Jan Novák"), reason="name")]},
+    "customer_used": {"customer": customer(), "added": ["jan@novak.cz", "+420777000222"], "owner": NS(name="Bob")},
+    "customer_unknown": {"mention": "karel"},
+    "merge_needs_two": {}, "merge_same": {"customer": customer()},
+    "merge_not_yours": {"customer": customer(), "owner": NS(name="Bob")},
+    "merge_confirm": {"customers": [NS(id=1, display_name="Karel Malý (Pekárna)"), NS(id=2, display_name="Karel")],
+                      "counts": {1: {"interactions": 3, "deals": 1, "complaints": 2, "followups": 5}, 2: {"interactions": 0}}},
+    "merged": {"survivor_name": "Karel Malý (Pekárna)", "absorbed_name": "Karel", "moved": {"interactions": 2, "deals": 1, "complaints": 0, "followups": 1},
+               "conflicts": ["Company", "Address"]},
+    "history": {"items": [{"number": 1, "entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00"], "undoable": True},
+                          {"number": 2, "entity": "customer", "action": "merge", "at": T0, "details": ["Karel Malý", "Karel"], "undoable": True},
+                          {"number": 3, "entity": "customer", "action": "update", "at": T0, "details": [], "undoable": True},
+                          {"number": 4, "entity": "customer", "action": "erase", "at": T0, "details": [], "undoable": False}]},
+    "history_empty": {},
+    "undo_blocked": {"later": {"entity": "deal_stage_change", "action": "create", "at": T1, "details": ["Acme website", "Won"]},
+                     "by": NS(name="Bob"), "yours": False},
+    "undo_already": {}, "undo_erased": {},
     "customer_not_found": {"mention": "novak"},
     "customer_which": {"mention": "novak", "matches": [NS(display="Jan Novák (Acme)"), NS(display="Jana Nováková")]},
     "deal_already": {"deal": deal(stage="won"), "customer": customer()},
@@ -167,7 +184,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "reminder": {"followup": FOLLOWUP, "customer": customer(), "late": True},
     "reminder_set": {"followup": FOLLOWUP, "customer": customer()},
     "reminder_undeliverable": {"member": MEMBER, "followup": FOLLOWUP, "customer": customer(), "reason": "blocked"},
-    "summary": {"period": "week", "since": T0, "whole_team": True, "rep": None, "pipeline": PIPELINE, "won": [deal(stage="won")],
+    "summary": {"title": "**Team summary: this week** (since 1 Dec 2026)", "period": "week", "since": T0, "whole_team": True, "rep": None, "pipeline": PIPELINE, "won": [deal(stage="won")],
                 "lost": [deal()], "activity": ACTIVITY, "new_complaints": [COMPLAINT], "open_complaints": [COMPLAINT],
                 "overdue": [FOLLOWUP], "customers": {}, "members": {}},
     "undone": {"entity": "deal", "action": "create", "at": T0, "details": ["Siân Jones", "Kiosk", "£700.00", "Lead"]},
@@ -211,8 +228,8 @@ def test_every_template_renders_in_every_language(i18n, code):
 def test_chinese_layout_uses_its_own_punctuation(i18n):
     text = i18n.render("zh", "card", **SAMPLES["card"])
     assert "负责人：Alice · 状态：客户" in text and "通话（Alice）：wants a quote" in text
-    text = i18n.render("zh", "customer_exists", **SAMPLES["customer_exists"])
-    assert text == "已经有 **Jan Novák (Acme)**、**Jana Nováková** 了。仍然新建“Jan Novak”吗？"
+    text = i18n.render("zh", "merge_confirm", **SAMPLES["merge_confirm"])
+    assert "• **Karel Malý (Pekárna)**：3 条记录、1 个商机、2 条投诉、5 条提醒" in text and "• **Karel**：暂无" in text, text
 
 
 # -- markup -----------------------------------------------------------------------------------------
@@ -222,7 +239,7 @@ def test_a_value_cannot_switch_bold_on_inside_a_translated_message(i18n):
     for code in i18n.codes:
         text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"), assignee=None)
         assert text.count("**") == 2, text  # the message's own pair, around the neutralised name
-    text = i18n.render("cs", "customer_exists", name="**a**", matches=[NS(display="**b**")])
+    text = i18n.render("cs", "customer_same", name="**a**", matches=[NS(customer=customer(display_name="**b**"), reason="email")])
     assert "**" + _neutralise_markup("**b**") + "**" in text and "„*\u200b*a*\u200b*“" in text, text  # bold by the layout only
 
 

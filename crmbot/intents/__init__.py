@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from crmbot.intents import calls, complaints, customers, deals, followups, help, lists, privacy, summary, tags, team, undo
+from crmbot.intents import (
+    calls, complaints, customers, deals, duplicates, followups, help, history, lists, merge, privacy, summary, tags, team,
+    undo,
+)
 from crmbot.intents.router import Router
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (calls, customers, deals, complaints, followups, summary, undo, help, team, privacy, tags, lists):
+    for module in (calls, customers, duplicates, merge, deals, complaints, followups, summary, undo, history, help, team,
+                   privacy, tags, lists):
         router.include(module.router)
     return router

@@ -118,15 +118,22 @@ class Context:
     async def update(self, row: models.Base, **values: Any) -> models.Base:
         return await changes.update(self.session, self.actor, self.now, row, **values)
 
+    def may_edit(self, customer: models.Customer) -> bool:
+        """A rep changes what is theirs or nobody's; managers and admins the team's."""
+        return self.member.role in ("manager", "admin") or customer.owner_id in (None, self.member.id)
+
     # -- customers -------------------------------------------------------------------------------
 
     async def search(self, text: str, limit: int = MAX_CHOICES) -> list[Match]:
         return await self.index.search(self.session, self.team.id, text, limit)
 
-    async def customer(self, intent: Intent, *, required: bool = True) -> models.Customer | Asked | None:
+    async def customer(self, intent: Intent, *, required: bool = True, slot: str = "customer_id",
+                       offer_create: bool = True) -> models.Customer | Asked | None:
         """The customer an intent is about, or the question (or refusal) to answer with. None
-        only when not `required` and no customer was named clearly enough."""
-        chosen = intent.slots.get("customer_id")
+        only when not `required` and no customer was named clearly enough. The choice is kept
+        in `slot` (an intent about two customers keeps the second in another); `offer_create=False`
+        offers no "create them" button for a name nobody has (a merge needs two who exist)."""
+        chosen = intent.slots.get(slot)
         if chosen is not None:
             return await self._live_customer(int(chosen))
         region = PHONE_REGION.get(self.locale)
@@ -141,6 +148,8 @@ class Context:
             return None
         if not matches and by_contact:
             return self.asked("contact_not_found")
+        if not matches and not offer_create:
+            return self.asked("customer_unknown", mention=mention)
         if not matches:
             create = await self.buttons([(self.t("button.create", name=mention.title()), "add_customer", {"name": mention.title(), "then": intent.name, "then_slots": slot_json.to_json(intent.slots)})])
             return self.asked("customer_not_found", mention=mention, buttons=create)
@@ -149,7 +158,7 @@ class Context:
             return await self._live_customer(winner.customer_id)
         best = matches[0]
         shown = [m for m in matches if m.score >= max(SUGGEST, best.score - 15)] or [best]
-        options = [(m.display, intent.name, {**intent.slots, "customer_id": m.customer_id}) for m in shown[:MAX_CHOICES]]
+        options = [(m.display, intent.name, {**intent.slots, slot: m.customer_id}) for m in shown[:MAX_CHOICES]]
         return self.asked("customer_which", mention=mention, matches=shown, buttons=await self.buttons(options))
 
     async def _same_number(self, typed: str, matches: list[Match]) -> list[Match]:

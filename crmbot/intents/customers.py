@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import re
 
-from rapidfuzz import fuzz
-
 from crmbot.i18n import Formats, Language
 from crmbot.intents import slots as slot_json
-from crmbot.intents import auto_followups
+from crmbot.intents import auto_followups, duplicates
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
-from crmbot.store import customers, models, records, tags
-from crmbot.text import EMAIL, fold, normalise_phone
+from crmbot.store import models, records, tags
+from crmbot.text import EMAIL, normalise_phone
 
 router = Router()
-DUPLICATE_RATIO = 90  # names this alike ("Jan Novak" / "Jan Novák") are checked with the member first
 
 PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 FULLWIDTH = str.maketrans({"，": ",", "；": ";"})  # "陈明，广州明达" splits like "Chen Ming, Mingda"
@@ -89,17 +86,12 @@ async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
         return [ctx.reply("add_customer_needs_name")]
     if len(name) > 200:
         return [ctx.reply("too_long")]
-    # a likely duplicate is someone whose whole name reads the same, not a shared word ("& Co")
-    close = []
-    for match in await ctx.search(name, limit=3):
-        found = await customers.get(ctx.session, ctx.team.id, match.customer_id)
-        if found is not None and fuzz.ratio(fold(found.name), fold(name)) >= DUPLICATE_RATIO:
-            close.append(match)
-    if close and not intent.slots.get("confirmed"):
-        again = await ctx.buttons([
-            (ctx.t("button.create_anyway"), "add_customer", {**intent.slots, "name": name, "company": company, "confirmed": True}),
-        ] + [(m.display, "find_customer", {"customer_id": m.customer_id}) for m in close])
-        return [ctx.reply("customer_exists", name=name, matches=close, buttons=again)]
+    if not intent.slots.get("confirmed"):
+        # someone with this e-mail or phone, or a near name in the same company: ask, never a silent second record
+        held = await duplicates.already_held(ctx, name, company, emails, phones)
+        if held:
+            slots = {**intent.slots, "name": name, "company": company, "emails": emails, "phones": phones}
+            return await duplicates.ask(ctx, held, slots)
     customer = await ctx.create(
         models.Customer(
             team_id=ctx.team.id, name=name, company=company, emails=emails, phones=phones, owner_id=ctx.member.id,

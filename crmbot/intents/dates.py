@@ -127,11 +127,13 @@ def _numbers_after(language: Language) -> re.Pattern:
     return re.compile(rf"\s?(?:{alternatives})", re.IGNORECASE)
 
 
-def numeric_date(language: Language, text: str, today: date, taken: list[tuple[int, int]]) -> tuple[date | None, tuple[int, int] | None, bool]:
+def numeric_date(language: Language, text: str, today: date, taken: list[tuple[int, int]],
+                 past: bool = False) -> tuple[date | None, tuple[int, int] | None, bool]:
     """A date written in digits the way the member's locale writes them: 2026-12-15, 15/12
     (12/15 where day and month can only be read that way round), 15.12., 15. 12., 2.12.
-    A date without a year is the next such day. (date, span, odd): `odd` when the date is
-    more than a year from today — a slip more likely than a plan, so it is asked about."""
+    A date without a year is the next such day (with `past`, the last one). (date, span,
+    odd): `odd` when the date is more than a year from today — a slip more likely than a
+    plan, so it is asked about."""
     order = language.data["meta"].get("date_order", "DMY")
     money = _numbers_after(language)
     times = [m.span() for p in language.compiled.get("time", []) for m in p.finditer(text)]
@@ -150,20 +152,22 @@ def numeric_date(language: Language, text: str, today: date, taken: list[tuple[i
             else:
                 readings = [(a, b), (b, a)] if order == "DMY" else [(b, a), (a, b)]
             for day_, month in readings:
-                found = _valid(today, day_, month, year)
+                found = _valid(today, day_, month, year, past)
                 if found is not None:
                     return found, (start, end), abs(found - today) > FAR
     return None, None, False
 
 
-def _valid(today: date, day_: int, month: int, year: str | None) -> date | None:
+def _valid(today: date, day_: int, month: int, year: str | None, past: bool = False) -> date | None:
     try:
         if year:
             return date(int(year) + (2000 if len(year) == 2 else 0), month, day_)
         found = date(today.year, month, day_)
-    except ValueError:
+        if past:
+            return found if found <= today else found.replace(year=today.year - 1)
+        return found if found >= today else found.replace(year=today.year + 1)
+    except ValueError:  # 29 February in a year without it
         return None
-    return found if found >= today else found.replace(year=today.year + 1)
 
 
 def _parse_day(language: Language, phrase: str, base: datetime) -> datetime | None:
@@ -348,3 +352,84 @@ def duration(language: Language, text: str, taken: list[tuple[int, int]] = ()) -
             if unit:
                 return timedelta(**{unit: int(match.group("n"))}), match.span()
     return None, None
+
+
+# -- days a summary covers --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Days:
+    """The days a summary covers, first and last included, as named in the message."""
+
+    first: date
+    last: date
+    spans: tuple[tuple[int, int], ...]
+
+
+MAX_ENDING_CUT = 4  # letters of a case ending dateparser does not know ("1 noyabrdan")
+
+
+def _past_day(language: Language, text: str, today: date, taken: list[tuple[int, int]]) -> tuple[date | None, tuple[int, int] | None]:
+    """The first day written as a date (digits, or a day and a month name) outside `taken`;
+    a date without a year is the last such day up to today."""
+    found: list[tuple[int, date, tuple[int, int]]] = []
+    numeric = _first(language, "numeric_date", text, taken)
+    if numeric is not None:
+        groups = numeric.groupdict()
+        day_ = _valid(today, int(groups["d"]), int(groups["m"]), groups.get("y"), past=True)
+        if day_ is not None:
+            found.append((numeric.start(), day_, numeric.span()))
+    day_, span, _ = numeric_date(language, text, today, taken, past=True)
+    if day_ is not None:
+        found.append((span[0], day_, span))
+    for pattern in language.compiled.get("day", []):
+        for match in pattern.finditer(text):
+            # a day and a month, or a count of days ago: the words of a period ("last week")
+            # are the period's, not a date's
+            if not re.search(r"\d", match.group(0)) or any(s < match.end() and match.start() < e for s, e in taken):
+                continue
+            phrase = match.group(0)
+            base = datetime.combine(today, time(12))
+            parsed = None
+            for cut in range(MAX_ENDING_CUT + 1):
+                parsed = _parse_past(language, phrase[: len(phrase) - cut] if cut else phrase, base)
+                if parsed is not None or not phrase[-1:].isalpha():
+                    break
+            if parsed is not None and parsed.date() <= today:
+                found.append((match.start(), parsed.date(), match.span()))
+    if not found:
+        return None, None
+    _, day_, span = min(found, key=lambda f: f[0])
+    return day_, span
+
+
+def _parse_past(language: Language, phrase: str, base: datetime) -> datetime | None:
+    settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False,
+                "DATE_ORDER": language.data["meta"].get("date_order", "DMY")}
+    return dateparser.parse(phrase, languages=[language.data["meta"]["dateparser"]], settings=settings)
+
+
+def day_range(language: Language, text: str, now: datetime, tz: str, taken: list[tuple[int, int]] = ()) -> Days | None:
+    """The days a summary asks about, from folded `text`: two dates are the first and last day
+    ("1.11.–15.11.", "from 1 November to 15 November"); one date after a word of
+    `[day_range] since` runs to today ("since 1 November"); one date alone is that day."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    taken = list(taken)
+    days: list[tuple[int, date]] = []
+    spans = []
+    while len(days) < 2:
+        day_, span = _past_day(language, text, today, taken)
+        if day_ is None:
+            break
+        days.append((span[0], day_))
+        spans.append(span)
+        taken.append(span)
+    if not days:
+        return None
+    if len(days) == 2:
+        first, last = sorted(d for _, d in days)
+    else:
+        first = last = days[0][1]
+        if any(re.search(_word(fold(w)), text) for w in language.data.get("day_range", {}).get("since", [])):
+            last = today
+    return Days(first, last, tuple(spans))

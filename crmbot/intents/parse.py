@@ -27,7 +27,8 @@ from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, wor
 INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
     "resolve_complaint", "remind", "agenda", "followup_done", "followup_snooze", "summary", "undo",
-    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "tag", "untag", "list", "unknown",
+    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "tag", "untag", "list",
+    "merge_customers", "history", "unknown",
 )
 # how free text is read: the vocabulary rules alone, the classifier alone, or both (the product)
 MODES = ("rules", "model", "combined")
@@ -39,7 +40,7 @@ TYPO_WEIGHT = 0.8  # a word or phrase read through a typo counts for this much o
 START_BONUS = 1.0  # what a message opens with is usually what it is about
 MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 # intents for which a named day is a period to look at, not a moment something is due
-UNDATED = frozenset({"agenda", "summary", "help", "undo", "list", "tag", "untag"})
+UNDATED = frozenset({"agenda", "summary", "help", "undo", "list", "tag", "untag", "history"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
 # intents a named day is kept for: when a reminder is due, until when one is put off, when a
@@ -65,7 +66,7 @@ RULES_ALONE_LEAD = 2.0
 CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
 MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
 # intents that change nothing: when one of them is the only likely reading, it is just done
-HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "list", "unknown"})
+HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "list", "history", "unknown"})
 # intents that look at a day ("agenda for Friday"): the day named is kept as `day`
 LOOKING = frozenset({"agenda", "list"})
 # intents that put a tag on a customer or take it off: "tag eva vip"
@@ -512,6 +513,12 @@ class Parser:
                 spans[slot] = span
                 if slot != "kind":
                     taken.append(span)
+        if intent == "summary":
+            # "summary 1.11.-15.11.", "since 1 November": days named by date, beside any period word
+            days = dates.day_range(language, folded, now, tz, [spans["period"]] if "period" in spans else [])
+            if days is not None:
+                slots["days"] = [days.first.isoformat(), days.last.isoformat()]
+                taken.extend(days.spans)
         if "competitor" in slots:
             slots["stage"] = "lost"
         product, span = _capture(language, "product", folded, "product")
@@ -527,7 +534,10 @@ class Parser:
             _list_slots(body, language, english, folded, intent, slots, spans, taken)
         if intent == "set_language":
             slots["language"] = self._language_named(language, folded)
-        slots["mention"] = _mention(folded, taken, vocab, language.compiled.get("possessive", []))
+        possessive = language.compiled.get("possessive", [])
+        slots["mention"] = _mention(folded, taken, vocab, possessive)
+        if intent == "merge_customers":
+            slots["mentions"] = _two_mentions(language, vocab, folded, taken, possessive)
         return slots
 
     def _language_named(self, language: Language, folded: str) -> str | None:
@@ -674,6 +684,23 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
         rest = rest.replace(word, " ")
     kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
     return " ".join(_nominative(t, vocab.name_endings) for t in kept)
+
+
+def _two_mentions(language: Language, vocab: _Vocabulary, folded: str, taken: list[tuple[int, int]],
+                  possessive: list[re.Pattern]) -> list[str]:
+    """The two customers "merge karel and karel maly" names, split at the first of the
+    language's `[merge] joiners` ("and", "with", "a", "和") that leaves a name on both sides;
+    word joiners are tried before signs ("smith & co and john smith"). [] when it names fewer."""
+    joiners = language.data.get("merge", {}).get("joiners", [])
+    for group in ([j for j in joiners if j[:1].isalnum()], [j for j in joiners if not j[:1].isalnum()]):
+        for joiner in group:
+            pattern = _phrase_regex(fold(joiner)) if joiner[:1].isalnum() else re.compile(re.escape(joiner))
+            for match in pattern.finditer(folded):
+                left = _mention(folded[:match.start()], taken, vocab, possessive)
+                right = _mention(" " * match.end() + folded[match.end():], taken, vocab, possessive)
+                if left and right:
+                    return [left, right]
+    return []
 
 
 def _nominative(token: str, endings: tuple[tuple[str, str], ...]) -> str:

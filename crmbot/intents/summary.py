@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from crmbot.i18n import Formats, I18n
+from crmbot.i18n import Formats, I18n, Translated
 from crmbot.intents.context import Context
 from crmbot.intents.insights import Rates
 from crmbot.intents.parse import Intent
@@ -23,6 +23,7 @@ router = Router()
 # the periods a summary covers (the parser's names, bench/corpora/SCHEMA.md); others read as this week
 PERIODS = ("today", "this_week", "last_week", "this_month", "last_month", "this_quarter")
 DEFAULT_PERIOD = "this_week"
+ENDED = frozenset({"last_week", "last_month"})  # periods over before today: named with their days
 
 
 def period_span(now: datetime, tz: str, period: str) -> tuple[datetime, datetime]:
@@ -41,12 +42,31 @@ def period_span(now: datetime, tz: str, period: str) -> tuple[datetime, datetime
     return datetime.combine(start, time(0), ZoneInfo(tz)), until
 
 
-async def build(ctx: Context, period: str, whole_team: bool, rep: models.Member | None = None) -> dict:
-    """The team's numbers, or one member's: `rep`'s when a manager named one, else the asker's."""
-    since, until = period_span(ctx.now, ctx.tz, period)
+def days_span(now: datetime, tz: str, first: date, last: date) -> tuple[datetime, datetime]:
+    """[since, until) of the days first..last in the member's time zone, ending now at the latest."""
+    zone = ZoneInfo(tz)
+    until = datetime.combine(last + timedelta(days=1), time(0), zone)
+    return datetime.combine(first, time(0), zone), min(until, now + timedelta(seconds=1))
+
+
+def named_days(slots: dict) -> tuple[date, date] | None:
+    """The first and last day a message named ("summary 1.11.-15.11."), or None."""
+    days = slots.get("days")
+    try:
+        first, last = (date.fromisoformat(str(d)) for d in days)
+    except (TypeError, ValueError):
+        return None
+    return (first, last) if first <= last else (last, first)
+
+
+async def build(ctx: Context, period: str, whole_team: bool, rep: models.Member | None = None,
+                days: tuple[date, date] | None = None) -> dict:
+    """The team's numbers, or one member's: `rep`'s when a manager named one, else the asker's;
+    over `days` when the message named them, else over the period."""
+    since, until = days_span(ctx.now, ctx.tz, *days) if days else period_span(ctx.now, ctx.tz, period)
     owner = None if whole_team else (rep or ctx.member).id
     data = await gather(ctx.session, ctx.team.id, owner, since, until, ctx.now)
-    return {"period": period, "whole_team": whole_team, "rep": rep, **in_one_currency(data, Rates.of(ctx.team))}
+    return {"period": period, "days": days, "whole_team": whole_team, "rep": rep, **in_one_currency(data, Rates.of(ctx.team))}
 
 
 async def named_rep(ctx: Context, text: str) -> models.Member | None:
@@ -81,12 +101,12 @@ async def gather(session: Session, team_id: int, owner: int | None, since: datet
     activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (member_id, kind), n in counts.items():
         activity[members[member_id].name if member_id in members else "?"][kind] += n
-    new_complaints = await records.complaints_since(session, team_id, since)
+    new_complaints = await records.complaints_since(session, team_id, since, until)
     open_complaints = await records.open_complaints(session, team_id)
     overdue = await records.pending_followups(session, team_id, owner, now)
     customers = await records.customers_by_id(session, team_id, {d.customer_id for d in closed})
     return {
-        "since": since, "pipeline": pipeline,
+        "since": since, "until": until, "pipeline": pipeline,
         "won": [d for d in closed if d.stage == "won"], "lost": [d for d in closed if d.stage == "lost"],
         "activity": {k: dict(v) for k, v in sorted(activity.items())}, "new_complaints": new_complaints,
         "open_complaints": open_complaints, "overdue": overdue, "customers": customers, "members": members,
@@ -131,14 +151,30 @@ def chart(i18n: I18n, code: str, tz: str, title: str, data: dict, filename: str)
     return Chart(title.replace("**", ""), tuple(panels), filename)
 
 
-def _title(ctx: Context, data: dict) -> str:
+def period_words(ctx: Context, data: dict) -> tuple[str, str | None]:
+    """The period as the reply names it, and its days when the name alone does not say them:
+    ("last week", "16 – 22 Nov 2026"), ("this month", "since 1 Nov 2026"), ("1 – 15 Nov 2026", None)."""
     f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.translator(ctx.locale)
-    period, since = ctx.t(f"period.{data['period']}"), f.day(data["since"])
+    if data.get("days"):
+        return f.days(*data["days"]), None
+    name = ctx.t(f"period.{data['period']}")
+    if data["period"] in ENDED:
+        zone = ZoneInfo(ctx.tz)
+        last = (data["until"].astimezone(zone) - timedelta(days=1)).date()
+        return name, f.days(data["since"].astimezone(zone).date(), last)
+    return name, _("since %(day)s", day=f.day(data["since"]))
+
+
+def _title(ctx: Context, data: dict) -> Translated:
+    f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.translator(ctx.locale)
+    period, days = period_words(ctx, data)
     if data["whole_team"]:
-        return _("**Team summary: %(period)s** (since %(since)s)", period=period, since=since)
-    if data.get("rep"):
-        return _("**%(name)s's summary: %(period)s** (since %(since)s)", name=data["rep"].name, period=period, since=since)
-    return _("**Your summary: %(period)s** (since %(since)s)", period=period, since=since)
+        title = _("**Team summary: %(period)s**", period=period)
+    elif data.get("rep"):
+        title = _("**%(name)s's summary: %(period)s**", name=data["rep"].name, period=period)
+    else:
+        title = _("**Your summary: %(period)s**", period=period)
+    return Translated(title + f.paren(days)) if days else title
 
 
 @router.intent("summary")
@@ -148,6 +184,8 @@ async def summary(ctx: Context, intent: Intent) -> list[Reply]:
     rep = await named_rep(ctx, intent.slots.get("text", ""))
     if rep is not None and not manager:
         return [ctx.reply("not_allowed")]  # a colleague's numbers are for managers
-    data = await build(ctx, period, manager and rep is None, rep)
-    picture = chart(ctx.i18n, ctx.locale, ctx.tz, _title(ctx, data), data, f"summary-{period}.png")
-    return [replace(ctx.reply("summary", **data), chart=picture)]
+    days = named_days(intent.slots)
+    data = await build(ctx, period, manager and rep is None, rep, days)
+    title = _title(ctx, data)
+    picture = chart(ctx.i18n, ctx.locale, ctx.tz, title, data, f"summary-{days[0].isoformat() if days else period}.png")
+    return [replace(ctx.reply("summary", title=title, **data), chart=picture)]

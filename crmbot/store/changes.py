@@ -30,13 +30,23 @@ async def create(session: AsyncSession, actor: Actor, now: datetime, row: models
     return row
 
 
-async def update(session: AsyncSession, actor: Actor, now: datetime, row: models.Base, **changes: Any) -> models.Base:
+async def update(session: AsyncSession, actor: Actor, now: datetime, row: models.Base, *, action: str = "update",
+                 touch: bool = True, **changes: Any) -> models.Base:
+    """Change a row's columns; `action` names the change in the audit trail ("merge"), and
+    `touch=False` leaves `updated_at` as it was (a row moved, not worked on)."""
     before = audit.snapshot(row)
     for key, value in changes.items():
         setattr(row, key, value)
-    if hasattr(row, "updated_at"):
+    if touch and hasattr(row, "updated_at"):
         row.updated_at = now
     await session.flush()
     await _after_customer_change(session, row)
-    audit.record(session, actor, now, "update", row, before, customer_id=_customer_of(row))
+    audit.record(session, actor, now, action, row, before, customer_id=_customer_of(row))
     return row
+
+
+async def delete(session: AsyncSession, actor: Actor, now: datetime, row: models.Base) -> None:
+    """Delete a row outright (one without `deleted_at`); undo brings it back with its id."""
+    audit.record(session, actor, now, "delete", row, audit.snapshot(row), customer_id=_customer_of(row))
+    await session.delete(row)
+    await session.flush()

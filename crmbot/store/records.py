@@ -148,12 +148,11 @@ async def closed_deals(session: AsyncSession, team_id: int, since: datetime, unt
     return list(await session.scalars(query.order_by(M.Deal.closed_at)))
 
 
-async def complaints_since(session: AsyncSession, team_id: int, since: datetime) -> list[M.Complaint]:
-    return list(
-        await session.scalars(
-            select(M.Complaint).where(M.Complaint.team_id == team_id, M.Complaint.deleted_at.is_(None), M.Complaint.created_at >= since)
-        )
-    )
+async def complaints_since(session: AsyncSession, team_id: int, since: datetime, until: datetime | None = None) -> list[M.Complaint]:
+    query = select(M.Complaint).where(M.Complaint.team_id == team_id, M.Complaint.deleted_at.is_(None), M.Complaint.created_at >= since)
+    if until is not None:
+        query = query.where(M.Complaint.created_at < until)
+    return list(await session.scalars(query))
 
 
 async def mark_processed(session: AsyncSession, platform: str, message_id: str, now: datetime) -> bool:
