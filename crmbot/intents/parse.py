@@ -27,7 +27,8 @@ from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, wor
 INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
     "resolve_complaint", "remind", "agenda", "followup_done", "followup_snooze", "summary", "undo",
-    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "unknown",
+    "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget",
+    "funnel", "lost_analysis", "forecast", "at_risk", "route_add", "route_list", "route_remove", "unknown",
 )
 # how free text is read: the vocabulary rules alone, the classifier alone, or both (the product)
 MODES = ("rules", "model", "combined")
@@ -39,7 +40,7 @@ TYPO_WEIGHT = 0.8  # a word or phrase read through a typo counts for this much o
 START_BONUS = 1.0  # what a message opens with is usually what it is about
 MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 # intents for which a named day is a period to look at, not a moment something is due
-UNDATED = frozenset({"agenda", "summary", "help", "undo"})
+UNDATED = frozenset({"agenda", "summary", "help", "undo", "funnel", "lost_analysis", "forecast", "at_risk"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
 # intents a named day is kept for: when a reminder is due, until when one is put off, when a
@@ -65,7 +66,8 @@ RULES_ALONE_LEAD = 2.0
 CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
 MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
 # intents that change nothing: when one of them is the only likely reading, it is just done
-HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "unknown"})
+HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "unknown",
+                      "funnel", "lost_analysis", "forecast", "at_risk", "route_list"})
 
 
 @dataclass
@@ -104,6 +106,9 @@ class _Vocabulary:
     # a number spelled out before a multiplier: "osmdesát tisíc", "on beş min", "sixty thousand"
     spelled: re.Pattern | None = None
     spelled_values: dict[str, float] = field(default_factory=dict)
+    # `[intent_patterns.<intent>]`: a sentence's shape that names an intent ("leads … go to …"),
+    # a regular expression over the folded text; a match adds its weight
+    shapes: tuple[tuple[re.Pattern, str, float], ...] = ()
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -185,8 +190,10 @@ def _vocabulary(language: Language) -> _Vocabulary:
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
     phrases.sort(key=lambda p: -p[0])
     typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
+    shapes = tuple((re.compile(pattern), intent, float(weight))
+                   for intent, table in language.data.get("intent_patterns", {}).items() for pattern, weight in table.items())
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
-                       *_counts(language), *_spelled(language))
+                       *_counts(language), *_spelled(language), shapes)
 
 
 def _one_off(phrase: str) -> re.Pattern:
@@ -272,6 +279,9 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
         for intent, weight in vocab.single[word].items():
             bonus = START_BONUS if position == 0 else 0.0
             scores[intent] = scores.get(intent, 0.0) + weight * typo + bonus
+    for pattern, intent, weight in vocab.shapes:
+        if pattern.search(folded):
+            scores[intent] = scores.get(intent, 0.0) + weight
     return scores, spans
 
 
