@@ -154,6 +154,17 @@ def company_in(value: str, known: list[str]) -> str | None:
     return next((c for c in known if fold(c) == value or (" " not in value and fold(c).split()[:1] == [value])), None)
 
 
+def as_typed(text: str, value: str) -> str:
+    """The words of `text` that fold to `value` ("contoso" -> "Contoso"), or `value` itself."""
+    typed = words(text)
+    folded = [fold(w) for w in typed]
+    wanted = value.split()
+    for start in range(len(typed) - len(wanted) + 1):
+        if folded[start:start + len(wanted)] == wanted:
+            return " ".join(typed[start:start + len(wanted)])
+    return value
+
+
 def read(language: Language, english: Language, text: str, members: list[models.Member],
          sources: list[str], companies: list[str]) -> RuleSaid:
     folded = fold(text)
@@ -190,6 +201,6 @@ def read(language: Language, english: Language, text: str, members: list[models.
         if len(readings) == 1:
             rule.conditions.append(readings[0])
         else:  # nothing the records know, or several: the member says which
-            rule.unclear = (value, tuple(f for f, _ in readings) or ("source", "company"))
+            rule.unclear = (as_typed(text, value), tuple(f for f, _ in readings) or ("source", "company"))
         break
     return rule
