@@ -120,6 +120,16 @@ async def test_the_days_that_make_a_customer_or_complaint_at_risk_are_the_teams_
     assert changes[1].after["settings"]["risk_days"] == {"complaint": 1}
 
 
+async def test_deals_with_no_move_are_at_risk_with_their_stage_and_since_when(alice, bob, db_url):
+    await asyncio.to_thread(settings, db_url, "set", "stalled-days=1", "quiet-days=90")
+    header, *customers = await bob.send("who's at risk")
+    assert "Deals with no move for 1 day or more: 4" in header.text  # Bob's open deals, last moved two days ago
+    beta = next(r for r in customers if "Jana Nováková" in r.text)
+    assert "⏸ Beta fleet tracking: at Negotiation since 23 Nov 2026" in beta.text
+    header, *_ = await alice.send("who's at risk")
+    assert "Deals with no move for 1 day or more: 9" in header.text  # the team's
+
+
 async def rows_of_member(bot, name: str) -> models.Member:
     async with bot.db.sessions() as session:
         return await session.scalar(select(models.Member).where(models.Member.name == name))
@@ -174,6 +184,11 @@ async def test_the_question_is_dropped_by_cancel_a_command_or_time(bob, demo, cl
     await ask()
     [agenda] = await bob.send("/agenda")
     assert agenda.kind == "agenda"  # a command is a command, and drops the question
+    assert (await bob.send("wants a quote"))[0].kind != "logged"
+
+    await ask()
+    [card] = await bob.send("find nina kovacic")
+    assert card.kind == "card"  # a message that clearly asks for something else is that, and drops the question
     assert (await bob.send("wants a quote"))[0].kind != "logged"
 
     await ask()

@@ -1,8 +1,10 @@
 """Asking for an answer in the member's next message: "What was said on the call with Acme?"
 
 The question is kept in the store (`store.prompts`), bound to the member. Their next typed
-message is the answer, unless it is a slash command or clearly one of the words that steer the
-conversation itself (cancel, undo, help): those drop the question and do what they say.
+message is the answer when it reads like one: a slash command, or a message that clearly asks
+for something else ("find nina", "summary", "undo", "cancel"), drops the question and does what
+it says. What tells of a customer (a call, a note, a complaint, a deal's news) or reads as
+nothing in particular is the answer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from crmbot.intents.parse import Intent
 from crmbot.store import prompts
 
 LASTS = timedelta(minutes=30)  # an answer typed later than this is a new message, not the answer
-STEERING = frozenset({"cancel", "undo", "help"})
+# what the parser may read an answer as: words about what happened with the customer
+ANSWERS = frozenset({"log_call", "add_note", "remind", "complaint", "new_deal", "move_deal", "unknown"})
 # what the answer's own words may add to the question's slots: a follow-up asked for in it
 # ("wants a quote, call her again Friday"), when it reads as a call or a reminder
 FROM_ANSWER = ("due", "due_in_past", "due_unclear")
@@ -31,7 +34,7 @@ async def ask(ctx: Context, intent: str, slots: dict[str, Any]) -> None:
 async def answer(ctx: Context, text: str, parsed: Intent) -> Intent | None:
     """The intent an open question makes of this message, or None when nothing was asked (or
     the member steered elsewhere, which drops the question)."""
-    if text.lstrip().startswith("/") or (parsed.name in STEERING and not parsed.alternatives):
+    if text.lstrip().startswith("/") or (parsed.name not in ANSWERS and not parsed.alternatives):
         await prompts.drop(ctx.session, ctx.member.id, ctx.now)
         return None
     asked = await prompts.take(ctx.session, ctx.member, ctx.now, LASTS)
