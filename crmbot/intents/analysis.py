@@ -55,9 +55,8 @@ async def funnel(ctx: Context, intent: Intent) -> list[Reply]:
     period = _period(intent)
     since, until = summary.period_span(ctx.now, ctx.tz, period)
     found = await insights.funnel(ctx.session, ctx.team.id, since, until, ctx.now, owner)
-    rates = insights.Rates.of(ctx.team)
     f = Formats(ctx.i18n, ctx.locale, ctx.tz)
-    average = money_text(f, rates.total(found.average_won) if rates else found.average_won, None)
+    average = money_text(f, found.average_won, None)  # an average per currency: averages do not add up
     values = dict(period=period, since=since, whole_team=owner is None, rep=rep, funnel=found, average=average,
                   stages=models.OPEN_STAGES, customers=sorted(found.customer_share.items()))
     reply = ctx.reply("funnel", **values)
