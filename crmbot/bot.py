@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot import charts, membership
 from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
-from crmbot.intents import build_router
+from crmbot.intents import build_router, prompts
 from crmbot.intents import slots as slot_json
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import MAX_TEXT, Intent, Parser
@@ -152,6 +152,8 @@ class Bot:
                 return intent.replies
         else:
             intent = self.parser.parse(incoming.text, member.locale, now, member.timezone)
+            # a question crmbot asked ("what was said on the call?") takes this message as its answer
+            intent = await prompts.answer(ctx, incoming.text, intent) or intent
         return await self._run(ctx, intent)
 
     async def _run(self, ctx: Context, intent: Intent) -> list[Reply]:

@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache, cached_property
 from gettext import NullTranslations
@@ -26,10 +26,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_interval, format_skeleton, format_time
+from babel.dates import format_date, format_interval, format_skeleton, format_time, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_compact_currency, format_currency, format_decimal
+from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
 from babel.support import Translations
 from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound
 
@@ -263,6 +263,18 @@ class Formats:
     def number(self, value: Any) -> str:
         return format_decimal(value, locale=self.locale)
 
+    def days(self, count: float) -> str:
+        """"2 days", "2 dny", "2天": a number of days in words, in the language's plural."""
+        return format_timedelta(timedelta(days=count), granularity="day", threshold=10**6, locale=self.locale)
+
+    def share(self, value: float | None) -> str:
+        """"67%", "67 %", "67%": a share of a whole, or a dash when there is nothing to share."""
+        return "—" if value is None else format_percent(value, locale=self.locale)
+
+    def country(self, code: str) -> str:
+        """"CZ" as the reader's language names it: "Czechia", "Česko", "捷克"."""
+        return self.locale.territories.get(code.upper(), code)
+
     def when(self, moment: datetime | None) -> str:
         if moment is None:
             return "—"
@@ -278,7 +290,7 @@ class Formats:
         """"Friday 27 November", "pá 27. listopadu": a day heading in an agenda."""
         return format_skeleton("MMMMEEEEd", moment.astimezone(ZoneInfo(self.tz)), locale=self.locale)
 
-    def days(self, first: date, last: date) -> str:
+    def span(self, first: date, last: date) -> str:
         """"1 – 15 Nov 2026", "1.–15. 11. 2026": the first and last day of a span, both included."""
         if first == last:
             return format_date(first, "medium", locale=self.locale)

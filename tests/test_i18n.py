@@ -121,6 +121,7 @@ MEMBER = NS(name="Alice", role="manager")
 COMPLAINT = NS(severity="high", product="printer", text="broken again", resolution="replaced", created_at=T0)
 PIPELINE = {"lead": {"count": 2, "values": {"EUR": Decimal("1000")}}, "won": {"count": 1, "values": {}}}
 ACTIVITY = {"Alice": {"call": 3, "meeting": 1}}
+RULE = {"id": 3, "entity": "complaint", "conditions": [("word", "invoice"), ("country", "Czechia")], "names": ["Bob", "Dana"], "in_turn": True}
 SAMPLES = {  # values that take every template through its wordiest branches
     "add_customer_needs_name": {}, "amount_invalid": {}, "ask_customer": {}, "button_not_yours": {}, "button_unknown": {},
     "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {}, "intent_which": {},
@@ -206,8 +207,32 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "untagged": {"customer": customer(), "removed": ["vip"], "missing": ["hot"], "tags": []},
     "weekly_summary": {"member": MEMBER, "since": T0, "activity": ACTIVITY, "won": [deal(stage="won")], "lost": [deal()],
                        "new_complaints": [COMPLAINT], "open_complaints": [], "overdue": {"Alice": 2}, "failed": 1,
-                       "quiet": [customer()], "stalled": [(deal(), customer())]},
+                       "quiet": [customer()], "stalled": [(deal(), customer())], "old_complaints": [(COMPLAINT, customer())]},
     "welcome": {"member": MEMBER},
+    "funnel": {"period": "this_month", "since": T0, "whole_team": False, "rep": NS(name="Bob"), "average": "€1,000.00",
+               "stages": ("lead", "qualified"), "customers": [("lead", 0.25), ("customer", 0.75)],
+               "funnel": NS(reached={"lead": 6, "qualified": 4, "won": 1}, conversion={"lead": 4 / 6, "qualified": None},
+                            days_in_stage={"lead": 2.0, "qualified": None}, open_share={"lead": 0.5, "qualified": 0.5},
+                            win_rate=0.25, won=1, lost=3)},
+    "lost_analysis": {"period": "this_quarter", "since": T0, "whole_team": True, "rep": None,
+                      "reasons": [("price", 2, "€5,000.00"), ("timing", 1, "")], "competitors": []},
+    "forecast": {"whole_team": True, "rep": None, "months": [{"month": T0, "total": "€3,000.00", "reps": [("Dana", "€3,000.00")]},
+                                                            {"month": T1, "total": "", "reps": []}],
+                 "chances": [("lead", 0.1), ("negotiation", 0.75)]},
+    "at_risk": {"whole_team": False, "rep": None, "totals": {"customers": 12, "complaints": 1, "deals": 2},
+                "days": {"customer": 30, "complaint": 7, "deal": 21}, "shown": 5, "others": ["Jana Nováková", "Olga Petrova"], "more": 3},
+    "at_risk_customer": {"customer": customer(), "reasons": [
+        {"kind": "complaint", "since": T0, "what": "broken again"}, {"kind": "deal", "since": T0, "what": "Website", "stage": "proposal"},
+        {"kind": "quiet", "since": T0, "days": 45}, {"kind": "quiet", "since": None, "days": None}]},
+    "call_what": {"kind": "call", "customer": customer()},
+    "route_confirm": {"rule": RULE},
+    "route_saved": {"rule": RULE},
+    "route_list": {"rules": [RULE, {**RULE, "id": 4, "conditions": [], "in_turn": False}]},
+    "route_who": {"members": [NS(name="Alice"), NS(name="Bob")]},
+    "route_which_field": {"value": "acme"},
+    "route_remove_confirm": {"rule": RULE},
+    "route_removed": {"rule": RULE},
+    "route_not_found": {"number": 7},
 }
 
 

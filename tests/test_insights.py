@@ -126,3 +126,53 @@ async def test_with_rates_a_summary_totals_each_stage_in_one_currency(alice, dem
     [after] = await alice.send("summary this month")
     assert "€82,500.00" in after.text and "US$75,000.00" not in after.text.split("Won")[0]  # 15 000 + 75 000 × 0.9
     assert "Lead 2 · €82.5k;" in after.image.alt and "Lost 1 · €11.2k" in after.image.alt  # the chart too
+
+
+ENGLISH_HEADINGS = ("Funnel", "Why deals were lost", "Forecast", "At risk", "Win rate", "Deals that got this far",
+                    "Weighted pipeline", "Customers gone quiet", "Deals with no move", "made ")
+
+
+async def test_the_report_speaks_the_language_asked_for(app, db_url, tmp_path):
+    team = await history(app)
+    pages = {}
+    for code in ("en", "cs", "sl", "zh", "cy", "az"):
+        out = tmp_path / f"report-{code}.html"
+        made = await asyncio.to_thread(CliRunner().invoke, cli, ["report", "--output", str(out), "--db", db_url, "--team", team.name,
+                                                                 "--now", "2026-11-25T10:00:00+00:00", "--lang", code])
+        assert made.exit_code == 0, made.output
+        pages[code] = out.read_text(encoding="utf-8")
+    assert all(heading in pages["en"] for heading in ENGLISH_HEADINGS)
+    for code in ("cs", "sl", "zh", "cy", "az"):
+        page = pages[code]
+        assert f'<html lang="{code}">' in page and "Quiet Ltd" in page and "Contoso" in page
+        assert not [h for h in ENGLISH_HEADINGS if f">{h}<" in page or f">{h}" in page], code
+    assert "<h2>Obchodní trychtýř</h2>" in pages["cs"] and "<h2>Proč jsme prohráli obchody</h2>" in pages["cs"]
+    assert "Zákazníci bez kontaktu 30 dnů a déle" in pages["cs"] and "<h2>转化漏斗</h2>" in pages["zh"]
+    assert "<h2>Rhagolwg</h2>" in pages["cy"] and "<h2>Risk altında</h2>" in pages["az"] and "<h2>Napoved</h2>" in pages["sl"]
+    wrong = await asyncio.to_thread(CliRunner().invoke, cli, ["report", "--db", db_url, "--team", team.name, "--lang", "de",
+                                                              "--output", str(tmp_path / "de.html")])
+    assert wrong.exit_code == 1 and "--lang must be one of" in wrong.output
+
+
+async def test_the_report_reads_the_teams_deals_once(app):
+    """Funnel, lost reasons and forecast share one read of the deals (DealFacts' columns, not
+    whole rows: the summary and the stalled deals read those)."""
+    from sqlalchemy import event
+
+    from crmbot.report import page
+
+    team = await history(app)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with app.db.sessions() as session:
+            html = await page(session, app.i18n, team, "this_month", NOW, "en", "UTC")
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    fact_reads = [s for s in statements if "deals.lost_reason" in s and "deals.expected_close" in s and "deals.updated_at" not in s]
+    assert len(fact_reads) == 1, fact_reads
+    assert "Contoso" in html and "Quiet Ltd" in html

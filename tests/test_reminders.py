@@ -566,10 +566,13 @@ async def test_the_weekly_summary_comes_with_its_chart_and_names_who_is_at_risk(
         session.add(models.Deal(team_id=boss.team_id, customer_id=quiet.id, owner_id=boss.id, title="Stuck kiosk",
                                 stage="proposal", amount_minor=100_00, currency="EUR",
                                 created_at=NOW - timedelta(days=60), updated_at=NOW - timedelta(days=60)))
+        session.add(models.Complaint(team_id=boss.team_id, customer_id=quiet.id, member_id=boss.id, text="late", status="open",
+                                     severity="normal", created_at=NOW - timedelta(days=10)))
     platform = RecordingPlatform()
     loop = loop_for(app, platform, clock, digests_enabled=True)
     await loop.run_once(datetime(2026, 11, 30, 8, 1, tzinfo=timezone.utc))  # Monday 09:01 in Prague
     [weekly] = [r for _, replies in platform.sent for r in replies if r.kind == "weekly_summary"]
     assert "Gone quiet: Quiet Ltd" in weekly.text and "Deals with no move: Stuck kiosk (Quiet Ltd)" in weekly.text
+    assert "Complaints open too long: Quiet Ltd (15 Nov 2026)" in weekly.text
     assert weekly.chart is None and weekly.image.data.startswith(b"\x89PNG")
     assert weekly.image.alt.startswith("Won · Lost:")

@@ -471,3 +471,25 @@ async def test_a_summary_comes_with_its_chart_uploaded_in_the_same_conversation(
     [upload] = slack.api.uploads.values()
     assert upload["content"].startswith(b"\x89PNG")
     assert any("Pipeline" in all_text(p) for p in slack.posted(slack.api.dm_channel(ALICE)))
+
+
+# -- analysis by chat --------------------------------------------------------------------------------
+
+
+async def test_a_follow_up_button_on_a_customer_at_risk_acts_on_that_customer(slack):
+    status, _ = await slack.post(slack.api.message_im_event(BOB, "who's at risk"))
+    assert status == 200
+    channel = slack.api.dm_channel(BOB)
+    posted = [(ts, m) for (chat, ts), m in slack.api.messages.items() if chat == channel]
+    assert len(posted) == 6 and "Customers with no contact for 30 days or more: 5" in all_text(posted[0][1])
+    ts, nina = next((ts, m) for ts, m in posted if "Nina Kovačič" in all_text(m))
+    actions = next(b for b in nina["blocks"] if b["type"] == "actions")
+    follow = next(e for e in actions["elements"] if e["text"]["text"].startswith("⏰ Follow up"))
+    status, _ = await slack.post(slack.api.block_actions(BOB, follow["action_id"], follow["value"], channel_id=channel, message_ts=ts))
+    assert status == 200
+    await slack.adapter.drain()
+    assert "I'll remind you" in all_text(slack.posted()[-1]) and "Nina Kovačič" in all_text(slack.posted()[-1])
+    async with slack.app.db.sessions() as session:
+        [made] = await session.scalars(select(models.FollowUp).where(models.FollowUp.note.contains("at risk")))
+        nina_row = await session.get(models.Customer, made.customer_id)
+    assert nina_row.name == "Nina Kovačič" and made.due_at.isoformat() == "2026-11-26T09:00:00+00:00"  # 09:00 in London

@@ -675,3 +675,33 @@ async def test_a_summary_comes_with_its_chart_as_a_photo_before_the_text(polling
     [photo] = polling.api.calls_to("sendPhoto")
     assert photo.params["chat_id"] == ALICE and photo.params["photo"].content.startswith(b"\x89PNG")
     assert polling.api.calls.index(photo) < polling.api.calls.index(text)
+
+
+# -- analysis and routing by chat ------------------------------------------------------------------
+
+
+async def test_a_manager_saves_a_routing_rule_with_its_button(polling, demo):
+    [asked] = await polling.say(ALICE, "new leads from the web go to Bob")
+    assert "New customers: status = lead, source = web → Bob" in plain(asked)
+    assert await count(demo, models.Route) == 0
+    [saved] = await polling.press(ALICE, ALICE, "✅ Save")
+    assert "Rule 1 saved" in plain(saved)
+    [rule] = await rows(demo, models.Route)
+    assert rule.conditions == [["status", "lead"], ["source", "web"]] and rule.deleted_at is None
+
+
+async def test_each_customer_at_risk_comes_with_buttons_of_its_own(polling, demo):
+    api = polling.api
+    sent = await polling.say(BOB, "who's at risk", expect=6)
+    assert "Customers with no contact for 30 days or more: 5" in plain(sent[0])
+    keyboards = [(key, m) for key, m in api.messages.items() if key[0] == BOB and m.get("reply_markup")]
+    assert len(keyboards) == 5
+    (_, last_id), last = keyboards[-1]
+    name = telegram_plain(last["text"]).splitlines()[0].removeprefix("👤 ")
+    [asked] = await polling.press(BOB, BOB, "📞 Log a call")
+    assert f"What was said on the call with {name}?" in plain(asked)
+    assert all(api.messages[key].get("reply_markup") for key, _ in keyboards[:-1])  # the others keep theirs
+    [logged] = await polling.say(BOB, "talked about new curtains, she wants a quote")
+    assert f"Call logged with {name}." in plain(logged)
+    [call] = await rows(demo, models.Interaction, models.Interaction.summary == "talked about new curtains, she wants a quote")
+    assert call.kind == "call"

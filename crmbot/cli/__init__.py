@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.cli import chat, data, members, ops, privacy, quality, reports, routes  # noqa: F401  (registration by import)
+from crmbot.cli import chat, data, members, ops, privacy, quality, reports, routes, settings  # noqa: F401  (registration by import)
 from crmbot.cli.common import cli
 
 

@@ -43,12 +43,14 @@ slack_cli = typer.Typer(help="Slack workspaces.", no_args_is_help=True)
 auto_followup_cli = typer.Typer(help="Follow-ups a team gets every time: after a new lead, after a resolved complaint.", no_args_is_help=True)
 rates_cli = typer.Typer(help="Exchange rates for totals in one currency.", no_args_is_help=True)
 route_cli = typer.Typer(help="Routing rules: who gets new customers and complaints.", no_args_is_help=True)
+settings_cli = typer.Typer(help="Team settings: when customers, complaints and deals count as at risk; the forecast's chance per stage.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(member_cli, name="member")
 cli.add_typer(slack_cli, name="slack")
 cli.add_typer(route_cli, name="route")
 cli.add_typer(rates_cli, name="rates")
 cli.add_typer(auto_followup_cli, name="auto-follow-up")
+cli.add_typer(settings_cli, name="settings")
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: scripts grep them
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CRMBOT_DATABASE_URL, else a file in your data directory).")]

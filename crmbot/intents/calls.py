@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmbot.intents import prompts
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -15,6 +16,11 @@ async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
     customer = await ctx.customer(intent)
     if isinstance(customer, Asked):
         return customer.replies
+    if intent.slots.get("ask"):
+        # a button said "log a call" but not what was said: that is the member's next message
+        await prompts.ask(ctx, intent.name, {"customer_id": customer.id, "kind": kind})
+        cancel = await ctx.buttons([(ctx.t("button.cancel"), "cancel", {})])
+        return [ctx.reply("call_what", kind=kind, customer=customer, buttons=cancel)]
     if intent.slots.get("due_unclear"):
         # "ring back 12/15/2115": a follow-up that far off is a slip; ask before keeping anything
         return [ctx.reply("due_needed")]

@@ -23,6 +23,8 @@ async def remind(ctx: Context, intent: Intent) -> list[Reply]:
     delay = intent.slots.get("delay")
     if due is None and delay is not None:
         due = ctx.now + delay
+    if due is None and intent.slots.get("how"):
+        due = snooze_until(ctx, intent.slots["how"])  # a button's "tomorrow 9:00", counted when pressed
     if due is None:
         return [ctx.reply("due_needed")]
     if intent.slots.get("due_in_past") or due < ctx.now:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from crmbot.store import Session, analytics, models, records
+from crmbot.store import Session, analytics, models
 from crmbot.text import fold
 
 OPEN = models.OPEN_STAGES
@@ -21,6 +21,7 @@ DEFAULT_PROBABILITY = {"lead": Decimal("0.1"), "qualified": Decimal("0.25"), "pr
 # after how many days quiet a customer, an open complaint or a deal counts as at risk ("risk_days")
 DEFAULT_RISK_DAYS = {"customer": 30, "complaint": 7, "deal": 21}
 RISK_LIST = 20  # the longest-quiet first: a list a manager reads to the end
+RISK_KINDS = tuple(DEFAULT_RISK_DAYS)
 
 Money = dict[str, Decimal]  # currency -> amount ("" when a deal has none)
 
@@ -44,6 +45,17 @@ class Rates:
         if any(c and c != self.base and c not in self.per_unit for c in money):
             return money
         return {self.base: sum((v if c in ("", self.base) else v * self.per_unit[c] for c, v in money.items()), Decimal(0))}
+
+
+def risk_days(team: models.Team) -> dict[str, int]:
+    """After how many days each kind counts as at risk: the team's own, else the defaults."""
+    return {**DEFAULT_RISK_DAYS, **{k: int(v) for k, v in ((team.settings or {}).get("risk_days") or {}).items() if k in DEFAULT_RISK_DAYS}}
+
+
+def probabilities(team: models.Team) -> dict[str, Decimal]:
+    """How likely a deal at each open stage is to be won: the team's own, else the defaults."""
+    own = (team.settings or {}).get("stage_probability") or {}
+    return {**DEFAULT_PROBABILITY, **{s: Decimal(str(p)) for s, p in own.items() if s in DEFAULT_PROBABILITY}}
 
 
 def add(money: Money, deal: analytics.DealFacts, weight: Decimal = Decimal(1)) -> None:
@@ -86,6 +98,7 @@ class AtRisk:
     old_complaints: list[models.Complaint]
     stalled_deals: list[tuple[models.Deal, datetime]]  # and since when at their stage
     totals: dict[str, int]  # how many of each there are, beyond the lists
+    days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RISK_DAYS))  # the thresholds used
 
 
 def _reached(history: list[analytics.StageChange], deal: analytics.DealFacts) -> set[str]:
@@ -94,8 +107,10 @@ def _reached(history: list[analytics.StageChange], deal: analytics.DealFacts) ->
 
 
 async def funnel(session: Session, team_id: int, since: datetime, until: datetime, now: datetime,
-                 owner_id: int | None = None) -> Funnel:
-    deals = await analytics.deals(session, team_id, owner_id)
+                 owner_id: int | None = None, deals: list[analytics.DealFacts] | None = None) -> Funnel:
+    """`deals`: the team's (or the owner's) deals when the caller read them already."""
+    if deals is None:
+        deals = await analytics.deals(session, team_id, owner_id)
     history = await analytics.stage_changes(session, team_id, {d.id for d in deals})
     cohort = [d for d in deals if since <= d.created_at < until]
     reached: Counter[str] = Counter()
@@ -139,10 +154,12 @@ async def funnel(session: Session, team_id: int, since: datetime, until: datetim
 
 
 async def lost_reasons(session: Session, team_id: int, since: datetime, until: datetime,
-                       owner_id: int | None = None) -> tuple[list[LostReason], list[LostReason]]:
+                       owner_id: int | None = None, deals: list[analytics.DealFacts] | None = None,
+                       ) -> tuple[list[LostReason], list[LostReason]]:
     """Why deals were lost in the period and to whom, most often first: (reasons, competitors)."""
-    lost = [d for d in await analytics.deals(session, team_id, owner_id)
-            if d.stage == "lost" and d.closed_at is not None and since <= d.closed_at < until]
+    if deals is None:
+        deals = await analytics.deals(session, team_id, owner_id)
+    lost = [d for d in deals if d.stage == "lost" and d.closed_at is not None and since <= d.closed_at < until]
 
     def ranked(key) -> list[LostReason]:
         groups: dict[str, LostReason] = {}
@@ -167,11 +184,14 @@ def month_start(moment: datetime, ahead: int = 0, tz: str = "UTC") -> datetime:
 
 
 async def forecast(session: Session, team: models.Team, now: datetime, months: int = 2,
-                   owner_id: int | None = None, tz: str = "UTC") -> list[Forecast]:
+                   owner_id: int | None = None, tz: str = "UTC", deals: list[analytics.DealFacts] | None = None,
+                   ) -> list[Forecast]:
     """This month's and next month's weighted pipeline: each open deal expected to close in the
     month counts at its stage's probability."""
-    chance = {**DEFAULT_PROBABILITY, **{s: Decimal(str(p)) for s, p in (team.settings or {}).get("stage_probability", {}).items()}}
-    deals = [d for d in await analytics.deals(session, team.id, owner_id) if d.stage in OPEN and d.expected_close]
+    chance = probabilities(team)
+    if deals is None:
+        deals = await analytics.deals(session, team.id, owner_id)
+    deals = [d for d in deals if d.stage in OPEN and d.expected_close]
     out = []
     for ahead in range(months):
         start, end = month_start(now, ahead, tz), month_start(now, ahead + 1, tz)
@@ -188,12 +208,11 @@ async def forecast(session: Session, team: models.Team, now: datetime, months: i
 async def at_risk(session: Session, team: models.Team, now: datetime, owner_id: int | None = None,
                   limit: int = RISK_LIST) -> AtRisk:
     """The longest quiet customers, the oldest open complaints and the longest stalled deals,
-    at most `limit` of each (with how many there are in all)."""
-    days = {**DEFAULT_RISK_DAYS, **(team.settings or {}).get("risk_days", {})}
+    at most `limit` of each (with how many there are in all); a rep's own (`owner_id`)."""
+    days = risk_days(team)
     quiet, quiet_total = await analytics.quiet_customers(session, team.id, now - timedelta(days=days["customer"]), owner_id, limit)
-    complaints = [c for c in await records.open_complaints(session, team.id)
-                  if c.created_at < now - timedelta(days=days["complaint"])]
+    complaints, complaints_total = await analytics.old_complaints(
+        session, team.id, now - timedelta(days=days["complaint"]), owner_id, limit)
     stalled, stalled_total = await analytics.stalled_deals(session, team.id, now - timedelta(days=days["deal"]), owner_id, limit)
-    complaints.sort(key=lambda c: c.created_at)
-    return AtRisk(quiet, complaints[:limit], stalled,
-                  {"customers": quiet_total, "complaints": len(complaints), "deals": stalled_total})
+    return AtRisk(quiet, complaints, stalled,
+                  {"customers": quiet_total, "complaints": complaints_total, "deals": stalled_total}, days)

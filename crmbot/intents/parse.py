@@ -28,7 +28,8 @@ INTENTS = (
     "log_call", "add_note", "find_customer", "add_customer", "new_deal", "move_deal", "complaint",
     "resolve_complaint", "remind", "agenda", "followup_done", "followup_snooze", "summary", "undo",
     "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "tag", "untag", "list",
-    "merge_customers", "history", "unknown",
+    "merge_customers", "history", "funnel", "lost_analysis", "forecast", "at_risk", "route_add", "route_list",
+    "route_remove", "unknown",
 )
 # how free text is read: the vocabulary rules alone, the classifier alone, or both (the product)
 MODES = ("rules", "model", "combined")
@@ -40,7 +41,8 @@ TYPO_WEIGHT = 0.8  # a word or phrase read through a typo counts for this much o
 START_BONUS = 1.0  # what a message opens with is usually what it is about
 MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 # intents for which a named day is a period to look at, not a moment something is due
-UNDATED = frozenset({"agenda", "summary", "help", "undo", "list", "tag", "untag", "history"})
+UNDATED = frozenset({"agenda", "summary", "help", "undo", "list", "tag", "untag", "history", "funnel", "lost_analysis",
+                     "forecast", "at_risk"})
 # intents that record what already happened: a past day names when, not a follow-up
 RECORDS = frozenset({"log_call", "add_note"})
 # intents a named day is kept for: when a reminder is due, until when one is put off, when a
@@ -66,7 +68,8 @@ RULES_ALONE_LEAD = 2.0
 CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
 MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
 # intents that change nothing: when one of them is the only likely reading, it is just done
-HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "list", "history", "unknown"})
+HARMLESS = frozenset({"find_customer", "agenda", "summary", "help", "ack", "cancel", "list", "history", "unknown",
+                      "funnel", "lost_analysis", "forecast", "at_risk", "route_list"})
 # intents that look at a day ("agenda for Friday"): the day named is kept as `day`
 LOOKING = frozenset({"agenda", "list"})
 # intents that put a tag on a customer or take it off: "tag eva vip"
@@ -111,6 +114,9 @@ class _Vocabulary:
     # a number spelled out before a multiplier: "osmdesát tisíc", "on beş min", "sixty thousand"
     spelled: re.Pattern | None = None
     spelled_values: dict[str, float] = field(default_factory=dict)
+    # `[intent_patterns.<intent>]`: a sentence's shape that names an intent ("leads … go to …"),
+    # a regular expression over the folded text; a match adds its weight
+    shapes: tuple[tuple[re.Pattern, str, float], ...] = ()
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -192,8 +198,10 @@ def _vocabulary(language: Language) -> _Vocabulary:
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
     phrases.sort(key=lambda p: -p[0])
     typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
+    shapes = tuple((re.compile(pattern), intent, float(weight))
+                   for intent, table in language.data.get("intent_patterns", {}).items() for pattern, weight in table.items())
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
-                       *_counts(language), *_spelled(language))
+                       *_counts(language), *_spelled(language), shapes)
 
 
 def _one_off(phrase: str) -> re.Pattern:
@@ -279,6 +287,9 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
         for intent, weight in vocab.single[word].items():
             bonus = START_BONUS if position == 0 else 0.0
             scores[intent] = scores.get(intent, 0.0) + weight * typo + bonus
+    for pattern, intent, weight in vocab.shapes:
+        if pattern.search(folded):
+            scores[intent] = scores.get(intent, 0.0) + weight
     return scores, spans
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmbot.intents import prompts
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -29,4 +30,5 @@ async def forget(ctx: Context, intent: Intent) -> list[Reply]:
 
 @router.intent("cancel")
 async def cancel(ctx: Context, intent: Intent) -> list[Reply]:
+    await prompts.drop(ctx)  # a question waiting for the next message is cancelled too
     return [ctx.reply("cancelled")]

@@ -156,12 +156,12 @@ def period_words(ctx: Context, data: dict) -> tuple[str, str | None]:
     ("last week", "16 – 22 Nov 2026"), ("this month", "since 1 Nov 2026"), ("1 – 15 Nov 2026", None)."""
     f, _ = Formats(ctx.i18n, ctx.locale, ctx.tz), ctx.i18n.translator(ctx.locale)
     if data.get("days"):
-        return f.days(*data["days"]), None
+        return f.span(*data["days"]), None
     name = ctx.t(f"period.{data['period']}")
     if data["period"] in ENDED:
         zone = ZoneInfo(ctx.tz)
         last = (data["until"].astimezone(zone) - timedelta(days=1)).date()
-        return name, f.days(data["since"].astimezone(zone).date(), last)
+        return name, f.span(data["since"].astimezone(zone).date(), last)
     return name, _("since %(day)s", day=f.day(data["since"]))
 
 

@@ -24,7 +24,7 @@ from crmbot.store import models, records
 MORNING = "morning"
 WEEKLY = "weekly"
 WEEKLY_AT = time(9, 0)  # Monday, local
-WEEKLY_RISKS = 3  # customers gone quiet and stalled deals the weekly summary names
+WEEKLY_RISKS = 3  # customers gone quiet, complaints open too long and stalled deals the weekly summary names
 DEFAULT_DIGEST_AT = time(8, 30)
 D = models.DigestSent
 
@@ -171,11 +171,13 @@ async def weekly_values(session: AsyncSession, member: models.Member, now: datet
     )
     team = await session.get(models.Team, team_id)
     risk = await insights.at_risk(session, team, now, limit=WEEKLY_RISKS)
-    risky = await records.customers_by_id(session, team_id, {d.customer_id for d, _ in risk.stalled_deals})
+    risky = await records.customers_by_id(session, team_id, {d.customer_id for d, _ in risk.stalled_deals}
+                                          | {c.customer_id for c in risk.old_complaints})
     return {
         "member": member, "since": since, "activity": dict(sorted(activity.items())),
         "quiet": [customer for customer, _ in risk.quiet_customers],
         "stalled": [(deal, risky.get(deal.customer_id)) for deal, _ in risk.stalled_deals],
+        "old_complaints": [(complaint, risky.get(complaint.customer_id)) for complaint in risk.old_complaints],
         "won": [d for d in closed if d.stage == "won"], "lost": [d for d in closed if d.stage == "lost"],
         "new_complaints": await records.complaints_since(session, team_id, since),
         "open_complaints": await records.open_complaints(session, team_id),

@@ -111,3 +111,20 @@ async def stalled_deals(session: AsyncSession, team_id: int, before: datetime, o
     rows = (await session.execute(joined.order_by(since, M.Deal.id).limit(limit))).all()
     total = await session.scalar(select(func.count()).select_from(joined.subquery()))
     return [(deal, at) for deal, at in rows], total or 0
+
+
+async def old_complaints(session: AsyncSession, team_id: int, before: datetime, owner_id: int | None,
+                         limit: int) -> tuple[list[M.Complaint], int]:
+    """Open complaints made before `before`, oldest first, at most `limit`, and how many there
+    are in all. A rep's (`owner_id`) are those they handle: assigned to them, or assigned to
+    nobody and about a customer of theirs."""
+    where = [M.Complaint.team_id == team_id, M.Complaint.deleted_at.is_(None), M.Complaint.status == "open",
+             M.Complaint.created_at < before]
+    query = select(M.Complaint)
+    if owner_id is not None:
+        theirs = select(M.Customer.id).where(M.Customer.team_id == team_id, M.Customer.owner_id == owner_id)
+        where.append((M.Complaint.assignee_id == owner_id)
+                     | (M.Complaint.assignee_id.is_(None) & M.Complaint.customer_id.in_(theirs)))
+    rows = list(await session.scalars(query.where(*where).order_by(M.Complaint.created_at, M.Complaint.id).limit(limit)))
+    total = await session.scalar(select(func.count()).select_from(M.Complaint).where(*where))
+    return rows, total or 0

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models, tags as tagging
-from crmbot.text import fold, words
+from crmbot.text import fold, has_cjk, words
 
 CUSTOMER_FIELDS = ("source", "status", "tag", "company", "country")
 COMPLAINT_FIELDS = ("text", "product")
@@ -30,18 +30,36 @@ def entity_of(conditions: list[tuple[str, str]]) -> str:
     return "complaint" if any(name in COMPLAINT_FIELDS for name, _ in conditions) else "customer"
 
 
-async def add(session: AsyncSession, team_id: int, conditions: list[tuple[str, str]], assignees: list[int],
-              round_robin: bool, now: datetime) -> models.Route:
+async def make(session: AsyncSession, team_id: int, conditions: list[tuple[str, str]], assignees: list[int],
+               round_robin: bool, now: datetime, entity: str | None = None) -> models.Route:
+    """A new rule, last in order, not yet added to the session (the caller's audited write does).
+    `entity` says what it routes when the conditions alone do not ("new complaints go to Carol")."""
     for name, _ in conditions:
         if name not in FIELDS:
             raise ValueError(f"unknown field {name!r}")
+    if entity is not None and entity not in ("customer", "complaint"):
+        raise ValueError(f"unknown entity {entity!r}")
     last = await session.scalar(select(func.max(R.position)).where(R.team_id == team_id))
-    route = R(team_id=team_id, position=(last or 0) + 1, entity=entity_of(conditions),
-              conditions=[[name, value] for name, value in conditions], assignees=list(assignees),
-              round_robin=round_robin, turn=0, created_at=now)
+    return R(team_id=team_id, position=(last or 0) + 1, entity=entity or entity_of(conditions),
+             conditions=[[name, value] for name, value in conditions], assignees=list(assignees),
+             round_robin=round_robin, turn=0, created_at=now)
+
+
+async def add(session: AsyncSession, team_id: int, conditions: list[tuple[str, str]], assignees: list[int],
+              round_robin: bool, now: datetime) -> models.Route:
+    route = await make(session, team_id, conditions, assignees, round_robin, now)
     session.add(route)
     await session.flush()
     return route
+
+
+async def known_values(session: AsyncSession, team_id: int, name: str) -> list[str]:
+    """The lead sources or companies the team's customers have, as written: a rule made by chat
+    names them the way the records do ("z webu" routes customers whose source is "web")."""
+    column = {"source": models.Customer.lead_source, "company": models.Customer.company}[name]
+    rows = await session.scalars(select(column).where(models.Customer.team_id == team_id, models.Customer.deleted_at.is_(None),
+                                                      column.is_not(None)).distinct().limit(500))
+    return sorted(value for value in rows if value and value.strip())
 
 
 async def active(session: AsyncSession, team_id: int) -> list[models.Route]:
@@ -65,13 +83,38 @@ def country_of(customer: models.Customer) -> str | None:
     return None
 
 
+STEM_FROM = 5  # a word this long also matches with another ending: "invoices" / "invoice", "faktury" / "fakturu"
+ENDING = 2  # ... of up to this many letters
+STEM_MIN = 4  # ... keeping at least this many: "price" is not "pride"
+
+
+def same_word(wanted: str, word: str) -> bool:
+    """Whether a complaint's word is the rule's word, perhaps with another ending: rules are
+    said in sentences ("complaints about invoices"), complaints use the singular or another case."""
+    if wanted == word:
+        return True
+    if len(wanted) < STEM_FROM or abs(len(word) - len(wanted)) > ENDING:
+        return False
+    stem = max(len(wanted) - ENDING, STEM_MIN)
+    return len(word) >= stem and word[:stem] == wanted[:stem]
+
+
+def mentions(text: str, wanted: str) -> bool:
+    """A complaint's text names the word: as a word (any ending), or inside a run of Chinese,
+    which is written without spaces."""
+    text, wanted = fold(text), fold(wanted)
+    if has_cjk(wanted):
+        return wanted in text
+    return any(same_word(wanted, word) for word in words(text))
+
+
 def _holds(name: str, wanted: str, customer: models.Customer, complaint: models.Complaint | None,
            tags: Collection[str] = ()) -> bool:
-    wanted = fold(wanted)
     if name == "tag":
         return tagging.key_of(wanted) in {tagging.key_of(t) for t in tags}
     if name == "text":
-        return complaint is not None and wanted in words(fold(complaint.text or ""))
+        return complaint is not None and mentions(complaint.text or "", wanted)
+    wanted = fold(wanted)
     if name == "product":
         return complaint is not None and fold(complaint.product or "") == wanted
     value = {"source": customer.lead_source, "status": customer.status, "company": customer.company,
