@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, cached_property
 from gettext import NullTranslations
@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_compact_currency, format_currency, format_decimal
@@ -273,6 +273,13 @@ class Formats:
         if moment is None:
             return "—"
         return format_date(moment.astimezone(ZoneInfo(self.tz)), "medium", locale=self.locale)
+
+    def yearly_day(self, month: int, day: int, year: int | None = None) -> str:
+        """A day that comes back every year: "12 March", "12. března", "3月12日"; with its year
+        when known ("12 March 1980")."""
+        if year is not None:
+            return format_date(date(year, month, day), "long", locale=self.locale)
+        return format_skeleton("MMMMd", date(2000, month, day), locale=self.locale)  # 2000 has a 29 February
 
     def month(self, moment: datetime) -> str:
         """"December 2026", "prosinec 2026": a month on its own."""

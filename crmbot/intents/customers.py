@@ -8,12 +8,12 @@ from rapidfuzz import fuzz
 
 from crmbot.i18n import Language
 from crmbot.intents import slots as slot_json
-from crmbot.intents import auto_followups
+from crmbot.intents import auto_followups, profile_view
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
-from crmbot.store import customers, models, records
+from crmbot.store import customers, models, profile, records
 from crmbot.text import EMAIL, fold, normalise_phone
 
 router = Router()
@@ -31,6 +31,7 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     deals = await records.open_deals(ctx.session, team_id, customer.id)
     complaints = await records.open_complaints(ctx.session, team_id, customer.id)
     followup = await records.next_followup(ctx.session, team_id, customer.id)
+    facts = await profile.facts_of(ctx.session, team_id, customer.id)
     owner = members.get(customer.owner_id) if customer.owner_id else None
     fields = [(ctx.t("field.owner"), owner.name if owner else "—")]
     if customer.phones:
@@ -41,6 +42,8 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     return ctx.reply(
         "card", customer=customer, owner=owner, members=members, interactions=interactions, deals=deals,
         complaints=complaints, followup=followup, card=Card(customer.display_name, tuple(fields)),
+        channel=profile_view.channel(ctx, customer.preferred_channel), profile=profile_view.profile_lines(ctx, facts),
+        phones=[profile_view.phone(p) for p in customer.phones or ()],
     )
 
 

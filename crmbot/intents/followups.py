@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from crmbot.intents import yearly_reminders
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -17,6 +18,11 @@ SNOOZE_MORNING = time(9, 0)
 
 @router.intent("remind")
 async def remind(ctx: Context, intent: Intent) -> list[Reply]:
+    slots = intent.slots
+    if slots.get("occasion") and (slots.get("month") is not None or (slots.get("due") is None and slots.get("delay") is None)):
+        # "remind me of petr's birthday": every year on that day; but "remind me to buy her a
+        # birthday present on Friday" is a reminder for Friday
+        return await yearly_reminders.remind_yearly(ctx, intent)
     due = intent.slots.get("due")
     delay = intent.slots.get("delay")
     if due is None and delay is not None:
