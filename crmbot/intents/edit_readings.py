@@ -24,7 +24,6 @@ from functools import lru_cache
 
 from crmbot.i18n import Language
 from crmbot.intents import facts
-from crmbot.store import models
 from crmbot.text import fold, has_cjk
 
 EDITS = frozenset({"edit_customer", "edit_deal", "delete_deal"})
@@ -102,11 +101,12 @@ def settle(name: str, alternatives: tuple[str, ...], evidence: Evidence, *, stag
     said_new = fact.renewed or evidence.change  # "new email …", "change … to …"
     if name == "unknown" and fact.field in facts.CONTACT_FIELDS and not said_new:
         return None  # "Dvořák, tel: 731 222 333" alone is not yet a change of his number
-    # a question crmbot would ask is settled by a fact said in so many words: a status or a day
-    # ("张伟现在是正式客户了"), a detail said to be new or changed
-    outright = fact.field in ("status", *models.DATED_KINDS) or said_new
+    # a question crmbot would ask is settled by a fact said in so many words: a status, a day,
+    # family, a hobby ("张伟现在是正式客户了"), a detail said to be new or changed; not when the
+    # first reading is a new customer (then it is that person's details)
+    outright = fact.field not in facts.CONTACT_FIELDS or said_new
     if alternatives:
-        settles = outright and name != "add_customer" and bool(FACT_READINGS & {name, *alternatives})
+        settles = outright and (name != "add_customer" or said_new) and bool(FACT_READINGS & {name, *alternatives})
     else:
         settles = name in FACT_READINGS
     if settles and not (added and "add_customer" in {name, *alternatives}):

@@ -446,9 +446,13 @@ class Parser:
         scores, _ = _score(_vocabulary(language), folded)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if ranked and ranked[0][0] in edit_readings.EDITS and ranked[0][1] >= MIN_SCORE \
-                and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= RULES_ALONE_LEAD) \
                 and edit_readings.stands(ranked[0][0], edits):
-            return ranked[0][0], ()
+            lead = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
+            # a change word that leads, and the changed value said with it ("změň Kučerové
+            # telefon na …", where "telefon na" is also how a number is asked for)
+            outright = ranked[0][0] == "edit_customer" and edits.fact is not None and edits.change and lead > 0
+            if lead >= RULES_ALONE_LEAD or outright:
+                return ranked[0][0], ()
         settled = edit_readings.settle(
             name, alternatives, edits, stage_said=_phrase_in(language, "stages", folded, typos=False)[0] is not None,
             opened=_said_as_written(language, "new_deal", folded) >= OPENS, added=_said_as_written(language, "add_customer", folded) >= OPENS,
