@@ -48,6 +48,10 @@ class Evidence:
     rename: bool
     words: int  # how many words the message has
 
+    @property
+    def said(self) -> bool:
+        """Whether the message holds anything an edit could stand on (most hold nothing)."""
+        return self.fact is not None or self.field_named or self.deal or self.closes
 
 @lru_cache(maxsize=16)  # Language is hashed by identity
 def _words(language: Language, key: str) -> re.Pattern | None:
@@ -67,13 +71,17 @@ def said(language: Language, key: str, folded: str) -> re.Match | None:
     return pattern.search(folded) if pattern is not None else None
 
 
-def evidence(language: Language, folded: str, text: str, *, asked: bool = False) -> Evidence:
-    """What the message holds that makes it a change. `asked`: it is one by its command ("/edit")."""
+def evidence(language: Language, folded: str, text: str, *, asked: bool = False, reading: str = "unknown",
+             asking: bool = False) -> Evidence:
+    """What the message holds that makes it a change. `asked`: it is one by its command ("/edit");
+    `reading` and `asking`: what it was read as, and whether crmbot would ask (a fact is looked
+    for only where it may stand in: most messages are calls and deals, read without it)."""
     change = asked or said(language, "change", folded) is not None
+    wanted = change or asking or reading in FACT_READINGS
     named = facts.field_named(language, folded) is not None
     closes = said(language, "closes", folded) is not None
     return Evidence(
-        fact=facts.read(language, folded, text, changing=change), field_named=named, change=change,
+        fact=facts.read(language, folded, text, changing=change) if wanted else None, field_named=named, change=change,
         deal=said(language, "deal", folded) is not None, delete=said(language, "delete", folded) is not None,
         close=not closes and said(language, "close", folded) is not None, closes=closes,
         rename=said(language, "rename", folded) is not None, words=len(re.findall(r"[^\W_]+", folded)),

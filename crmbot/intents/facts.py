@@ -164,17 +164,27 @@ def occasion(language: Language, folded: str) -> tuple[str, str, tuple[int, int]
 
 def field_named(language: Language, folded: str) -> str | None:
     """The customer field a message names, if any ("change eva's phone": phone)."""
-    fields = table(language).words["field"]
-    for word in sorted(fields, key=len, reverse=True):
-        if _has(language, word, folded):
-            return fields[word]
-    return None
+    found = _any_field(language).search(folded)
+    return table(language).words["field"][found.group(0)] if found else None
+
+
+@lru_cache(maxsize=16)  # Language is hashed by identity
+def _any_field(language: Language) -> re.Pattern:
+    """Every field word in one pattern, longest first: asked of every message."""
+    words = _alternation(table(language).words["field"])
+    if not language.data["meta"].get("spaces", True):
+        return re.compile(words)
+    return re.compile(rf"(?<![^\W\d_])(?:{words})(?![^\W\d_])")
 
 
 def _has(language: Language, word: str, folded: str) -> re.Match | None:
-    if has_cjk(word) or not language.data["meta"].get("spaces", True):
-        return re.search(re.escape(word), folded)
-    return re.search(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", folded)
+    return _word_pattern(word, has_cjk(word) or not language.data["meta"].get("spaces", True)).search(folded)
+
+
+@lru_cache(maxsize=4096)
+def _word_pattern(word: str, unspaced: bool) -> re.Pattern:
+    """A word or phrase as a whole word; in unspaced writing, as it stands."""
+    return re.compile(re.escape(word) if unspaced else rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])")
 
 
 def _dated(language: Language, words: _Table, folded: str, text: str, changing: bool) -> Fact | None:

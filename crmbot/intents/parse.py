@@ -280,6 +280,12 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
 
 
 @lru_cache(maxsize=256)  # Language is hashed by identity
+def _scores(language: Language, folded: str) -> dict[str, float]:
+    """`_score`'s intents for a message, read once: the edit readings ask again."""
+    return _score(_vocabulary(language), folded)[0]
+
+
+@lru_cache(maxsize=256)  # Language is hashed by identity
 def _table_phrases(language: Language, table: str) -> tuple[tuple[tuple[str, int, str], ...], dict[str, str]]:
     """`[table]`'s phrases folded once: (key, length as written, folded phrase), and its
     one-word phrases for typo matching."""
@@ -288,6 +294,7 @@ def _table_phrases(language: Language, table: str) -> tuple[tuple[tuple[str, int
     return phrases, singles
 
 
+@lru_cache(maxsize=1024)  # Language is hashed by identity; the same text is asked about twice
 def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) -> tuple[str | None, tuple[int, int] | None]:
     """The key of `[table]` whose longest listed phrase occurs in the text; failing that, a
     one-word phrase typed with a typo ("signd", "negotation")."""
@@ -387,7 +394,8 @@ class Parser:
             else:
                 name, alternatives = combine(name, alternatives, lead, reading)
         commanded = text.startswith("/") and name in edit_readings.EDITS  # "/edit eva phone +420…"
-        edits = edit_readings.evidence(language, _normalise(_vocabulary(language), body), body, asked=commanded)
+        edits = edit_readings.evidence(language, _normalise(_vocabulary(language), body), body, asked=commanded,
+                                       reading=name, asking=bool(alternatives))
         first = (name, alternatives)
         if not text.startswith("/"):
             name, alternatives = self._edit_reading(text, language, name, alternatives, edits)
@@ -442,8 +450,10 @@ class Parser:
         """The edit a message asks for, when it does (crmbot/intents/edit_readings.py): the rules'
         own edit reading, when it leads clearly and the message bears it out; or the change the
         message holds, in place of a reading that would keep nothing else."""
+        if not edits.said:
+            return name, alternatives
         folded = _normalise(_vocabulary(language), text)
-        scores, _ = _score(_vocabulary(language), folded)
+        scores = _scores(language, folded)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if ranked and ranked[0][0] in edit_readings.EDITS and ranked[0][1] >= MIN_SCORE \
                 and edit_readings.stands(ranked[0][0], edits):
@@ -468,7 +478,7 @@ class Parser:
             found = self.command_intent(command, language.code)
             return (found or "unknown"), rest.strip(), (), 0.0
         folded = _normalise(_vocabulary(language), text)
-        scores, _ = _score(_vocabulary(language), folded)
+        scores = _scores(language, folded)
         ranked = sorted(((k, v) for k, v in scores.items() if k not in exclude), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < MIN_SCORE:
             return "unknown", text, (), 0.0
