@@ -713,5 +713,7 @@ def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
         "due": due.isoformat() if due else None,
         "period": slots.get("period"),
         "text": slots.get("text", ""),
+        # what a change is about, when it is one: "field": "phone", "value": "+420 777 999 888"
+        **{key: slots[key] for key in ("field", "value", "detail", "title", "occasion") if slots.get(key)},
         **asked,
     }
