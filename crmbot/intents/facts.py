@@ -249,16 +249,15 @@ def _family(language: Language, words: _Table, folded: str, text: str, changing:
     if not match.groupdict().get("named") and name[:1].isalpha() and not name[:1].isupper() and not has_cjk(name):
         return None
     start = match.start()
-    end = match.start("value") + match.group("value").find(name_words[0]) + len(folded_name)
-    spans: tuple[tuple[int, int], ...] = ((start, end),)
-    if match.groupdict().get("who"):  # "manželka Dvořáka je Marie": Dvořák is who it is about
-        spans = ((start, match.start("who")), (match.end("who"), end))
-    # what the pattern read after the name ("Elçindir": a copula) is no more than the name
-    end = max(end, match.end()) if not _said_more(words, folded[:match.end()], end) else end
+    name_end = match.start("value") + match.group("value").find(name_words[0]) + len(folded_name)
+    # what the pattern read after the name is no more than the name ("Elçindir": a copula)
+    end = match.end() if not _said_more(words, folded[: match.end()], name_end) else name_end
+    who = match.groupdict().get("who")  # "manželka Dvořáka je Marie": Dvořák is who it is about
+    spans = ((start, match.start("who")), (match.end("who"), end)) if who else ((start, end),)
+    more = _said_more(words, folded, end)
     before = any(t not in words.stopwords for t in re.findall(r"[^\W_]+", folded[:start]))
-    rest = ((end, len(folded)),) if _said_more(words, folded, end) and (before or match.groupdict().get("who")) else ()
-    return Fact("family", value=name[:MAX_VALUE], detail=relation, spans=spans[:-1] + ((spans[-1][0], end),) + rest, strong=True,
-                rest=_said_more(words, folded, end))
+    rest = ((end, len(folded)),) if more and (before or who) else ()
+    return Fact("family", value=name[:MAX_VALUE], detail=relation, spans=spans + rest, strong=True, rest=more)
 
 
 def _status(language: Language, words: _Table, folded: str, text: str, changing: bool) -> Fact | None:
@@ -295,8 +294,6 @@ def _contact(language: Language, words: _Table, folded: str, text: str, changing
             value = shaped or value
         elif not value or (not strong and not _looks_like_a_name(key, value)):
             continue
-        if key == "owner":
-            value = value[:MAX_VALUE]
         return Fact(key, value=value, spans=_taken(match), strong=strong, renewed=name == "renewed")
     return None
 
