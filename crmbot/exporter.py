@@ -63,4 +63,6 @@ async def export_team(session: AsyncSession, team_id: int, customer_ids: set[int
         "followups": [
             row_json(f, drop=("claimed_by", "claim_expires_at", "attempts", "next_attempt_at", "last_error")) for f in await rows(M.FollowUp)
         ],
+        # the personal profile: birthdays, anniversaries, family, hobbies, memberships
+        "customer_facts": [row_json(f) for f in await rows(M.CustomerFact)],
     }

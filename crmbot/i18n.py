@@ -296,6 +296,13 @@ class Formats:
             return format_date(first, "medium", locale=self.locale)
         return format_interval(first, last, "yMMMd", locale=self.locale)
 
+    def yearly_day(self, month: int, day: int, year: int | None = None) -> str:
+        """A day that comes back every year: "12 March", "12. března", "3月12日"; with its year
+        when known ("12 March 1980")."""
+        if year is not None:
+            return format_date(date(year, month, day), "long", locale=self.locale)
+        return format_skeleton("MMMMd", date(2000, month, day), locale=self.locale)  # 2000 has a 29 February
+
     def month(self, moment: datetime) -> str:
         """"December 2026", "prosinec 2026": a month on its own."""
         return format_date(moment.astimezone(ZoneInfo(self.tz)), "LLLL y", locale=self.locale)

@@ -119,6 +119,7 @@ def deal(**changes):
 FOLLOWUP = NS(due_at=T1, created_at=T0, note="bring the quote", customer_id=1, member_id=1)
 MEMBER = NS(name="Alice", role="manager")
 COMPLAINT = NS(severity="high", product="printer", text="broken again", resolution="replaced", created_at=T0)
+CHANGE = NS(label="Phone", old="+420 777 123 457", new="+420 777 999 888")
 PIPELINE = {"lead": {"count": 2, "values": {"EUR": Decimal("1000")}}, "won": {"count": 1, "values": {}}}
 ACTIVITY = {"Alice": {"call": 3, "meeting": 1}}
 RULE = {"id": 3, "entity": "complaint", "conditions": [("word", "invoice"), ("country", "Czechia")], "names": ["Bob", "Dana"], "in_turn": True}
@@ -133,7 +134,9 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "announce_deal": {"deal": deal(), "customer": customer(), "member": MEMBER},
     "card": {"customer": customer(), "owner": MEMBER, "members": {1: MEMBER},
              "interactions": [NS(happened_at=T0, kind="call", member_id=1, summary="wants a quote")],
-             "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP, "tags": ["vip", "trade fair"]},
+             "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP, "tags": ["vip", "trade fair"],
+             "channel": "WhatsApp", "phones": ["+420 777 000 111"],
+             "profile": [("Birthday", "12 March 1980"), ("Family", "Marie (wife)"), ("Hobbies", "golf")]},
     "complaint_recorded": {"complaint": COMPLAINT, "customer": customer(), "assignee": NS(name="Carol")},
     "complaint_assigned": {"complaint": COMPLAINT, "customer": customer(), "reporter": NS(name="Bob")},
     "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
@@ -181,7 +184,21 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "no_open_complaint": {"customer": customer()},
     "no_open_deal": {"customer": customer()},
     "reassign_who": {"members": [NS(name="Alice"), NS(name="Bob")]},
-    "reassigned": {"customer": customer(), "owner": NS(name="Bob")},
+    "reassigned": {"customer": customer(), "owner": NS(name="Bob"), "previous": NS(name="Alice")},
+    "customer_changed": {"customer": customer(), "changes": [CHANGE, NS(label="Hobby", old=None, new="golf")]},
+    "value_invalid": {"customer": customer(), "field": "phone", "value": "+420 12"},
+    "edit_what": {"customer": customer(), "field": "phone"},
+    "not_yours": {"what": "Jan Novák (Acme)", "owner": "Bob"},
+    "nothing_changed": {"customer": customer()},
+    "fact_needs_day": {"customer": customer(), "kind": "birthday", "occasion": "birthday"},
+    "yearly_set": {"customer": customer(), "occasion": "birthday", "followup": FOLLOWUP, "already": True},
+    "deal_changed": {"deal": deal(), "customer": customer(), "changes": [NS(label="Amount", old="€50,000.00", new="€60,000.00")]},
+    "deal_deleted": {"deal": deal(), "customer": customer()},
+    "deal_close_how": {"deal": deal(), "customer": customer()},
+    "deal_pick": {"customer": None, "deals": [deal()] * 3},
+    "deal_edit_what": {"deal": deal(), "customer": customer()},
+    "no_deal": {"customer": customer()},
+    "deal_gone": {},
     "reminder": {"followup": FOLLOWUP, "customer": customer(), "late": True},
     "reminder_set": {"followup": FOLLOWUP, "customer": customer()},
     "reminder_undeliverable": {"member": MEMBER, "followup": FOLLOWUP, "customer": customer(), "reason": "blocked"},

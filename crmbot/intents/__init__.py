@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from crmbot.intents import (
-    analysis, calls, complaints, customers, deals, duplicates, followups, help, history, lists, merge, privacy, routing,
-    summary, tags, team, undo,
+    analysis, calls, complaints, customer_edits, customers, deal_edits, deals, duplicates, followups, help, history,
+    lists, merge, privacy, routing, summary, tags, team, undo,
 )
 from crmbot.intents.router import Router
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (calls, customers, duplicates, merge, deals, complaints, followups, summary, analysis, undo, history,
-                   help, team, privacy, tags, lists, routing):
+    for module in (calls, customers, customer_edits, duplicates, merge, deals, deal_edits, complaints, followups, summary,
+                   analysis, undo, history, help, team, privacy, tags, lists, routing):
         router.include(module.router)
     return router

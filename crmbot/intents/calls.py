@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents import prompts
+from crmbot.intents import customer_edits, prompts
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -52,4 +52,11 @@ async def log_call(ctx: Context, intent: Intent) -> list[Reply]:
 
 @router.intent("add_note")
 async def add_note(ctx: Context, intent: Intent) -> list[Reply]:
+    if intent.slots.get("field"):
+        # a note that says a fact ("eva new email …", "petr's birthday is 12 March") is kept in
+        # the fact's own field, not as text
+        customer = await ctx.customer(intent)
+        if isinstance(customer, Asked):
+            return customer.replies
+        return await customer_edits.keep(ctx, intent, customer)
     return await _log(ctx, intent, "note")

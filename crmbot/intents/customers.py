@@ -6,12 +6,12 @@ import re
 
 from crmbot.i18n import Formats, Language
 from crmbot.intents import slots as slot_json
-from crmbot.intents import auto_followups, duplicates
+from crmbot.intents import auto_followups, duplicates, profile_view
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
-from crmbot.store import models, records, tags
+from crmbot.store import models, profile, records, tags
 from crmbot.text import EMAIL, normalise_phone
 
 router = Router()
@@ -29,6 +29,7 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     complaints = await records.open_complaints(ctx.session, team_id, customer.id)
     followup = await records.next_followup(ctx.session, team_id, customer.id)
     carried = await tags.of_customer(ctx.session, team_id, customer.id)
+    facts = await profile.facts_of(ctx.session, team_id, customer.id)
     owner = members.get(customer.owner_id) if customer.owner_id else None
     fields = [(ctx.t("field.owner"), owner.name if owner else "—")]
     if customer.phones:
@@ -41,6 +42,8 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     return ctx.reply(
         "card", customer=customer, owner=owner, members=members, interactions=interactions, deals=deals,
         complaints=complaints, followup=followup, tags=carried, card=Card(customer.display_name, tuple(fields)),
+        channel=profile_view.channel(ctx, customer.preferred_channel), profile=profile_view.profile_lines(ctx, facts),
+        phones=[profile_view.phone(p) for p in customer.phones or ()],
     )
 
 

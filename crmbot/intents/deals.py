@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmbot.i18n import Formats
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -10,6 +11,13 @@ from crmbot.store import models, records
 
 router = Router()
 MAX_AMOUNT = 10**12
+
+
+def label(ctx: Context, deal: models.Deal) -> str:
+    """A deal told apart from the customer's others: "Acme website · €50,000.00 · Proposal"."""
+    f = Formats(ctx.i18n, ctx.locale, ctx.tz)
+    parts = [deal.title, *([f.money(deal.amount, deal.currency)] if deal.amount is not None else []), f.stage(deal.stage)]
+    return " · ".join(parts)
 
 
 def _title(customer: models.Customer) -> str:
@@ -92,5 +100,5 @@ async def _deal_for(ctx: Context, intent: Intent, customer: models.Customer) -> 
         if latest is not None and intent.slots.get("stage") not in ("won", "lost"):
             return latest  # reopening a closed deal
         return ctx.asked("no_open_deal", customer=customer)
-    options = [(f"{d.title} · {ctx.t('stage.' + d.stage)}", "move_deal", {**intent.slots, "customer_id": customer.id, "deal_id": d.id}) for d in open_deals[:5]]
+    options = [(label(ctx, d), "move_deal", {**intent.slots, "customer_id": customer.id, "deal_id": d.id}) for d in open_deals[:5]]
     return ctx.asked("deal_which", customer=customer, deals=open_deals, buttons=await ctx.buttons(options))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crmbot.intents import periods
+from crmbot.intents import periods, yearly_reminders
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.lists import PAGE, paged, pager, shown
 from crmbot.intents.parse import Intent
@@ -19,6 +19,11 @@ SNOOZE_MORNING = time(9, 0)
 
 @router.intent("remind")
 async def remind(ctx: Context, intent: Intent) -> list[Reply]:
+    slots = intent.slots
+    if slots.get("occasion") and (slots.get("month") is not None or (slots.get("due") is None and slots.get("delay") is None)):
+        # "remind me of petr's birthday": every year on that day; but "remind me to buy her a
+        # birthday present on Friday" is a reminder for Friday
+        return await yearly_reminders.remind_yearly(ctx, intent)
     due = intent.slots.get("due")
     delay = intent.slots.get("delay")
     if due is None and delay is not None:

@@ -20,7 +20,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from crmbot.i18n import I18n, Language
-from crmbot.intents import amounts, dates
+from crmbot.intents import amounts, dates, days, edit_readings, facts
 from crmbot.intents.classifier import Reading, shipped
 from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, words
 
@@ -29,7 +29,7 @@ INTENTS = (
     "resolve_complaint", "remind", "agenda", "followup_done", "followup_snooze", "summary", "undo",
     "cancel", "ack", "help", "set_language", "notify_here", "reassign", "forget", "tag", "untag", "list",
     "merge_customers", "history", "funnel", "lost_analysis", "forecast", "at_risk", "route_add", "route_list",
-    "route_remove", "unknown",
+    "route_remove", "edit_customer", "edit_deal", "delete_deal", "unknown",
 )
 # how free text is read: the vocabulary rules alone, the classifier alone, or both (the product)
 MODES = ("rules", "model", "combined")
@@ -48,7 +48,9 @@ RECORDS = frozenset({"log_call", "add_note"})
 # intents a named day is kept for: when a reminder is due, until when one is put off, when a
 # deal should close, and the follow-up a call asks for. Elsewhere a day is part of the story
 # ("complained today", "signed on Friday", "her birthday is 3.12."), never something due
-DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call"})
+DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call", "edit_deal"})
+# intents whose bare number is money: "new deal acme 50k", "change the acme deal to 60k"
+PRICED = frozenset({"new_deal", "edit_deal"})
 # intents a delay ("in 2 hours", "2h") is kept for; elsewhere it is how long something took
 # or how late it is ("shipment 2 weeks late")
 DELAYED = frozenset({"remind", "followup_snooze"})
@@ -65,6 +67,7 @@ RULES_LEAD = 6.0  # the rules' reading stands when its score leads the next by t
 RULES_FLOOR = 0.3  # ... and the classifier does not rule it out
 # an intent the classifier was never taught stands on the rules alone when it leads by this much
 RULES_ALONE_LEAD = 2.0
+OPENS = 4.0  # a new deal's or new customer's own phrase scores this much: the message opens one
 CLOSE = 0.3  # readings at least this share of the best one's probability are offered too
 MAX_OPTIONS = 3  # readings offered when crmbot asks back (plus cancel)
 # intents that change nothing: when one of them is the only likely reading, it is just done
@@ -294,6 +297,12 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
 
 
 @lru_cache(maxsize=256)  # Language is hashed by identity
+def _scores(language: Language, folded: str) -> dict[str, float]:
+    """`_score`'s intents for a message, read once: the edit readings ask again."""
+    return _score(_vocabulary(language), folded)[0]
+
+
+@lru_cache(maxsize=256)  # Language is hashed by identity
 def _table_phrases(language: Language, table: str) -> tuple[tuple[tuple[str, int, str], ...], dict[str, str]]:
     """`[table]`'s phrases folded once: (key, length as written, folded phrase), and its
     one-word phrases for typo matching."""
@@ -302,6 +311,7 @@ def _table_phrases(language: Language, table: str) -> tuple[tuple[tuple[str, int
     return phrases, singles
 
 
+@lru_cache(maxsize=1024)  # Language is hashed by identity; the same text is asked about twice
 def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) -> tuple[str | None, tuple[int, int] | None]:
     """The key of `[table]` whose longest listed phrase occurs in the text; failing that, a
     one-word phrase typed with a typo ("signd", "negotation")."""
@@ -385,20 +395,32 @@ class Parser:
             # a phone number or e-mail address alone: whose is it? (looked up exactly)
             return Intent("find_customer", language.code, {"text": text, "mention": text})
         own = language
-        name, body, alternatives, lead = self._intent_of(text, language)
+        # edits are read apart (crmbot/intents/edit_readings.py): everything else is read as if
+        # their words were not there, and an edit stands only on what the message holds
+        name, body, alternatives, lead = self._intent_of(text, language, exclude=edit_readings.EDITS)
         if name == "unknown" and not text.startswith("/"):
             # a message clearly written in another of our languages is still understood
             other = self._other_language(text, language)
             if other is not None:
                 language = other
-                name, body, alternatives, lead = self._intent_of(text, language)
-        if self.classifier is not None and not text.startswith("/"):
-            reading = self.classifier.read(text)
+                name, body, alternatives, lead = self._intent_of(text, language, exclude=edit_readings.EDITS)
+        reading = self.classifier.read(text) if self.classifier is not None and not text.startswith("/") else None
+        if reading is not None:
             if self.mode == "model":
                 name, alternatives = reading.best, ()
             else:
                 name, alternatives = combine(name, alternatives, lead, reading)
-        slots = self._slots(body, language, name, now, tz)
+        commanded = text.startswith("/") and name in edit_readings.EDITS  # "/edit eva phone +420…"
+        edits = edit_readings.evidence(language, _normalise(_vocabulary(language), body), body, asked=commanded,
+                                       reading=name, asking=bool(alternatives))
+        first = (name, alternatives)
+        if not text.startswith("/"):
+            name, alternatives = self._edit_reading(text, language, name, alternatives, edits)
+        slots = self._slots(body, language, name, now, tz, edits)
+        if name == "edit_deal" and not text.startswith("/") and not _deal_change_said(slots):
+            # a deal named with a change word but nothing to change on it: not an edit after all
+            name, alternatives = first
+            slots = self._slots(body, language, name, now, tz, edits)
         if name == "list" and text.startswith("/") and "what" not in slots:
             # "/deals", "/customers": the command names what to list
             command = fold(text[1:].partition(" ")[0].split("@", 1)[0])
@@ -441,35 +463,89 @@ class Parser:
             if language is own:
                 continue
             scores, _ = _score(_vocabulary(language), _normalise(_vocabulary(language), text))
-            ranked = sorted(scores.values(), reverse=True)
+            ranked = sorted((v for k, v in scores.items() if k not in edit_readings.EDITS), reverse=True)
             if not ranked or ranked[0] < OTHER_LANGUAGE_SCORE or (len(ranked) > 1 and ranked[1] == ranked[0]):
                 continue
             if best is None or ranked[0] > best[0]:
                 best = (ranked[0], language)
         return best[1] if best else None
 
-    def _intent_of(self, text: str, language: Language) -> tuple[str, str, tuple[str, ...], float]:
+    def _edit_reading(self, text: str, language: Language, name: str, alternatives: tuple[str, ...],
+                      edits: edit_readings.Evidence) -> tuple[str, tuple[str, ...]]:
+        """The edit a message asks for, when it does (crmbot/intents/edit_readings.py): the rules'
+        own edit reading, when it leads clearly and the message bears it out; or the change the
+        message holds, in place of a reading that would keep nothing else."""
+        if not edits.said:
+            return name, alternatives
+        folded = _normalise(_vocabulary(language), text)
+        scores = _scores(language, folded)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        if ranked and ranked[0][0] in edit_readings.EDITS and ranked[0][1] >= MIN_SCORE \
+                and edit_readings.stands(ranked[0][0], edits):
+            lead = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
+            # a change word that leads, and the changed value said with it ("změň Kučerové
+            # telefon na …", where "telefon na" is also how a number is asked for)
+            outright = ranked[0][0] == "edit_customer" and edits.fact is not None and edits.change and lead > 0
+            if lead >= RULES_ALONE_LEAD or outright:
+                return ranked[0][0], ()
+        settled = edit_readings.settle(
+            name, alternatives, edits, stage_said=_phrase_in(language, "stages", folded, typos=False)[0] is not None,
+            opened=_said_as_written(language, "new_deal", folded) >= OPENS, added=_said_as_written(language, "add_customer", folded) >= OPENS,
+        )
+        return (settled, ()) if settled else (name, alternatives)
+
+    def _intent_of(self, text: str, language: Language, exclude: frozenset[str] = frozenset()) -> tuple[str, str, tuple[str, ...], float]:
         """(intent, the text slots are read from, intents tied with it, how far the rules'
-        best score leads the next)."""
+        best score leads the next); the intents in `exclude` are not read."""
         if text.startswith("/"):
             head, _, rest = text[1:].partition(" ")
             command = head.split("@", 1)[0]
             found = self.command_intent(command, language.code)
             return (found or "unknown"), rest.strip(), (), 0.0
         folded = _normalise(_vocabulary(language), text)
-        scores, _ = _score(_vocabulary(language), folded)
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        scores = _scores(language, folded)
+        ranked = sorted(((k, v) for k, v in scores.items() if k not in exclude), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < MIN_SCORE:
             return "unknown", text, (), 0.0
         tied = tuple(name for name, score in ranked[1:] if score == ranked[0][1])
         lead = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
         return ranked[0][0], text, tied, lead
 
-    def _slots(self, body: str, language: Language, intent: str, now: datetime, tz: str) -> dict[str, Any]:
+    def _slots(self, body: str, language: Language, intent: str, now: datetime, tz: str,
+               edits: edit_readings.Evidence | None = None) -> dict[str, Any]:
         vocab = _vocabulary(language)
         folded = _normalise(vocab, body)
         slots: dict[str, Any] = {"text": body}
         taken: list[tuple[int, int]] = []
+
+        # what a change is about comes first: a new phone number is not an amount or a date
+        if edits is not None and intent in edit_readings.FACT_INTENTS:
+            fact = edits.fact
+            if fact is not None and (fact.strong or fact.value or intent == "edit_customer"):
+                slots.update(fact.slots())
+                taken.extend(fact.spans)
+            elif intent == "edit_customer" and (named := facts.field_named(language, folded)) is not None:
+                slots["field"] = named  # "change eva's phone": the value is asked for
+        if intent == "edit_deal":
+            title, span = edit_readings.title(language, folded, body)
+            if title:
+                slots["title"] = title
+                taken.append(span)
+        end_of_month = None
+        if intent == "edit_deal":
+            # "closes end of january", "1月底签": the month's last day, before any other date reading
+            end_of_month, span = days.end_of_month(language, folded, now, tz)
+            if end_of_month is not None:
+                taken.append(span)
+        if intent == "remind" and (said := facts.occasion(language, folded)) is not None:
+            # "remind me of petr's birthday": every year, on the day the profile holds
+            slots["occasion"], slots["occasion_detail"] = said[0], said[1]
+            taken.append(said[2])
+            day = days.read(language, folded)
+            if day is not None:
+                slots.update(month=day.month, day=day.day)
+                if day.year is not None:
+                    slots["year"] = day.year
 
         competitor, span = _capture(language, "lost_to", folded, "competitor")
         if competitor:
@@ -501,12 +577,17 @@ class Parser:
 
         # money before durations: "1.5m czk" is an amount, not five minutes
         others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != language.code)
-        money = amounts.extract(language, folded, taken, bare_ok=intent == "new_deal", others=others)
+        money = amounts.extract(language, folded, taken, bare_ok=intent in PRICED, others=others)
         if money is not None:
             slots["amount"], slots["currency"] = money.amount, money.currency
             taken.append(money.span)
         elif intent == "new_deal" and amounts.names_currency(language, folded, taken, others):
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
+
+        if end_of_month is not None:
+            slots["due"], slots["due_in_past"] = end_of_month, False
+        if intent == "edit_deal" and edits is not None and edits.close and not ({"due", "amount", "title"} & set(slots)):
+            slots["close"] = True  # "close the cyberdyne deal": won or lost is asked
 
         delay, span = dates.duration(language, folded, taken)
         if delay is not None and "due" not in slots and intent in DELAYED:
@@ -526,10 +607,10 @@ class Parser:
                     taken.append(span)
         if intent == "summary":
             # "summary 1.11.-15.11.", "since 1 November": days named by date, beside any period word
-            days = dates.day_range(language, folded, now, tz, [spans["period"]] if "period" in spans else [])
-            if days is not None:
-                slots["days"] = [days.first.isoformat(), days.last.isoformat()]
-                taken.extend(days.spans)
+            named = dates.day_range(language, folded, now, tz, [spans["period"]] if "period" in spans else [])
+            if named is not None:
+                slots["days"] = [named.first.isoformat(), named.last.isoformat()]
+                taken.extend(named.spans)
         if "competitor" in slots:
             slots["stage"] = "lost"
         product, span = _capture(language, "product", folded, "product")
@@ -634,6 +715,20 @@ def _as_typed(body: str, folded_tag: str) -> str:
             return match.group(0)
     inside = re.search(re.escape(folded_tag), body, re.IGNORECASE)  # "加标签VIP": part of a run
     return inside.group(0) if inside else folded_tag
+
+
+def _said_as_written(language: Language, intent: str, folded: str) -> float:
+    """The weight of the strongest word or phrase of `intent` in the text, as written (no typo
+    reading: "为客户" is not "新客户")."""
+    vocab = _vocabulary(language)
+    found = [weight for pattern, name, weight in vocab.phrases if name == intent and pattern.search(folded)]
+    found += [vocab.single[t][intent] for t in _TOKEN.findall(folded) if intent in vocab.single.get(t, {})]
+    return max(found, default=0.0)
+
+
+def _deal_change_said(slots: dict[str, Any]) -> bool:
+    """Whether a deal edit says what changes: an amount, a day, a title, or closing it."""
+    return bool({"amount", "amount_invalid", "due", "due_unclear", "title", "close"} & set(slots))
 
 
 def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool:
@@ -742,5 +837,7 @@ def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
         "due": due.isoformat() if due else None,
         "period": slots.get("period"),
         "text": slots.get("text", ""),
+        # what a change is about, when it is one: "field": "phone", "value": "+420 777 999 888"
+        **{key: slots[key] for key in ("field", "value", "detail", "title", "occasion") if slots.get(key)},
         **asked,
     }

@@ -38,5 +38,6 @@ async def reassign(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(Intent(intent.name, intent.locale, {**intent.slots, "mention": mention}))
     if isinstance(customer, Asked):
         return customer.replies
+    previous = next((m for m in members if m.id == customer.owner_id), None)
     await ctx.update(customer, owner_id=owner.id)
-    return [ctx.reply("reassigned", customer=customer, owner=owner)]
+    return [ctx.reply("reassigned", customer=customer, owner=owner, previous=previous)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmbot.intents import profile_view
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -26,12 +27,17 @@ async def details(ctx: Context, entry: models.AuditEntry) -> list[str]:
     if isinstance(row, models.Member):
         return [row.name]
     if isinstance(row, models.Customer):
-        return [_as_recorded(row, entry.after)]
-    customer_id = row.id if isinstance(row, models.Customer) else getattr(row, "customer_id", None)
+        named = [_as_recorded(row, entry.after)]
+        return named + (await _restored(ctx, entry, row) if entry.action == "update" else [])
+    customer_id = getattr(row, "customer_id", None)
     customer = await ctx.session.get(models.Customer, customer_id) if customer_id else None
     parts = [customer.display_name] if customer is not None else []
-    if isinstance(row, models.Deal):
+    if isinstance(row, models.CustomerFact):
+        parts += [f"{profile_view.fact_label(ctx, row)}{f.colon}{profile_view.fact_value(ctx, row)}"]
+    elif isinstance(row, models.Deal):
         parts += [row.title, *([f.money(row.amount, row.currency)] if row.amount is not None else []), f.stage(row.stage)]
+        if entry.action == "update" and "expected_close" in _changed(entry):
+            parts.append(f"{ctx.t('deal_field.expected_close')}{f.colon}{f.day(row.expected_close)}")
     elif isinstance(row, models.Interaction):
         parts.append(ctx.t(f"kind.{row.kind}"))
     elif isinstance(row, models.FollowUp):
@@ -39,6 +45,9 @@ async def details(ctx: Context, entry: models.AuditEntry) -> list[str]:
     elif isinstance(row, (models.CustomerTag, models.Tag)):
         tag = row if isinstance(row, models.Tag) else await ctx.session.get(models.Tag, row.tag_id)
         parts.append(f"#{tag.name}")
+    if isinstance(row, models.Deal) and entry.action == "update" and "deleted_at" in _changed(entry) \
+            and row.deleted_at is None:
+        parts.append(ctx.t("undo_back"))  # a deletion undone: it is back
     return [part for part in parts if part]
 
 
@@ -80,6 +89,30 @@ async def undo_entries(ctx: Context, entries: list[models.AuditEntry]) -> list[R
                           yours=later[0].member_id == ctx.member.id)]
     await audit.undo_group(ctx.session, ctx.actor, ctx.now, entries)
     return [ctx.reply("undone", **await described(ctx, entries))]  # the rows as the undo left them
+# a customer's columns a member changes by chat, and the label each is shown with
+CUSTOMER_FIELDS = {"phones": "phone", "emails": "email", "website": "website", "company": "company", "address": "address",
+                   "status": "status", "preferred_channel": "channel", "owner_id": "owner"}
+
+
+def _changed(entry: models.AuditEntry) -> set[str]:
+    before, after = entry.before or {}, entry.after or {}
+    return {key for key in after if key in before and before[key] != after[key]}
+
+
+async def _restored(ctx: Context, entry: models.AuditEntry, row: models.Customer) -> list[str]:
+    """What an undone change of a customer put back: "Phone: +420 777 123 457"."""
+    f = Formats(ctx.i18n, ctx.locale, ctx.tz)
+    shown = []
+    for column, field in CUSTOMER_FIELDS.items():
+        if column not in _changed(entry):
+            continue
+        if column == "owner_id":
+            owner = await ctx.session.get(models.Member, row.owner_id) if row.owner_id else None
+            value = owner.name if owner is not None else "—"
+        else:
+            value = profile_view.field_value(ctx, column, getattr(row, column)) or "—"
+        shown.append(f"{profile_view.label(ctx, f'field.{field}')}{f.colon}{value}")
+    return shown
 
 
 @router.intent("undo")

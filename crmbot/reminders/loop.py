@@ -44,7 +44,7 @@ from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
 from crmbot.reminders import digests, outbox, queue, render
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
-from crmbot.store import models
+from crmbot.store import models, profile
 from crmbot.store.db import Database
 from crmbot.store.faults import describe
 
@@ -308,6 +308,8 @@ class ReminderLoop:
         async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
             ours = await queue.mark_delivered(session, worker=self.worker, ids=[followup_id], now=now,
                                               late_after=self.late_after)
+            # a birthday reminder comes back: next year's is written with this one's delivery
+            await profile.schedule_next_years(session, ours, now)
         if followup_id in ours:
             report.delivered.append(followup_id)
             return
@@ -321,6 +323,8 @@ class ReminderLoop:
         async with self.db.sessions() as session, session.begin():
             ours = await queue.record_failure(session, worker=self.worker, followup_id=job.followup_id, attempts=attempt,
                                               now=now, error=str(error) or type(error).__name__, retry_at=retry_at)
+            if ours and give_up:  # this year's could not be delivered; next year's may be
+                await profile.schedule_next_years(session, [job.followup_id], now)
         if not give_up:
             report.retrying.append(job.followup_id)
             log.info("reminder %s: attempt %d failed (%s); retrying at %s", job.followup_id, attempt, error, f"{retry_at:%H:%M:%S}")

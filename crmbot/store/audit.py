@@ -14,6 +14,7 @@ from crmbot.store.types import UTCDateTime
 
 ENTITIES: dict[str, type[models.Base]] = {
     "customer": models.Customer,
+    "customer_fact": models.CustomerFact,
     "interaction": models.Interaction,
     "deal": models.Deal,
     "deal_stage_change": models.DealStageChange,

@@ -33,6 +33,8 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer: M.Custom
     await wipe(M.Interaction, {"summary": ERASED, "deleted_at": now}, M.Interaction.customer_id == customer_id)
     await wipe(M.Complaint, {"text": ERASED, "product": None, "resolution": None, "deleted_at": now}, M.Complaint.customer_id == customer_id)
     await wipe(M.FollowUp, {"note": ERASED, "state": "cancelled", "deleted_at": now}, M.FollowUp.customer_id == customer_id)
+    await wipe(M.CustomerFact, {"value": ERASED, "detail": "", "month": None, "day": None, "year": None, "deleted_at": now},
+               M.CustomerFact.customer_id == customer_id)
     deal_ids = list(await session.scalars(select(M.Deal.id).where(M.Deal.team_id == team_id, M.Deal.customer_id == customer_id)))
     await wipe(M.Deal, {"title": ERASED, "lost_reason": None, "competitor": None, "deleted_at": now}, M.Deal.customer_id == customer_id)
     if deal_ids:

@@ -35,6 +35,7 @@ OWNED: tuple[Owned, ...] = (
     Owned(models.Complaint),
     Owned(models.FollowUp),
     Owned(models.CustomerTag, same_when=("tag_id",)),
+    Owned(models.CustomerFact),
 )
 
 # text fields where the richer value is kept and a differing one goes to the notes

@@ -28,6 +28,9 @@ INTERACTION_KINDS = ("call", "meeting", "email", "message", "note")
 STAGES = ("lead", "qualified", "proposal", "negotiation", "won", "lost")
 OPEN_STAGES = ("lead", "qualified", "proposal", "negotiation")
 FOLLOWUP_STATES = ("pending", "done", "cancelled", "failed")
+# the personal profile a CRM keeps beside contact details: days to remember, family, interests
+PROFILE_KINDS = ("birthday", "anniversary", "family", "hobby", "membership")
+DATED_KINDS = ("birthday", "anniversary")  # kinds that are a day of the year
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
@@ -198,6 +201,30 @@ class Complaint(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class CustomerFact(Base):
+    """One piece of a customer's personal profile: a birthday or an anniversary (a day of the
+    year, with the year when it is known), a family member, a hobby or a membership. Kept in
+    fields of their own, not as note text, so the card can show them and a day can be reminded
+    every year."""
+
+    __tablename__ = "customer_facts"
+    __table_args__ = (Index("ix_customer_facts_team_customer", "team_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # one of PROFILE_KINDS
+    # a family member's relation ("wife"), an anniversary's occasion ("wedding"); else empty
+    detail: Mapped[str] = mapped_column(String(40), default="")
+    # a family member's name, a hobby, a club; empty for a birthday
+    value: Mapped[str] = mapped_column(String(300), default="")
+    month: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class Route(Base):
     """A routing rule: what a new customer or complaint must be like (`conditions`, all of
     them) for whom (`assignees`, one of them, in turn when `round_robin`). Rules are tried in
@@ -268,6 +295,10 @@ class FollowUp(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a reminder that comes back every year on this day ("MM-DD"): once delivered, the next
+    # year's is written beside it; `fact_id` is the birthday or anniversary it is about
+    every_year: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    fact_id: Mapped[int | None] = mapped_column(ForeignKey("customer_facts.id"), nullable=True)
 
 
 class AuditEntry(Base):
