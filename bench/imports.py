@@ -77,7 +77,7 @@ async def crmbot_import(path: Path, db: Path) -> tuple[float, float, str]:
                 team = await teams.team_by_name(session, "Bench")
                 report = await import_file(session, team, path, now, region="CZ")
             timings.append(time.perf_counter() - started)
-            summary = f"{report.added} added, {report.updated} updated, {len(report.skipped)} skipped"
+            summary = f"{report.added} added, {report.updated} updated, {report.skipped} skipped"
         return timings[0], timings[1], summary
     finally:
         await database.close()

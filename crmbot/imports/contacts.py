@@ -25,12 +25,13 @@ _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values
 
 
 class BadRow(Exception):
-    """This row cannot become a customer; the others go on."""
+    """This row cannot be imported; the others go on. `reason` is a key of report.REASONS."""
 
-    def __init__(self, reason: str, column: str | None = None) -> None:
+    def __init__(self, reason: str, column: str | None = None, **values: object) -> None:
         super().__init__(reason)
         self.reason = reason
         self.column = column
+        self.values = values
 
 
 @dataclass
@@ -110,7 +111,7 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
             continue
         name = vocabulary.field(header)
         if len(value) > LIMITS.get(name or "", MAX_FIELD):
-            raise BadRow(f"longer than {LIMITS.get(name or '', MAX_FIELD)} characters", header)
+            raise BadRow("too_long", header, limit=LIMITS.get(name or "", MAX_FIELD))
         if name is None:
             notes.append(f"{header}: {value}")
         elif name != "ignore":
@@ -126,13 +127,13 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
     elif not name:
         name = _joined_name(first("first_name"), first("middle_name"), last)
     if not name:
-        raise BadRow("no name")
+        raise BadRow("no_name")
 
     emails: list[str] = []
     for header, value in values["email"]:
         found = [e.lower() for e in EMAIL.findall(value)]
         if not found:
-            raise BadRow(f"not an e-mail address: {value[:60]}", header)
+            raise BadRow("not_email", header, value=value[:60])
         emails += [e for e in found if e not in emails]
 
     phones: list[str] = []
