@@ -107,8 +107,11 @@ def amount_of(text: str) -> tuple[int, str | None]:
         raise ValueError(text) from None
     if not value.is_finite() or not 0 <= value < MAX_AMOUNT:
         raise ValueError(text)
-    rest = text[: found.start()] + " " + text[found.end():]
-    return int((value * 100).to_integral_value()), currency_of(rest) if rest.strip() else None
+    rest = (text[: found.start()] + " " + text[found.end():]).strip()
+    currency = currency_of(rest) if rest else None
+    if rest and (currency is None or re.search(r"\w", _SIGN.sub(" ", _CODE.sub(" ", rest), count=1))):
+        raise ValueError(text)  # words beside the number: "about 100", "1e999"
+    return int((value * 100).to_integral_value()), currency
 
 
 def _moment(year: int, month: int, day: int, time: tuple[str | None, ...]) -> datetime:
@@ -127,7 +130,7 @@ def date_of(text: str, region: str | None) -> datetime:
         if m := _ISO.match(text):
             return _moment(int(m[1]), int(m[2]), int(m[3]), (m[4], m[5], m[6]))
         if m := _HAN.match(text):
-            return _moment(int(m[1]), int(m[2]), int(m[3]), (None,))
+            return _moment(int(m[1]), int(m[2]), int(m[3]), (None, None, None))
         if m := _DOTTED.match(text):
             return _moment(int(m[3]), int(m[2]), int(m[1]), (m[4], m[5], m[6]))
         if m := _SLASHED.match(text):
