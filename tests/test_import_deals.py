@@ -223,3 +223,37 @@ def test_dates_as_other_apps_write_them(text, region, expected):
 def test_what_is_no_date(text):
     with pytest.raises(ValueError):
         date_of(text, None)
+
+
+# -- the vocabulary is data -----------------------------------------------------------------------
+
+
+def test_every_language_has_deal_words_and_they_never_disagree():
+    from crmbot.i18n import I18n
+    from crmbot.imports.vocabulary import DEAL_FIELDS, DEAL_STATUSES, Vocabulary, folded_label
+    from crmbot.store.models import STAGES
+
+    i18n = I18n.packaged()
+    allowed = {"deal_columns": set(DEAL_FIELDS), "deal_stages": set(STAGES), "deal_status": set(DEAL_STATUSES)}
+    for table, meanings in allowed.items():
+        seen: dict[str, tuple[str, str]] = {}
+        for code, language in i18n.languages.items():
+            words = language.imports[table]
+            assert set(words) <= meanings, (table, code)
+            for meaning, listed in words.items():
+                for word in listed:
+                    assert seen.setdefault(folded_label(word), (meaning, code))[0] == meaning, (table, word, code)
+        if table != "deal_columns":
+            assert {code for code in i18n.codes if set(i18n.language(code).imports[table]) == meanings} == set(i18n.codes), table
+    for code in i18n.codes:
+        assert {"deal_title", "amount", "currency", "stage"} <= set(i18n.language(code).imports["deal_columns"]), code
+    vocabulary = Vocabulary.packaged()
+    for header, field in [("Deal - Title", "deal_title"), ("Deal Name", "deal_title"), ("Deal - Value", "amount"),
+                          ("Deal - Currency", "currency"), ("Deal Stage", "stage"), ("Deal - Contact person", "contact"),
+                          ("Associated Company", "organization"), ("Název obchodu", "deal_title"), ("阶段", "stage"),
+                          ("Person - Email - Work", "email"), ("Organization - Name", "company")]:
+        assert vocabulary.deal_field(header) == field, header
+    for word, stage in [("appointmentscheduled", "lead"), ("Qualified To Buy", "qualified"), ("contractsent", "negotiation"),
+                        ("closedwon", "won"), ("Closed Lost", "lost"), ("Proposal Made", "proposal"), ("Vyjednávání", "negotiation"),
+                        ("报价", "proposal"), ("Wedi ennill", "won"), ("Uduzuldu", "lost"), ("Izgubljeno", "lost")]:
+        assert vocabulary.stage(word) == stage, word
