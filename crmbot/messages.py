@@ -103,7 +103,8 @@ MAX_ATTACHMENT = 10 * 1024 * 1024  # bytes: larger files are not downloaded (crm
 class Attachment:
     """A file a member sent (a CSV, a vCard), or a contact they shared from their phone (as a
     vCard), as the adapter received it. `data` is None when the adapter did not fetch it, and
-    `problem` says why: "too_large" (over MAX_ATTACHMENT) or "unreachable"."""
+    `problem` says why: "too_large" (over MAX_ATTACHMENT), "unreachable", or "not_fetched"
+    (sent by someone who is no member)."""
 
     name: str
     data: bytes | None = field(default=None, repr=False)
