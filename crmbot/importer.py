@@ -85,10 +85,11 @@ async def import_contacts(book: Book, source: Source, report: Report, vocabulary
     if source.kind == "csv" and not any(vocabulary.field(h) in ("name", "first_name", "last_name") for h in source.headers):
         raise UnreadableFile("no_name_column", name=source.name, found=", ".join(source.headers))
     batch: list[tuple[int, Contact]] = []
+    plan: dict = {}  # each header's field, looked up once per file
     for number, pairs in source.rows:
         report.rows += 1
         try:
-            contact = contact_from(pairs, vocabulary, owners, book.region)
+            contact = contact_from(pairs, vocabulary, owners, book.region, plan)
         except BadRow as bad:
             report.skip(number, bad.reason, bad.column, **bad.values)
             continue

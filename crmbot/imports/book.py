@@ -57,15 +57,17 @@ def folded_keys(name_folded: str, company_folded: str, emails: list, phones: lis
 class Held:
     """The customers one batch of rows may be about, by e-mail, phone, name with company, name
     alone and company alone; customers this batch adds join as they are made. The first held
-    (smallest id) wins a key, as it always has."""
+    (smallest id) wins a key, as it always has. Names are folded only once a row needs them
+    (most rows are found by e-mail or phone, and folding is slow)."""
 
     def __init__(self, rows: list[Row], region: str | None) -> None:
         self.region = region
         self.by_email: dict[str, Row] = {}
         self.by_phone: dict[str, Row] = {}
-        self.by_name: dict[tuple[str, str], Row] = {}
+        self._by_name: dict[tuple[str, str], Row] = {}
         self.by_person: dict[str, list[Row]] = defaultdict(list)
         self.by_company: dict[str, list[Row]] = defaultdict(list)
+        self._unnamed: list[tuple[Row, tuple[str, str] | None]] = []  # in order, for the first to win
         for row in rows:
             self.add(row)
 
@@ -75,12 +77,24 @@ class Held:
         for phone in row.phones or []:
             if found := phone_of(str(phone), self.region):
                 self.by_phone.setdefault(found, row)
-        key = key or row.key
-        if key not in self.by_name:
-            self.by_name[key] = row
-            self.by_person[key[0]].append(row)
-            if key[1]:
-                self.by_company[key[1]].append(row)
+        self._unnamed.append((row, key or getattr(row, "key", None)))
+
+    @property
+    def by_name(self) -> dict[tuple[str, str], Row]:
+        if self._unnamed:
+            waiting, self._unnamed = self._unnamed, []
+            bare = [row for row, key in waiting if key is None]
+            folded = zip(fold_many([row.name for row in bare]), fold_many([row.company or "" for row in bare]))
+            for row, key in zip(bare, folded):
+                row.key = key
+            for row, key in waiting:
+                key = key or row.key
+                if key not in self._by_name:
+                    self._by_name[key] = row
+                    self.by_person[key[0]].append(row)
+                    if key[1]:
+                        self.by_company[key[1]].append(row)
+        return self._by_name
 
     def find(self, contact: Contact, key: tuple[str, str]) -> Row | None:
         for email in contact.emails:
@@ -96,10 +110,12 @@ class Held:
 
     def people(self, person: str) -> list[Row]:
         """Everyone of this folded name, whatever their company."""
+        self.by_name  # noqa: B018 - folds the names still waiting
         return self.by_person.get(person, [])
 
     def at(self, company: str) -> list[Row]:
         """Everyone at this folded company."""
+        self.by_name  # noqa: B018
         return self.by_company.get(company, [])
 
 
@@ -141,9 +157,8 @@ class Book:
             ids.update(self.index.find(key))
         rows = [Row(**values) for values in await bulk.rows_by_id(self.session, models.Customer, self.team.id, ids)
                 if values["deleted_at"] is None]
-        keys = zip(fold_many([row.name for row in rows]), fold_many([row.company or "" for row in rows]))
-        for row, key in zip(rows, keys):
-            row.key = key
+        for row in rows:
+            row.key = None  # folded when a row of the batch needs names (Held.by_name)
             row.before = None  # taken when a row first changes it
             row.touched = row.id > self.floor or row.id in self.matched
         return Held(rows, self.region)
@@ -163,10 +178,12 @@ class Book:
 
     def change(self, row: Row, changes: dict[str, Any]) -> None:
         if row.id is not None and row.before is None:
-            row.before = bulk.json_ready({c.key: getattr(row, c.key) for c in models.Customer.__table__.columns})
+            current = bulk.dated(self.session, models.Customer, {c.key: getattr(row, c.key) for c in models.Customer.__table__.columns})
+            row.created_at, row.deleted_at = current["created_at"], current["deleted_at"]  # read for the audit entries
+            row.before = bulk.json_ready(current)
         for name, value in changes.items():
             setattr(row, name, value)
-        if "company" in changes:
+        if "company" in changes or row.key is None:
             row.key = name_key(row.name, row.company)
         row.updated_at, row.rev = self.now, self.rev
         if row.id is not None:

@@ -11,19 +11,22 @@ RETURNING rows one thread hop each)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, bindparam, func, insert, select, update
 from sqlalchemy.types import NullType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
+from crmbot.store.types import UTCDateTime
 
 M = models
 BATCH = 1000  # rows per executemany
+PAGE = 5000  # customers read at a time for an import's key index
 
 
 def _is_sqlite(session: AsyncSession) -> bool:
@@ -116,15 +119,37 @@ async def update_rows(session: AsyncSession, model: type[M.Base], rows: list[dic
 
 
 async def rows_by_id(session: AsyncSession, model: type[M.Base], team_id: int, ids: Iterable[int]) -> list[dict[str, Any]]:
-    """The team's rows with these ids, every column, in id order."""
+    """The team's rows with these ids, every column, in id order. On SQLite their date columns
+    stay as the driver gives them (text) until `dated` reads them: most rows an import reads
+    are only compared, and reading every date was most of that reading's cost."""
     ids = sorted(set(ids))
     full = model.__table__
+    sqlite = _is_sqlite(session)
+    source = _untyped(model.__tablename__) if sqlite else full
+    json_columns = [c.key for c in full.columns if isinstance(c.type, JSON)] if sqlite else []
     found: list[dict[str, Any]] = []
     for start in range(0, len(ids), BATCH):
         result = await session.execute(
-            select(full).where(full.c.team_id == team_id, full.c.id.in_(ids[start:start + BATCH])).order_by(full.c.id))
-        found += [dict(row) for row in result.mappings()]
+            select(source).where(source.c.team_id == team_id, source.c.id.in_(ids[start:start + BATCH])).order_by(source.c.id))
+        for row in result.mappings():
+            values = dict(row)
+            for key in json_columns:
+                if isinstance(values[key], str):
+                    values[key] = json.loads(values[key])
+            found.append(values)
     return found
+
+
+def dated(session: AsyncSession, model: type[M.Base], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` from rows_by_id with its dates read (aware UTC datetimes), as a typed read gives them."""
+    if not _is_sqlite(session):
+        return values
+    out = dict(values)
+    for column in model.__table__.columns:
+        if isinstance(column.type, UTCDateTime) and isinstance(out.get(column.key), str):
+            # SQLite keeps them as "2026-11-25 10:00:00.000000", naive UTC
+            out[column.key] = datetime.fromisoformat(out[column.key]).replace(tzinfo=timezone.utc)
+    return out
 
 
 async def max_id(session: AsyncSession, model: type[M.Base]) -> int:
@@ -135,13 +160,21 @@ async def max_id(session: AsyncSession, model: type[M.Base]) -> int:
 async def customer_contacts(session: AsyncSession, team_id: int) -> AsyncIterator[list[tuple[int, str, str | None, list, list]]]:
     """The team's live customers as (id, name, company, emails, phones), a partition at a time,
     in id order: what an import's key index is built from, never all held at once."""
-    c = M.Customer
-    result = await session.stream(
-        select(c.id, c.name, c.company, c.emails, c.phones)
-        .where(c.team_id == team_id, c.deleted_at.is_(None)).order_by(c.id)
-        .execution_options(yield_per=5000))
-    async for partition in result.partitions():
-        yield [tuple(row) for row in partition]
+    c = _untyped("customers") if _is_sqlite(session) else M.Customer.__table__
+    last = 0
+    while True:  # pages by id: a server-side cursor through the async SQLite driver fetches a row per thread hop
+        page = (await session.execute(
+            select(c.c.id, c.c.name, c.c.company, c.c.emails, c.c.phones)
+            .where(c.c.team_id == team_id, c.c.deleted_at.is_(None), c.c.id > last).order_by(c.c.id).limit(PAGE))).all()
+        if not page:
+            return
+        yield [(i, name, company, _listed(emails), _listed(phones)) for i, name, company, emails, phones in page]
+        last = page[-1][0]
+
+
+def _listed(value: Any) -> list:
+    """A JSON list column as read untyped (text) or typed (a list)."""
+    return json.loads(value) if isinstance(value, str) else (value or [])
 
 
 async def deals_by_source(session: AsyncSession, team_id: int, refs: Iterable[str]) -> list[dict[str, Any]]:
