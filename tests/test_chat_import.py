@@ -130,3 +130,15 @@ async def test_a_member_of_another_team_imports_into_their_own_and_strangers_can
                         attachment=Attachment("leads2.csv", SMALL.replace("Olga", "Oleg").encode(), 10))
     [refused] = (await demo.bot.handle(stranger)).replies
     assert refused.kind == "stranger" and await count(demo, models.Customer) == before
+
+
+async def test_an_import_matches_only_the_members_own_team_even_on_the_same_e_mail(demo, alice):
+    async with demo.db.sessions() as session, session.begin():
+        await sample.seed(session, NOW, name="Rival Sales")  # the same people, the same e-mails
+    row = "Name,Email,Website\nJan Novák,jan.novak@acme.cz,https://acme.example\n"
+    [reply] = await alice.send_file("update.csv", row.encode())
+    assert "added 0 · updated 1 · skipped 0" in reply.text
+    async with demo.db.sessions() as session:
+        jans = list(await session.scalars(select(models.Customer).where(models.Customer.name == "Jan Novák")))
+        names = {t.id: t.name for t in await teams.all_teams(session)}
+    assert sorted((names[j.team_id], j.website) for j in jans) == [("Demo Sales", "https://acme.example"), ("Rival Sales", None)]
