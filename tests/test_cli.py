@@ -111,8 +111,14 @@ def test_export_of_one_customer(demo_db):
 
 
 def test_db_upgrade_and_invite(tmp_path, demo_db):
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import URL
+
+    from crmbot.store import migrate
+
+    head = ScriptDirectory.from_config(migrate.alembic_config(URL.create("sqlite"))).get_current_head()
     result = run("db", "upgrade", "--db", demo_db)
-    assert "revision 0001" in result.output or "revision 000" in result.output
+    assert f"Database at revision {head}." in result.output
     invite = run("invite", "--role", "rep", "--db", demo_db)
     assert invite.exit_code == 0 and "/start " in invite.output
 
