@@ -257,3 +257,19 @@ def test_every_language_has_deal_words_and_they_never_disagree():
                         ("closedwon", "won"), ("Closed Lost", "lost"), ("Proposal Made", "proposal"), ("Vyjednávání", "negotiation"),
                         ("报价", "proposal"), ("Wedi ennill", "won"), ("Uduzuldu", "lost"), ("Izgubljeno", "lost")]:
         assert vocabulary.stage(word) == stage, word
+
+
+def test_a_namesake_with_other_e_mails_is_another_person(db, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("Name,Company,Email\nZhang Wei,Bank of Asia,zhang.wei@boa.cn\n", encoding="utf-8")
+    imported(db, people)
+    path = tmp_path / "deals.csv"
+    path.write_text("Deal Name,Associated Contact,Associated Company,Amount\n"
+                    "Loans,Zhang Wei (zw@boa.cn),Bank of Asia,100\n"
+                    "Cards,Zhang Wei (zhang.wei@boa.cn),Bank of Asia,200\n", encoding="utf-8")
+    output = imported(db, path)
+    assert "2 added" in output and "Customers added for deals with someone not held before: 1." in output
+    found = deals(db)
+    assert found["Loans"]["customer_id"] != found["Cards"]["customer_id"]
+    people_held = [c for c in exported(db)["customers"] if c["name"] == "Zhang Wei"]
+    assert sorted(c["emails"][0] for c in people_held) == ["zhang.wei@boa.cn", "zw@boa.cn"]

@@ -76,9 +76,12 @@ class Deals:
         if deal.person:
             person = fold(deal.person)
             found = held.by_name.get((person, company)) or (held.by_name.get((person, "")) if company else None)
+            if found is not None and deal.emails and found.emails and not set(deal.emails) & {str(e).lower() for e in found.emails}:
+                return None  # the same name with other e-mails: another person, as for contacts
             if found is not None or company:
                 return found
-            namesakes = held.people(person)
+            namesakes = [row for row in held.people(person)
+                         if not (deal.emails and row.emails and not set(deal.emails) & {str(e).lower() for e in row.emails})]
             return namesakes[0] if len(namesakes) == 1 else ("ambiguous" if namesakes else None)
         if company:
             found = held.by_name.get((company, ""))
