@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.imports.book import Book, display, folded_keys, phone_of
+from crmbot.imports.book import Book, contact_keys, display, name_key, phone_of
 from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from
 from crmbot.imports.deal_rows import import_deals
 from crmbot.imports.report import Report
@@ -57,15 +57,21 @@ def _changes(row, contact: Contact, region: str | None) -> dict:
 
 
 async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report, owner_id: int | None) -> None:
-    # names and companies folded once, all together: folding is much of a row's cost
-    names = fold_many([c.name for _, c in batch])
-    companies = fold_many([c.company or "" for _, c in batch])
-    held = await book.load([key for (_, c), name, company in zip(batch, names, companies)
-                            for key in folded_keys(name, company, c.emails, c.phones, book.region)])
-    for (number, contact), name, company in zip(batch, names, companies):
-        key = (name, company)
+    # the customers the rows' e-mails and phones name first; names are folded (slow) and looked
+    # up only for the rows those do not find, all together
+    held = await book.load([key for _, c in batch for key in contact_keys(c.emails, c.phones, book.region)])
+    keys: list[tuple[str, str] | None] = [None] * len(batch)
+    unfound = [i for i, (_, contact) in enumerate(batch) if held.by_contact(contact) is None]
+    if unfound:
+        names = fold_many([batch[i][1].name for i in unfound])
+        companies = fold_many([batch[i][1].company or "" for i in unfound])
+        for i, name, company in zip(unfound, names, companies):
+            keys[i] = (name, company)
+        await book.load([f"n:{name}\x1f{company}" for name, company in zip(names, companies)], held)
+    for (number, contact), key in zip(batch, keys):
         row = held.find(contact, key)
         if row is None:
+            key = key or name_key(contact.name, contact.company)
             held.add(book.add(contact, owner_id, key), key)
             report.added += 1
             continue

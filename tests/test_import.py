@@ -328,3 +328,27 @@ def test_on_both_engines_an_import_adds_updates_and_undoes_the_same(db_url, tmp_
     assert len(people) == 7 and people["Petra Horáková"]["emails"] == ["petra@horakstavby.cz", "petra.horakova@seznam.cz"]
     assert "0 added, 0 updated, 4 skipped" in imported(db_url, "hubspot-contacts.csv")
     assert held(db_url) == people
+
+
+def test_each_imported_customer_is_audited_as_it_was_written(db_url):
+    """The bulk writes build the audit's "after" themselves: it must be what audit.snapshot reads back."""
+    from crmbot.store import audit, models
+    from crmbot.store.db import open_database
+
+    for name in ("Alice Smith", "Bob Jones"):
+        assert run("member", "add", name, "--db", db_url).exit_code == 0
+    imported(db_url, "hubspot-contacts.csv")
+
+    async def compare() -> int:
+        database = open_database(db_url)
+        try:
+            async with database.sessions() as session:
+                entries = list(await session.scalars(select(models.AuditEntry).where(models.AuditEntry.entity == "customer")))
+                for entry in entries:
+                    row = await session.get(models.Customer, entry.entity_id)
+                    assert entry.action == "create" and entry.before is None and entry.after == audit.snapshot(row), row.name
+                return len(entries)
+        finally:
+            await database.close()
+
+    assert asyncio.run(compare()) == 4

@@ -44,10 +44,16 @@ def display(row: Any) -> str:
     return f"{row.name} ({row.company})" if row.company else row.name
 
 
-def folded_keys(name_folded: str, company_folded: str, emails: list, phones: list, region: str | None) -> list[str]:
-    """Every key a customer can be found by: e-mails, phones, name at company, name alone, company."""
+def contact_keys(emails: list, phones: list, region: str | None) -> list[str]:
+    """The keys of a customer's e-mails and phones."""
     keys = [f"e:{str(e).lower()}" for e in emails or ()]
     keys += [f"p:{p}" for p in (phone_of(str(phone), region) for phone in phones or ()) if p]
+    return keys
+
+
+def folded_keys(name_folded: str, company_folded: str, emails: list, phones: list, region: str | None) -> list[str]:
+    """Every key a customer can be found by: e-mails, phones, name at company, name alone, company."""
+    keys = contact_keys(emails, phones, region)
     keys += [f"n:{name_folded}\x1f{company_folded}", f"o:{name_folded}"]
     if company_folded:
         keys.append(f"c:{company_folded}")
@@ -62,6 +68,7 @@ class Held:
 
     def __init__(self, rows: list[Row], region: str | None) -> None:
         self.region = region
+        self.loaded: set[int] = set()  # ids of the held customers read in
         self.by_email: dict[str, Row] = {}
         self.by_phone: dict[str, Row] = {}
         self._by_name: dict[tuple[str, str], Row] = {}
@@ -72,6 +79,8 @@ class Held:
             self.add(row)
 
     def add(self, row: Row, key: tuple[str, str] | None = None) -> None:
+        if row.id is not None:
+            self.loaded.add(row.id)
         for email in row.emails or []:
             self.by_email.setdefault(str(email).lower(), row)
         for phone in row.phones or []:
@@ -83,6 +92,8 @@ class Held:
     def by_name(self) -> dict[tuple[str, str], Row]:
         if self._unnamed:
             waiting, self._unnamed = self._unnamed, []
+            # held customers by id (the first held wins a name, however they were read in), then new ones
+            waiting.sort(key=lambda pair: (pair[0].id is None, pair[0].id or 0))
             bare = [row for row, key in waiting if key is None]
             folded = zip(fold_many([row.name for row in bare]), fold_many([row.company or "" for row in bare]))
             for row, key in zip(bare, folded):
@@ -96,14 +107,22 @@ class Held:
                         self.by_company[key[1]].append(row)
         return self._by_name
 
-    def find(self, contact: Contact, key: tuple[str, str]) -> Row | None:
+    def by_contact(self, contact: Contact) -> Row | None:
+        """The customer holding one of the contact's e-mails, else one of its phones."""
         for email in contact.emails:
             if email in self.by_email:
                 return self.by_email[email]
         for phone in contact.phones:
             if (found := phone_of(phone, self.region)) in self.by_phone:
                 return self.by_phone[found]
-        namesake = self.by_name.get(key)
+        return None
+
+    def find(self, contact: Contact, key: tuple[str, str] | None) -> Row | None:
+        """By e-mail, phone, then name at the company (`key`: folded, or None to fold here)."""
+        found = self.by_contact(contact)
+        if found is not None:
+            return found
+        namesake = self.by_name.get(key or name_key(contact.name, contact.company))
         if namesake is not None and contact.emails and namesake.emails and not set(contact.emails) & set(namesake.emails):
             return None  # same name at the same firm, other e-mails: two people (two Zhang Weis at one bank)
         return namesake
@@ -150,18 +169,22 @@ class Book:
     def lookup_keys(self, name: str, company: str | None, emails: list[str], phones: list[str]) -> list[str]:
         return folded_keys(fold(name), fold(company or ""), emails, phones, self.region)
 
-    async def load(self, keys: list[str]) -> Held:
-        """The held customers any of these keys may name, in full, ready for rows to find."""
+    async def load(self, keys: list[str], held: Held | None = None) -> Held:
+        """The held customers any of these keys may name, in full, ready for rows to find
+        (added to `held`, when given, unless read in already)."""
+        held = held or Held([], self.region)
         ids: set[int] = set()
         for key in keys:
             ids.update(self.index.find(key))
+        ids -= held.loaded
         rows = [Row(**values) for values in await bulk.rows_by_id(self.session, models.Customer, self.team.id, ids)
-                if values["deleted_at"] is None]
+                if values["deleted_at"] is None] if ids else []
         for row in rows:
             row.key = None  # folded when a row of the batch needs names (Held.by_name)
             row.before = None  # taken when a row first changes it
             row.touched = row.id > self.floor or row.id in self.matched
-        return Held(rows, self.region)
+            held.add(row)
+        return held
 
     def add(self, contact: Contact, owner_id: int | None, key: tuple[str, str] | None = None) -> Row:
         """A customer to add at the batch's end: plain values until then, so rows about the same
@@ -207,41 +230,44 @@ class Book:
         values = [self.customers.row(vars(row), fixed) for row in self.new]
         ids = await bulk.insert_rows(self.session, models.Customer, values)
         entries = []
-        for row, customer_id in zip(self.new, ids):
+        add, region, now_text = self.index.add, self.region, self.now_text
+        for row, customer_id, inserted in zip(self.new, ids, values):
             row.id = customer_id
-            after = {c.key: getattr(row, c.key) for c in models.Customer.__table__.columns}
-            after.update(created_at=self.now_text, updated_at=self.now_text)
-            entries.append(self._entry("create", customer_id, None, after))
-            for key in folded_keys(*row.key, row.emails, row.phones, self.region):
-                self.index.add(key, customer_id)
+            # the audit's "after", as audit.snapshot writes it: the values just inserted, read as Python values
+            after = {"id": customer_id, "team_id": row.team_id, "name": row.name, "company": row.company,
+                     "emails": row.emails, "phones": row.phones, "address": row.address, "website": row.website,
+                     "preferred_channel": row.preferred_channel, "lead_source": row.lead_source, "notes": row.notes,
+                     "owner_id": row.owner_id, "status": row.status, "created_at": now_text, "updated_at": now_text,
+                     "deleted_at": None, "rev": row.rev}
+            entries.append(("create", customer_id, None, after))
+            for key in folded_keys(row.key[0], row.key[1], row.emails, row.phones, region):
+                add(key, customer_id)
         updates = []
         for row in self.changed.values():
             current = {c.key: getattr(row, c.key) for c in models.Customer.__table__.columns}
             updates.append({"id": row.id, **{key: self.customers(key, current[key]) for key in UPDATABLE}})
-            entries.append(self._entry("update", row.id, row.before, bulk.json_ready(current)))
+            entries.append(("update", row.id, row.before, bulk.json_ready(current)))
             held = set(self.lookup_keys(row.name, row.before["company"], row.before["emails"], row.before["phones"]))
             for key in self.lookup_keys(row.name, row.company, row.emails, row.phones):
                 if key not in held:
                     self.index.add(key, row.id)
             row.before = None  # a later change of it starts from what it is now
         await bulk.update_rows(self.session, models.Customer, updates, UPDATABLE)
-        await self.write_audit(entries)
+        await self.write_audit([self.entry(action, "customer", customer_id, customer_id, before, after)
+                                for action, customer_id, before, after in entries])
         self.new, self.changed = [], {}
 
     # -- audit ----------------------------------------------------------------------------------
 
-    def _entry(self, action: str, customer_id: int, before: dict | None, after: dict | None) -> dict[str, Any]:
-        return self.entry(action, "customer", customer_id, customer_id, before, after)
-
     def entry(self, action: str, entity: str, entity_id: int, customer_id: int | None,
               before: dict | None, after: dict | None) -> dict[str, Any]:
-        actor = self.actor
-        return {"team_id": actor.team_id, "member_id": actor.member_id, "platform": actor.platform, "at": self.now,
-                "group_id": actor.group_id, "action": action, "entity": entity, "entity_id": entity_id,
-                "customer_id": customer_id, "before": before, "after": after, "undone_at": None}
+        """An audit entry of this import (its actor, time and group are write_audit's), converted."""
+        return {"action": action, "entity": entity, "entity_id": entity_id, "customer_id": customer_id,
+                "before": None if before is None else self.audit("before", before),
+                "after": None if after is None else self.audit("after", after)}
 
     async def write_audit(self, entries: list[dict[str, Any]]) -> None:
         actor = self.actor
         fixed = {"at": self.audit("at", self.now), "team_id": actor.team_id, "member_id": actor.member_id,
                  "platform": actor.platform, "group_id": actor.group_id, "undone_at": None}
-        await bulk.insert_many(self.session, models.AuditEntry, [self.audit.row(e, fixed) for e in entries])
+        await bulk.insert_many(self.session, models.AuditEntry, [{**fixed, **entry} for entry in entries])
