@@ -22,6 +22,8 @@ _FOLD = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ß": "ss", "ı": "i", "
 
 def fold(text: str) -> str:
     """Lower case, full width to ASCII width, diacritics removed: for matching only, never shown."""
+    if text.isascii():  # nothing to decompose or strip: the same result, several times sooner
+        return " ".join(text.lower().split())
     text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD)).translate(_without_marks())
     return _SPACES.sub(" ", text.translate(_FOLD)).strip()
 
@@ -36,6 +38,8 @@ def fold_many(texts: list[str]) -> list[str]:
 
 
 def fold_pieces(text: str) -> str:
+    if text.isascii():
+        return "\0".join(" ".join(piece.lower().split()) for piece in text.split("\0"))
     text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
     return _SPACES.sub(" ", text.translate(_without_marks()).translate(_FOLD))
 
