@@ -152,16 +152,17 @@ class Book:
         self.now_text = now.isoformat()
 
     async def open(self) -> None:
-        """Index the team's customers: a few bytes each, read a partition at a time."""
+        """Index the team's customers: a few bytes each, read a page at a time, sorted once."""
         self.floor = await bulk.max_id(self.session, models.Customer)
+        hashes, ids = array("q"), array("q")
         async for partition in bulk.customer_contacts(self.session, self.team.id):
             names = fold_many([name or "" for _, name, _, _, _ in partition])
             companies = fold_many([company or "" for _, _, company, _, _ in partition])
-            hashes, ids = array("q"), array("q")
             for (customer_id, _, _, emails, phones), name, company in zip(partition, names, companies):
                 for key in folded_keys(name, company, emails, phones, self.region):
                     hashes.append(hash(key))
                     ids.append(customer_id)
+        if hashes:
             self.index.extend(hashes, ids)
 
     # -- a batch --------------------------------------------------------------------------------
