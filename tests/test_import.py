@@ -352,3 +352,17 @@ def test_each_imported_customer_is_audited_as_it_was_written(db_url):
             await database.close()
 
     assert asyncio.run(compare()) == 4
+
+
+def test_the_key_index_finds_every_holder_of_a_key_before_and_after_merging(monkeypatch):
+    from array import array
+
+    from crmbot.imports import keys
+
+    monkeypatch.setattr(keys, "MERGE_AT", 3)
+    index = keys.KeyIndex()
+    index.extend(array("q", [hash("e:a@x.cz"), hash("n:jan\x1facme")]), array("q", [7, 7]))
+    for key, customer_id in [("e:a@x.cz", 3), ("e:b@x.cz", 9), ("p:+420777000111", 9), ("e:a@x.cz", 12), ("e:c@x.cz", 1)]:
+        index.add(key, customer_id)  # merges on the way, twice
+    assert index.find("e:a@x.cz") == [3, 7, 12] and index.find("e:b@x.cz") == [9]
+    assert index.find("n:jan\x1facme") == [7] and index.find("e:nobody@x.cz") == [] and len(index) == 7
