@@ -35,7 +35,7 @@ from crmbot.intents import slots as slot_json
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import MAX_TEXT, Intent, Parser
 from crmbot.intents.router import Router, allowed
-from crmbot.messages import Image, Incoming, Outcome, Outgoing, Reply
+from crmbot.messages import Attachment, Image, Incoming, Outcome, Outgoing, Reply, UserRef
 from crmbot.store import limits, models, records
 from crmbot.store.audit import Actor
 from crmbot.store.db import Database
@@ -72,8 +72,11 @@ def well_typed(incoming: Incoming) -> bool:
     texts = (incoming.chat.adapter, incoming.chat.chat_id, incoming.user.adapter, incoming.user.user_id, incoming.text)
     optional = (incoming.chat.thread, incoming.user.workspace, incoming.user.language, incoming.user.timezone,
                 incoming.action, incoming.message_id)
+    attachment = incoming.attachment
     return (all(isinstance(v, str) for v in texts) and all(v is None or isinstance(v, str) for v in optional)
-            and isinstance(incoming.user.display_name, str))
+            and isinstance(incoming.user.display_name, str)
+            and (attachment is None or (isinstance(attachment, Attachment) and isinstance(attachment.name, str)
+                                        and (attachment.data is None or isinstance(attachment.data, bytes)))))
 
 
 class Bot:
@@ -86,6 +89,20 @@ class Bot:
         self.parser = Parser(self.i18n)
         self.index = CustomerIndex()
         self.rate_limit = rate_limit or RateLimit()
+
+    async def accepts_files_from(self, user: UserRef) -> bool:
+        """Whether a file this person sends is worth downloading: a member, or someone an open
+        Slack workspace makes one on first use. Strangers' files are never fetched; they get the
+        stranger's answer like any message. Read-only; when the store cannot tell, yes (handling
+        the message then meets the same trouble and says so)."""
+        try:
+            async with self.db.sessions() as session:
+                if await membership.member_for(session, user) is not None:
+                    return True
+                return await membership.open_team(session, user.workspace) is not None
+        except Exception:
+            log.warning("could not check who sent a file; fetching it", exc_info=True)
+            return True
 
     def refusal(self, incoming: Incoming, key: str) -> list[Reply]:
         code = self.i18n.pick(incoming.user.language)
@@ -145,8 +162,10 @@ class Bot:
 
         ctx = Context(session=session, team=team, member=member, now=now, i18n=self.i18n, index=self.index,
                       platform=incoming.chat.adapter, actor=actor, dispatch=dispatch, chat=incoming.chat,
-                      announcements=announcements)
-        if incoming.action:
+                      announcements=announcements, attachment=incoming.attachment)
+        if incoming.attachment is not None:
+            intent = Intent("import_upload", member.locale, {})  # a file is its own request, whatever its caption says
+        elif incoming.action:
             intent = await self._pressed(ctx, incoming.action)
             if isinstance(intent, Asked):
                 return intent.replies

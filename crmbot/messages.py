@@ -99,6 +99,24 @@ class Reply:
     team_id: int | None = field(default=None, compare=False)
 
 
+MAX_ATTACHMENT = 10 * 1024 * 1024  # bytes: larger files are not downloaded (crmbot import on the server takes any size)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a member sent (a CSV, a vCard), or a contact they shared from their phone (as a
+    vCard), as the adapter received it. `data` is None when the adapter did not fetch it, and
+    `problem` says why: "too_large" (over MAX_ATTACHMENT), "unreachable", or "not_fetched"
+    (sent by someone who is no member)."""
+
+    name: str
+    data: bytes | None = field(default=None, repr=False)
+    size: int = 0
+    mime: str = ""
+    contact: bool = False
+    problem: str | None = None
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One message or button press from a member, already stripped of platform details."""
@@ -110,6 +128,7 @@ class Incoming:
     message_id: str | None = None  # platform id, for de-duplication of redeliveries
     # what the adapter already knows about addressing; group chats pass False when not addressed
     addressed: bool = True
+    attachment: Attachment | None = None  # a file or shared contact sent to be imported
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ _FOLD = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ß": "ss", "ı": "i", "
 
 def fold(text: str) -> str:
     """Lower case, full width to ASCII width, diacritics removed: for matching only, never shown."""
-    text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
-    text = _combining().sub("", text)
+    if text.isascii():  # nothing to decompose or strip: the same result, several times sooner
+        return " ".join(text.lower().split())
+    text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD)).translate(_without_marks())
     return _SPACES.sub(" ", text.translate(_FOLD)).strip()
 
 
@@ -37,8 +38,17 @@ def fold_many(texts: list[str]) -> list[str]:
 
 
 def fold_pieces(text: str) -> str:
+    if text.isascii():
+        return "\0".join(" ".join(piece.lower().split()) for piece in text.split("\0"))
     text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
-    return _SPACES.sub(" ", _combining().sub("", text).translate(_FOLD))
+    return _SPACES.sub(" ", text.translate(_without_marks()).translate(_FOLD))
+
+
+@lru_cache(maxsize=1)
+def _without_marks() -> dict[int, None]:
+    """The same combining marks as a table that deletes them: str.translate drops them a few
+    times faster than the regular expression (an import folds every name it reads)."""
+    return dict.fromkeys((code for code in range(0x20000) if unicodedata.combining(chr(code))), None)
 
 
 @lru_cache(maxsize=1)

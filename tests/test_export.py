@@ -61,7 +61,8 @@ def test_the_json_export_keeps_its_shape(demo_db):
                                           "preferred_channel", "lead_source", "notes", "owner_id", "status", "created_at",
                                           "updated_at", "deleted_at", "tags"]
     assert list(data["deals"][0]) == ["id", "team_id", "customer_id", "owner_id", "title", "currency", "stage", "expected_close",
-                                      "lost_reason", "competitor", "created_at", "updated_at", "closed_at", "deleted_at", "amount"]
+                                      "lost_reason", "competitor", "created_at", "updated_at", "closed_at", "deleted_at", "source_ref",
+                                      "amount"]  # source_ref: the id an imported deal had in the app it came from
     assert list(data["followups"][0]) == ["id", "team_id", "customer_id", "member_id", "due_at", "note", "state", "created_at",
                                           "deleted_at", "delivered_at", "late", "every_year", "fact_id"]
     assert isinstance(data["deals"][0]["amount"], float) and data["followups"][0]["due_at"].endswith("+00:00")

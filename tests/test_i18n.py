@@ -123,6 +123,19 @@ CHANGE = NS(label="Phone", old="+420 777 123 457", new="+420 777 999 888")
 PIPELINE = {"lead": {"count": 2, "values": {"EUR": Decimal("1000")}}, "won": {"count": 1, "values": {}}}
 ACTIVITY = {"Alice": {"call": 3, "meeting": 1}}
 RULE = {"id": 3, "entity": "complaint", "conditions": [("word", "invoice"), ("country", "Czechia")], "names": ["Bob", "Dana"], "in_turn": True}
+
+
+def import_report(kind: str = "deals"):
+    from collections import Counter
+
+    from crmbot.imports.report import Report, Skip
+
+    skips = [Skip(3, "Amount", "bad_amount", {"value": "a lot"}), Skip(4, None, "no_title"),
+             Skip(5, None, "ambiguous_customer", {"name": "Jan Novák"}), Skip(6, None, "deal_held", {"deal": "Roof", "customer": "Eva"})]
+    return Report(kind=kind, rows=40, added=30, updated=4, skipped=6, skips=skips, customers_added=2,
+                  unknown_owners=Counter({"Carol White": 2}), unknown_stages=Counter({"Site visit": 3}))
+
+
 SAMPLES = {  # values that take every template through its wordiest branches
     "add_customer_needs_name": {}, "amount_invalid": {}, "ask_customer": {}, "button_not_yours": {}, "button_unknown": {},
     "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {}, "intent_which": {},
@@ -174,6 +187,10 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "forget_confirm": {"customer": customer()},
     "forgotten": {"name": "Olga Petrová"},
     "help": {"member": MEMBER},
+    "import_done": {"name": "deals.csv", "report": import_report(), "skips": import_report().skips, "contact": None},
+    "import_preview": {"name": "contacts.csv", "report": import_report("contacts"), "skips": import_report().skips},
+    "import_refused": {"problem": "no_customer_column", "name": "deals.csv", "found": "Deal Name, Amount"},
+    "import_gone": {},
     "language_set": {"language": NS(name="Čeština")},
     "language_choose": {"current": NS(name="Čeština")},
     "customer_what": {"customer": customer()},

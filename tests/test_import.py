@@ -328,3 +328,41 @@ def test_on_both_engines_an_import_adds_updates_and_undoes_the_same(db_url, tmp_
     assert len(people) == 7 and people["Petra Horáková"]["emails"] == ["petra@horakstavby.cz", "petra.horakova@seznam.cz"]
     assert "0 added, 0 updated, 4 skipped" in imported(db_url, "hubspot-contacts.csv")
     assert held(db_url) == people
+
+
+def test_each_imported_customer_is_audited_as_it_was_written(db_url):
+    """The bulk writes build the audit's "after" themselves: it must be what audit.snapshot reads back."""
+    from crmbot.store import audit, models
+    from crmbot.store.db import open_database
+
+    for name in ("Alice Smith", "Bob Jones"):
+        assert run("member", "add", name, "--db", db_url).exit_code == 0
+    imported(db_url, "hubspot-contacts.csv")
+
+    async def compare() -> int:
+        database = open_database(db_url)
+        try:
+            async with database.sessions() as session:
+                entries = list(await session.scalars(select(models.AuditEntry).where(models.AuditEntry.entity == "customer")))
+                for entry in entries:
+                    row = await session.get(models.Customer, entry.entity_id)
+                    assert entry.action == "create" and entry.before is None and entry.after == audit.snapshot(row), row.name
+                return len(entries)
+        finally:
+            await database.close()
+
+    assert asyncio.run(compare()) == 4
+
+
+def test_the_key_index_finds_every_holder_of_a_key_before_and_after_merging(monkeypatch):
+    from array import array
+
+    from crmbot.imports import keys
+
+    monkeypatch.setattr(keys, "MERGE_AT", 3)
+    index = keys.KeyIndex()
+    index.extend(array("q", [hash("e:a@x.cz"), hash("n:jan\x1facme")]), array("q", [7, 7]))
+    for key, customer_id in [("e:a@x.cz", 3), ("e:b@x.cz", 9), ("p:+420777000111", 9), ("e:a@x.cz", 12), ("e:c@x.cz", 1)]:
+        index.add(key, customer_id)  # merges on the way, twice
+    assert index.find("e:a@x.cz") == [3, 7, 12] and index.find("e:b@x.cz") == [9]
+    assert index.find("n:jan\x1facme") == [7] and index.find("e:nobody@x.cz") == [] and len(index) == 7

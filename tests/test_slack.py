@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -493,3 +494,86 @@ async def test_a_follow_up_button_on_a_customer_at_risk_acts_on_that_customer(sl
         [made] = await session.scalars(select(models.FollowUp).where(models.FollowUp.note.contains("at risk")))
         nina_row = await session.get(models.Customer, made.customer_id)
     assert nina_row.name == "Nina Kovačič" and made.due_at.isoformat() == "2026-11-26T09:00:00+00:00"  # 09:00 in London
+
+
+# -- importing files -------------------------------------------------------------------------------
+
+IMPORTS = Path(__file__).parent / "data" / "imports"
+
+
+async def test_a_file_shared_in_the_dm_is_downloaded_with_the_bot_token_and_imported_once(slack):
+    api = slack.api
+    file = api.share_file(ALICE, "leads.csv", "Name,Email\nOlga Malá,olga@mala.cz\n".encode())
+    assert (await slack.post(api.file_share_event(ALICE, [file])))[0] == 200
+    [answer] = slack.posted(api.dm_channel(ALICE))
+    assert "Imported leads.csv: added 1 · updated 0 · skipped 0." in answer["text"]
+    [download] = api.calls_to("download")
+    assert download.authorization == f"Bearer {api.token}" and download.params["file_id"] == file["id"]
+    # Slack also sends file_shared for the same upload: files.info is asked, the import not repeated
+    assert (await slack.post(api.file_shared_event(ALICE, file["id"])))[0] == 200
+    assert api.calls_to("files.info") and len(slack.posted()) == 1
+    assert await count(slack.app, models.Customer, models.Customer.name == "Olga Malá") == 1
+
+
+async def test_a_file_shared_event_alone_brings_the_file_through_files_info(slack):
+    api = slack.api
+    file = api.share_file(ALICE, "people.vcf", b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ota Velk\xc3\xbd\r\nEND:VCARD\r\n",
+                          mimetype="text/vcard", filetype="vcard")
+    assert (await slack.post(api.file_shared_event(ALICE, file["id"])))[0] == 200
+    [info] = api.calls_to("files.info")
+    assert info.params["file"] == file["id"]
+    assert "Imported people.vcf: added 1" in slack.posted()[0]["text"]
+    assert await count(slack.app, models.Customer, models.Customer.name == "Ota Velký") == 1
+
+
+async def test_a_larger_file_mentioned_in_a_channel_is_previewed_in_its_thread_then_imported(slack):
+    api = slack.api
+    file = api.share_file(ALICE, "hubspot-deals.csv", (IMPORTS / "hubspot-deals.csv").read_bytes())
+    body = api.app_mention_event(ALICE, "our old deals", channel_id="C0SALES", files=[file])
+    ts = json.loads(body)["event"]["ts"]
+    deals = await count(slack.app, models.Deal)
+    assert (await slack.post(body))[0] == 200
+    [preview] = slack.posted("C0SALES")
+    assert preview["thread_ts"] == ts and "holds 8 deal rows" in preview["text"]
+    assert await count(slack.app, models.Deal) == deals
+    actions = next(b for b in preview["blocks"] if b["type"] == "actions")
+    button = next(e for e in actions["elements"] if e["text"]["text"].startswith("📥"))
+    message_ts = next(key for key in api.messages if key[0] == "C0SALES")[1]
+    await slack.post(api.block_actions(ALICE, button["action_id"], button["value"], channel_id="C0SALES", message_ts=message_ts))
+    await slack.adapter.drain()
+    assert "Deals imported from hubspot-deals.csv: added 6" in slack.posted("C0SALES")[-1]["text"]
+    assert await count(slack.app, models.Deal) == deals + 6
+
+
+async def test_files_that_cannot_be_imported_get_a_reply_and_a_strangers_are_not_fetched(slack):
+    api = slack.api
+    before = await count(slack.app, models.Customer)
+    huge = api.share_file(ALICE, "everyone.csv", b"Name\nA\n", size=11 * 1024 * 1024)
+    sheet = api.share_file(ALICE, "offer.xlsx", b"PK\x03\x04" + bytes(60), mimetype="application/vnd.ms-excel", filetype="xlsx")
+    await slack.post(api.file_share_event(ALICE, [huge, sheet]))
+    too_big, wrong = slack.posted(api.dm_channel(ALICE))
+    assert "everyone.csv is too big for me" in too_big["text"] and "not offer.xlsx" in wrong["text"]
+    async with slack.app.db.sessions() as session, session.begin():  # the workspace admits by invite only
+        await teams.bind_workspace(session, await teams.team_by_name(session, sample.TEAM), WORKSPACE, invite_only=True)
+    api.add_user("U0MALLORY", real_name="Mallory")
+    leads = api.share_file("U0MALLORY", "leads.csv", b"Name\nMallory\n")
+    await slack.post(api.file_share_event("U0MALLORY", [leads]))
+    assert [c.params["file_id"] for c in api.calls_to("download")] == [sheet["id"]]  # not the huge one, not Mallory's
+    [refused] = slack.posted(api.dm_channel("U0MALLORY"))
+    assert "Nothing was imported" not in refused["text"]  # a stranger's answer, as to any message
+    assert await count(slack.app, models.Customer) == before
+
+
+async def test_without_the_bot_token_slack_answers_its_sign_in_page_which_is_no_file(slack):
+    import aiohttp
+
+    file = slack.api.share_file(ALICE, "leads.csv", b"Name\nOlga\n")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(file["url_private"], allow_redirects=True) as response:
+            assert response.status == 200 and response.content_type == "text/html"
+    # a link that lands on that page (a file from another workspace, a revoked token) is no file
+    landing = {**file, "url_private_download": f"{slack.api.origin}/?redir=/files-pri/T0OTHER-F1/leads.csv"}
+    await slack.post(slack.api.file_share_event(ALICE, [landing]))
+    [answer] = slack.posted(slack.api.dm_channel(ALICE))
+    assert "I could not download leads.csv" in answer["text"]
+    assert await count(slack.app, models.Customer, models.Customer.name == "Olga") == 0

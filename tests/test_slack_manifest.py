@@ -31,12 +31,14 @@ CALL_SCOPES: dict[str, str | None] = {
     "users_info": "users:read",
     "conversations_open": "im:write",  # a DM by user id, to upload a chart there
     "files_upload_v2": "files:write",  # files.getUploadURLExternal + files.completeUploadExternal
+    "files_info": "files:read",  # a file shared to import (its url_private download needs the same scope)
 }
 # The scope a subscription to each bot event needs (api.slack.com/events/<event>).
 EVENT_SCOPES: dict[str, str | None] = {
     "message.im": "im:history",
     "app_mention": "app_mentions:read",
     "app_home_opened": None,
+    "file_shared": "files:read",
 }
 COMMAND_SCOPE = "commands"
 

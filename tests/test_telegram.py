@@ -12,6 +12,7 @@ import asyncio
 import importlib.util
 import logging
 import sys
+from pathlib import Path
 from dataclasses import replace
 from typing import Any
 
@@ -705,3 +706,60 @@ async def test_each_customer_at_risk_comes_with_buttons_of_its_own(polling, demo
     assert f"Call logged with {name}." in plain(logged)
     [call] = await rows(demo, models.Interaction, models.Interaction.summary == "talked about new curtains, she wants a quote")
     assert call.kind == "call"
+
+
+# -- importing files and shared contacts ------------------------------------------------------------
+
+IMPORTS = Path(__file__).parent / "data" / "imports"
+
+
+async def test_a_document_is_fetched_with_getfile_and_imported_a_larger_one_previewed_first(polling, demo):
+    api = polling.api
+    [small] = await polling.send(api.document_update(ALICE, ALICE, "leads.csv", "Name,Email\nOlga Malá,olga@mala.cz\n".encode()))
+    assert "Imported leads.csv: added 1 · updated 0 · skipped 0." in plain(small)
+    [get_file] = api.calls_to("getFile")
+    [download] = api.calls_to("download")
+    assert download.params["file_path"] == api.files[get_file.params["file_id"]]["file_path"]
+    assert await count(demo, models.Customer, models.Customer.name == "Olga Malá") == 1
+
+    deals = await count(demo, models.Deal)
+    [preview] = await polling.send(api.document_update(ALICE, ALICE, "hubspot-deals.csv", (IMPORTS / "hubspot-deals.csv").read_bytes(),
+                                                       caption="our old deals"))
+    assert "hubspot-deals.csv holds 8 deal rows" in plain(preview) and await count(demo, models.Deal) == deals
+    [done] = await polling.press(ALICE, ALICE, "📥")
+    assert "Deals imported from hubspot-deals.csv: added 6" in plain(done)
+    assert await count(demo, models.Deal) == deals + 6
+
+
+async def test_a_shared_contact_is_added_with_its_number_made_international(polling, demo):
+    [reply] = await polling.send(polling.api.contact_update(ALICE, ALICE, "420777555001", "Olga", last_name="Malá"))
+    assert "Added Olga Malá." in plain(reply) and not polling.api.calls_to("getFile")
+    [olga] = await rows(demo, models.Customer, models.Customer.name == "Olga Malá")
+    assert olga.phones == ["+420777555001"]
+    card = "BEGIN:VCARD\nVERSION:3.0\nFN:Ota Velký\nN:Velký;Ota;;;\nTEL;TYPE=CELL:+420 777 555 002\nEMAIL:ota@velky.cz\nEND:VCARD"
+    [second] = await polling.send(polling.api.contact_update(ALICE, ALICE, "420777555002", "Ota", vcard=card))
+    assert "Added Ota Velký." in plain(second)
+    [ota] = await rows(demo, models.Customer, models.Customer.name == "Ota Velký")
+    assert ota.emails == ["ota@velky.cz"]  # the phone's vCard brings what the number alone does not
+
+
+async def test_too_big_foreign_and_strangers_files_are_refused_kindly_and_not_fetched(polling, demo):
+    api = polling.api
+    before = await count(demo, models.Customer)
+    [huge] = await polling.send(api.document_update(ALICE, ALICE, "everyone.csv", b"Name\nA\n", file_size=15 * 1024 * 1024))
+    assert "everyone.csv is too big for me (15.0 MB; I take up to 10.0 MB)" in plain(huge)
+    [pdf] = await polling.send(api.document_update(ALICE, ALICE, "offer.pdf", b"%PDF-1.7\n...", mime_type="application/pdf"))
+    assert "not offer.pdf" in plain(pdf) and "Nothing was imported." in plain(pdf)
+    [stranger] = await polling.send(api.document_update(STRANGER, STRANGER, "leads.csv", b"Name\nMallory\n"))
+    assert "Nothing was imported" not in plain(stranger)  # the stranger's answer, as to any message
+    assert len(api.calls_to("getFile")) == 1  # only the pdf was fetched: not the huge file, not the stranger's
+    assert await count(demo, models.Customer) == before
+
+
+async def test_in_a_group_a_document_is_imported_only_when_addressed(polling, demo):
+    api = polling.api
+    await polling.unanswered(api.document_update(GROUP, ALICE, "leads.csv", b"Name\nOlga Mala\n", chat_type="supergroup"))
+    assert not api.calls_to("getFile")
+    [reply] = await polling.send(api.document_update(GROUP, ALICE, "leads.csv", b"Name\nOlga Mala\n", chat_type="supergroup",
+                                                     caption=f"@{BOT} import these"))
+    assert "Imported leads.csv" in plain(reply) and reply.params["reply_parameters"]["message_id"]

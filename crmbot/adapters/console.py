@@ -15,7 +15,7 @@ from itertools import count
 from pathlib import Path
 
 from crmbot.bot import Bot, Transient
-from crmbot.messages import Button, ChatRef, Image, Incoming, Outcome, Reply, UserRef
+from crmbot.messages import Attachment, Button, ChatRef, Image, Incoming, Outcome, Reply, UserRef
 
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
@@ -69,6 +69,12 @@ class ConsoleChat:
     async def send(self, text: str) -> list[Reply]:
         """Type a line and get the answer in this chat."""
         return list((await self.exchange(text)).replies)
+
+    async def send_file(self, name: str, data: bytes, *, contact: bool = False, mime: str = "") -> list[Reply]:
+        """Send a file (or a shared contact, as a vCard) to be imported, as a chat platform would."""
+        attachment = Attachment(name, data, len(data), mime, contact)
+        incoming = Incoming(chat=self.chat, user=UserRef("console", self.user, self.user, self.language), attachment=attachment)
+        return list((await self._handle(incoming)).replies)
 
     async def press(self, button: Button) -> list[Reply]:
         return list((await self._handle(self.incoming(action=button.action))).replies)

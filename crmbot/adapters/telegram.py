@@ -43,7 +43,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Callba
 from crmbot.bot import Bot, Transient
 from crmbot.config import Settings
 from crmbot.i18n import FALLBACK
-from crmbot.messages import Button, ChatRef, DeliveryFailed, Incoming, Outcome, Outgoing, Reply, UserRef
+from crmbot.messages import MAX_ATTACHMENT, Attachment, Button, ChatRef, DeliveryFailed, Incoming, Outcome, Outgoing, Reply, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +254,28 @@ def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
+def _vcard_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+
+
+def contact_attachment(contact) -> Attachment:
+    """A shared contact as the vCard the phone attached, or one made of its name and number.
+    Telegram gives the number in full international form, often without its "+"."""
+    if isinstance(contact.vcard, str) and "BEGIN:VCARD" in contact.vcard.upper():
+        card = contact.vcard
+    else:
+        first = contact.first_name if isinstance(contact.first_name, str) else ""
+        last = contact.last_name if isinstance(contact.last_name, str) else ""
+        phone = contact.phone_number if isinstance(contact.phone_number, str) else ""
+        if phone.isdigit():
+            phone = "+" + phone
+        full = " ".join(p for p in (first, last) if p)
+        card = (f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{_vcard_text(full)}\r\nN:{_vcard_text(last)};{_vcard_text(first)};;;\r\n"
+                f"TEL;TYPE=CELL:{_vcard_text(phone)}\r\nEND:VCARD\r\n")
+    data = card.encode("utf-8")
+    return Attachment("contact.vcf", data, len(data), "text/vcard", contact=True)
+
+
 class TelegramAdapter:
     """Owns the python-telegram-bot Application and its two handlers. Replies go out through
     `deliver` (the app's: it keeps what Telegram cannot take now), and what a message announces
@@ -267,6 +289,8 @@ class TelegramAdapter:
         self.announce = announce
         self.deliver = deliver
         self.application = application or build_application(settings)
+        # first: a document with a caption is a file to import, not a message to read
+        self.application.add_handler(MessageHandler((filters.Document.ALL | filters.CONTACT) & ~filters.UpdateType.EDITED, self.on_file))
         self.application.add_handler(MessageHandler((filters.TEXT | filters.CAPTION) & ~filters.UpdateType.EDITED, self.on_message))
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_error_handler(self.on_error)
@@ -346,6 +370,43 @@ class TelegramAdapter:
         # in a group, answer as a reply so everyone sees whose message it was
         await self._send(message.chat.id, outcome.replies, reply_to=message.message_id if is_group(message.chat) else None)
         await self.announce(outcome.announcements)
+
+    async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A document (a CSV, a vCard) or a contact shared from the phone: imported by the core.
+        In a group only when addressed to the bot, as any message."""
+        message = update.effective_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return
+        if addressed_text(message, self.bot.username or "", self.bot.id) is None:
+            return
+        user = user_ref(message.from_user)
+        if message.contact:
+            attachment = contact_attachment(message.contact)
+        elif await self.core.accepts_files_from(user):
+            attachment = await self._fetch(message.document)
+        else:  # a stranger's file is not fetched: the core answers them as any stranger
+            attachment = Attachment(message.document.file_name or "file", None, problem="not_fetched")
+        incoming = Incoming(chat=ChatRef(NAME, str(message.chat.id)), user=user,
+                            message_id=str(update.update_id), attachment=attachment)
+        outcome = await self._handle(update, incoming)
+        if outcome is None:
+            return
+        await self._send(message.chat.id, outcome.replies, reply_to=message.message_id if is_group(message.chat) else None)
+        await self.announce(outcome.announcements)
+
+    async def _fetch(self, document) -> Attachment:
+        """The document's bytes through getFile and the file URL; what went wrong otherwise."""
+        name = document.file_name if isinstance(document.file_name, str) and document.file_name else "file"
+        mime = document.mime_type if isinstance(document.mime_type, str) else ""
+        size = document.file_size if isinstance(document.file_size, int) else 0
+        if size > MAX_ATTACHMENT:
+            return Attachment(name, None, size, mime, problem="too_large")
+        try:
+            data = bytes(await (await self.bot.get_file(document.file_id)).download_as_bytearray())
+        except TelegramError as error:
+            log.info("could not download a Telegram document: %s", error)
+            return Attachment(name, None, size, mime, problem="too_large" if "too big" in str(error).lower() else "unreachable")
+        return Attachment(name, data, len(data), mime)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -75,34 +75,41 @@ class _DryRun(Exception):
 
 def _print_report(report, source: str, team_name: str, dry_run: bool) -> None:
     would = "Would import" if dry_run else "Imported"
-    print(f"{would} {source} into {team_name!r}: {report.added} added, {report.updated} updated, "
-          f"{len(report.skipped)} skipped.")
+    what = "deals" if report.kind == "deals" else ""
+    print(f"{would} {what + ' from ' if what else ''}{source} into {team_name!r}: {report.added} added, "
+          f"{report.updated} updated, {report.skipped} skipped.")
+    if report.customers_added:
+        print(f"Customers added for deals with someone not held before: {report.customers_added}.")
     if report.encoding not in ("utf-8", "utf-8-sig", "ascii"):
         print(f"Read as {report.encoding}.")  # detected, not declared: say so, in case it guessed wrong
     lines = report.lines()
     for line in lines[:50]:
         print(f"  {line}")
-    if len(lines) > 50:
-        print(f"  … and {len(lines) - 50} more")
+    if report.skipped > 50:
+        print(f"  … and {report.skipped - 50} more")
     if report.unknown_owners:
         names = ", ".join(f"{name} ({count})" for name, count in report.unknown_owners.most_common())
-        print(f"Owners who are not members, left unassigned: {names}")
+        print(f"Owners who are not members, left unassigned: {names}" if report.kind != "deals"
+              else f"Owners who are not members, deals given to the importing member or the customer's owner: {names}")
+    if report.unknown_stages:
+        names = ", ".join(f"{name} ({count})" for name, count in report.unknown_stages.most_common())
+        print(f"Stages crmbot does not know, imported as lead: {names}")
     if dry_run:
         print("Dry run: nothing was written.")
-    elif report.added or report.updated:
+    elif report.changed:
         print(f"Audited as one change, group {report.group_id}.")
 
 
 @cli.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="A CSV (any encoding or delimiter, headers of most CRMs and contact apps) or a vCard file.")],
+    file: Annotated[Path, typer.Argument(help="A CSV (any encoding or delimiter, headers of most CRMs and contact apps; contacts or deals) or a vCard file.")],
     db: DbOption = None,
     team: TeamOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be imported; write nothing.")] = False,
     region: Annotated[Optional[str], typer.Option("--region", help="Country of phone numbers written without +, e.g. CZ (remembered for the team).")] = None,
     member: Annotated[Optional[str], typer.Option("--member", help="Import as this member: audited as theirs, and owner of rows naming none.")] = None,
 ) -> None:
-    """Import customers from a CSV or vCard file: a row matching a held customer's e-mail or phone updates it."""
+    """Import customers (CSV or vCard) or deals (HubSpot, Pipedrive deal exports): a row matching what is held updates it."""
     import phonenumbers
 
     from crmbot.importer import UnreadableFile, import_file

@@ -29,12 +29,13 @@ SYSTEM_GROUPS = frozenset({"mycontacts", "my contacts", "starred"})
 
 
 class BadRow(Exception):
-    """This row cannot become a customer; the others go on."""
+    """This row cannot be imported; the others go on. `reason` is a key of report.REASONS."""
 
-    def __init__(self, reason: str, column: str | None = None) -> None:
+    def __init__(self, reason: str, column: str | None = None, **values: object) -> None:
         super().__init__(reason)
         self.reason = reason
         self.column = column
+        self.values = values
 
 
 @dataclass
@@ -104,25 +105,38 @@ def _joined_name(first: str, middle: str, last: str) -> str:
     return " ".join(parts)
 
 
-def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: str | None) -> Contact:
-    values: dict[str, list[tuple[str, str]]] = defaultdict(list)
+def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: str | None,
+                 plan: dict[str, tuple[str | None, int]] | None = None) -> Contact:
+    """`plan`: each header's field and length limit, filled as headers are met; one per file
+    spares every row the header look-ups."""
+    plan = {} if plan is None else plan
+    values: dict[str, list[tuple[str, str]]] = {}
     notes: list[str] = []
     for header, raw in pairs:
         value = raw.strip()
-        if "\n" in value or "\r" in value:  # a cell of several lines: each trimmed, \r\n made \n
-            value = "\n".join(line.strip() for line in value.splitlines())
         if not value:
             continue
-        name = vocabulary.field(header)
-        if len(value) > LIMITS.get(name or "", MAX_FIELD):
-            raise BadRow(f"longer than {LIMITS.get(name or '', MAX_FIELD)} characters", header)
-        if name is None:
+        if "\n" in value or "\r" in value:  # a cell of several lines: each trimmed, \r\n made \n
+            value = "\n".join(line.strip() for line in value.splitlines())
+        known = plan.get(header)
+        if known is None:
+            field_name = vocabulary.field(header)
+            known = plan[header] = (field_name, LIMITS.get(field_name or "", MAX_FIELD))
+        field_name, limit = known
+        if len(value) > limit:
+            raise BadRow("too_long", header, limit=limit)
+        if field_name is None:
             notes.append(f"{header}: {value}")
-        elif name != "ignore":
-            values[name].append((header, value))
+        elif field_name != "ignore":
+            found = values.get(field_name)
+            if found is None:
+                values[field_name] = [(header, value)]
+            else:
+                found.append((header, value))
+    firsts = {key: found[0][1] for key, found in values.items()}
 
     def first(key: str) -> str:
-        return values[key][0][1] if values[key] else ""
+        return firsts.get(key, "")
 
     name = first("name")
     last = first("last_name")
@@ -131,18 +145,18 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
     elif not name:
         name = _joined_name(first("first_name"), first("middle_name"), last)
     if not name:
-        raise BadRow("no name")
+        raise BadRow("no_name")
 
     emails: list[str] = []
-    for header, value in values["email"]:
+    for header, value in values.get("email", ()):
         found = [e.lower() for e in EMAIL.findall(value)]
         if not found:
-            raise BadRow(f"not an e-mail address: {value[:60]}", header)
+            raise BadRow("not_email", header, value=value[:60])
         emails += [e for e in found if e not in emails]
 
     phones: list[str] = []
     keys: set[str] = set()
-    for _, value in values["phone"]:
+    for _, value in values.get("phone", ()):
         for part in _PHONE_SPLIT.split(value):
             if not part.strip():
                 continue
@@ -153,7 +167,7 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
                 phones.append(phone)
 
     tags: dict[str, str] = {}
-    for header, value in values["tags"]:
+    for header, value in values.get("tags", ()):
         for part in _TAG_SPLIT.split(value):
             tag = " ".join(part.split()).lstrip("#*").strip()
             if fold(tag) in SYSTEM_GROUPS:
@@ -165,12 +179,12 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
 
     contact = Contact(
         name=name, company=first("company") or None, emails=emails, phones=phones, tags=list(tags.values()),
-        address=", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in values["address"])) or None,
+        address=", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in values.get("address", ()))) or None,
         website=first("website") or None, lead_source=first("lead_source") or None,
         preferred_channel=first("preferred_channel") or None,
-        notes=[v for _, v in values["notes"]],
+        notes=[v for _, v in values.get("notes", ())],
     )
-    for header, value in values["status"]:
+    for header, value in values.get("status", ()):
         status = vocabulary.status(value)
         if status and contact.status is None:
             contact.status = status

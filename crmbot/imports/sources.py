@@ -1,6 +1,11 @@
-"""A contact file as rows of (header, value) pairs, whatever wrote it: a CSV in any encoding and
-with any delimiter (Excel's "Unicode Text" is UTF-16 with tabs), or a vCard 2.1/3.0/4.0 file
-holding any number of contacts."""
+"""A contact or deal file as rows of (header, value) pairs, whatever wrote it: a CSV in any
+encoding and with any delimiter (Excel's "Unicode Text" is UTF-16 with tabs), or a vCard
+2.1/3.0/4.0 file holding any number of contacts.
+
+A CSV is streamed: the file is never held whole, in bytes or in text. Its encoding is settled
+before the first row is read (a BOM; else one pass checking that every byte is UTF-8, which is
+cheap; else detection on a sample), so a file that is not what it seemed is refused before
+anything is written rather than halfway through."""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import vobject
 from charset_normalizer import from_bytes
@@ -17,11 +23,34 @@ from charset_normalizer import from_bytes
 Pairs = list[tuple[str, str]]
 DELIMITERS = ",;\t|^~"
 SNIFF_BYTES = 64 * 1024
+CHUNK = 1 << 20  # bytes read at a time when checking the encoding
+WHOLE_DETECTION = 4 << 20  # files up to this size have their encoding detected on every byte
 csv.field_size_limit(1 << 20)  # a note may be long; a 1 MB field is not a note
+
+# What can be wrong with a file, in English (the shell's words); a chat reply says the same from
+# its code and values in the member's language.
+PROBLEMS = {
+    "cannot_read": "cannot read {name}: {error}",
+    "not_text": "{name} is not a text file",
+    "bad_bom": "{name} says it is {encoding} but byte {byte} is not",
+    "bad_encoding": "{name}, row {row}: not {encoding} text",
+    "empty": "{name} is empty",
+    "no_header": "{name} has no header row",
+    "bad_row": "{name}, row {row}: {error}",
+    "bad_contact": "{name}, contact {number}: {error}",
+    "no_name_column": "{name} has no name column (found: {found})",
+    "no_customer_column": "{name} has deals but no column saying who they are with (found: {found})",
+}
 
 
 class UnreadableFile(Exception):
-    """The file cannot be read as contacts at all: nothing is written."""
+    """The file cannot be read at all: nothing is written. `code` names the problem and
+    `values` its details, so each reader can be told in their language; str() is English."""
+
+    def __init__(self, code: str, **values: object) -> None:
+        super().__init__(PROBLEMS[code].format(**values))
+        self.code = code
+        self.values = values
 
 
 @dataclass
@@ -30,35 +59,81 @@ class Source:
     headers: list[str]
     rows: Iterator[tuple[int, Pairs]]  # (row number as a spreadsheet shows it, or contact number; pairs)
     encoding: str = "utf-8"
+    stream: BinaryIO | None = field(default=None, repr=False)
+    name: str = "file"  # as the reader calls it: in every message about it
 
     @property
     def unit(self) -> str:
         return "contact" if self.kind == "vcard" else "row"
 
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
 
-def decode(raw: bytes, name: str) -> tuple[str, str]:
-    """The text and the encoding it was in. A BOM is believed; UTF-8 is tried next (most files
-    are); anything else is detected from the bytes (cp1250, GB18030, UTF-16 without a BOM…)."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if raw.startswith(bom):
-            try:
-                return raw.decode(encoding), encoding
-            except UnicodeDecodeError as error:
-                raise UnreadableFile(f"{name} says it is {encoding} but byte {error.start} is not") from error
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _detected(sample: bytes, name: str) -> str:
+    best = from_bytes(sample).best()
+    if best is None:
+        raise UnreadableFile("not_text", name=name)
+    return best.encoding
+
+
+def encoding_of(stream: BinaryIO, name: str) -> str:
+    """The encoding of the whole stream, read once in chunks (left at its start again). A BOM
+    is believed; UTF-8 is tried next (most files are); anything else is detected from the
+    bytes (cp1250, GB18030, UTF-16 without a BOM…)."""
+    head = stream.read(SNIFF_BYTES)
+    stream.seek(0)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    if b"\x00" in head:  # UTF-16 without a BOM, or not text at all
+        return _detected(head, name)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    position = 0
     try:
-        text, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        best = from_bytes(raw).best()
-        if best is None:
-            raise UnreadableFile(f"{name} is not a text file") from None
-        text, encoding = str(best), best.encoding
-    if "\x00" in text:
-        raise UnreadableFile(f"{name} is not a text file")
-    return text, encoding
+        while chunk := stream.read(CHUNK):
+            decoder.decode(chunk)
+            position += len(chunk)
+        decoder.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        failed_at = position + error.start
+    finally:
+        stream.seek(0)
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    if size <= WHOLE_DETECTION:
+        sample = stream.read()
+    else:  # the start and the stretch where UTF-8 failed: enough to tell one encoding from another
+        sample = stream.read(SNIFF_BYTES)
+        stream.seek(max(0, failed_at - 4 * SNIFF_BYTES))
+        sample += stream.read(8 * SNIFF_BYTES)
+    stream.seek(0)
+    return _detected(sample, name)
 
 
-def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
-    sample = text[:SNIFF_BYTES]
+def _head_text(stream: BinaryIO, encoding: str, name: str) -> str:
+    head = stream.read(SNIFF_BYTES)
+    stream.seek(0)
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(head)  # a character cut at the end waits
+    except UnicodeDecodeError as error:
+        if encoding in ("utf-8-sig", "utf-16"):
+            raise UnreadableFile("bad_bom", name=name, encoding=encoding, byte=error.start) from error
+        raise UnreadableFile("bad_encoding", name=name, row=1, encoding=encoding) from error
+
+
+def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
     header = sample.split("\n", 1)[0]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
@@ -76,7 +151,7 @@ def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     return Found
 
 
-def _csv_rows(reader, headers: list[str], name: str) -> Iterator[tuple[int, Pairs]]:
+def _csv_rows(reader, headers: list[str], name: str, encoding: str) -> Iterator[tuple[int, Pairs]]:
     row_number = 1
     while True:
         try:
@@ -84,7 +159,9 @@ def _csv_rows(reader, headers: list[str], name: str) -> Iterator[tuple[int, Pair
         except StopIteration:
             return
         except csv.Error as error:
-            raise UnreadableFile(f"{name}, row {row_number + 1}: {error}") from error
+            raise UnreadableFile("bad_row", name=name, row=row_number + 1, error=str(error)) from error
+        except UnicodeDecodeError as error:
+            raise UnreadableFile("bad_encoding", name=name, row=row_number + 1, encoding=encoding) from error
         row_number += 1
         if not any(v.strip() for v in values):
             continue
@@ -94,17 +171,20 @@ def _csv_rows(reader, headers: list[str], name: str) -> Iterator[tuple[int, Pair
         yield reader.line_num, pairs
 
 
-def read_csv(text: str, name: str, encoding: str) -> Source:
-    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
+def read_csv(stream: BinaryIO, name: str, encoding: str, sample: str) -> Source:
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    reader = csv.reader(text, _dialect(sample))
     try:
         headers = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise UnreadableFile(f"{name} is empty") from None
+        raise UnreadableFile("empty", name=name) from None
     except csv.Error as error:
-        raise UnreadableFile(f"{name}, row 1: {error}") from error
+        raise UnreadableFile("bad_row", name=name, row=1, error=str(error)) from error
+    except UnicodeDecodeError as error:
+        raise UnreadableFile("bad_encoding", name=name, row=1, encoding=encoding) from error
     if not any(headers):
-        raise UnreadableFile(f"{name} has no header row")
-    return Source("csv", headers, _csv_rows(reader, headers, name), encoding)
+        raise UnreadableFile("no_header", name=name)
+    return Source("csv", headers, _csv_rows(reader, headers, name, encoding), encoding, stream, name)
 
 
 # vCard properties and the header they stand for; the rest are kept as notes under their own name
@@ -150,22 +230,40 @@ def _vcard_rows(text: str, name: str) -> Iterator[tuple[int, Pairs]]:
         except StopIteration:
             return
         except Exception as error:  # vobject raises its own ParseError and plain ValueErrors alike
-            raise UnreadableFile(f"{name}, contact {number + 1}: {error}") from error
+            raise UnreadableFile("bad_contact", name=name, number=number + 1, error=str(error)) from error
         number += 1
         if card.name.upper() == "VCARD":
             yield number, _vcard_pairs(card)
 
 
 def read_vcard(text: str, name: str, encoding: str) -> Source:
-    return Source("vcard", ["FN", "N", "ORG", "EMAIL", "TEL", "ADR", "URL", "NOTE"], _vcard_rows(text, name), encoding)
+    return Source("vcard", ["FN", "N", "ORG", "EMAIL", "TEL", "ADR", "URL", "NOTE"], _vcard_rows(text, name), encoding, name=name)
 
 
-def open_source(path: Path) -> Source:
+def open_source(data: Path | bytes, name: str | None = None) -> Source:
+    """A file on disk (streamed) or one received whole (a chat's upload), ready to read row by
+    row; close it (or use it as a context manager) when done."""
+    if isinstance(data, Path):
+        name = name or data.name
+        try:
+            stream: BinaryIO = data.open("rb")
+        except OSError as error:
+            raise UnreadableFile("cannot_read", name=str(data), error=error.strerror) from error
+    else:
+        name = name or "file"
+        stream = io.BytesIO(data)
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UnreadableFile(f"cannot read {path}: {error.strerror}") from error
-    text, encoding = decode(raw, path.name)
-    if text.lstrip().upper().startswith("BEGIN:VCARD"):
-        return read_vcard(text, path.name, encoding)
-    return read_csv(text, path.name, encoding)
+        encoding = encoding_of(stream, name)
+        sample = _head_text(stream, encoding, name)
+        if "\x00" in sample:
+            raise UnreadableFile("not_text", name=name)
+        if sample.lstrip("\ufeff \t\r\n").upper().startswith("BEGIN:VCARD"):
+            try:
+                text = io.TextIOWrapper(stream, encoding=encoding, newline="").read()
+            except UnicodeDecodeError as error:
+                raise UnreadableFile("bad_encoding", name=name, row=1, encoding=encoding) from error
+            return read_vcard(text, name, encoding)
+        return read_csv(stream, name, encoding, sample)
+    except BaseException:
+        stream.close()
+        raise

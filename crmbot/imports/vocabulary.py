@@ -1,5 +1,7 @@
 """What a file's headers and status words mean: every language's `locales/<lang>/import.toml`
-at once, since a team's file may come from anywhere."""
+at once, since a team's file may come from anywhere. Contact files use `[columns]` and
+`[status]`; a file of deals is read with `[deal_columns]` first, then `[columns]` for who each
+deal is with, and its stage and status words with `[deal_stages]` and `[deal_status]`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from crmbot.text import fold
 
 FIELDS = ("name", "first_name", "middle_name", "last_name", "company", "email", "phone", "address", "website",
           "notes", "lead_source", "status", "owner", "preferred_channel", "tags", "ignore")
+DEAL_FIELDS = ("deal_title", "deal_id", "amount", "currency", "stage", "deal_status", "close_date", "closed_time",
+               "lost_reason", "contact", "organization", "deal_owner", "ignore")
+DEAL_STATUSES = ("open", "won", "lost", "deleted")
 
 
 @lru_cache(maxsize=4096)  # a file's headers recur on every row
@@ -24,17 +29,18 @@ def folded_label(text: str) -> str:
 class Vocabulary:
     columns: dict[str, str]  # folded header -> field
     statuses: dict[str, str]  # folded status word -> one of models.CUSTOMER_STATUSES
+    deal_columns: dict[str, str]  # folded header -> one of DEAL_FIELDS
+    deal_stages: dict[str, str]  # folded stage word -> one of models.STAGES
+    deal_statuses: dict[str, str]  # folded status word -> one of DEAL_STATUSES
 
     @staticmethod
     def of(i18n: I18n) -> Vocabulary:
-        columns: dict[str, str] = {}
-        statuses: dict[str, str] = {}
+        tables: dict[str, dict[str, str]] = {name: {} for name in ("columns", "status", "deal_columns", "deal_stages", "deal_status")}
         for language in i18n.languages.values():
-            for field_name, headers in language.imports.get("columns", {}).items():
-                columns.update((folded_label(h), field_name) for h in headers)
-            for status, words in language.imports.get("status", {}).items():
-                statuses.update((folded_label(w), status) for w in words)
-        return Vocabulary(columns, statuses)
+            for table, found in tables.items():
+                for meaning, words in language.imports.get(table, {}).items():
+                    found.update((folded_label(word), meaning) for word in words)
+        return Vocabulary(tables["columns"], tables["status"], tables["deal_columns"], tables["deal_stages"], tables["deal_status"])
 
     @staticmethod
     @cache
@@ -46,3 +52,17 @@ class Vocabulary:
 
     def status(self, word: str) -> str | None:
         return self.statuses.get(folded_label(word))
+
+    def deal_field(self, header: str) -> str | None:
+        """A deal file's column: a deal's own field, else a contact field naming who it is with."""
+        label = folded_label(header)
+        return self.deal_columns.get(label) or self.columns.get(label)
+
+    def is_deals(self, headers: list[str]) -> bool:
+        return any(self.deal_columns.get(folded_label(h)) == "deal_title" for h in headers)
+
+    def stage(self, word: str) -> str | None:
+        return self.deal_stages.get(folded_label(word))
+
+    def deal_status(self, word: str) -> str | None:
+        return self.deal_statuses.get(folded_label(word))

@@ -14,7 +14,7 @@ from crmbot.i18n import I18n
 from crmbot.intents import reach
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
-from crmbot.messages import Button, Card, ChatRef, Outgoing, Reply
+from crmbot.messages import Attachment, Button, Card, ChatRef, Outgoing, Reply
 from crmbot.store import changes, customers, models, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
@@ -64,6 +64,7 @@ class Context:
     # messages for other chats (the team's notification channel); the core hands them out
     # with the answer only once the change is committed
     announcements: list[Outgoing] = field(default_factory=list)
+    attachment: Attachment | None = None  # the file or shared contact the message brought
 
     @property
     def locale(self) -> str:

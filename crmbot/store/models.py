@@ -149,6 +149,7 @@ class Interaction(Base):
 
 class Deal(Base):
     __tablename__ = "deals"
+    __table_args__ = (Index("ix_deals_team_source", "team_id", "source_ref"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -165,6 +166,9 @@ class Deal(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the id another app gave the deal ("record id:1234"), when it came in an import: importing
+    # the same export again finds it by this
+    source_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     @property
     def amount(self) -> Decimal | None:
@@ -392,6 +396,19 @@ class RateWindow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     minute: Mapped[int] = mapped_column(BigInteger)  # minutes since the epoch
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class PendingUpload(Base):
+    """A file a member sent to the chat, kept while they decide on its import preview (the
+    "import" and "cancel" buttons); deleted once imported or cancelled, and after a day."""
+
+    __tablename__ = "pending_uploads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SearchSnapshot(Base):

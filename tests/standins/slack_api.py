@@ -78,6 +78,8 @@ class SlackStandIn(StandInServer):
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}  # file_id -> filename, length, content
+        self.files: dict[str, dict[str, Any]] = {}  # files users shared: file_id -> Slack's file object
+        self.file_contents: dict[str, bytes] = {}
         self._ts_base = int(time.time())
         self._serial = itertools.count(1)
         self._failures: dict[str, deque[SlackError]] = defaultdict(deque)
@@ -91,6 +93,7 @@ class SlackStandIn(StandInServer):
             "users.info": self._users_info,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "files.info": self._files_info,
         }
 
     # -- addresses -------------------------------------------------------------------
@@ -112,6 +115,9 @@ class SlackStandIn(StandInServer):
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_post("/upload/{file_id}", self._receive_upload)
         app.router.add_post("/response/{name}", self._receive_response)
+        app.router.add_get("/files-pri/{owner}/{name}", self._download)
+        app.router.add_get("/files-pri/{owner}/download/{name}", self._download)
+        app.router.add_get("/", self._sign_in_page)
 
     # -- controlling the stand-in from a test ----------------------------------------
 
@@ -165,6 +171,26 @@ class SlackStandIn(StandInServer):
         headers = {"Retry-After": str(outage.retry_after or 1)} if outage.status == 429 else None
         error = "ratelimited" if outage.status == 429 else "internal_error"
         return web.json_response({"ok": False, "error": error}, status=outage.status, headers=headers)
+
+    def share_file(self, user_id: str, name: str, content: bytes, *, mimetype: str = "text/csv",
+                   filetype: str = "csv", size: int | None = None) -> dict[str, Any]:
+        """A file `user_id` uploads: Slack's file object for it (as message events and
+        files.info carry it); its bytes are served at url_private with the bot token only.
+        `size` claims another size, as a huge file would."""
+        file_id = f"F{next(self._serial):08d}"
+        ts = int(time.time())
+        private = f"{self.origin}/files-pri/{self.team_id}-{file_id}/{name}"
+        self.file_contents[file_id] = content
+        self.files[file_id] = {
+            "id": file_id, "created": ts, "timestamp": ts, "name": name, "title": name, "mimetype": mimetype,
+            "filetype": filetype, "pretty_type": filetype.upper(), "user": user_id, "user_team": self.team_id,
+            "editable": False, "size": len(content) if size is None else size, "mode": "hosted", "is_external": False,
+            "external_type": "", "is_public": False, "public_url_shared": False, "display_as_bot": False, "username": "",
+            "url_private": private, "url_private_download": f"{self.origin}/files-pri/{self.team_id}-{file_id}/download/{name}",
+            "permalink": f"https://crmbot-test.slack.com/files/{user_id}/{file_id}/{name}",
+            "is_starred": False, "has_rich_preview": False,
+        }
+        return self.files[file_id]
 
     def dm_channel(self, user_id: str) -> str:
         """The id of the bot's direct-message channel with `user_id`."""
@@ -220,10 +246,12 @@ class SlackStandIn(StandInServer):
         channel_id: str = "C0GENERAL",
         *,
         event_id: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> bytes:
-        """An app_mention event; the "<@bot>" mention is put in front of `text`."""
+        """An app_mention event; the "<@bot>" mention is put in front of `text`. With `files`,
+        the message that mentions the bot carries them (uploaded with it)."""
         ts = self._next_ts()
-        event = {
+        event: dict[str, Any] = {
             "type": "app_mention",
             "channel": channel_id,
             "user": user_id,
@@ -233,6 +261,28 @@ class SlackStandIn(StandInServer):
             "team": self.team_id,
             "client_msg_id": f"msg-{ts}",
         }
+        if files:
+            event["files"] = files
+            event["upload"] = False
+        return self.event_callback(event, event_id=event_id)
+
+    def file_share_event(self, user_id: str, files: list[dict[str, Any]], text: str = "",
+                         *, event_id: str | None = None) -> bytes:
+        """A message.im event of subtype file_share: `user_id` uploaded `files` to their DM
+        with the bot (each a `share_file` object)."""
+        ts = self._next_ts()
+        event = {
+            "type": "message", "subtype": "file_share", "text": text, "files": files, "upload": False,
+            "user": user_id, "display_as_bot": False, "ts": ts, "event_ts": ts,
+            "channel": self.dm_channel(user_id), "channel_type": "im", "team": self.team_id,
+        }
+        return self.event_callback(event, event_id=event_id)
+
+    def file_shared_event(self, user_id: str, file_id: str, channel_id: str | None = None,
+                          *, event_id: str | None = None) -> bytes:
+        """A file_shared event (files:read): only the file's id, the rest is for files.info."""
+        event = {"type": "file_shared", "channel_id": channel_id or self.dm_channel(user_id), "file_id": file_id,
+                 "user_id": user_id, "file": {"id": file_id}, "event_ts": self._next_ts()}
         return self.event_callback(event, event_id=event_id)
 
     def app_home_opened_event(
@@ -409,6 +459,25 @@ class SlackStandIn(StandInServer):
             return web.Response(status=failures.popleft().status, text="internal_error")
         return web.Response(text="ok")
 
+    async def _download(self, request: web.Request) -> web.Response:
+        """url_private(_download): the bytes, for a request with the bot token. Without it
+        Slack does not refuse: it redirects to its sign-in page (HTML), a classic trap."""
+        owner = request.match_info["owner"]
+        file_id = owner.partition("-")[2]
+        authorization = request.headers.get("Authorization")
+        self.record(Call("download", {"file_id": file_id}, path=request.path, authorization=authorization,
+                         headers=dict(request.headers)))
+        if (authorization or "").removeprefix("Bearer ").strip() != self.token:
+            raise web.HTTPFound(f"/?redir={request.path}")
+        if file_id not in self.file_contents or not owner.startswith(self.team_id + "-"):
+            return web.Response(status=404, text="file not found")
+        file = self.files[file_id]
+        return web.Response(body=self.file_contents[file_id], content_type=file["mimetype"])
+
+    async def _sign_in_page(self, request: web.Request) -> web.Response:
+        return web.Response(text="<!DOCTYPE html><html><body>Sign in to crmbot test | Slack</body></html>",
+                            content_type="text/html")
+
     # -- methods ---------------------------------------------------------------------
 
     async def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -524,6 +593,12 @@ class SlackStandIn(StandInServer):
                 }
             )
         return {"files": completed}
+
+    async def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self.files.get(str(params.get("file") or ""))
+        if file is None:
+            raise SlackError("file_not_found")
+        return {"file": file, "comments": [], "response_metadata": {"next_cursor": ""}}
 
     # -- helpers ---------------------------------------------------------------------
 

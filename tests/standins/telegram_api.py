@@ -29,6 +29,7 @@ from . import Call, Outage, StandInServer
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files: "bots can download files of up to 20MB"
 
 # PTB JSON-encodes every non-string value, but sends strings raw; these parameters are
 # strings even when they look like numbers ("42" as a text must stay "42").
@@ -177,6 +178,9 @@ class TelegramStandIn(StandInServer):
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._failures: dict[str, deque[BadRequest]] = defaultdict(deque)
+        # files users sent (documents): file_id -> file_unique_id, file_path, content; size as sent
+        self.files: dict[str, dict[str, Any]] = {}
+        self._file_ids = itertools.count(1)
         self._handlers = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
@@ -190,6 +194,7 @@ class TelegramStandIn(StandInServer):
             "sendphoto": self._send_photo,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
+            "getfile": self._get_file,
             "answercallbackquery": self._true,
             "sendchataction": self._true,
             "close": self._true,
@@ -209,6 +214,7 @@ class TelegramStandIn(StandInServer):
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
 
     # -- controlling the stand-in from a test ----------------------------------------
 
@@ -284,6 +290,75 @@ class TelegramStandIn(StandInServer):
             message["entities"] = entities
         if reply_to_bot:
             message["reply_to_message"] = self._last_bot_message(chat_id)
+        self.messages[(chat_id, message["message_id"])] = message
+        return {"update_id": self._take_update_id(update_id), "message": message}
+
+    def document_update(
+        self,
+        chat_id: int,
+        user_id: int,
+        file_name: str,
+        content: bytes,
+        *,
+        mime_type: str | None = "text/csv",
+        caption: str | None = None,
+        file_size: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Test",
+        language_code: str | None = "en",
+        chat_title: str = "Test group",
+        update_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A `message` update carrying a file the user sent as a document (kept here for
+        getFile and the download). `file_size` claims another size, as a huge file would."""
+        user = self._user(user_id, first_name, None, None, language_code)
+        chat = self._remember_chat(chat_id, chat_type, user, chat_title)
+        serial = next(self._file_ids)
+        file_id = f"BQACAgIAAxkBAAI{serial:04d}"
+        size = len(content) if file_size is None else file_size
+        self.files[file_id] = {"file_unique_id": f"AgAD{serial:04d}", "file_path": f"documents/file_{serial}{_suffix(file_name)}",
+                               "content": content, "file_size": size}
+        document: dict[str, Any] = {"file_name": file_name, "file_id": file_id, "file_unique_id": f"AgAD{serial:04d}",
+                                    "file_size": size}
+        if mime_type:
+            document["mime_type"] = mime_type
+        message: dict[str, Any] = {"message_id": next(self._message_ids), "from": user, "chat": chat,
+                                   "date": int(time.time()), "document": document}
+        if caption:
+            message["caption"] = caption
+            entities = text_entities(caption)
+            if entities:
+                message["caption_entities"] = entities
+        self.messages[(chat_id, message["message_id"])] = message
+        return {"update_id": self._take_update_id(update_id), "message": message}
+
+    def contact_update(
+        self,
+        chat_id: int,
+        user_id: int,
+        phone_number: str,
+        first_name: str,
+        *,
+        last_name: str | None = None,
+        vcard: str | None = None,
+        contact_user_id: int | None = None,
+        chat_type: str = "private",
+        language_code: str | None = "en",
+        update_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A `message` update with a contact the user shared from their phone's address book.
+        Telegram sends the number as the phone book has it, often without a "+"."""
+        user = self._user(user_id, "Test", None, None, language_code)
+        chat = self._remember_chat(chat_id, chat_type, user, "Test group")
+        contact: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+        if last_name:
+            contact["last_name"] = last_name
+        if contact_user_id:
+            contact["user_id"] = contact_user_id
+        if vcard:
+            contact["vcard"] = vcard
+        message = {"message_id": next(self._message_ids), "from": user, "chat": chat, "date": int(time.time()),
+                   "contact": contact}
         self.messages[(chat_id, message["message_id"])] = message
         return {"update_id": self._take_update_id(update_id), "message": message}
 
@@ -480,6 +555,24 @@ class TelegramStandIn(StandInServer):
             )
         return self._apply_edit(message, reply_markup=markup)
 
+    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        kept = self.files.get(str(params.get("file_id") or ""))
+        if kept is None:
+            raise BadRequest("Bad Request: invalid file_id")
+        if kept["file_size"] > MAX_DOWNLOAD:
+            raise BadRequest("Bad Request: file is too big")
+        return {"file_id": params["file_id"], "file_unique_id": kept["file_unique_id"], "file_size": kept["file_size"],
+                "file_path": kept["file_path"]}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """GET /file/bot<token>/<file_path>: the file's bytes, as Telegram serves them."""
+        path = request.match_info["path"]
+        self.record(Call("download", {"file_path": path}, path=request.path, headers=dict(request.headers)))
+        kept = next((f for f in self.files.values() if f["file_path"] == path), None)
+        if request.match_info["token"] != self.token or kept is None:
+            return _error(BadRequest("Not Found", 404))
+        return web.Response(body=kept["content"], content_type="application/octet-stream")
+
     # -- state helpers ---------------------------------------------------------------
 
     def _take_update_id(self, explicit: int | None) -> int:
@@ -564,6 +657,11 @@ class TelegramStandIn(StandInServer):
                 message[key] = value
         message["edit_date"] = int(time.time())
         return message
+
+
+def _suffix(file_name: str) -> str:
+    dot = file_name.rfind(".")
+    return file_name[dot:] if dot > 0 else ""
 
 
 def _checked_text(text: Any, parse_mode: Any, max_length: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -199,6 +200,28 @@ async def test_update_builders_look_like_telegram():
         assert text_entities("see 10/12 or me@mail.com") == []
 
 
+async def test_a_document_is_fetched_with_get_file_and_downloaded_from_the_file_url():
+    async with TelegramStandIn(token=TOKEN) as api:
+        app = ApplicationBuilder().token(api.token).base_url(api.base_url).base_file_url(api.base_file_url).build()
+        async with app:
+            update = Update.de_json(api.document_update(42, 42, "leads.csv", b"Name\nOlga\n", caption="import"), app.bot)
+            document = update.message.document
+            assert (document.file_name, document.mime_type, document.file_size) == ("leads.csv", "text/csv", 10)
+            file = await app.bot.get_file(document.file_id)
+            # PTB turns the file_path getFile answered into the whole download URL
+            assert file.file_path == f"{api.base_file_url}{TOKEN}/documents/file_1.csv" and file.file_size == 10
+            assert bytes(await file.download_as_bytearray()) == b"Name\nOlga\n"
+            [download] = api.calls_to("download")
+            assert download.path == f"/file/bot{TOKEN}/documents/file_1.csv"
+            with pytest.raises(BadRequest, match="(?i)invalid file_id"):
+                await app.bot.get_file("no-such-file")
+            huge = Update.de_json(api.document_update(42, 42, "all.csv", b"x", file_size=21 * 1024 * 1024), app.bot)
+            with pytest.raises(BadRequest, match="(?i)file is too big"):
+                await app.bot.get_file(huge.message.document.file_id)
+            contact = Update.de_json(api.contact_update(42, 42, "420777555001", "Olga", last_name="Malá"), app.bot).message.contact
+            assert (contact.phone_number, contact.first_name, contact.last_name, contact.vcard) == ("420777555001", "Olga", "Malá", None)
+
+
 async def test_post_webhook_sends_the_secret_token_header():
     received: list[tuple[str | None, dict]] = []
 
@@ -303,6 +326,26 @@ async def test_slack_failures_and_a_bad_token():
         assert limited.value.response.status_code == 429
         assert limited.value.response.headers["Retry-After"] == "7"
         assert wrong.value.response["error"] == "invalid_auth"
+
+
+async def test_a_shared_file_has_its_info_and_its_bytes_only_for_the_bot_token():
+    async with SlackStandIn(token="xoxb-test") as api:
+        client = AsyncWebClient(token=api.token, base_url=api.base_url)
+        file = api.share_file("U1", "leads.csv", b"Name\nOlga\n")
+        info = await client.files_info(file=file["id"])
+        assert info["file"]["url_private_download"] == file["url_private_download"] and info["file"]["size"] == 10
+        with pytest.raises(SlackApiError, match="file_not_found"):
+            await client.files_info(file="F0NOPE")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(file["url_private_download"], headers={"Authorization": f"Bearer {api.token}"}) as response:
+                assert response.status == 200 and await response.read() == b"Name\nOlga\n"
+            async with session.get(file["url_private"], allow_redirects=False) as response:
+                assert response.status == 302 and response.headers["Location"].startswith("/?redir=")
+        event = json.loads(api.file_shared_event("U1", file["id"]))["event"]
+        assert event == {"type": "file_shared", "channel_id": "D1", "file_id": file["id"], "user_id": "U1",
+                         "file": {"id": file["id"]}, "event_ts": event["event_ts"]}
+        message = json.loads(api.file_share_event("U1", [file]))["event"]
+        assert message["subtype"] == "file_share" and message["channel_type"] == "im" and message["files"] == [file]
 
 
 async def test_signed_requests_drive_a_real_bolt_app():

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientError, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -43,6 +43,8 @@ from crmbot.bot import Transient
 from crmbot.home import home_for
 from crmbot.i18n import I18n
 from crmbot.messages import (
+    MAX_ATTACHMENT,
+    Attachment,
     ChatRef,
     DeliveryFailed,
     Incoming,
@@ -72,6 +74,7 @@ class SlackAdapter:
         self.bot = app.bot
         self.i18n: I18n = app.i18n
         self.client = web_client(bot_token, api_url, app.settings.send_timeout_seconds)
+        self.download_timeout = app.settings.send_timeout_seconds
         # Signatures are checked here, on the raw body, before Bolt parses anything: a body Bolt
         # cannot parse must be refused (400/401), not crash its dispatcher into a 500.
         self.verifier = SignatureVerifier(signing_secret)
@@ -146,6 +149,7 @@ class SlackAdapter:
         self.bolt.event("message")(self._on_message)
         self.bolt.event("app_mention")(self._on_mention)
         self.bolt.event("app_home_opened")(self._on_home_opened)
+        self.bolt.event("file_shared")(self._on_file_shared)
         self.bolt.command("/crm")(self._on_command)
         self.bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_action)
         self.bolt.error(self._on_error)
@@ -215,15 +219,80 @@ class SlackAdapter:
     # -- events -------------------------------------------------------------------------------
 
     async def _on_message(self, event: dict, body: dict) -> None:
-        # DMs only; edits, joins, bot posts and other subtypes are not messages to us
-        if not _well_formed(event) or event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        # DMs only; edits, joins, bot posts and other subtypes are not messages to us, but a
+        # file uploaded to the DM (file_share) is one to import
+        if not _well_formed(event) or event.get("channel_type") != "im" or event.get("bot_id"):
             return
-        await self._converse(event, body, thread_ts=event.get("thread_ts"))
+        if event.get("subtype") == "file_share" and _files(event):
+            await self._import_files(event["user"], event["channel"], _workspace(event, body), _files(event), event.get("thread_ts"))
+        elif not event.get("subtype"):
+            await self._converse(event, body, thread_ts=event.get("thread_ts"))
 
     async def _on_mention(self, event: dict, body: dict) -> None:
         if not _well_formed(event) or event["channel"].startswith("D") or event.get("bot_id"):
             return  # in a DM the message.im event already carries it
-        await self._converse(event, body, thread_ts=event.get("thread_ts") or event.get("ts"))
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        if _files(event):  # "@crmbot" with a file in a channel: that file is for us
+            await self._import_files(event["user"], event["channel"], _workspace(event, body), _files(event), thread_ts)
+            return
+        await self._converse(event, body, thread_ts=thread_ts)
+
+    async def _on_file_shared(self, event: dict, body: dict) -> None:
+        """A file shared in a DM with the bot (files.info says what it is). Shared in a channel
+        it is not for us unless the message mentions the bot (app_mention). The same upload also
+        comes as a file_share message: both carry the file's id, which the core de-duplicates on."""
+        user_id, channel, file_id = (_text(event.get(k)) if isinstance(event, dict) else "" for k in ("user_id", "channel_id", "file_id"))
+        if not (user_id and channel.startswith("D") and file_id) or user_id == (body.get("authorizations") or [{}])[0].get("user_id"):
+            return
+        try:
+            file = (await self.client.files_info(file=file_id))["file"]
+        except (SlackApiError, SlackClientError, ClientError, asyncio.TimeoutError) as error:
+            log.info("files.info for %s failed: %s", file_id, error)
+            file = {"id": file_id, "name": file_id}
+        await self._import_files(user_id, channel, _workspace(event, body), [file], None)
+
+    async def _import_files(self, user_id: str, channel: str, workspace: str | None, files: list[dict], thread_ts: str | None) -> None:
+        """Each file, fetched with the bot token (a stranger's never), to the core for import."""
+        user = await self._user_ref(user_id, workspace)
+        wanted = await self.bot.accepts_files_from(user)
+        for file in files:
+            name = _text(file.get("name")) or _text(file.get("title")) or "file"
+            attachment = await self._fetch(file, name) if wanted else Attachment(name, None, problem="not_fetched")
+            incoming = Incoming(chat=ChatRef(NAME, dm_chat(channel, user_id), thread_ts), user=user,
+                                message_id=f"file:{_text(file.get('id')) or name}", attachment=attachment)
+            try:
+                replies = await self._handle(incoming)
+            except Transient:
+                raise  # a 503: Slack delivers the event again
+            except Exception:
+                log.exception("Slack file import failed")
+                replies = [self._error_reply(user.language)]
+            await self._post_all(channel, replies, thread_ts=thread_ts, user=user_id)
+
+    async def _fetch(self, file: dict, name: str) -> Attachment:
+        """url_private with the bot token (files:read). Slack answers a request it does not
+        accept with a redirect to its sign-in page, not an error: only a 200 that is not that
+        page is the file."""
+        mime = _text(file.get("mimetype"))
+        size = file.get("size") if isinstance(file.get("size"), int) else 0
+        if size > MAX_ATTACHMENT:
+            return Attachment(name, None, size, mime, problem="too_large")
+        url = _text(file.get("url_private_download")) or _text(file.get("url_private"))
+        if not url:
+            return Attachment(name, None, size, mime, problem="unreachable")
+        try:
+            async with ClientSession(timeout=ClientTimeout(total=self.download_timeout)) as session:
+                async with session.get(url, headers={"Authorization": f"Bearer {self.client.token}"}, allow_redirects=False) as response:
+                    if response.status != 200 or response.content_type == "text/html":
+                        log.info("could not download Slack file %s: %s %s", file.get("id"), response.status, response.content_type)
+                        return Attachment(name, None, size, mime, problem="unreachable")
+                    data = await response.content.read(MAX_ATTACHMENT + 1)
+        except (ClientError, asyncio.TimeoutError) as error:
+            log.info("could not download Slack file %s: %s", file.get("id"), error)
+            return Attachment(name, None, size, mime, problem="unreachable")
+        if len(data) > MAX_ATTACHMENT:
+            return Attachment(name, None, len(data), mime, problem="too_large")
+        return Attachment(name, data, len(data), mime)
 
     async def _converse(self, event: dict, body: dict, *, thread_ts: str | None) -> None:
         user_id, channel = event["user"], event["channel"]
@@ -468,6 +537,15 @@ def check_shape(body: Any) -> None:
 def _well_formed(event: Any) -> bool:
     """A message event we can answer: a dict with a user and a channel, both strings."""
     return isinstance(event, dict) and all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel"))
+
+
+def _files(event: dict) -> list[dict]:
+    files = event.get("files")
+    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def _workspace(event: dict, body: dict) -> str | None:
+    return _text(event.get("user_team")) or _text(event.get("team")) or _text(body.get("team_id")) or None
 
 
 def _event_id(body: dict) -> str | None:
