@@ -10,6 +10,10 @@ chat's other rows with it, so no two workers ever send one chat's rows at once. 
 holds back the rows behind it, and is tried again after a backoff; a permanent refusal (the bot
 blocked, the chat gone) drops the chat's rows with a warning, and so does a row older than the
 retry window.
+
+A row that failed waits out a jittered exponential backoff, up to minutes in a long outage;
+when its platform takes anything again, the wait ends (`retry_now`, see `recovery`): kept
+replies go out when the platform is back, not minutes later.
 """
 
 from __future__ import annotations
@@ -17,18 +21,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.clock import Clock
 from crmbot.messages import Button, Card, ChatRef, DeliveryFailed, Image, Reply, Sender
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
+from crmbot.reminders.queue import RATE_LIMITED
 from crmbot.store import models
 from crmbot.store.db import Database
 from crmbot.store.faults import describe
@@ -102,6 +107,17 @@ async def waiting(db: Database, chat: ChatRef) -> bool:
 # -- the queue ----------------------------------------------------------------------------------
 
 
+async def retry_now(session: AsyncSession, *, adapter: str, now: datetime) -> int:
+    """Kept replies to `adapter`'s chats waiting out a backoff become due now, but those a rate
+    limit deferred (the platform said how long to wait)."""
+    result = await session.execute(
+        update(P).where(P.adapter == adapter, P.next_attempt_at > now,
+                        and_(*(P.last_error.not_like(f"%{words}%") for words in RATE_LIMITED)))
+        .values(next_attempt_at=now).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 def _due(now: datetime) -> list:
     return [or_(P.next_attempt_at.is_(None), P.next_attempt_at <= now), or_(P.claim_expires_at.is_(None), P.claim_expires_at <= now)]
 
@@ -150,6 +166,8 @@ class RepliesReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
+    platform_back: set[str] = field(default_factory=set)  # adapters that took a kept reply in this pass
+    hurried: int = 0  # rows of those adapters brought forward from a backoff
 
 
 class PendingReplies:
@@ -157,7 +175,7 @@ class PendingReplies:
 
     def __init__(self, db: Database, senders: dict[str, Sender], clock: Clock, *, worker: str, lease: timedelta,
                  send_timeout: float, backoff: Backoff, give_up_after: timedelta, batch_size: int = 50,
-                 concurrency: int = 16) -> None:
+                 concurrency: int = 16, on_back: Callable[[str, datetime], Awaitable[int]] | None = None) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
@@ -168,6 +186,9 @@ class PendingReplies:
         self.give_up_after = give_up_after
         self.batch_size = batch_size
         self.concurrency = concurrency
+        # a platform took a kept reply: what else waits out a backoff for it may go (returns how
+        # many kept replies it brought forward)
+        self.on_back = on_back
 
     async def run_once(self, now: datetime) -> RepliesReport:
         report = RepliesReport()
@@ -210,6 +231,10 @@ class PendingReplies:
             async with self.db.sessions() as session, session.begin():
                 await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
             report.sent.append(row.id)
+            if row.adapter not in report.platform_back:  # it is back: the rest of its chats need not wait
+                report.platform_back.add(row.adapter)
+                if self.on_back is not None:
+                    report.hurried += await self.on_back(row.adapter, now)
 
     async def _failed(self, row: models.PendingReply, now: datetime, error: DeliveryFailed, report: RepliesReport) -> None:
         too_old = row.created_at < now - self.give_up_after
