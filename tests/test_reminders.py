@@ -453,6 +453,53 @@ async def test_kept_replies_a_slow_platform_is_taking_never_hold_back_a_reminder
     assert [r.text for _, replies in slow.sent for r in replies] == ["kept"]
 
 
+class Tallying(RecordingPlatform):
+    """Reminders hang until `release` is set; kept replies are taken at once (yielding as a
+    network call would), and the most kept replies in flight at once is noted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.kept_in_flight = self.most_kept_in_flight = 0
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if replies[0].text.startswith("⏰"):
+            self.arrived.set()
+            await self.release.wait()
+        else:
+            self.kept_in_flight += 1
+            self.most_kept_in_flight = max(self.most_kept_in_flight, self.kept_in_flight)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            self.kept_in_flight -= 1
+        self.sent.append((chat, list(replies)))
+
+
+async def test_kept_replies_go_one_at_a_time_while_reminders_go_out_through_their_platform(app, clock):
+    """After an outage hundreds of kept replies came due with the reminders, and took most of
+    Telegram's 30 messages a second: the reminders were late. They give way now, and still move."""
+    alice = await member(app, "Alice")
+    [fid] = await followups(app, alice, [NOW])
+    for n in range(4):
+        await outbox.keep(app.db, ChatRef("console", f"chat-{n}"), [Reply(f"kept {n}")], NOW)
+    platform = Tallying()
+    loop = loop_for(app, platform, clock)
+    reminding = asyncio.ensure_future(loop.run_once(NOW, replies=False))
+    try:
+        await asyncio.wait_for(platform.arrived.wait(), 10)  # a reminder is going out
+        assert len((await loop.replies.run_once(NOW)).sent) == 4
+        assert platform.most_kept_in_flight == 1
+    finally:
+        platform.release.set()
+    assert (await asyncio.wait_for(reminding, 10)).delivered == [fid]
+
+    platform.most_kept_in_flight = 0  # no reminder going out: side by side again
+    for n in range(4):
+        await outbox.keep(app.db, ChatRef("console", f"chat-{n}"), [Reply(f"again {n}")], NOW)
+    assert len((await loop.replies.run_once(NOW)).sent) == 4
+    assert platform.most_kept_in_flight > 1
+
+
 async def test_an_outage_never_ends_a_reminder_within_a_day_only_after_the_retry_window(app, clock):
     alice = await member(app, "Alice")
     [fid] = await followups(app, alice, [NOW])

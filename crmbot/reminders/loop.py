@@ -33,7 +33,8 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -116,9 +117,12 @@ class ReminderLoop:
         self.digests_enabled = digests_enabled
         self.worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:64]
         self.announce = announce  # how a manager hears of a reminder that ended undelivered
+        # reminder passes sending through each platform now: kept replies to it give way
+        # (`PendingReplies.busy`)
+        self._sending: Counter[str] = Counter()
         self.replies = outbox.PendingReplies(db, senders, clock, worker=self.worker, lease=self.lease,
                                       send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for,
-                                      on_back=self._replies_back)
+                                      on_back=self._replies_back, busy=lambda platform: self._sending[platform] > 0)
         self._wake = asyncio.Event()
         self._replies_wake = asyncio.Event()  # kept replies became due (their platform is back)
 
@@ -230,6 +234,7 @@ class ReminderLoop:
         in_flight: set[asyncio.Task] = set()
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
+            sending = stack.enter_context(self._sending_through())
             try:
                 while True:
                     at = now or self.clock()
@@ -248,6 +253,8 @@ class ReminderLoop:
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
                     for job in await self._prepare(ids, at):
+                        if job.chat is not None:
+                            sending(job.chat.adapter)
                         if in_flight:
                             _, in_flight = await asyncio.wait(in_flight, timeout=self.overlap_after)
                         while len(in_flight) >= self.concurrency:
@@ -313,6 +320,23 @@ class ReminderLoop:
         await self._mark(job.followup_id, now, report)
         if job.chat.adapter not in report.platform_back:
             await self._hurry(job.chat.adapter, now, report)
+
+    @contextlib.contextmanager
+    def _sending_through(self) -> Iterator[Callable[[str], None]]:
+        """For one pass: `sending(platform)` says it sends reminders through `platform`, which
+        counts until the pass ends (and kept replies to that platform give way meanwhile)."""
+        platforms: set[str] = set()
+
+        def sending(platform: str) -> None:
+            if platform not in platforms:
+                platforms.add(platform)
+                self._sending[platform] += 1
+
+        try:
+            yield sending
+        finally:
+            for platform in platforms:
+                self._sending[platform] -= 1
 
     async def _hurry(self, platform: str, now: datetime, report: PassReport) -> None:
         """The platform took a reminder, so it is back: the reminders and kept replies waiting

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -175,7 +176,8 @@ class PendingReplies:
 
     def __init__(self, db: Database, senders: dict[str, Sender], clock: Clock, *, worker: str, lease: timedelta,
                  send_timeout: float, backoff: Backoff, give_up_after: timedelta, batch_size: int = 50,
-                 concurrency: int = 16, on_back: Callable[[str, datetime], Awaitable[int]] | None = None) -> None:
+                 concurrency: int = 16, on_back: Callable[[str, datetime], Awaitable[int]] | None = None,
+                 busy: Callable[[str], bool] | None = None) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
@@ -189,6 +191,11 @@ class PendingReplies:
         # a platform took a kept reply: what else waits out a backoff for it may go (returns how
         # many kept replies it brought forward)
         self.on_back = on_back
+        # whether reminders are being sent through a platform right now: then its kept replies
+        # go one at a time, so the reminders (due now, and late once 30 s pass) take the
+        # platform's rate budget first, and the kept replies still move
+        self.busy = busy
+        self._one_at_a_time = asyncio.Lock()
 
     async def run_once(self, now: datetime) -> RepliesReport:
         report = RepliesReport()
@@ -223,7 +230,9 @@ class PendingReplies:
                 return
             chat = ChatRef(row.adapter, row.chat_id, row.thread)
             try:
-                await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]), self.send_timeout)
+                async with self._turn(row.adapter):
+                    await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]),
+                                           self.send_timeout)
             except Exception as error:
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
                 await self._failed(row, now, failure, report)
@@ -235,6 +244,15 @@ class PendingReplies:
                 report.platform_back.add(row.adapter)
                 if self.on_back is not None:
                     report.hurried += await self.on_back(row.adapter, now)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, adapter: str) -> AsyncIterator[None]:
+        """A kept reply's send: one at a time while reminders go out through the same platform."""
+        if self.busy is None or not self.busy(adapter):
+            yield
+            return
+        async with self._one_at_a_time:
+            yield
 
     async def _failed(self, row: models.PendingReply, now: datetime, error: DeliveryFailed, report: RepliesReport) -> None:
         too_old = row.created_at < now - self.give_up_after
