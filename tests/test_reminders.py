@@ -393,6 +393,28 @@ async def test_once_the_platform_takes_anything_the_replies_kept_through_its_out
     assert sorted(t for t in platform.texts() if not t.startswith("⏰")) == ["early", "outage"]
 
 
+async def test_the_reminders_backing_off_come_forward_before_the_kept_replies(app, clock):
+    """Both at once, hundreds of kept replies took most of the platform's rate and the reminders
+    were late: the kept replies come forward once no reminder is backing off any more."""
+    alice = await member(app, "Alice")
+    [waiting] = await followups(app, alice, [NOW])
+    await outbox.keep(app.db, ChatRef("console", "chat"), [Reply("kept")], NOW)
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=3600, max_backoff_seconds=3600)
+    platform.refusals.extend([DeliveryFailed("Internal Server Error")] * 2)
+    report = await loop.run_once(NOW)
+    assert report.retrying == [waiting] and len(report.replies.retrying) == 1
+
+    back = NOW + timedelta(minutes=1)
+    [fresh] = await followups(app, alice, [back])
+    assert (await loop.run_once(back)).delivered == [fresh]  # the platform is back
+    assert (await row(app, waiting)).next_attempt_at == back  # the reminder first
+    assert (await kept(app))["kept"].next_attempt_at > back + timedelta(minutes=20)
+    assert (await loop.run_once(back)).delivered == [waiting]
+    assert (await kept(app))["kept"].next_attempt_at == back  # then the kept reply
+    assert len((await loop.run_once(back)).replies.sent) == 1
+
+
 async def test_a_kept_reply_the_platform_takes_brings_the_others_forward(app, clock):
     await outbox.keep(app.db, ChatRef("console", "early"), [Reply("early")], NOW)
     platform = RecordingPlatform()

@@ -20,8 +20,10 @@ shown by `crmbot doctor`.
 
 The replies kept while their platform was down (`outbox`) go out in passes of their own,
 beside the reminders' (`run_once` does both, one after the other): a slow platform taking a
-batch of kept replies never holds back a reminder falling due meanwhile. When a platform takes
-a reminder or a kept reply, what waits out a backoff for it goes at once (`recovery`).
+batch of kept replies never holds back a reminder falling due meanwhile, and while a pass sends
+reminders through a platform its kept replies go one at a time (the reminders get the
+platform's rate). When a platform takes a reminder or a kept reply, what waits out a backoff
+for it goes at once (`recovery`).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datet
     """Store replies to send later, in a transaction of their own. False (logged) when the
     database cannot take them either: then they are lost, and the log says so."""
     try:
-        async with db.sessions() as session, session.begin():
+        async with db.writer_turn(), db.sessions() as session, session.begin():
             team_id = next((r.team_id for r in replies if r.team_id is not None), None)
             session.add(P(team_id=team_id, adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
                           replies=[encode(r) for r in replies], created_at=now, attempts=0))
@@ -200,7 +200,7 @@ class PendingReplies:
     async def run_once(self, now: datetime) -> RepliesReport:
         report = RepliesReport()
         held_until = self.clock() + self.lease
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
             keys = await claim(session, worker=self.worker, now=now, lease=self.lease, limit=self.batch_size,
                                adapters=list(self.senders), postgres=self.db.is_postgres)
         if not keys:
@@ -237,7 +237,7 @@ class PendingReplies:
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
                 await self._failed(row, now, failure, report)
                 return
-            async with self.db.sessions() as session, session.begin():
+            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
                 await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
             report.sent.append(row.id)
             if row.adapter not in report.platform_back:  # it is back: the rest of its chats need not wait
@@ -256,7 +256,7 @@ class PendingReplies:
 
     async def _failed(self, row: models.PendingReply, now: datetime, error: DeliveryFailed, report: RepliesReport) -> None:
         too_old = row.created_at < now - self.give_up_after
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
             if error.permanent or too_old:
                 gone = P.chat_key == row.chat_key if error.permanent else P.id == row.id
                 dropped = list((await session.execute(
