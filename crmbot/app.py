@@ -12,7 +12,7 @@ from crmbot.clock import Clock, system_clock
 from crmbot.config import Settings
 from crmbot.i18n import I18n
 from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
-from crmbot.reminders import outbox
+from crmbot.reminders import outbox, recovery
 from crmbot.store import teams
 from crmbot.store.db import Database, open_database
 
@@ -27,6 +27,9 @@ class App:
     bot: Bot
     # the adapters running in this process, by name: what reminders and announcements go through
     senders: dict[str, Sender] = field(default_factory=dict)
+    # adapters whose platform failed a send here since it last took one: the next send it takes
+    # tells that it is back, and what waits out a backoff for it goes now (reminders.recovery)
+    troubled: set[str] = field(default_factory=set)
 
     async def deliver(self, chat: ChatRef, replies: Sequence[Reply], send: Callable[[], Awaitable[None]] | None = None,
                       *, keep_in: ChatRef | None = None) -> None:
@@ -39,12 +42,15 @@ class App:
         back. Never raises: a member's change must not be undone by a platform's trouble."""
         if not replies:
             return
+        sending = False
         try:
             if await outbox.waiting(self.db, chat):
                 raise DeliveryFailed("earlier replies to this chat are still waiting")
             if send is not None:
+                sending = True
                 await send()
             elif (sender := self.senders.get(chat.adapter)) is not None:
+                sending = True
                 await sender.send(chat, list(replies))
             else:
                 raise DeliveryFailed(f"no {chat.adapter} adapter in this process")
@@ -52,10 +58,16 @@ class App:
             if failure.permanent:
                 log.warning("a %s chat refused a reply for good: %s", chat.adapter, failure)
                 return
+            if sending:
+                self.troubled.add(chat.adapter)
             if await outbox.keep(self.db, keep_in or chat, replies, self.bot.clock()):
                 log.info("a reply to a %s chat is kept to be sent later: %s", chat.adapter, failure)
         except Exception:
             log.exception("a reply to a %s chat failed", chat.adapter)
+        else:
+            if chat.adapter in self.troubled:  # the platform is back
+                self.troubled.discard(chat.adapter)
+                await recovery.platform_back(self.db, chat.adapter, self.bot.clock())
 
     async def announce(self, announcements: Iterable[Outgoing]) -> None:
         """Deliver what a message announced to other chats (see `deliver`)."""

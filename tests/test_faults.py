@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench.faults.figures import Figures, HarnessError, gaps, lateness, merged
-from bench.faults.traffic import Pushed
+from bench.faults.harness import Run
+from bench.faults.traffic import Deliveries, Pushed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +58,19 @@ def test_reminder_figures_and_their_targets():
     assert figures.info["sent again after"] == "10.0s"
     assert figures.info["kill after first send"] == "p50 0.25s max 0.25s"  # the window a kill hit
     assert figures.missed == ["no reminder lost", "≤1% reminders twice", "none >30 s late"]
+
+
+def test_a_run_that_targets_replies_waits_for_an_answer_to_every_message():
+    """Fault run d once counted 17 replies as lost that crmbot still kept, to send when their
+    backoff ended: the harness stopped the worker once records and reminders were in."""
+    records, states, sent = Counter({"#840000001": 1, "#840000002": 1}), {}, {}
+    answered = {"0": [1.0]}  # the second message's reply is still kept by crmbot
+    for replies, accounted in ((False, True), (True, False)):
+        run = Run(plan=None, scenario="d", index=4, title="d", replies=replies)
+        run.deliveries = Deliveries(platforms=None, workers=[], polling=False)  # nothing in flight
+        run.deliveries.pushed.extend(pushed("#840000001", "#840000002"))
+        assert run._accounted(records, states, sent, answered) is accounted
+    assert run._accounted(records, states, sent, {**answered, "1": [2.0]})
 
 
 def test_a_token_nobody_sent_means_the_harness_is_wrong():

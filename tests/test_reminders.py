@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
-from crmbot.reminders import ReminderLoop
+from crmbot.reminders import ReminderLoop, outbox
 from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
@@ -360,6 +360,166 @@ async def test_once_the_platform_takes_a_reminder_those_backing_off_from_its_out
     assert (await row(app, outage)).next_attempt_at == back  # no longer minutes away
     assert (await row(app, limited)).next_attempt_at == NOW + timedelta(seconds=7200)  # the rate limit's wait is kept
     assert (await loop.run_once(back)).delivered == [outage]
+
+
+async def kept(app) -> dict[str, models.PendingReply]:
+    """The kept replies by their text."""
+    async with app.db.sessions() as session:
+        return {r.replies[0]["text"]: r for r in await session.scalars(select(models.PendingReply))}
+
+
+async def test_once_the_platform_takes_anything_the_replies_kept_through_its_outage_go_at_once(app, clock):
+    alice = await member(app, "Alice")
+    for n, text in enumerate(["outage", "limited", "early"]):  # one chat each: none waits behind another
+        await outbox.keep(app.db, ChatRef("console", f"chat-{n}"), [Reply(text)], NOW)
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=3600, max_backoff_seconds=3600, rng=random.Random(3))
+    platform.refusals.extend([DeliveryFailed("Internal Server Error"),
+                              DeliveryFailed("Telegram rate limit: flood", retry_after=7200),
+                              DeliveryFailed("Internal Server Error")])
+    assert len((await loop.run_once(NOW)).replies.retrying) == 3
+    rows = await kept(app)
+    assert rows["outage"].next_attempt_at >= NOW + timedelta(minutes=30)  # backing off for long
+
+    # the platform is back: a reminder falling due gets through, and the kept replies follow
+    [fid] = await followups(app, alice, [NOW + timedelta(minutes=10)])
+    back = NOW + timedelta(minutes=10)
+    assert (await loop.run_once(back)).delivered == [fid]
+    rows = await kept(app)
+    assert rows["outage"].next_attempt_at == back and rows["early"].next_attempt_at == back
+    assert rows["limited"].next_attempt_at == NOW + timedelta(seconds=7200)  # the rate limit's wait is kept
+    assert [t for t in platform.texts() if not t.startswith("⏰")] == []  # they go in the next pass
+    assert len((await loop.run_once(back)).replies.sent) == 2
+    assert sorted(t for t in platform.texts() if not t.startswith("⏰")) == ["early", "outage"]
+
+
+async def test_the_reminders_backing_off_come_forward_before_the_kept_replies(app, clock):
+    """Both at once, hundreds of kept replies took most of the platform's rate and the reminders
+    were late: the kept replies come forward once no reminder is backing off any more."""
+    alice = await member(app, "Alice")
+    [waiting] = await followups(app, alice, [NOW])
+    await outbox.keep(app.db, ChatRef("console", "chat"), [Reply("kept")], NOW)
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=3600, max_backoff_seconds=3600)
+    platform.refusals.extend([DeliveryFailed("Internal Server Error")] * 2)
+    report = await loop.run_once(NOW)
+    assert report.retrying == [waiting] and len(report.replies.retrying) == 1
+
+    back = NOW + timedelta(minutes=1)
+    [fresh] = await followups(app, alice, [back])
+    assert (await loop.run_once(back)).delivered == [fresh]  # the platform is back
+    assert (await row(app, waiting)).next_attempt_at == back  # the reminder first
+    assert (await kept(app))["kept"].next_attempt_at > back + timedelta(minutes=20)
+    assert (await loop.run_once(back)).delivered == [waiting]
+    assert (await kept(app))["kept"].next_attempt_at == back  # then the kept reply
+    assert len((await loop.run_once(back)).replies.sent) == 1
+
+
+async def test_a_kept_reply_the_platform_takes_brings_the_others_forward(app, clock):
+    await outbox.keep(app.db, ChatRef("console", "early"), [Reply("early")], NOW)
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=60, max_backoff_seconds=3600, rng=random.Random(5))
+    now = NOW
+    for _ in range(5):  # a long outage: it backs off further and further
+        platform.refusals.append(DeliveryFailed("Internal Server Error"))
+        assert len((await loop.run_once(now)).replies.retrying) == 1
+        now = (await kept(app))["early"].next_attempt_at
+    now -= timedelta(minutes=5)  # the platform is back; the early reply waits for 5 more minutes
+    await outbox.keep(app.db, ChatRef("console", "late"), [Reply("late")], now)  # kept in the outage's last seconds
+    rows = await kept(app)
+    report = await loop.run_once(now)  # the late one goes, and brings the early one forward
+    assert report.replies.sent == [rows["late"].id] and report.replies.hurried == 1
+    assert (await loop.run_once(now)).replies.sent == [rows["early"].id]
+    assert platform.texts() == ["late", "early"]
+
+
+async def test_a_rate_limit_after_a_long_outage_waits_what_the_platform_asks_not_the_backoff(app, clock):
+    await outbox.keep(app.db, ChatRef("console", "chat"), [Reply("kept")], NOW)
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=5, max_backoff_seconds=300)
+    now = NOW
+    for _ in range(8):
+        platform.refusals.append(DeliveryFailed("Internal Server Error"))
+        await loop.run_once(now)
+        now = (await kept(app))["kept"].next_attempt_at
+    platform.refusals.append(DeliveryFailed("Telegram rate limit: flood", retry_after=5))
+    await loop.run_once(now)
+    assert (await kept(app))["kept"].next_attempt_at == now + timedelta(seconds=5)  # not up to 5 minutes
+    assert len((await loop.run_once(now + timedelta(seconds=5))).replies.sent) == 1
+
+
+async def test_kept_replies_a_slow_platform_is_taking_never_hold_back_a_reminder(app, clock):
+    """Fault run d: with the Bot API answering 8 s late, a pass sending 50 kept replies took 40 s,
+    and the reminders falling due meanwhile waited for it (37 s late). They go beside it now."""
+    alice = await member(app, "Alice")
+    [fid] = await followups(app, alice, [NOW + timedelta(seconds=10)])
+    slow = RecordingPlatform("slack")
+    slow.hang = asyncio.Event()  # the kept reply's send does not end until released
+    await outbox.keep(app.db, ChatRef("slack", "C0SALES"), [Reply("kept")], NOW)
+    platform = RecordingPlatform()
+    loop = ReminderLoop(app.db, app.i18n, {"console": platform, "slack": slow}, clock, digests_enabled=False,
+                        poll_seconds=3600)
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(loop.run(stop))
+    try:
+        await asyncio.wait_for(slow.arrived.wait(), 10)  # the kept reply is being sent
+        clock.now = NOW + timedelta(seconds=10)  # the reminder falls due
+        loop.wake()
+        await asyncio.wait_for(wait_until(lambda: platform.reminders()), 10)
+        assert slow.sent == []  # the kept reply is still in flight
+    finally:
+        stop.set()
+        slow.hang.set()
+        await asyncio.wait_for(running, 10)
+    assert (await row(app, fid)).delivered_at == NOW + timedelta(seconds=10)
+    assert [r.text for _, replies in slow.sent for r in replies] == ["kept"]
+
+
+class Tallying(RecordingPlatform):
+    """Reminders hang until `release` is set; kept replies are taken at once (yielding as a
+    network call would), and the most kept replies in flight at once is noted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.kept_in_flight = self.most_kept_in_flight = 0
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if replies[0].text.startswith("⏰"):
+            self.arrived.set()
+            await self.release.wait()
+        else:
+            self.kept_in_flight += 1
+            self.most_kept_in_flight = max(self.most_kept_in_flight, self.kept_in_flight)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            self.kept_in_flight -= 1
+        self.sent.append((chat, list(replies)))
+
+
+async def test_kept_replies_go_one_at_a_time_while_reminders_go_out_through_their_platform(app, clock):
+    """After an outage hundreds of kept replies came due with the reminders, and took most of
+    Telegram's 30 messages a second: the reminders were late. They give way now, and still move."""
+    alice = await member(app, "Alice")
+    [fid] = await followups(app, alice, [NOW])
+    for n in range(4):
+        await outbox.keep(app.db, ChatRef("console", f"chat-{n}"), [Reply(f"kept {n}")], NOW)
+    platform = Tallying()
+    loop = loop_for(app, platform, clock)
+    reminding = asyncio.ensure_future(loop.run_once(NOW, replies=False))
+    try:
+        await asyncio.wait_for(platform.arrived.wait(), 10)  # a reminder is going out
+        assert len((await loop.replies.run_once(NOW)).sent) == 4
+        assert platform.most_kept_in_flight == 1
+    finally:
+        platform.release.set()
+    assert (await asyncio.wait_for(reminding, 10)).delivered == [fid]
+
+    platform.most_kept_in_flight = 0  # no reminder going out: side by side again
+    for n in range(4):
+        await outbox.keep(app.db, ChatRef("console", f"chat-{n}"), [Reply(f"again {n}")], NOW)
+    assert len((await loop.replies.run_once(NOW)).sent) == 4
+    assert platform.most_kept_in_flight > 1
 
 
 async def test_an_outage_never_ends_a_reminder_within_a_day_only_after_the_retry_window(app, clock):

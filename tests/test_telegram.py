@@ -14,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -428,6 +429,45 @@ async def test_a_reply_telegram_cannot_take_is_kept_and_sent_in_order_when_it_is
     [logged, helped] = [t for t in to_alice if not t.startswith("⏰")]  # her overdue reminder went out too
     assert "Jana Nováková" in logged and "Hi Alice" in helped
     assert await count(demo, models.PendingReply) == 0
+
+
+async def test_a_reply_kept_through_a_long_outage_goes_with_its_quote_once_telegram_takes_a_message_again(demo, api, clock):
+    """Fault run d: the replies kept early in an 8-minute outage had backed off for minutes by its
+    end and went out minutes after Telegram was back. The first message Telegram takes again
+    (here Bob's answer) brings them forward: the next pass sends them, quoting their question."""
+    await bind(demo, "Alice", ALICE)
+    await bind(demo, "Bob", BOB)
+    services = await start(demo, api, "webhook")
+    try:
+        chat = Telegram(api, services, "webhook")
+        outage = api.outage(3600, methods=["sendMessage"], status=500)
+        question = api.text_update(GROUP, ALICE, "/note jana wants a quote by friday", chat_type="supergroup")
+        await chat.deliver(question)  # handled and committed; Telegram cannot take the answer
+        [kept] = await rows(demo, models.PendingReply)
+        asked = question["message"]["message_id"]
+        assert (kept.chat_id, kept.thread) == (str(GROUP), str(asked))
+
+        loop = ReminderLoop(demo.db, demo.i18n, demo.senders, clock, digests_enabled=False, backoff_seconds=300,
+                            max_backoff_seconds=300)
+        down = NOW + timedelta(minutes=8)
+        assert (await loop.run_once(down)).replies.retrying == [kept.id]  # still down: minutes of backoff
+        [kept] = await rows(demo, models.PendingReply)
+        assert kept.next_attempt_at >= down + timedelta(seconds=150)
+
+        api.outages.remove(outage)  # Telegram is back, and takes Bob's next answer
+        clock.now = down + timedelta(seconds=5)
+        [bobs] = await chat.say(BOB, "/help", first_name="Bob")
+        assert "Bob" in plain(bobs)
+        report = await loop.run_once(clock.now)
+        assert report.replies.sent == [kept.id]
+        assert await count(demo, models.PendingReply) == 0
+        # what the platform took, and what the fault run counts as an answer: it quotes the question
+        taken = [a.json()["result"] for a in api.answers if a.method == "sendMessage" and a.status == 200]
+        [answer] = [m for m in taken if m["chat"]["id"] == GROUP]
+        assert answer["reply_to_message"]["message_id"] == asked
+        assert "Jana Nováková" in answer["text"]
+    finally:
+        await services.stop()
 
 
 async def test_polling_confirms_an_update_only_once_it_is_handled(polling, demo, db_url, caplog):

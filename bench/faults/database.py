@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bench.faults.platforms import TOKEN, WORKSPACE
 from crmbot import sample
@@ -87,6 +87,11 @@ class Store:
         async with self.db.sessions() as session:
             summaries = await session.scalars(select(I.summary).where(I.summary.like("%#8%"), I.deleted_at.is_(None)))
             return Counter(token for summary in summaries for token in set(TOKEN.findall(summary)))
+
+    async def kept_replies(self) -> int:
+        """Replies crmbot keeps to send once their platform takes them again (its outbox)."""
+        async with self.db.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(models.PendingReply)) or 0
 
     async def reminders(self) -> dict[str, tuple[str, bool]]:
         """Reminder token -> (state, whether crmbot recorded it delivered)."""

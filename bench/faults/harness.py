@@ -73,6 +73,9 @@ class Run:
     rate: float = 3.0  # user messages a second
     slack_share: float = 0.0
     open_files: int | None = None
+    # wait for an answer to every handled message before counting: a reply crmbot still keeps
+    # (its platform was down) is late, not lost, until the wait for quiet is over
+    replies: bool = False
     unavailable: list[Interval] = field(default_factory=list)  # outages the scenario caused
     due: dict[str, float] = field(default_factory=dict)  # reminder token -> due (time.time())
 
@@ -149,11 +152,12 @@ class Run:
             await worker.stop()
         return await self.count()
 
-    def _accounted(self, records, states, sent) -> bool:
+    def _accounted(self, records, states, sent, replies) -> bool:
         return (
             self.deliveries.idle
             and all(records[p.token] for p in self.deliveries.pushed)
             and all(sent.get(t) and states.get(t, ("", False))[1] for t in self.due)
+            and (not self.replies or all(replies.get(p.ref) for p in self.deliveries.pushed))
         )
 
     async def _settle(self) -> None:
@@ -163,7 +167,7 @@ class Run:
         seen = None
         while time.monotonic() - began < self.plan.settle_limit:
             records, states, sent = await self.store.records(), await self.store.reminders(), self.platforms.reminders_sent()
-            if self._accounted(records, states, sent):
+            if self._accounted(records, states, sent, self.platforms.replies()):
                 await asyncio.sleep(2.0)  # room for a late duplicate
                 return
             now_seen = (sum(records.values()), sum(map(len, sent.values())), len(self.platforms.sent()),
@@ -178,6 +182,9 @@ class Run:
         figures = Figures(f"{self.scenario} {self.title}", kills=sum(len(w.killed) for w in self.crmbots))
         replies, records, waiting = self.platforms.replies(), await self.store.records(), self.deliveries.waiting()
         figures.count_records(self.deliveries.pushed, records, replies, waiting)
+        kept = await self.store.kept_replies()
+        if kept:  # not sent by the end: still in crmbot's outbox, or not
+            figures.info["replies still kept by crmbot"] = kept
         ended = time.time()
         up = [(ready, down or ended) for w in self.crmbots for ready, down in w.up]
         unavailable = [*gaps(up, self.started, ended), *self.unavailable]

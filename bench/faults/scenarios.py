@@ -19,7 +19,7 @@ from bench.faults.harness import Plan, Run
 
 
 async def control(plan: Plan) -> Figures:
-    async with Run(plan, "0", 0, "control: no faults, SQLite, polling + Slack", slack_share=0.3) as run:
+    async with Run(plan, "0", 0, "control: no faults, SQLite, polling + Slack", slack_share=0.3, replies=True) as run:
         for _ in range(5):
             await run.remind(3, within=2.0)
             await asyncio.sleep(2.0)
@@ -71,7 +71,7 @@ PLATFORM_TROUBLE = [
 
 async def platform_outage(plan: Plan) -> Figures:
     async with Run(plan, "d", 4, "Bot API and Slack API outages, SQLite, webhook + Slack", polling=False,
-                   rate=2.0, slack_share=0.4) as run:
+                   rate=2.0, slack_share=0.4, replies=True) as run:
         for name, quick, full, trouble, blocks in PLATFORM_TROUBLE:
             seconds = quick if plan.quick else full
             await run.remind(4, within=3.0)

@@ -18,7 +18,12 @@ reminder fell due, and arrives marked late. Only a permanent refusal (the bot bl
 gone) ends a reminder before that: it is logged at WARNING, told to the team's managers, and
 shown by `crmbot doctor`.
 
-Each pass also sends the replies kept while their platform was down (`outbox`).
+The replies kept while their platform was down (`outbox`) go out in passes of their own,
+beside the reminders' (`run_once` does both, one after the other): a slow platform taking a
+batch of kept replies never holds back a reminder falling due meanwhile, and while a pass sends
+reminders through a platform its kept replies go one at a time (the reminders get the
+platform's rate). When a platform takes a reminder or a kept reply, what waits out a backoff
+for it goes at once (`recovery`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -41,7 +47,7 @@ from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
 from crmbot.intents import reach
 from crmbot.messages import ChatRef, DeliveryFailed, Outgoing, Reply, Sender
-from crmbot.reminders import digests, outbox, queue, render
+from crmbot.reminders import digests, outbox, queue, recovery, render
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models, profile
@@ -114,9 +120,14 @@ class ReminderLoop:
         self.digests_enabled = digests_enabled
         self.worker = (worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:64]
         self.announce = announce  # how a manager hears of a reminder that ended undelivered
+        # reminder passes sending through each platform now: kept replies to it give way
+        # (`PendingReplies.busy`)
+        self._sending: Counter[str] = Counter()
         self.replies = outbox.PendingReplies(db, senders, clock, worker=self.worker, lease=self.lease,
-                                      send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for)
+                                      send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for,
+                                      on_back=self._replies_back, busy=lambda platform: self._sending[platform] > 0)
         self._wake = asyncio.Event()
+        self._replies_wake = asyncio.Event()  # kept replies became due (their platform is back)
 
     @classmethod
     def from_settings(cls, settings, db: Database, i18n: I18n, senders: dict[str, Sender], clock: Clock = system_clock,
@@ -132,26 +143,59 @@ class ReminderLoop:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pass after pass until `stop`; overdue rows found at start-up go out in the first."""
+        """Pass after pass until `stop`; overdue rows found at start-up go out in the first.
+        Kept replies go out beside, in a loop of their own (`_run_replies`)."""
         log.info("reminder loop %s started (%s)", self.worker, ", ".join(self.senders) or "no senders")
-        while not stop.is_set():
-            try:
-                report = await self.run_once()
-                if report.claimed or report.digests or report.replies.sent:
-                    log.info("reminders: %d delivered, %d retrying, %d failed, %d digests, %d kept replies sent",
-                             len(report.delivered), len(report.retrying), len(report.failed), len(report.digests),
-                             len(report.replies.sent))
-            except Exception:  # the database went away, say: keep the loop alive and try again
-                log.exception("reminder pass failed")
-            delay = await self.seconds_to_next(self.clock())
-            self._wake.clear()
-            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-            try:
-                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
+        kept = asyncio.create_task(self._run_replies(stop), name="crmbot-kept-replies")
+        try:
+            while not stop.is_set():
+                self._wake.clear()  # a wake-up during the pass (a hurry) means: look again at once
+                try:
+                    report = await self.run_once(replies=False)
+                    if report.claimed or report.digests:
+                        log.info("reminders: %d delivered, %d retrying, %d failed, %d digests",
+                                 len(report.delivered), len(report.retrying), len(report.failed), len(report.digests))
+                except Exception:  # the database went away, say: keep the loop alive and try again
+                    log.exception("reminder pass failed")
+                await self._sleep(stop, self._wake, await self.seconds_to_next(self.clock()))
+        finally:
+            if not stop.is_set():  # cancelled: the kept replies' loop goes too
+                kept.cancel()
+            await asyncio.gather(kept, return_exceptions=True)
         log.info("reminder loop %s stopped", self.worker)
+
+    async def _run_replies(self, stop: asyncio.Event) -> None:
+        """Pass after pass over the kept replies until `stop`: at once again when a pass sent or
+        brought forward some (more may be due), else after the poll interval or a wake-up."""
+        while not stop.is_set():
+            self._replies_wake.clear()
+            progress = False
+            try:
+                now = self.clock()
+                async with self.db.sessions() as session:
+                    due = await outbox.due(session, now, list(self.senders))
+                if due:
+                    report = await self.replies.run_once(now)
+                    progress = bool(report.sent or report.hurried)
+                    if report.sent or report.dropped:
+                        log.info("kept replies: %d sent, %d retrying, %d dropped", len(report.sent),
+                                 len(report.retrying), len(report.dropped))
+            except Exception:
+                log.exception("kept replies pass failed")
+            await self._sleep(stop, self._replies_wake, 0.0 if progress else self.poll)
+
+    @staticmethod
+    async def _sleep(stop: asyncio.Event, wake: asyncio.Event, delay: float) -> None:
+        """Up to `delay` seconds, less when `stop` or `wake` is set."""
+        if delay <= 0:
+            await asyncio.sleep(0)  # let the other loop and the server run
+            return
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def seconds_to_next(self, now: datetime) -> float:
         """Sleep until the next row falls due, but never longer than the poll interval (rows
@@ -166,11 +210,12 @@ class ReminderLoop:
             return self.poll
         return max(0.0, min(self.poll, (moment - now).total_seconds()))
 
-    async def run_once(self, now: datetime | None = None) -> PassReport:
-        """One pass: every due row, the kept replies, and every due digest. With `now` given the
-        whole pass happens at that instant (tests); without it each claim reads the clock."""
+    async def run_once(self, now: datetime | None = None, *, replies: bool = True) -> PassReport:
+        """One pass: every due row, the kept replies (unless `replies` is False: `run` sends
+        them in a loop of their own), and every due digest. With `now` given the whole pass
+        happens at that instant (tests); without it each claim reads the clock."""
         report = PassReport()
-        replies_due = await self._reminders(now, report)
+        replies_due = await self._reminders(now, report, ask_replies=replies)
         if replies_due:
             report.replies = await self.replies.run_once(now or self.clock())
         if self.digests_enabled:
@@ -179,18 +224,20 @@ class ReminderLoop:
 
     # -- follow-ups ------------------------------------------------------------------------------
 
-    async def _reminders(self, now: datetime | None, report: PassReport) -> bool:
+    async def _reminders(self, now: datetime | None, report: PassReport, *, ask_replies: bool = True) -> bool:
         """Claim a few due rows at a time, just before sending them (a crash strands no more
         than those for a lease), and send them one at a time, each recorded before the next
         begins: a crash then finds at most one reminder between the platform's "ok" and our
         record of it. Only sends slower than `overlap_after` (a slow platform) let the next
-        begin beside them, up to `concurrency`. Returns whether kept replies are due."""
-        replies_due = None
+        begin beside them, up to `concurrency`. Returns whether kept replies are due (when
+        `ask_replies`)."""
+        replies_due = None if ask_replies else False
         claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
         started: list[asyncio.Task] = []
         in_flight: set[asyncio.Task] = set()
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
+            sending = stack.enter_context(self._sending_through())
             try:
                 while True:
                     at = now or self.clock()
@@ -209,6 +256,8 @@ class ReminderLoop:
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
                     for job in await self._prepare(ids, at):
+                        if job.chat is not None:
+                            sending(job.chat.adapter)
                         if in_flight:
                             _, in_flight = await asyncio.wait(in_flight, timeout=self.overlap_after)
                         while len(in_flight) >= self.concurrency:
@@ -275,19 +324,39 @@ class ReminderLoop:
         if job.chat.adapter not in report.platform_back:
             await self._hurry(job.chat.adapter, now, report)
 
-    async def _hurry(self, platform: str, now: datetime, report: PassReport) -> None:
-        """The platform took a reminder, so it is back: the reminders waiting out a backoff from
-        its outage go in this pass, not minutes later (a rate limit's wait is kept)."""
-        report.platform_back.add(platform)
+    @contextlib.contextmanager
+    def _sending_through(self) -> Iterator[Callable[[str], None]]:
+        """For one pass: `sending(platform)` says it sends reminders through `platform`, which
+        counts until the pass ends (and kept replies to that platform give way meanwhile)."""
+        platforms: set[str] = set()
+
+        def sending(platform: str) -> None:
+            if platform not in platforms:
+                platforms.add(platform)
+                self._sending[platform] += 1
+
         try:
-            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
-                hurried = await queue.retry_now(session, platform=platform, now=now)
-        except Exception as error:
-            log.warning("could not bring retrying reminders forward: %s", describe(error))
-            return
-        if hurried:
-            log.info("%s is back: %d retrying reminder(s) go now", platform, hurried)
+            yield sending
+        finally:
+            for platform in platforms:
+                self._sending[platform] -= 1
+
+    async def _hurry(self, platform: str, now: datetime, report: PassReport) -> None:
+        """The platform took a reminder, so it is back: the reminders and kept replies waiting
+        out a backoff from its outage go now, not minutes later (a rate limit's wait is kept)."""
+        report.platform_back.add(platform)
+        hurried = await recovery.platform_back(self.db, platform, now)
+        if hurried.reminders:
             self.wake()
+        if hurried.replies:
+            self._replies_wake.set()
+
+    async def _replies_back(self, platform: str, now: datetime) -> int:
+        """The platform took a kept reply: the same, seen from the kept replies' pass."""
+        hurried = await recovery.platform_back(self.db, platform, now)
+        if hurried.reminders:
+            self.wake()
+        return hurried.replies
 
     async def _still_ours(self, followup_id: int) -> bool:
         """Renew this row's lease just before its send; False when it is no longer ours (the

@@ -10,25 +10,31 @@ chat's other rows with it, so no two workers ever send one chat's rows at once. 
 holds back the rows behind it, and is tried again after a backoff; a permanent refusal (the bot
 blocked, the chat gone) drops the chat's rows with a warning, and so does a row older than the
 retry window.
+
+A row that failed waits out a jittered exponential backoff, up to minutes in a long outage;
+when its platform takes anything again, the wait ends (`retry_now`, see `recovery`): kept
+replies go out when the platform is back, not minutes later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.clock import Clock
 from crmbot.messages import Button, Card, ChatRef, DeliveryFailed, Image, Reply, Sender
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
+from crmbot.reminders.queue import RATE_LIMITED
 from crmbot.store import models
 from crmbot.store.db import Database
 from crmbot.store.faults import describe
@@ -79,7 +85,7 @@ async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datet
     """Store replies to send later, in a transaction of their own. False (logged) when the
     database cannot take them either: then they are lost, and the log says so."""
     try:
-        async with db.sessions() as session, session.begin():
+        async with db.writer_turn(), db.sessions() as session, session.begin():
             team_id = next((r.team_id for r in replies if r.team_id is not None), None)
             session.add(P(team_id=team_id, adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
                           replies=[encode(r) for r in replies], created_at=now, attempts=0))
@@ -100,6 +106,17 @@ async def waiting(db: Database, chat: ChatRef) -> bool:
 
 
 # -- the queue ----------------------------------------------------------------------------------
+
+
+async def retry_now(session: AsyncSession, *, adapter: str, now: datetime) -> int:
+    """Kept replies to `adapter`'s chats waiting out a backoff become due now, but those a rate
+    limit deferred (the platform said how long to wait)."""
+    result = await session.execute(
+        update(P).where(P.adapter == adapter, P.next_attempt_at > now,
+                        and_(*(P.last_error.not_like(f"%{words}%") for words in RATE_LIMITED)))
+        .values(next_attempt_at=now).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def _due(now: datetime) -> list:
@@ -150,6 +167,8 @@ class RepliesReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
+    platform_back: set[str] = field(default_factory=set)  # adapters that took a kept reply in this pass
+    hurried: int = 0  # rows of those adapters brought forward from a backoff
 
 
 class PendingReplies:
@@ -157,7 +176,8 @@ class PendingReplies:
 
     def __init__(self, db: Database, senders: dict[str, Sender], clock: Clock, *, worker: str, lease: timedelta,
                  send_timeout: float, backoff: Backoff, give_up_after: timedelta, batch_size: int = 50,
-                 concurrency: int = 16) -> None:
+                 concurrency: int = 16, on_back: Callable[[str, datetime], Awaitable[int]] | None = None,
+                 busy: Callable[[str], bool] | None = None) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
@@ -168,11 +188,19 @@ class PendingReplies:
         self.give_up_after = give_up_after
         self.batch_size = batch_size
         self.concurrency = concurrency
+        # a platform took a kept reply: what else waits out a backoff for it may go (returns how
+        # many kept replies it brought forward)
+        self.on_back = on_back
+        # whether reminders are being sent through a platform right now: then its kept replies
+        # go one at a time, so the reminders (due now, and late once 30 s pass) take the
+        # platform's rate budget first, and the kept replies still move
+        self.busy = busy
+        self._one_at_a_time = asyncio.Lock()
 
     async def run_once(self, now: datetime) -> RepliesReport:
         report = RepliesReport()
         held_until = self.clock() + self.lease
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
             keys = await claim(session, worker=self.worker, now=now, lease=self.lease, limit=self.batch_size,
                                adapters=list(self.senders), postgres=self.db.is_postgres)
         if not keys:
@@ -202,18 +230,33 @@ class PendingReplies:
                 return
             chat = ChatRef(row.adapter, row.chat_id, row.thread)
             try:
-                await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]), self.send_timeout)
+                async with self._turn(row.adapter):
+                    await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]),
+                                           self.send_timeout)
             except Exception as error:
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
                 await self._failed(row, now, failure, report)
                 return
-            async with self.db.sessions() as session, session.begin():
+            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
                 await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
             report.sent.append(row.id)
+            if row.adapter not in report.platform_back:  # it is back: the rest of its chats need not wait
+                report.platform_back.add(row.adapter)
+                if self.on_back is not None:
+                    report.hurried += await self.on_back(row.adapter, now)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, adapter: str) -> AsyncIterator[None]:
+        """A kept reply's send: one at a time while reminders go out through the same platform."""
+        if self.busy is None or not self.busy(adapter):
+            yield
+            return
+        async with self._one_at_a_time:
+            yield
 
     async def _failed(self, row: models.PendingReply, now: datetime, error: DeliveryFailed, report: RepliesReport) -> None:
         too_old = row.created_at < now - self.give_up_after
-        async with self.db.sessions() as session, session.begin():
+        async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
             if error.permanent or too_old:
                 gone = P.chat_key == row.chat_key if error.permanent else P.id == row.id
                 dropped = list((await session.execute(
