@@ -326,6 +326,25 @@ async def test_an_event_while_the_database_is_locked_gets_a_503_and_slacks_retry
     assert await count(slack.app, models.Interaction, models.Interaction.summary.contains("13 more drones")) == 1
 
 
+async def test_an_event_while_slack_cannot_say_who_the_bot_is_gets_a_503_and_the_retry_is_handled_once(slack):
+    api = slack.api
+    body = api.message_im_event(BOB, "called petr dvorak, wants 15 more drones", event_id="Ev0NOAUTH")
+    api.fail_next("auth.test", status=500, times=3)  # Bolt's first try and the client's two retries
+    status, text = await slack.post(body)
+    assert status == 503 and "Traceback" not in text
+    api.fail_next("auth.test", "fatal_error")  # Slack's outage answer with a 200
+    assert (await slack.post(body, retry_num=1))[0] == 503
+    assert slack.posted() == []  # nobody was told anything: the next retry answers
+    assert await count(slack.app, models.ProcessedMessage, models.ProcessedMessage.message_id == "Ev0NOAUTH") == 0
+
+    assert (await slack.post(body, retry_num=2))[0] == 200
+    assert (await slack.post(body, retry_num=3))[0] == 200  # one more copy: de-duplicated
+    [answer] = slack.posted()
+    assert "Petr Dvořák" in all_text(answer)
+    assert await count(slack.app, models.Interaction, models.Interaction.summary.contains("15 more drones")) == 1
+    assert len(api.calls_to("auth.test")) == 5  # asked until it answered, then remembered
+
+
 async def test_a_command_while_the_database_is_locked_is_tried_again_before_it_is_answered(slack, db_url):
     await impatient(slack.app)
     with sqlite_locked(db_url):

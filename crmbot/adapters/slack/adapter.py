@@ -6,6 +6,10 @@ redelivery answers. Slash commands and button presses are acknowledged at once (
 that within 3 s) and never redelivered, so for them the adapter itself tries the core again for
 a while before saying that nothing was saved. Replies go out through `App.deliver`: what Slack
 cannot take now is kept and sent later, in order (an ephemeral one to the member's DM).
+
+Who the bot is comes from auth.test, asked once and remembered (`_authorize`). While Slack
+cannot answer it, a request is answered 503 too, so Slack delivers it again: Bolt's own
+single-workspace authorization would answer 200 and drop it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -38,7 +43,7 @@ from crmbot.adapters.slack.blocks import (
     reply_blocks,
     slack_to_plain,
 )
-from crmbot.adapters.slack.sender import SlackSender, delivery_failed, web_client
+from crmbot.adapters.slack.sender import PERMANENT, SlackSender, delivery_failed, web_client
 from crmbot.bot import Transient
 from crmbot.home import home_for
 from crmbot.i18n import I18n
@@ -61,6 +66,10 @@ ACKED_ATTEMPTS = 5
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
+class SlackUnavailable(Exception):
+    """auth.test could not say who the bot is: the request is answered 503 and comes again."""
+
+
 @dataclass
 class _Person:
     name: str
@@ -78,9 +87,16 @@ class SlackAdapter:
         # Signatures are checked here, on the raw body, before Bolt parses anything: a body Bolt
         # cannot parse must be refused (400/401), not crash its dispatcher into a 500.
         self.verifier = SignatureVerifier(signing_secret)
+        self._identity: Any = None  # auth.test's answer, once Slack gave it
+
+        async def authorize() -> AuthorizeResult:  # Bolt passes arguments by name: a plain function
+            return await self._authorize()
+
         self.bolt = AsyncApp(
             signing_secret=signing_secret,
-            client=self.client,
+            # Bolt's per-request client copies this one's settings; its token comes from _authorize
+            client=web_client(None, api_url, app.settings.send_timeout_seconds),
+            authorize=authorize,
             process_before_response=True,  # answer after handling: deterministic, and retries see the stored event id
             request_verification_enabled=False,
             logger=logging.getLogger("crmbot.slack.bolt"),
@@ -154,8 +170,27 @@ class SlackAdapter:
         self.bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_action)
         self.bolt.error(self._on_error)
 
+    async def _authorize(self) -> AuthorizeResult:
+        """Who the bot is, from auth.test: asked until Slack answers, then remembered. While
+        Slack fails (an outage, a refused token) SlackUnavailable makes the request a 503."""
+        if self._identity is None:
+            try:
+                self._identity = await self.client.auth_test()
+            except SlackApiError as error:
+                code = error.response.get("error") or f"HTTP {error.response.status_code}"
+                if code in PERMANENT:  # the token itself: nothing works until it is replaced
+                    log.error("Slack refused the bot token (%s): check CRMBOT_SLACK_BOT_TOKEN; "
+                              "requests are answered 503 so that Slack sends them again", code)
+                raise SlackUnavailable(code) from error
+            except (SlackClientError, ClientError, asyncio.TimeoutError, OSError) as error:
+                raise SlackUnavailable(f"{type(error).__name__}: {error}") from error
+        return AuthorizeResult.from_auth_test_response(bot_token=self.client.token, auth_test_response=self._identity)
+
     async def _on_error(self, error: Exception, body: dict, logger: logging.Logger) -> BoltResponse | None:
         if isinstance(error, Transient):  # logged by the core; Slack retries a 5xx
+            return BoltResponse(status=503, body="try again later")
+        if isinstance(error, SlackUnavailable):
+            log.warning("Slack could not say who the bot is (auth.test: %s); answered 503, Slack sends it again", error)
             return BoltResponse(status=503, body="try again later")
         log.error("Slack listener failed: %s", error, exc_info=error)
         return None

@@ -73,7 +73,7 @@ def retry_handlers() -> list[AsyncRetryHandler]:
             ShortRateLimitRetryHandler(max_retry_count=SEND_RETRIES)]
 
 
-def web_client(token: str, api_url: str, timeout: float) -> AsyncWebClient:
+def web_client(token: str | None, api_url: str, timeout: float) -> AsyncWebClient:
     """The Web API client, with a timeout longer than Slack's slowest answer (a send cut short
     may have been taken, and would be sent again) and the retries above."""
     return AsyncWebClient(token=token, base_url=api_url, timeout=int(timeout), retry_handlers=retry_handlers())
