@@ -42,9 +42,11 @@ class App:
         back. Never raises: a member's change must not be undone by a platform's trouble."""
         if not replies:
             return
-        sending = False
+        sending, behind = False, None
         try:
             if await outbox.waiting(self.db, chat):
+                # kept behind them; their backoff ends, so the oldest is tried now in its stead
+                behind = chat
                 raise DeliveryFailed("earlier replies to this chat are still waiting")
             if send is not None:
                 sending = True
@@ -60,7 +62,7 @@ class App:
                 return
             if sending:
                 self.troubled.add(chat.adapter)
-            if await outbox.keep(self.db, keep_in or chat, replies, self.bot.clock()):
+            if await outbox.keep(self.db, keep_in or chat, replies, self.bot.clock(), behind=behind):
                 log.info("a reply to a %s chat is kept to be sent later: %s", chat.adapter, failure)
         except Exception:
             log.exception("a reply to a %s chat failed", chat.adapter)

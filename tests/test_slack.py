@@ -383,6 +383,29 @@ async def test_slack_trouble_is_retried_in_line_and_what_still_fails_is_kept_and
     assert not slack.posted("C0GENERAL")
 
 
+async def test_a_new_answer_in_a_channel_with_kept_replies_brings_them_out_as_soon_as_slack_is_back(slack, clock):
+    api, loop = slack.api, ReminderLoop(slack.app.db, slack.app.i18n, slack.app.senders, clock, digests_enabled=False)
+    api.fail_next("chat.postMessage", status=503, times=3)  # the first try and both retries
+    await slack.post(api.app_mention_event(BOB, "called petr dvorak, wants 16 more drones"))
+    api.fail_next("chat.postMessage", status=503, times=3)
+    report = await loop.run_once()  # the kept answer fails again: it backs off
+    assert len(report.replies.retrying) == 1 and not report.replies.sent
+    async with slack.app.db.sessions() as session:
+        [kept] = await session.scalars(select(models.PendingReply))
+    assert kept.next_attempt_at > clock.now
+
+    # Slack is back; a mention in another thread of the same channel goes behind the kept answer,
+    # whose wait ends: the next pass, at the same instant, sends both, oldest first
+    calls = len(api.calls_to("chat.postMessage"))
+    await slack.post(api.app_mention_event(BOB, "find jana"))
+    assert len(api.calls_to("chat.postMessage")) == calls  # not tried out of order
+    report = await loop.run_once()
+    assert len(report.replies.sent) == 2
+    drones, jana = (all_text(p) for p in slack.posted("C0GENERAL")[-2:])  # after the refused tries
+    assert "Petr Dvořák" in drones and "Jana Nováková" in jana
+    assert await count(slack.app, models.PendingReply) == 0
+
+
 # -- announcements, escaping, delivery -------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import time
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.faults.database import Postgres, Store
-from bench.faults.figures import Figures, Interval, gaps
+from bench.faults.figures import Figures, Interval, gaps, lateness
 from bench.faults.platforms import WEBHOOK_SECRET, Platforms
 from bench.faults.traffic import WEBHOOK_URL, Deliveries, Stream, Tokens
 from bench.faults.workers import Worker
@@ -190,6 +191,13 @@ class Run:
         unavailable = [*gaps(up, self.started, ended), *self.unavailable]
         sent, states = self.platforms.reminders_sent(), await self.store.reminders()
         figures.count_reminders(self.due, sent, states, unavailable, [k for w in self.crmbots for k in w.killed])
+        if self.replies:  # how late answers came, per platform, not counting time they could not
+            for platform in sorted({p.platform for p in self.deliveries.pushed}):
+                late = sorted(lateness(p.at, min(replies[p.ref]), unavailable)
+                              for p in self.deliveries.pushed if p.platform == platform and replies.get(p.ref))
+                if late:
+                    figures.info[f"{platform} answers late"] = (f"p50 {statistics.median(late):.1f}s "
+                                                                f"p99 {late[int(0.99 * (len(late) - 1))]:.1f}s max {late[-1]:.1f}s")
         self._write_events(records, replies, waiting, sent, states)
         if self.deliveries.statuses:
             answers = sorted(self.deliveries.statuses.items(), key=lambda kv: -kv[1])

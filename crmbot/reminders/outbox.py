@@ -13,7 +13,12 @@ retry window.
 
 A row that failed waits out a jittered exponential backoff, up to minutes in a long outage;
 when its platform takes anything again, the wait ends (`retry_now`, see `recovery`): kept
-replies go out when the platform is back, not minutes later.
+replies go out when the platform is back, not minutes later. A new reply to a chat that has
+kept replies is kept behind them and ends their wait too (`keep(..., behind=chat)`): it would
+have been tried at once if nothing were waiting, so the chat's oldest is tried now instead —
+and if the platform takes it, it is back for every chat. Without that, a busy Slack channel
+(one chat, however many threads) or a member's DM held every new answer behind a backoff of
+minutes after the platform was back.
 """
 
 from __future__ import annotations
@@ -81,14 +86,19 @@ def chat_key(chat: ChatRef) -> str:
 # -- what adapters call -------------------------------------------------------------------------
 
 
-async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datetime) -> bool:
-    """Store replies to send later, in a transaction of their own. False (logged) when the
-    database cannot take them either: then they are lost, and the log says so."""
+async def keep(db: Database, chat: ChatRef, replies: Sequence[Reply], now: datetime, *,
+               behind: ChatRef | None = None) -> bool:
+    """Store replies to send later, in a transaction of their own. `behind`: they were not
+    tried, only kept because that chat has earlier ones waiting, whose backoff then ends (see
+    the module's doc). False (logged) when the database cannot take them either: then they are lost, and
+    the log says so."""
     try:
         async with db.writer_turn(), db.sessions() as session, session.begin():
             team_id = next((r.team_id for r in replies if r.team_id is not None), None)
             session.add(P(team_id=team_id, adapter=chat.adapter, chat_id=chat.chat_id, thread=chat.thread, chat_key=chat_key(chat),
                           replies=[encode(r) for r in replies], created_at=now, attempts=0))
+            if behind is not None:
+                await _retry_now(session, P.chat_key == chat_key(behind), now)
         return True
     except Exception as error:
         log.error("a reply to a %s chat could not be sent nor kept, and is lost: %s", chat.adapter, describe(error))
@@ -111,8 +121,12 @@ async def waiting(db: Database, chat: ChatRef) -> bool:
 async def retry_now(session: AsyncSession, *, adapter: str, now: datetime) -> int:
     """Kept replies to `adapter`'s chats waiting out a backoff become due now, but those a rate
     limit deferred (the platform said how long to wait)."""
+    return await _retry_now(session, P.adapter == adapter, now)
+
+
+async def _retry_now(session: AsyncSession, which: Any, now: datetime) -> int:
     result = await session.execute(
-        update(P).where(P.adapter == adapter, P.next_attempt_at > now,
+        update(P).where(which, P.next_attempt_at > now,
                         and_(*(P.last_error.not_like(f"%{words}%") for words in RATE_LIMITED)))
         .values(next_attempt_at=now).execution_options(synchronize_session=False)
     )
