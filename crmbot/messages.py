@@ -17,6 +17,9 @@ class ChatRef:
     adapter: str  # "console", "telegram", "slack"
     chat_id: str
     thread: str | None = None
+    # the thread is a conversation of its own (a Slack thread), not a message quoted in the
+    # chat's one timeline (Telegram): replies kept for later keep their order per thread
+    thread_apart: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -383,10 +383,11 @@ async def test_slack_trouble_is_retried_in_line_and_what_still_fails_is_kept_and
     assert not slack.posted("C0GENERAL")
 
 
-async def test_a_new_answer_in_a_channel_with_kept_replies_brings_them_out_as_soon_as_slack_is_back(slack, clock):
+async def test_a_new_answer_in_a_dm_with_kept_replies_brings_them_out_as_soon_as_slack_is_back(slack, clock):
     api, loop = slack.api, ReminderLoop(slack.app.db, slack.app.i18n, slack.app.senders, clock, digests_enabled=False)
+    dm = api.dm_channel(BOB)
     api.fail_next("chat.postMessage", status=503, times=3)  # the first try and both retries
-    await slack.post(api.app_mention_event(BOB, "called petr dvorak, wants 16 more drones"))
+    await slack.post(api.message_im_event(BOB, "called petr dvorak, wants 16 more drones"))
     api.fail_next("chat.postMessage", status=503, times=3)
     report = await loop.run_once()  # the kept answer fails again: it backs off
     assert len(report.replies.retrying) == 1 and not report.replies.sent
@@ -394,16 +395,27 @@ async def test_a_new_answer_in_a_channel_with_kept_replies_brings_them_out_as_so
         [kept] = await session.scalars(select(models.PendingReply))
     assert kept.next_attempt_at > clock.now
 
-    # Slack is back; a mention in another thread of the same channel goes behind the kept answer,
-    # whose wait ends: the next pass, at the same instant, sends both, oldest first
+    # Slack is back; Bob's next message is answered behind the kept answer, whose wait ends:
+    # the next pass, at the same instant, sends both, oldest first
     calls = len(api.calls_to("chat.postMessage"))
-    await slack.post(api.app_mention_event(BOB, "find jana"))
+    await slack.post(api.message_im_event(BOB, "find jana"))
     assert len(api.calls_to("chat.postMessage")) == calls  # not tried out of order
     report = await loop.run_once()
     assert len(report.replies.sent) == 2
-    drones, jana = (all_text(p) for p in slack.posted("C0GENERAL")[-2:])  # after the refused tries
+    drones, jana = (all_text(p) for p in slack.posted(dm)[-2:])  # after the refused tries
     assert "Petr Dvořák" in drones and "Jana Nováková" in jana
     assert await count(slack.app, models.PendingReply) == 0
+
+
+async def test_an_answer_kept_in_one_thread_of_a_channel_holds_back_no_other_thread(slack):
+    api = slack.api
+    api.fail_next("chat.postMessage", status=503, times=3)
+    await slack.post(api.app_mention_event(BOB, "called petr dvorak, wants 17 more drones"))
+    assert await count(slack.app, models.PendingReply) == 1
+    await slack.post(api.app_mention_event(BOB, "find jana"))  # another thread: answered at once
+    [answer] = [p for p in slack.posted("C0GENERAL") if "Jana Nováková" in all_text(p)]
+    assert answer["thread_ts"] != slack.posted("C0GENERAL")[0]["thread_ts"]
+    assert await count(slack.app, models.PendingReply) == 1
 
 
 # -- announcements, escaping, delivery -------------------------------------------------------------

@@ -16,9 +16,8 @@ when its platform takes anything again, the wait ends (`retry_now`, see `recover
 replies go out when the platform is back, not minutes later. A new reply to a chat that has
 kept replies is kept behind them and ends their wait too (`keep(..., behind=chat)`): it would
 have been tried at once if nothing were waiting, so the chat's oldest is tried now instead —
-and if the platform takes it, it is back for every chat. Without that, a busy Slack channel
-(one chat, however many threads) or a member's DM held every new answer behind a backoff of
-minutes after the platform was back.
+and if the platform takes it, it is back for every chat. Without that, a member's DM held
+every new answer behind a backoff of minutes after the platform was back.
 """
 
 from __future__ import annotations
@@ -78,9 +77,13 @@ def decode(data: dict[str, Any]) -> Reply:
 
 
 def chat_key(chat: ChatRef) -> str:
-    """What "in order" is kept per: the chat, whatever thread (or, on Telegram, quoted message)
-    a reply belongs to."""
-    return f"{chat.adapter}|{chat.chat_id}"[:160]
+    """What "in order" is kept per: the chat, whatever message a reply quotes (Telegram), or a
+    thread that is a conversation of its own (Slack): one thread's kept replies then never hold
+    back another's, in a busy channel answered thread by thread."""
+    key = f"{chat.adapter}|{chat.chat_id}"
+    if chat.thread_apart and chat.thread:
+        key += f"|{chat.thread}"
+    return key[:160]
 
 
 # -- what adapters call -------------------------------------------------------------------------

@@ -352,7 +352,7 @@ class SlackAdapter:
     async def _post_all(self, channel: str, replies: list[Reply], *, thread_ts: str | None, user: str | None) -> None:
         """One by one, so that a reply Slack cannot take now is kept alone (not re-sent with
         those before it) and those after it wait behind it."""
-        chat = ChatRef(NAME, channel, thread_ts)
+        chat = ChatRef(NAME, channel, thread_ts, thread_apart=True)  # a thread's replies wait for no other's
         for reply in replies:
             # kept for later, an ephemeral reply goes to the member's DM: never to the channel
             private = ChatRef(NAME, user) if reply.ephemeral and user is not None else None
