@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 from functools import cache
 
 from crmbot.messages import Bars, Chart
@@ -18,6 +19,9 @@ WIDTH_INCHES, DPI = 6.0, 160  # about 960 px wide: a phone shows it full width, 
 ROW_INCHES, PANEL_INCHES = 0.42, 0.9  # height per bar, and per panel for its title and axis
 COLOURS = ("#2f6fb0", "#e3872d", "#4b9e5f", "#b8483f", "#7d5ba6", "#8c6d31")
 FONT_SIZE = 11
+TITLE_COLUMNS = 46  # the title's line, in character widths (a Chinese character is two): longer ones wrap
+# languages whose currency symbols a chart may show: a symbol no installed font draws ("₼") is written as its code
+SYMBOL_LOCALES = ("en", "cs", "sl", "zh_Hans", "cy", "az")
 
 
 @cache
@@ -29,6 +33,58 @@ def _fonts() -> tuple[str, ...]:
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     installed = {font.name for font in font_manager.fontManager.ttflist}
     return ("DejaVu Sans", *(name for name in CJK_FONTS if name in installed))
+
+
+@cache
+def _covered() -> frozenset[int]:
+    """The code points the fonts of `_fonts()` can draw."""
+    from matplotlib import font_manager, ft2font
+
+    points: set[int] = set()
+    for family in _fonts():
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            points |= set(ft2font.FT2Font(path).get_charmap())
+        except (ValueError, OSError, RuntimeError):
+            continue
+    return frozenset(points)
+
+
+@cache
+def _currency_code(symbol: str) -> str | None:
+    """The ISO code of a currency written with this symbol in one of our languages ("₼" -> "AZN")."""
+    from babel.numbers import get_currency_symbol, list_currencies
+
+    return next((code for locale in SYMBOL_LOCALES for code in sorted(list_currencies())
+                 if get_currency_symbol(code, locale) == symbol), None)
+
+
+def drawable(text: str) -> str:
+    """`text` as the installed fonts can draw it: a currency symbol none of them has becomes the
+    currency's code ("9K ₼" -> "9K AZN"), never an empty box. Other characters are left alone."""
+    covered = _covered()
+    if not covered:
+        return text
+    out = []
+    for ch in text:
+        code = _currency_code(ch) if ord(ch) not in covered and unicodedata.category(ch) == "Sc" else None
+        out.append(code or ch)
+    return "".join(out)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrapped(title: str, columns: int = TITLE_COLUMNS) -> str:
+    """A title broken between words into lines that fit the picture's width on a phone."""
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and _width(lines[-1]) + 1 + _width(word) <= columns:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 @cache
@@ -48,8 +104,9 @@ def draw(chart: Chart) -> bytes:
     _words_as_written()
     panels = [panel for panel in chart.panels if panel.rows]
     heights = [PANEL_INCHES + ROW_INCHES * len(panel.rows) + (0.35 if panel.legend else 0) for panel in panels]
-    figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.6), dpi=DPI, layout="constrained")
-    figure.suptitle(chart.title, fontsize=FONT_SIZE + 3, fontweight="bold", family=_fonts())
+    title = wrapped(drawable(chart.title))
+    figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.35 + 0.25 * (title.count("\n") + 1)), dpi=DPI, layout="constrained")
+    figure.suptitle(title, fontsize=FONT_SIZE + 3, fontweight="bold", family=_fonts())
     axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0] if panels else []
     for ax, panel in zip(axes, panels):
         _bars(ax, panel)
@@ -60,25 +117,25 @@ def draw(chart: Chart) -> bytes:
 
 def _bars(ax, panel: Bars) -> None:
     fonts = _fonts()
-    labels = [label for label, _, _ in panel.rows]
+    labels = [drawable(label) for label, _, _ in panel.rows]
     positions = range(len(panel.rows))
     left = [0] * len(panel.rows)
     segments = max(len(lengths) for _, lengths, _ in panel.rows)
     for segment in range(segments):
         widths = [lengths[segment] if segment < len(lengths) else 0 for _, lengths, _ in panel.rows]
-        name = panel.legend[segment] if segment < len(panel.legend) else None
+        name = drawable(panel.legend[segment]) if segment < len(panel.legend) else None
         ax.barh(positions, widths, left=left, color=COLOURS[segment % len(COLOURS)], height=0.62, label=name)
         left = [a + b for a, b in zip(left, widths)]
     longest = max(left) or 1
     for y, (total, (_, _, note)) in enumerate(zip(left, panel.rows)):
         if note:
-            ax.text(total + longest * 0.02, y, note, va="center", fontsize=FONT_SIZE - 1, family=fonts)
+            ax.text(total + longest * 0.02, y, drawable(note), va="center", fontsize=FONT_SIZE - 1, family=fonts)
     ax.set_xlim(0, longest * 1.6)  # room for the notes at the bars' ends
     ax.set_yticks(list(positions), labels, fontsize=FONT_SIZE, family=fonts)
     ax.invert_yaxis()  # first row on top, as in the text
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.tick_params(axis="x", labelsize=FONT_SIZE - 2)
-    ax.set_title(panel.title, loc="left", fontsize=FONT_SIZE + 1, fontweight="bold", family=fonts)
+    ax.set_title(drawable(panel.title), loc="left", fontsize=FONT_SIZE + 1, fontweight="bold", family=fonts)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if panel.legend:
