@@ -151,3 +151,19 @@ async def test_a_from_address_nobody_vouched_for_is_refused_and_stores_nothing(m
             await mail.send(forged)
         assert refused.value.smtp_code == 550
     assert await mail.emails() == [] and await mail.count(models.AuditEntry) == before and mail.shown == []
+
+
+async def test_a_customer_added_from_a_mail_is_routed_by_the_teams_rules(mail, alice, bob):
+    async with mail.app.db.sessions() as session, session.begin():
+        team = await teams.the_only_team(session)
+        bob_id = (await teams.member_by_name(session, team.id, "Bob")).id
+        session.add(models.Route(team_id=team.id, position=1, entity="customer", conditions=[["status", "lead"]],
+                                 assignees=[bob_id], round_robin=False, turn=0, created_at=team.created_at))
+    await mail.send(a_mail(Cc="Karel Malý <karel@pekarna.cz>", message_id="<routed@x>"))
+    [asked] = mail.shown
+    outcome = await alice.exchange("1")
+    assert "Karel Malý" in outcome.replies[0].text and "Bob handles it." in outcome.replies[0].text
+    assert [o.replies[0].kind for o in outcome.announcements if o.chat.chat_id == "Bob"] == ["customer_assigned"]
+    async with mail.app.db.sessions() as session:
+        karel = await session.scalar(select(models.Customer).where(models.Customer.name == "Karel Malý"))
+    assert karel.owner_id == bob_id and karel.emails == ["karel@pekarna.cz"]

@@ -43,7 +43,7 @@ def _conditions(when: list[str]) -> list[tuple[str, str]]:
 @route_cli.command("add")
 def route_add(
     to: Annotated[str, typer.Option("--to", help="Who gets the work: a member's name, or several separated by commas.")],
-    when: Annotated[list[str], typer.Option("--when", help="FIELD=VALUE, all must hold: source, status, tag (a tag the customer carries), company, country (from the phone, e.g. CZ), and for complaints text (a word in it) and product.")],
+    when: Annotated[list[str], typer.Option("--when", help="FIELD=VALUE, all must hold: source, status, tag (a tag the customer carries), company, country (from the phone or the address, e.g. CZ), and for complaints text (a word in it) and product.")],
     round_robin: Annotated[bool, typer.Option("--round-robin", help="Hand the work to each of --to in turn instead of the first.")] = False,
     db: DbOption = None,
     team: TeamOption = None,
