@@ -108,3 +108,20 @@ def test_a_long_title_wraps_inside_the_picture_and_a_symbol_no_font_has_is_writt
     assert charts.drawable("9K ₼ · 8K € · CN¥5") == "9K AZN · 8K € · CN¥5"
     assert all(charts._width(line) <= charts.TITLE_COLUMNS for line in charts.wrapped(title).splitlines())
     assert charts.wrapped("团队汇总：本周（自 2026年11月23日 起）") == "团队汇总：本周（自 2026年11月23日 起）"  # short enough: one line
+
+
+async def test_a_reps_summary_counts_the_complaints_they_handle_not_the_teams(alice, bob):
+    def complaints(reply) -> str:
+        [line] = [line for line in reply.text.splitlines() if line.startswith("**Complaints**")]
+        return line
+
+    [before] = await bob.send("summary this week")
+    [team_before] = await alice.send("summary this week")
+    await alice.send("complaint from lucie cerna: the brochures came late")  # Alice's customer, nobody assigned
+    [after] = await bob.send("summary this week")
+    [team_after] = await alice.send("summary this week")
+    assert complaints(after) == complaints(before)  # not Bob's to handle
+    assert complaints(team_after) != complaints(team_before)
+    await alice.send("assign lucie cerna to bob")  # now her complaints are his
+    [his] = await bob.send("summary this week")
+    assert complaints(his) != complaints(before)

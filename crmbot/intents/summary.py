@@ -101,8 +101,9 @@ async def gather(session: Session, team_id: int, owner: int | None, since: datet
     activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (member_id, kind), n in counts.items():
         activity[members[member_id].name if member_id in members else "?"][kind] += n
-    new_complaints = await records.complaints_since(session, team_id, since, until)
-    open_complaints = await records.open_complaints(session, team_id)
+    # a rep's own: the complaints they handle (see `records.handled_by`)
+    new_complaints = await records.complaints_since(session, team_id, since, until, handler_id=owner)
+    open_complaints = await records.open_complaints(session, team_id, handler_id=owner)
     overdue = await records.pending_followups(session, team_id, owner, now)
     customers = await records.customers_by_id(session, team_id, {d.customer_id for d in closed})
     return {
