@@ -19,6 +19,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+from charset_normalizer import from_bytes
+
 from crmbot.i18n import I18n
 from crmbot.intents import reach
 from crmbot.intents.context import offer
@@ -33,6 +35,7 @@ MAX_LOOP_HOPS = 30  # more Received headers than this: a mail loop, refused
 MAX_CUSTOMERS = 50  # customers one mail is logged on
 MAX_QUESTIONS = 5  # unknown people asked about per mail
 FIRST_LINES, MAX_SUMMARY = 3, 500
+DETECT_BYTES = 64 * 1024  # of a body whose charset is wrong, what its encoding is guessed from
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 # where a forwarded mail's own headers begin (Gmail, Outlook, Apple Mail, Thunderbird)
 FORWARD_MARK = re.compile(r"^-{2,}\s*(?:Forwarded message|Original Message|Weitergeleitete Nachricht|"
@@ -200,15 +203,26 @@ def _body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    try:
-        text = part.get_content()
-    except (LookupError, UnicodeError, AssertionError):  # a charset that is unknown or wrong
-        text = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+    text = _decoded(part)
     if part.get_content_subtype() == "html":
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
         text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", text, flags=re.I)
         text = html.unescape(re.sub(r"<[^>]+>", " ", text))
     return text
+
+
+def _decoded(part: EmailMessage) -> str:
+    """A text part's words: in its declared charset when its bytes are that, else UTF-8, else
+    what the bytes look like (a mail program that declared us-ascii and wrote cp1250, or named a
+    charset nobody knows). Never a run of replacement characters where the words were readable."""
+    data = part.get_payload(decode=True) or b""
+    for encoding in (part.get_content_charset() or "us-ascii", "utf-8"):
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeError):
+            continue
+    best = from_bytes(data[:DETECT_BYTES]).best()
+    return data.decode(best.encoding if best is not None else "utf-8", "replace")
 
 
 def _first_lines(body: str, forwarded: re.Match | None) -> list[str]:

@@ -167,3 +167,30 @@ async def test_a_customer_added_from_a_mail_is_routed_by_the_teams_rules(mail, a
     async with mail.app.db.sessions() as session:
         karel = await session.scalar(select(models.Customer).where(models.Customer.name == "Karel Malý"))
     assert karel.owner_id == bob_id and karel.emails == ["karel@pekarna.cz"]
+
+
+async def test_a_body_in_another_charset_than_it_says_is_read_in_the_one_it_is_in(mail):
+    czech = "Příliš žluťoučký kůň úpěl ďábelské ódy, cena se nemění, dodání v pátek."
+    for charset, message_id, data in (("us-ascii", "<cp1250@x>", czech.encode("cp1250")),  # says ASCII, is Windows-1250
+                                      ("x-no-such-charset", "<utf8@x>", czech.encode("utf-8"))):  # a charset nobody knows
+        raw = (b"Authentication-Results: mx; dmarc=pass header.from=demo-sales.example\r\n"
+               b"From: Alice <" + ALICE_MAIL.encode() + b">\r\nTo: jana@beta-logistics.cz\r\nSubject: Cena\r\n"
+               b"Message-ID: " + message_id.encode() + b"\r\nContent-Type: text/plain; charset=" + charset.encode() +
+               b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + data + b"\r\n")
+        await mail.send(raw)
+    logged = [e.summary for e in await mail.emails()]
+    assert logged == [f"Cena — {czech}"] * 2
+
+
+async def test_a_mail_to_many_people_is_logged_on_the_customers_among_them_and_asks_about_a_few(mail):
+    strangers = ", ".join(f"Person {n} <p{n}@bulk.example>" for n in range(400))
+    message = a_mail(to=f"{strangers}, Jana Nováková <jana@beta-logistics.cz>", Cc="Petr Dvořák <petr@dvorakstavby.cz>",
+                     message_id="<many@x>")
+    await mail.send(message, to=(CRMBOT, *(f"r{n}@demo-sales.example" for n in range(120))))  # many envelope recipients too
+    async with mail.app.db.sessions() as session:
+        names = {(await session.get(models.Customer, e.customer_id)).name for e in await mail.emails()}
+    assert names == {"Jana Nováková", "Petr Dvořák"}
+    [asked] = mail.shown  # one question, about the first few strangers, not 400 buttons
+    assert asked.count("＋ Person") == 5
+    await mail.send(a_mail(message_id="<still@x>"))  # and the server keeps answering
+    assert len(await mail.emails()) == 3
