@@ -218,27 +218,38 @@ def _decoded(part: EmailMessage) -> str:
     data = part.get_payload(decode=True) or b""
     for encoding in (part.get_content_charset() or "us-ascii", "utf-8"):
         try:
-            return data.decode(encoding)
+            return _lf(data.decode(encoding))
         except (LookupError, UnicodeError):
             continue
     best = from_bytes(data[:DETECT_BYTES]).best()
-    return data.decode(best.encoding if best is not None else "utf-8", "replace")
+    return _lf(data.decode(best.encoding if best is not None else "utf-8", "replace"))
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _first_lines(body: str, forwarded: re.Match | None) -> list[str]:
-    if forwarded:  # the forwarded mail's words: after its header block
-        rest = body[forwarded.end():].split("\n\n", 1)
-        mine = body[:forwarded.start()]
-        body = mine if mine.strip() else (rest[1] if len(rest) > 1 else "")
-    lines = []
+    """The first lines of what was said, quotes and signature trimmed; for a forwarded mail, the
+    member's own note (if any) and then the forwarded mail's words, after its header block."""
+    if not forwarded:
+        return _lines(body, FIRST_LINES)
+    mine = _lines(body[:forwarded.start()], FIRST_LINES)
+    rest = body[forwarded.end():].split("\n\n", 1)
+    theirs = _lines(rest[1], FIRST_LINES - len(mine)) if len(rest) > 1 and len(mine) < FIRST_LINES else []
+    return mine + theirs
+
+
+def _lines(body: str, wanted: int) -> list[str]:
+    lines: list[str] = []
     for line in body.splitlines():
+        if len(lines) >= wanted:
+            break
         if line.rstrip() in ("--", "-- ") or QUOTE_INTRO.match(line) or FORWARD_MARK.match(line):
             break  # a signature, or the quoted mail this one answers
         line = _clean(line)
         if line and not line.startswith(">"):
             lines.append(line)
-        if len(lines) == FIRST_LINES:
-            break
     return lines
 
 

@@ -109,7 +109,7 @@ async def test_a_forwarded_mail_is_logged_on_the_customer_who_wrote_it(mail):
     [logged] = await mail.emails()
     async with mail.app.db.sessions() as session:
         assert (await session.get(models.Customer, logged.customer_id)).name == "Petr Dvořák"
-    assert logged.summary == "Cameras — FYI, see below."
+    assert logged.summary == "Cameras — FYI, see below. We need 14 cameras, not 12."  # the note, then the customer's words
 
 
 async def test_mail_from_someone_who_is_not_a_member_is_refused_and_stores_nothing(mail):

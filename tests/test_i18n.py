@@ -158,6 +158,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "customer_assigned": {"customer": customer(), "adder": NS(name="Bob")},
     "auto_followup_saved": {"trigger": "new_lead", "days": 2, "note": "Call the new lead"},
     "auto_followup_what": {},
+    "import_assigned": {"name": "leads.csv", "count": 3},
     "customer_same": {"name": "Jan Novak", "matches": [NS(customer=customer(), reason="email"), NS(customer=customer(display_name="Jana Nováková"), reason="phone"),
                                                        NS(customer=customer(display_name="Jan Novák"), reason="name")]},
     "customer_used": {"customer": customer(), "added": ["jan@novak.cz", "+420777000222"], "owner": NS(name="Bob")},

@@ -177,3 +177,34 @@ async def test_the_country_is_read_from_the_address_when_the_phone_does_not_say(
     assert owners == {"Iva Praha": ids["Bob"], "Jon Cardiff": None, "Ota Brno": ids["Bob"], "Sam Springfield": None, "Eva London": None}
     assert routes.country_in_address("中国上海市浦东新区世纪大道1号") == "CN"
     assert routes.country_in_address("Slovenska 5\n1000 Ljubljana\nSlovenija") == "SI"
+
+
+async def test_members_the_rules_give_imported_customers_are_told_in_their_chat(alice, bob, demo, db_url, tmp_path):
+    from crmbot.messages import Attachment, Incoming, UserRef
+
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        await routes.add(session, team.id, [("source", "web")], [ids["Bob"]], False, NOW)
+        member = await session.get(models.Member, ids["Bob"])
+        await teams.bind_identity(session, member, "telegram", "7001", NOW, chat_id="7001")
+    data = "Name,Lead source\nAda Web,web\nBo Web,web\nCy Fair,fair\n".encode()
+    # a file sent in the chat: Bob hears it at once; a row no rule takes is the importer's
+    outcome = await demo.bot.handle(Incoming(chat=alice.chat, user=UserRef("console", "Alice", "Alice", None),
+                                             attachment=Attachment("web.csv", data, len(data), "text/csv", False)))
+    assert outcome.replies[0].kind == "import_done"
+    [told] = [o.replies[0] for o in outcome.announcements if o.replies[0].kind == "import_assigned"]
+    assert "“web.csv” that the team's routing rules make yours: 2" in told.text
+    async with demo.db.sessions() as session:
+        owners = dict((await session.execute(select(models.Customer.name, models.Customer.owner_id).where(
+            models.Customer.name.in_(["Ada Web", "Bo Web", "Cy Fair"])))).all())
+    assert owners == {"Ada Web": ids["Bob"], "Bo Web": ids["Bob"], "Cy Fair": ids["Alice"]}
+
+    # a file imported from the shell: kept for the running server to deliver to Bob's chat
+    book = tmp_path / "more.csv"
+    book.write_text("Name,Lead source\nDi Web,web\n", encoding="utf-8")
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", str(book), "--db", db_url])
+    assert result.exit_code == 0 and "Given by the team's routing rules: Bob (1)." in result.output, result.output
+    async with demo.db.sessions() as session:
+        [kept] = await session.scalars(select(models.PendingReply).where(models.PendingReply.chat_id == "7001"))
+    assert kept.adapter == "telegram" and "“more.csv” that the team's routing rules make yours: 1" in kept.replies[0]["text"]
