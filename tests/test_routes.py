@@ -208,3 +208,10 @@ async def test_members_the_rules_give_imported_customers_are_told_in_their_chat(
     async with demo.db.sessions() as session:
         [kept] = await session.scalars(select(models.PendingReply).where(models.PendingReply.chat_id == "7001"))
     assert kept.adapter == "telegram" and "“more.csv” that the team's routing rules make yours: 1" in kept.replies[0]["text"]
+
+
+async def test_a_country_rule_from_the_shell_keeps_the_code_whatever_the_country_is_called(demo, db_url):
+    for said in ("country=Germany", "country=Německo", "country=de"):
+        assert "with country=DE go to Bob" in await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", said)
+    refused = await asyncio.to_thread(CliRunner().invoke, cli, ["route", "add", "--to", "Bob", "--when", "country=Atlantis", "--db", db_url])
+    assert refused.exit_code == 1 and "country code such as CZ" in refused.output

@@ -36,6 +36,11 @@ def _conditions(when: list[str]) -> list[tuple[str, str]]:
             fail(f"--when text=WORD takes one word (a complaint mentioning it); not {condition!r}")
         if not equals or not value or field not in routes.FIELDS:
             fail(f"--when takes FIELD=VALUE with FIELD one of {', '.join(routes.FIELDS)}; not {condition!r}")
+        if field == "country":  # rules compare ISO codes: "Germany", "Německo" and "de" are DE
+            code = routes.country_code(value)
+            if code is None:
+                fail(f"--when country= takes a country code such as CZ or a country's name; not {value!r}")
+            value = code
         parsed.append((field, value))
     return parsed
 

@@ -93,6 +93,14 @@ def _country_names() -> dict[str, str]:
     return names
 
 
+def country_code(value: str) -> str | None:
+    """The ISO code a rule's country names: a code ("cz") or a name in one of our languages."""
+    names = _country_names()
+    if len(value.strip()) == 2 and value.strip().upper() in set(names.values()):
+        return value.strip().upper()
+    return names.get(fold(value).strip(" ."))
+
+
 def country_in_address(address: str | None) -> str | None:
     """The country an address names, read from its end ("…, 110 00 Praha 1, Czechia",
     "…\n1000 Ljubljana\nSlovenija") or, in Chinese, from its start ("中国上海市…")."""
