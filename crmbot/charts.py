@@ -110,9 +110,31 @@ def draw(chart: Chart) -> bytes:
     axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0] if panels else []
     for ax, panel in zip(axes, panels):
         _bars(ax, panel)
+    canvas = FigureCanvasAgg(figure)
+    figure.draw_without_rendering()  # lays the figure out, so the notes' widths are known
+    renderer = canvas.get_renderer()
+    for ax in axes:
+        _room_for_notes(ax, renderer, figure.bbox.x1)
     out = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(out, metadata={"Title": chart.title, "Description": chart.description})
+    canvas.print_png(out, metadata={"Title": chart.title, "Description": chart.description})
     return out.getvalue()
+
+
+def _room_for_notes(ax, renderer, right_edge: float) -> None:
+    """Widen the value axis until every note at a bar's end ends inside the picture: a note with
+    several currencies ("3 · 500 tis. CN¥ · 72 tis. € · 10 tis. US$") is longer than the room
+    a fixed margin leaves."""
+    left, width = ax.bbox.x0, ax.bbox.width
+    room = right_edge - left - 8  # pixels from the axis' start to just inside the picture's edge
+    limit = ax.get_xlim()[1]
+    needed = limit
+    for note in ax.texts:
+        start, box = note.xy[0], note.get_window_extent(renderer)
+        offset = box.x0 - (left + start / limit * width)  # the few points between the bar's end and its note
+        if start > 0 and room - offset - box.width > 0 and box.x1 - left > room:
+            needed = max(needed, start * width / (room - offset - box.width))
+    if needed > limit:
+        ax.set_xlim(0, needed)
 
 
 def _bars(ax, panel: Bars) -> None:
@@ -129,7 +151,9 @@ def _bars(ax, panel: Bars) -> None:
     longest = max(left) or 1
     for y, (total, (_, _, note)) in enumerate(zip(left, panel.rows)):
         if note:
-            ax.text(total + longest * 0.02, y, drawable(note), va="center", fontsize=FONT_SIZE - 1, family=fonts)
+            # out of the layout: the value axis makes room for it (`_room_for_notes`), the layout need not
+            ax.annotate(drawable(note), (total, y), xytext=(4, 0), textcoords="offset points", va="center",
+                        fontsize=FONT_SIZE - 1, family=fonts, in_layout=False)
     ax.set_xlim(0, longest * 1.6)  # room for the notes at the bars' ends
     ax.set_yticks(list(positions), labels, fontsize=FONT_SIZE, family=fonts)
     ax.invert_yaxis()  # first row on top, as in the text

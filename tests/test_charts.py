@@ -125,3 +125,11 @@ async def test_a_reps_summary_counts_the_complaints_they_handle_not_the_teams(al
     await alice.send("assign lucie cerna to bob")  # now her complaints are his
     [his] = await bob.send("summary this week")
     assert complaints(his) != complaints(before)
+
+
+def test_a_long_note_at_a_bars_end_stays_inside_the_picture():
+    note = "3 · 500 tis. CN¥ · 72 tis. € · 10 tis. US$ · 5 tis. Kč · 9 tis. £"
+    chart = Chart("Povzetek", (Bars("Pipeline", (("Ponudba", (3,), note), ("Lead", (1,), "1"))),))
+    image = picture(charts.draw(chart)).convert("L")
+    right = [image.getpixel((x, y)) for y in range(image.height) for x in range(image.width - 4, image.width)]
+    assert min(right) > 240  # nothing drawn up to the right edge: the note ends inside
