@@ -90,6 +90,23 @@ def sqlite_db_url(request, tmp_path, templates) -> str:
     return templates.sqlite_copy(tmp_path / "crm.db", _content(request) or "schema")
 
 
+@pytest.fixture
+def demo_file(tmp_path, templates) -> str:
+    """A SQLite file holding the sample team seeded at NOW, for the commands' tests: what
+    `crmbot demo --now NOW` makes, copied from the session's template instead of migrated again."""
+    path = tmp_path / "demo.db"
+    templates.sqlite_copy(path, "demo")
+    return str(path)
+
+
+@pytest.fixture
+def schema_file(tmp_path, templates) -> str:
+    """An empty SQLite file migrated to head, as any command leaves a new file."""
+    path = tmp_path / "crm.db"
+    templates.sqlite_copy(path, "schema")
+    return str(path)
+
+
 @pytest.fixture(params=_engines())
 def db_url(request, tmp_path, postgres, templates) -> Iterator[str]:
     """A fresh database URL: a SQLite file, or a new PostgreSQL database, copied from the
