@@ -47,6 +47,25 @@ class Clock:
         return self.now
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the engine does not matter to this test; run on SQLite "
+                            "only (the store calls it makes are run on both engines by a `both_engines` test)")
+    config.addinivalue_line("markers", "both_engines: run on every engine, in a module marked `sqlite_only`")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked `sqlite_only` (a module's chat-level tests: words, buttons, replies) leave
+    out their PostgreSQL run: each PostgreSQL test costs a database copied and dropped, and
+    what such a module asks of the store is run on both engines by its `both_engines` tests."""
+    dropped = [item for item in items
+               if getattr(item, "callspec", None) is not None and item.callspec.params.get("db_url") == "postgresql"
+               and item.get_closest_marker("sqlite_only") and not item.get_closest_marker("both_engines")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
+
+
 def _engines() -> list[str]:
     wanted = os.environ.get("CRMBOT_TEST_ENGINES", "sqlite,postgresql")
     return [e.strip() for e in wanted.split(",") if e.strip()]

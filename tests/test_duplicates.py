@@ -4,6 +4,8 @@ pair yet missing none a full comparison finds."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import random
 from collections import defaultdict
@@ -21,6 +23,10 @@ from crmbot import sample
 from crmbot.store import duplicates, models, teams
 from tests.conftest import NOW as SEEDED
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 NOW = SEEDED.isoformat()
 
 
@@ -35,6 +41,7 @@ async def customer_count(app) -> int:
         return await session.scalar(select(func.count()).select_from(models.Customer).where(models.Customer.deleted_at.is_(None)))
 
 
+@pytest.mark.both_engines
 async def test_a_held_email_asks_is_this_x_and_yes_keeps_one_record_with_the_new_number(alice, demo):
     before = await customer_count(demo)
     [asked] = await alice.send("new customer Petr Dvorak, PETR@dvorakstavby.cz, +420 608 999 000")
@@ -61,6 +68,7 @@ async def test_a_rep_saying_yes_to_a_colleagues_customer_adds_nothing_to_it_and_
     assert jan.phones == ["+420 777 123 456"]
 
 
+@pytest.mark.both_engines
 async def test_a_held_phone_asks_whatever_its_spacing_but_another_country_code_is_someone_else(alice, demo):
     [asked] = await alice.send("new customer Pavel Novotný, 00420 731-222-333")
     assert asked.kind == "customer_same" and "Petr Dvořák" in asked.text and "the same phone number" in asked.text
@@ -188,6 +196,7 @@ def test_the_blocking_misses_no_pair_a_full_scan_finds():
     assert len(expected) > 250 and found == expected
 
 
+@pytest.mark.both_engines
 async def test_the_team_book_is_read_alike_on_both_engines(demo):
     """`crmbot duplicates` reads the addresses as stored JSON text: the same pairs on SQLite and PostgreSQL."""
     async with demo.db.sessions() as session, session.begin():
