@@ -248,3 +248,37 @@ async def test_mail_intake_runs_beside_telegram_and_asks_about_strangers_in_the_
             assert any("Karel Malý" in b for b in buttons)
         finally:
             await services.stop()
+
+
+async def test_mail_intake_alone_keeps_a_members_question_for_the_process_that_runs_their_platform(demo):
+    import smtplib
+    from email.message import EmailMessage
+
+    from sqlalchemy import select
+
+    from crmbot.config import Settings
+    from crmbot.store import models, teams
+
+    async with demo.db.sessions() as session, session.begin():
+        alice = await teams.member_by_name(session, (await teams.the_only_team(session)).id, "Alice")
+        alice.email = "alice@demo-sales.example"
+        await teams.bind_identity(session, alice, "telegram", "4242", alice.created_at, chat_id="4242")
+    settings = Settings(smtp_port=0, smtp_trust_from=True, _env_file=None)
+    services = Services(replace(demo, settings=settings, senders={}), telegram=False, slack=False, reminders=False, email=True)
+    await services.start()
+    try:
+        message = EmailMessage()
+        message["From"], message["To"] = "Alice <alice@demo-sales.example>", "Karel Malý <karel@pekarna.cz>"
+        message["Subject"], message["Message-ID"] = "Bread", "<alone@x>"
+        message.set_content("Two loaves, please.")
+
+        def send() -> None:
+            with smtplib.SMTP("127.0.0.1", services.mail.port, timeout=10) as client:
+                client.send_message(message, to_addrs=["crm@demo-sales.example"])
+
+        await asyncio.to_thread(send)
+    finally:
+        await services.stop()
+    async with demo.db.sessions() as session:
+        [kept] = await session.scalars(select(models.PendingReply))
+    assert (kept.adapter, kept.chat_id) == ("telegram", "4242") and "Karel Malý" in kept.replies[0]["text"]
