@@ -88,14 +88,20 @@ def in_one_currency(data: dict, rates: Rates | None) -> dict:
     return {**data, "rates": rates}
 
 
-async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
-    """A summary's numbers for [since, until): the team's, or one member's (`owner`)."""
-    members = await records.members_by_id(session, team_id)
+async def open_pipeline(session: Session, team_id: int, owner: int | None) -> dict[str, dict]:
+    """The open deals by stage: how many, and their value per currency (the team's, or `owner`'s)."""
     pipeline: dict[str, dict] = {s: {"count": 0, "values": defaultdict(Decimal)} for s in models.OPEN_STAGES}
     for stage, currency, count, minor in await records.pipeline(session, team_id, owner):
         pipeline[stage]["count"] += count
         if minor:
             pipeline[stage]["values"][currency or ""] += Decimal(minor) / 100
+    return pipeline
+
+
+async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
+    """A summary's numbers for [since, until): the team's, or one member's (`owner`)."""
+    members = await records.members_by_id(session, team_id)
+    pipeline = await open_pipeline(session, team_id, owner)
     closed = await records.closed_deals(session, team_id, since, until, owner)
     counts = await records.interaction_counts(session, team_id, since, until, owner)
     activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

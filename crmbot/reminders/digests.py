@@ -184,6 +184,8 @@ async def weekly_values(session: AsyncSession, member: models.Member, now: datet
         "open_complaints": await records.open_complaints(session, team_id),
         "overdue": dict(sorted(overdue.items())), "failed": failed or 0,
         "at_risk": (await analysis.risk_reasons(session, team_id, risk, now))[:WEEKLY_RISKS],
+        # for the chart: the open pipeline by stage, in one currency when the team set rates
+        **summary.in_one_currency({"pipeline": await summary.open_pipeline(session, team_id, None)}, insights.Rates.of(team)),
     }
 
 
@@ -199,7 +201,8 @@ def weekly_risk_replies(i18n: I18n, session: AsyncSession, member: models.Member
 
 
 def weekly_chart(i18n: I18n, member: models.Member, values: dict) -> Chart:
-    """The weekly summary's picture: won and lost this week, and each rep's activity."""
+    """The weekly summary's picture: the open pipeline by stage, won and lost this week, and
+    each rep's activity."""
     f, _ = Formats(i18n, member.locale, member.timezone), i18n.translator(member.locale)
     title = _("**Your team's week** (since %(since)s)", since=f.day(values["since"]))  # the template's own words
     return summary.chart(i18n, member.locale, member.timezone, title, values, "weekly-summary.png")
