@@ -84,7 +84,7 @@ async def test_funnel_lost_reasons_forecast_and_risk_from_the_teams_history(app)
     assert funnel.conversion["lead"] == 4 / 6 and funnel.conversion["qualified"] == 2 / 4
     assert funnel.win_rate == 1 / 4 and (funnel.won, funnel.lost) == (1, 3)
     assert funnel.average_won == {"EUR": Decimal(1000)}
-    assert funnel.days_in_stage["lead"] == 2.0  # A 2, B 2, C 3, D 2, E 2, F still a lead after 24 days: median 2
+    assert funnel.days_in_stage["lead"] == pytest.approx(2.2)  # A 2, B 2, C 3, D 2, E 2; F, still a lead, not yet
     assert funnel.open_share == {"lead": 0.5, "qualified": 0.0, "proposal": 0.0, "negotiation": 0.5}
 
     assert [(r.reason, r.count, r.value) for r in reasons] == [("price", 2, {"EUR": Decimal(5000)}), ("timing", 1, {"USD": Decimal(500)})]
