@@ -28,6 +28,7 @@ CALL_SCOPES: dict[str, str | None] = {
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
     "views_publish": None,  # needs no scope
+    "auth_test": None,  # who the bot is (the adapter asks it for Bolt); needs no scope
     "users_info": "users:read",
     "conversations_open": "im:write",  # a DM by user id, to upload a chart there
     "files_upload_v2": "files:write",  # files.getUploadURLExternal + files.completeUploadExternal
