@@ -125,6 +125,8 @@ async def at_risk(ctx: Context, intent: Intent) -> list[Reply]:
         if deal.customer_id in people:
             customers[deal.customer_id] = people[deal.customer_id]
             reasons.setdefault(deal.customer_id, []).append({"kind": "deal", "since": since, "what": deal.title, "stage": deal.stage})
+    # a follow-up asked for a customer whose one stalled deal put them here is about that deal
+    stalled = {c: {"deal_id": ds[0].id} for c in people if len(ds := [d for d, _ in risk.stalled_deals if d.customer_id == c]) == 1}
     for customer, last in risk.quiet_customers:
         customers[customer.id] = customer
         reasons.setdefault(customer.id, []).append({"kind": "quiet", "since": last, "days": _days(ctx.now, last)})
@@ -138,7 +140,7 @@ async def at_risk(ctx: Context, intent: Intent) -> list[Reply]:
         buttons = await ctx.buttons([
             (ctx.t("button.log_a_call"), "log_call", {"customer_id": customer.id, "ask": True}),
             (ctx.t("button.follow_up_tomorrow"), "remind",
-             {"customer_id": customer.id, "how": "tomorrow", "text": ctx.t("risk.follow_up_note")}),
+             {"customer_id": customer.id, "how": "tomorrow", "text": ctx.t("risk.follow_up_note"), **stalled.get(customer.id, {})}),
         ])
         replies.append(ctx.reply("at_risk_customer", customer=customer, reasons=reasons[customer.id], buttons=buttons))
     return replies

@@ -1,0 +1,142 @@
+"""Everyday work by chat, on SQLite (the store is covered on both engines elsewhere): deleting a
+deal cancels its open follow-ups and undo brings them back; the duplicate question's "no, a
+different person" in every language; the help and the Telegram command menu name the edits,
+lists, tags and merge, and every example the help gives is understood in its own language."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import update
+
+from crmbot.i18n import I18n
+from crmbot.intents.parse import Parser
+from crmbot.store import models
+from tests.parsing import NOW
+from tests.test_conversation import rows
+
+LANGUAGES = ("en", "cs", "sl", "zh", "cy", "az")
+
+
+@pytest.fixture
+def db_url(sqlite_db_url) -> str:
+    return sqlite_db_url
+
+
+async def speaks(app, name: str, locale: str) -> None:
+    async with app.db.sessions() as session, session.begin():
+        await session.execute(update(models.Member).where(models.Member.name == name).values(locale=locale))
+
+
+async def followups(app, note: str) -> list[models.FollowUp]:
+    return await rows(app, models.FollowUp, models.FollowUp.note.contains(note))
+
+
+# -- a deal's follow-ups go with it ------------------------------------------------------------
+
+
+async def test_deleting_a_deal_cancels_its_open_followups_and_undo_brings_them_back(alice, demo):
+    [deal] = await rows(demo, models.Deal, models.Deal.title == "Horvat ERP")
+    [about_deal] = await alice.send("remind me to chase luka horvat about the horvat erp deal on friday")
+    assert about_deal.kind == "reminder_set"
+    [about_him] = await alice.send("remind me to call luka horvat on friday")  # no deal said: about him alone
+    [tied] = await followups(demo, "horvat erp deal")
+    [untied] = await followups(demo, "call luka horvat")
+    assert tied.deal_id == deal.id and untied.deal_id is None
+
+    [deleted] = await alice.send("delete the horvat deal")
+    assert deleted.kind == "deal_deleted" and "1 open follow-up of this deal is cancelled too." in deleted.text
+    [tied] = await followups(demo, "horvat erp deal")
+    [untied] = await followups(demo, "call luka horvat")
+    assert (tied.state, untied.state) == ("cancelled", "pending")
+    [agenda] = await alice.send("agenda this week")
+    assert "horvat erp deal" not in agenda.text and "call luka horvat" in agenda.text
+
+    [undone] = await alice.send("undo")
+    assert "Horvat ERP" in undone.text
+    [tied] = await followups(demo, "horvat erp deal")
+    assert tied.state == "pending"
+    [back] = await rows(demo, models.Deal, models.Deal.id == deal.id)
+    assert back.deleted_at is None
+    [agenda] = await alice.send("agenda this week")
+    assert "horvat erp deal" in agenda.text
+
+
+async def test_a_call_about_the_customers_one_open_deal_ties_its_follow_up_to_it(alice, demo):
+    [deal] = await rows(demo, models.Deal, models.Deal.title == "Cyberdyne pilot")
+    await alice.send("called sarah connor about the deal, call back tomorrow 10am")
+    await alice.send("called sarah connor, wants the brochure, call back tomorrow 11am")  # no deal word
+    tied = [f for f in await rows(demo, models.FollowUp, models.FollowUp.note.contains("sarah connor"))]
+    assert sorted((f.note, f.deal_id) for f in tied) == [
+        ("called sarah connor about the deal, call back tomorrow 10am", deal.id),
+        ("called sarah connor, wants the brochure, call back tomorrow 11am", None),
+    ]
+    [deleted] = await alice.send("delete the cyberdyne deal")
+    assert "1 open follow-up of this deal is cancelled too." in deleted.text
+    states = {f.note[:40]: f.state for f in await rows(demo, models.FollowUp, models.FollowUp.note.contains("sarah connor"))}
+    assert sorted(states.values()) == ["cancelled", "pending"]
+
+
+# -- "is this X?" -- "no, a different person" ---------------------------------------------------
+
+NEW_SOMEONE = {
+    "en": "new customer Eva Kucerova from Acme s.r.o.",
+    "cs": "nový zákazník Eva Kucerova z Acme s.r.o.",
+    "sl": "nova stranka Eva Kucerova iz Acme s.r.o.",
+    "zh": "新客户 Eva Kucerova，Acme s.r.o.",
+    "cy": "cwsmer newydd Eva Kucerova o Acme s.r.o.",
+    "az": "yeni müştəri Eva Kucerova, Acme s.r.o.",
+}
+
+
+async def test_no_a_different_person_adds_the_new_customer_anyway_in_every_language(alice, demo):
+    for added, lang in enumerate(LANGUAGES, start=1):
+        await speaks(demo, "Alice", lang)
+        [asked] = await alice.send(NEW_SOMEONE[lang])
+        assert asked.kind == "customer_same", (lang, asked.text)
+        labels = [b.label for b in asked.buttons]
+        different = demo.i18n.language(lang).strings["button"]["add_new"]
+        assert labels[-2] == different and different.startswith("➕"), (lang, labels)  # then cancel
+        outcome = await alice.exchange(str(len(labels) - 1))  # the console's numbered choice
+        assert outcome.replies[0].kind == "customer_added", (lang, outcome.replies[0].text)
+        assert len(await rows(demo, models.Customer, models.Customer.name == "Eva Kucerova")) == added
+
+
+# -- help and the command menu -----------------------------------------------------------------
+
+QUOTED = re.compile(r'"([^"]+)"|„([^“]+)“|»([^«]+)«|“([^”]+)”')
+# the help's example lines (by their place in help.j2) and what each quoted example must be read as
+HELP_EXAMPLES = {
+    3: ("edit_customer", "add_note", "add_note"),
+    5: ("edit_deal", "edit_deal", "delete_deal"),
+    8: ("tag", "list", "list", "list"),
+    9: ("untag", "list", "list", "list"),
+    10: ("merge_customers",),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_help_names_edits_lists_tags_and_merge_and_each_example_is_understood(alice, demo, parser, lang):
+    await speaks(demo, "Alice", lang)
+    [shown] = await alice.send("/help")
+    bullets = [line for line in shown.text.splitlines() if line.startswith("• ")]
+    for place, intents in HELP_EXAMPLES.items():
+        examples = ["".join(m) for m in QUOTED.findall(bullets[place])]
+        read = [parser.parse(example, lang, NOW, "Europe/Prague") for example in examples]
+        assert [(r.name, r.alternatives) for r in read] == [(i, ()) for i in intents], (lang, bullets[place])
+    for command in ("/edit", "/editdeal", "/deletedeal", "/untag", "/list", "/tag", "/merge"):
+        assert f"{command} " in shown.text.splitlines()[-1] + " ", (lang, command)
+
+
+def test_the_telegram_menu_has_every_newer_command_in_every_language():
+    i18n = I18n()
+    parser = Parser(i18n, mode="rules")
+    english = list(i18n.language("en").strings["menu"])
+    assert {"edit", "editdeal", "deletedeal", "untag", "list", "tag", "merge", "history", "add", "resolve", "rules"} <= set(english)
+    for lang in LANGUAGES:
+        menu = i18n.language(lang).strings["menu"]
+        assert set(menu) == set(english), lang  # the same commands: none falls back to English
+        for command, text in menu.items():
+            assert parser.command_intent(command, lang) is not None, (lang, command)
+            assert 3 <= len(text) <= 256, (lang, command)
