@@ -1,4 +1,4 @@
-"""Everyday work by chat, on SQLite (the store is covered on both engines elsewhere): deleting a
+"""Everyday work by chat: deleting a
 deal cancels its open follow-ups and undo brings them back; the duplicate question's "no, a
 different person" in every language; the help and the Telegram command menu name the edits,
 lists, tags and merge, and every example the help gives is understood in its own language."""
@@ -19,9 +19,9 @@ from tests.test_conversation import rows
 LANGUAGES = ("en", "cs", "sl", "zh", "cy", "az")
 
 
-@pytest.fixture
-def db_url(sqlite_db_url) -> str:
-    return sqlite_db_url
+# PostgreSQL only for the tests marked `both_engines` (a deal's follow-ups found and cancelled in
+# the store): the rest are about words, buttons and replies
+pytestmark = pytest.mark.sqlite_only
 
 
 async def speaks(app, name: str, locale: str) -> None:
@@ -36,6 +36,7 @@ async def followups(app, note: str) -> list[models.FollowUp]:
 # -- a deal's follow-ups go with it ------------------------------------------------------------
 
 
+@pytest.mark.both_engines
 async def test_deleting_a_deal_cancels_its_open_followups_and_undo_brings_them_back(alice, demo):
     [deal] = await rows(demo, models.Deal, models.Deal.title == "Horvat ERP")
     [about_deal] = await alice.send("remind me to chase luka horvat about the horvat erp deal on friday")
