@@ -164,6 +164,16 @@ NEW_USER = [
     ("cy", "mae Siân Jones yn gwsmer nawr", KEPT, "Siân Jones (Jones Bakery)", {"field": "status", "value": "customer"}),
     ("cy", "atgoffaon hwyr", "agenda", None, {"period": "overdue"}),
     ("cy", "bargeinion yn y cam trafod", "list", None, {"what": "deals", "stage": "negotiation"}),
+    # the customers carrying a tag, the tag named by the customers word: a list, never a new customer
+    ("en", "show vip customers", "list", None, {"what": "customers", "tags": ["vip"]}),
+    ("en", "show churned customers", "list", None, {"what": "customers", "status": "churned", "tags": None}),
+    ("zh", "显示VIP客户", "list", None, {"what": "customers", "tags": ["VIP"]}),
+    ("cs", "ukaž vip zákazníky", "list", None, {"what": "customers", "tags": ["vip"]}),
+    ("cs", "ukaž moje zákazníky", "list", None, {"what": "customers", "scope": "mine", "tags": None}),
+    ("sl", "pokaži vip stranke", "list", None, {"what": "customers", "tags": ["vip"]}),
+    ("cy", "dangos cwsmeriaid vip", "list", None, {"what": "customers", "tags": ["vip"]}),
+    ("az", "vip müştəriləri göstər", "list", None, {"what": "customers", "tags": ["vip"]}),
+    ("az", "potensial müştəriləri göstər", "list", None, {"what": "customers", "status": "prospect", "tags": None}),
 ]
 
 

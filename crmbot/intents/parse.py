@@ -651,6 +651,9 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
     found = [(m.group("tag"), m.span()) for m in HASHTAG.finditer(folded)]
     for pattern in language.compiled.get("tag" if intent in TAGGING else "tagged", []):
         matches = [(m.group("tag"), m.span("tag")) for m in pattern.finditer(folded) if m.group("tag")]
+        if intent == "list":
+            # "show vip customers" names a tag; "show churned customers", "show my customers" do not
+            matches = [(tag, span) for tag, span in matches if not _list_word(language, english, tag)]
         if matches:
             found += matches
             break
@@ -678,6 +681,18 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
     stage = spans.get("stage")
     if stage and any(s < stage[1] and stage[0] < e for s, e in (spans.get("closing", (0, 0)), spans.get("what", (0, 0)))):
         slots.pop("stage")
+
+
+LIST_TABLES = ("statuses", "scope", "lists", "closing", "periods", "stages")
+
+
+def _list_word(language: Language, english: Language, word: str) -> bool:
+    """Whether a word read where a list names its tag is a word of the list itself: a status,
+    whose, what is listed, a period or stage, or any word of the language's vocabulary."""
+    vocab = _vocabulary(language)
+    if word in vocab.single or word in vocab.stopwords:
+        return True
+    return any(_phrase_in(lang, table, word, typos=False)[0] is not None for lang in (language, english) for table in LIST_TABLES)
 
 
 _TYPED_WORD = re.compile(r"[^\W_][\w-]*")
