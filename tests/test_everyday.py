@@ -174,6 +174,16 @@ NEW_USER = [
     ("cy", "dangos cwsmeriaid vip", "list", None, {"what": "customers", "tags": ["vip"]}),
     ("az", "vip müştəriləri göstər", "list", None, {"what": "customers", "tags": ["vip"]}),
     ("az", "potensial müştəriləri göstər", "list", None, {"what": "customers", "status": "prospect", "tags": None}),
+    # deals by stage and a colleague's deals, as each language says them
+    ("en", "deals won this month", "list", None, {"what": "deals", "stage": "won", "period": "this_month"}),
+    ("en", "which deals are in negotiation", "list", None, {"what": "deals", "stage": "negotiation"}),
+    ("en", "remove vip from eva kucerova", "untag", EVA, {"tags": ["vip"]}),
+    ("zh", "提案阶段的商机", "list", None, {"what": "deals", "stage": "proposal"}),
+    ("zh", "Bob的商机", "list", None, {"what": "deals"}),
+    ("cs", "Bobovy obchody", "list", None, {"what": "deals"}),
+    ("sl", "Bobovi posli", "list", None, {"what": "deals"}),
+    ("sl", "posli v fazi ponudbe", "list", None, {"what": "deals", "stage": "proposal"}),
+    ("az", "Bobun sövdələşmələri", "list", None, {"what": "deals"}),
 ]
 
 
@@ -183,6 +193,13 @@ def test_what_a_new_user_types_is_understood(parser, index, lang, text, intent, 
     assert read.alternatives == () and read.name in ({intent} if isinstance(intent, str) else intent), (text, read.name, read.alternatives)
     assert resolve(index, read.mention) == customer, (text, read.mention)
     assert {key: read.slots.get(key) for key in slots} == slots
+
+
+async def test_a_colleagues_deals_are_listed_as_each_language_names_them(alice, demo):
+    for lang, text in (("cs", "Bobovy obchody"), ("sl", "Bobovi posli"), ("az", "Bobun sövdələşmələri"), ("zh", "Bob的商机")):
+        await speaks(demo, "Alice", lang)
+        [listed] = await alice.send(text)
+        assert listed.kind == "list_deals" and "Bob" in listed.text.splitlines()[0], (lang, listed.text)
 
 
 async def test_a_customer_is_given_to_a_colleague_named_as_the_language_says_it(alice, demo):
