@@ -212,3 +212,16 @@ async def test_a_customer_is_given_to_a_colleague_named_as_the_language_says_it(
     [bob] = await rows(demo, models.Member, models.Member.name == "Bob")
     owners = {c.name: c.owner_id for c in await rows(demo, models.Customer, models.Customer.name.in_(["Eva Kučerová", "王芳"]))}
     assert owners == {"Eva Kučerová": bob.id, "王芳": bob.id}
+
+
+async def test_the_card_shows_what_was_said_on_a_call_not_the_message_that_logged_it(alice, demo):
+    await alice.send("called jana novakova, wants a quote by friday")
+    await speaks(demo, "Alice", "cs")
+    await alice.send("volal jsem Novákové: chce slevu na tracking")
+    [card] = await alice.send("najdi Janu Novákovou")
+    contact = [line for line in card.text.splitlines() if line.startswith("• ") and "(Alice)" in line]
+    assert any(line.endswith(": Wants a quote by friday") for line in contact), card.text
+    assert any(line.endswith(": Chce slevu na tracking") for line in contact), card.text
+    assert "called jana" not in card.text and "volal jsem" not in card.text
+    [kept] = await rows(demo, models.Interaction, models.Interaction.summary.contains("wants a quote by friday"))
+    assert kept.summary == "called jana novakova, wants a quote by friday"  # the record keeps every word
