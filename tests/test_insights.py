@@ -130,8 +130,12 @@ async def test_the_html_report_and_the_rates_behind_its_totals(app, db_url, tmp_
 async def test_with_rates_a_summary_totals_each_stage_in_one_currency(alice, demo, db_url):
     [before] = await alice.send("summary this month")
     assert "€15,000.00 · US$75,000.00" in before.text  # per currency
-    set_rates = await asyncio.to_thread(CliRunner().invoke, cli, ["rates", "set", "USD=0.9", "--base", "EUR", "--db", db_url])
+    unsaid = await asyncio.to_thread(CliRunner().invoke, cli, ["rates", "set", "USD=0.9", "--db", db_url])
+    assert unsaid.exit_code == 1 and "--base CZK" in unsaid.output  # no currency to total in yet: how to say it
+    set_rates = await asyncio.to_thread(CliRunner().invoke, cli, ["rates", "set", "USD=0.8", "--base", "EUR", "--db", db_url])
     assert set_rates.exit_code == 0, set_rates.output
+    set_rates = await asyncio.to_thread(CliRunner().invoke, cli, ["rates", "set", "USD=0.9", "--db", db_url])  # the base set before
+    assert set_rates.exit_code == 0 and "shown in EUR: 1 USD = 0.9 EUR" in set_rates.output, set_rates.output
     [after] = await alice.send("summary this month")
     assert "€82,500.00" in after.text and "US$75,000.00" not in after.text.split("Won")[0]  # 15 000 + 75 000 × 0.9
     assert "Lead 2 · €82.5k;" in after.image.alt and "Lost 1 · €11.2k" in after.image.alt  # the chart too
