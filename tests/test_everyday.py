@@ -5,6 +5,7 @@ lists, tags and merge, and every example the help gives is understood in its own
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from crmbot.i18n import I18n
 from crmbot.intents.parse import Parser
 from crmbot.store import models
 from tests.parsing import NOW, resolve
+from tests.test_analysis_chat import settings
 from tests.test_conversation import rows
 
 LANGUAGES = ("en", "cs", "sl", "zh", "cy", "az")
@@ -225,3 +227,16 @@ async def test_the_card_shows_what_was_said_on_a_call_not_the_message_that_logge
     assert "called jana" not in card.text and "volal jsem" not in card.text
     [kept] = await rows(demo, models.Interaction, models.Interaction.summary.contains("wants a quote by friday"))
     assert kept.summary == "called jana novakova, wants a quote by friday"  # the record keeps every word
+
+
+async def test_follow_up_tomorrow_on_a_stalled_deal_is_that_deals_and_goes_with_it(bob, demo, db_url):
+    await asyncio.to_thread(settings, db_url, "set", "stalled-days=1", "quiet-days=90")
+    _, *customers = await bob.send("who's at risk")
+    beta = next(r for r in customers if "Jana Nováková" in r.text)  # at risk for one stalled deal
+    [deal] = await rows(demo, models.Deal, models.Deal.title == "Beta fleet tracking")
+    [done] = await bob.press(beta.buttons[1])
+    assert done.kind == "reminder_set"
+    [made] = await rows(demo, models.FollowUp, models.FollowUp.created_at == NOW)
+    assert made.deal_id == deal.id
+    [deleted] = await bob.send("delete the beta fleet tracking deal")
+    assert deleted.kind == "deal_deleted" and "1 open follow-up of this deal is cancelled too." in deleted.text
