@@ -9,8 +9,10 @@ unreadable halfway) as a whole."""
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -88,6 +90,22 @@ async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report
     await book.flush()
 
 
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """The garbage collector told to leave the objects already alive alone (the libraries a
+    process loads are most of them) and to collect less often while the import makes and
+    drops its rows a batch at a time: full collections walking every loaded module's objects
+    took a fifth of an import's time (measured). Both are undone when the import ends."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 async def import_contacts(book: Book, source: Source, report: Report, vocabulary: Vocabulary, owners: Owners,
                           owner_id: int | None, progress: Callable[[int], None] | None) -> None:
     if source.kind == "csv" and not any(vocabulary.field(h) in ("name", "first_name", "last_name") for h in source.headers):
@@ -125,14 +143,15 @@ async def import_file(
     back) when the file itself cannot be read."""
     vocabulary = vocabulary or Vocabulary.packaged()
     actor = actor or Actor(team.id, member.id if member else None, platform, uuid.uuid4().hex)
-    with open_source(data, name) as source:
+    with open_source(data, name) as source, _few_collections():
         report = Report(unit=source.unit, encoding=source.encoding, group_id=actor.group_id)
         members = await teams.members_of(session, team.id)
         owners = Owners({m.id: m.name for m in members})
         rev = await teams.bump_customer_rev(session, team.id)  # the team's lock on its customers, taken first
-        book = Book(session, team, actor, now, region, rev)
+        deals = source.kind == "csv" and vocabulary.is_deals(source.headers)
+        book = Book(session, team, actor, now, region, rev, alone=deals)
         await book.open()
-        if source.kind == "csv" and vocabulary.is_deals(source.headers):
+        if deals:
             report.kind = "deals"
             await import_deals(book, source, report, vocabulary, owners, member, members, progress)
         else:
