@@ -61,7 +61,8 @@ def _changes(row, contact: Contact, region: str | None) -> dict:
 async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report, owner_id: int | None) -> None:
     # the customers the rows' e-mails and phones name first; names are folded (slow) and looked
     # up only for the rows those do not find, all together
-    held = await book.load([key for _, c in batch for key in contact_keys(c.emails, c.phones, book.region)])
+    found_by = [contact_keys(c.emails, c.phones, book.region) for _, c in batch]  # kept for the index, if added
+    held = await book.load([key for keys in found_by for key in keys])
     keys: list[tuple[str, str] | None] = [None] * len(batch)
     unfound = [i for i, (_, contact) in enumerate(batch) if held.by_contact(contact) is None]
     if unfound:
@@ -70,11 +71,11 @@ async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report
         for i, name, company in zip(unfound, names, companies):
             keys[i] = (name, company)
         await book.load([f"n:{name}\x1f{company}" for name, company in zip(names, companies)], held)
-    for (number, contact), key in zip(batch, keys):
+    for (number, contact), key, contact_found_by in zip(batch, keys, found_by):
         row = held.find(contact, key)
         if row is None:
             key = key or name_key(contact.name, contact.company)
-            held.add(book.add(contact, owner_id, key), key)
+            held.add(book.add(contact, owner_id, key, contact_found_by), key)
             report.added += 1
             continue
         changes = _changes(row, contact, book.region)
@@ -111,6 +112,7 @@ async def import_contacts(book: Book, source: Source, report: Report, vocabulary
     if source.kind == "csv" and not any(vocabulary.field(h) in ("name", "first_name", "last_name") for h in source.headers):
         raise UnreadableFile("no_name_column", name=source.name, found=", ".join(source.headers))
     batch: list[tuple[int, Contact]] = []
+    shown = 0  # rows told to `progress`
     plan: dict = {}  # each header's field, looked up once per file
     for number, pairs in source.rows:
         report.rows += 1
@@ -125,12 +127,13 @@ async def import_contacts(book: Book, source: Source, report: Report, vocabulary
         if len(batch) == BATCH:
             await _contacts(book, batch, report, owner_id)
             if progress:
-                progress(len(batch))
+                progress(report.rows - shown)  # rows read, bad ones too, so the bar ends full
+                shown = report.rows
             batch = []
     if batch:
         await _contacts(book, batch, report, owner_id)
-        if progress:
-            progress(len(batch))
+    if progress and report.rows > shown:
+        progress(report.rows - shown)
 
 
 async def import_file(

@@ -52,10 +52,10 @@ def contact_keys(emails: list, phones: list, region: str | None) -> list[str]:
 
 
 def folded_keys(name_folded: str, company_folded: str, emails: list, phones: list, region: str | None,
-                alone: bool = True) -> list[str]:
-    """Every key a customer can be found by: e-mails, phones, name at company, and (`alone`: a
-    deal file looks for them so) name alone and company alone."""
-    keys = contact_keys(emails, phones, region)
+                alone: bool = True, found_by: list[str] | None = None) -> list[str]:
+    """Every key a customer can be found by: e-mails, phones (`found_by`, when known), name at
+    company, and (`alone`: a deal file looks for them so) name alone and company alone."""
+    keys = [*found_by] if found_by is not None else contact_keys(emails, phones, region)
     keys.append(f"n:{name_folded}\x1f{company_folded}")
     if alone:
         keys.append(f"o:{name_folded}")
@@ -200,9 +200,11 @@ class Book:
             held.add(row)
         return held
 
-    def add(self, contact: Contact, owner_id: int | None, key: tuple[str, str] | None = None) -> Row:
+    def add(self, contact: Contact, owner_id: int | None, key: tuple[str, str] | None = None,
+            found_by: list[str] | None = None) -> Row:
         """A customer to add at the batch's end: plain values until then, so rows about the same
-        person may still merge into it. `key`: its name and company folded, when known."""
+        person may still merge into it. `key`: its name and company folded, when known;
+        `found_by`: the keys of its e-mails and phones, when known."""
         row = Row(
             id=None, team_id=self.team.id, name=contact.name, company=contact.company, emails=contact.emails,
             phones=contact.phones, address=contact.address, website=contact.website,
@@ -210,7 +212,7 @@ class Book:
             preferred_channel=contact.preferred_channel, status=contact.status or "lead",
             owner_id=contact.owner_id or owner_id, created_at=self.now, updated_at=self.now, deleted_at=None,
             rev=self.rev, touched=True, before=None, key=key or name_key(contact.name, contact.company),
-            tags=[])  # tags are no column: linked once the customer has its id
+            tags=[], found_by=found_by)  # tags are no column: linked once the customer has its id
         self.new_tags(row, contact)
         self.new.append(row)
         return row
@@ -233,6 +235,7 @@ class Book:
             row.before = bulk.json_ready(current)
         for name, value in changes.items():
             setattr(row, name, value)
+        row.found_by = None  # its e-mails or phones may have changed: their keys are made again
         if "company" in changes or row.key is None:
             row.key = name_key(row.name, row.company)
         row.updated_at, row.rev = self.now, self.rev
@@ -267,7 +270,7 @@ class Book:
                      "owner_id": row.owner_id, "status": row.status, "created_at": now_text, "updated_at": now_text,
                      "deleted_at": None, "rev": row.rev}
             entries.append(("create", customer_id, None, after))
-            add(folded_keys(row.key[0], row.key[1], row.emails, row.phones, region, alone), customer_id)
+            add(folded_keys(row.key[0], row.key[1], row.emails, row.phones, region, alone, row.found_by), customer_id)
         updates = []
         for row in self.changed.values():
             current = {c.key: getattr(row, c.key) for c in models.Customer.__table__.columns}
