@@ -64,7 +64,7 @@ async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report
     found_by = [contact_keys(c.emails, c.phones, book.region) for _, c in batch]  # kept for the index, if added
     held = await book.load([key for keys in found_by for key in keys])
     keys: list[tuple[str, str] | None] = [None] * len(batch)
-    unfound = [i for i, (_, contact) in enumerate(batch) if held.by_contact(contact) is None]
+    unfound = [i for i, contact_found_by in enumerate(found_by) if held.by_keys(contact_found_by) is None]
     if unfound:
         names = fold_many([batch[i][1].name for i in unfound])
         companies = fold_many([batch[i][1].company or "" for i in unfound])
@@ -72,10 +72,10 @@ async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report
             keys[i] = (name, company)
         await book.load([f"n:{name}\x1f{company}" for name, company in zip(names, companies)], held)
     for (number, contact), key, contact_found_by in zip(batch, keys, found_by):
-        row = held.find(contact, key)
+        row = held.find(contact, key, contact_found_by)
         if row is None:
             key = key or name_key(contact.name, contact.company)
-            held.add(book.add(contact, owner_id, key, contact_found_by), key)
+            held.add(book.add(contact, owner_id, key, contact_found_by), key, contact_found_by)
             report.added += 1
             continue
         changes = _changes(row, contact, book.region)

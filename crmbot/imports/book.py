@@ -82,14 +82,20 @@ class Held:
         for row in rows:
             self.add(row)
 
-    def add(self, row: Row, key: tuple[str, str] | None = None) -> None:
+    def add(self, row: Row, key: tuple[str, str] | None = None, found_by: list[str] | None = None) -> None:
+        """`found_by`: the keys of the row's e-mails and phones (contact_keys), when known."""
         if row.id is not None:
             self.loaded.add(row.id)
-        for email in row.emails or []:
-            self.by_email.setdefault(str(email).lower(), row)
-        for phone in row.phones or []:
-            if found := phone_of(str(phone), self.region):
-                self.by_phone.setdefault(found, row)
+        if found_by is not None:
+            by_email, by_phone = self.by_email, self.by_phone
+            for found in found_by:
+                (by_email if found[0] == "e" else by_phone).setdefault(found[2:], row)
+        else:
+            for email in row.emails or []:
+                self.by_email.setdefault(str(email).lower(), row)
+            for phone in row.phones or []:
+                if found := phone_of(str(phone), self.region):
+                    self.by_phone.setdefault(found, row)
         self._unnamed.append((row, key or getattr(row, "key", None)))
 
     @property
@@ -113,6 +119,15 @@ class Held:
                         self.by_company[key[1]].append(row)
         return self._by_name
 
+    def by_keys(self, found_by: list[str]) -> Row | None:
+        """by_contact, given the contact's keys (contact_keys: its e-mails', then its phones')."""
+        by_email, by_phone = self.by_email, self.by_phone
+        for found in found_by:
+            row = (by_email if found[0] == "e" else by_phone).get(found[2:])
+            if row is not None:
+                return row
+        return None
+
     def by_contact(self, contact: Contact) -> Row | None:
         """The customer holding one of the contact's e-mails, else one of its phones."""
         for email in contact.emails:
@@ -123,9 +138,10 @@ class Held:
                 return self.by_phone[found]
         return None
 
-    def find(self, contact: Contact, key: tuple[str, str] | None) -> Row | None:
-        """By e-mail, phone, then name at the company (`key`: folded, or None to fold here)."""
-        found = self.by_contact(contact)
+    def find(self, contact: Contact, key: tuple[str, str] | None, found_by: list[str] | None = None) -> Row | None:
+        """By e-mail, phone, then name at the company (`key`: folded, or None to fold here;
+        `found_by`: the contact's keys, when known)."""
+        found = self.by_contact(contact) if found_by is None else self.by_keys(found_by)
         if found is not None:
             return found
         namesake = self.by_name.get(key or name_key(contact.name, contact.company))

@@ -167,17 +167,20 @@ async def rows_by_id(session: AsyncSession, model: type[M.Base], team_id: int, i
     full = model.__table__
     sqlite = _is_sqlite(session)
     source = _untyped(model.__tablename__) if sqlite else full
-    json_columns = [c.key for c in full.columns if isinstance(c.type, JSON)] if sqlite else []
+    keys = [c.key for c in source.columns]
+    json_at = [at for at, c in enumerate(full.columns) if isinstance(c.type, JSON)] if sqlite else []
+    loads = json.loads
     found: list[dict[str, Any]] = []
     for start in range(0, len(ids), BATCH):
         result = await session.execute(
             select(source).where(source.c.team_id == team_id, source.c.id.in_(ids[start:start + BATCH])).order_by(source.c.id))
-        for row in result.mappings():
-            values = dict(row)
-            for key in json_columns:
-                if isinstance(values[key], str):
-                    values[key] = json.loads(values[key])
-            found.append(values)
+        for row in result:
+            if json_at:
+                row = list(row)
+                for at in json_at:
+                    if isinstance(row[at], str):
+                        row[at] = loads(row[at])
+            found.append(dict(zip(keys, row)))
     return found
 
 
