@@ -10,6 +10,7 @@ unreadable halfway) as a whole."""
 from __future__ import annotations
 
 import gc
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,20 +92,34 @@ async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report
     await book.flush()
 
 
-@contextmanager
-def _few_collections() -> Iterator[None]:
+class _Collector:
     """The garbage collector told to leave the objects already alive alone (the libraries a
-    process loads are most of them) and to collect less often while the import makes and
-    drops its rows a batch at a time: full collections walking every loaded module's objects
-    took a fifth of an import's time (measured). Both are undone when the import ends."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+    process loads are most of them) and to collect less often while imports make and drop
+    their rows a batch at a time: full collections walking every loaded module's objects took
+    a fifth of an import's time (measured). The collector is the process's, so imports running
+    at once (two chats) share one setting: the first sets it, the last undoes it."""
+
+    lock = threading.Lock()
+    running = 0
+    thresholds: tuple[int, int, int] = (0, 0, 0)
+
+    @classmethod
+    @contextmanager
+    def quiet(cls) -> Iterator[None]:
+        with cls.lock:
+            cls.running += 1
+            if cls.running == 1:
+                cls.thresholds = gc.get_threshold()
+                gc.freeze()
+                gc.set_threshold(max(cls.thresholds[0], 20_000), *cls.thresholds[1:])
+        try:
+            yield
+        finally:
+            with cls.lock:
+                cls.running -= 1
+                if cls.running == 0:
+                    gc.set_threshold(*cls.thresholds)
+                    gc.unfreeze()
 
 
 async def import_contacts(book: Book, source: Source, report: Report, vocabulary: Vocabulary, owners: Owners,
@@ -146,7 +161,7 @@ async def import_file(
     back) when the file itself cannot be read."""
     vocabulary = vocabulary or Vocabulary.packaged()
     actor = actor or Actor(team.id, member.id if member else None, platform, uuid.uuid4().hex)
-    with open_source(data, name) as source, _few_collections():
+    with open_source(data, name) as source, _Collector.quiet():
         report = Report(unit=source.unit, encoding=source.encoding, group_id=actor.group_id)
         members = await teams.members_of(session, team.id)
         owners = Owners({m.id: m.name for m in members})

@@ -412,3 +412,32 @@ def test_an_import_a_few_rows_at_a_time_finds_the_rows_of_earlier_batches_and_sh
     shown, summary = asyncio.run(again())
     assert summary == "0 added, 0 updated, 6 skipped" and held(db) == people
     assert shown == [2, 3, 1]  # each batch's rows read, the nameless one with the second: a bar ends full
+
+
+def test_imports_running_at_once_leave_the_garbage_collector_as_they_found_it(db):
+    """Two chats' imports at once: the collector is quietened while either runs, then set back."""
+    import gc
+
+    from crmbot.importer import import_file
+    from crmbot.store import teams
+    from crmbot.store.db import open_database
+    from tests.conftest import NOW
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    async def both() -> None:
+        database = open_database(db)
+        try:
+            async def one(path: Path) -> None:
+                async with database.sessions() as session, session.begin():
+                    team = await teams.the_only_team(session)
+                    await import_file(session, team, path, NOW, progress=lambda n: seen.append(gc.get_threshold()))
+
+            await asyncio.gather(one(DATA / "hubspot-contacts.csv"), one(DATA / "pipedrive-people.csv"))
+        finally:
+            await database.close()
+
+    asyncio.run(both())
+    assert seen and all(threshold[0] >= 20_000 for threshold in seen)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
