@@ -9,7 +9,7 @@ index, so a later row about the same person finds them like any other."""
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -165,6 +165,8 @@ class Book:
                  alone: bool = True) -> None:
         self.session, self.team, self.actor, self.now, self.region, self.rev = session, team, actor, now, region, rev
         self.alone = alone  # customers indexed by name alone and company alone too (deal files look them up so)
+        self.fallback_owner: int | None = None  # who owns a new customer neither the file nor a routing rule gives one
+        self.routed: Counter[int] = Counter()  # new customers the team's routing rules gave each member
         self.index = KeyIndex()
         self.floor = 0  # customers above this id were added by this import
         self.matched = IdSet(0)  # customers held before that a row of this import was about
@@ -272,6 +274,10 @@ class Book:
             rules = await routes.Rules.of(self.session, self.team.id)
             for row, owner_id in zip(unowned, await rules.pick_many(self.session, unowned)):
                 row.owner_id = owner_id
+                if row.owner_id is not None:
+                    self.routed[row.owner_id] += 1
+                else:
+                    row.owner_id = self.fallback_owner
         fixed = {**self.fixed, "team_id": self.team.id, "deleted_at": None, "rev": self.rev}
         values = [self.customers.row(vars(row), fixed) for row in self.new]
         ids = await bulk.insert_rows(self.session, models.Customer, values)
