@@ -814,8 +814,10 @@ def _nominative(token: str, endings: tuple[tuple[str, str], ...]) -> str:
     locale's `[name_endings]` lists case endings that no name ends with in its base form; the
     stem left is close enough to the name for the fuzzy index."""
     for ending, base in endings:
-        if token.endswith(ending) and len(token) - len(ending) >= MIN_STEM:
-            return token[: len(token) - len(ending)] + base
+        if token.endswith(ending):
+            stem = token[: len(token) - len(ending)]
+            # the longest ending that fits is the one: "evou" is Eva (ev-ou), never "evo-u"
+            return stem + base if len(stem) >= MIN_STEM or (len(stem) >= 2 and len(ending) >= 2 and len(stem + base) >= MIN_STEM) else token
     return token
 
 
