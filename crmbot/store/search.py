@@ -696,6 +696,18 @@ class TeamIndex:
         return positions[ranked]
 
     def search(self, text: str, limit: int = 5, ignore: frozenset[str] = frozenset()) -> list[Match]:
+        found = self._search(text, limit, ignore)
+        if found or not has_cjk(text):
+            return found
+        # nothing holds the characters as typed: a Chinese name typed through a homophone slip
+        # of the input method ("刘阳" for 刘洋, "王方" for 王芳) still sounds the same, so its
+        # pinyin is looked up as a Latin spelling of the name (runs of a name's length, or the
+        # two characters a longer run opens with)
+        sounded = [_pinyin(run if len(run) <= 3 else run[:2]) for run in cjk_runs(fold(text)) if len(run) >= 2]
+        latin = " ".join(forms[len(forms) - 2] for forms in sounded if len(forms) >= 3)
+        return self._search(latin, limit, ignore) if latin else []
+
+    def _search(self, text: str, limit: int, ignore: frozenset[str]) -> list[Match]:
         exact = self.exact(text)
         if exact is not None:
             return exact[:limit]

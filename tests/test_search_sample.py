@@ -1,5 +1,6 @@
-"""Customers who share a name are told apart by the open deal a mention also names
-(crmbot.store.search: rivals settled by deals), on the sample team in a real SQLite file."""
+"""The customer resolver (crmbot.store.search) on the sample team in a real SQLite file:
+customers who share a name told apart by the open deal a mention also names, and Chinese
+names typed through an input-method homophone slip."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ async def test_a_closed_deal_settles_nothing(demo):
         deal = await session.scalar(select(models.Deal).where(models.Deal.title == "Horvat ERP"))
         await session.execute(update(models.Deal).where(models.Deal.id == deal.id).values(stage="won"))
     assert await _winner(demo, "horvat erp") is None
+
+
+async def test_a_chinese_name_typed_with_a_homophone_is_found_by_its_sound(demo):
+    assert (await _winner(demo, "刘阳")).startswith("刘洋")  # liú yáng, as 刘洋
+    assert (await _winner(demo, "王方")).startswith("王芳")  # wáng fāng, as 王芳
+    assert await _winner(demo, "陈总") is None  # a name nobody in the book sounds like
