@@ -47,6 +47,25 @@ class Clock:
         return self.now
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the engine does not matter to this test; run on SQLite "
+                            "only (the store calls it makes are run on both engines by a `both_engines` test)")
+    config.addinivalue_line("markers", "both_engines: run on every engine, in a module marked `sqlite_only`")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked `sqlite_only` (a module's chat-level tests: words, buttons, replies) leave
+    out their PostgreSQL run: each PostgreSQL test costs a database copied and dropped, and
+    what such a module asks of the store is run on both engines by its `both_engines` tests."""
+    dropped = [item for item in items
+               if getattr(item, "callspec", None) is not None and item.callspec.params.get("db_url") == "postgresql"
+               and item.get_closest_marker("sqlite_only") and not item.get_closest_marker("both_engines")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
+
+
 def _engines() -> list[str]:
     wanted = os.environ.get("CRMBOT_TEST_ENGINES", "sqlite,postgresql")
     return [e.strip() for e in wanted.split(",") if e.strip()]
@@ -88,6 +107,23 @@ def sqlite_db_url(request, tmp_path, templates) -> str:
     covered on both engines elsewhere): they override `db_url` with this."""
     # migrated already: a platform test has no business migrating an empty file
     return templates.sqlite_copy(tmp_path / "crm.db", _content(request) or "schema")
+
+
+@pytest.fixture
+def demo_file(tmp_path, templates) -> str:
+    """A SQLite file holding the sample team seeded at NOW, for the commands' tests: what
+    `crmbot demo --now NOW` makes, copied from the session's template instead of migrated again."""
+    path = tmp_path / "demo.db"
+    templates.sqlite_copy(path, "demo")
+    return str(path)
+
+
+@pytest.fixture
+def schema_file(tmp_path, templates) -> str:
+    """An empty SQLite file migrated to head, as any command leaves a new file."""
+    path = tmp_path / "crm.db"
+    templates.sqlite_copy(path, "schema")
+    return str(path)
 
 
 @pytest.fixture(params=_engines())

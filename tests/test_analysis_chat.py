@@ -16,6 +16,10 @@ from crmbot.i18n import I18n
 from crmbot.store import models
 from tests.conftest import NOW
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 BOBS_AT_RISK = {"Tomáš Svoboda (Svoboda Auto)", "Nina Kovačič (Kovačič Solar)", "张伟 (上海华信科技)",
                 "Gareth Davies (Davies Motors)", "Aysel Məmmədova (Bakı Tekstil)"}
 
@@ -40,6 +44,7 @@ async def rows(app, model, *where) -> list:
 # -- whose numbers --------------------------------------------------------------------------------
 
 
+@pytest.mark.both_engines
 async def test_the_funnel_is_the_teams_for_a_manager_and_a_reps_own_for_a_rep(alice, bob):
     [team] = await alice.send("show the funnel")
     assert team.kind == "funnel" and "whole team" in team.text
@@ -67,6 +72,7 @@ async def test_lost_deals_are_ranked_by_reason_and_competitor_within_what_the_as
     assert "Contoso" in own.text and "Globex" not in own.text and "timing" not in own.text  # Alice's lost deal is not his
 
 
+@pytest.mark.both_engines
 async def test_the_forecast_weights_deals_closing_this_month_and_next_by_the_teams_chances(alice, bob, demo, db_url):
     async with demo.db.sessions() as session, session.begin():
         await session.execute(update(models.Deal).where(models.Deal.title == "Acme website")
@@ -88,6 +94,7 @@ async def test_the_forecast_weights_deals_closing_this_month_and_next_by_the_tea
 # -- who is at risk --------------------------------------------------------------------------------
 
 
+@pytest.mark.both_engines
 async def test_who_is_at_risk_lists_a_reps_own_customers_and_the_teams_for_a_manager(alice, bob):
     header, *customers = await bob.send("who's at risk")
     assert header.kind == "at_risk" and "your own" in header.text
@@ -120,6 +127,7 @@ async def test_the_days_that_make_a_customer_or_complaint_at_risk_are_the_teams_
     assert changes[1].after["settings"]["risk_days"] == {"complaint": 1}
 
 
+@pytest.mark.both_engines
 async def test_deals_with_no_move_are_at_risk_with_their_stage_and_since_when(alice, bob, db_url):
     await asyncio.to_thread(settings, db_url, "set", "stalled-days=1", "quiet-days=90")
     header, *customers = await bob.send("who's at risk")

@@ -14,6 +14,10 @@ from crmbot import charts
 from crmbot.adapters.console import ConsoleChat
 from crmbot.messages import Bars, Chart
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -23,6 +27,7 @@ def picture(data: bytes) -> PILImage.Image:
     return image
 
 
+@pytest.mark.both_engines
 async def test_a_managers_summary_comes_with_a_chart_the_console_saves(alice: ConsoleChat, tmp_path):
     [before] = await alice.send("summary this month")
     await alice.send("called jana, wants a quote by friday")

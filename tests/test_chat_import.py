@@ -5,6 +5,8 @@ more than a handful of rows, audited as the member's one change, undone with "un
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +19,10 @@ from crmbot.messages import MAX_ATTACHMENT, Attachment, ChatRef, Incoming, UserR
 from crmbot.store import models, teams
 
 from tests.conftest import NOW
+
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
 
 DATA = Path(__file__).parent / "data" / "imports"
 SMALL = "Name,Company,Email,Phone\nOlga Malá,Malá Pekárna,olga@malapekarna.cz,+420 777 555 001\n" \
@@ -34,6 +40,7 @@ async def customers_named(app: App, *names: str) -> dict[str, models.Customer]:
         return {c.name: c for c in rows}
 
 
+@pytest.mark.both_engines
 async def test_a_few_rows_are_imported_at_once_into_the_members_team_and_undone_with_undo(demo, alice):
     [reply] = await alice.send_file("new-leads.csv", SMALL.encode())
     assert reply.kind == "import_done" and "added 2 · updated 0 · skipped 0" in reply.text and 'Say "undo"' in reply.text
@@ -133,6 +140,7 @@ async def test_a_member_of_another_team_imports_into_their_own_and_strangers_can
     assert refused.kind == "stranger" and await count(demo, models.Customer) == before
 
 
+@pytest.mark.both_engines
 async def test_an_import_matches_only_the_members_own_team_even_on_the_same_e_mail(demo, alice):
     async with demo.db.sessions() as session, session.begin():
         await sample.seed(session, NOW, name="Rival Sales")  # the same people, the same e-mails

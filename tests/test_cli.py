@@ -21,11 +21,8 @@ def run(*args: str, input: str | None = None):
 
 
 @pytest.fixture
-def demo_db(tmp_path) -> str:
-    path = str(tmp_path / "demo.db")
-    result = run("demo", "--db", path, "--now", NOW, input="")
-    assert result.exit_code == 0, result.output
-    return path
+def demo_db(demo_file) -> str:
+    return demo_file
 
 
 def test_help_lists_every_command():

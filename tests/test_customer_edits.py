@@ -5,10 +5,16 @@ customers and nobody's."""
 
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import func, select, update
 
 from crmbot.store import models
 from tests.test_conversation import rows
+
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
 
 
 async def customer(app, name: str) -> models.Customer:
@@ -66,6 +72,7 @@ async def test_a_bad_phone_or_e_mail_gets_a_question_and_nothing_is_stored(alice
     assert await audit_count(demo) == before  # nothing was written
 
 
+@pytest.mark.both_engines
 async def test_each_detail_is_changed_old_to_new_and_undone(alice, demo):
     cases = [
         ("eva new email eva@kucerova.cz", "emails", ["eva@kucerova.cz"], "eva.kucerova@acme.cz → eva@kucerova.cz"),
@@ -120,6 +127,7 @@ async def test_a_rep_changes_their_own_and_nobodys_customers_only(bob, demo):
     assert nobodys.kind == "customer_changed" and (await customer(demo, "Eva Kučerová")).emails == ["eva@bob.cz"]
 
 
+@pytest.mark.both_engines
 async def test_the_profile_is_kept_in_its_own_fields_and_shown_on_the_card(alice, demo):
     said = {
         "petr dvorak's birthday is 12 March": "Birthday: 12 March",

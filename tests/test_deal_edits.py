@@ -4,10 +4,16 @@ apart from the customer's others by title, amount and stage; a rep changes only 
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime, timezone
 
 from crmbot.store import models
 from tests.test_conversation import rows
+
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
 
 
 async def deal(app, title: str) -> models.Deal:
@@ -15,6 +21,7 @@ async def deal(app, title: str) -> models.Deal:
     return found
 
 
+@pytest.mark.both_engines
 async def test_the_amount_changes_old_to_new_and_undo_takes_it_back(alice, demo):
     [changed] = await alice.send("change the acme deal to 60k")
     assert changed.kind == "deal_changed" and "Acme website" in changed.text
@@ -58,6 +65,7 @@ async def test_closing_asks_won_or_lost_with_buttons(alice, demo):
     assert (await deal(demo, "Cyberdyne pilot")).stage == "won"
 
 
+@pytest.mark.both_engines
 async def test_a_deleted_deal_is_soft_deleted_off_the_card_and_undo_brings_it_back(alice, demo):
     [deleted] = await alice.send("delete the horvat deal")
     assert deleted.kind == "deal_deleted" and "Horvat ERP" in deleted.text and "undo" in deleted.text

@@ -16,6 +16,10 @@ from crmbot.config import Settings
 from crmbot.server import Services
 from crmbot.store import models, teams
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 ALICE_MAIL = "alice@demo-sales.example"
 CRMBOT = "crm@demo-sales.example"
 
@@ -78,6 +82,7 @@ def a_mail(*, sender: str = f"Alice <{ALICE_MAIL}>", to: str = "Jana Nováková 
     return message
 
 
+@pytest.mark.both_engines
 async def test_a_mail_copied_to_crmbot_is_logged_on_the_customer_and_unknown_people_are_asked_about(mail, alice):
     message = a_mail(Cc="Karel Malý <karel@pekarna.cz>")
     message.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="quote.pdf")
@@ -120,6 +125,7 @@ async def test_mail_from_someone_who_is_not_a_member_is_refused_and_stores_nothi
     assert await mail.emails() == [] and await mail.count(models.AuditEntry) == before and mail.shown == []
 
 
+@pytest.mark.both_engines
 async def test_the_same_message_id_is_logged_once(mail):
     await mail.send(a_mail())
     await mail.send(a_mail())  # a resend, or the MTA's retry after a lost answer

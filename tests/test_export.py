@@ -24,9 +24,8 @@ def run(*args: str, input: str | None = None):
 
 
 @pytest.fixture
-def demo_db(tmp_path) -> str:
-    path = str(tmp_path / "demo.db")
-    assert run("demo", "--db", path, "--now", NOW, input="").exit_code == 0
+def demo_db(tmp_path, demo_file) -> str:
+    path = demo_file
     # a customer with what a round trip could lose: several e-mails and phones, commas, lines, CJK
     extra = tmp_path / "extra.csv"
     extra.write_text('Name,Company,E-mail,Phone,Address,Website,Notes,Lead source,Status,Tags\n'
@@ -69,10 +68,11 @@ def test_the_json_export_keeps_its_shape(demo_db):
 
 
 @pytest.mark.parametrize("format", ["csv", "vcard"])
-def test_an_export_imports_back_into_an_empty_database_as_the_same_customers(demo_db, tmp_path, format):
+def test_an_export_imports_back_into_an_empty_database_as_the_same_customers(demo_db, tmp_path, templates, format):
     path = tmp_path / f"customers.{format}"
     assert run("export", "--db", demo_db, "--format", format, "--output", str(path)).exit_code == 0
     empty = str(tmp_path / "new.db")
+    templates.sqlite_copy(tmp_path / "new.db", "schema")
     for name in ("Alice", "Bob", "Admin"):  # the same team moving: its members come first
         assert run("member", "add", name, "--db", empty).exit_code == 0
     result = run("import", str(path), "--db", empty)

@@ -13,6 +13,10 @@ from crmbot import sample
 from crmbot.store import models, teams
 from tests.conftest import NOW
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 
 async def count(app, model, *where) -> int:
     async with app.db.sessions() as session:
@@ -23,6 +27,7 @@ async def live_deals(app, title: str) -> int:
     return await count(app, models.Deal, models.Deal.title == title, models.Deal.deleted_at.is_(None))
 
 
+@pytest.mark.both_engines
 async def test_history_lists_the_last_changes_in_words_and_each_button_undoes_that_one(alice, demo, clock):
     await alice.send("new deal cyberdyne $12,500")
     clock.now += timedelta(minutes=5)
@@ -85,6 +90,7 @@ async def test_a_change_picked_from_the_history_waits_for_the_later_one_on_the_s
     assert await live_deals(demo, "Veselý Farm") == 0
 
 
+@pytest.mark.both_engines
 async def test_each_member_sees_and_undoes_only_their_own_changes(alice, bob, demo):
     [empty] = await bob.send("what did I change")
     assert empty.kind == "history_empty" and not empty.buttons
@@ -139,6 +145,7 @@ async def add_calls(app, days_ago: list[int]) -> None:
                                            summary="range check", happened_at=NOW - timedelta(days=days), created_at=NOW))
 
 
+@pytest.mark.both_engines
 async def test_a_summary_over_a_date_range_counts_those_days_and_names_them(alice, demo):
     await add_calls(demo, [15, 14, 5])  # 10 and 11 November, and 20 November
     [ranged] = await alice.send("summary 1.11.-15.11.")

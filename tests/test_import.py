@@ -25,9 +25,9 @@ def run(*args: str):
 
 
 @pytest.fixture
-def db(tmp_path) -> str:
+def db(schema_file) -> str:
     """An empty database whose team has two members, as a team moving in would have."""
-    path = str(tmp_path / "crm.db")
+    path = schema_file
     for name in ("Alice Smith", "Bob Jones"):
         assert run("member", "add", name, "--role", "manager", "--db", path).exit_code == 0
     return path

@@ -15,6 +15,10 @@ from typer.testing import CliRunner
 from crmbot.cli import cli
 from crmbot.imports.deals import amount_of, date_of
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 DATA = Path(__file__).parent / "data" / "imports"
 runner = CliRunner()
 
@@ -53,6 +57,7 @@ def members(db: str) -> dict[str, int]:
     return {m["name"]: m["id"] for m in json.loads(run("member", "list", "--db", db, "--format", "json").output)}
 
 
+@pytest.mark.both_engines
 def test_hubspot_deals_land_on_their_contacts_with_stages_amounts_and_currencies(db):
     imported(db, DATA / "hubspot-contacts.csv")
     output = imported(db, DATA / "hubspot-deals.csv")
@@ -102,6 +107,7 @@ def test_pipedrive_deals_by_person_and_organisation_status_over_stage(db):
     assert "Old test deal" not in found
 
 
+@pytest.mark.both_engines
 def test_the_same_file_twice_changes_nothing_and_a_later_export_moves_what_moved(db, tmp_path):
     imported(db, DATA / "hubspot-contacts.csv")
     imported(db, DATA / "hubspot-deals.csv")
@@ -154,6 +160,7 @@ def test_dry_run_reports_and_writes_nothing(db):
     assert exported(db) == before
 
 
+@pytest.mark.both_engines
 def test_a_deal_import_is_undone_as_one_change(db):
     from crmbot.store import audit, models
     from crmbot.store.db import open_database

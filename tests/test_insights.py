@@ -3,6 +3,8 @@ the HTML report, on a team whose history is written out below (both engines)."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import base64
 import re
@@ -14,6 +16,10 @@ from typer.testing import CliRunner
 from crmbot.cli import cli
 from crmbot.intents import insights
 from crmbot.store import models, teams
+
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -64,6 +70,7 @@ async def history(app) -> models.Team:
         return team
 
 
+@pytest.mark.both_engines
 async def test_funnel_lost_reasons_forecast_and_risk_from_the_teams_history(app):
     team = await history(app)
     november = (datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc))
@@ -97,6 +104,7 @@ async def test_funnel_lost_reasons_forecast_and_risk_from_the_teams_history(app)
     assert rates.total({"GBP": Decimal(1)}) == {"GBP": Decimal(1)}  # no rate: left as it was
 
 
+@pytest.mark.both_engines
 async def test_the_html_report_and_the_rates_behind_its_totals(app, db_url, tmp_path):
     team = await history(app)
     run = CliRunner().invoke
@@ -118,6 +126,7 @@ async def test_the_html_report_and_the_rates_behind_its_totals(app, db_url, tmp_
     assert "1\xa0000,00\xa0Kč" in page  # F in January: 10 000 CZK as a lead (10 %)
 
 
+@pytest.mark.both_engines
 async def test_with_rates_a_summary_totals_each_stage_in_one_currency(alice, demo, db_url):
     [before] = await alice.send("summary this month")
     assert "€15,000.00 · US$75,000.00" in before.text  # per currency
@@ -154,6 +163,7 @@ async def test_the_report_speaks_the_language_asked_for(app, db_url, tmp_path):
     assert wrong.exit_code == 1 and "--lang must be one of" in wrong.output
 
 
+@pytest.mark.both_engines
 async def test_the_report_reads_the_teams_deals_once(app):
     """Funnel, lost reasons and forecast share one read of the deals (DealFacts' columns, not
     whole rows: the summary and the stalled deals read those)."""

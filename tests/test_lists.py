@@ -14,6 +14,10 @@ from sqlalchemy import update
 from crmbot.store import models
 from tests.parsing import NOW
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 BETA, HORVAT = "Beta fleet tracking", "Horvat ERP"
 
 
@@ -27,6 +31,7 @@ async def change(app, model, where, **values) -> None:
         await session.execute(update(model).where(where).values(**values))
 
 
+@pytest.mark.both_engines
 async def test_deals_by_stage_owner_and_customer_each_sees_what_is_theirs(alice, bob, demo):
     [team] = await alice.send("show deals in negotiation")
     assert team.kind == "list_deals" and "· whole team · Negotiation" in team.text.splitlines()[0]
@@ -55,6 +60,7 @@ async def test_deals_by_stage_owner_and_customer_each_sees_what_is_theirs(alice,
     assert {line.split(" (")[0] for line in lines(won)} == {"• Černá rebrand", "• Evans Hire fleet"}
 
 
+@pytest.mark.both_engines
 async def test_deals_closing_in_a_period_and_won_deals_by_when_they_closed(alice, demo):
     await change(demo, models.Deal, models.Deal.title == "Acme website", expected_close=NOW + timedelta(days=3))
     await change(demo, models.Deal, models.Deal.title == "Cyberdyne pilot", expected_close=NOW + timedelta(days=20))
@@ -69,6 +75,7 @@ async def test_deals_closing_in_a_period_and_won_deals_by_when_they_closed(alice
     assert won.kind == "list_deals" and lines(won) == [] and "No deals match." in won.text
 
 
+@pytest.mark.both_engines
 async def test_customers_by_status_and_tag_a_rep_sees_theirs_and_nobodys(alice, bob, demo):
     await change(demo, models.Customer, models.Customer.name == "Petra Dvořáková", owner_id=None)  # Alice's lead, now nobody's
     [leads] = await bob.send("show my leads")
@@ -132,6 +139,7 @@ async def test_which_list_is_asked_with_buttons_when_nothing_says(alice, demo):
     assert command.kind == "list_deals" and len(lines(command)) == 2
 
 
+@pytest.mark.both_engines
 async def test_the_agenda_for_tomorrow_a_week_a_day_or_what_is_overdue(alice, demo):
     for text in ("remind me to call eva kucerova tomorrow at 10", "remind me to send lucie cerna the plans on 3 december at 9",
                  "remind me to call sian jones next wednesday at 11"):

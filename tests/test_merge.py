@@ -14,6 +14,10 @@ from crmbot.store import audit, changes, merges, models, teams
 from crmbot.store.audit import Actor
 from tests.conftest import NOW
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 # every table that holds rows of a customer, with what tells the rows apart in a snapshot
 ROW_TABLES = (models.Interaction, models.Deal, models.Complaint, models.FollowUp, models.CustomerTag)
 
@@ -88,6 +92,7 @@ async def search(app, text: str) -> list[int]:
         return [m.customer_id for m in await app.bot.index.search(session, team.id, text, 5)]
 
 
+@pytest.mark.both_engines
 async def test_merge_asks_first_then_moves_every_row_and_one_undo_restores_both_exactly(alice, demo):
     short, full = await add_karels(demo)
     assert set(await search(demo, "karel")) >= {short, full}
@@ -187,6 +192,7 @@ def test_every_table_holding_customer_rows_is_moved_by_a_merge():
     assert held == {owned.model.__tablename__ for owned in merges.OWNED}
 
 
+@pytest.mark.both_engines
 async def test_a_repeated_row_is_dropped_not_doubled_and_undo_brings_it_back(demo):
     """`Owned.same_when`: a row the survivor holds already (as a tag would be) is deleted, not
     moved; undo restores it."""
@@ -247,6 +253,7 @@ async def test_tags_merge_once_each_and_a_tag_taken_off_the_kept_record_comes_ba
     assert await everything(demo) == before
 
 
+@pytest.mark.both_engines
 async def test_a_row_deleted_outright_comes_back_with_its_id_on_undo(demo):
     team, members = await team_and_members(demo)
     actor = Actor(team.id, members["Alice"].id, "console", "delete-a-stage-change")

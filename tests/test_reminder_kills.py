@@ -14,8 +14,8 @@ from sqlalchemy import select
 from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
-FAULT_ROWS = 240
-FAULT_KILLS = 10
+FAULT_ROWS = 160
+FAULT_KILLS = 6
 
 
 def slow_telegram(**options):

@@ -3,6 +3,8 @@ applied by the core, on both engines."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import json
 from datetime import timedelta
@@ -14,6 +16,10 @@ from crmbot import sample
 from crmbot.cli import cli
 from crmbot.store import models, routes, teams
 from tests.conftest import NOW
+
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
 
 
 def route(db_url: str, *args: str) -> str:
@@ -28,6 +34,7 @@ async def member_ids(app) -> dict[str, int]:
         return {m.name: m.id for m in await teams.members_of(session, team.id)}
 
 
+@pytest.mark.both_engines
 async def test_a_complaint_about_invoices_goes_to_the_member_a_rule_names_who_is_told(alice, bob, demo, db_url):
     await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", "text=invoice")
     outcome = await alice.exchange("complaint from lucie cerna: the invoice has the wrong VAT number")
@@ -49,6 +56,7 @@ async def test_a_complaint_about_invoices_goes_to_the_member_a_rule_names_who_is
     assert listed == [{"id": listed[0]["id"], "for": "complaint", "when": {"text": "invoice"}, "to": ["Bob"], "round_robin": False}]
 
 
+@pytest.mark.both_engines
 async def test_round_robin_hands_out_turns_once_each_even_at_the_same_moment(demo):
     ids = await member_ids(demo)
     async with demo.db.sessions() as session, session.begin():
@@ -89,6 +97,7 @@ async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_
     assert [r.kind for r in await alice.send("new customer Eva Nová")] == ["customer_added"]
 
 
+@pytest.mark.both_engines
 async def test_imported_customers_the_file_gives_no_owner_are_routed(demo, db_url, tmp_path):
     ids = await member_ids(demo)
     async with demo.db.sessions() as session, session.begin():

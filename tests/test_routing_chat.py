@@ -14,6 +14,10 @@ from crmbot.cli import cli
 from crmbot.i18n import I18n
 from crmbot.store import models, routes
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 ROUTING = '"new leads from the web go to Bob" · "show routing rules" · "remove rule 2"'
 
 
@@ -64,6 +68,7 @@ async def test_a_complaint_rule_said_in_a_sentence_routes_the_next_complaint(ali
     assert [o.replies[0].kind for o in outcome.announcements if o.chat.chat_id == "Bob"] == ["complaint_assigned"]
 
 
+@pytest.mark.both_engines
 async def test_leads_spread_between_two_members_go_to_each_in_turn(alice, demo, db_url, tmp_path):
     [asked] = await alice.send("spread new leads between Bob and Alice")
     assert "New customers: status = lead → Bob, Alice (in turn)" in asked.text

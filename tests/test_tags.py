@@ -16,6 +16,10 @@ from crmbot.cli import cli
 from crmbot.store import audit, models, teams
 from tests.parsing import NOW, resolve
 
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
+
 EVA = "Eva Kučerová (Acme s.r.o.)"
 
 
@@ -35,6 +39,7 @@ async def tag_rows(app) -> list[tuple[str, bool]]:
         return [(t.name, t.deleted_at is None) for t in await session.scalars(select(models.Tag).order_by(models.Tag.id))]
 
 
+@pytest.mark.both_engines
 async def test_tagging_shows_on_the_card_and_each_change_is_undone_in_turn(alice, demo):
     [tagged] = await alice.send("tag eva kucerova vip")
     assert tagged.kind == "tagged" and f"Tagged **{EVA}**: vip." in tagged.text and "Tags: vip" in tagged.text
@@ -143,6 +148,7 @@ def test_every_language_has_words_for_tagging():
 # -- tags in files -----------------------------------------------------------------------------
 
 
+@pytest.mark.both_engines
 async def test_an_import_tags_new_and_held_customers_and_is_undone_with_them(demo, db_url, tmp_path):
     book = tmp_path / "fair.csv"
     book.write_text("Name,Company,E-mail,Tags\nAda Fair,Fair One,ada@fair.one,\"trade fair; VIP\"\n"

@@ -5,6 +5,8 @@ hand; the reminder loop runs one pass at a chosen instant."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
@@ -13,6 +15,10 @@ from crmbot import yearly
 from crmbot.store import models
 from tests.test_conversation import rows
 from tests.test_reminders import RecordingPlatform, loop_for
+
+# PostgreSQL only for the tests marked `both_engines`: the rest are about words, replies and rules,
+# not the engine (see conftest.pytest_collection_modifyitems)
+pytestmark = pytest.mark.sqlite_only
 
 UTC = timezone.utc
 
@@ -40,6 +46,7 @@ async def yearly_rows(app) -> list[models.FollowUp]:
     return await rows(app, models.FollowUp, models.FollowUp.every_year.is_not(None))
 
 
+@pytest.mark.both_engines
 async def test_a_birthday_reminder_comes_back_every_year_29_february_included(alice, demo, clock):
     await alice.send("petr dvorak's birthday is 29 February")
     [set_] = await alice.send("remind me of petr dvorak's birthday")
@@ -78,6 +85,7 @@ async def test_next_years_reminder_is_in_the_members_zone_of_the_day(alice, demo
     assert following.due_at == datetime(2028, 3, 12, 0, 0, tzinfo=UTC)  # 9:00 in Tokyo
 
 
+@pytest.mark.both_engines
 async def test_a_snoozed_birthday_reminder_delivered_again_writes_next_year_once(alice, demo, clock):
     await alice.send("petr dvorak's birthday is 12 March")
     await alice.send("remind me of petr dvorak's birthday")

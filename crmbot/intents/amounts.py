@@ -6,14 +6,17 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from itertools import groupby
 
 from crmbot.i18n import Language
 from crmbot.text import CJK
 
 # a letter of a spaced script: Chinese is written without spaces, so "签了5万元" has an amount
 # right after a word and its currency right after the multiplier
-_LETTER = rf"[^\W\d_{CJK}]"
-_WORDCHAR = rf"[^\W{CJK}]"
+# (case-blind as they are: under IGNORECASE, `re` would fold each of the CJK class's ~40,000
+# code points at every compile, 60 ms a pattern)
+_LETTER = rf"(?-i:[^\W\d_{CJK}])"
+_WORDCHAR = rf"(?-i:[^\W{CJK}])"
 
 
 MAX_AMOUNT = Decimal(10) ** 15
@@ -35,8 +38,9 @@ def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...]) -> re.Pa
     number = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
     cur = _alternatives(currencies)
     # a Latin multiplier ends its word ("5k", not "5 kids"); a Chinese one runs on ("28万rmb")
-    mult = "|".join(re.escape(w) + ("" if re.search(f"[{CJK}]$", w) else f"(?!{_WORDCHAR})")
-                    for w in sorted(multipliers, key=len, reverse=True))
+    # one lookahead per run of Latin multipliers, not one each: each compiles the CJK class anew
+    runs = groupby(sorted(multipliers, key=len, reverse=True), key=lambda w: bool(re.search(f"[{CJK}]$", w)))
+    mult = "|".join(f"(?:{_alternatives(run)})" + ("" if chinese else f"(?!{_WORDCHAR})") for chinese, run in runs)
     # currency before (symbol style) or after (word style) the number; the multiplier between
     return re.compile(
         rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult}))?"

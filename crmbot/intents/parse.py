@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 from crmbot.i18n import I18n, Language
 from crmbot.intents import amounts, dates, days, edit_readings, facts
 from crmbot.intents.classifier import Reading, shipped
+from crmbot.intents.phrase_match import one_off, whole_phrase, whole_phrases
 from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, words
 
 INTENTS = (
@@ -196,7 +197,7 @@ def _counts(language: Language) -> tuple[re.Pattern | None, dict[str, str], re.P
     phrase_re = None
     if phrases:
         keys = sorted(phrases, key=len, reverse=True)
-        phrase_re = re.compile("|".join(_phrase_regex(k).pattern for k in keys))
+        phrase_re = re.compile(whole_phrases(keys))
     values = {fold(k): int(v) for k, v in language.data.get("count_words", {}).items()}
     units = [fold(u) for u in language.data.get("units", {})]
     count_re = None
@@ -218,7 +219,7 @@ def _vocabulary(language: Language) -> _Vocabulary:
             if re.fullmatch(r"\w+", key) and not has_cjk(key):
                 single.setdefault(key, {})[intent] = float(weight)
             else:
-                phrases.append((len(key), _phrase_regex(key), intent, float(weight)))
+                phrases.append((len(key), whole_phrase(key), intent, float(weight)))
                 if all(_CJK_CHAR.match(ch) for ch in key):
                     cjk_phrases.append((key, intent, float(weight)))
     stop = set(fold(w) for w in language.data.get("stopwords", {}).get("words", []))
@@ -241,16 +242,11 @@ def _vocabulary(language: Language) -> _Vocabulary:
     endings = tuple(sorted(((fold(k), fold(v)) for k, v in language.data.get("name_endings", {}).items()), key=lambda kv: -len(kv[0])))
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
     phrases.sort(key=lambda p: -p[0])
-    typo_phrases = tuple((_one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
+    typo_phrases = tuple((one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
     shapes = tuple((re.compile(pattern), intent, float(weight))
                    for intent, table in language.data.get("intent_patterns", {}).items() for pattern, weight in table.items())
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
                        *_counts(language), *_spelled(language), shapes, *_compound(language))
-
-
-def _one_off(phrase: str) -> re.Pattern:
-    """A phrase of CJK characters with any one of them replaced by another CJK character."""
-    return re.compile("|".join(re.escape(phrase[:i]) + f"[{CJK}]" + re.escape(phrase[i + 1:]) for i in range(len(phrase))))
 
 
 def _number(word: str, values: dict[str, int]) -> int:
@@ -284,16 +280,6 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
 
 
 _CJK_CHAR = re.compile(f"[{CJK}]")
-
-
-@lru_cache(maxsize=8192)
-def _phrase_regex(phrase: str) -> re.Pattern:
-    """A phrase as a whole word; where it starts or ends with a character of a script written
-    without spaces (Chinese), there is no word boundary to ask for, so it is a substring."""
-    # a Latin word meets Chinese text without a space: "lost了" still says "lost"
-    before = "" if _CJK_CHAR.match(phrase[:1]) else rf"(?<![^\W{CJK}])"
-    after = "" if _CJK_CHAR.match(phrase[-1:]) else rf"(?![^\W{CJK}])"
-    return re.compile(rf"{before}{re.escape(phrase)}{after}")
 
 
 def _known_word(vocab: _Vocabulary, token: str) -> str | None:
@@ -361,7 +347,7 @@ def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) 
     phrases, singles = _table_phrases(language, table)
     best: tuple[int, str, tuple[int, int]] | None = None
     for key, length, phrase in phrases:
-        match = _phrase_regex(phrase).search(folded)
+        match = whole_phrase(phrase).search(folded)
         if match and (best is None or length > best[0]):
             best = (length, key, match.span())
     if best is None and table in STEMMED_TABLES:
@@ -684,7 +670,7 @@ class Parser:
         for code in self.i18n.codes:
             for iso, names in self.i18n.language(code).data.get("language_names", {}).items():
                 for name in names:
-                    match = _phrase_regex(fold(name)).search(folded) or (None if has_cjk(name) else _stem_regex(fold(name)).search(folded))
+                    match = whole_phrase(fold(name)).search(folded) or (None if has_cjk(name) else _stem_regex(fold(name)).search(folded))
                     if match:
                         found.append((match.start(), iso))
         if found:
@@ -781,7 +767,7 @@ def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool
     scores, _ = _score(vocab, folded)
     if scores.get("remind", 0.0) > 0:
         return True
-    return any(_phrase_regex(fold(p)).search(folded) for p in language.data.get("follow_up", {}).get("phrases", []))
+    return any(whole_phrase(fold(p)).search(folded) for p in language.data.get("follow_up", {}).get("phrases", []))
 
 
 def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> tuple[str, tuple[str, ...]]:
@@ -813,7 +799,7 @@ def _retarget(language: Language, name: str, slots: dict[str, Any], folded: str)
     rule = language.data.get("when_future", {}).get(name)
     if not rule or slots.get("due") is None or slots.get("due_in_past"):
         return name
-    if any(_phrase_regex(fold(w)).search(folded) for w in rule.get("unless", [])):
+    if any(whole_phrase(fold(w)).search(folded) for w in rule.get("unless", [])):
         return name
     return rule.get("becomes", name)
 
@@ -843,7 +829,7 @@ def _two_mentions(language: Language, vocab: _Vocabulary, folded: str, taken: li
     joiners = language.data.get("merge", {}).get("joiners", [])
     for group in ([j for j in joiners if j[:1].isalnum()], [j for j in joiners if not j[:1].isalnum()]):
         for joiner in group:
-            pattern = _phrase_regex(fold(joiner)) if joiner[:1].isalnum() else re.compile(re.escape(joiner))
+            pattern = whole_phrase(fold(joiner)) if joiner[:1].isalnum() else re.compile(re.escape(joiner))
             for match in pattern.finditer(folded):
                 left = _mention(folded[:match.start()], taken, vocab, possessive)
                 right = _mention(" " * match.end() + folded[match.end():], taken, vocab, possessive)

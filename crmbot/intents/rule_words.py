@@ -18,6 +18,7 @@ from babel import Locale
 from crmbot.i18n import Language
 from crmbot.store import models
 from crmbot.store.routes import same_word
+from crmbot.intents.phrase_match import whole_phrase
 from crmbot.text import CJK, fold, has_cjk, words
 
 MAX_ENDING = 3  # a member's name said with a case ending: "Bobovi", "Bobu", "Boba"
@@ -41,9 +42,7 @@ def _listed(language: Language, key: str) -> list[str]:
 
 def _said(folded: str, phrase: str) -> re.Match | None:
     """A phrase as whole words; in Chinese, where words touch, as a substring."""
-    before = "" if has_cjk(phrase[:1]) else rf"(?<![^\W{CJK}])"
-    after = "" if has_cjk(phrase[-1:]) else rf"(?![^\W{CJK}])"
-    return re.search(before + re.escape(phrase) + after, folded)
+    return whole_phrase(phrase).search(folded)
 
 
 def _any_said(folded: str, phrases: list[str]) -> bool:

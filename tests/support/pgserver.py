@@ -94,6 +94,7 @@ class ThrowawayPostgres:
         self.port: int | None = None
         self.startup_seconds: float | None = None
         self._running = False
+        self._admin = None  # a connection kept open for CREATE/DROP DATABASE (see _admin_sql)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -127,6 +128,9 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         """Kill the server (immediate mode: no checkpoint, nothing worth keeping) and delete it."""
         atexit.unregister(self.stop)
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
         if self._running:
             self._running = False
             try:
@@ -156,12 +160,12 @@ class ThrowawayPostgres:
         name = self._ident(name or f"t_{uuid.uuid4().hex[:16]}")
         # FILE_COPY: for a small template, copying its files beats writing it all through the WAL
         copy_of = f' TEMPLATE "{self._ident(template)}" STRATEGY FILE_COPY' if template else ""
-        self._psql("postgres", f'CREATE DATABASE "{name}"{copy_of}')
+        self._admin_sql(f'CREATE DATABASE "{name}"{copy_of}')
         return name
 
     def drop_database(self, name: str) -> None:
         # FORCE: tests often leave pooled connections open; don't make teardown wait on them.
-        self._psql("postgres", f'DROP DATABASE IF EXISTS "{self._ident(name)}" WITH (FORCE)')
+        self._admin_sql(f'DROP DATABASE IF EXISTS "{self._ident(name)}" WITH (FORCE)')
 
     def psql(self, sql: str, database: str | None = None) -> str:
         """Run SQL through psql and return its unaligned, tuples-only output."""
@@ -249,6 +253,19 @@ class ThrowawayPostgres:
             os.kill(pid, 9)
         except (OSError, ValueError):
             pass
+
+    def _admin_sql(self, sql: str) -> None:
+        """A statement on the maintenance database through one kept connection: the suite
+        creates and drops a database per test, and a psql process each time costs more CPU
+        than the statement. psql when no driver is installed."""
+        try:
+            import psycopg
+        except ImportError:
+            self._psql("postgres", sql)
+            return
+        if self._admin is None or self._admin.closed:
+            self._admin = psycopg.connect(self.url(None, "postgres"), autocommit=True)
+        self._admin.execute(sql)
 
     def _psql(self, database: str, sql: str) -> str:
         # psql instead of a Python driver: keeps this helper dependency-free.
