@@ -255,7 +255,8 @@ class Formats:
         return format_currency(amount, currency, locale=self.locale, format_type="standard")
 
     def compact_money(self, amount: Decimal | int | float, currency: str | None) -> str:
-        """"€15K", "15 tis. €", "¥50万": for a chart's labels, where space is short."""
+        """"€15K", "15 tis. €", "¥50万": where space is short (a chart's labels) or a glance is
+        what is wanted (the summary's pipeline totals)."""
         if not currency:
             return format_decimal(amount, format="#,##0", locale=self.locale)
         return format_compact_currency(amount, currency, locale=self.locale, fraction_digits=1)

@@ -136,5 +136,8 @@ async def import_file(
             report.kind = "deals"
             await import_deals(book, source, report, vocabulary, owners, member, members, progress)
         else:
-            await import_contacts(book, source, report, vocabulary, owners, member.id if member else None, progress)
+            # a row without an owner goes where the team's routing rules say; else to who imported it
+            book.fallback_owner = member.id if member else None
+            await import_contacts(book, source, report, vocabulary, owners, None, progress)
+        report.routed = book.routed
     return report

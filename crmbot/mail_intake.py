@@ -19,6 +19,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+from charset_normalizer import from_bytes
+
 from crmbot.i18n import I18n
 from crmbot.intents import reach
 from crmbot.intents.context import offer
@@ -33,6 +35,7 @@ MAX_LOOP_HOPS = 30  # more Received headers than this: a mail loop, refused
 MAX_CUSTOMERS = 50  # customers one mail is logged on
 MAX_QUESTIONS = 5  # unknown people asked about per mail
 FIRST_LINES, MAX_SUMMARY = 3, 500
+DETECT_BYTES = 64 * 1024  # of a body whose charset is wrong, what its encoding is guessed from
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 # where a forwarded mail's own headers begin (Gmail, Outlook, Apple Mail, Thunderbird)
 FORWARD_MARK = re.compile(r"^-{2,}\s*(?:Forwarded message|Original Message|Weitergeleitete Nachricht|"
@@ -200,10 +203,7 @@ def _body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    try:
-        text = part.get_content()
-    except (LookupError, UnicodeError, AssertionError):  # a charset that is unknown or wrong
-        text = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+    text = _decoded(part)
     if part.get_content_subtype() == "html":
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
         text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", text, flags=re.I)
@@ -211,20 +211,45 @@ def _body(message: EmailMessage) -> str:
     return text
 
 
+def _decoded(part: EmailMessage) -> str:
+    """A text part's words: in its declared charset when its bytes are that, else UTF-8, else
+    what the bytes look like (a mail program that declared us-ascii and wrote cp1250, or named a
+    charset nobody knows). Never a run of replacement characters where the words were readable."""
+    data = part.get_payload(decode=True) or b""
+    for encoding in (part.get_content_charset() or "us-ascii", "utf-8"):
+        try:
+            return _lf(data.decode(encoding))
+        except (LookupError, UnicodeError):
+            continue
+    best = from_bytes(data[:DETECT_BYTES]).best()
+    return _lf(data.decode(best.encoding if best is not None else "utf-8", "replace"))
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _first_lines(body: str, forwarded: re.Match | None) -> list[str]:
-    if forwarded:  # the forwarded mail's words: after its header block
-        rest = body[forwarded.end():].split("\n\n", 1)
-        mine = body[:forwarded.start()]
-        body = mine if mine.strip() else (rest[1] if len(rest) > 1 else "")
-    lines = []
+    """The first lines of what was said, quotes and signature trimmed; for a forwarded mail, the
+    member's own note (if any) and then the forwarded mail's words, after its header block."""
+    if not forwarded:
+        return _lines(body, FIRST_LINES)
+    mine = _lines(body[:forwarded.start()], FIRST_LINES)
+    rest = body[forwarded.end():].split("\n\n", 1)
+    theirs = _lines(rest[1], FIRST_LINES - len(mine)) if len(rest) > 1 and len(mine) < FIRST_LINES else []
+    return mine + theirs
+
+
+def _lines(body: str, wanted: int) -> list[str]:
+    lines: list[str] = []
     for line in body.splitlines():
+        if len(lines) >= wanted:
+            break
         if line.rstrip() in ("--", "-- ") or QUOTE_INTRO.match(line) or FORWARD_MARK.match(line):
             break  # a signature, or the quoted mail this one answers
         line = _clean(line)
         if line and not line.startswith(">"):
             lines.append(line)
-        if len(lines) == FIRST_LINES:
-            break
     return lines
 
 

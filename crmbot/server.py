@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # python-telegram-bot is an extra: imported only when Telegra
 
 log = logging.getLogger(__name__)
 
+CHAT_PLATFORMS = ("telegram", "slack")  # where members are asked about what came in by mail
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -314,7 +315,10 @@ class Services:
         app, settings = self.app, self.app.settings
 
         async def receive(raw: bytes, own: set[str]) -> mail_intake.Taken:
-            return await mail_intake.receive(app.db, app.i18n, raw, app.bot.clock(), set(app.senders), own,
+            # a member's question goes to their Telegram or Slack chat even when another process
+            # runs that platform (`crmbot run --email` alone): kept, and sent by that process
+            platforms = set(app.senders) | set(CHAT_PLATFORMS)
+            return await mail_intake.receive(app.db, app.i18n, raw, app.bot.clock(), platforms, own,
                                              trust_from=settings.smtp_trust_from)
 
         handler = MailHandler(receive, app.deliver)

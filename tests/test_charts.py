@@ -97,3 +97,44 @@ async def test_a_manager_can_ask_for_a_reps_summary_and_a_rep_cannot_ask_for_a_c
     assert refused.kind == "not_allowed"
     [own] = await bob.send("summary this week")
     assert own.kind == "summary" and "Your summary" in own.text
+
+
+def test_a_long_title_wraps_inside_the_picture_and_a_symbol_no_font_has_is_written_as_its_code():
+    title = "Komandanın xülasəsi: keçən ay (1 okt 2026 – 31 okt 2026 tarixindən bəri) · Rəşad Quliyev"
+    chart = Chart(title, (Bars("Pipeline", (("Uyğun", (2,), "2 · 9K ₼ · 8K €"),)),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of every glyph no font has: the manat sign was one
+        drawn = picture(charts.draw(chart))
+    image = drawn.convert("L")
+    assert drawn.text["Title"] == title  # the words as they are: only the drawing spells the symbol out
+    top = image.crop((0, 0, image.width, 60))
+    edges = [top.getpixel((x, y)) for y in range(top.height) for x in (0, 1, 2, image.width - 3, image.width - 2, image.width - 1)]
+    assert min(edges) > 240  # nothing of the title cut at either side of the picture
+    assert charts.drawable("9K ₼ · 8K € · CN¥5") == "9K AZN · 8K € · CN¥5"
+    assert all(charts._width(line) <= charts.TITLE_COLUMNS for line in charts.wrapped(title).splitlines())
+    assert charts.wrapped("团队汇总：本周（自 2026年11月23日 起）") == "团队汇总：本周（自 2026年11月23日 起）"  # short enough: one line
+
+
+async def test_a_reps_summary_counts_the_complaints_they_handle_not_the_teams(alice, bob):
+    def complaints(reply) -> str:
+        [line] = [line for line in reply.text.splitlines() if line.startswith("**Complaints**")]
+        return line
+
+    [before] = await bob.send("summary this week")
+    [team_before] = await alice.send("summary this week")
+    await alice.send("complaint from lucie cerna: the brochures came late")  # Alice's customer, nobody assigned
+    [after] = await bob.send("summary this week")
+    [team_after] = await alice.send("summary this week")
+    assert complaints(after) == complaints(before)  # not Bob's to handle
+    assert complaints(team_after) != complaints(team_before)
+    await alice.send("assign lucie cerna to bob")  # now her complaints are his
+    [his] = await bob.send("summary this week")
+    assert complaints(his) != complaints(before)
+
+
+def test_a_long_note_at_a_bars_end_stays_inside_the_picture():
+    note = "3 · 500 tis. CN¥ · 72 tis. € · 10 tis. US$ · 5 tis. Kč · 9 tis. £"
+    chart = Chart("Povzetek", (Bars("Pipeline", (("Ponudba", (3,), note), ("Lead", (1,), "1"))),))
+    image = picture(charts.draw(chart)).convert("L")
+    right = [image.getpixel((x, y)) for y in range(image.height) for x in range(image.width - 4, image.width)]
+    assert min(right) > 240  # nothing drawn up to the right edge: the note ends inside

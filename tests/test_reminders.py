@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from crmbot.adapters.console import ConsoleChat
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
 from crmbot.reminders import ReminderLoop, outbox
 from crmbot.store import models, teams
@@ -738,4 +739,15 @@ async def test_the_weekly_summary_comes_with_its_chart_and_names_who_is_at_risk(
     assert "Gone quiet: Quiet Ltd" in weekly.text and "Deals with no move: Stuck kiosk (Quiet Ltd)" in weekly.text
     assert "Complaints open too long: Quiet Ltd (15 Nov 2026)" in weekly.text
     assert weekly.chart is None and weekly.image.data.startswith(b"\x89PNG")
-    assert weekly.image.alt.startswith("Won · Lost:")
+    assert weekly.image.alt.startswith("Pipeline: Lead 0; Qualified 0; Proposal 1 · €100; Negotiation 0")  # the open deals
+    assert "Won · Lost: Won 0; Lost 0" in weekly.image.alt
+    # the top ones come after it, each with the buttons "who's at risk" offers
+    [risky] = [r for _, replies in platform.sent for r in replies if r.kind == "at_risk_customer"]
+    assert "Quiet Ltd" in risky.text and "complaint open since 15 Nov 2026: late" in risky.text and "Stuck kiosk" in risky.text
+    assert [b.label for b in risky.buttons] == ["📞 Log a call", "⏰ Follow up tomorrow 9:00"]
+    clock.now = datetime(2026, 11, 30, 8, 5, tzinfo=timezone.utc)
+    [made] = await ConsoleChat(app.bot, "mary").press(risky.buttons[1])
+    assert made.kind == "reminder_set"
+    async with app.db.sessions() as session:
+        followup = await session.scalar(select(models.FollowUp).where(models.FollowUp.customer_id == quiet.id))
+    assert (followup.member_id, followup.due_at) == (boss.id, datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))  # 9:00 in Prague

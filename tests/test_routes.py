@@ -143,3 +143,84 @@ def test_a_word_rule_reads_words_not_punctuation():
     customer = models.Customer(name="X", lead_source=None, status="lead", company=None, phones=[])
     assert routes._holds("text", "invoice", customer, rule_text) and routes._holds("text", "VAT", customer, rule_text)
     assert not routes._holds("text", "voice", customer, rule_text)
+
+
+async def test_a_customer_added_by_chat_goes_to_the_member_a_rule_names_who_is_told_and_undo_takes_it_back(alice, bob, demo, db_url):
+    await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", "country=SI")
+    ids = await member_ids(demo)
+    outcome = await alice.exchange("new customer Ema Zupan, Zupan d.o.o., +386 40 123 456")
+    [added] = outcome.replies
+    assert added.kind == "customer_added" and "Bob handles it." in added.text
+    [told] = [o for o in outcome.announcements if o.chat.chat_id == "Bob"]
+    assert told.replies[0].kind == "customer_assigned" and "Alice added **Ema Zupan" in told.replies[0].text
+    outcome = await alice.exchange("new customer Karel Malý, Pekárna, +420 777 000 123")  # no rule: whoever added them
+    assert "handles it" not in outcome.replies[0].text and not [o for o in outcome.announcements if o.chat.chat_id == "Bob"]
+    async with demo.db.sessions() as session:
+        owners = dict((await session.execute(select(models.Customer.name, models.Customer.owner_id).where(
+            models.Customer.name.in_(["Ema Zupan", "Karel Malý"])))).all())
+        [entry] = await session.scalars(select(models.AuditEntry).where(
+            models.AuditEntry.entity == "customer", models.AuditEntry.action == "create",
+            models.AuditEntry.entity_id == await session.scalar(select(models.Customer.id).where(models.Customer.name == "Ema Zupan"))))
+    assert owners == {"Ema Zupan": ids["Bob"], "Karel Malý": ids["Alice"]}
+    assert entry.after["owner_id"] == ids["Bob"] and entry.member_id == ids["Alice"]  # the assignment, audited with the customer
+    await alice.send("undo")
+    await alice.send("undo")
+    async with demo.db.sessions() as session:
+        ema = await session.scalar(select(models.Customer).where(models.Customer.name == "Ema Zupan"))
+    assert ema.deleted_at is not None  # undone with its assignment
+
+
+async def test_the_country_is_read_from_the_address_when_the_phone_does_not_say(demo, db_url, tmp_path):
+    await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", "country=CZ")
+    book = tmp_path / "addresses.csv"
+    book.write_text('Name,Address,Phone\nIva Praha,"Dlouhá 5, 110 00 Praha 1, Czechia",\nJon Cardiff,"1 High St, Cardiff, UK",\n'
+                    'Ota Brno,"Masarykova 1\n602 00 Brno\nČeská republika",\nSam Springfield,"Main St 1, Springfield, IL",\n'
+                    'Eva London,"Dlouhá 5, Praha, Czechia",+44 20 7946 0000\n', encoding="utf-8")
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", str(book), "--db", db_url])
+    assert result.exit_code == 0, result.output
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session:
+        owners = dict((await session.execute(select(models.Customer.name, models.Customer.owner_id).where(
+            models.Customer.name.in_(["Iva Praha", "Jon Cardiff", "Ota Brno", "Sam Springfield", "Eva London"])))).all())
+    # the phone says first: a London number is in the United Kingdom whatever the address
+    assert owners == {"Iva Praha": ids["Bob"], "Jon Cardiff": None, "Ota Brno": ids["Bob"], "Sam Springfield": None, "Eva London": None}
+    assert routes.country_in_address("中国上海市浦东新区世纪大道1号") == "CN"
+    assert routes.country_in_address("Slovenska 5\n1000 Ljubljana\nSlovenija") == "SI"
+
+
+async def test_members_the_rules_give_imported_customers_are_told_in_their_chat(alice, bob, demo, db_url, tmp_path):
+    from crmbot.messages import Attachment, Incoming, UserRef
+
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        await routes.add(session, team.id, [("source", "web")], [ids["Bob"]], False, NOW)
+        member = await session.get(models.Member, ids["Bob"])
+        await teams.bind_identity(session, member, "telegram", "7001", NOW, chat_id="7001")
+    data = "Name,Lead source\nAda Web,web\nBo Web,web\nCy Fair,fair\n".encode()
+    # a file sent in the chat: Bob hears it at once; a row no rule takes is the importer's
+    outcome = await demo.bot.handle(Incoming(chat=alice.chat, user=UserRef("console", "Alice", "Alice", None),
+                                             attachment=Attachment("web.csv", data, len(data), "text/csv", False)))
+    assert outcome.replies[0].kind == "import_done"
+    [told] = [o.replies[0] for o in outcome.announcements if o.replies[0].kind == "import_assigned"]
+    assert "“web.csv” that the team's routing rules make yours: 2" in told.text
+    async with demo.db.sessions() as session:
+        owners = dict((await session.execute(select(models.Customer.name, models.Customer.owner_id).where(
+            models.Customer.name.in_(["Ada Web", "Bo Web", "Cy Fair"])))).all())
+    assert owners == {"Ada Web": ids["Bob"], "Bo Web": ids["Bob"], "Cy Fair": ids["Alice"]}
+
+    # a file imported from the shell: kept for the running server to deliver to Bob's chat
+    book = tmp_path / "more.csv"
+    book.write_text("Name,Lead source\nDi Web,web\n", encoding="utf-8")
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["import", str(book), "--db", db_url])
+    assert result.exit_code == 0 and "Given by the team's routing rules: Bob (1)." in result.output, result.output
+    async with demo.db.sessions() as session:
+        [kept] = await session.scalars(select(models.PendingReply).where(models.PendingReply.chat_id == "7001"))
+    assert kept.adapter == "telegram" and "“more.csv” that the team's routing rules make yours: 1" in kept.replies[0]["text"]
+
+
+async def test_a_country_rule_from_the_shell_keeps_the_code_whatever_the_country_is_called(demo, db_url):
+    for said in ("country=Germany", "country=Německo", "country=de"):
+        assert "with country=DE go to Bob" in await asyncio.to_thread(route, db_url, "add", "--to", "Bob", "--when", said)
+    refused = await asyncio.to_thread(CliRunner().invoke, cli, ["route", "add", "--to", "Bob", "--when", "country=Atlantis", "--db", db_url])
+    assert refused.exit_code == 1 and "country code such as CZ" in refused.output

@@ -210,3 +210,75 @@ async def test_hostile_webhook_bodies_get_4xx_and_no_traceback(app, caplog):
             await services.stop()
     no_tracebacks(caplog)
     assert not api.calls_to("sendMessage")
+
+
+async def test_mail_intake_runs_beside_telegram_and_asks_about_strangers_in_the_members_telegram_chat(demo):
+    import smtplib
+    from email.message import EmailMessage
+
+    from crmbot.config import Settings
+    from crmbot.store import teams
+
+    async with demo.db.sessions() as session, session.begin():
+        alice = await teams.member_by_name(session, (await teams.the_only_team(session)).id, "Alice")
+        alice.email = "alice@demo-sales.example"
+        await teams.bind_identity(session, alice, "telegram", "4242", alice.created_at, chat_id="4242")
+    async with TelegramStandIn(token="123:ABC", bot_username="crmbot_test_bot") as api:
+        settings = Settings(telegram_token="123:ABC", telegram_api_url=api.base_url, http_host="127.0.0.1", http_port=0,
+                            telegram_webhook_url="https://crm.example.com/hook", telegram_webhook_secret="s3cret",
+                            smtp_port=0, smtp_trust_from=True, _env_file=None)
+        services = Services(replace(demo, settings=settings), telegram=True, slack=False, reminders=False, email=True)
+        await services.start()
+        try:
+            message = EmailMessage()
+            message["From"], message["To"] = "Alice <alice@demo-sales.example>", "Jana Nováková <jana@beta-logistics.cz>"
+            message["Cc"], message["Subject"], message["Message-ID"] = "Karel Malý <karel@pekarna.cz>", "Quote", "<tg@x>"
+            message.set_content("Hi Jana, the quote is attached.")
+
+            def send() -> None:
+                with smtplib.SMTP("127.0.0.1", services.mail.port, timeout=10) as client:
+                    client.send_message(message, to_addrs=["crm@demo-sales.example"])
+
+            await asyncio.to_thread(send)
+            [asked] = await api.wait_for("sendMessage")
+            assert asked.params["chat_id"] in (4242, "4242") and "Karel Malý" in asked.params["text"]
+            markup = asked.params["reply_markup"]
+            markup = json.loads(markup) if isinstance(markup, str) else markup
+            buttons = [b["text"] for row in markup["inline_keyboard"] for b in row]
+            assert any("Karel Malý" in b for b in buttons)
+        finally:
+            await services.stop()
+
+
+async def test_mail_intake_alone_keeps_a_members_question_for_the_process_that_runs_their_platform(demo):
+    import smtplib
+    from email.message import EmailMessage
+
+    from sqlalchemy import select
+
+    from crmbot.config import Settings
+    from crmbot.store import models, teams
+
+    async with demo.db.sessions() as session, session.begin():
+        alice = await teams.member_by_name(session, (await teams.the_only_team(session)).id, "Alice")
+        alice.email = "alice@demo-sales.example"
+        await teams.bind_identity(session, alice, "telegram", "4242", alice.created_at, chat_id="4242")
+    settings = Settings(smtp_port=0, smtp_trust_from=True, _env_file=None)
+    services = Services(replace(demo, settings=settings, senders={}), telegram=False, slack=False, reminders=False, email=True)
+    await services.start()
+    try:
+        message = EmailMessage()
+        message["From"], message["To"] = "Alice <alice@demo-sales.example>", "Karel Malý <karel@pekarna.cz>"
+        message["Subject"], message["Message-ID"] = "Bread", "<alone@x>"
+        message.set_content("Two loaves, please.")
+
+        def send() -> None:
+            with smtplib.SMTP("127.0.0.1", services.mail.port, timeout=10) as client:
+                client.send_message(message, to_addrs=["crm@demo-sales.example"])
+
+        await asyncio.to_thread(send)
+    finally:
+        await services.stop()
+    async with demo.db.sessions() as session:
+        [kept] = await session.scalars(select(models.PendingReply))
+    assert (kept.adapter, kept.chat_id) == ("telegram", "4242") and "Karel Malý" in kept.replies[0]["text"]

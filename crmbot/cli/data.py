@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from sqlalchemy import select
 from rich.progress import Progress
 
 from crmbot import app as app_module
@@ -100,6 +101,25 @@ def _print_report(report, source: str, team_name: str, dry_run: bool) -> None:
         print(f"Audited as one change, group {report.group_id}.")
 
 
+async def _tell_routed(app: app_module.App, routed: dict[int, int], source: str, now: datetime) -> None:
+    """Members the routing rules gave new customers hear it in their chat: kept for the running
+    server (`crmbot run`) to deliver, as replies are while a platform is away."""
+    from crmbot.intents import reach
+    from crmbot.messages import Reply
+    from crmbot.reminders import outbox
+    from crmbot.store import models
+
+    async with app.db.sessions() as session:
+        members = {m.id: m for m in await session.scalars(select(models.Member).where(models.Member.id.in_(routed)))}
+        chats = await reach.chats_for(session, set(members), ("telegram", "slack"))
+    names = ", ".join(f"{members[m].name} ({n})" for m, n in sorted(routed.items()) if m in members)
+    print(f"Given by the team's routing rules: {names}.")
+    for member_id, chat in chats.items():
+        member = members[member_id]
+        text = app.i18n.render(member.locale, "import_assigned", member.timezone, name=source, count=routed[member_id])
+        await outbox.keep(app.db, chat, [Reply(text, kind="import_assigned", team_id=member.team_id)], now)
+
+
 @cli.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="A CSV (any encoding or delimiter, headers of most CRMs and contact apps; contacts or deals) or a vCard file.")],
@@ -146,6 +166,8 @@ def import_(
         except UnreadableFile as error:
             fail(f"Nothing imported: {error}")
         _print_report(report, file.name, team_name, dry_run)
+        if report.routed and not dry_run:
+            await _tell_routed(app, report.routed, file.name, now)
 
     run_app(db, main)
 

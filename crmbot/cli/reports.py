@@ -52,14 +52,13 @@ def report(
 @rates_cli.command("set")
 def rates_set(
     rates: Annotated[list[str], typer.Argument(help="CUR=RATE: what one unit of CUR is worth in the base currency, e.g. EUR=25.2.")],
-    base: Annotated[str, typer.Option("--base", help="The currency totals are shown in, e.g. CZK.")],
+    base: Annotated[Optional[str], typer.Option("--base", help="The currency totals are shown in, e.g. CZK (the one set before when left out).")] = None,
     db: DbOption = None,
     team: TeamOption = None,
 ) -> None:
     """Set exchange rates, so totals of deals in several currencies become one sum."""
     known = set(list_currencies())
-    base = base.upper()
-    if base not in known:
+    if base is not None and base.upper() not in known:
         fail(f"--base must be a currency code such as CZK or EUR, not {base!r}")
     per_unit = {}
     for pair in rates:
@@ -77,9 +76,12 @@ def rates_set(
         moment = datetime.now(timezone.utc)
         async with app.db.sessions() as session, session.begin():
             team_row = await team_named(session, team)
-            settings = {**(team_row.settings or {}), "rates": {"base": base, "per_unit": per_unit}}
+            shown_in = base.upper() if base else ((team_row.settings or {}).get("rates") or {}).get("base")
+            if not shown_in:
+                fail("say which currency the totals are shown in, e.g. crmbot rates set EUR=25.2 USD=23.4 --base CZK")
+            settings = {**(team_row.settings or {}), "rates": {"base": shown_in, "per_unit": per_unit}}
             await changes.update(session, cli_actor(team_row.id), moment, team_row, settings=settings)
-        print(f"Totals for {team_row.name!r} are shown in {base}: " + ", ".join(f"1 {c} = {r} {base}" for c, r in per_unit.items()))
+        print(f"Totals for {team_row.name!r} are shown in {shown_in}: " + ", ".join(f"1 {c} = {r} {shown_in}" for c, r in per_unit.items()))
 
     run_app(db, main)
 

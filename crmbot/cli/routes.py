@@ -36,6 +36,11 @@ def _conditions(when: list[str]) -> list[tuple[str, str]]:
             fail(f"--when text=WORD takes one word (a complaint mentioning it); not {condition!r}")
         if not equals or not value or field not in routes.FIELDS:
             fail(f"--when takes FIELD=VALUE with FIELD one of {', '.join(routes.FIELDS)}; not {condition!r}")
+        if field == "country":  # rules compare ISO codes: "Germany", "Německo" and "de" are DE
+            code = routes.country_code(value)
+            if code is None:
+                fail(f"--when country= takes a country code such as CZ or a country's name; not {value!r}")
+            value = code
         parsed.append((field, value))
     return parsed
 
@@ -43,7 +48,7 @@ def _conditions(when: list[str]) -> list[tuple[str, str]]:
 @route_cli.command("add")
 def route_add(
     to: Annotated[str, typer.Option("--to", help="Who gets the work: a member's name, or several separated by commas.")],
-    when: Annotated[list[str], typer.Option("--when", help="FIELD=VALUE, all must hold: source, status, tag (a tag the customer carries), company, country (from the phone, e.g. CZ), and for complaints text (a word in it) and product.")],
+    when: Annotated[list[str], typer.Option("--when", help="FIELD=VALUE, all must hold: source, status, tag (a tag the customer carries), company, country (from the phone or the address, e.g. CZ), and for complaints text (a word in it) and product.")],
     round_robin: Annotated[bool, typer.Option("--round-robin", help="Hand the work to each of --to in turn instead of the first.")] = False,
     db: DbOption = None,
     team: TeamOption = None,

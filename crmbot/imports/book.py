@@ -9,7 +9,7 @@ index, so a later row about the same person finds them like any other."""
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -141,6 +141,8 @@ class Held:
 class Book:
     def __init__(self, session: AsyncSession, team: models.Team, actor: Actor, now: datetime, region: str | None, rev: int) -> None:
         self.session, self.team, self.actor, self.now, self.region, self.rev = session, team, actor, now, region, rev
+        self.fallback_owner: int | None = None  # who owns a new customer neither the file nor a routing rule gives one
+        self.routed: Counter[int] = Counter()  # new customers the team's routing rules gave each member
         self.index = KeyIndex()
         self.floor = 0  # customers above this id were added by this import
         self.matched: set[int] = set()  # customers held before that a row of this import was about
@@ -241,6 +243,10 @@ class Book:
             rules = await routes.Rules.of(self.session, self.team.id)
             for row in unowned:
                 row.owner_id = await rules.pick(self.session, row, tags=row.tags)
+                if row.owner_id is not None:
+                    self.routed[row.owner_id] += 1
+                else:
+                    row.owner_id = self.fallback_owner
         fixed = {**self.fixed, "team_id": self.team.id, "deleted_at": None, "rev": self.rev}
         values = [self.customers.row(vars(row), fixed) for row in self.new]
         ids = await bulk.insert_rows(self.session, models.Customer, values)

@@ -53,6 +53,7 @@ class Report:
     customers_added: int = 0  # a deal file's people and organisations not held before
     unknown_owners: Counter[str] = field(default_factory=Counter)
     unknown_stages: Counter[str] = field(default_factory=Counter)  # imported as "lead"
+    routed: Counter[int] = field(default_factory=Counter)  # new customers the routing rules gave each member (by id)
     group_id: str = ""
 
     def skip(self, row: int, reason: str, column: str | None = None, **values: Any) -> None:

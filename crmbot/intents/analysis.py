@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from crmbot.i18n import Formats
+from crmbot.i18n import Formats, I18n
 from crmbot.intents import insights, summary
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Bars, Chart, Reply
-from crmbot.store import models, records
+from crmbot.store import Session, models, records
 
 router = Router()
 
@@ -111,10 +111,34 @@ async def at_risk(ctx: Context, intent: Intent) -> list[Reply]:
         return scope
     owner, rep = scope
     risk = await insights.at_risk(ctx.session, ctx.team, ctx.now, owner_id=owner)
-    people = await records.customers_by_id(ctx.session, ctx.team.id, {c.customer_id for c in risk.old_complaints}
+    reasons = await risk_reasons(ctx.session, ctx.team.id, risk, ctx.now)
+    ordered = [customer for customer, _ in reasons]
+    why = {customer.id: said for customer, said in reasons}
+    others = [c.display_name for c in ordered[RISK_BUTTONS:RISK_BUTTONS + RISK_NAMED]]
+    header = ctx.reply("at_risk", whole_team=owner is None, rep=rep, totals=risk.totals, days=risk.days,
+                       shown=min(len(ordered), RISK_BUTTONS), others=others,
+                       more=max(0, len(ordered) - RISK_BUTTONS - RISK_NAMED))
+    replies = [header]
+    for customer in ordered[:RISK_BUTTONS]:
+        buttons = await ctx.buttons(risk_buttons(ctx.i18n, ctx.locale, customer))
+        replies.append(ctx.reply("at_risk_customer", customer=customer, reasons=why[customer.id], buttons=buttons))
+    return replies
+
+
+def risk_buttons(i18n: I18n, code: str, customer: models.Customer) -> list[tuple[str, str, dict]]:
+    """What a customer at risk is offered with, in the member's language: log a call (the next
+    message is what was said), or a follow-up tomorrow 9:00."""
+    return [(i18n.string(code, "button.log_a_call"), "log_call", {"customer_id": customer.id, "ask": True}),
+            (i18n.string(code, "button.follow_up_tomorrow"), "remind",
+             {"customer_id": customer.id, "how": "tomorrow", "text": i18n.string(code, "risk.follow_up_note")})]
+
+
+async def risk_reasons(session: Session, team_id: int, risk: insights.AtRisk, now: datetime,
+                       ) -> list[tuple[models.Customer, list[dict]]]:
+    """Each customer at risk once, with every reason they are: an old complaint first, then a
+    stalled deal, then silence (the order a manager would call them back in)."""
+    people = await records.customers_by_id(session, team_id, {c.customer_id for c in risk.old_complaints}
                                            | {d.customer_id for d, _ in risk.stalled_deals})
-    # each customer once, with every reason they are at risk: an old complaint first, then a
-    # stalled deal, then silence (the order a manager would call them back in)
     reasons: dict[int, list[dict]] = {}
     customers: dict[int, models.Customer] = {}
     for complaint in risk.old_complaints:
@@ -127,21 +151,8 @@ async def at_risk(ctx: Context, intent: Intent) -> list[Reply]:
             reasons.setdefault(deal.customer_id, []).append({"kind": "deal", "since": since, "what": deal.title, "stage": deal.stage})
     for customer, last in risk.quiet_customers:
         customers[customer.id] = customer
-        reasons.setdefault(customer.id, []).append({"kind": "quiet", "since": last, "days": _days(ctx.now, last)})
-    ordered = list(customers.values())
-    others = [c.display_name for c in ordered[RISK_BUTTONS:RISK_BUTTONS + RISK_NAMED]]
-    header = ctx.reply("at_risk", whole_team=owner is None, rep=rep, totals=risk.totals, days=risk.days,
-                       shown=min(len(ordered), RISK_BUTTONS), others=others,
-                       more=max(0, len(ordered) - RISK_BUTTONS - RISK_NAMED))
-    replies = [header]
-    for customer in ordered[:RISK_BUTTONS]:
-        buttons = await ctx.buttons([
-            (ctx.t("button.log_a_call"), "log_call", {"customer_id": customer.id, "ask": True}),
-            (ctx.t("button.follow_up_tomorrow"), "remind",
-             {"customer_id": customer.id, "how": "tomorrow", "text": ctx.t("risk.follow_up_note")}),
-        ])
-        replies.append(ctx.reply("at_risk_customer", customer=customer, reasons=reasons[customer.id], buttons=buttons))
-    return replies
+        reasons.setdefault(customer.id, []).append({"kind": "quiet", "since": last, "days": _days(now, last)})
+    return [(customer, reasons[customer.id]) for customer in customers.values()]
 
 
 def _days(now: datetime, since: datetime | None) -> int | None:

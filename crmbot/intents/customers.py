@@ -11,7 +11,7 @@ from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
-from crmbot.store import models, profile, records, tags
+from crmbot.store import models, profile, records, routes, tags
 from crmbot.text import EMAIL, normalise_phone
 
 router = Router()
@@ -95,14 +95,20 @@ async def add_customer(ctx: Context, intent: Intent) -> list[Reply]:
         if held:
             slots = {**intent.slots, "name": name, "company": company, "emails": emails, "phones": phones}
             return await duplicates.ask(ctx, held, slots)
-    customer = await ctx.create(
-        models.Customer(
-            team_id=ctx.team.id, name=name, company=company, emails=emails, phones=phones, owner_id=ctx.member.id,
-            status="lead", created_at=ctx.now, updated_at=ctx.now, rev=0,
-        )
+    row = models.Customer(
+        team_id=ctx.team.id, name=name, company=company, emails=emails, phones=phones, owner_id=None,
+        status="lead", created_at=ctx.now, updated_at=ctx.now, rev=0,
     )
-    replies = [ctx.reply("customer_added", customer=customer)]
-    replies += await auto_followups.follow_up(ctx, auto_followups.NEW_LEAD, customer, ctx.member)
+    # the team's routing rules pick the owner (audited with the customer, so undone with it);
+    # with no rule for them, whoever added them owns them
+    routed = await routes.assignee_for(ctx.session, ctx.team.id, row)
+    row.owner_id = routed or ctx.member.id
+    customer = await ctx.create(row)
+    assignee = (await records.members_by_id(ctx.session, ctx.team.id)).get(routed) if routed not in (None, ctx.member.id) else None
+    if assignee is not None:
+        await ctx.tell(assignee.id, "customer_assigned", customer=customer, adder=ctx.member)
+    replies = [ctx.reply("customer_added", customer=customer, assignee=assignee)]
+    replies += await auto_followups.follow_up(ctx, auto_followups.NEW_LEAD, customer, assignee or ctx.member)
     follow_on = intent.slots.get("then")
     if follow_on:
         then = Intent(follow_on, ctx.locale, {**slot_json.from_json(intent.slots.get("then_slots") or {}), "customer_id": customer.id})

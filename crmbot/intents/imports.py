@@ -54,6 +54,14 @@ def _report(ctx: Context, template: str, name: str, report: Report, contact: str
     return ctx.reply(template, name=name, report=report, skips=report.skips[:SHOWN_SKIPS], contact=contact)
 
 
+async def _done(ctx: Context, name: str, report: Report, contact: str | None = None) -> list[Reply]:
+    """The import's report; members the team's routing rules gave new customers hear it in their chat."""
+    for member_id, count in sorted(report.routed.items()):
+        if member_id != ctx.member.id:
+            await ctx.tell(member_id, "import_assigned", name=name, count=count)
+    return [_report(ctx, "import_done", name, report, contact=contact)]
+
+
 @router.intent("import_upload")
 async def import_upload(ctx: Context, intent: Intent) -> list[Reply]:
     attachment = ctx.attachment
@@ -76,7 +84,7 @@ async def import_upload(ctx: Context, intent: Intent) -> list[Reply]:
                 return await _ask_first(ctx, attachment, contact, lookalikes)
         if report.rows <= HANDFUL or attachment.contact:
             report = await _run(ctx, attachment.name, attachment.data)
-            return [_report(ctx, "import_done", attachment.name, report, contact=contact)]
+            return await _done(ctx, attachment.name, report, contact=contact)
     except UnreadableFile as problem:
         return [ctx.reply("import_refused", problem=problem.code, **{"name": attachment.name, **problem.values})]
     upload_id = await uploads.keep(ctx.session, ctx.team.id, ctx.member.id, attachment.name, attachment.data, ctx.now)
@@ -124,7 +132,7 @@ async def import_confirm(ctx: Context, intent: Intent) -> list[Reply]:
         report = await _run(ctx, name, data)
     except UnreadableFile as problem:  # read fine for the preview; a change of vocabulary since could do it
         return [ctx.reply("import_refused", problem=problem.code, **{"name": name, **problem.values})]
-    return [_report(ctx, "import_done", name, report, contact=intent.slots.get("contact"))]
+    return await _done(ctx, name, report, contact=intent.slots.get("contact"))
 
 
 @router.intent("import_cancel")

@@ -69,7 +69,7 @@ class Funnel:
     conversion: dict[str, float | None]  # stage -> share that went on to the next stage
     open_share: dict[str, float]  # open deals now, share at each stage
     customer_share: dict[str, float]  # customers by status
-    days_in_stage: dict[str, float | None]  # median days a deal spends at each open stage
+    days_in_stage: dict[str, float | None]  # mean days a deal spent at each open stage, over the stays that ended
     win_rate: float | None  # of the deals closed in the period
     average_won: Money  # per currency
     won: int = 0
@@ -133,8 +133,9 @@ async def funnel(session: Session, team_id: int, since: datetime, until: datetim
     for deal in deals:
         changes = history.get(deal.id, [])
         for change, after in zip(changes, [*changes[1:], None]):
-            if change.to_stage in OPEN:
-                ended = after.changed_at if after is not None else (deal.closed_at or now)
+            # a stay still going has no length yet: counting it so far would pull the mean down
+            ended = after.changed_at if after is not None else deal.closed_at
+            if change.to_stage in OPEN and ended is not None:
                 durations[change.to_stage].append((ended - change.changed_at).total_seconds() / 86400)
     closed = [d for d in deals if d.closed_at is not None and since <= d.closed_at < until and d.stage in ("won", "lost")]
     won = [d for d in closed if d.stage == "won"]
@@ -146,7 +147,7 @@ async def funnel(session: Session, team_id: int, since: datetime, until: datetim
         reached={s: reached[s] for s in [*OPEN, "won", "lost"]}, conversion=conversion,
         open_share={s: (open_now[s] / total_open if total_open else 0.0) for s in OPEN},
         customer_share={s: n / customer_count for s, n in statuses.items()} if customer_count else {},
-        days_in_stage={s: (statistics.median(durations[s]) if durations[s] else None) for s in OPEN},
+        days_in_stage={s: (statistics.fmean(durations[s]) if durations[s] else None) for s in OPEN},
         win_rate=len(won) / len(closed) if closed else None,
         average_won={c: sum(v, Decimal(0)) / len(v) for c, v in sizes.items()},
         won=len(won), lost=len(closed) - len(won),

@@ -88,21 +88,28 @@ def in_one_currency(data: dict, rates: Rates | None) -> dict:
     return {**data, "rates": rates}
 
 
-async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
-    """A summary's numbers for [since, until): the team's, or one member's (`owner`)."""
-    members = await records.members_by_id(session, team_id)
+async def open_pipeline(session: Session, team_id: int, owner: int | None) -> dict[str, dict]:
+    """The open deals by stage: how many, and their value per currency (the team's, or `owner`'s)."""
     pipeline: dict[str, dict] = {s: {"count": 0, "values": defaultdict(Decimal)} for s in models.OPEN_STAGES}
     for stage, currency, count, minor in await records.pipeline(session, team_id, owner):
         pipeline[stage]["count"] += count
         if minor:
             pipeline[stage]["values"][currency or ""] += Decimal(minor) / 100
+    return pipeline
+
+
+async def gather(session: Session, team_id: int, owner: int | None, since: datetime, until: datetime, now: datetime) -> dict:
+    """A summary's numbers for [since, until): the team's, or one member's (`owner`)."""
+    members = await records.members_by_id(session, team_id)
+    pipeline = await open_pipeline(session, team_id, owner)
     closed = await records.closed_deals(session, team_id, since, until, owner)
     counts = await records.interaction_counts(session, team_id, since, until, owner)
     activity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (member_id, kind), n in counts.items():
         activity[members[member_id].name if member_id in members else "?"][kind] += n
-    new_complaints = await records.complaints_since(session, team_id, since, until)
-    open_complaints = await records.open_complaints(session, team_id)
+    # a rep's own: the complaints they handle (see `records.handled_by`)
+    new_complaints = await records.complaints_since(session, team_id, since, until, handler_id=owner)
+    open_complaints = await records.open_complaints(session, team_id, handler_id=owner)
     overdue = await records.pending_followups(session, team_id, owner, now)
     customers = await records.customers_by_id(session, team_id, {d.customer_id for d in closed})
     return {

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.i18n import Formats, I18n
-from crmbot.intents import insights, summary
-from crmbot.messages import Chart
+from crmbot.intents import analysis, insights, summary
+from crmbot.intents.context import offer
+from crmbot.messages import Chart, Reply
 from crmbot.store import models, records
 
 MORNING = "morning"
@@ -182,11 +183,26 @@ async def weekly_values(session: AsyncSession, member: models.Member, now: datet
         "new_complaints": await records.complaints_since(session, team_id, since),
         "open_complaints": await records.open_complaints(session, team_id),
         "overdue": dict(sorted(overdue.items())), "failed": failed or 0,
+        "at_risk": (await analysis.risk_reasons(session, team_id, risk, now))[:WEEKLY_RISKS],
+        # for the chart: the open pipeline by stage, in one currency when the team set rates
+        **summary.in_one_currency({"pipeline": await summary.open_pipeline(session, team_id, None)}, insights.Rates.of(team)),
     }
 
 
+def weekly_risk_replies(i18n: I18n, session: AsyncSession, member: models.Member, values: dict, now: datetime) -> list[Reply]:
+    """The top customers at risk, one message each with the buttons "who's at risk" offers: log
+    a call, follow up tomorrow. The buttons are the manager's, kept in `session`'s transaction."""
+    out = []
+    for customer, reasons in values["at_risk"]:
+        buttons = offer(session, member, now, analysis.risk_buttons(i18n, member.locale, customer))
+        text = i18n.render(member.locale, "at_risk_customer", member.timezone, customer=customer, reasons=reasons)
+        out.append(Reply(text, buttons=buttons, kind="at_risk_customer", team_id=member.team_id))
+    return out
+
+
 def weekly_chart(i18n: I18n, member: models.Member, values: dict) -> Chart:
-    """The weekly summary's picture: won and lost this week, and each rep's activity."""
+    """The weekly summary's picture: the open pipeline by stage, won and lost this week, and
+    each rep's activity."""
     f, _ = Formats(i18n, member.locale, member.timezone), i18n.translator(member.locale)
     title = _("**Your team's week** (since %(since)s)", since=f.day(values["since"]))  # the template's own words
     return summary.chart(i18n, member.locale, member.timezone, title, values, "weekly-summary.png")

@@ -443,7 +443,8 @@ class ReminderLoop:
             await self._send_digest(by_id[digest.member_id], digest, now, report)
 
     async def _send_digest(self, member: models.Member, digest: digests.DueDigest, now: datetime, report: PassReport) -> None:
-        async with self.db.sessions() as session:
+        risky: list[Reply] = []
+        async with self.db.sessions() as session, session.begin():  # the at-risk buttons' choices are stored
             chat = (await reach.chats_for(session, {member.id}, set(self.senders))).get(member.id)
             if digest.kind == digests.MORNING:
                 template, values = "digest", await digests.morning_values(session, member, now)
@@ -453,13 +454,15 @@ class ReminderLoop:
             reply = Reply(text, kind=template)
             if digest.kind == digests.WEEKLY:
                 reply = replace(reply, chart=digests.weekly_chart(self.i18n, member, values))
+                if chat is not None:
+                    risky = digests.weekly_risk_replies(self.i18n, session, member, values, now)
         reply = await drawn(reply)  # off the event loop, outside the transaction
         retry_at = None
         try:
             if chat is None:
                 raise DeliveryFailed("no chat", permanent=True)
             async with Renewal(self.db, self.lease, self.clock, digests.extend(digest, self.worker)):
-                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [reply]), self.send_timeout)
+                await asyncio.wait_for(self.senders[chat.adapter].send(chat, [reply, *risky]), self.send_timeout)
         except Exception as error:
             # keep the claim until then; a later pass (ours or another worker's) tries again today
             wait = 900.0 if isinstance(error, DeliveryFailed) and error.permanent else self.backoff.delay(

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models as M
+from crmbot.store import models as M, records
 
 
 class DealFacts(NamedTuple):
@@ -122,9 +122,7 @@ async def old_complaints(session: AsyncSession, team_id: int, before: datetime, 
              M.Complaint.created_at < before]
     query = select(M.Complaint)
     if owner_id is not None:
-        theirs = select(M.Customer.id).where(M.Customer.team_id == team_id, M.Customer.owner_id == owner_id)
-        where.append((M.Complaint.assignee_id == owner_id)
-                     | (M.Complaint.assignee_id.is_(None) & M.Complaint.customer_id.in_(theirs)))
+        where.append(records.handled_by(team_id, owner_id))
     rows = list(await session.scalars(query.where(*where).order_by(M.Complaint.created_at, M.Complaint.id).limit(limit)))
     total = await session.scalar(select(func.count()).select_from(M.Complaint).where(*where))
     return rows, total or 0

@@ -68,10 +68,20 @@ async def lock_customer_deals(session: AsyncSession, team_id: int, customer_id: 
     )
 
 
-async def open_complaints(session: AsyncSession, team_id: int, customer_id: int | None = None) -> list[M.Complaint]:
+def handled_by(team_id: int, member_id: int):
+    """A rep's complaints: assigned to them, or assigned to nobody and about a customer of theirs."""
+    theirs = select(M.Customer.id).where(M.Customer.team_id == team_id, M.Customer.owner_id == member_id)
+    return (M.Complaint.assignee_id == member_id) | (M.Complaint.assignee_id.is_(None) & M.Complaint.customer_id.in_(theirs))
+
+
+async def open_complaints(session: AsyncSession, team_id: int, customer_id: int | None = None,
+                          handler_id: int | None = None) -> list[M.Complaint]:
+    """The team's open complaints, or one customer's; only those `handler_id` handles when given."""
     query = select(M.Complaint).where(M.Complaint.team_id == team_id, M.Complaint.deleted_at.is_(None), M.Complaint.status == "open")
     if customer_id is not None:
         query = query.where(M.Complaint.customer_id == customer_id)
+    if handler_id is not None:
+        query = query.where(handled_by(team_id, handler_id))
     return list(await session.scalars(query.order_by(M.Complaint.created_at, M.Complaint.id)))
 
 
@@ -148,10 +158,13 @@ async def closed_deals(session: AsyncSession, team_id: int, since: datetime, unt
     return list(await session.scalars(query.order_by(M.Deal.closed_at)))
 
 
-async def complaints_since(session: AsyncSession, team_id: int, since: datetime, until: datetime | None = None) -> list[M.Complaint]:
+async def complaints_since(session: AsyncSession, team_id: int, since: datetime, until: datetime | None = None,
+                           handler_id: int | None = None) -> list[M.Complaint]:
     query = select(M.Complaint).where(M.Complaint.team_id == team_id, M.Complaint.deleted_at.is_(None), M.Complaint.created_at >= since)
     if until is not None:
         query = query.where(M.Complaint.created_at < until)
+    if handler_id is not None:
+        query = query.where(handled_by(team_id, handler_id))
     return list(await session.scalars(query))
 
 

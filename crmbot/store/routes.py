@@ -7,9 +7,11 @@ routing at the same moment hand out two different turns, never the same one twic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import phonenumbers
 from sqlalchemy import func, select, update
@@ -71,8 +73,58 @@ async def get(session: AsyncSession, team_id: int, route_id: int) -> models.Rout
     return await session.scalar(select(R).where(R.team_id == team_id, R.id == route_id, R.deleted_at.is_(None)))
 
 
+# the languages whose country names an address may use, and names people write that CLDR does not
+ADDRESS_LANGUAGES = ("en", "cs", "sl", "zh", "cy", "az")
+COUNTRY_ALIASES = {"czech republic": "CZ", "ceska republika": "CZ", "uk": "GB", "great britain": "GB", "england": "GB",
+                   "wales": "GB", "scotland": "GB", "cymru": "GB", "usa": "US", "united states of america": "US",
+                   "slovenija": "SI", "deutschland": "DE", "osterreich": "AT", "prc": "CN"}
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    """Folded country name, in each of our languages (CLDR, through Babel) -> ISO code."""
+    from babel import Locale
+
+    names = dict(COUNTRY_ALIASES)
+    for code in ADDRESS_LANGUAGES:
+        for territory, name in Locale.parse(code).territories.items():
+            if len(territory) == 2 and territory.isalpha():
+                names.setdefault(fold(name), territory)
+    return names
+
+
+def country_code(value: str) -> str | None:
+    """The ISO code a rule's country names: a code ("cz") or a name in one of our languages."""
+    names = _country_names()
+    if len(value.strip()) == 2 and value.strip().upper() in set(names.values()):
+        return value.strip().upper()
+    return names.get(fold(value).strip(" ."))
+
+
+def country_in_address(address: str | None) -> str | None:
+    """The country an address names, read from its end ("…, 110 00 Praha 1, Czechia",
+    "…\n1000 Ljubljana\nSlovenija") or, in Chinese, from its start ("中国上海市…")."""
+    if not address or not address.strip():
+        return None
+    names = _country_names()
+    parts = [p for p in (fold(part).strip(" .") for part in re.split(r"[,\n;]", address)) if p]
+    for part in reversed(parts[-2:]):
+        bare = re.sub(r"[\d\-]+", " ", part).split()  # "1000 slovenija": the postcode is no name
+        # (no bare two-letter codes: "Springfield, IL" is in Illinois, not Israel)
+        if part in names:
+            return names[part]
+        if " ".join(bare) in names:
+            return names[" ".join(bare)]
+    if has_cjk(address):
+        text = fold(address).replace(" ", "")
+        return next((code for name, code in sorted(names.items(), key=lambda n: -len(n[0]))
+                     if has_cjk(name) and text.startswith(name)), None)
+    return None
+
+
 def country_of(customer: models.Customer) -> str | None:
-    """Where a customer is, from their first phone number that says (+420 -> CZ)."""
+    """Where a customer is: from their first phone number that says (+420 -> CZ), else from
+    their address ("…, Czechia")."""
     for phone in customer.phones or ():
         try:
             region = phonenumbers.region_code_for_number(phonenumbers.parse(str(phone), None))
@@ -80,7 +132,7 @@ def country_of(customer: models.Customer) -> str | None:
             continue
         if region and region != "ZZ":
             return region
-    return None
+    return country_in_address(getattr(customer, "address", None))
 
 
 STEM_FROM = 5  # a word this long also matches with another ending: "invoices" / "invoice", "faktury" / "fakturu"
