@@ -8,12 +8,14 @@ from functools import lru_cache
 
 import phonenumbers
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # letters written without spaces between words (Han, kana, Hangul): matched as substrings
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _CJK_RUN = re.compile(f"[{CJK}]+")
+# an e-mail address; Chinese written right against it is not part of it ("邮箱改成wang@x.cn")
+_EMAIL_CHAR = rf"(?:(?![{CJK}])[\w-])"
+EMAIL = re.compile(rf"(?:{_EMAIL_CHAR}|[.+])+@{_EMAIL_CHAR}+(?:\.{_EMAIL_CHAR}+)+")
 # "d.o.o.", "s.r.o.", "e.g.": single letters joined by dots are one word ("doo"), as typed without them
 _DOTTED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){2,}[^\W\d_]?(?![^\W\d_])")
 # letters that do not decompose into base + accent under NFKD

@@ -46,7 +46,7 @@ async def test_a_held_email_asks_is_this_x_and_yes_keeps_one_record_with_the_new
     before = await customer_count(demo)
     [asked] = await alice.send("new customer Petr Dvorak, PETR@dvorakstavby.cz, +420 608 999 000")
     assert asked.kind == "customer_same" and "Petr Dvořák (Dvořák Stavby)" in asked.text and "the same e-mail address" in asked.text
-    assert [b.label for b in asked.buttons] == ["✅ Yes, it's Petr Dvořák (Dvořák Stavby)", "➕ No, add a new customer", "Cancel"]
+    assert [b.label for b in asked.buttons] == ["✅ Yes, it's Petr Dvořák (Dvořák Stavby)", "➕ No, a different person: add them", "Cancel"]
     assert await customer_count(demo) == before  # asked, not added
 
     used, card = await alice.press(asked.buttons[0])
@@ -117,7 +117,7 @@ def test_the_terminal_chat_asks_with_numbers_and_a_number_answers(demo_file):
     assert chat.exit_code == 0, chat.output
     question = chat.output.split("someone I already have?", 1)[1]
     assert "Jana Nováková (Beta Logistics) — the same e-mail address" in question
-    assert "[1] ✅ Yes, it's Jana Nováková (Beta Logistics)" in question and "[2] ➕ No, add a new customer" in question
+    assert "[1] ✅ Yes, it's Jana Nováková (Beta Logistics)" in question and "[2] ➕ No, a different person: add them" in question
     assert "[3] Cancel" in question and "Kept Jana Nováková (Beta Logistics), no second record." in question
     listed = json.loads(runner.invoke(cli, ["export", "--db", db]).output)["customers"]
     assert [c["name"] for c in listed].count("Jana Nováková") == 1 and "Jana Novakova" not in [c["name"] for c in listed]

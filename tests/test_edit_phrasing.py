@@ -80,7 +80,7 @@ CASES = [
     ('zh', '把华信的单子改名为华信云迁移二期', 'edit_deal', '张伟 (上海华信科技)', {'title': '华信云迁移二期'}),
     ('cy', 'newid ffôn Rhys Evans i +44 29 2018 1111', 'edit_customer', 'Rhys Evans (Evans Hire)', {'field': 'phone', 'value': '+44 29 2018 1111'}),
     ('cy', 'e-bost newydd Rhys Evans: rhys@newydd.co.uk', 'add_note', 'Rhys Evans (Evans Hire)', {'field': 'email', 'value': 'rhys@newydd.co.uk'}),
-    ('cy', 'mae Rhys Evans yn gwsmer nawr', 'add_note', 'Rhys Evans (Evans Hire)', {'field': 'status', 'value': 'customer'}),
+    ('cy', 'mae Rhys Evans yn gwsmer nawr', 'edit_customer', 'Rhys Evans (Evans Hire)', {'field': 'status', 'value': 'customer'}),
     ('cy', 'mae pen-blwydd Rhys Evans ar 12 Mawrth', 'add_note', 'Rhys Evans (Evans Hire)', {'field': 'birthday', 'month': 3, 'day': 12}),
     ('cy', 'mae Rhys Evans yn chwarae golff', 'add_note', 'Rhys Evans (Evans Hire)', {'field': 'hobby', 'value': 'golff'}),
     ('cy', 'gwraig Rhys Evans yw Megan', 'add_note', 'Rhys Evans (Evans Hire)', {'field': 'family', 'value': 'Megan', 'detail': 'wife'}),

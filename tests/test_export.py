@@ -63,7 +63,7 @@ def test_the_json_export_keeps_its_shape(demo_db):
                                       "lost_reason", "competitor", "created_at", "updated_at", "closed_at", "deleted_at", "source_ref",
                                       "amount"]  # source_ref: the id an imported deal had in the app it came from
     assert list(data["followups"][0]) == ["id", "team_id", "customer_id", "member_id", "due_at", "note", "state", "created_at",
-                                          "deleted_at", "delivered_at", "late", "every_year", "fact_id"]
+                                          "deleted_at", "delivered_at", "late", "every_year", "fact_id", "deal_id"]
     assert isinstance(data["deals"][0]["amount"], float) and data["followups"][0]["due_at"].endswith("+00:00")
 
 

@@ -214,7 +214,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
     "fact_needs_day": {"customer": customer(), "kind": "birthday", "occasion": "birthday"},
     "yearly_set": {"customer": customer(), "occasion": "birthday", "followup": FOLLOWUP, "already": True},
     "deal_changed": {"deal": deal(), "customer": customer(), "changes": [NS(label="Amount", old="€50,000.00", new="€60,000.00")]},
-    "deal_deleted": {"deal": deal(), "customer": customer()},
+    "deal_deleted": {"deal": deal(), "customer": customer(), "cancelled": 2},
     "deal_close_how": {"deal": deal(), "customer": customer()},
     "deal_pick": {"customer": None, "deals": [deal()] * 3},
     "deal_edit_what": {"deal": deal(), "customer": customer()},

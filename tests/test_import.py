@@ -366,3 +366,78 @@ def test_the_key_index_finds_every_holder_of_a_key_before_and_after_merging(monk
         index.add(key, customer_id)  # merges on the way, twice
     assert index.find("e:a@x.cz") == [3, 7, 12] and index.find("e:b@x.cz") == [9]
     assert index.find("n:jan\x1facme") == [7] and index.find("e:nobody@x.cz") == [] and len(index) == 7
+
+
+def test_an_import_a_few_rows_at_a_time_finds_the_rows_of_earlier_batches_and_shows_its_progress(db, tmp_path, monkeypatch):
+    """Batches of two and a key index merging every three keys: what a 100,000-row file does
+    with batches of 2,000, in six rows."""
+    from crmbot import importer
+    from crmbot.importer import import_file
+    from crmbot.imports import keys
+    from crmbot.store import teams
+    from crmbot.store.db import open_database
+    from tests.conftest import NOW
+
+    monkeypatch.setattr(importer, "BATCH", 2)
+    monkeypatch.setattr(keys, "MERGE_AT", 3)
+    path = tmp_path / "batches.csv"
+    path.write_text("Name,Company,Email,Phone,Owner\n"
+                    "Eva Malá,Malá Pekárna,eva@mala.cz,,Alice Smith\n"
+                    "Jan Novák,Acme,,+420 777 000 111,\n"
+                    "Eva Malá,,EVA@mala.cz,+420 777 555 999,\n"  # the next batch: Eva by her e-mail
+                    ",,nobody@x.cz,,\n"  # no name: reported, the rest go on
+                    "Jan Novák,Acme,jan@acme.cz,,\n"  # Jan by his name at his firm
+                    "Petr Dvořák,,,777 000 111,Bob Jones\n", encoding="utf-8")  # Jan's phone, as a Czech writes it
+    result = run("import", str(path), "--db", db, "--region", "CZ")
+    assert result.exit_code == 0, result.output
+    assert "2 added, 2 updated, 2 skipped" in result.output and "row 5: no name" in result.output
+    assert "row 7: already held as Jan Novák (Acme), nothing new" in result.output
+    assert "importing" not in result.output  # no progress bar where the output is not a terminal
+    people = held(db)
+    assert sorted(people) == ["Eva Malá", "Jan Novák"]
+    assert people["Eva Malá"]["phones"] == ["+420777555999"] and people["Eva Malá"]["owner_id"] == members(db)["Alice Smith"]
+    assert people["Jan Novák"]["emails"] == ["jan@acme.cz"] and people["Jan Novák"]["owner_id"] is None
+
+    async def again() -> tuple[list[int], str]:
+        database = open_database(db)
+        try:
+            async with database.sessions() as session, session.begin():
+                team = await teams.the_only_team(session)
+                shown: list[int] = []
+                report = await import_file(session, team, path, NOW, region="CZ", progress=shown.append)
+                return shown, f"{report.added} added, {report.updated} updated, {report.skipped} skipped"
+        finally:
+            await database.close()
+
+    shown, summary = asyncio.run(again())
+    assert summary == "0 added, 0 updated, 6 skipped" and held(db) == people
+    assert shown == [2, 3, 1]  # each batch's rows read, the nameless one with the second: a bar ends full
+
+
+def test_imports_running_at_once_leave_the_garbage_collector_as_they_found_it(db):
+    """Two chats' imports at once: the collector is quietened while either runs, then set back."""
+    import gc
+
+    from crmbot.importer import import_file
+    from crmbot.store import teams
+    from crmbot.store.db import open_database
+    from tests.conftest import NOW
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    async def both() -> None:
+        database = open_database(db)
+        try:
+            async def one(path: Path) -> None:
+                async with database.sessions() as session, session.begin():
+                    team = await teams.the_only_team(session)
+                    await import_file(session, team, path, NOW, progress=lambda n: seen.append(gc.get_threshold()))
+
+            await asyncio.gather(one(DATA / "hubspot-contacts.csv"), one(DATA / "pipedrive-people.csv"))
+        finally:
+            await database.close()
+
+    asyncio.run(both())
+    assert seen and all(threshold[0] >= 20_000 for threshold in seen)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -83,6 +83,9 @@ async def test_customers_by_status_and_tag_a_rep_sees_theirs_and_nobodys(alice, 
     assert "Petra Dvořáková (Kvetiny Petra)" in names and "Jon Smyth (Smyth Outdoor)" in names
     assert "Cerys Thomas (Thomas Design)" not in names  # Alice's
     assert all(" · lead" in line for line in lines(leads))
+    [prospects] = await alice.send("customers who are prospects")
+    assert prospects.kind == "list_customers" and lines(prospects)
+    assert all(" · prospect" in line for line in lines(prospects)) and "Sarah Connor (Cyberdyne)" in prospects.text
     [all_leads] = await alice.send("list leads")
     assert len(lines(all_leads)) == 10 and "· nobody's" in all_leads.text
 
@@ -187,6 +190,9 @@ PHRASES = [
     ("en", "open complaints", "list", {"what": "complaints"}),
     ("en", "customers tagged vip", "list", {"what": "customers", "tags": ["vip"]}),
     ("en", "show my leads", "list", {"what": "customers", "status": "lead", "scope": "mine"}),
+    ("en", "customers who are prospects", "list", {"what": "customers", "status": "prospect"}),
+    ("en", "customers with status lead", "list", {"what": "customers", "status": "lead"}),
+    ("en", "show churned customers", "list", {"what": "customers", "status": "churned"}),
     ("en", "agenda for tomorrow", "agenda", {"period": "tomorrow"}),
     ("cs", "ukaž obchody ve vyjednávání", "list", {"what": "deals", "stage": "negotiation"}),
     ("cs", "moje obchody", "list", {"what": "deals", "scope": "mine"}),
@@ -194,6 +200,8 @@ PHRASES = [
     ("cs", "otevřené stížnosti", "list", {"what": "complaints"}),
     ("cs", "zákazníci se štítkem vip", "list", {"what": "customers", "tags": ["vip"]}),
     ("cs", "ukaž moje leady", "list", {"what": "customers", "status": "lead", "scope": "mine"}),
+    ("cs", "zákazníci ve stavu potenciální zákazník", "list", {"what": "customers", "status": "prospect"}),
+    ("cs", "ukaž potenciální zákazníky", "list", {"what": "customers", "status": "prospect"}),
     ("cs", "co mám zítra", "agenda", {"period": "tomorrow"}),
     ("sl", "pokaži posle v pogajanjih", "list", {"what": "deals", "stage": "negotiation"}),
     ("sl", "moji posli", "list", {"what": "deals", "scope": "mine"}),
@@ -201,6 +209,8 @@ PHRASES = [
     ("sl", "odprte pritožbe", "list", {"what": "complaints"}),
     ("sl", "stranke z oznako vip", "list", {"what": "customers", "tags": ["vip"]}),
     ("sl", "pokaži moje leade", "list", {"what": "customers", "status": "lead", "scope": "mine"}),
+    ("sl", "stranke s statusom potencialna stranka", "list", {"what": "customers", "status": "prospect"}),
+    ("sl", "pokaži potencialne stranke", "list", {"what": "customers", "status": "prospect"}),
     ("sl", "kaj me čaka ta teden", "agenda", {"period": "this_week"}),
     ("zh", "显示谈判中的商机", "list", {"what": "deals", "stage": "negotiation"}),
     ("zh", "我的商机", "list", {"what": "deals", "scope": "mine"}),
@@ -208,6 +218,8 @@ PHRASES = [
     ("zh", "未解决的投诉", "list", {"what": "complaints"}),
     ("zh", "标签为VIP的客户", "list", {"what": "customers", "tags": ["VIP"]}),
     ("zh", "我的线索", "list", {"what": "customers", "status": "lead", "scope": "mine"}),
+    ("zh", "状态为潜在客户的客户", "list", {"what": "customers", "status": "prospect"}),
+    ("zh", "显示潜在客户", "list", {"what": "customers", "status": "prospect"}),
     ("zh", "明天有什么安排", "agenda", {"period": "tomorrow"}),
     ("cy", "dangos bargeinion yn y cam trafod", "list", {"what": "deals", "stage": "negotiation"}),
     ("cy", "fy margeinion", "list", {"what": "deals", "scope": "mine"}),
@@ -215,6 +227,8 @@ PHRASES = [
     ("cy", "cwynion agored", "list", {"what": "complaints"}),
     ("cy", "cwsmeriaid gyda'r tag vip", "list", {"what": "customers", "tags": ["vip"]}),
     ("cy", "dangos fy leads", "list", {"what": "customers", "status": "lead", "scope": "mine"}),
+    ("cy", "cwsmeriaid sy'n ddarpar gwsmeriaid", "list", {"what": "customers", "status": "prospect"}),
+    ("cy", "cwsmeriaid gyda statws lead", "list", {"what": "customers", "status": "lead"}),
     ("cy", "be sy gen i yfory", "agenda", {"period": "tomorrow"}),
     ("az", "danışıqlar mərhələsindəki sövdələşmələri göstər", "list", {"what": "deals", "stage": "negotiation"}),
     ("az", "sövdələşmələrim", "list", {"what": "deals", "scope": "mine"}),
@@ -222,6 +236,8 @@ PHRASES = [
     ("az", "açıq şikayətlər", "list", {"what": "complaints"}),
     ("az", "vip etiketli müştərilər", "list", {"what": "customers", "tags": ["vip"]}),
     ("az", "leadlərimi göstər", "list", {"what": "customers", "status": "lead", "scope": "mine"}),
+    ("az", "potensial müştəriləri göstər", "list", {"what": "customers", "status": "prospect"}),
+    ("az", "statusu lead olan müştərilər", "list", {"what": "customers", "status": "lead"}),
     ("az", "sabah nə var", "agenda", {"period": "tomorrow"}),
 ]
 

@@ -76,6 +76,32 @@ async def test_round_robin_hands_out_turns_once_each_even_at_the_same_moment(dem
     assert sorted(picks) == sorted([ids["Bob"], ids["Alice"]] * 3)
 
 
+async def test_many_new_customers_picked_at_once_take_round_robin_turns_as_one_by_one_would(demo):
+    ids = await member_ids(demo)
+    async with demo.db.sessions() as session, session.begin():
+        team = await teams.team_by_name(session, sample.TEAM)
+        await routes.add(session, team.id, [("source", "web")], [ids["Bob"], ids["Alice"], ids["Admin"]], True, NOW)
+        await routes.add(session, team.id, [("source", "fair")], [ids["Alice"]], False, NOW)
+    customers = [models.Customer(team_id=team.id, name=f"Lead {i}", lead_source=source, phones=[], status="lead")
+                 for i, source in enumerate(["web", "fair", "web", "other", "web", "web", "fair"])]
+    for customer in customers:
+        customer.tags = []
+
+    async def picks(one_by_one: bool) -> list[int | None]:
+        async with demo.db.sessions() as session, session.begin():
+            rules = await routes.Rules.of(session, team.id)
+            if one_by_one:
+                return [await rules.pick(session, customer, tags=[]) for customer in customers]
+            return await rules.pick_many(session, customers)
+
+    bob, alice, admin = ids["Bob"], ids["Alice"], ids["Admin"]
+    # web, fair, web, other, web, web, fair: the web rule's turn advanced once, by four
+    assert await picks(one_by_one=False) == [bob, alice, alice, None, admin, bob, alice]
+    # the next customers carry on where the batch left off, as picking one by one always did
+    assert await picks(one_by_one=True) == [alice, alice, admin, None, bob, alice, alice]
+    assert await picks(one_by_one=False) == [admin, alice, bob, None, alice, admin, alice]
+
+
 async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_complaint(alice, demo, db_url):
     run = CliRunner().invoke
     assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "new-lead", "--after", "2", "--db", db_url])).exit_code == 0

@@ -60,11 +60,15 @@ def parse(
 
 
 def _line_count(path: Path) -> int:
-    """Rows below the header, roughly (for the progress bar): counted in chunks, never all read."""
+    """Rows below the header, or a vCard file's contacts, roughly (for the progress bar):
+    counted in chunks, never all read."""
     if not path.is_file():
         return 0
     with path.open("rb") as stream:
-        return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b"")) - 1)
+        chunks = iter(lambda: stream.read(1 << 20), b"")
+        if path.suffix.lower() in (".vcf", ".vcard"):
+            return sum(chunk.upper().count(b"BEGIN:VCARD") for chunk in chunks)
+        return max(0, sum(chunk.count(b"\n") for chunk in chunks) - 1)
 
 
 class _DryRun(Exception):

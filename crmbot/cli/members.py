@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from crmbot import app as app_module
 from crmbot import membership
@@ -123,7 +123,9 @@ def member_list(
             members = await teams.members_of(session, team_row.id)
             accounts = await teams.identities_of(session, team_row.id)
         rows = [member_json(m, accounts.get(m.id, [])) for m in members]
-        table = Table("ID", "Name", "Role", "Language", "Time zone", "Active", "E-mail", "Accounts", title=team_row.name)
+        # a narrow terminal folds a time zone or an address onto the next line rather than cut it short
+        table = Table("ID", "Name", "Role", "Language", Column("Time zone", overflow="fold"), "Active",
+                      Column("E-mail", overflow="fold"), "Accounts", title=team_row.name)
         for row in rows:
             table.add_row(*cells(row["id"], row["name"], row["role"], row["locale"], row["timezone"],
                                  "yes" if row["active"] else "no", row["email"] or "—",

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.imports.contacts import Contact, e164
-from crmbot.imports.keys import KeyIndex
+from crmbot.imports.keys import MERGE_AT, IdSet, KeyIndex
 from crmbot.store import bulk, models, routes, tags
 from crmbot.store.audit import Actor
 from crmbot.text import fold, fold_many, phone_key
@@ -51,12 +51,16 @@ def contact_keys(emails: list, phones: list, region: str | None) -> list[str]:
     return keys
 
 
-def folded_keys(name_folded: str, company_folded: str, emails: list, phones: list, region: str | None) -> list[str]:
-    """Every key a customer can be found by: e-mails, phones, name at company, name alone, company."""
-    keys = contact_keys(emails, phones, region)
-    keys += [f"n:{name_folded}\x1f{company_folded}", f"o:{name_folded}"]
-    if company_folded:
-        keys.append(f"c:{company_folded}")
+def folded_keys(name_folded: str, company_folded: str, emails: list, phones: list, region: str | None,
+                alone: bool = True, found_by: list[str] | None = None) -> list[str]:
+    """Every key a customer can be found by: e-mails, phones (`found_by`, when known), name at
+    company, and (`alone`: a deal file looks for them so) name alone and company alone."""
+    keys = [*found_by] if found_by is not None else contact_keys(emails, phones, region)
+    keys.append(f"n:{name_folded}\x1f{company_folded}")
+    if alone:
+        keys.append(f"o:{name_folded}")
+        if company_folded:
+            keys.append(f"c:{company_folded}")
     return keys
 
 
@@ -78,26 +82,34 @@ class Held:
         for row in rows:
             self.add(row)
 
-    def add(self, row: Row, key: tuple[str, str] | None = None) -> None:
+    def add(self, row: Row, key: tuple[str, str] | None = None, found_by: list[str] | None = None) -> None:
+        """`found_by`: the keys of the row's e-mails and phones (contact_keys), when known."""
         if row.id is not None:
             self.loaded.add(row.id)
-        for email in row.emails or []:
-            self.by_email.setdefault(str(email).lower(), row)
-        for phone in row.phones or []:
-            if found := phone_of(str(phone), self.region):
-                self.by_phone.setdefault(found, row)
+        if found_by is not None:
+            by_email, by_phone = self.by_email, self.by_phone
+            for found in found_by:
+                (by_email if found[0] == "e" else by_phone).setdefault(found[2:], row)
+        else:
+            for email in row.emails or []:
+                self.by_email.setdefault(str(email).lower(), row)
+            for phone in row.phones or []:
+                if found := phone_of(str(phone), self.region):
+                    self.by_phone.setdefault(found, row)
         self._unnamed.append((row, key or getattr(row, "key", None)))
 
     @property
     def by_name(self) -> dict[tuple[str, str], Row]:
         if self._unnamed:
             waiting, self._unnamed = self._unnamed, []
-            # held customers by id (the first held wins a name, however they were read in), then new ones
-            waiting.sort(key=lambda pair: (pair[0].id is None, pair[0].id or 0))
+            if len(waiting) > 1:
+                # held customers by id (the first held wins a name, however they were read in), then new ones
+                waiting.sort(key=lambda pair: (pair[0].id is None, pair[0].id or 0))
             bare = [row for row, key in waiting if key is None]
-            folded = zip(fold_many([row.name for row in bare]), fold_many([row.company or "" for row in bare]))
-            for row, key in zip(bare, folded):
-                row.key = key
+            if bare:
+                folded = zip(fold_many([row.name for row in bare]), fold_many([row.company or "" for row in bare]))
+                for row, key in zip(bare, folded):
+                    row.key = key
             for row, key in waiting:
                 key = key or row.key
                 if key not in self._by_name:
@@ -106,6 +118,15 @@ class Held:
                     if key[1]:
                         self.by_company[key[1]].append(row)
         return self._by_name
+
+    def by_keys(self, found_by: list[str]) -> Row | None:
+        """by_contact, given the contact's keys (contact_keys: its e-mails', then its phones')."""
+        by_email, by_phone = self.by_email, self.by_phone
+        for found in found_by:
+            row = (by_email if found[0] == "e" else by_phone).get(found[2:])
+            if row is not None:
+                return row
+        return None
 
     def by_contact(self, contact: Contact) -> Row | None:
         """The customer holding one of the contact's e-mails, else one of its phones."""
@@ -117,9 +138,10 @@ class Held:
                 return self.by_phone[found]
         return None
 
-    def find(self, contact: Contact, key: tuple[str, str] | None) -> Row | None:
-        """By e-mail, phone, then name at the company (`key`: folded, or None to fold here)."""
-        found = self.by_contact(contact)
+    def find(self, contact: Contact, key: tuple[str, str] | None, found_by: list[str] | None = None) -> Row | None:
+        """By e-mail, phone, then name at the company (`key`: folded, or None to fold here;
+        `found_by`: the contact's keys, when known)."""
+        found = self.by_contact(contact) if found_by is None else self.by_keys(found_by)
         if found is not None:
             return found
         namesake = self.by_name.get(key or name_key(contact.name, contact.company))
@@ -139,13 +161,15 @@ class Held:
 
 
 class Book:
-    def __init__(self, session: AsyncSession, team: models.Team, actor: Actor, now: datetime, region: str | None, rev: int) -> None:
+    def __init__(self, session: AsyncSession, team: models.Team, actor: Actor, now: datetime, region: str | None, rev: int,
+                 alone: bool = True) -> None:
         self.session, self.team, self.actor, self.now, self.region, self.rev = session, team, actor, now, region, rev
+        self.alone = alone  # customers indexed by name alone and company alone too (deal files look them up so)
         self.fallback_owner: int | None = None  # who owns a new customer neither the file nor a routing rule gives one
         self.routed: Counter[int] = Counter()  # new customers the team's routing rules gave each member
         self.index = KeyIndex()
         self.floor = 0  # customers above this id were added by this import
-        self.matched: set[int] = set()  # customers held before that a row of this import was about
+        self.matched = IdSet(0)  # customers held before that a row of this import was about
         self.new: list[Row] = []  # this batch's new customers, not written yet
         self.changed: dict[int, Row] = {}  # this batch's changed customers (held), by id
         self.tagging: dict[int, list[str]] = {}  # this batch's new tags of customers held before, by id
@@ -155,32 +179,34 @@ class Book:
         self.now_text = now.isoformat()
 
     async def open(self) -> None:
-        """Index the team's customers: a few bytes each, read a page at a time, sorted once."""
+        """Index the team's customers: a few bytes a key, read a page at a time, merged into the
+        sorted index every MERGE_AT keys (so the index is never held twice over, unsorted)."""
         self.floor = await bulk.max_id(self.session, models.Customer)
+        self.matched = IdSet(self.floor)
         hashes, ids = array("q"), array("q")
         async for partition in bulk.customer_contacts(self.session, self.team.id):
             names = fold_many([name or "" for _, name, _, _, _ in partition])
             companies = fold_many([company or "" for _, _, company, _, _ in partition])
             for (customer_id, _, _, emails, phones), name, company in zip(partition, names, companies):
-                for key in folded_keys(name, company, emails, phones, self.region):
+                for key in folded_keys(name, company, emails, phones, self.region, self.alone):
                     hashes.append(hash(key))
                     ids.append(customer_id)
+            if len(hashes) >= MERGE_AT:
+                self.index.extend(hashes, ids)
+                hashes, ids = array("q"), array("q")
         if hashes:
             self.index.extend(hashes, ids)
 
     # -- a batch --------------------------------------------------------------------------------
 
     def lookup_keys(self, name: str, company: str | None, emails: list[str], phones: list[str]) -> list[str]:
-        return folded_keys(fold(name), fold(company or ""), emails, phones, self.region)
+        return folded_keys(fold(name), fold(company or ""), emails, phones, self.region, self.alone)
 
     async def load(self, keys: list[str], held: Held | None = None) -> Held:
         """The held customers any of these keys may name, in full, ready for rows to find
         (added to `held`, when given, unless read in already)."""
         held = held or Held([], self.region)
-        ids: set[int] = set()
-        for key in keys:
-            ids.update(self.index.find(key))
-        ids -= held.loaded
+        ids = self.index.find_many(keys) - held.loaded
         rows = [Row(**values) for values in await bulk.rows_by_id(self.session, models.Customer, self.team.id, ids)
                 if values["deleted_at"] is None] if ids else []
         carried = await tags.of_customers(self.session, self.team.id, [row.id for row in rows]) if rows else {}
@@ -192,9 +218,11 @@ class Book:
             held.add(row)
         return held
 
-    def add(self, contact: Contact, owner_id: int | None, key: tuple[str, str] | None = None) -> Row:
+    def add(self, contact: Contact, owner_id: int | None, key: tuple[str, str] | None = None,
+            found_by: list[str] | None = None) -> Row:
         """A customer to add at the batch's end: plain values until then, so rows about the same
-        person may still merge into it. `key`: its name and company folded, when known."""
+        person may still merge into it. `key`: its name and company folded, when known;
+        `found_by`: the keys of its e-mails and phones, when known."""
         row = Row(
             id=None, team_id=self.team.id, name=contact.name, company=contact.company, emails=contact.emails,
             phones=contact.phones, address=contact.address, website=contact.website,
@@ -202,13 +230,15 @@ class Book:
             preferred_channel=contact.preferred_channel, status=contact.status or "lead",
             owner_id=contact.owner_id or owner_id, created_at=self.now, updated_at=self.now, deleted_at=None,
             rev=self.rev, touched=True, before=None, key=key or name_key(contact.name, contact.company),
-            tags=[])  # tags are no column: linked once the customer has its id
+            tags=[], found_by=found_by)  # tags are no column: linked once the customer has its id
         self.new_tags(row, contact)
         self.new.append(row)
         return row
 
     def new_tags(self, row: Row, contact: Contact) -> list[str]:
         """The row's tags the customer does not carry yet, noted to be linked when the batch is written."""
+        if not contact.tags:
+            return []
         have = {fold(t) for t in row.tags}
         new = [t for t in dict.fromkeys(contact.tags) if fold(t) not in have]
         row.tags = [*row.tags, *new]
@@ -223,6 +253,7 @@ class Book:
             row.before = bulk.json_ready(current)
         for name, value in changes.items():
             setattr(row, name, value)
+        row.found_by = None  # its e-mails or phones may have changed: their keys are made again
         if "company" in changes or row.key is None:
             row.key = name_key(row.name, row.company)
         row.updated_at, row.rev = self.now, self.rev
@@ -241,8 +272,8 @@ class Book:
         unowned = [row for row in self.new if row.owner_id is None]
         if unowned:
             rules = await routes.Rules.of(self.session, self.team.id)
-            for row in unowned:
-                row.owner_id = await rules.pick(self.session, row, tags=row.tags)
+            for row, owner_id in zip(unowned, await rules.pick_many(self.session, unowned)):
+                row.owner_id = owner_id
                 if row.owner_id is not None:
                     self.routed[row.owner_id] += 1
                 else:
@@ -251,7 +282,7 @@ class Book:
         values = [self.customers.row(vars(row), fixed) for row in self.new]
         ids = await bulk.insert_rows(self.session, models.Customer, values)
         entries = []
-        add, region, now_text = self.index.add, self.region, self.now_text
+        add, region, now_text, alone = self.index.add_many, self.region, self.now_text, self.alone
         for row, customer_id, inserted in zip(self.new, ids, values):
             row.id = customer_id
             # the audit's "after", as audit.snapshot writes it: the values just inserted, read as Python values
@@ -261,8 +292,7 @@ class Book:
                      "owner_id": row.owner_id, "status": row.status, "created_at": now_text, "updated_at": now_text,
                      "deleted_at": None, "rev": row.rev}
             entries.append(("create", customer_id, None, after))
-            for key in folded_keys(row.key[0], row.key[1], row.emails, row.phones, region):
-                add(key, customer_id)
+            add(folded_keys(row.key[0], row.key[1], row.emails, row.phones, region, alone, row.found_by), customer_id)
         updates = []
         for row in self.changed.values():
             current = {c.key: getattr(row, c.key) for c in models.Customer.__table__.columns}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import phonenumbers
 
@@ -22,6 +23,7 @@ LIMITS = {"name": 300, "first_name": 300, "middle_name": 300, "last_name": 300, 
 _PLAIN = re.compile(r"\s*\+[\d\s.-]+")
 _NOT_DIGIT = re.compile(r"\D")
 _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values in one cell, " ::: " apart
+_HAS_SPLIT = re.compile(r"[:;,/\n]")  # a cell that may hold several numbers
 _TAG_SPLIT = re.compile(r":::|[;,\n]")  # "vip; trade fair", "vip, hot", Google's " ::: "
 MAX_TAG = 60
 # groups contact apps give everyone (Google's vCard CATEGORIES): not the team's tags
@@ -81,14 +83,16 @@ class Owners:
         return self.exact.get(first) or self.by_word.get(folded) or self.by_word.get(first)
 
 
+@lru_cache(maxsize=8192)  # a file repeats its firms' switchboards; a few hundred kB at most
 def e164(raw: str, region: str | None) -> str:
     """E.164 for a number written with its country code, or valid in the team's region; else
     as written: "(336) 222-7000" is no Czech number, and guessing would make it wrong."""
-    international = raw.lstrip().startswith(("+", "00"))
-    if raw.lstrip().startswith("+") and _PLAIN.fullmatch(raw):
+    stripped = raw.lstrip()
+    if stripped[:1] == "+" and _PLAIN.fullmatch(raw):
         digits = _NOT_DIGIT.sub("", raw)
         if 8 <= len(digits) <= 15:  # already international, no trunk "(0)": E.164 is its digits after a +
             return "+" + digits
+    international = stripped.startswith(("+", "00"))
     try:
         number = phonenumbers.parse(raw, region)
         if phonenumbers.is_valid_number(number) or (international and phonenumbers.is_possible_number(number)):
@@ -100,7 +104,7 @@ def e164(raw: str, region: str | None) -> str:
 
 def _joined_name(first: str, middle: str, last: str) -> str:
     parts = [p for p in (first, middle, last) if p]
-    if parts and all(has_cjk(p) for p in parts):
+    if parts and not (first + middle + last).isascii() and all(has_cjk(p) for p in parts):
         return last + middle + first  # 姓 then 名, as the name is written
     return " ".join(parts)
 
@@ -134,16 +138,14 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
             else:
                 found.append((header, value))
     firsts = {key: found[0][1] for key, found in values.items()}
+    first = firsts.get
 
-    def first(key: str) -> str:
-        return firsts.get(key, "")
-
-    name = first("name")
-    last = first("last_name")
+    name = first("name", "")
+    last = first("last_name", "")
     if name and last and fold(last) not in fold(name):
         name = _joined_name(name, "", last)
     elif not name:
-        name = _joined_name(first("first_name"), first("middle_name"), last)
+        name = _joined_name(first("first_name", ""), first("middle_name", ""), last)
     if not name:
         raise BadRow("no_name")
 
@@ -157,7 +159,7 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
     phones: list[str] = []
     keys: set[str] = set()
     for _, value in values.get("phone", ()):
-        for part in _PHONE_SPLIT.split(value):
+        for part in _PHONE_SPLIT.split(value) if _HAS_SPLIT.search(value) else (value,):
             if not part.strip():
                 continue
             phone = e164(part, region)
@@ -177,10 +179,16 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
             if tag:
                 tags.setdefault(fold(tag), tag)
 
+    addresses = values.get("address")
+    if addresses is None:
+        address = None
+    elif len(addresses) == 1:
+        address = addresses[0][1].replace("\n", ", ")
+    else:
+        address = ", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in addresses)) or None
     contact = Contact(
         name=name, company=first("company") or None, emails=emails, phones=phones, tags=list(tags.values()),
-        address=", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in values.get("address", ()))) or None,
-        website=first("website") or None, lead_source=first("lead_source") or None,
+        address=address, website=first("website") or None, lead_source=first("lead_source") or None,
         preferred_channel=first("preferred_channel") or None,
         notes=[v for _, v in values.get("notes", ())],
     )
@@ -190,7 +198,7 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
             contact.status = status
         elif not status:
             notes.append(f"{header}: {value}")  # a status of theirs we have no word for: not lost
-    if owner := first("owner"):
+    if owner := first("owner", ""):
         contact.owner_id = owners.find(owner)
         contact.unknown_owner = None if contact.owner_id else owner
     contact.notes += notes

@@ -1,32 +1,44 @@
 """Which customers hold a key (an e-mail, a phone number, a name at a company), for an import
 of any size in little memory: each key is kept as its 64-bit hash beside the customer's id,
-16 bytes a key, in arrays sorted by hash. A hash only proposes candidates; the rows are then
-read and compared in full, so two keys sharing a hash cannot make a wrong match."""
+16 bytes a key, in numpy arrays sorted by hash. Keys added since the last merge wait in a
+dict of a bounded size (it once grew with the index, to a quarter of it, at ten times the bytes
+a key), and a batch's keys are looked up together, with one binary search of the sorted arrays. A hash only proposes candidates; the rows are then read and compared in full, so
+two keys sharing a hash cannot make a wrong match."""
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from collections.abc import Iterable
 
 import numpy as np
 
-MERGE_AT = 20_000  # keys added since the last merge, kept in a dict until then
+MERGE_AT = 1 << 15  # keys waiting in a dict before they are merged into the sorted arrays (a few MB)
 
 
 class KeyIndex:
     def __init__(self) -> None:
-        self.hashes = array("q")
-        self.ids = array("q")
-        self.recent: dict[int, list[int]] = {}
+        self.hashes = np.empty(0, dtype=np.int64)  # sorted
+        self.ids = np.empty(0, dtype=np.int64)  # the customer holding each hash
+        self.recent: dict[int, list[int]] = {}  # keys added since the last merge
         self.recent_count = 0
 
     def __len__(self) -> int:
         return len(self.hashes) + self.recent_count
 
     def add(self, key: str, customer_id: int) -> None:
-        self.recent.setdefault(hash(key), []).append(customer_id)
-        self.recent_count += 1
-        if self.recent_count >= max(MERGE_AT, len(self.hashes) // 4):
+        self.add_many((key,), customer_id)
+
+    def add_many(self, keys: Iterable[str], customer_id: int) -> None:
+        """Several keys of one customer."""
+        recent = self.recent
+        for key in keys:
+            found = recent.get(hash(key))
+            if found is None:
+                recent[hash(key)] = [customer_id]
+            else:
+                found.append(customer_id)
+            self.recent_count += 1
+        if self.recent_count >= MERGE_AT:
             self.merge()
 
     def extend(self, hashes: array, ids: array) -> None:
@@ -35,14 +47,29 @@ class KeyIndex:
 
     def find(self, key: str) -> list[int]:
         """The ids holding `key` (or a key of the same hash), smallest first."""
-        wanted = hash(key)
-        found: list[int] = []
-        at = bisect_left(self.hashes, wanted)
-        while at < len(self.hashes) and self.hashes[at] == wanted:
-            found.append(self.ids[at])
-            at += 1
-        found += self.recent.get(wanted, ())
-        return sorted(set(found))
+        return sorted(self.find_many([key]))
+
+    def find_many(self, keys: list[str]) -> set[int]:
+        """The ids holding any of `keys` (or keys of the same hashes): one binary search of the
+        sorted arrays for all of them."""
+        found: set[int] = set()
+        if not keys:
+            return found
+        hashes = list(map(hash, keys))
+        if len(self.hashes):
+            wanted = np.array(hashes, dtype=np.int64)
+            low = np.searchsorted(self.hashes, wanted, "left")
+            high = np.searchsorted(self.hashes, wanted, "right")
+            hit = high > low
+            for start, end in zip(low[hit].tolist(), high[hit].tolist()):
+                found.update(self.ids[start:end].tolist())
+        if self.recent:
+            get = self.recent.get
+            for wanted_hash in hashes:
+                ids = get(wanted_hash)
+                if ids is not None:
+                    found.update(ids)
+        return found
 
     def merge(self) -> None:
         if not self.recent:
@@ -53,8 +80,27 @@ class KeyIndex:
         self._merge_arrays(hashes, ids)
 
     def _merge_arrays(self, hashes: np.ndarray, ids: np.ndarray) -> None:
-        all_hashes = np.concatenate([np.frombuffer(self.hashes, dtype=np.int64), hashes]) if len(self.hashes) else hashes
-        all_ids = np.concatenate([np.frombuffer(self.ids, dtype=np.int64), ids]) if len(self.ids) else ids
-        order = np.lexsort((all_ids, all_hashes))
-        self.hashes = array("q", all_hashes[order].tobytes())
-        self.ids = array("q", all_ids[order].tobytes())
+        """Sort the new keys, then insert them where they belong: one pass over the sorted
+        arrays, not a sort of everything."""
+        order = np.argsort(hashes, kind="stable")
+        hashes, ids = hashes[order], ids[order]  # copies: nothing of the caller's is kept
+        if not len(self.hashes):
+            self.hashes, self.ids = hashes, ids
+            return
+        at = np.searchsorted(self.hashes, hashes, "right")
+        self.hashes = np.insert(self.hashes, at, hashes)
+        self.ids = np.insert(self.ids, at, ids)
+
+
+class IdSet:
+    """A set of the ids up to `top`, a byte each: the customers held before an import that its
+    rows were about, without a Python int and a hash slot for every one."""
+
+    def __init__(self, top: int) -> None:
+        self.marks = bytearray(top + 1)
+
+    def add(self, customer_id: int) -> None:
+        self.marks[customer_id] = 1
+
+    def __contains__(self, customer_id: int) -> bool:
+        return 0 <= customer_id < len(self.marks) and self.marks[customer_id] == 1

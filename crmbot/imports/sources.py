@@ -163,7 +163,7 @@ def _csv_rows(reader, headers: list[str], name: str, encoding: str) -> Iterator[
         except UnicodeDecodeError as error:
             raise UnreadableFile("bad_encoding", name=name, row=row_number + 1, encoding=encoding) from error
         row_number += 1
-        if not any(v.strip() for v in values):
+        if not "".join(values).strip():  # a blank line, or only delimiters
             continue
         pairs = list(zip(headers, values))
         if len(values) > len(headers):  # values past the last header: kept, under a header saying so

@@ -120,17 +120,20 @@ async def at_risk(ctx: Context, intent: Intent) -> list[Reply]:
                        more=max(0, len(ordered) - RISK_BUTTONS - RISK_NAMED))
     replies = [header]
     for customer in ordered[:RISK_BUTTONS]:
-        buttons = await ctx.buttons(risk_buttons(ctx.i18n, ctx.locale, customer))
+        buttons = await ctx.buttons(risk_buttons(ctx.i18n, ctx.locale, customer, why[customer.id]))
         replies.append(ctx.reply("at_risk_customer", customer=customer, reasons=why[customer.id], buttons=buttons))
     return replies
 
 
-def risk_buttons(i18n: I18n, code: str, customer: models.Customer) -> list[tuple[str, str, dict]]:
+def risk_buttons(i18n: I18n, code: str, customer: models.Customer, reasons: list[dict] = ()) -> list[tuple[str, str, dict]]:
     """What a customer at risk is offered with, in the member's language: log a call (the next
-    message is what was said), or a follow-up tomorrow 9:00."""
+    message is what was said), or a follow-up tomorrow 9:00 — about the deal, when one stalled
+    deal is why they are at risk (deleting that deal cancels it)."""
+    stalled = [r["deal_id"] for r in reasons if r.get("kind") == "deal" and r.get("deal_id") is not None]
+    about = {"deal_id": stalled[0]} if len(stalled) == 1 else {}
     return [(i18n.string(code, "button.log_a_call"), "log_call", {"customer_id": customer.id, "ask": True}),
             (i18n.string(code, "button.follow_up_tomorrow"), "remind",
-             {"customer_id": customer.id, "how": "tomorrow", "text": i18n.string(code, "risk.follow_up_note")})]
+             {"customer_id": customer.id, "how": "tomorrow", "text": i18n.string(code, "risk.follow_up_note"), **about})]
 
 
 async def risk_reasons(session: Session, team_id: int, risk: insights.AtRisk, now: datetime,
@@ -148,7 +151,8 @@ async def risk_reasons(session: Session, team_id: int, risk: insights.AtRisk, no
     for deal, since in risk.stalled_deals:
         if deal.customer_id in people:
             customers[deal.customer_id] = people[deal.customer_id]
-            reasons.setdefault(deal.customer_id, []).append({"kind": "deal", "since": since, "what": deal.title, "stage": deal.stage})
+            reasons.setdefault(deal.customer_id, []).append({"kind": "deal", "since": since, "what": deal.title, "stage": deal.stage,
+                                                                   "deal_id": deal.id})
     for customer, last in risk.quiet_customers:
         customers[customer.id] = customer
         reasons.setdefault(customer.id, []).append({"kind": "quiet", "since": last, "days": _days(now, last)})

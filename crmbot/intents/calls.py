@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents import customer_edits, prompts
+from crmbot.intents import customer_edits, deal_links, prompts
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -40,6 +40,7 @@ async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
             models.FollowUp(
                 team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, due_at=due,
                 note=summary, state="pending", created_at=ctx.now, attempts=0, late=False,
+                deal_id=await deal_links.deal_meant(ctx, intent, customer),
             )
         )
     return [ctx.reply("logged", kind=kind, customer=customer, interaction=interaction, followup=followup)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
 from crmbot.i18n import Formats, Language
 from crmbot.intents import slots as slot_json
@@ -12,7 +14,7 @@ from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
 from crmbot.messages import Card, Reply
 from crmbot.store import models, profile, records, routes, tags
-from crmbot.text import EMAIL, normalise_phone
+from crmbot.text import EMAIL, fold, has_cjk, normalise_phone, words
 
 router = Router()
 
@@ -24,7 +26,7 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
     """The customer card: contact, owner, last interactions, open deals, complaints, next follow-up."""
     team_id = ctx.team.id
     members = await records.members_by_id(ctx.session, team_id)
-    interactions = await records.recent_interactions(ctx.session, team_id, customer.id)
+    interactions = [_as_said(i, customer) for i in await records.recent_interactions(ctx.session, team_id, customer.id)]
     deals = await records.open_deals(ctx.session, team_id, customer.id)
     complaints = await records.open_complaints(ctx.session, team_id, customer.id)
     followup = await records.next_followup(ctx.session, team_id, customer.id)
@@ -45,6 +47,47 @@ async def card(ctx: Context, customer: models.Customer) -> Reply:
         channel=profile_view.channel(ctx, customer.preferred_channel), profile=profile_view.profile_lines(ctx, facts),
         phones=[profile_view.phone(p) for p in customer.phones or ()],
     )
+
+
+@dataclass(frozen=True)
+class Said:
+    """An interaction as the card shows it: what was said, not the message that logged it."""
+
+    happened_at: datetime
+    kind: str
+    member_id: int | None
+    summary: str
+
+
+# where a message that logs a call turns from whom it was with to what was said
+LEAD_IN = re.compile(r"\s*[,;:—–]\s*|\s+-\s+|\s*[，；：]\s*")
+NAME_STEM = 4  # a name inflected keeps this much of itself ("Novákovi", "Kučerové")
+
+
+def _as_said(interaction: models.Interaction, customer: models.Customer) -> Said:
+    """"called jana novakova, wants a quote by friday" is shown as "Wants a quote by friday":
+    the words before the first comma (or colon, dash) that name the customer are how the call
+    was logged, not what was said on it."""
+    summary = interaction.summary or ""
+    head, sep, rest = _split_once(summary)
+    if sep and rest.strip() and _names(head, customer):
+        rest = rest.strip()
+        summary = rest[:1].upper() + rest[1:]
+    return Said(interaction.happened_at, interaction.kind, interaction.member_id, summary)
+
+
+def _split_once(text: str) -> tuple[str, str, str]:
+    match = LEAD_IN.search(text)
+    return (text[:match.start()], match.group(0), text[match.end():]) if match else (text, "", "")
+
+
+def _names(head: str, customer: models.Customer) -> bool:
+    said = fold(head)
+    name = fold(customer.name)
+    if has_cjk(name):
+        return name in said
+    heard = words(said)
+    return any(h.startswith(n[:NAME_STEM]) for n in words(name) if len(n) >= 3 for h in heard)
 
 
 @router.intent("find_customer")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import dateparser
 
 from crmbot.i18n import Language
+from crmbot.intents import days
 from crmbot.text import CJK, fold
 
 DEFAULT_HOUR = 9  # a day with no time named means the start of the working day
@@ -272,6 +273,15 @@ def extract(language: Language, text: str, now: datetime, tz: str, fallback: Lan
         if dom is not None:
             taken.append(dom.span())
             day = _next_day_of_month(base.date(), int(dom.group("d")))
+
+    if day is None:
+        # "10 Rhag", "Dekabrın 1-də", "12. prosince": a day of a month named in words, the
+        # next such day (Babel's month names of the language, in all their forms)
+        named = next((d for d in days.named(language, text) if not any(s < d.span[1] and d.span[0] < e for s, e in taken)), None)
+        if named is not None and (found := _valid(base.date(), named.day, named.month, str(named.year) if named.year else None)) is not None:
+            day = found
+            taken.append(named.span)
+            odd = abs(day - base.date()) > FAR
 
     tod = _time_of_day(language, text, taken)
     if tod is None and fallback is not None and fallback is not language:

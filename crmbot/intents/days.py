@@ -91,11 +91,11 @@ def read(language: Language, folded: str) -> Day | None:
         if day is not None:
             found.append(day)
             break
-    found.extend(_named(language, folded))
+    found.extend(named(language, folded))
     return min(found, key=lambda d: d.span[0]) if found else None
 
 
-def _named(language: Language, folded: str) -> list[Day]:
+def named(language: Language, folded: str) -> list[Day]:
     """"12 March", "12th of March", "March 12", "12. března", "12fed o Fawrth", with a year after."""
     _, _, months = month_names(language)
     found = []

@@ -87,7 +87,11 @@ async def delete_deal(ctx: Context, intent: Intent) -> list[Reply]:
     if not ownership.may_change_deal(ctx.member, deal):
         return [await not_yours(ctx, deal.title, deal.owner_id)]
     await ctx.update(deal, deleted_at=ctx.now)  # soft: undo clears it again
-    return [ctx.reply("deal_deleted", deal=deal, customer=customer)]
+    # its open follow-ups go with it, in the same change: undo brings them back with the deal
+    cancelled = await records.open_followups_of_deal(ctx.session, ctx.team.id, deal.id)
+    for followup in cancelled:
+        await ctx.update(followup, state="cancelled")
+    return [ctx.reply("deal_deleted", deal=deal, customer=customer, cancelled=len(cancelled))]
 
 
 async def _deal(ctx: Context, intent: Intent) -> tuple[models.Deal, models.Customer] | Asked:

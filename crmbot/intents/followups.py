@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crmbot.intents import periods, yearly_reminders
+from crmbot.intents import deal_links, periods, yearly_reminders
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.lists import PAGE, paged, pager, shown
 from crmbot.intents.parse import Intent
@@ -42,6 +42,7 @@ async def remind(ctx: Context, intent: Intent) -> list[Reply]:
         models.FollowUp(
             team_id=ctx.team.id, customer_id=customer.id if customer else None, member_id=ctx.member.id, due_at=due,
             note=note, state="pending", created_at=ctx.now, attempts=0, late=False,
+            deal_id=await deal_links.deal_meant(ctx, intent, customer),
         )
     )
     return [ctx.reply("reminder_set", followup=followup, customer=customer)]

@@ -99,7 +99,7 @@ async def _query(ctx: Context, intent: Intent) -> dict[str, Any] | list[Reply]:
     return query
 
 
-def _names(first: str, word: str) -> bool:
+def names_first(first: str, word: str) -> bool:
     """Whether a word is this first name, also as other languages inflect it ("obchody Boba",
     "Aliciny obchody"): the name, or a word a few letters longer starting like it."""
     stem = first[:max(3, len(first) - 1)]
@@ -115,8 +115,8 @@ async def _member_named(ctx: Context, mention: str) -> tuple[models.Member, set[
         name = words(fold(member.name))
         if not member.active or not name:
             continue
-        if any(_names(name[0], w) for w in said):
-            return member, {w for w in said if w in name or _names(name[0], w)}
+        if any(names_first(name[0], w) for w in said):
+            return member, {w for w in said if w in name or names_first(name[0], w)}
     return None
 
 

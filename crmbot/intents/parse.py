@@ -121,6 +121,9 @@ class _Vocabulary:
     # `[intent_patterns.<intent>]`: a sentence's shape that names an intent ("leads … go to …"),
     # a regular expression over the folded text; a match adds its weight
     shapes: tuple[tuple[re.Pattern, str, float], ...] = ()
+    # a count of thousands with more after it: "12 min bes yuz" (12 500), "1万5千" (15 000)
+    compound: re.Pattern | None = None
+    multiplier_values: dict[str, float] = field(default_factory=dict)
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -135,6 +138,44 @@ def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
     joiners = "|".join(re.escape(fold(j)) for j in table.get("and", [])) or "(?!)"
     after = "|".join(re.escape(m) for m in sorted(multipliers, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{word})(?:\s+(?:(?:{joiners})\s+)?(?:{word}))*(?=\s+(?:{after})(?!\w))"), values
+
+
+def _compound(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
+    """A number read with its multiplier and then more of it, spelled out or in digits, from
+    `[multipliers]`, `[number_words]` and `[numerals]`: "12 min bes yuz manat" (a run of number
+    words read as "12 min" before), "4 mil dau gant", "1万5千美金" (numerals read as digits)."""
+    multipliers = {fold(k): float(v) for k, v in language.data.get("multipliers", {}).items()
+                   if isinstance(v, (int, float)) and v >= 100 and (len(fold(k)) > 1 or has_cjk(fold(k)))}
+    if not multipliers:
+        return None, {}
+    table = language.data.get("number_words", {})
+    values = {fold(k): float(v) for k, v in table.get("values", {}).items()}
+    joiners = "|".join(re.escape(fold(j)) for j in table.get("and", [])) or "(?!)"
+    mult = "|".join(re.escape(m) for m in sorted(multipliers, key=len, reverse=True))
+    word = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True)) or "(?!)"
+    cjk = "|".join(re.escape(m) for m in sorted(multipliers, key=len, reverse=True) if has_cjk(m)) or "(?!)"
+    run = rf"(?:{word})(?:\s+(?:(?:{joiners})\s+)?(?:{word}))*"
+    spaced = rf"(?<![\w.,])(?P<n>\d+|{run})\s+(?P<mult>{mult})\s+(?:(?:{joiners})\s+)?(?P<rest>(?:{word})(?:\s+(?:(?:{joiners})\s+)?(?:{word}))*)(?!\w)(?!\s+(?:{mult})(?!\w))"
+    unspaced = rf"(?<![\d.,])(?P<cn>\d+)(?P<cmult>{cjk})(?P<crest>\d+)(?P<csmall>{cjk})"
+    return re.compile(f"{spaced}|{unspaced}"), {**multipliers, **values}
+
+
+def _compound_value(match: re.Match, values: dict[str, float], spelled: dict[str, float]) -> str:
+    """The whole amount in digits ("12 min bes yuz" -> "12500"), when what follows the
+    multiplier is less than it; otherwise the text as it was."""
+    if match.group("n") is not None:
+        big = values[match.group("mult")]
+        rest = match.group("rest")
+        small = float(_spelled_value(rest, spelled))
+        count = match.group("n")
+        total = (int(count) if count.isdigit() else float(_spelled_value(count, spelled))) * big + small
+    else:
+        big, unit = values[match.group("cmult")], values[match.group("csmall")]
+        small = int(match.group("crest")) * unit
+        total = int(match.group("cn")) * big + small
+    if not 0 < small < big:
+        return match.group(0)
+    return f"{total:g}" if total < 1e15 else match.group(0)
 
 
 def _spelled_value(run: str, values: dict[str, float]) -> str:
@@ -205,7 +246,7 @@ def _vocabulary(language: Language) -> _Vocabulary:
     shapes = tuple((re.compile(pattern), intent, float(weight))
                    for intent, table in language.data.get("intent_patterns", {}).items() for pattern, weight in table.items())
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
-                       *_counts(language), *_spelled(language), shapes)
+                       *_counts(language), *_spelled(language), shapes, *_compound(language))
 
 
 def _number(word: str, values: dict[str, int]) -> int:
@@ -227,6 +268,8 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
         folded = vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
     if vocab.numerals is not None:
         folded = vocab.numerals.sub(lambda m: str(_number(m.group(0), vocab.numeral_values)), folded)
+    if vocab.compound is not None:
+        folded = vocab.compound.sub(lambda m: _compound_value(m, vocab.multiplier_values, vocab.spelled_values), folded)
     if vocab.count_phrases is not None:
         folded = vocab.count_phrases.sub(lambda m: vocab.count_phrase_values[m.group(0)], folded)
     if vocab.counts is not None:
@@ -651,6 +694,9 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
     found = [(m.group("tag"), m.span()) for m in HASHTAG.finditer(folded)]
     for pattern in language.compiled.get("tag" if intent in TAGGING else "tagged", []):
         matches = [(m.group("tag"), m.span("tag")) for m in pattern.finditer(folded) if m.group("tag")]
+        if intent == "list":
+            # "show vip customers" names a tag; "show churned customers", "show my customers" do not
+            matches = [(tag, span) for tag, span in matches if not _list_word(language, english, tag)]
         if matches:
             found += matches
             break
@@ -678,6 +724,18 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
     stage = spans.get("stage")
     if stage and any(s < stage[1] and stage[0] < e for s, e in (spans.get("closing", (0, 0)), spans.get("what", (0, 0)))):
         slots.pop("stage")
+
+
+LIST_TABLES = ("statuses", "scope", "lists", "closing", "periods", "stages")
+
+
+def _list_word(language: Language, english: Language, word: str) -> bool:
+    """Whether a word read where a list names its tag is a word of the list itself: a status,
+    whose, what is listed, a period or stage, or any word of the language's vocabulary."""
+    vocab = _vocabulary(language)
+    if word in vocab.single or word in vocab.stopwords:
+        return True
+    return any(_phrase_in(lang, table, word, typos=False)[0] is not None for lang in (language, english) for table in LIST_TABLES)
 
 
 _TYPED_WORD = re.compile(r"[^\W_][\w-]*")
@@ -800,8 +858,10 @@ def _nominative(token: str, endings: tuple[tuple[str, str], ...]) -> str:
     locale's `[name_endings]` lists case endings that no name ends with in its base form; the
     stem left is close enough to the name for the fuzzy index."""
     for ending, base in endings:
-        if token.endswith(ending) and len(token) - len(ending) >= MIN_STEM:
-            return token[: len(token) - len(ending)] + base
+        if token.endswith(ending):
+            stem = token[: len(token) - len(ending)]
+            # the longest ending that fits is the one: "evou" is Eva (ev-ou), never "evo-u"
+            return stem + base if len(stem) >= MIN_STEM or (len(stem) >= 2 and len(ending) >= 2 and len(stem + base) >= MIN_STEM) else token
     return token
 
 

@@ -194,7 +194,7 @@ def weekly_risk_replies(i18n: I18n, session: AsyncSession, member: models.Member
     a call, follow up tomorrow. The buttons are the manager's, kept in `session`'s transaction."""
     out = []
     for customer, reasons in values["at_risk"]:
-        buttons = offer(session, member, now, analysis.risk_buttons(i18n, member.locale, customer))
+        buttons = offer(session, member, now, analysis.risk_buttons(i18n, member.locale, customer, reasons))
         text = i18n.render(member.locale, "at_risk_customer", member.timezone, customer=customer, reasons=reasons)
         out.append(Reply(text, buttons=buttons, kind="at_risk_customer", team_id=member.team_id))
     return out

@@ -303,6 +303,8 @@ class FollowUp(Base):
     # year's is written beside it; `fact_id` is the birthday or anniversary it is about
     every_year: Mapped[str | None] = mapped_column(String(5), nullable=True)
     fact_id: Mapped[int | None] = mapped_column(ForeignKey("customer_facts.id"), nullable=True)
+    # the deal a follow-up is about, when it is about one: deleting the deal cancels it
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), nullable=True, index=True)
 
 
 class AuditEntry(Base):

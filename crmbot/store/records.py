@@ -94,6 +94,15 @@ async def next_followup(session: AsyncSession, team_id: int, customer_id: int) -
     )
 
 
+async def open_followups_of_deal(session: AsyncSession, team_id: int, deal_id: int) -> list[M.FollowUp]:
+    """The follow-ups about a deal still to be reminded of: what deleting the deal cancels."""
+    return list(await session.scalars(
+        select(M.FollowUp)
+        .where(M.FollowUp.team_id == team_id, M.FollowUp.deal_id == deal_id, M.FollowUp.deleted_at.is_(None), M.FollowUp.state == "pending")
+        .order_by(M.FollowUp.due_at, M.FollowUp.id)
+    ))
+
+
 async def pending_followups(session: AsyncSession, team_id: int, member_id: int | None, until: datetime) -> list[M.FollowUp]:
     query = select(M.FollowUp).where(
         M.FollowUp.team_id == team_id, M.FollowUp.deleted_at.is_(None), M.FollowUp.state == "pending", M.FollowUp.due_at <= until

@@ -196,19 +196,45 @@ class Rules:
             known = getattr(customer, "id", None)
             asks = any(n == "tag" for route in self.routes for n, _ in route.conditions)
             tags = await tagging.of_customer(session, customer.team_id, known) if known is not None and asks else ()
+        return (await self._take_turns(session, [self._rule(entity, customer, complaint, tags)]))[0]
+
+    async def pick_many(self, session: AsyncSession, customers: list) -> list[int | None]:
+        """`pick` for many new customers (each with its `tags`), in order, as picking them one by
+        one would; a round-robin rule's turn is advanced once for all the customers it takes."""
+        return await self._take_turns(session, [self._rule("customer", c, None, c.tags) for c in customers])
+
+    def _rule(self, entity: str, customer, complaint: models.Complaint | None,
+              tags: Collection[str]) -> tuple[models.Route, list[int]] | None:
+        """The first rule matching, with its assignees still members."""
         for route in self.routes:
             if route.entity != entity or not all(_holds(n, v, customer, complaint, tags) for n, v in route.conditions):
                 continue
             assignees = [m for m in route.assignees if m in self.members]
-            if not assignees:
-                continue  # everyone it names has left: the next rule decides
-            if not route.round_robin or len(assignees) == 1:
-                return assignees[0]
-            turn = await session.scalar(
-                update(R).where(R.id == route.id).values(turn=R.turn + 1).returning(R.turn)
-                .execution_options(synchronize_session=False))
-            return assignees[(turn - 1) % len(assignees)]
+            if assignees:
+                return route, assignees
+            # everyone it names has left: the next rule decides
         return None
+
+    async def _take_turns(self, session: AsyncSession, rules: list[tuple[models.Route, list[int]] | None]) -> list[int | None]:
+        picks: list[int | None] = [None] * len(rules)
+        turns: dict[int, list[int]] = {}  # a round-robin rule's id: the picks it makes, in order
+        for at, found in enumerate(rules):
+            if found is None:
+                continue
+            route, assignees = found
+            if not route.round_robin or len(assignees) == 1:
+                picks[at] = assignees[0]
+            else:
+                turns.setdefault(route.id, []).append(at)
+        for route_id, taken in turns.items():
+            last = await session.scalar(
+                update(R).where(R.id == route_id).values(turn=R.turn + len(taken)).returning(R.turn)
+                .execution_options(synchronize_session=False))
+            for offset, at in enumerate(taken):
+                assignees = rules[at][1]  # type: ignore[index]
+                turn = last - len(taken) + offset + 1  # the turn picking one by one would have returned
+                picks[at] = assignees[(turn - 1) % len(assignees)]
+        return picks
 
 
 async def assignee_for(session: AsyncSession, team_id: int, customer: models.Customer,

@@ -696,6 +696,18 @@ class TeamIndex:
         return positions[ranked]
 
     def search(self, text: str, limit: int = 5, ignore: frozenset[str] = frozenset()) -> list[Match]:
+        found = self._search(text, limit, ignore)
+        if found or not has_cjk(text):
+            return found
+        # nothing holds the characters as typed: a Chinese name typed through a homophone slip
+        # of the input method ("刘阳" for 刘洋, "王方" for 王芳) still sounds the same, so its
+        # pinyin is looked up as a Latin spelling of the name (runs of a name's length, or the
+        # two characters a longer run opens with)
+        sounded = [_pinyin(run if len(run) <= 3 else run[:2]) for run in cjk_runs(fold(text)) if len(run) >= 2]
+        latin = " ".join(forms[len(forms) - 2] for forms in sounded if len(forms) >= 3)
+        return self._search(latin, limit, ignore) if latin else []
+
+    def _search(self, text: str, limit: int, ignore: frozenset[str]) -> list[Match]:
         exact = self.exact(text)
         if exact is not None:
             return exact[:limit]
@@ -889,4 +901,46 @@ class CustomerIndex:
             await asyncio.gather(*list(self._keeping), return_exceptions=True)
 
     async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5) -> list[Match]:
-        return (await self.for_team(session, team_id)).search(text, limit)
+        matches = (await self.for_team(session, team_id)).search(text, limit)
+        if len(matches) > 1 and clear_winner(matches) is None:
+            matches = await _settled_by_deals(session, team_id, text, matches)
+        return matches
+
+
+# a word of a mention beside the name reads as a word of a deal's title when it is this close
+DEAL_WORD_SIMILARITY = 85
+DEAL_WORD_MIN = 3  # shorter words ("s", "na", "de") say nothing about a deal
+
+
+def _deal_word(said: str, title_words: set[str]) -> bool:
+    return any(said == w or (min(len(said), len(w)) >= DEAL_WORD_MIN and (said.startswith(w) or w.startswith(said)))
+               or fuzz.ratio(said, w) >= DEAL_WORD_SIMILARITY for w in title_words if len(w) >= DEAL_WORD_MIN)
+
+
+async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matches: list[Match]) -> list[Match]:
+    """Rivals read from the same name ("Horvat": Luka or Maja) are told apart by what else the
+    mention says: the words of one of their open deals ("Horvat ERP", "Dvořák kamery" for the
+    "site cameras" deal). Exactly one rival's open deal must hold such a word; that rival
+    then leads by more than RIVAL_GAP. Otherwise the matches stay as they were."""
+    best = matches[0]
+    rivals = [m for m in matches if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    if len(rivals) < 2:
+        return matches
+    named = set(words(fold(" ".join(m.span for m in rivals))))
+    said = [w for w in words(fold(text)) if len(w) >= DEAL_WORD_MIN and w not in named and not w.isdigit()]
+    if not said:
+        return matches
+    rows = await session.execute(select(models.Deal.customer_id, models.Deal.title).where(
+        models.Deal.team_id == team_id, models.Deal.deleted_at.is_(None), models.Deal.stage.in_(models.OPEN_STAGES),
+        models.Deal.customer_id.in_([m.customer_id for m in rivals])))
+    titles: dict[int, set[str]] = defaultdict(set)
+    for customer_id, title in rows:
+        titles[customer_id] |= set(words(fold(title or "")))
+    # the rivals' own names and companies are in many titles ("Acme website"): not deal words
+    held = {m.customer_id: titles.get(m.customer_id, set()) - named for m in rivals}
+    hits = [m for m in rivals if any(_deal_word(w, held[m.customer_id]) for w in said)]
+    if len(hits) != 1:
+        return matches
+    chosen = hits[0]
+    lifted = Match(chosen.customer_id, chosen.display, round(best.score + RIVAL_GAP + 1, 1), chosen.span, chosen.exact)
+    return [lifted, *(m for m in matches if m is not chosen)]

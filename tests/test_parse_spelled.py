@@ -1,0 +1,49 @@
+"""Amounts spelled with more after their multiplier, days named by a month word, and the base
+form of names with case endings: the parser alone, no database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crmbot.i18n import I18n
+from crmbot.intents.parse import Parser
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Europe/Prague"))
+
+
+@pytest.fixture(scope="module")
+def parser() -> Parser:
+    return Parser(I18n())
+
+
+@pytest.mark.parametrize(("lang", "text", "amount", "currency"), [
+    ("az", "yeni sövdələşmə Leyla on iki min beş yüz manat", "12500", "AZN"),
+    ("cy", "deal newydd i Ffion Roberts pedair mil dau gant o bunnoedd", "4200", "GBP"),
+    ("zh", "给John Smith建个新的deal吧大概一万五千美金", "15000", "USD"),
+    ("en", "new deal acme twelve thousand five hundred eur", "12500", "EUR"),
+    ("cs", "nový obchod svoboda 80 tisíc na 5 dní", "80000", None),  # the days are no part of the sum
+])
+def test_an_amount_spelled_on_past_its_multiplier_is_read_whole(parser, lang, text, amount, currency):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.slots.get("amount") == Decimal(amount) and intent.slots.get("currency") == currency
+
+
+@pytest.mark.parametrize(("lang", "text", "day"), [
+    ("cy", "atgoffa fi 10 Rhag i yrru pris i Dafydd", date(2026, 12, 10)),
+    ("az", "Dekabrın 1-də Quliyev İnşaata hesab göndərməyi xatırlat", date(2026, 12, 1)),
+    ("az", "Yanvarın 5-də Leylanı təbrik etməyi xatırlat", date(2027, 1, 5)),
+    ("cs", "připomeň v pá poslat Novákové smlouvu", date(2026, 11, 27)),
+    ("sl", "opomni me nasl tedn", date(2026, 11, 30)),
+])
+def test_days_named_by_month_word_or_as_people_shorten_them(parser, lang, text, day):
+    due = parser.parse(text, lang, NOW, "Europe/Prague").slots.get("due")
+    assert due is not None and due.astimezone(NOW.tzinfo).date() == day
+
+
+def test_a_name_takes_its_longest_case_ending_off(parser):
+    # "s Evou" is Eva: the stem left by "-ou" is short, and no shorter ending is tried instead
+    assert parser.parse("update: oběd s Evou z Acme", "cs", NOW, "Europe/Prague").mention.split()[:1] == ["eva"]
