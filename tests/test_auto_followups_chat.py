@@ -13,6 +13,7 @@ from sqlalchemy import select
 from crmbot.i18n import I18n
 from crmbot.store import models
 from tests.conftest import NOW
+from tests.test_routes import follow_ups_after_a_new_lead_and_a_resolution
 
 EXAMPLES = '"every new lead gets a call follow-up in 2 days" · "a resolved complaint gets a check-in call after 7 days"'
 
@@ -49,12 +50,8 @@ async def test_the_rules_said_in_the_chat_make_follow_ups_and_undo_takes_a_rule_
     assert "every new lead gets a follow-up" in saved.text and "2 days" in saved.text
     [saved] = await alice.send("a resolved complaint gets a check-in call after a week")
     assert "7 days" in saved.text
-    added = await alice.send("new customer Karel Malý from Pekárna")
-    assert [r.kind for r in added] == ["customer_added", "reminder_set"]
-    resolved = await alice.send("lucie complaint resolved, reprinted")
-    assert [r.kind for r in resolved] == ["complaint_resolved", "reminder_set"]
+    made = await follow_ups_after_a_new_lead_and_a_resolution(alice, demo)
     async with demo.db.sessions() as session:
-        made = {f.note: f.due_at for f in await session.scalars(select(models.FollowUp).where(models.FollowUp.created_at == NOW))}
         entries = list(await session.scalars(select(models.AuditEntry).where(models.AuditEntry.entity == "team")))
     assert made == {"Call the new lead": NOW + timedelta(days=2), "Check in after the resolved complaint": NOW + timedelta(days=7)}
     assert len(entries) == 2  # each change of the rules is audited

@@ -102,17 +102,23 @@ async def test_many_new_customers_picked_at_once_take_round_robin_turns_as_one_b
     assert await picks(one_by_one=False) == [admin, alice, bob, None, alice, admin, alice]
 
 
-async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_complaint(alice, demo, db_url):
-    run = CliRunner().invoke
-    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "new-lead", "--after", "2", "--db", db_url])).exit_code == 0
-    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "resolved-complaint", "--after", "7",
-                                               "--note", "Check-in call", "--db", db_url])).exit_code == 0
+async def follow_ups_after_a_new_lead_and_a_resolution(alice, demo) -> dict:
+    """Alice adds a lead and resolves Lucie's complaint: each answer must say a follow-up was
+    set; the follow-ups made then, note -> due."""
     added = await alice.send("new customer Karel Malý from Pekárna")
     assert [r.kind for r in added] == ["customer_added", "reminder_set"]
     resolved = await alice.send("lucie complaint resolved, reprinted")
     assert [r.kind for r in resolved] == ["complaint_resolved", "reminder_set"]
     async with demo.db.sessions() as session:
-        made = {f.note: f.due_at for f in await session.scalars(select(models.FollowUp).where(models.FollowUp.created_at == NOW))}
+        return {f.note: f.due_at for f in await session.scalars(select(models.FollowUp).where(models.FollowUp.created_at == NOW))}
+
+
+async def test_a_team_can_ask_for_a_follow_up_after_every_new_lead_and_resolved_complaint(alice, demo, db_url):
+    run = CliRunner().invoke
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "new-lead", "--after", "2", "--db", db_url])).exit_code == 0
+    assert (await asyncio.to_thread(run, cli, ["auto-follow-up", "set", "resolved-complaint", "--after", "7",
+                                               "--note", "Check-in call", "--db", db_url])).exit_code == 0
+    made = await follow_ups_after_a_new_lead_and_a_resolution(alice, demo)
     assert made == {"Call the new lead": NOW + timedelta(days=2), "Check-in call": NOW + timedelta(days=7)}
     [undone] = await alice.send("undo")  # the resolution and its follow-up, one action
     async with demo.db.sessions() as session:
