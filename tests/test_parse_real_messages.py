@@ -306,3 +306,10 @@ async def test_a_call_with_a_follow_up_years_away_asks_and_keeps_nothing(alice, 
     async with demo.db.sessions() as session:
         assert len(list(await session.scalars(select(models.Interaction.id)))) == calls_before
         assert len(list(await session.scalars(select(models.FollowUp.id)))) == followups_before
+
+
+def test_a_day_that_no_month_has_is_no_date_and_no_crash(parser):
+    # "30号" after "2月" once read as day "0"; 30 February is no day at all
+    read = parser.parse("提醒我2月30号给李娜打电话", "zh", NOW, TZ)
+    assert read.name == "remind"
+    assert read.slots.get("due") is None

@@ -63,6 +63,9 @@ class Reading:
     """The model's view of one message: every class with its probability, most likely first."""
 
     ranked: tuple[tuple[str, float], ...]
+    # the intents the model learned from people's messages (the blind corpora); the others it
+    # knows only from the locales' intent words, too few to outvote the rules. Empty: all of them
+    taught: frozenset[str] = frozenset()
 
     @property
     def best(self) -> str:
@@ -81,7 +84,9 @@ class Reading:
         return next((p for name, p in self.ranked if name == intent), 0.0)
 
     def knows(self, intent: str) -> bool:
-        """Whether the model was taught this intent at all (newer intents are the rules' alone)."""
+        """Whether the model learned this intent from messages (newer intents are the rules' alone)."""
+        if self.taught:
+            return intent in self.taught
         return any(name == intent for name, _ in self.ranked)
 
 
@@ -95,6 +100,7 @@ class Classifier:
         self.temperature = float(data["temperature"])
         # feature -> [[class index, weight], ...]: only the weights training kept, used as loaded
         self.weights: dict[str, list[list[float]]] = data["weights"]
+        self.taught = frozenset(data.get("taught", ()))
 
     def scores(self, text: str) -> list[float]:
         """The linear model's score of each class."""
@@ -113,7 +119,7 @@ class Classifier:
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
         ranked = sorted(((name, e / total) for name, e in zip(self.classes, exp)), key=lambda kv: -kv[1])
-        return Reading(tuple(ranked))
+        return Reading(tuple(ranked), self.taught)
 
 
 @lru_cache(maxsize=1)

@@ -342,7 +342,7 @@ def _numeric_date(today: date, match: re.Match) -> date | None:
 
 def _next_day_of_month(today: date, dom: int) -> date | None:
     year, month = today.year, today.month
-    for _ in range(13):
+    for _ in range(13 if dom >= 1 else 0):  # "0." or a digit cut from a longer number is no day
         if dom <= calendar.monthrange(year, month)[1]:
             candidate = date(year, month, dom)
             if candidate >= today:

@@ -122,6 +122,14 @@ def settle(name: str, alternatives: tuple[str, ...], evidence: Evidence, *, stag
     return None
 
 
+def stated_outright(rules_reading: str, evidence: Evidence) -> bool:
+    """Whether the message says, in a fact's own words, something more than a contact detail (a
+    preference, a status, a day, family), and the rules heard nothing else in it (no call word)."""
+    fact = evidence.fact
+    return (rules_reading in FACT_READINGS - {"find_customer"} and fact is not None and fact.strong
+            and fact.field not in facts.CONTACT_FIELDS)
+
+
 def stands(name: str, evidence: Evidence) -> bool:
     """Whether an edit reading the rules gave is borne out by the message."""
     if name == "edit_customer":

@@ -434,6 +434,7 @@ class Parser:
                 language = other
                 name, body, alternatives, lead = self._intent_of(text, language, exclude=edit_readings.EDITS)
         reading = self.classifier.read(text) if self.classifier is not None and not text.startswith("/") else None
+        rules_reading = name
         if reading is not None:
             if self.mode == "model":
                 name, alternatives = reading.best, ()
@@ -441,10 +442,11 @@ class Parser:
                 name, alternatives = combine(name, alternatives, lead, reading)
         commanded = text.startswith("/") and name in edit_readings.EDITS  # "/edit eva phone +420…"
         edits = edit_readings.evidence(language, _normalise(_vocabulary(language), body), body, asked=commanded,
-                                       reading=name, asking=bool(alternatives))
+                                       reading=rules_reading if rules_reading in edit_readings.FACT_READINGS else name,
+                                       asking=bool(alternatives))
         first = (name, alternatives)
         if not text.startswith("/"):
-            name, alternatives = self._edit_reading(text, language, name, alternatives, edits)
+            name, alternatives = self._edit_reading(text, language, name, alternatives, edits, rules_reading)
         slots = self._slots(body, language, name, now, tz, edits)
         if name == "edit_deal" and not text.startswith("/") and not _deal_change_said(slots):
             # a deal named with a change word but nothing to change on it: not an edit after all
@@ -500,10 +502,11 @@ class Parser:
         return best[1] if best else None
 
     def _edit_reading(self, text: str, language: Language, name: str, alternatives: tuple[str, ...],
-                      edits: edit_readings.Evidence) -> tuple[str, tuple[str, ...]]:
+                      edits: edit_readings.Evidence, rules_reading: str = "unknown") -> tuple[str, tuple[str, ...]]:
         """The edit a message asks for, when it does (crmbot/intents/edit_readings.py): the rules'
         own edit reading, when it leads clearly and the message bears it out; or the change the
-        message holds, in place of a reading that would keep nothing else."""
+        message holds, in place of a reading that would keep nothing else. `rules_reading`: what
+        the rules alone read, before the classifier had its say."""
         if not edits.said:
             return name, alternatives
         folded = _normalise(_vocabulary(language), text)
@@ -517,10 +520,14 @@ class Parser:
             outright = ranked[0][0] == "edit_customer" and edits.fact is not None and edits.change and lead > 0
             if lead >= RULES_ALONE_LEAD or outright:
                 return ranked[0][0], ()
-        settled = edit_readings.settle(
-            name, alternatives, edits, stage_said=_phrase_in(language, "stages", folded, typos=False)[0] is not None,
-            opened=_said_as_written(language, "new_deal", folded) >= OPENS, added=_said_as_written(language, "add_customer", folded) >= OPENS,
-        )
+        said = {"stage_said": _phrase_in(language, "stages", folded, typos=False)[0] is not None,
+                "opened": _said_as_written(language, "new_deal", folded) >= OPENS,
+                "added": _said_as_written(language, "add_customer", folded) >= OPENS}
+        settled = edit_readings.settle(name, alternatives, edits, **said)
+        if settled is None and rules_reading != name and edit_readings.stated_outright(rules_reading, edits):
+            # "mae'n well gan Rhys Evans WhatsApp": the rules read the fact's own words; a
+            # classifier that hears "WhatsApp" as a message sent does not outvote them
+            settled = edit_readings.settle(rules_reading, (), edits, **said)
         return (settled, ()) if settled else (name, alternatives)
 
     def _intent_of(self, text: str, language: Language, exclude: frozenset[str] = frozenset()) -> tuple[str, str, tuple[str, ...], float]:

@@ -124,7 +124,13 @@ def fit(examples: list[Example], spec: Spec, c: float = C, corpus_weight: float 
     return columns, model
 
 
-def to_data(columns: dict[str, int], model, spec: Spec, temperature: float, keep: float = KEEP) -> dict:
+def taught(examples: list[Example]) -> list[str]:
+    """The intents people's messages teach (the rest come from the locales' words alone)."""
+    return sorted({e.intent for e in examples if e.source == "corpus"})
+
+
+def to_data(columns: dict[str, int], model, spec: Spec, temperature: float, keep: float = KEEP,
+            taught: list[str] = ()) -> dict:
     weights: dict[str, list[list[float]]] = {}
     coef = model.coef_
     for feature, j in columns.items():
@@ -138,6 +144,7 @@ def to_data(columns: dict[str, int], model, spec: Spec, temperature: float, keep
         "intercept": [round(float(b), DIGITS) for b in model.intercept_],
         "temperature": temperature,
         "weights": weights,
+        "taught": list(taught),
     }
 
 
@@ -154,7 +161,7 @@ def held_out_scores(examples: list[Example], fixed: list[Example], k: int, spec:
     parts = folds(examples, k)
     for i, held in enumerate(parts):
         rest = [e for j, part in enumerate(parts) if j != i for e in part]
-        classifier = Classifier(to_data(*fit(rest + fixed, spec, c), spec, 1.0, keep))
+        classifier = Classifier(to_data(*fit(rest + fixed, spec, c), spec, 1.0, keep, taught(rest + fixed)))
         out += [(example, classifier) for example in held]
     return out
 
@@ -175,7 +182,7 @@ def fit_temperature(scored: list[tuple[Example, list[float], tuple[str, ...]]]) 
 def train(examples: list[Example], spec: Spec = SPEC, c: float = C, keep: float = KEEP, k: int = 5) -> dict:
     held = held_out_scores(examples, [], k, spec, c, keep)
     temperature = fit_temperature([(e, m.scores(e.text), m.classes) for e, m in held])
-    return to_data(*fit(examples, spec, c), spec, round(temperature, 2), keep)
+    return to_data(*fit(examples, spec, c), spec, round(temperature, 2), keep, taught(examples))
 
 
 def report(held: list[tuple[Example, Classifier]]) -> list[str]:
