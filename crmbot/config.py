@@ -29,9 +29,12 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     reminder_poll_seconds: float = 1.0
-    # a reminder loop holds a claimed row this long, renewing it while it sends; after a crash
-    # another worker takes the row once it runs out
-    reminder_lease_seconds: float = 15.0
+    # a reminder loop holds a claimed row this long, renewing it every third of it while it
+    # sends; after a crash another worker takes the row once it runs out. Short, because a worker
+    # that takes a crashed worker's rows can crash too before sending them, and each such crash
+    # costs a whole lease (15 s made reminders 47 s late under kill -9 every 4 s); long enough that
+    # only an event loop stalled for 4 s lets it lapse while a send is in flight.
+    reminder_lease_seconds: float = 6.0
     # longer than the platforms' slowest answer: a send cut short may have been taken already
     send_timeout_seconds: float = 40.0
     rate_limit_per_minute: int = 30

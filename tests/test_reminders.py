@@ -169,13 +169,13 @@ async def test_a_crash_mid_send_leaves_the_short_lease_to_expire_and_the_row_is_
         await crashed
     claimed = await row(app, fid)
     assert claimed.claimed_by == "dies" and claimed.delivered_at is None
-    assert claimed.claim_expires_at == NOW + timedelta(seconds=15)  # the default lease: seconds, not minutes
+    assert claimed.claim_expires_at == NOW + timedelta(seconds=6)  # the default lease: seconds, not minutes
 
     platform = RecordingPlatform()
     survivor = loop_for(app, platform, clock, worker_id="lives")
-    assert (await survivor.run_once(NOW + timedelta(seconds=10))).claimed == 0  # the lease still holds
-    assert await survivor.seconds_to_next(NOW + timedelta(seconds=14, milliseconds=500)) == pytest.approx(0.5)
-    report = await survivor.run_once(NOW + timedelta(seconds=15))
+    assert (await survivor.run_once(NOW + timedelta(seconds=5))).claimed == 0  # the lease still holds
+    assert await survivor.seconds_to_next(NOW + timedelta(seconds=5, milliseconds=500)) == pytest.approx(0.5)
+    report = await survivor.run_once(NOW + timedelta(seconds=6))
     assert report.delivered == [fid] and len(platform.sent) == 1
     assert (await row(app, fid)).claimed_by == "lives"
 
@@ -228,6 +228,41 @@ async def test_a_slow_send_keeps_its_lease_and_a_crashed_one_is_retaken_within_t
     assert [note_of(r) for r in other.reminders()] == ["again-0"]
 
 
+async def test_a_delivery_record_waits_for_the_write_in_progress_never_for_the_writers_queued_behind_it(tmp_path):
+    """SQLite has one writer: a worker catching up on messages after a restart queues them for
+    it, and the record that the platform took a reminder (until it commits, a crash sends that
+    reminder again) goes before all of them; the writers behind it keep their order, and one
+    that gives up waiting leaves the queue."""
+    db = open_database(str(tmp_path / "turns.db"))
+    order: list[str] = []
+    writing = asyncio.Event()
+    done_writing = asyncio.Event()
+
+    async def write(name: str, *, urgent: bool = False, hold: asyncio.Event | None = None) -> None:
+        async with db.writer_turn(urgent=urgent):
+            order.append(name)
+            if hold is not None:
+                writing.set()
+                await hold.wait()
+
+    try:
+        first = asyncio.ensure_future(write("message 1", hold=done_writing))
+        await writing.wait()
+        queued = [asyncio.ensure_future(write(f"message {n}")) for n in (2, 3, 4)]
+        await asyncio.sleep(0)  # they queue up for the writer
+        queued[1].cancel()  # a message whose handling was cancelled while it waited
+        record = asyncio.ensure_future(write("reminder delivered", urgent=True))
+        await asyncio.sleep(0)
+        done_writing.set()
+        await asyncio.gather(first, record, queued[0], queued[2])
+        assert order == ["message 1", "reminder delivered", "message 2", "message 4"]
+        async with db.writer_turn():  # free again
+            order.append("later")
+        assert order[-1] == "later"
+    finally:
+        await db.close()
+
+
 class OneAtATime(RecordingPlatform):
     """Takes each message at once; the send after `hang_from` accepted ones hangs until `hang` is set."""
 
@@ -272,7 +307,7 @@ async def test_no_send_begins_on_a_lease_that_could_not_be_renewed(app, clock):
     platform = OneAtATime(hang_from=0)
     holder = asyncio.ensure_future(loop_for(app, platform, clock, worker_id="slow", concurrency=1).run_once())
     await asyncio.wait_for(platform.hanging.wait(), 10)
-    clock.now = NOW + timedelta(seconds=16)  # past the 15 s lease, no renewal written yet
+    clock.now = NOW + timedelta(seconds=7)  # past the 6 s lease, no renewal written yet
     rival = RecordingPlatform()
     taken = await loop_for(app, rival, clock, worker_id="rival").run_once()
     assert sorted(taken.delivered) == [first, second]

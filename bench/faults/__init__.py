@@ -2,7 +2,8 @@
 platforms and the database failing, hostile HTTP clients.
 
     .venv/bin/python -m bench.faults --cycles 100          # the full run (≥ 100 kills per engine)
-    .venv/bin/python -m bench.faults --cycles 20 --quick   # the short one, for CI
+    .venv/bin/python -m bench.faults --ci                  # the CI run: a and b, 12 kills each, ~2-3 min
+    .venv/bin/python -m bench.faults --cycles 20 --quick   # every scenario, short (~7 min)
     .venv/bin/python -m bench.faults --only a,d            # some scenarios (the control always runs)
 
 crmbot runs as child processes (`crmbot run --telegram --slack`, configured through CRMBOT_*)

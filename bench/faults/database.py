@@ -100,6 +100,16 @@ class Store:
             rows = await session.execute(select(F.note, F.state, F.delivered_at).where(F.note.like("check #9%")))
             return {token: (state, delivered is not None) for note, state, delivered in rows for token in TOKEN.findall(note)}
 
+    async def reminder_rows(self) -> dict[str, dict[str, object]]:
+        """Reminder token -> its row's id, last claimant, attempts and delivery time: to find a
+        reminder in the workers' logs ("reminder <id> delivered …")."""
+        F = models.FollowUp
+        async with self.db.sessions() as session:
+            rows = await session.execute(select(F.note, F.id, F.claimed_by, F.attempts, F.delivered_at)
+                                         .where(F.note.like("check #9%")))
+            return {token: {"id": id_, "claimed_by": by, "attempts": attempts, "delivered_at": str(at)}
+                    for note, id_, by, attempts, at in rows for token in TOKEN.findall(note)}
+
 
 class Postgres:
     """One throwaway server for the PostgreSQL scenarios: a fresh database each, and a way to

@@ -96,7 +96,12 @@ class Figures:
 
     def count_reminders(self, due: Mapping[str, float], sent: Mapping[str, list[float]],
                         states: Mapping[str, tuple[str, bool]], unavailable: list[Interval],
-                        kills: Iterable[float] = ()) -> None:
+                        kills: Iterable[float] = (), *, twice_per_kill: bool = False) -> None:
+        """`twice_per_kill`: the CI run's bound on reminders sent twice, one per kill, instead
+        of the 1% target. A short run has too few reminders for a rate (one duplicate in 60 is
+        1.7%), but a correct crmbot can send twice only the reminder a kill caught between the
+        platform's "ok" and its record, and sends go one at a time: at most one per kill."""
+        kills = list(kills)
         self.reminders = len(due)
         self.reminded = sum(1 for t in due if sent.get(t))
         self.reminders_lost = self.reminders - self.reminded
@@ -116,7 +121,10 @@ class Figures:
         if stray:
             raise HarnessError(f"reminders sent for tokens never due: {sorted(stray)[:5]}")
         self.targets["no reminder lost"] = self.reminders_lost == 0
-        self.targets["≤1% reminders twice"] = self.reminders_twice <= MAX_TWICE * max(1, self.reminded)
+        if twice_per_kill:
+            self.targets["≤1 reminder twice per kill"] = self.reminders_twice <= len(kills)
+        else:
+            self.targets["≤1% reminders twice"] = self.reminders_twice <= MAX_TWICE * max(1, self.reminded)
         self.targets["none >30 s late"] = not self.late or self.late[-1] <= MAX_LATE
 
     @property

@@ -1,6 +1,6 @@
 """Keeping claims alive while the work they protect runs.
 
-A claim's lease is short (15 s by default), so that after a crash its rows are taken again
+A claim's lease is short (6 s by default), so that after a crash its rows are taken again
 within seconds; a send that takes longer (a slow platform) keeps its rows because the holder
 renews the lease while it works, in short transactions of their own."""
 

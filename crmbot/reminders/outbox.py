@@ -254,7 +254,7 @@ class PendingReplies:
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
                 await self._failed(row, now, failure, report)
                 return
-            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+            async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
                 await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
             report.sent.append(row.id)
             if row.adapter not in report.platform_back:  # it is back: the rest of its chats need not wait

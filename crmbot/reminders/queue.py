@@ -8,6 +8,7 @@ conditions it picked on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot.store import models
 
 F = models.FollowUp
+log = logging.getLogger(__name__)
 
 
 def waiting() -> list:
@@ -44,9 +46,10 @@ def reachable_members(platforms: Iterable[str]):
 
 async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
                 platforms: Iterable[str], postgres: bool) -> list[int]:
-    """Take up to `limit` due rows for `worker` until now + lease; returns their ids."""
+    """Take up to `limit` due rows for `worker` until now + lease; returns their ids. Rows taken
+    over from a worker whose lease ran out (it crashed, most likely) are logged."""
     pick = (
-        select(F.id)
+        select(F.id, F.claimed_by, F.claim_expires_at)
         .where(*claimable(now), F.member_id.in_(reachable_members(platforms)))
         .order_by(F.due_at, F.id)
         .limit(limit)
@@ -54,21 +57,25 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     if postgres:
         # Lock the picked rows first, skipping rows another worker is claiming right now; a
         # LIMIT inside `UPDATE … WHERE id IN (…)` may be re-evaluated by the planner and take more.
-        ids = list((await session.scalars(pick.with_for_update(of=F, skip_locked=True))).all())
-        if not ids:
-            return []
-        target = F.id.in_(ids)
-    else:
-        # SQLite has one writer: this single statement picks and claims atomically
-        target = F.id.in_(pick.scalar_subquery())
+        pick = pick.with_for_update(of=F, skip_locked=True)
+    # on SQLite (one writer) the UPDATE re-checks what the pick saw, so no row is taken twice
+    picked = (await session.execute(pick)).all()
+    if not picked:
+        return []
     result = await session.execute(
         update(F)
-        .where(target, *claimable(now))
+        .where(F.id.in_([row.id for row in picked]), *claimable(now))
         .values(claimed_by=worker, claim_expires_at=now + lease)
         .returning(F.id)
         .execution_options(synchronize_session=False)
     )
-    return sorted(result.scalars().all())
+    ids = sorted(result.scalars().all())
+    taken_over = [row for row in picked if row.id in ids and row.claim_expires_at is not None]
+    if taken_over:
+        log.info("reminder(s) %s taken over: the lease of %s ran out %.1f s ago",
+                 ",".join(str(row.id) for row in taken_over), ",".join(sorted({str(row.claimed_by) for row in taken_over})),
+                 max((now - row.claim_expires_at).total_seconds() for row in taken_over))
+    return ids
 
 
 async def renew(session: AsyncSession, *, worker: str, followup_id: int, until: datetime) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,33 +58,79 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+class Turns:
+    """One writer at a time, in arrival order, but an urgent writer goes before every writer
+    still waiting (never before the one writing). Belongs to one event loop."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self._urgent: deque[asyncio.Future] = deque()
+        self._normal: deque[asyncio.Future] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return sum(not f.done() for f in (*self._urgent, *self._normal))
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if not self.busy and not self.waiting:
+            self.busy = True
+            return
+        queue = self._urgent if urgent else self._normal
+        turn = asyncio.get_running_loop().create_future()
+        queue.append(turn)
+        try:
+            await turn  # handed over by `release`: `busy` stayed True for us
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed the turn, then cancelled before taking it: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self.busy = False
+
+
 @dataclass
 class Database:
     url: URL
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    _turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = field(default_factory=dict, repr=False)
+    _turns: dict[asyncio.AbstractEventLoop, Turns] = field(default_factory=dict, repr=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
 
     @contextlib.asynccontextmanager
-    async def writer_turn(self) -> AsyncIterator[None]:
+    async def writer_turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """On SQLite, this process's writers take turns in arrival order. SQLite has one writer,
         and one that finds the file locked polls for it in sleeps of up to 100 ms, so a stream
-        of messages can keep a short write (a reminder's "delivered") waiting for seconds; in
-        turn it waits for the one transaction ahead of it. PostgreSQL needs no turns."""
+        of messages can keep a short write waiting for seconds; in turn it waits for the
+        transactions ahead of it. An `urgent` write (the record that a platform took a reminder
+        or a kept reply: until it commits, a crash sends that again) goes before every writer
+        still waiting, so it waits for the one transaction being written at most, never for a
+        backlog of messages. PostgreSQL needs no turns."""
         if self.is_postgres:
             yield
             return
         loop = asyncio.get_running_loop()
-        turn = self._turns.get(loop)
-        if turn is None:
-            self._turns.clear()  # a lock belongs to its event loop: tests and commands start new ones
-            turn = self._turns[loop] = asyncio.Lock()
-        async with turn:
+        turns = self._turns.get(loop)
+        if turns is None:
+            self._turns.clear()  # turns belong to their event loop: tests and commands start new ones
+            turns = self._turns[loop] = Turns()
+        await turns.acquire(urgent)
+        try:
             yield
+        finally:
+            turns.release()
 
     async def close(self) -> None:
         await self.engine.dispose()
