@@ -102,8 +102,11 @@ class Converter:
 def _json_text(value: Any) -> str:
     """json.dumps(value); a list of strings (a customer's e-mails or phones) written directly,
     several times sooner, to the same text."""
-    if type(value) is list and all(type(item) is str for item in value):
-        return "[" + ", ".join(map(encode_basestring_ascii, value)) + "]"
+    if type(value) is list:
+        if len(value) == 1 and type(value[0]) is str:  # most customers: one e-mail, one phone
+            return "[" + encode_basestring_ascii(value[0]) + "]"
+        if all(type(item) is str for item in value):
+            return "[" + ", ".join(map(encode_basestring_ascii, value)) + "]"
     return json.dumps(value)
 
 
