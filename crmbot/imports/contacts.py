@@ -22,6 +22,8 @@ LIMITS = {"name": 300, "first_name": 300, "middle_name": 300, "last_name": 300, 
           "lead_source": 100, "preferred_channel": 20}
 _PLAIN = re.compile(r"\s*\+[\d\s.-]+")
 _NOT_DIGIT = re.compile(r"\D")
+# one ASCII address and nothing else: what text.EMAIL finds in it is the whole cell (a quicker test)
+_ONE_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values in one cell, " ::: " apart
 _HAS_SPLIT = re.compile(r"[:;,/\n]")  # a cell that may hold several numbers
 _TAG_SPLIT = re.compile(r":::|[;,\n]")  # "vip; trade fair", "vip, hot", Google's " ::: "
@@ -156,7 +158,10 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
 
     emails: list[str] = []
     for header, value in get("email", ()):
-        found = [e.lower() for e in EMAIL.findall(value)]
+        if value.isascii() and _ONE_EMAIL.fullmatch(value):  # most cells: one plain address, EMAIL would find just it
+            found = [value.lower()]
+        else:
+            found = [e.lower() for e in EMAIL.findall(value)]
         if not found:
             raise BadRow("not_email", header, value=value[:60])
         emails += [e for e in found if e not in emails] if emails else found
