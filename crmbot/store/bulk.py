@@ -54,8 +54,8 @@ async def _sqlite_many(session: AsyncSession, sql: str, rows: list[tuple]) -> No
     """One executemany of positional rows straight through the driver: SQLAlchemy would build a
     dict of parameters per row first, which cost as much as SQLite's own insert (measured)."""
     connection = await session.connection()
-    for start in range(0, len(rows), BATCH):
-        await connection.exec_driver_sql(sql, rows[start:start + BATCH])
+    # in one call: each is a hop to the driver's thread and back, which a busy machine makes slow
+    await connection.exec_driver_sql(sql, rows)
 
 
 def _quoted(names: Iterable[str]) -> str:
