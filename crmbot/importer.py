@@ -30,7 +30,7 @@ from crmbot.store.audit import Actor
 from crmbot.text import fold_many
 
 __all__ = ["Report", "UnreadableFile", "import_file"]
-BATCH = 2000  # rows read, matched and written together
+BATCH = 5000  # rows read, matched and written together
 
 
 def _changes(row, contact: Contact, region: str | None) -> dict:

@@ -441,3 +441,21 @@ def test_imports_running_at_once_leave_the_garbage_collector_as_they_found_it(db
     asyncio.run(both())
     assert seen and all(threshold[0] >= 20_000 for threshold in seen)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_cell_of_one_plain_address_reads_as_the_address_finder_reads_it():
+    """A cell holding one ASCII address takes a quicker test than text.EMAIL's search: both
+    must keep the same addresses, and a cell that is not one plain address goes the long way."""
+    from crmbot.imports.contacts import BadRow, Owners, contact_from
+    from crmbot.imports.vocabulary import Vocabulary
+    from crmbot.text import EMAIL
+
+    vocabulary, owners = Vocabulary.packaged(), Owners({})
+    for cell in ("Jan.Novak+crm@Firma.CZ", "a_b-c@x-y.co.uk", "x@y.z", "jan@firma.cz, eva@firma.cz", "<jan@firma.cz>",
+                 "jan@firma", "jan..@firma.cz.", "kontakt: jan@firma.cz", "jan@firma.cz jan@firma.cz", "zhang@公司.cn"):
+        expected = [e.lower() for e in EMAIL.findall(cell)]
+        try:
+            read = contact_from([("Name", "Jan"), ("Email", cell)], vocabulary, owners, None).emails
+        except BadRow:
+            read = []
+        assert read == expected, cell

@@ -393,3 +393,14 @@ def test_pinyin_typed_letters_and_case_endings_in_a_bulk_build_one_by_one_and_a_
             best = index.search(text)[0]
             assert best.display.startswith(name) and best.score >= ACCEPT, (text, best)
     assert bulk.bases("horvaticem") == ("horvatic",) and bulk.bases("horvatic") == ()
+
+
+def test_folding_many_at_once_is_folding_each():
+    """fold_many folds ASCII texts one by one and the rest joined: the answers (and their order)
+    must be fold's, whatever the mix."""
+    from crmbot.text import fold_many
+
+    texts = ["Jan NOVÁK", "  Ada   Lovelace ", "", "Rəşad Xəkezadə", "ＡＢＣ  s.r.o.", "张伟", "Łukasz\tBrzęczyszczykiewicz",
+             "Smith & Sons", "ǅemal", "a\u0301b", "Straße"]
+    for mixed in (texts, texts[::-1], [t for t in texts if t.isascii()], [t for t in texts if not t.isascii()]):
+        assert fold_many(mixed) == [fold(t) for t in mixed]

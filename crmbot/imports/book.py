@@ -177,6 +177,7 @@ class Book:
         self.audit = bulk.Converter(session, models.AuditEntry)
         self.fixed = {key: self.customers(key, now) for key in ("created_at", "updated_at")}
         self.now_text = now.isoformat()
+        self.sqlite = bulk.is_sqlite(session)
 
     async def open(self) -> None:
         """Index the team's customers: a few bytes a key, read a page at a time, merged into the
@@ -283,15 +284,19 @@ class Book:
         ids = await bulk.insert_rows(self.session, models.Customer, values)
         entries = []
         add, region, now_text, alone = self.index.add_many, self.region, self.now_text, self.alone
-        for row, customer_id, inserted in zip(self.new, ids, values):
+        in_sql = self.sqlite  # SQLite writes the new customers' audit entries from the rows themselves
+        if in_sql:
+            await bulk.audit_created_customers(self.session, self.audit_fixed(), ids, now_text)
+        for row, customer_id in zip(self.new, ids):
             row.id = customer_id
-            # the audit's "after", as audit.snapshot writes it: the values just inserted, read as Python values
-            after = {"id": customer_id, "team_id": row.team_id, "name": row.name, "company": row.company,
-                     "emails": row.emails, "phones": row.phones, "address": row.address, "website": row.website,
-                     "preferred_channel": row.preferred_channel, "lead_source": row.lead_source, "notes": row.notes,
-                     "owner_id": row.owner_id, "status": row.status, "created_at": now_text, "updated_at": now_text,
-                     "deleted_at": None, "rev": row.rev}
-            entries.append(("create", customer_id, None, after))
+            if not in_sql:
+                # the audit's "after", as audit.snapshot writes it: the values just inserted, read as Python values
+                after = {"id": customer_id, "team_id": row.team_id, "name": row.name, "company": row.company,
+                         "emails": row.emails, "phones": row.phones, "address": row.address, "website": row.website,
+                         "preferred_channel": row.preferred_channel, "lead_source": row.lead_source, "notes": row.notes,
+                         "owner_id": row.owner_id, "status": row.status, "created_at": now_text, "updated_at": now_text,
+                         "deleted_at": None, "rev": row.rev}
+                entries.append(("create", customer_id, None, after))
             add(folded_keys(row.key[0], row.key[1], row.emails, row.phones, region, alone, row.found_by), customer_id)
         updates = []
         for row in self.changed.values():
@@ -318,8 +323,12 @@ class Book:
                 "before": None if before is None else self.audit("before", before),
                 "after": None if after is None else self.audit("after", after)}
 
-    async def write_audit(self, entries: list[dict[str, Any]]) -> None:
+    def audit_fixed(self) -> dict[str, Any]:
+        """What every audit entry of this import holds, converted: its actor, time and group."""
         actor = self.actor
-        fixed = {"at": self.audit("at", self.now), "team_id": actor.team_id, "member_id": actor.member_id,
-                 "platform": actor.platform, "group_id": actor.group_id, "undone_at": None}
+        return {"at": self.audit("at", self.now), "team_id": actor.team_id, "member_id": actor.member_id,
+                "platform": actor.platform, "group_id": actor.group_id, "undone_at": None}
+
+    async def write_audit(self, entries: list[dict[str, Any]]) -> None:
+        fixed = self.audit_fixed()
         await bulk.insert_many(self.session, models.AuditEntry, [{**fixed, **entry} for entry in entries])

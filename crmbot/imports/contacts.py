@@ -22,6 +22,8 @@ LIMITS = {"name": 300, "first_name": 300, "middle_name": 300, "last_name": 300, 
           "lead_source": 100, "preferred_channel": 20}
 _PLAIN = re.compile(r"\s*\+[\d\s.-]+")
 _NOT_DIGIT = re.compile(r"\D")
+# one ASCII address and nothing else: what text.EMAIL finds in it is the whole cell (a quicker test)
+_ONE_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values in one cell, " ::: " apart
 _HAS_SPLIT = re.compile(r"[:;,/\n]")  # a cell that may hold several numbers
 _TAG_SPLIT = re.compile(r":::|[;,\n]")  # "vip; trade fair", "vip, hot", Google's " ::: "
@@ -111,12 +113,14 @@ def _joined_name(first: str, middle: str, last: str) -> str:
 
 def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: str | None,
                  plan: dict[str, tuple[str | None, int]] | None = None) -> Contact:
-    """`plan`: each header's field and length limit, filled as headers are met; one per file
-    spares every row the header look-ups."""
+    """`plan`: each header's field and length limit (and each status word's status), filled as
+    they are met; one per file spares every row the look-ups."""
     plan = {} if plan is None else plan
     values: dict[str, list[tuple[str, str]]] = {}
     notes: list[str] = []
     for header, raw in pairs:
+        if not raw:
+            continue
         value = raw.strip()
         if not value:
             continue
@@ -137,39 +141,51 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
                 values[field_name] = [(header, value)]
             else:
                 found.append((header, value))
-    firsts = {key: found[0][1] for key, found in values.items()}
-    first = firsts.get
+    get = values.get
 
-    name = first("name", "")
-    last = first("last_name", "")
+    def first(key: str) -> str | None:
+        found = get(key)
+        return found[0][1] if found else None
+
+    name = first("name") or ""
+    last = first("last_name") or ""
     if name and last and fold(last) not in fold(name):
         name = _joined_name(name, "", last)
     elif not name:
-        name = _joined_name(first("first_name", ""), first("middle_name", ""), last)
+        name = _joined_name(first("first_name") or "", first("middle_name") or "", last)
     if not name:
         raise BadRow("no_name")
 
     emails: list[str] = []
-    for header, value in values.get("email", ()):
-        found = [e.lower() for e in EMAIL.findall(value)]
+    for header, value in get("email", ()):
+        if value.isascii() and _ONE_EMAIL.fullmatch(value):  # most cells: one plain address, EMAIL would find just it
+            found = [value.lower()]
+        else:
+            found = [e.lower() for e in EMAIL.findall(value)]
         if not found:
             raise BadRow("not_email", header, value=value[:60])
-        emails += [e for e in found if e not in emails]
+        emails += [e for e in found if e not in emails] if emails else found
 
     phones: list[str] = []
-    keys: set[str] = set()
-    for _, value in values.get("phone", ()):
-        for part in _PHONE_SPLIT.split(value) if _HAS_SPLIT.search(value) else (value,):
-            if not part.strip():
-                continue
-            phone = e164(part, region)
-            key = phone if phone.startswith("+") else (phone_key(phone) or phone)
-            if key not in keys:
-                keys.add(key)
-                phones.append(phone)
+    in_file = get("phone")
+    if in_file:
+        keys: set[str] = set()
+        for _, value in in_file:
+            for part in _PHONE_SPLIT.split(value) if _HAS_SPLIT.search(value) else (value,):
+                compact = part.replace(" ", "")
+                if compact[:1] == "+" and compact.isascii() and compact[1:].isdigit() and 9 <= len(compact) <= 16:
+                    phone = compact  # already international, digits and spaces only: E.164 as e164 makes it
+                elif not compact.strip():
+                    continue
+                else:
+                    phone = e164(part, region)
+                key = phone if phone.startswith("+") else (phone_key(phone) or phone)
+                if key not in keys:
+                    keys.add(key)
+                    phones.append(phone)
 
     tags: dict[str, str] = {}
-    for header, value in values.get("tags", ()):
+    for header, value in get("tags", ()):
         for part in _TAG_SPLIT.split(value):
             tag = " ".join(part.split()).lstrip("#*").strip()
             if fold(tag) in SYSTEM_GROUPS:
@@ -179,27 +195,33 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
             if tag:
                 tags.setdefault(fold(tag), tag)
 
-    addresses = values.get("address")
+    addresses = get("address")
     if addresses is None:
         address = None
     elif len(addresses) == 1:
         address = addresses[0][1].replace("\n", ", ")
     else:
         address = ", ".join(dict.fromkeys(v.replace("\n", ", ") for _, v in addresses)) or None
+    given_notes = get("notes")
     contact = Contact(
-        name=name, company=first("company") or None, emails=emails, phones=phones, tags=list(tags.values()),
-        address=address, website=first("website") or None, lead_source=first("lead_source") or None,
-        preferred_channel=first("preferred_channel") or None,
-        notes=[v for _, v in values.get("notes", ())],
+        name=name, company=first("company"), emails=emails, phones=phones, tags=list(tags.values()) if tags else [],
+        address=address, website=first("website"), lead_source=first("lead_source"),
+        preferred_channel=first("preferred_channel"),
+        notes=[v for _, v in given_notes] if given_notes else [],
     )
-    for header, value in values.get("status", ()):
-        status = vocabulary.status(value)
+    for header, value in get("status", ()):
+        word = ("status", value)  # a file repeats a few status words on every row
+        status = plan.get(word)  # type: ignore[call-overload]
+        if status is None:
+            status = plan[word] = (vocabulary.status(value) or "", 0)  # type: ignore[index]
+        status = status[0] or None
         if status and contact.status is None:
             contact.status = status
         elif not status:
             notes.append(f"{header}: {value}")  # a status of theirs we have no word for: not lost
-    if owner := first("owner", ""):
+    if owner := first("owner"):
         contact.owner_id = owners.find(owner)
         contact.unknown_owner = None if contact.owner_id else owner
-    contact.notes += notes
+    if notes:
+        contact.notes += notes
     return contact
