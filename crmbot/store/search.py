@@ -180,6 +180,22 @@ class Match:
     exact: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """A search's candidates before their names are read (`TeamIndex.rank`): the folded mention,
+    its tokens (as `_query_tokens` gives them) and their words, the base forms of inflected
+    words, the candidates' positions best first, which tokens each matched (its span), and
+    which typed words and base forms each holds exactly."""
+
+    key: str
+    tokens: list[tuple[str, int, int, int]]
+    query: list[str]
+    bases: list[tuple[str, ...]]
+    best: list[int]
+    spans: list[list[int]]
+    held: list[frozenset[str]]
+
+
 class _WordFolder:
     """`fold` word by word, each distinct word once: names share most of their words ("jan",
     "s.r.o."), and folding is the dearest part of indexing a customer. Folding never joins or
@@ -217,15 +233,13 @@ def _display(name: str, company: str | None) -> str:
 _fold_word = lru_cache(maxsize=262_144)(fold)
 
 
-def _keys(name: str, company: str | None) -> tuple[str, str, frozenset[str], tuple[str, ...]]:
-    """A candidate's folded name and company, every token it holds, and its name as typed in
-    Latin letters (`_latin_forms`), for scoring: a few dozen per search, so they are worked
-    out when asked rather than kept for every customer."""
+def _keys(name: str, company: str | None) -> tuple[str, str, tuple[str, ...]]:
+    """A candidate's folded name and company, and its name as typed in Latin letters
+    (`_latin_forms`), for scoring: a few dozen per search, so they are worked out when asked
+    rather than kept for every customer."""
     name_key = " ".join(filter(None, map(_fold_word, name.split())))
     company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
-    held = _name_tokens(name_key, person=True) + _name_tokens(company_key)
-    held += [*_latin_tokens(name_key), *_typed_tokens(name)]
-    return name_key, company_key, frozenset(held), _latin_forms(name, name_key)
+    return name_key, company_key, _latin_forms(name, name_key)
 
 
 _NOT_DIGITS = bytes(c for c in range(128) if not chr(c).isdigit() and chr(c) != "\n")
@@ -708,9 +722,15 @@ class TeamIndex:
         return self._search(latin, limit, ignore) if latin else []
 
     def _search(self, text: str, limit: int, ignore: frozenset[str]) -> list[Match]:
+        ranked = self.rank(text, ignore)
+        return ranked if isinstance(ranked, list) else self.score(ranked, limit)
+
+    def rank(self, text: str, ignore: frozenset[str] = frozenset()) -> list[Match] | Ranked:
+        """The first half of a search: an e-mail or phone's exact matches, or else the
+        CANDIDATES customers with the most evidence (`Ranked`); `score` reads their names."""
         exact = self.exact(text)
         if exact is not None:
-            return exact[:limit]
+            return exact
         key = fold(text)
         tokens = [q for q in _query_tokens(key) if q[0] not in ignore and (len(q[0]) >= 2 or not q[0].isascii())]
         query = [q[0] for q in tokens]
@@ -727,14 +747,30 @@ class TeamIndex:
         near = weights >= weights.max() - WEIGHT_MARGIN
         if np.count_nonzero(near) >= CANDIDATES:
             positions, weights = positions[near], weights[near]
-        best = self._strongest(positions, weights).tolist()
-        held = [_members(np.array(best), found) for found, _ in per_position]
+        best = self._strongest(positions, weights)
+        held = [_members(best, found) for found, _ in per_position]
         spans = [[p for p in range(len(per_position)) if held[p][i]] for i in range(len(best))]
-        widest = max(len(s) for s in spans)
+        # which of the typed words and their base forms each candidate holds as it is, read off
+        # the postings rather than worked out again from every candidate's name
+        holding = {}
+        for word in dict.fromkeys(chain(query, chain.from_iterable(bases))):
+            token_id = self.vocab.ids.get(word)
+            if token_id is not None:
+                holders = np.concatenate((self.names.holders(token_id, self._stale), self.companies.holders(token_id, self._stale)))
+                if len(holders):
+                    holding[word] = np.isin(best, holders)
+        exact_held = [frozenset(w for w, inside in holding.items() if inside[i]) for i in range(len(best))]
+        return Ranked(key, tokens, query, bases, best.tolist(), spans, exact_held)
+
+    def score(self, ranked: Ranked, limit: int) -> list[Match]:
+        """The second half of a search: each candidate's name scored with WRatio against the
+        words of the mention it matched."""
+        key, tokens, query, bases = ranked.key, ranked.tokens, ranked.query, ranked.bases
+        widest = max(len(s) for s in ranked.spans)
         scored = []
         inflected = any(bases)
-        for position, span_positions in zip(best, spans):
-            name_key, company_key, held_tokens, latin_forms = _keys(self._names[position], self._companies[position])
+        for position, span_positions, held_tokens in zip(ranked.best, ranked.spans, ranked.held):
+            name_key, company_key, latin_forms = _keys(self._names[position], self._companies[position])
             # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
             read = [next((b for b in found if b in held_tokens), None) for found in bases] if inflected else ()
             if inflected and any(read[p] for p in span_positions):
