@@ -143,6 +143,13 @@ def _latin_forms(name: str, name_key: str) -> tuple[str, ...]:
     return (typed,) if typed else ()
 
 
+def similar_tokens(vocab: TokenIndex, token: str) -> tuple[tuple[str, float], ...]:
+    """The SIMILAR_TOKENS vocabulary tokens closest to a typed word, with their similarity."""
+    cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
+    # sorted by the token too, so ties do not depend on the order customers arrived in
+    return tuple(sorted(vocab.similar(token, cutoff, SIMILAR_TOKENS), key=lambda ts: (-ts[1], ts[0])))
+
+
 def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
     """(token, piece, start, end) for each query token: a CJK run becomes its bigrams, each
     remembering where in its run it came from, so the words a customer matched can be put back
@@ -328,6 +335,30 @@ class _Contacts:
         if stale is not None:
             found = [p for p in found if not stale[p]]
         return found + sorted(self.extra.get(key, ()))
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one customer row puts in the index: its name tokens, its company tokens (those not
+    in the name), its e-mail addresses and phone keys, and its sort key among equal evidence."""
+
+    names: tuple[str, ...]
+    companies: tuple[str, ...]
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    sort_key: int
+
+
+def customer_tokens(row, fold_words: _WordFolder) -> Held:
+    """A customer row's tokens, as the bulk build lays them out (rows of `_catch_up`)."""
+    name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
+    # as in the bulk build: a Chinese name's pinyin, and ə ş ç ğ as typed without them
+    person = [*_name_tokens(name_key, person=True), *_latin_tokens(name_key), *_typed_tokens(row.name or "")]
+    names = tuple(dict.fromkeys(person))
+    companies = tuple(t for t in dict.fromkeys(_name_tokens(company_key)) if t not in names)
+    emails = tuple(dict.fromkeys(e.lower() for e in _json_list(row.emails)))
+    phones = tuple(dict.fromkeys(k for k in map(phone_key, _json_list(row.phones)) if k))
+    return Held(names, companies, emails, phones, (len(name_key) << 40) | row.id)
 
 
 @dataclass
@@ -549,7 +580,6 @@ class TeamIndex:
                     del contacts.extra[key]
 
     def _put(self, row, position: int | None, fold_words: _WordFolder) -> None:
-        name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
         if position is None:
             position = len(self._names)
             self._later[row.id] = position
@@ -562,18 +592,15 @@ class TeamIndex:
                 self._stale = np.zeros(len(self._bulk_ids), dtype=bool)
             self._stale[position] = True
         self._names[position], self._companies[position] = row.name or "", row.company
-        self._order[position] = (len(name_key) << 40) | row.id
+        held = customer_tokens(row, fold_words)
+        self._order[position] = held.sort_key
         add, ids = self.vocab.add, self.vocab.ids
-        # as in the bulk build: a Chinese name's pinyin, and ə ş ç ğ as typed without them
-        person = [*_name_tokens(name_key, person=True), *_latin_tokens(name_key), *_typed_tokens(row.name or "")]
-        name_tokens = tuple(ids[add(t)] for t in dict.fromkeys(person))
-        company_tokens = tuple(ids[add(t)] for t in dict.fromkeys(_name_tokens(company_key)))
-        company_tokens = tuple(t for t in company_tokens if t not in name_tokens)
+        name_tokens = tuple(ids[add(t)] for t in held.names)
+        company_tokens = tuple(ids[add(t)] for t in held.companies)
         for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
             for token in tokens:
                 postings.add(token, position)
-        emails = tuple(dict.fromkeys(e.lower() for e in _json_list(row.emails)))
-        phones = tuple(dict.fromkeys(k for k in map(phone_key, _json_list(row.phones)) if k))
+        emails, phones = held.emails, held.phones
         for keys, contacts in ((emails, self.emails), (phones, self.phones)):
             for key in keys:
                 contacts.extra[key].add(position)
@@ -589,9 +616,7 @@ class TeamIndex:
     def similar_tokens(self, token: str) -> tuple[tuple[str, float], ...]:
         found = self._similar.get(token)
         if found is None:
-            cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
-            # sorted by the token too, so ties do not depend on the order customers arrived in
-            found = tuple(sorted(self.vocab.similar(token, cutoff, SIMILAR_TOKENS), key=lambda ts: (-ts[1], ts[0])))
+            found = similar_tokens(self.vocab, token)
             if len(self._similar) > 50_000:
                 self._similar.clear()
             self._similar[token] = found
@@ -717,8 +742,7 @@ class TeamIndex:
         # of the input method ("刘阳" for 刘洋, "王方" for 王芳) still sounds the same, so its
         # pinyin is looked up as a Latin spelling of the name (runs of a name's length, or the
         # two characters a longer run opens with)
-        sounded = [_pinyin(run if len(run) <= 3 else run[:2]) for run in cjk_runs(fold(text)) if len(run) >= 2]
-        latin = " ".join(forms[len(forms) - 2] for forms in sounded if len(forms) >= 3)
+        latin = sounded(text)
         return self._search(latin, limit, ignore) if latin else []
 
     def _search(self, text: str, limit: int, ignore: frozenset[str]) -> list[Match]:
@@ -798,6 +822,28 @@ class TeamIndex:
         # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
         scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
         return [self._match(position, score, span, held) for score, _, _, _, position, span, held in scored[:limit]]
+
+
+def base_probes(token: str) -> list[str]:
+    """Every word `TeamIndex.bases` may ask about for a typed token: knowing which of them some
+    customer holds is enough to work out its bases."""
+    if len(token) <= MIN_STEM or has_cjk(token):
+        return []
+    probes = [token, *(token + v for v in VOWELS[:-1] if token[-1] not in VOWELS)]
+    for cut in range(1, MAX_ENDING + 1):
+        stem = token[:-cut]
+        if len(stem) < MIN_STEM:
+            break
+        swapped = [stem + v for v in VOWELS] if cut == 1 and token[-1] in SWAPPED_ENDINGS else []
+        probes += [base for base in (stem, *swapped) if len(base) > MIN_STEM]
+    return list(dict.fromkeys(probes))
+
+
+def sounded(text: str) -> str:
+    """A Chinese mention as its pinyin: runs of a name's length, or the two characters a longer
+    run opens with, each run together ("刘阳" -> "liuyang")."""
+    runs = [_pinyin(run if len(run) <= 3 else run[:2]) for run in cjk_runs(fold(text)) if len(run) >= 2]
+    return " ".join(forms[len(forms) - 2] for forms in runs if len(forms) >= 3)
 
 
 def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
@@ -904,6 +950,7 @@ class CustomerIndex:
     def __init__(self) -> None:
         self._teams: dict[int, TeamIndex] = {}
         self._keeping: set[asyncio.Task] = set()  # snapshots being written
+        self._shared = None  # PostgreSQL: crmbot.store.shared_index.SharedIndex
 
     async def for_team(self, session: AsyncSession, team_id: int) -> TeamIndex:
         index = self._teams.setdefault(team_id, TeamIndex())
@@ -937,7 +984,15 @@ class CustomerIndex:
             await asyncio.gather(*list(self._keeping), return_exceptions=True)
 
     async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5) -> list[Match]:
-        matches = (await self.for_team(session, team_id)).search(text, limit)
+        if session.bind.dialect.name == "postgresql":
+            # the index lives in the database: this worker holds a team's vocabulary only
+            if self._shared is None:
+                from crmbot.store.shared_index import SharedIndex  # it builds on this module
+
+                self._shared = SharedIndex()
+            matches = await self._shared.search(session, team_id, text, limit)
+        else:
+            matches = (await self.for_team(session, team_id)).search(text, limit)
         if len(matches) > 1 and clear_winner(matches) is None:
             matches = await _settled_by_deals(session, team_id, text, matches)
         return matches
