@@ -450,16 +450,26 @@ class SearchToken(Base):
 
 
 class SearchPosting(Base):
-    """Who holds a token: kind 0 in the person's name, 1 in the company only, 2 a live
-    customer's own row (token -1); `sort_key` orders equal evidence (name length, then id)."""
+    """Who holds a token, in the person's name (kind 0) or in the company only (kind 1): their
+    sort keys (name length << 40 | customer id, which orders equal evidence) as little-endian
+    64-bit integers, so a search reads a token's holders as one value."""
 
     __tablename__ = "search_postings"
-    __table_args__ = (Index("ix_search_postings_team_customer", "team_id", "customer_id"),)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     token: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    holders: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SearchHeld(Base):
+    """A live customer in the index and the tokens it holds (32-bit token numbers), so that a
+    change takes it out of exactly those postings."""
+
+    __tablename__ = "search_held"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sort_key: Mapped[int] = mapped_column(BigInteger)
+    names: Mapped[bytes] = mapped_column(LargeBinary)
+    companies: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SearchContact(Base):

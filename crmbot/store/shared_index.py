@@ -19,15 +19,13 @@ of every worker sees every change at once. The first time it reads all of the te
 from __future__ import annotations
 
 import asyncio
-import io
-import struct
 from array import array
 from dataclasses import dataclass, field
 from itertools import chain
 from types import SimpleNamespace
 
 import numpy as np
-from sqlalchemy import Text, cast, delete, select, text as sql, update
+from sqlalchemy import ARRAY, Integer, Text, bindparam, cast, delete, select, text as sql, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -39,10 +37,10 @@ from crmbot.store.search import (
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import fold, has_cjk, phone_key
 
-S, T, P, C = models.SearchState, models.SearchToken, models.SearchPosting, models.SearchContact
-NAME, COMPANY, LIVE = 0, 1, 2  # kinds of posting; a LIVE row (token -1) per live customer
+S, T, P, H, C = models.SearchState, models.SearchToken, models.SearchPosting, models.SearchHeld, models.SearchContact
+NAME, COMPANY = 0, 1  # kinds of posting
 EMAIL, PHONE = 0, 1  # kinds of contact
-COPY_ROWS = 200_000  # rows per chunk of a first build's COPY
+ID_BITS = (1 << 40) - 1  # a sort key's low bits are the customer's id
 
 
 # -- keeping the tables up with the customers ---------------------------------------------------------
@@ -72,9 +70,8 @@ async def _build(session: AsyncSession, team_id: int) -> tuple[int, int]:
     """Index every live customer of the team: tokens worked out in bulk (`TeamIndex.load`, in a
     worker thread), then written with COPY."""
     c = models.Customer
-    await session.execute(delete(P).where(P.team_id == team_id))
-    await session.execute(delete(C).where(C.team_id == team_id))
-    await session.execute(delete(T).where(T.team_id == team_id))
+    for table in (P, H, C, T):
+        await session.execute(delete(table).where(table.team_id == team_id))
     rows = []
     query = select(*_columns()).where(c.team_id == team_id, c.deleted_at.is_(None)).order_by(c.id)
     async for batch in (await session.stream(query)).partitions(SYNC_BATCH):
@@ -82,50 +79,38 @@ async def _build(session: AsyncSession, team_id: int) -> tuple[int, int]:
     index = TeamIndex()
     await asyncio.to_thread(index.load, *(zip(*rows) if rows else ([],) * 5))
     del rows
-    postings, contacts = await asyncio.to_thread(_laid_out, index, team_id)
+    postings, held, contacts = await asyncio.to_thread(_laid_out, index, team_id)
     tokens = index.vocab.tokens
     await _copy(session, "search_tokens", ["team_id", "seq", "token"], [(team_id, seq, t) for seq, t in enumerate(tokens)])
+    await _copy(session, "search_postings", ["team_id", "token", "kind", "holders"], postings)
+    await _copy(session, "search_held", ["team_id", "customer_id", "names", "companies"], held)
     await _copy(session, "search_contacts", ["team_id", "kind", "key", "customer_id"], contacts)
-    await _copy_binary(session, "search_postings", ["team_id", "token", "kind", "customer_id", "sort_key"], postings)
     return index.live, len(tokens)
 
 
-def _laid_out(index: TeamIndex, team_id: int) -> tuple[list[bytes], list[tuple]]:
-    """A bulk build's postings as COPY BINARY chunks, and its contacts as rows."""
+def _laid_out(index: TeamIndex, team_id: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """A bulk build as rows: postings (each token's holders' sort keys), each customer's tokens,
+    and the contacts."""
     ids = np.frombuffer(index._ids, dtype=np.int64)
-    order = np.frombuffer(index._order, dtype=np.int64)
-    tokens, kinds, positions = [], [], []
-    for kind, postings in ((NAME, index.names), (COMPANY, index.companies)):
-        ptr, holders = postings.parts()
-        tokens.append(np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr)))
-        kinds.append(np.full(len(holders), kind, dtype=np.int64))
-        positions.append(holders.astype(np.int64))
-    tokens.append(np.full(len(ids), -1, dtype=np.int64))
-    kinds.append(np.full(len(ids), LIVE, dtype=np.int64))
-    positions.append(np.arange(len(ids), dtype=np.int64))
-    token, kind, position = np.concatenate(tokens), np.concatenate(kinds), np.concatenate(positions)
-    chunks = [_binary_rows([(np.full(len(token[at:at + COPY_ROWS]), team_id), ">i4"), (token[at:at + COPY_ROWS], ">i4"),
-                            (kind[at:at + COPY_ROWS], ">i2"), (ids[position[at:at + COPY_ROWS]], ">i4"),
-                            (order[position[at:at + COPY_ROWS]], ">i8")])
-              for at in range(0, len(token), COPY_ROWS)]
+    order = np.frombuffer(index._order, dtype=np.int64).astype("<i8")
+    postings, by_customer = [], []
+    for kind, found in ((NAME, index.names), (COMPANY, index.companies)):
+        ptr, holders = found.parts()
+        keys = order[holders]
+        for token in np.flatnonzero(np.diff(ptr)).tolist():
+            postings.append((team_id, token, kind, keys[ptr[token]:ptr[token + 1]].tobytes()))
+        # the same pairs by customer: each customer's token numbers
+        tokens = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr))
+        by = np.argsort(holders, kind="stable")
+        starts = np.searchsorted(holders[by], np.arange(len(ids) + 1))
+        flat = tokens[by].astype("<i4")
+        by_customer.append([flat[starts[p]:starts[p + 1]].tobytes() for p in range(len(ids))])
+    held = list(zip([team_id] * len(ids), ids.tolist(), *by_customer))
     contacts = []
     for kind, found in ((EMAIL, index.emails), (PHONE, index.phones)):
-        keys, held = found.pairs()
-        contacts.extend(zip([team_id] * len(keys), [kind] * len(keys), keys, ids[held].tolist()))
-    return chunks, list(dict.fromkeys(contacts))
-
-
-def _binary_rows(columns: list[tuple[np.ndarray, str]]) -> bytes:
-    """Rows of fixed-size integers in PostgreSQL's binary COPY format (no header)."""
-    fields = [("count", ">i2")]
-    for i, (_, code) in enumerate(columns):
-        fields += [(f"size{i}", ">i4"), (f"value{i}", code)]
-    rows = np.empty(len(columns[0][0]), dtype=fields)
-    rows["count"] = len(columns)
-    for i, (values, code) in enumerate(columns):
-        rows[f"size{i}"] = np.dtype(code).itemsize
-        rows[f"value{i}"] = values
-    return rows.tobytes()
+        keys, at = found.pairs()
+        contacts.extend(zip([team_id] * len(keys), [kind] * len(keys), keys, ids[at].tolist()))
+    return postings, held, list(dict.fromkeys(contacts))
 
 
 async def _driver(session: AsyncSession):
@@ -142,18 +127,13 @@ async def _copy(session: AsyncSession, table: str, columns: list[str], rows: lis
             await copy.write_row(row)
 
 
-async def _copy_binary(session: AsyncSession, table: str, columns: list[str], chunks: list[bytes]) -> None:
-    data = b"".join([b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0), *chunks, struct.pack(">h", -1)])
-    driver = await _driver(session)
-    if hasattr(driver, "copy_to_table"):  # asyncpg
-        await driver.copy_to_table(table, source=io.BytesIO(data), columns=columns, format="binary")
-        return
-    async with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-        await copy.write(data)
+def _numbers(blob: bytes, dtype: str) -> np.ndarray:
+    return np.frombuffer(blob, dtype=dtype)
 
 
 async def _apply(session: AsyncSession, team_id: int, state) -> tuple[int, int]:
-    """Re-index the customer rows changed since the index's revision (deleted ones leave it)."""
+    """Re-index the customer rows changed since the index's revision (deleted ones leave it):
+    each out of the postings it held, and into those it holds now."""
     c = models.Customer
     live, next_seq = state.live, state.tokens
     rows = (await session.execute(
@@ -164,10 +144,9 @@ async def _apply(session: AsyncSession, team_id: int, state) -> tuple[int, int]:
     for at in range(0, len(rows), SYNC_BATCH):
         batch = rows[at:at + SYNC_BATCH]
         ids = [row.id for row in batch]
-        gone = await session.execute(
-            delete(P).where(P.team_id == team_id, P.customer_id.in_(ids), P.kind == LIVE).returning(P.customer_id))
-        live -= len(gone.all())
-        await session.execute(delete(P).where(P.team_id == team_id, P.customer_id.in_(ids)))
+        gone = (await session.execute(
+            delete(H).where(H.team_id == team_id, H.customer_id.in_(ids)).returning(H.names, H.companies))).all()
+        live -= len(gone)
         await session.execute(delete(C).where(C.team_id == team_id, C.customer_id.in_(ids)))
         held = [(row.id, customer_tokens(row, folder)) for row in batch if not row.deleted]
         words = list(dict.fromkeys(chain.from_iterable(h.names + h.companies for _, h in held)))
@@ -180,30 +159,72 @@ async def _apply(session: AsyncSession, team_id: int, state) -> tuple[int, int]:
             seqs.update(zip(fresh, range(next_seq, next_seq + len(fresh))))
             await session.execute(pg_insert(T), [{"team_id": team_id, "seq": seqs[w], "token": w} for w in fresh])
             next_seq += len(fresh)
-        postings = [{"team_id": team_id, "token": -1, "kind": LIVE, "customer_id": cid, "sort_key": h.sort_key} for cid, h in held]
-        postings += [{"team_id": team_id, "token": seqs[w], "kind": kind, "customer_id": cid, "sort_key": h.sort_key}
-                     for cid, h in held for kind, words_held in ((NAME, h.names), (COMPANY, h.companies)) for w in words_held]
-        contacts = list(dict.fromkeys((kind, key, cid) for cid, h in held for kind, keys in ((EMAIL, h.emails), (PHONE, h.phones))
-                                      for key in keys))
-        if postings:
-            await session.execute(pg_insert(P), postings)
+        # (token, kind) -> the sort keys joining it; every posting a changed customer left or joins
+        joining: dict[tuple[int, int], list[int]] = {}
+        for names, companies in gone:
+            for kind, blob in ((NAME, names), (COMPANY, companies)):
+                for token in _numbers(blob, "<i4").tolist():
+                    joining.setdefault((token, kind), [])
+        for customer_id, h in held:
+            for kind, words_held in ((NAME, h.names), (COMPANY, h.companies)):
+                for word in words_held:
+                    joining.setdefault((seqs[word], kind), []).append(h.sort_key)
+        await _update_postings(session, team_id, joining, np.array(ids, dtype=np.int64))
+        if held:
+            await session.execute(pg_insert(H), [
+                {"team_id": team_id, "customer_id": customer_id,
+                 "names": np.array([seqs[w] for w in h.names], dtype="<i4").tobytes(),
+                 "companies": np.array([seqs[w] for w in h.companies], dtype="<i4").tobytes()} for customer_id, h in held])
+        contacts = list(dict.fromkeys((kind, key, customer_id) for customer_id, h in held
+                                      for kind, keys in ((EMAIL, h.emails), (PHONE, h.phones)) for key in keys))
         if contacts:
-            await session.execute(pg_insert(C), [{"team_id": team_id, "kind": k, "key": key, "customer_id": cid}
-                                                 for k, key, cid in contacts])
+            await session.execute(pg_insert(C), [{"team_id": team_id, "kind": k, "key": key, "customer_id": customer_id}
+                                                 for k, key, customer_id in contacts])
         live += len(held)
     return live, next_seq
 
 
+async def _update_postings(session: AsyncSession, team_id: int, joining: dict[tuple[int, int], list[int]],
+                           leaving: np.ndarray) -> None:
+    """Each touched posting without the `leaving` customers, with the keys `joining` it."""
+    tokens = sorted({token for token, _ in joining})
+    current: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(tokens), SYNC_BATCH):
+        found = await session.execute(select(P.token, P.kind, P.holders).where(
+            P.team_id == team_id, P.token.in_(tokens[start:start + SYNC_BATCH])))
+        current.update(((token, kind), holders) for token, kind, holders in found)
+    kept, emptied = [], []
+    for (token, kind), keys in joining.items():
+        before = _numbers(current.get((token, kind), b""), "<i8")
+        after = np.concatenate((before[~np.isin(before & ID_BITS, leaving)], np.array(keys, dtype="<i8")))
+        if len(after):
+            kept.append({"team_id": team_id, "token": token, "kind": kind, "holders": after.astype("<i8").tobytes()})
+        elif (token, kind) in current:
+            emptied.append((token, kind))
+    for token, kind in emptied:
+        await session.execute(delete(P).where(P.team_id == team_id, P.token == token, P.kind == kind))
+    if kept:
+        upsert = pg_insert(P)
+        await session.execute(upsert.on_conflict_do_update(index_elements=[P.team_id, P.token, P.kind],
+                                                           set_={"holders": upsert.excluded.holders}), kept)
+
+
 async def forget_customer(session: AsyncSession, team_id: int, customer_id: int) -> None:
-    """An erasure: the customer's tokens that no one else holds leave the database at once (the
-    rest of its entries go with the next catch-up)."""
-    await session.execute(sql(
-        "DELETE FROM search_tokens WHERE team_id = :team AND seq IN ("
-        " SELECT p.token FROM search_postings p WHERE p.team_id = :team AND p.customer_id = :customer AND p.kind IN (0, 1)"
-        " AND NOT EXISTS (SELECT 1 FROM search_postings o WHERE o.team_id = :team AND o.token = p.token"
-        " AND o.kind IN (0, 1) AND o.customer_id <> :customer))"), {"team": team_id, "customer": customer_id})
-    await session.execute(delete(P).where(P.team_id == team_id, P.customer_id == customer_id, P.kind != LIVE))
+    """An erasure: the customer's tokens that no one else holds leave the database at once, and
+    its contacts (its postings go with the next catch-up, which reads what it held)."""
     await session.execute(delete(C).where(C.team_id == team_id, C.customer_id == customer_id))
+    row = (await session.execute(select(H.names, H.companies).where(H.team_id == team_id, H.customer_id == customer_id))).first()
+    if row is None:
+        return
+    tokens = set(_numbers(row.names, "<i4").tolist()) | set(_numbers(row.companies, "<i4").tolist())
+    if not tokens:
+        return
+    shared = set()
+    for token, holders in await session.execute(select(P.token, P.holders).where(P.team_id == team_id, P.token.in_(tokens))):
+        if np.any((_numbers(holders, "<i8") & ID_BITS) != customer_id):
+            shared.add(token)
+    if tokens - shared:
+        await session.execute(delete(T).where(T.team_id == team_id, T.seq.in_(tokens - shared)))
 
 
 # -- searching ---------------------------------------------------------------------------------------
@@ -247,32 +268,41 @@ class SharedIndex:
         self._vocabularies: dict[int, _Vocabulary] = {}
 
     async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5) -> list[Match]:
-        live, vocabulary = await self._ready(session, team_id)
-        found = await self._search(session, team_id, live, vocabulary, text, limit)
+        vocabulary = self._vocabularies.setdefault(team_id, _Vocabulary())
+        found = await self._search(session, team_id, vocabulary, text, limit)
         if found or not has_cjk(text):
             return found
         latin = sounded(text)  # a homophone slip of the input method (see TeamIndex.search)
-        return await self._search(session, team_id, live, vocabulary, latin, limit) if latin else []
+        return await self._search(session, team_id, vocabulary, latin, limit) if latin else []
 
-    async def _ready(self, session: AsyncSession, team_id: int) -> tuple[int, _Vocabulary]:
-        """The team's live customers, and its vocabulary read up to date; the index brought up
-        to the committed customers first when it is behind."""
+    async def _bring_up(self, session: AsyncSession, team_id: int, vocabulary: _Vocabulary, state) -> None:
+        """The index brought up to the committed customers when it is behind them, and the
+        vocabulary read up to the index."""
+        if state.rev is None or state.rev < (state.customer_rev or 0):
+            await sync(session.bind, team_id)
+        async with vocabulary.lock:
+            fresh = (await session.execute(
+                select(T.seq, T.token).where(T.team_id == team_id, T.seq >= vocabulary.next_seq).order_by(T.seq))).all()
+            await asyncio.to_thread(vocabulary.take, fresh) if len(fresh) > 10_000 else vocabulary.take(fresh)
+
+    async def _state(self, session: AsyncSession, team_id: int, vocabulary: _Vocabulary):
+        """The index's state, brought up first if it is behind."""
         team = models.Team
         query = (select(team.customer_rev, S.rev, S.live, S.tokens).select_from(team)
                  .outerjoin(S, S.team_id == team.id).where(team.id == team_id))
-        row = (await session.execute(query)).one()
-        if row.rev is None or row.rev < (row.customer_rev or 0):
-            await sync(session.bind, team_id)
-            row = (await session.execute(query)).one()
-        vocabulary = self._vocabularies.setdefault(team_id, _Vocabulary())
-        if (row.tokens or 0) > vocabulary.next_seq:
-            async with vocabulary.lock:
-                if row.tokens > vocabulary.next_seq:
-                    fresh = (await session.execute(
-                        select(T.seq, T.token).where(T.team_id == team_id, T.seq >= vocabulary.next_seq).order_by(T.seq)
-                    )).all()
-                    await asyncio.to_thread(vocabulary.take, fresh) if len(fresh) > 10_000 else vocabulary.take(fresh)
-        return row.live or 0, vocabulary
+        state = (await session.execute(query)).one()
+        if _behind(state, vocabulary):
+            await self._bring_up(session, team_id, vocabulary, state)
+            state = (await session.execute(query)).one()
+        return state
+
+    async def _state_and_postings(self, session: AsyncSession, team_id: int, seqs: list[int]):
+        """The index's state and the postings of the given tokens, in one statement (one
+        snapshot, one round trip)."""
+        # on the connection, past the ORM: a search is a few plain statements
+        rows = (await (await session.connection()).execute(_STATE_AND_POSTINGS, {"team": team_id, "tokens": seqs})).all()
+        state = next(SimpleNamespace(customer_rev=r[1], rev=r[2], live=r[3], tokens=r[4]) for r in rows if r[0] == 0)
+        return state, [(r[1], r[2], r[5]) for r in rows if r[0] == 1]
 
     async def _exact(self, session: AsyncSession, team_id: int, text: str) -> list[Match] | None:
         """E-mail addresses and phone numbers, exactly (as `TeamIndex.exact`)."""
@@ -293,52 +323,77 @@ class SharedIndex:
             .where(C.team_id == team_id, C.kind == kind, C.key == key, c.deleted_at.is_(None)).distinct().order_by(c.id))
         return [Match(row.id, _display(row.name, row.company), 100.0, span) for row in rows]
 
-    async def _search(self, session: AsyncSession, team_id: int, live: int, vocabulary: _Vocabulary, text: str,
-                      limit: int) -> list[Match]:
-        exact = await self._exact(session, team_id, text)
-        if exact is not None:
-            return exact[:limit]
+    async def _search(self, session: AsyncSession, team_id: int, vocabulary: _Vocabulary, text: str, limit: int) -> list[Match]:
         tokens = [q for q in _query_tokens(fold(text)) if len(q[0]) >= 2 or not q[0].isascii()]
-        if not tokens or not live:
+        if _is_contact(text):
+            await self._state(session, team_id, vocabulary)
+            return (await self._exact(session, team_id, text))[:limit]
+        if not tokens:
             return []
-        similar = {q[0]: vocabulary.similar_tokens(q[0]) for q in tokens}
-        wanted = set(chain.from_iterable((t for t, _ in found) for found in similar.values()))
-        wanted.update(chain.from_iterable(base_probes(q) for q, _, start, end in tokens if start == 0 and end == len(q)))
-        wanted.update(similar)
-        ids = vocabulary.index.ids
-        known = sorted((vocabulary.seqs[ids[t]], t) for t in wanted if t in ids)
-        view = await self._view(session, team_id, live, known)
+        while True:
+            similar = {q[0]: vocabulary.similar_tokens(q[0]) for q in tokens}
+            wanted = set(chain.from_iterable((t for t, _ in found) for found in similar.values()))
+            wanted.update(chain.from_iterable(base_probes(q) for q, _, start, end in tokens if start == 0 and end == len(q)))
+            wanted.update(similar)
+            ids = vocabulary.index.ids
+            known = sorted((vocabulary.seqs[ids[t]], t) for t in wanted if t in ids)
+            state, postings = await self._state_and_postings(session, team_id, [seq for seq, _ in known])
+            if not _behind(state, vocabulary):
+                break
+            await self._bring_up(session, team_id, vocabulary, state)  # then again, on the index as it is now
+        if not state.live:
+            return []
+        view = self._view(postings, state.live or 0, known)
         view._similar = similar
         ranked = view.rank(text)
         if isinstance(ranked, list):
             return ranked
         best = [view._ids[p] for p in ranked.best]
         c = models.Customer
-        rows = await session.execute(select(c.id, c.name, c.company).where(c.team_id == team_id, c.id.in_(best)))
+        rows = await (await session.connection()).execute(
+            select(c.id, c.name, c.company).where(c.team_id == team_id, c.id.in_(best)))
         at = {customer_id: p for customer_id, p in zip(best, ranked.best)}
         for row in rows:
             view._names[at[row.id]], view._companies[at[row.id]] = row.name or "", row.company
         return view.score(ranked, limit)
 
-    async def _view(self, session: AsyncSession, team_id: int, live: int, known: list[tuple[int, str]]) -> TeamIndex:
+    @staticmethod
+    def _view(rows: list[tuple[int, int, bytes]], live: int, known: list[tuple[int, str]]) -> TeamIndex:
         """A `TeamIndex` of the customers holding the given tokens only (positions 0 .. n-1 in
         the order of their ids), enough to rank a search as the whole index would."""
         seqs = np.array([seq for seq, _ in known], dtype=np.int64)
-        found = np.array((await session.execute(
-            select(P.token, P.kind, P.customer_id, P.sort_key)
-            .where(P.team_id == team_id, P.token.in_(seqs.tolist()), P.kind.in_((NAME, COMPANY)))
-        )).all() or np.zeros((0, 4)), dtype=np.int64).reshape(-1, 4)
-        token, kind, customer, sort_key = found.T
-        ids, position = np.unique(customer, return_inverse=True)
+        keys = [_numbers(holders, "<i8") for _, _, holders in rows]
+        sizes = [len(k) for k in keys]
+        key = np.concatenate(keys).astype(np.int64) if keys else np.zeros(0, dtype=np.int64)
+        token = np.repeat(np.searchsorted(seqs, [t for t, _, _ in rows]), sizes).astype(np.int64)
+        kind = np.repeat([k for _, k, _ in rows], sizes).astype(np.int64)
+        ids, position = np.unique(key & ID_BITS, return_inverse=True)
         order = np.zeros(len(ids), dtype=np.int64)
-        order[position] = sort_key
-        local = np.searchsorted(seqs, token)
+        order[position] = key
         view = TeamIndex(vocab=SimpleNamespace(ids={t: i for i, (_, t) in enumerate(known)}))
         for which, postings in ((NAME, view.names), (COMPANY, view.companies)):
             mine = kind == which
-            pairs = np.lexsort((position[mine], local[mine]))
-            postings.load(local[mine][pairs], position[mine][pairs], len(known))
+            pairs = np.lexsort((position[mine], token[mine]))
+            postings.load(token[mine][pairs], position[mine][pairs], len(known))
         view._ids, view._order = array("q", ids.tobytes()), array("q", order.tobytes())
         view._names, view._companies = [None] * len(ids), [None] * len(ids)
         view.live = live
         return view
+
+
+def _behind(state, vocabulary: _Vocabulary) -> bool:
+    """Whether the index is behind the customers, or this worker's vocabulary behind the index."""
+    return state.rev is None or state.rev < (state.customer_rev or 0) or (state.tokens or 0) > vocabulary.next_seq
+
+
+def _is_contact(text: str) -> bool:
+    """Whether `TeamIndex.exact` reads the text as an e-mail address or phone number."""
+    return "@" in text or (bool(phone_key(text)) and sum(ch.isdigit() for ch in text) >= 6)
+
+
+_STATE_AND_POSTINGS = sql(
+    "SELECT 0, t.customer_rev, s.rev, s.live, s.tokens, NULL::bytea FROM teams t"
+    " LEFT JOIN search_states s ON s.team_id = t.id WHERE t.id = :team"
+    " UNION ALL SELECT 1, p.token, p.kind, NULL, NULL, p.holders FROM search_postings p"
+    " WHERE p.team_id = :team AND p.token = ANY(:tokens)"
+).bindparams(bindparam("tokens", type_=ARRAY(Integer)))

@@ -37,12 +37,18 @@ def upgrade() -> None:
     sa.Column('team_id', sa.Integer(), nullable=False),
     sa.Column('token', sa.Integer(), nullable=False),
     sa.Column('kind', sa.SmallInteger(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('sort_key', sa.BigInteger(), nullable=False),
+    sa.Column('holders', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_search_postings_team_id_teams')),
-    sa.PrimaryKeyConstraint('team_id', 'token', 'kind', 'customer_id', name=op.f('pk_search_postings'))
+    sa.PrimaryKeyConstraint('team_id', 'token', 'kind', name=op.f('pk_search_postings'))
     )
-    op.create_index('ix_search_postings_team_customer', 'search_postings', ['team_id', 'customer_id'], unique=False)
+    op.create_table('search_held',
+    sa.Column('team_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('names', sa.LargeBinary(), nullable=False),
+    sa.Column('companies', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_search_held_team_id_teams')),
+    sa.PrimaryKeyConstraint('team_id', 'customer_id', name=op.f('pk_search_held'))
+    )
     op.create_table('search_contacts',
     sa.Column('team_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.SmallInteger(), nullable=False),
@@ -57,7 +63,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_search_contacts_team_customer', table_name='search_contacts')
     op.drop_table('search_contacts')
-    op.drop_index('ix_search_postings_team_customer', table_name='search_postings')
+    op.drop_table('search_held')
     op.drop_table('search_postings')
     op.drop_table('search_tokens')
     op.drop_table('search_states')
