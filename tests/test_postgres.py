@@ -138,6 +138,26 @@ async def test_erasing_a_customer_takes_its_own_words_out_of_the_index_in_the_da
         await app.close()
 
 
+async def test_a_search_after_a_write_in_the_same_transaction_answers_and_the_write_is_found_once_committed(pg_url, clock):
+    app = _app(pg_url, clock)
+    try:
+        team_id = await _seed_search(app)
+        async with app.db.sessions() as session, session.begin():
+            rev = await teams.bump_customer_rev(session, team_id)
+            session.add(models.Customer(team_id=team_id, name="Zbigniew Wąchocki", company=None, emails=[], phones=[],
+                                        created_at=NOW, updated_at=NOW, rev=rev))
+            await session.flush()
+            # the index reads committed customers: this one is not in it yet, the others are
+            found = await asyncio.wait_for(app.bot.index.search(session, team_id, "zbigniew wachocki"), 30)
+            assert all(m.display != "Zbigniew Wąchocki" for m in found)
+            someone = _generated()[0][0]
+            assert (await app.bot.index.search(session, team_id, someone))[0].display.startswith(someone)
+        async with app.db.sessions() as session:
+            assert (await app.bot.index.search(session, team_id, "zbigniew wachocki"))[0].display == "Zbigniew Wąchocki"
+    finally:
+        await app.close()
+
+
 async def _add_named(app: App, team_id: int, name: str) -> None:
     async with app.db.sessions() as session, session.begin():
         rev = await teams.bump_customer_rev(session, team_id)
