@@ -240,10 +240,15 @@ class _Vocabulary:
     similar: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def take(self, rows: list[tuple[int, str]]) -> None:
+    async def take(self, rows: list[tuple[int, str]]) -> None:
+        """Tokens numbered after those already read. A first read of many is built off the
+        event loop into an index of its own, put in place in one step: searches of this team
+        running meanwhile see the old index or the new one, never half of one."""
         fresh = [(seq, token) for seq, token in rows if token not in self.index.ids]
-        if not len(self.index) and fresh:
-            self.index.extend([token for _, token in fresh])
+        if not len(self.index) and len(fresh) > 10_000:
+            built = TokenIndex()
+            await asyncio.to_thread(built.extend, [token for _, token in fresh])
+            self.index = built
         else:
             for _, token in fresh:
                 self.index.add(token)
@@ -283,7 +288,7 @@ class SharedIndex:
         async with vocabulary.lock:
             fresh = (await session.execute(
                 select(T.seq, T.token).where(T.team_id == team_id, T.seq >= vocabulary.next_seq).order_by(T.seq))).all()
-            await asyncio.to_thread(vocabulary.take, fresh) if len(fresh) > 10_000 else vocabulary.take(fresh)
+            await vocabulary.take(fresh)
 
     async def _state(self, session: AsyncSession, team_id: int, vocabulary: _Vocabulary):
         """The index's state, brought up first if it is behind."""
