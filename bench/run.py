@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rapidfuzz import fuzz, process  # noqa: E402
-from sqlalchemy import insert, select, update  # noqa: E402
+from sqlalchemy import insert, select, text, update  # noqa: E402
 
 from bench.names import KINDS, LANGUAGES, built_word, make_customers, mentions  # noqa: E402
 from crmbot.adapters.console import ConsoleChat  # noqa: E402
@@ -141,7 +141,7 @@ class FullCollections:
             self.count += 1
 
 
-async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: int) -> dict:
+async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: int, share: str | None = None) -> dict:
     result: dict = {"size": size, "load_start": os.getloadavg()[0]}
     collections = FullCollections()
     gc.callbacks.append(collections)
@@ -179,6 +179,7 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     async with app.db.sessions() as session:
         names = list(await session.scalars(
             select(models.Customer.name).where(models.Customer.team_id == team_id, models.Customer.deleted_at.is_(None))
+            .order_by(models.Customer.id)
         ))
     folded = [fold(n) for n in names]
     result["distinct_names"] = len(set(folded))
@@ -208,12 +209,13 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     # this size holds many equal names). Asking the scan only for names above ours gives the same
     # answer as a plain scan, several times faster; a few plain scans are timed for the table.
     hits, intended_top1, intended_top5, by_kind = 0, 0, 0, {}
-    misses = []
+    misses, best_scores = [], []
     for (kind, mention, intended), matches in zip(queries, found):
         q = fold(mention)
         ours = fuzz.WRatio(q, fold(matches[0].display.split(" (")[0])) if matches else 0.0
         better = None if ours >= 100 else process.extractOne(q, folded, scorer=fuzz.WRatio, score_cutoff=ours + 0.01)
         hit = better is None
+        best_scores.append(ours if hit else better[1])  # the best any name scores: what others are held to
         hits += hit
         total, good = by_kind.get(kind, (0, 0))
         by_kind[kind] = (total + 1, good + hit)
@@ -223,6 +225,10 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
         top_names = [fold(m.display.split(" (")[0]) for m in matches]
         intended_top1 += bool(top_names) and top_names[0] == wanted
         intended_top5 += wanted in top_names[:5]
+    if share:  # the PostgreSQL step asks the same questions and is held to the same scan
+        Path(share).write_text(json.dumps({
+            "queries": [[kind, mention] for kind, mention, _ in queries], "best": best_scores,
+            "tops": [m[0].display if m else None for m in found]}))
     exhaustive = []
     for _, mention, _ in queries[:PLAIN_SCANS]:
         started = time.perf_counter()
@@ -308,6 +314,112 @@ async def _cross_process_check(app, path: str, team_id: int) -> dict:
     }
 
 
+# -- PostgreSQL: the index in the database, and a pg_trgm query beside it ------------------------------
+
+async def pg_load(path: str, url: str) -> dict:
+    """The SQLite book's customers copied into an empty PostgreSQL database; then the first search,
+    which lays the team's index out in the database (once per database, not per worker); then a
+    pg_trgm GIN index over the folded names, for the comparison."""
+    import sqlite3
+
+    from crmbot.store import teams
+
+    started = time.perf_counter()
+    app = build(settings(), db=url, clock=lambda: NOW)
+    await console_member(app, MEMBER, NOW, team_name=TEAM)
+    with sqlite3.connect(path) as source:
+        rows = source.execute(
+            "SELECT c.name, c.company, c.emails, c.phones, c.status FROM customers c JOIN teams t ON t.id = c.team_id"
+            " WHERE t.name = ? AND c.deleted_at IS NULL ORDER BY c.id", (TEAM,)).fetchall()
+    stamp = NOW.replace(tzinfo=None) - timedelta(days=30)
+    async with app.db.sessions() as session, session.begin():
+        team_id = await session.scalar(select(models.Team.id).where(models.Team.name == TEAM))
+        member_id = await session.scalar(select(models.Member.id).where(models.Member.team_id == team_id))
+        rev = await teams.bump_customer_rev(session, team_id)
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        async with driver.cursor() as cursor, cursor.copy(
+                "COPY customers (team_id, owner_id, name, company, emails, phones, status, created_at, updated_at, rev)"
+                " FROM STDIN") as copy:
+            for name, company, emails, phones, status in rows:
+                await copy.write_row((team_id, member_id, name, company, emails, phones, status, stamp, stamp, rev))
+    async with app.db.engine.begin() as conn:  # as autovacuum would after such a load
+        await conn.execute(text("ANALYZE customers"))
+    result = {"pg_insert_s": time.perf_counter() - started}
+    async with app.db.sessions() as session:
+        started = time.perf_counter()
+        await app.bot.index.search(session, team_id, "warm up")
+        result["pg_build_s"] = time.perf_counter() - started
+    async with app.db.engine.begin() as conn:
+        size = await conn.exec_driver_sql(
+            "SELECT sum(pg_total_relation_size(t)) FROM unnest(ARRAY['search_tokens', 'search_postings', 'search_held',"
+            " 'search_contacts']) t")
+        result["pg_index_mb"] = float(size.scalar_one()) / 1e6
+        await conn.exec_driver_sql("ANALYZE search_tokens, search_postings, search_held, search_contacts")
+        await conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        await conn.exec_driver_sql("CREATE TABLE bench_trgm (id serial PRIMARY KEY, name_key text NOT NULL)")
+        driver = (await conn.get_raw_connection()).driver_connection
+        async with driver.cursor() as cursor, cursor.copy("COPY bench_trgm (name_key) FROM STDIN") as copy:
+            for name, *_ in rows:
+                await copy.write_row((fold(name),))
+        started = time.perf_counter()
+        await conn.exec_driver_sql("CREATE INDEX ix_bench_trgm ON bench_trgm USING gin (name_key gin_trgm_ops)")
+        await conn.exec_driver_sql("ANALYZE bench_trgm")
+        result["trgm_index_s"] = time.perf_counter() - started
+    await app.close()
+    return result
+
+
+async def pg_worker(url: str, share: str) -> dict:
+    """A newly started worker on PostgreSQL: how soon it answers, what it holds, how fast and how
+    well it resolves the SQLite step's mentions; then the same mentions through pg_trgm."""
+    shared = json.loads(Path(share).read_text())
+    collections = FullCollections()
+    gc.callbacks.append(collections)
+    app = build(settings(), db=url, clock=lambda: NOW)
+    result: dict = {}
+    async with app.db.sessions() as session:
+        team_id = await session.scalar(select(models.Team.id).where(models.Team.name == TEAM))
+        started = time.perf_counter()
+        await app.bot.index.search(session, team_id, "warm up")
+        result["pg_worker_ready_s"] = time.perf_counter() - started
+    gc.freeze()  # what the worker read lives as long as it does (as the app's own build)
+    started = time.perf_counter()
+    gc.collect()
+    result["pg_forced_gc_ms"] = ms(time.perf_counter() - started)
+    result["pg_rss_ready_mb"] = rss_mb()
+    collections.longest, collections.count = 0.0, 0
+    took, hits, same = [], 0, 0
+    for (_, mention), best, top in zip(shared["queries"], shared["best"], shared["tops"]):
+        async with app.db.sessions() as session:
+            started = time.perf_counter()
+            matches = await app.bot.index.search(session, team_id, mention)
+            took.append(time.perf_counter() - started)
+        mine = matches[0].display if matches else None
+        same += mine == top
+        hits += bool(matches) and fuzz.WRatio(fold(mention), fold(mine.split(" (")[0])) >= best - 1e-9
+    n = len(took)
+    result.update(pg_resolve_p50_ms=ms(statistics.median(took)), pg_resolve_p99_ms=ms(p99(took)),
+                  pg_recall=hits / n, pg_same_as_sqlite=same / n, pg_gc_longest_ms=ms(collections.longest),
+                  pg_rss_after_queries_mb=rss_mb())
+    gc.callbacks.remove(collections)
+    # pg_trgm: the GIN index finds names sharing trigrams (similarity >= 0.3), the best 60 by
+    # trigram similarity are re-ranked with WRatio
+    trgm, trgm_hits = [], 0
+    async with app.db.engine.connect() as conn:
+        for (_, mention), best in zip(shared["queries"], shared["best"]):
+            q = fold(mention)
+            started = time.perf_counter()
+            found = (await conn.exec_driver_sql(
+                "SELECT name_key FROM bench_trgm WHERE name_key %% %(q)s ORDER BY similarity(name_key, %(q)s) DESC LIMIT 60",
+                {"q": q})).scalars().all()
+            top = process.extractOne(q, found, scorer=fuzz.WRatio) if found else None
+            trgm.append(time.perf_counter() - started)
+            trgm_hits += top is not None and top[1] >= best - 1e-9
+    result.update(trgm_p50_ms=ms(statistics.median(trgm)), trgm_p99_ms=ms(p99(trgm)), trgm_recall=trgm_hits / n)
+    await app.close()
+    return result
+
+
 # -- the parent: one child process per step, then the table --------------------------------------
 
 def run_child(args: list[str]) -> dict:
@@ -373,6 +485,26 @@ def print_report(results: list[dict], load: tuple[float, float]) -> None:
     row("peak RSS before index build MB", "{:.0f}", "rss_before_build_mb")
     row("peak RSS after index build MB", "{:.0f}", "rss_after_build_mb")
     row("peak RSS at end MB (incl. scan's name list)", "{:.0f}", "rss_peak_mb")
+    if all("pg_build_s" in r for r in results):
+        row("PostgreSQL: customers copied in s", "{:.1f}", "pg_insert_s")
+        row("PostgreSQL: index laid out in the database (first search, once per database) s", "{:.1f}", "pg_build_s")
+        row("PostgreSQL: the index's tables MB", "{:.0f}", "pg_index_mb")
+        row("PostgreSQL: new worker ready s (target ≤ 5 at 1M)", "{:.2f}", "pg_worker_ready_s", at_1m(5.0))
+        row("PostgreSQL: worker peak RSS when ready MB (target ≤ 300 at 1M)", "{:.0f}", "pg_rss_ready_mb", at_1m(300.0))
+        row("PostgreSQL: worker peak RSS after the queries MB", "{:.0f}", "pg_rss_after_queries_mb")
+        row("PostgreSQL: resolve p50 ms", "{:.2f}", "pg_resolve_p50_ms")
+        row("PostgreSQL: resolve p99 ms (target ≤ 5 at 100k, ≤ 20 at 1M)", "{:.2f}", "pg_resolve_p99_ms",
+            lambda size, v: v <= TARGET_P99_RESOLVE_MS[size] if size in TARGET_P99_RESOLVE_MS else None)
+        row(f"PostgreSQL: recall@1 vs exhaustive scan (target ≥ {TARGET_RECALL})", "{:.3f}", "pg_recall",
+            lambda size, v: v >= TARGET_RECALL)
+        row("PostgreSQL: top answer the same as SQLite's", "{:.3f}", "pg_same_as_sqlite")
+        row(f"PostgreSQL: full GC forced when ready ms (target ≤ {TARGET_GC_PAUSE_MS:.0f} at 1M)", "{:.0f}",
+            "pg_forced_gc_ms", at_1m(TARGET_GC_PAUSE_MS))
+        row("PostgreSQL: longest full GC during the queries ms", "{:.0f}", "pg_gc_longest_ms")
+        row("pg_trgm GIN over folded names, build s", "{:.1f}", "trgm_index_s")
+        row("pg_trgm (% then WRatio of the best 60) p50 ms", "{:.2f}", "trgm_p50_ms")
+        row("pg_trgm p99 ms", "{:.2f}", "trgm_p99_ms")
+        row("pg_trgm recall@1 vs exhaustive scan", "{:.3f}", "trgm_recall")
     row("1-min load average at start of measuring", "{:.1f}", "load_start")
     row("1-min load average at end of measuring", "{:.1f}", "load_end")
     table.add_row("queries / messages", *[f"{r['queries']} / {r['messages']}" for r in results])
@@ -400,6 +532,45 @@ def met_targets(results: list[dict]) -> bool:
     return all(ok(r) for r in results)
 
 
+class _Server:
+    """Where the PostgreSQL step runs: a fresh database per size on a given server or on a throwaway one."""
+
+    def __init__(self, wanted: str) -> None:
+        self.url: str | None = None
+        self._throwaway = None
+        self._wanted = wanted
+
+    def __enter__(self) -> _Server:
+        if self._wanted == "off":
+            return self
+        if self._wanted != "auto":
+            self.url = self._wanted
+            return self
+        from tests.support.pgserver import PostgresUnavailable, ThrowawayPostgres
+
+        try:
+            self._throwaway = ThrowawayPostgres().start()
+        except PostgresUnavailable as why:
+            print(f"PostgreSQL step skipped: {why}", file=sys.stderr)
+            return self
+        self.url = self._throwaway.url("psycopg")
+        return self
+
+    def database(self) -> str:
+        """A new empty database's URL."""
+        if self._throwaway is not None:
+            return self._throwaway.url("psycopg", self._throwaway.create_database())
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        if self._throwaway is not None:
+            self._throwaway.stop()
+
+
+def _postgres(wanted: str) -> _Server:
+    return _Server(wanted)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="customer counts, comma separated")
@@ -408,6 +579,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--dir", help="where the SQLite files go (default: a temporary directory)")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    parser.add_argument("--postgres", default="auto",
+                        help="'auto' (a throwaway server from tests/support when the binaries are there), 'off', or a server URL")
+    parser.add_argument("--share", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -416,14 +591,19 @@ def main() -> int:
         step, path = args.child
         if step == "generate":
             out = asyncio.run(generate(path, args.size, args.seed))
+        elif step == "pgload":
+            out = asyncio.run(pg_load(path, args.url))
+        elif step == "pgworker":
+            out = asyncio.run(pg_worker(args.url, args.share))
         else:
-            out = asyncio.run(measure(path, args.size, args.queries, args.messages, args.seed))
+            out = asyncio.run(measure(path, args.size, args.queries, args.messages, args.seed, args.share))
         print(json.dumps(out))
         return 0
 
     load_start = os.getloadavg()[0]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as tmp:
+    server = _postgres(args.postgres)
+    with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as tmp, server:
         where = Path(args.dir or tmp)
         where.mkdir(parents=True, exist_ok=True)
         results = []
@@ -436,8 +616,16 @@ def main() -> int:
                 print(f"{size:,} customers: generating…", file=sys.stderr, flush=True)
                 generated = run_child(["--child", "generate", path, *common])
             print(f"{size:,} customers: measuring…", file=sys.stderr, flush=True)
-            measured = run_child(["--child", "measure", path, *common, "--queries", str(args.queries), "--messages", str(args.messages)])
-            results.append({**generated, **measured})
+            share = str(Path(tmp) / f"queries-{size}.json")
+            measured = run_child(["--child", "measure", path, *common, "--queries", str(args.queries),
+                                  "--messages", str(args.messages), "--share", share])
+            on_postgres = {}
+            if server.url is not None:
+                print(f"{size:,} customers: PostgreSQL…", file=sys.stderr, flush=True)
+                url = server.database()
+                on_postgres = run_child(["--child", "pgload", path, "--url", url])
+                on_postgres.update(run_child(["--child", "pgworker", path, "--url", url, "--share", share]))
+            results.append({**generated, **measured, **on_postgres})
     print_report(results, (load_start, os.getloadavg()[0]))
     if args.json:
         print(json.dumps(results, indent=2))

@@ -20,6 +20,8 @@ from crmbot.cli import cli
 from crmbot.config import Settings
 from crmbot.exporter import export_team
 from crmbot.store import models, snapshot, teams
+from crmbot.store.audit import Actor
+from crmbot.store.erasure import erase_customer
 from crmbot.store.db import open_database
 
 from tests.conftest import NOW
@@ -80,7 +82,7 @@ async def workers(pg_url, clock) -> AsyncIterator[tuple[App, App]]:
 
 
 @pytest.mark.parametrize("pg_url", ["psycopg", "asyncpg"], indirect=True)
-async def test_a_new_worker_starts_from_the_kept_index_and_sees_every_change_at_once(pg_url, clock):
+async def test_a_new_worker_reads_the_index_in_the_database_and_sees_every_change_at_once(pg_url, clock):
     first, second = _app(pg_url, clock), _app(pg_url, clock)
     try:
         team_id = await _seed_search(first)
@@ -90,10 +92,11 @@ async def test_a_new_worker_starts_from_the_kept_index_and_sees_every_change_at_
             session.add(models.Customer(team_id=other_team, name="Řehoř Ždárský", company=None, emails=["rehor@zdarsky.cz"],
                                         phones=[], created_at=NOW, updated_at=NOW, rev=rev))
         built = await _search_all(first, team_id)
-        await first.bot.index.close()  # the first worker's build is kept in the database
-        async with first.db.sessions() as session:
-            assert await snapshot.read(session, team_id) is not None
-        assert await _search_all(second, team_id) == built  # the second worker starts from it
+        async with first.db.sessions() as session:  # the index lives in the database's tables
+            state = await session.get(models.SearchState, team_id)
+            assert state.rev == await teams.customer_rev(session, team_id) and state.live > len(_generated())
+            assert await snapshot.read(session, team_id) is None  # no copy of it kept for the workers
+        assert await _search_all(second, team_id) == built  # the second worker reads the same index
         # a customer added through one engine is found by the other on its next search
         await _add_named(first, team_id, "Zbigniew Wąchocki")
         async with second.db.sessions() as session:
@@ -109,6 +112,50 @@ async def test_a_new_worker_starts_from_the_kept_index_and_sees_every_change_at_
     finally:
         await first.close()
         await second.close()
+
+
+async def test_erasing_a_customer_takes_its_own_words_out_of_the_index_in_the_database(pg_url, clock):
+    app = _app(pg_url, clock)
+    try:
+        team_id = await _seed_search(app)
+        await _add_named(app, team_id, "Zbigniew Wąchocki")
+        await _add_named(app, team_id, "Jan Wąchocki")
+        async with app.db.sessions() as session:
+            assert (await app.bot.index.search(session, team_id, "zbigniew wachocki"))[0].display == "Zbigniew Wąchocki"
+        async with app.db.sessions() as session, session.begin():
+            customer = await session.scalar(select(models.Customer).where(models.Customer.name == "Zbigniew Wąchocki"))
+            await erase_customer(session, Actor(team_id=team_id, member_id=None, platform="console", group_id="erase"), customer, NOW)
+        async with app.db.sessions() as session:
+            held = set(await session.scalars(select(models.SearchToken.token).where(models.SearchToken.team_id == team_id)))
+            assert "zbigniew" not in held and {"wachocki", "jan"} <= held  # a word someone else holds stays
+            found = await app.bot.index.search(session, team_id, "zbigniew wachocki")
+            assert [m.display for m in found] == ["Jan Wąchocki"]
+            state = await session.get(models.SearchState, team_id)
+            live = await session.scalar(select(func.count()).select_from(models.Customer).where(
+                models.Customer.team_id == team_id, models.Customer.deleted_at.is_(None)))
+            assert state.live == live
+    finally:
+        await app.close()
+
+
+async def test_a_search_after_a_write_in_the_same_transaction_answers_and_the_write_is_found_once_committed(pg_url, clock):
+    app = _app(pg_url, clock)
+    try:
+        team_id = await _seed_search(app)
+        async with app.db.sessions() as session, session.begin():
+            rev = await teams.bump_customer_rev(session, team_id)
+            session.add(models.Customer(team_id=team_id, name="Zbigniew Wąchocki", company=None, emails=[], phones=[],
+                                        created_at=NOW, updated_at=NOW, rev=rev))
+            await session.flush()
+            # the index reads committed customers: this one is not in it yet, the others are
+            found = await asyncio.wait_for(app.bot.index.search(session, team_id, "zbigniew wachocki"), 30)
+            assert all(m.display != "Zbigniew Wąchocki" for m in found)
+            someone = _generated()[0][0]
+            assert (await app.bot.index.search(session, team_id, someone))[0].display.startswith(someone)
+        async with app.db.sessions() as session:
+            assert (await app.bot.index.search(session, team_id, "zbigniew wachocki"))[0].display == "Zbigniew Wąchocki"
+    finally:
+        await app.close()
 
 
 async def _add_named(app: App, team_id: int, name: str) -> None:

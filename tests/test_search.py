@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, strategies as st
 from rapidfuzz import fuzz, process
 from sqlalchemy import select
 
@@ -24,7 +25,7 @@ from bench.names import make_customers
 from crmbot.store import models, snapshot, teams
 from crmbot.store.audit import Actor
 from crmbot.store.erasure import erase_customer
-from crmbot.store.search import ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, TeamIndex, _WordFolder
+from crmbot.store.search import ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, TeamIndex, _WordFolder, base_probes
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import fold
 
@@ -404,3 +405,19 @@ def test_folding_many_at_once_is_folding_each():
              "Smith & Sons", "ǅemal", "a\u0301b", "Straße"]
     for mixed in (texts, texts[::-1], [t for t in texts if t.isascii()], [t for t in texts if not t.isascii()]):
         assert fold_many(mixed) == [fold(t) for t in mixed]
+
+
+WORDS = st.text(alphabet="abeiouyklmnv", min_size=1, max_size=9)
+
+
+@given(WORDS, st.sets(WORDS, max_size=40))
+def test_the_base_forms_of_a_word_are_known_from_its_probes_alone(token, held):
+    """The index in the database reads only `base_probes` of a typed word: the words whose
+    holders decide its base forms (an oracle asked about every word it wants)."""
+    asked: list[str] = []
+    everything, probes_only = TeamIndex(), TeamIndex()
+    everything._holds = lambda word: asked.append(word) or word in held
+    probes = set(base_probes(token))
+    probes_only._holds = lambda word: word in held and word in probes
+    assert probes_only.bases(token) == everything.bases(token)
+    assert set(asked) <= probes

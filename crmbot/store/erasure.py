@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models, snapshot, tags, teams
+from crmbot.store import models, shared_index, snapshot, tags, teams
 from crmbot.store.audit import Actor
 
 M = models
@@ -55,6 +55,7 @@ async def erase_customer(session: AsyncSession, actor: Actor, customer: M.Custom
     customer.deleted_at, customer.updated_at = now, now
     customer.rev = await teams.bump_customer_rev(session, team_id)
     await snapshot.forget(session, team_id)  # a kept index still holds the name
+    await shared_index.forget_customer(session, team_id, customer_id)  # and the index in the database
     session.add(
         M.AuditEntry(
             team_id=team_id, member_id=actor.member_id, platform=actor.platform, at=now, group_id=actor.group_id,

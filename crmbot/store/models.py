@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -421,3 +422,62 @@ class SearchSnapshot(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     rev: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# -- the customer look-up index kept in the database (PostgreSQL: crmbot.store.shared_index) --------
+
+
+class SearchState(Base):
+    """How far a team's look-up index in the database has read its customers: every change up to
+    `rev`; `live` customers; `tokens` name tokens numbered 0 .. tokens - 1 (a few may be gone)."""
+
+    __tablename__ = "search_states"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    rev: Mapped[int] = mapped_column(BigInteger)
+    live: Mapped[int] = mapped_column(Integer)
+    tokens: Mapped[int] = mapped_column(Integer)
+
+
+class SearchToken(Base):
+    """A name or company token of a team's customers and its number. Tokens only join (an
+    erasure takes its customer's own ones out): workers keep them in order, by number."""
+
+    __tablename__ = "search_tokens"
+    __table_args__ = (UniqueConstraint("team_id", "token", name="uq_search_tokens_team_token"),)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(300))
+
+
+class SearchPosting(Base):
+    """Who holds a token, in the person's name (kind 0) or in the company only (kind 1): their
+    sort keys (name length << 40 | customer id, which orders equal evidence) as little-endian
+    64-bit integers, so a search reads a token's holders as one value."""
+
+    __tablename__ = "search_postings"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    token: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    holders: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SearchHeld(Base):
+    """A live customer in the index and the tokens it holds (32-bit token numbers), so that a
+    change takes it out of exactly those postings."""
+
+    __tablename__ = "search_held"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    names: Mapped[bytes] = mapped_column(LargeBinary)
+    companies: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SearchContact(Base):
+    """An e-mail address (kind 0) or phone key (kind 1) and a customer holding it."""
+
+    __tablename__ = "search_contacts"
+    __table_args__ = (Index("ix_search_contacts_team_customer", "team_id", "customer_id"),)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)

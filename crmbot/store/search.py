@@ -143,6 +143,13 @@ def _latin_forms(name: str, name_key: str) -> tuple[str, ...]:
     return (typed,) if typed else ()
 
 
+def similar_tokens(vocab: TokenIndex, token: str) -> tuple[tuple[str, float], ...]:
+    """The SIMILAR_TOKENS vocabulary tokens closest to a typed word, with their similarity."""
+    cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
+    # sorted by the token too, so ties do not depend on the order customers arrived in
+    return tuple(sorted(vocab.similar(token, cutoff, SIMILAR_TOKENS), key=lambda ts: (-ts[1], ts[0])))
+
+
 def _query_tokens(key: str) -> list[tuple[str, int, int, int]]:
     """(token, piece, start, end) for each query token: a CJK run becomes its bigrams, each
     remembering where in its run it came from, so the words a customer matched can be put back
@@ -178,6 +185,22 @@ class Match:
     # the typed words this customer holds exactly as typed: "sara connor" holds "connor" for
     # Sarah Connor and "sara" for Sara Conner, so neither is a clear winner
     exact: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A search's candidates before their names are read (`TeamIndex.rank`): the folded mention,
+    its tokens (as `_query_tokens` gives them) and their words, the base forms of inflected
+    words, the candidates' positions best first, which tokens each matched (its span), and
+    which typed words and base forms each holds exactly."""
+
+    key: str
+    tokens: list[tuple[str, int, int, int]]
+    query: list[str]
+    bases: list[tuple[str, ...]]
+    best: list[int]
+    spans: list[list[int]]
+    held: list[frozenset[str]]
 
 
 class _WordFolder:
@@ -217,15 +240,13 @@ def _display(name: str, company: str | None) -> str:
 _fold_word = lru_cache(maxsize=262_144)(fold)
 
 
-def _keys(name: str, company: str | None) -> tuple[str, str, frozenset[str], tuple[str, ...]]:
-    """A candidate's folded name and company, every token it holds, and its name as typed in
-    Latin letters (`_latin_forms`), for scoring: a few dozen per search, so they are worked
-    out when asked rather than kept for every customer."""
+def _keys(name: str, company: str | None) -> tuple[str, str, tuple[str, ...]]:
+    """A candidate's folded name and company, and its name as typed in Latin letters
+    (`_latin_forms`), for scoring: a few dozen per search, so they are worked out when asked
+    rather than kept for every customer."""
     name_key = " ".join(filter(None, map(_fold_word, name.split())))
     company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
-    held = _name_tokens(name_key, person=True) + _name_tokens(company_key)
-    held += [*_latin_tokens(name_key), *_typed_tokens(name)]
-    return name_key, company_key, frozenset(held), _latin_forms(name, name_key)
+    return name_key, company_key, _latin_forms(name, name_key)
 
 
 _NOT_DIGITS = bytes(c for c in range(128) if not chr(c).isdigit() and chr(c) != "\n")
@@ -314,6 +335,30 @@ class _Contacts:
         if stale is not None:
             found = [p for p in found if not stale[p]]
         return found + sorted(self.extra.get(key, ()))
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one customer row puts in the index: its name tokens, its company tokens (those not
+    in the name), its e-mail addresses and phone keys, and its sort key among equal evidence."""
+
+    names: tuple[str, ...]
+    companies: tuple[str, ...]
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    sort_key: int
+
+
+def customer_tokens(row, fold_words: _WordFolder) -> Held:
+    """A customer row's tokens, as the bulk build lays them out (rows of `_catch_up`)."""
+    name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
+    # as in the bulk build: a Chinese name's pinyin, and ə ş ç ğ as typed without them
+    person = [*_name_tokens(name_key, person=True), *_latin_tokens(name_key), *_typed_tokens(row.name or "")]
+    names = tuple(dict.fromkeys(person))
+    companies = tuple(t for t in dict.fromkeys(_name_tokens(company_key)) if t not in names)
+    emails = tuple(dict.fromkeys(e.lower() for e in _json_list(row.emails)))
+    phones = tuple(dict.fromkeys(k for k in map(phone_key, _json_list(row.phones)) if k))
+    return Held(names, companies, emails, phones, (len(name_key) << 40) | row.id)
 
 
 @dataclass
@@ -535,7 +580,6 @@ class TeamIndex:
                     del contacts.extra[key]
 
     def _put(self, row, position: int | None, fold_words: _WordFolder) -> None:
-        name_key, company_key = fold_words(row.name or ""), fold_words(row.company or "")
         if position is None:
             position = len(self._names)
             self._later[row.id] = position
@@ -548,18 +592,15 @@ class TeamIndex:
                 self._stale = np.zeros(len(self._bulk_ids), dtype=bool)
             self._stale[position] = True
         self._names[position], self._companies[position] = row.name or "", row.company
-        self._order[position] = (len(name_key) << 40) | row.id
+        held = customer_tokens(row, fold_words)
+        self._order[position] = held.sort_key
         add, ids = self.vocab.add, self.vocab.ids
-        # as in the bulk build: a Chinese name's pinyin, and ə ş ç ğ as typed without them
-        person = [*_name_tokens(name_key, person=True), *_latin_tokens(name_key), *_typed_tokens(row.name or "")]
-        name_tokens = tuple(ids[add(t)] for t in dict.fromkeys(person))
-        company_tokens = tuple(ids[add(t)] for t in dict.fromkeys(_name_tokens(company_key)))
-        company_tokens = tuple(t for t in company_tokens if t not in name_tokens)
+        name_tokens = tuple(ids[add(t)] for t in held.names)
+        company_tokens = tuple(ids[add(t)] for t in held.companies)
         for tokens, postings in ((name_tokens, self.names), (company_tokens, self.companies)):
             for token in tokens:
                 postings.add(token, position)
-        emails = tuple(dict.fromkeys(e.lower() for e in _json_list(row.emails)))
-        phones = tuple(dict.fromkeys(k for k in map(phone_key, _json_list(row.phones)) if k))
+        emails, phones = held.emails, held.phones
         for keys, contacts in ((emails, self.emails), (phones, self.phones)):
             for key in keys:
                 contacts.extra[key].add(position)
@@ -575,9 +616,7 @@ class TeamIndex:
     def similar_tokens(self, token: str) -> tuple[tuple[str, float], ...]:
         found = self._similar.get(token)
         if found is None:
-            cutoff = TOKEN_CUTOFF_SHORT if len(token) <= 3 else TOKEN_CUTOFF
-            # sorted by the token too, so ties do not depend on the order customers arrived in
-            found = tuple(sorted(self.vocab.similar(token, cutoff, SIMILAR_TOKENS), key=lambda ts: (-ts[1], ts[0])))
+            found = similar_tokens(self.vocab, token)
             if len(self._similar) > 50_000:
                 self._similar.clear()
             self._similar[token] = found
@@ -703,14 +742,19 @@ class TeamIndex:
         # of the input method ("刘阳" for 刘洋, "王方" for 王芳) still sounds the same, so its
         # pinyin is looked up as a Latin spelling of the name (runs of a name's length, or the
         # two characters a longer run opens with)
-        sounded = [_pinyin(run if len(run) <= 3 else run[:2]) for run in cjk_runs(fold(text)) if len(run) >= 2]
-        latin = " ".join(forms[len(forms) - 2] for forms in sounded if len(forms) >= 3)
+        latin = sounded(text)
         return self._search(latin, limit, ignore) if latin else []
 
     def _search(self, text: str, limit: int, ignore: frozenset[str]) -> list[Match]:
+        ranked = self.rank(text, ignore)
+        return ranked if isinstance(ranked, list) else self.score(ranked, limit)
+
+    def rank(self, text: str, ignore: frozenset[str] = frozenset()) -> list[Match] | Ranked:
+        """The first half of a search: an e-mail or phone's exact matches, or else the
+        CANDIDATES customers with the most evidence (`Ranked`); `score` reads their names."""
         exact = self.exact(text)
         if exact is not None:
-            return exact[:limit]
+            return exact
         key = fold(text)
         tokens = [q for q in _query_tokens(key) if q[0] not in ignore and (len(q[0]) >= 2 or not q[0].isascii())]
         query = [q[0] for q in tokens]
@@ -727,14 +771,30 @@ class TeamIndex:
         near = weights >= weights.max() - WEIGHT_MARGIN
         if np.count_nonzero(near) >= CANDIDATES:
             positions, weights = positions[near], weights[near]
-        best = self._strongest(positions, weights).tolist()
-        held = [_members(np.array(best), found) for found, _ in per_position]
+        best = self._strongest(positions, weights)
+        held = [_members(best, found) for found, _ in per_position]
         spans = [[p for p in range(len(per_position)) if held[p][i]] for i in range(len(best))]
-        widest = max(len(s) for s in spans)
+        # which of the typed words and their base forms each candidate holds as it is, read off
+        # the postings rather than worked out again from every candidate's name
+        holding = {}
+        for word in dict.fromkeys(chain(query, chain.from_iterable(bases))):
+            token_id = self.vocab.ids.get(word)
+            if token_id is not None:
+                holders = np.concatenate((self.names.holders(token_id, self._stale), self.companies.holders(token_id, self._stale)))
+                if len(holders):
+                    holding[word] = np.isin(best, holders)
+        exact_held = [frozenset(w for w, inside in holding.items() if inside[i]) for i in range(len(best))]
+        return Ranked(key, tokens, query, bases, best.tolist(), spans, exact_held)
+
+    def score(self, ranked: Ranked, limit: int) -> list[Match]:
+        """The second half of a search: each candidate's name scored with WRatio against the
+        words of the mention it matched."""
+        key, tokens, query, bases = ranked.key, ranked.tokens, ranked.query, ranked.bases
+        widest = max(len(s) for s in ranked.spans)
         scored = []
         inflected = any(bases)
-        for position, span_positions in zip(best, spans):
-            name_key, company_key, held_tokens, latin_forms = _keys(self._names[position], self._companies[position])
+        for position, span_positions, held_tokens in zip(ranked.best, ranked.spans, ranked.held):
+            name_key, company_key, latin_forms = _keys(self._names[position], self._companies[position])
             # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
             read = [next((b for b in found if b in held_tokens), None) for found in bases] if inflected else ()
             if inflected and any(read[p] for p in span_positions):
@@ -762,6 +822,28 @@ class TeamIndex:
         # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
         scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
         return [self._match(position, score, span, held) for score, _, _, _, position, span, held in scored[:limit]]
+
+
+def base_probes(token: str) -> list[str]:
+    """Every word `TeamIndex.bases` may ask about for a typed token: knowing which of them some
+    customer holds is enough to work out its bases."""
+    if len(token) <= MIN_STEM or has_cjk(token):
+        return []
+    probes = [token, *(token + v for v in VOWELS[:-1] if token[-1] not in VOWELS)]
+    for cut in range(1, MAX_ENDING + 1):
+        stem = token[:-cut]
+        if len(stem) < MIN_STEM:
+            break
+        swapped = [stem + v for v in VOWELS] if cut == 1 and token[-1] in SWAPPED_ENDINGS else []
+        probes += [base for base in (stem, *swapped) if len(base) > MIN_STEM]
+    return list(dict.fromkeys(probes))
+
+
+def sounded(text: str) -> str:
+    """A Chinese mention as its pinyin: runs of a name's length, or the two characters a longer
+    run opens with, each run together ("刘阳" -> "liuyang")."""
+    runs = [_pinyin(run if len(run) <= 3 else run[:2]) for run in cjk_runs(fold(text)) if len(run) >= 2]
+    return " ".join(forms[len(forms) - 2] for forms in runs if len(forms) >= 3)
 
 
 def _span(key: str, tokens: list[tuple[str, int, int, int]], positions: list[int]) -> str:
@@ -868,6 +950,7 @@ class CustomerIndex:
     def __init__(self) -> None:
         self._teams: dict[int, TeamIndex] = {}
         self._keeping: set[asyncio.Task] = set()  # snapshots being written
+        self._shared = None  # PostgreSQL: crmbot.store.shared_index.SharedIndex
 
     async def for_team(self, session: AsyncSession, team_id: int) -> TeamIndex:
         index = self._teams.setdefault(team_id, TeamIndex())
@@ -901,7 +984,15 @@ class CustomerIndex:
             await asyncio.gather(*list(self._keeping), return_exceptions=True)
 
     async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5) -> list[Match]:
-        matches = (await self.for_team(session, team_id)).search(text, limit)
+        if session.bind.dialect.name == "postgresql":
+            # the index lives in the database: this worker holds a team's vocabulary only
+            if self._shared is None:
+                from crmbot.store.shared_index import SharedIndex  # it builds on this module
+
+                self._shared = SharedIndex()
+            matches = await self._shared.search(session, team_id, text, limit)
+        else:
+            matches = (await self.for_team(session, team_id)).search(text, limit)
         if len(matches) > 1 and clear_winner(matches) is None:
             matches = await _settled_by_deals(session, team_id, text, matches)
         return matches

@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process
 
 START, END = "\x02", "\x03"  # padding: first and last letters get bigrams of their own
 UNREACHABLE = 1 << 30  # shared bigrams needed by a length too far from the query's
+BULK_CHUNK = 50_000  # tokens whose bigrams a bulk build works out at once
 
 
 def bigram_keys(token: str) -> list[int]:
@@ -117,12 +118,18 @@ class TokenIndex:
         lengths = np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens))
         self._lengths = array("i", lengths.tobytes())
         self._longest = int(lengths.max())
-        keys, owners = _bulk_bigram_keys(tokens)
-        rows, row_of = np.unique(keys, return_inverse=True)
-        order = np.argsort(row_of, kind="stable")  # stable: each row's ids stay ascending
-        self._base_ids = owners[order].astype(np.int32)
-        self._base_ptr = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=len(rows)))))
-        self._base_rows = dict(zip(rows.tolist(), range(len(rows))))
+        # a chunk of tokens at a time, and few temporaries: a new worker's peak memory is this
+        parts = [_bulk_bigram_keys(tokens[at:at + BULK_CHUNK]) for at in range(0, len(tokens), BULK_CHUNK)]
+        keys = np.concatenate([k for k, _ in parts])
+        owners = np.concatenate([(o + at).astype(np.int32) for at, (_, o) in zip(range(0, len(tokens), BULK_CHUNK), parts)])
+        del parts
+        order = np.argsort(keys, kind="stable")  # stable: each row's ids stay ascending
+        keys = keys[order]
+        self._base_ids = owners[order]
+        del owners, order
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        self._base_ptr = np.append(starts, len(keys)).astype(np.int64)
+        self._base_rows = dict(zip(keys[starts].tolist(), range(len(starts))))
 
     def parts(self) -> dict[str, object] | None:
         """What a snapshot keeps: the bulk build only (None once tokens were added one by one)."""
