@@ -150,11 +150,12 @@ class Bot:
             return []
         if not await self.rate_limit.allow(session, f"{incoming.user.adapter}:{incoming.user.user_id}", now):
             return self.refusal(incoming, "slow_down")
-        member = (await membership.member_for(session, incoming.user, incoming.chat)
-                  or await membership.workspace_join(session, incoming, now, self.i18n))
+        member, team = await membership.member_and_team(session, incoming.user, incoming.chat)
         if member is None:
-            return await self._onboard(session, incoming, now)
-        team = await session.get(models.Team, member.team_id)
+            member = await membership.workspace_join(session, incoming, now, self.i18n)
+            if member is None:
+                return await self._onboard(session, incoming, now)
+            team = await session.get(models.Team, member.team_id)
         actor = Actor(team_id=team.id, member_id=member.id, platform=incoming.chat.adapter, group_id=uuid.uuid4().hex)
 
         async def dispatch(intent: Intent) -> list[Reply]:

@@ -183,6 +183,7 @@ class I18n:
             keep_trailing_newline=False,
         )
         self.env.newstyle_gettext = True  # type: ignore[attr-defined]  # read when templates compile
+        self._minutes: dict[tuple, str] = {}  # Formats.when's words, by language and local minute
 
     @staticmethod
     @cache
@@ -280,7 +281,16 @@ class Formats:
         if moment is None:
             return "—"
         local = moment.astimezone(ZoneInfo(self.tz))
-        return f"{format_date(local, 'medium', locale=self.locale)} {format_time(local, 'short', locale=self.locale)}"
+        # the words show the day and the minute: the same minute reads the same, so a burst of
+        # reminders due together (or set together) formats it once
+        key = (self.code, local.year, local.month, local.day, local.hour, local.minute)
+        cache = self.i18n._minutes
+        said = cache.get(key)
+        if said is None:
+            if len(cache) >= 10_000:
+                cache.clear()
+            said = cache[key] = f"{format_date(local, 'medium', locale=self.locale)} {format_time(local, 'short', locale=self.locale)}"
+        return said
 
     def day(self, moment: datetime | None) -> str:
         if moment is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.i18n import I18n
@@ -32,13 +33,26 @@ def known_zone(name: str | None) -> str:
 async def member_for(session: AsyncSession, user: UserRef, chat: ChatRef | None = None) -> models.Member | None:
     """The active member behind a platform identity. Writing from their DM (the chat id is the
     user id) records that chat, so reminders know where to go."""
-    found = await teams.identity(session, user.adapter, user.user_id, user.workspace or "")
-    member = await session.get(models.Member, found.member_id) if found is not None else None
-    if member is None or not member.active:
-        return None
+    return (await member_and_team(session, user, chat))[0]
+
+
+async def member_and_team(session: AsyncSession, user: UserRef,
+                          chat: ChatRef | None = None) -> tuple[models.Member | None, models.Team | None]:
+    """`member_for` and the member's team, read in one round trip (a message needs both)."""
+    row = (await session.execute(
+        select(models.Identity, models.Member, models.Team)
+        .join(models.Member, models.Member.id == models.Identity.member_id)
+        .join(models.Team, models.Team.id == models.Member.team_id)
+        .where(*teams.identity_is(user.adapter, user.user_id, user.workspace or ""))
+    )).first()
+    if row is None:
+        return None, None
+    found, member, team = row
+    if not member.active:
+        return None, None
     if chat is not None and chat.chat_id and found.chat_id is None and chat.chat_id == user.user_id:
         found.chat_id = chat.chat_id
-    return member
+    return member, team
 
 
 async def open_team(session: AsyncSession, workspace: str | None) -> models.Team | None:

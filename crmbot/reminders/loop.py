@@ -36,11 +36,12 @@ import random
 import secrets
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crmbot.bot import drawn
 from crmbot.clock import Clock, system_clock
@@ -80,6 +81,32 @@ class _Job:
     replies: list[Reply]
 
 
+class _Marks:
+    """One connection for a pass's "delivered" records, taken when the first is written and
+    given back when the pass ends; the records take turns on it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = asyncio.Lock()
+        self._connection: AsyncConnection | None = None
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[AsyncConnection]:
+        async with self._lock:
+            if self._connection is None or self._connection.invalidated:
+                if self._connection is not None:
+                    await self._connection.close()
+                self._connection = await self.db.engine.connect()
+            yield self._connection
+
+    async def __call__(self, *exc_info: object) -> bool:  # the pass ends
+        async with self._lock:
+            if self._connection is not None:
+                await self._connection.close()
+                self._connection = None
+        return False
+
+
 class ReminderLoop:
     def __init__(
         self,
@@ -115,6 +142,8 @@ class ReminderLoop:
         self.backoff = Backoff(backoff_seconds, max_backoff_seconds, rng or random.Random())
         self.retry_for = timedelta(hours=retry_hours)
         self.late_after = timedelta(seconds=late_after_seconds)
+        # a send begins on a lease written at most this long ago, without writing it again
+        self.fresh_for = min(timedelta(seconds=1), self.lease / 15)
         # no cap by the lease: the lease is renewed while a send is in flight
         self.send_timeout = send_timeout_seconds
         self.digests_enabled = digests_enabled
@@ -233,11 +262,13 @@ class ReminderLoop:
         `ask_replies`)."""
         replies_due = None if ask_replies else False
         claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
+        held: dict[int, datetime] = {}  # until when each claimed row's lease was last written by this pass
         started: list[asyncio.Task] = []
         in_flight: set[asyncio.Task] = set()
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
             sending = stack.enter_context(self._sending_through())
+            marks = stack.push_async_exit(_Marks(self.db))
             try:
                 while True:
                     at = now or self.clock()
@@ -251,11 +282,13 @@ class ReminderLoop:
                         break
                     report.claimed += len(ids)
                     claimed.extend(ids)
+                    held.update(dict.fromkeys(ids, at + self.lease))
                     if not renewing:
                         await stack.enter_async_context(Renewal(
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
-                    for job in await self._prepare(ids, at):
+                    jobs = await self._prepare(ids, at)
+                    for n, job in enumerate(jobs):
                         if job.chat is not None:
                             sending(job.chat.adapter)
                         if in_flight:
@@ -264,10 +297,10 @@ class ReminderLoop:
                             _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                         # begin only on a row still ours, with a whole lease ahead: renewals keep
                         # it so while the send is in flight
-                        if not await self._still_ours(job.followup_id):
+                        if not await self._still_ours(job.followup_id, held, [j.followup_id for j in jobs[n + 1:]]):
                             report.released.append(job.followup_id)
                             continue
-                        task = asyncio.create_task(self._send(job, at, report))
+                        task = asyncio.create_task(self._send(job, at, report, marks))
                         started.append(task)
                         in_flight.add(task)
                     if len(ids) < self.batch_size:
@@ -306,7 +339,7 @@ class ReminderLoop:
                 await session.execute(models.Choice.__table__.insert(), choices.rows)
         return jobs
 
-    async def _send(self, job: _Job, now: datetime, report: PassReport) -> None:
+    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks) -> None:
         sender = self.senders.get(job.chat.adapter) if job.chat else None
         if sender is None:
             await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
@@ -322,7 +355,7 @@ class ReminderLoop:
             await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
             return
         took = self.clock()
-        await self._mark(job.followup_id, now, report)
+        await self._mark(job.followup_id, now, report, marks)
         # one line a reminder: when a kill can send it twice (the platform's "ok" to our record),
         # and how late it went (due, claimed, sent), for whoever measures that
         log.info("reminder %s delivered through %s: due %s, claimed %.1f s after, sent in %.2f s, recorded %.2f s after",
@@ -365,27 +398,42 @@ class ReminderLoop:
             self.wake()
         return hurried.replies
 
-    async def _still_ours(self, followup_id: int) -> bool:
-        """Renew this row's lease just before its send; False when it is no longer ours (the
-        lease ran out and another worker took it) or the database can't say."""
+    async def _still_ours(self, followup_id: int, held: dict[int, datetime], rest: list[int]) -> bool:
+        """Whether this row's send may begin: it is still ours with (nearly) a whole lease
+        ahead. A lease written less than `fresh_for` ago (the claim's, or a renewal's) is taken
+        as it stands; else it is renewed, in the same statement as the leases of the rows the
+        pass sends next (`rest`), so a fast platform's sends cost no statement each. False when
+        the row is no longer ours (the lease ran out and another worker took it) or the
+        database can't say."""
+        if held.get(followup_id, self.clock()) - self.clock() > self.lease - self.fresh_for:
+            return True
+        until = self.clock() + self.lease
         try:
             async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
-                if await queue.renew(session, worker=self.worker, followup_id=followup_id, until=self.clock() + self.lease):
-                    return True
+                ours = await queue.renew_many(session, worker=self.worker, ids=[followup_id, *rest], until=until)
+            for renewed in ours:
+                held[renewed] = until
+            if followup_id in ours:
+                return True
             log.warning("reminder %s is no longer this worker's: another worker took it after its lease", followup_id)
         except Exception as error:
             log.warning("reminder %s left to its lease: it could not be renewed (%s)", followup_id, describe(error))
+        held.pop(followup_id, None)
         return False
 
-    async def _mark(self, followup_id: int, now: datetime, report: PassReport) -> None:
+    async def _mark(self, followup_id: int, now: datetime, report: PassReport, marks: _Marks) -> None:
         """The platform took it: record that at once, in a transaction of this row's own. Between
         the platform's "ok" and this commit a crash sends the reminder twice, so nothing waits
-        in between — not another send, not another row's commit."""
-        async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
-            ours = await queue.mark_delivered(session, worker=self.worker, ids=[followup_id], now=now,
+        in between — not another send, not another row's commit. (The pass's marks share one
+        connection, one transaction after another: taking a pooled one for each cost more than
+        the statement.)"""
+        async with self.db.writer_turn(urgent=True), marks.turn() as connection, connection.begin():
+            ours = await queue.mark_delivered(connection, worker=self.worker, ids=[followup_id], now=now,
                                               late_after=self.late_after)
             # a birthday reminder comes back: next year's is written with this one's delivery
-            await profile.schedule_next_years(session, ours, now)
+            if any(ours.values()):
+                async with AsyncSession(bind=connection, expire_on_commit=False) as session:  # in this transaction
+                    await profile.schedule_next_years(session, [i for i, yearly in ours.items() if yearly], now)
         if followup_id in ours:
             report.delivered.append(followup_id)
             return

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
@@ -80,11 +80,43 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
 
 async def renew(session: AsyncSession, *, worker: str, followup_id: int, until: datetime) -> bool:
     """A fresh lease on a row `worker` still holds, undelivered; False when it holds it no more."""
-    result = await session.execute(
-        update(F).where(F.id == followup_id, F.claimed_by == worker, F.claim_expires_at.is_not(None), *waiting())
-        .values(claim_expires_at=until).execution_options(synchronize_session=False)
+    return followup_id in await renew_many(session, worker=worker, ids=[followup_id], until=until)
+
+
+# The statements a reminder pass runs for every row, built once: building one costs more than
+# running it. Plain table statements (no ORM bookkeeping: nothing here is loaded in a session).
+T = F.__table__
+_STILL_WAITING = (T.c.state == "pending", T.c.deleted_at.is_(None), T.c.delivered_at.is_(None))
+_RENEW = (
+    update(T)
+    .where(T.c.id.in_(bindparam("ids", expanding=True)), T.c.claimed_by == bindparam("worker"),
+           T.c.claim_expires_at.is_not(None), *_STILL_WAITING)
+    .values(claim_expires_at=bindparam("until"))
+    .returning(T.c.id)
+)
+
+
+def _mark(*which) -> object:
+    return (
+        update(T)
+        .where(*which, T.c.claimed_by == bindparam("worker"), *_STILL_WAITING)
+        .values(delivered_at=bindparam("now"), claim_expires_at=None, attempts=T.c.attempts + 1, next_attempt_at=None,
+                last_error=None, late=case((T.c.due_at < bindparam("late_before", type_=T.c.due_at.type), True), else_=False))
+        .returning(T.c.id, T.c.every_year)
     )
-    return result.rowcount == 1
+
+
+_MARK = _mark(T.c.id.in_(bindparam("ids", expanding=True)))
+_MARK_ONE = _mark(T.c.id == bindparam("row_id"))  # what the loop runs: one row, just accepted
+
+
+async def renew_many(session: AsyncSession, *, worker: str, ids: list[int], until: datetime) -> set[int]:
+    """Fresh leases, in one statement, on those of these rows `worker` still holds undelivered;
+    returns their ids."""
+    if not ids:
+        return set()
+    result = await session.execute(_RENEW, {"ids": ids, "worker": worker, "until": until})
+    return set(result.scalars().all())
 
 
 RATE_LIMITED = ("rate limit", "ratelimited")  # how the adapters' DeliveryFailed names a 429
@@ -102,20 +134,17 @@ async def retry_now(session: AsyncSession, *, platform: str, now: datetime) -> i
 
 
 async def mark_delivered(session: AsyncSession, *, worker: str, ids: list[int], now: datetime,
-                         late_after: timedelta) -> set[int]:
+                         late_after: timedelta) -> dict[int, str | None]:
     """The platform took these: record it in the same rows. Returns the ids still ours (a row
-    snoozed or re-claimed meanwhile is left alone)."""
-    result = await session.execute(
-        update(F)
-        .where(F.id.in_(ids), F.claimed_by == worker, *waiting())
-        .values(
-            delivered_at=now, claim_expires_at=None, attempts=F.attempts + 1, next_attempt_at=None,
-            last_error=None, late=case((F.due_at < now - late_after, True), else_=False),
-        )
-        .returning(F.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(result.scalars().all())
+    snoozed or re-claimed meanwhile is left alone), each with its `every_year` (a reminder that
+    comes back every year, or None)."""
+    values = {"worker": worker, "now": now, "late_before": now - late_after}
+    ids = list(ids)
+    if len(ids) == 1:
+        result = await session.execute(_MARK_ONE, {**values, "row_id": ids[0]})
+    else:
+        result = await session.execute(_MARK, {**values, "ids": ids})
+    return {row[0]: row[1] for row in result}
 
 
 async def record_failure(session: AsyncSession, *, worker: str, followup_id: int, attempts: int, now: datetime,

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from crmbot.store import migrate
+from crmbot.store import inline_sqlite, migrate
 
 
 def to_url(db: str) -> URL:
@@ -143,7 +143,11 @@ def open_database(db: str, *, upgrade: bool = True) -> Database:
         migrate.upgrade(sync_url(url))
     aurl = async_url(url)
     if aurl.get_backend_name() == "sqlite":
-        engine = create_async_engine(aurl)
+        # SQLAlchemy's aiosqlite dialect, its connections ours: statements run on the loop
+        # instead of a thread hop per call (see inline_sqlite)
+        probe = create_async_engine(aurl)
+        args, options = probe.dialect.create_connect_args(aurl)
+        engine = create_async_engine(aurl, async_creator=inline_sqlite.creator(*args, **options))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         engine = create_async_engine(aurl, pool_size=10, max_overflow=10, pool_pre_ping=True)

@@ -132,16 +132,16 @@ async def create_member(
     return member
 
 
+def identity_is(platform: str, external_id: str, workspace: str = "") -> tuple:
+    """The conditions naming one platform identity."""
+    return (models.Identity.platform == platform, models.Identity.workspace == workspace,
+            models.Identity.external_id == external_id)
+
+
 async def identity(
     session: AsyncSession, platform: str, external_id: str, workspace: str = ""
 ) -> models.Identity | None:
-    return await session.scalar(
-        select(models.Identity).where(
-            models.Identity.platform == platform,
-            models.Identity.workspace == workspace,
-            models.Identity.external_id == external_id,
-        )
-    )
+    return await session.scalar(select(models.Identity).where(*identity_is(platform, external_id, workspace)))
 
 
 async def bind_identity(
