@@ -21,6 +21,7 @@ from crmbot.messages import Reply
 from crmbot.store.search import clear_winner
 
 MAX_CURRENCIES = 3
+MAX_READINGS = 3
 # what a settled doubt leaves out of the slots a button carries
 DOUBTS = ("currency_unclear", "due_unclear", "due_odd")
 
@@ -55,7 +56,10 @@ async def which(ctx: Context, intent: Intent) -> list[Reply]:
     if seen["customer_id"] is not None:
         slots["customer_id"] = seen["customer_id"]  # the customer was clear: a press does not ask again
     readings = [name for name in (intent.name, *intent.alternatives) if name != "cancel"]
-    options = [(ctx.t(f"intent.{name}"), name, slots) for name in readings][:4]
+    options = [(ctx.t(f"intent.{name}"), name, slots) for name in readings][:MAX_READINGS]
+    if seen["customer_id"] is not None and "find_customer" not in readings:
+        # the customer is clear, what to do is not: their card is one of the useful answers
+        options.append((ctx.t("button.open"), "find_customer", {"customer_id": seen["customer_id"]}))
     options.append((ctx.t("button.cancel"), "cancel", {}))
     return [ctx.reply("intent_which", seen=seen, buttons=await ctx.buttons(options))]
 
@@ -80,7 +84,9 @@ async def currency(ctx: Context, intent: Intent) -> list[Reply]:
     options = [(f.money(intent.slots["amount"], code), intent.name, {**settled, "currency": code})
                for code in _currencies(ctx, intent.slots["currency_unclear"])]
     options.append((ctx.t("button.cancel"), "cancel", {}))
-    return [ctx.reply("currency_which", seen=seen, buttons=await ctx.buttons(options))]
+    # the amount is the question's own words: the lines under it show the rest
+    return [ctx.reply("currency_which", amount=intent.slots["amount"], seen={**seen, "amount": None},
+                      buttons=await ctx.buttons(options))]
 
 
 def _next_such_day(odd: datetime, now: datetime, tz: str) -> datetime | None:

@@ -103,7 +103,7 @@ def currency_doubt(language: Language, others: tuple[Language, ...], folded: str
     if len(named) >= 2:
         slots["currency_unclear"] = named
         slots.pop("currency", None)
-    elif not named and any(whole_phrase(fold(w)).search(folded) for w in language.data.get("currency_words", [])):
+    elif not named and any(whole_phrase(fold(w)).search(folded) for w in language.data.get("currency_words", {}).get("words", [])):
         slots["currency_unclear"] = []
 
 
