@@ -37,7 +37,7 @@ BACKED = 0.6  # ... or both: a strong phrase, and the classifier finds it at lea
 OPENS = 4.0  # a new customer's own phrase ("new customer", "nový kontakt"), as parse.OPENS
 # how likely the classifier must find a data-changing reading to act on it: when the rules read
 # the same intent, when they read none, when they read another
-CLEAR = {"agree": 0.5, "alone": 0.7, "other": 0.9}
+CLEAR = {"agree": 0.5, "alone": 0.7, "other": 0.75}
 OVERRULED = 4.0  # the rules' reading leads by this much: the classifier's other reading is asked about
 QUESTION = re.compile(r"[?？]\s*$")  # a message that asks ("how do I add a customer?") changes nothing unless sure
 ASKED_SURE = 0.95
