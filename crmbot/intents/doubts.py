@@ -8,7 +8,7 @@ is done, and turns a doubtful one into a question (the likely readings as button
 - a reading that changes data and that neither the rules nor the classifier bear out well
   enough (`CLEAR`: how likely the classifier must find it, by whether the rules read the same,
   nothing, or something else);
-- a reading that takes something back or wipes it out (undo, forget, delete a deal, merge)
+- a reading that takes something back or wipes it out at once (undo, delete a deal)
   said only with a weak word ("nazaj" is "back" as in "called back", "geri al" is "take back");
 - a new customer with no new-customer words and no contact details ("Kovacic Solar contact");
 - an amount whose currency the message leaves open ("40k, chf or eur?", "币种还没确定");
@@ -29,8 +29,9 @@ from crmbot.intents.classifier import Reading
 from crmbot.intents.phrase_match import whole_phrase
 from crmbot.text import contact_in, fold
 
-# intents that take something back or wipe it out: they stand on a strong phrase, or a sure classifier
-SWEEPING = frozenset({"undo", "forget", "delete_deal", "merge_customers"})
+# intents that take something back or wipe it out at once: they stand on a strong phrase, or a
+# sure classifier (forgetting a person and merging two ask for a confirming press of their own)
+SWEEPING = frozenset({"undo", "delete_deal"})
 STRONG = 5.0  # a sweeping intent's phrase of at least this weight says it outright ("undo", "delete the deal")
 SURE = 0.9  # ... or the classifier finds it at least this likely
 BACKED = 0.6  # ... or both: a strong phrase, and the classifier finds it at least this likely
@@ -38,6 +39,7 @@ OPENS = 4.0  # a new customer's own phrase ("new customer", "nový kontakt"), as
 # how likely the classifier must find a data-changing reading to act on it: when the rules read
 # the same intent, when they read none, when they read another
 CLEAR = {"agree": 0.5, "alone": 0.7, "other": 0.75}
+AGREED_LEAD = 2.0  # the rules' own reading, this far ahead of the next, stands when the classifier reads it first too
 OVERRULED = 4.0  # the rules' reading leads by this much: the classifier's other reading is asked about
 QUESTION = re.compile(r"[?？]\s*$")  # a message that asks ("how do I add a customer?") changes nothing unless sure
 ASKED_SURE = 0.95
@@ -63,6 +65,8 @@ def review(name: str, alternatives: tuple[str, ...], *, rule: str, lead: float, 
         clear = True  # the classifier was never taught this intent: the rules' reading stands
     else:
         clear = p >= CLEAR["agree" if rule == name else "alone" if rule == "unknown" else "other"]
+        if rule == name == reading.best and lead >= AGREED_LEAD:
+            clear = True  # the rules read it outright ("tag eva as vip"): a less sure classifier does not undo that
         if rule not in (name, "unknown") and lead >= OVERRULED:
             clear = False  # the rules read another intent outright: the classifier alone does not overrule them
         if QUESTION.search(text) and p < ASKED_SURE:
