@@ -486,7 +486,7 @@ class Parser:
         if name in PRICED:
             others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != own.code)
             doubts.currency_doubt(own, others, folded, slots)
-        if name in DATED and not text.startswith("/"):
+        if name in DATED and not text.startswith("/") and "occasion" not in slots:  # a birthday comes back yearly
             doubts.due_doubt(slots, now)
         if name in edit_readings.EDITS or "field" in slots:
             return name, alternatives  # an edit stands on the change the message holds (edit_readings.py)
@@ -622,7 +622,8 @@ class Parser:
         if found.odd and intent not in UNDATED:
             # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
             slots["due_unclear"] = True
-            slots["due_odd"] = found.value  # the day as read, for the question
+            if intent in DATED:
+                slots["due_odd"] = found.value  # the day as read, for the question
         elif found.value is not None and intent in DATED and not (intent in RECORDS and found.in_past) \
                 and (intent != "log_call" or _asks_follow_up(language, vocab, folded)):
             # "talked to smith today" says when the call was; only a future day is a follow-up
