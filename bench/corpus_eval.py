@@ -10,7 +10,8 @@ amount is checked as part of the message.
 
 Each parser mode is scored (crmbot/intents/parse.py MODES): the vocabulary rules alone, the
 learned classifier alone, and both combined (the product). Intent counts the reading crmbot
-puts first; `asked` is how often it would ask back instead of acting, `wrong` how often it would
+puts first; `asked` is how often it would ask back instead of acting (`askclr`: of those, the
+messages whose case has no `ask`, which a careful person would act on), `wrong` how often it would
 change data on a wrong intent without asking (a wrong look-up or help is not counted there).
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from crmbot import sample
+from crmbot.intents.doubts import asks
 from crmbot.intents.parse import HARMLESS, MODES, Parser
 from crmbot.store.search import clear_winner
 
@@ -44,6 +46,7 @@ class Score:
     cases: int = 0
     intent_ok: int = 0
     asked: int = 0
+    asked_clear: int = 0  # asked about a message whose case says a careful person would not
     acted_wrong: int = 0
     slots_ok: int = 0
     per_slot: dict[str, list[int]] = field(default_factory=lambda: {k: [0, 0] for k in SLOTS})
@@ -124,8 +127,11 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str, s
             wrong = [k for k in want if not (_due_matches(want[k], got[k], zone) if k == "due" else want[k] == got[k])]
             score.cases += 1
             score.intent_ok += intent.name == case["intent"]
-            score.asked += bool(intent.alternatives)
-            score.acted_wrong += not intent.alternatives and intent.name != case["intent"] and intent.name not in HARMLESS
+            # asking back: two readings alike, a currency or a day in doubt (crmbot/intents/doubts.py)
+            asked = asks(intent.slots, intent.alternatives)
+            score.asked += asked
+            score.asked_clear += asked and not case.get("ask")
+            score.acted_wrong += not asked and intent.name != case["intent"] and intent.name not in HARMLESS
             score.slots_ok += not wrong
             for k in want:
                 score.per_slot[k][1] += 1
@@ -140,12 +146,12 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str, s
 
 
 def report(scores: list[Score]) -> list[str]:
-    out = [f"{'lang':<5} {'half':<7} {'mode':<8} {'cases':>5} {'intent':>7} {'slots':>7} {'asked':>6} {'wrong':>6} {'median ms':>9}  per slot"]
+    out = [f"{'lang':<5} {'half':<7} {'mode':<8} {'cases':>5} {'intent':>7} {'slots':>7} {'asked':>6} {'askclr':>6} {'wrong':>6} {'median ms':>9}  per slot"]
     for s in sorted(scores, key=lambda s: (s.half != "sealed", s.lang, MODES.index(s.mode))):
         per = " ".join(f"{k}={ok / n:.0%}" for k, (ok, n) in s.per_slot.items() if n)
         median = statistics.median(s.timings) * 1000 if s.timings else 0.0
         out.append(f"{s.lang:<5} {s.half:<7} {s.mode:<8} {s.cases:>5} {s.intent_ok / s.cases:>7.1%} {s.slots_ok / s.cases:>7.1%} "
-                   f"{s.asked / s.cases:>6.1%} {s.acted_wrong / s.cases:>6.1%} {median:>9.2f}  {per}")
+                   f"{s.asked / s.cases:>6.1%} {s.asked_clear / s.cases:>6.1%} {s.acted_wrong / s.cases:>6.1%} {median:>9.2f}  {per}")
     return out
 
 

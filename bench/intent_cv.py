@@ -44,7 +44,7 @@ def corpus_cases(folder: Path = train.TUNING) -> list[tuple[train.Example, dict]
     return out
 
 
-def cross_validate(k: int, c: float, mode: str, spec: train.Spec = train.SPEC) -> dict[str, Counter]:
+def cross_validate(k: int, c: float, mode: str, spec: train.Spec = train.SPEC, show: bool = False) -> dict[str, Counter]:
     i18n = I18n()
     cases = corpus_cases()
     when = {id(e): w for e, w in cases}
@@ -70,8 +70,18 @@ def cross_validate(k: int, c: float, mode: str, spec: train.Spec = train.SPEC) -
             row["offered"] += bool(intent.alternatives) and example.intent in (intent.name, *intent.alternatives)
             row["wrong"] += not intent.alternatives and intent.name != example.intent and intent.name not in HARMLESS
             row["model"] += classifier.read(example.text).best == example.intent
+        if show and not intent.alternatives and intent.name != example.intent and intent.name not in HARMLESS:
+            print(wrong_case(parser, example, intent, w))
     print(f"{k}-fold, C={c}, temperature {temperature:.2f}, {spec}, median parse {statistics.median(timings) * 1000:.2f} ms")
     return counts
+
+
+def wrong_case(parser: Parser, example: train.Example, intent, w: dict) -> str:
+    """A message acted on with the wrong intent: what the rules and the held-out model read."""
+    rule, _, tied, lead = parser._intent_of(example.text, parser.i18n.language(example.lang))
+    top = ", ".join(f"{name} {p:.2f}" for name, p in parser.classifier.read(example.text).ranked[:3])
+    return (f"[{example.lang}] {example.text!r}\n    want {example.intent}, got {intent.name}; "
+            f"rules {rule}{'=' + '/'.join(tied) if tied else ''} lead {lead:.1f}; model {top}")
 
 
 def report(counts: dict[str, Counter]) -> str:
@@ -88,8 +98,9 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--c", type=float, default=train.C)
     ap.add_argument("--mode", choices=MODES, default="combined")
+    ap.add_argument("--show-wrong", action="store_true", help="print the messages acted on with a wrong intent")
     args = ap.parse_args()
-    print(report(cross_validate(args.k, args.c, args.mode)))
+    print(report(cross_validate(args.k, args.c, args.mode, show=args.show_wrong)))
     return 0
 
 

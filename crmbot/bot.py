@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmbot import charts, membership
 from crmbot.clock import Clock, system_clock
 from crmbot.i18n import I18n
-from crmbot.intents import build_router, prompts
+from crmbot.intents import asking, build_router, prompts
 from crmbot.intents import slots as slot_json
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import MAX_TEXT, Intent, Parser
@@ -177,9 +177,10 @@ class Bot:
         return await self._run(ctx, intent)
 
     async def _run(self, ctx: Context, intent: Intent) -> list[Reply]:
-        if intent.alternatives:
-            options = [(ctx.t(f"intent.{name}"), name, intent.slots) for name in (intent.name, *intent.alternatives)][:4]
-            return [ctx.reply("intent_which", buttons=await ctx.buttons(options))]
+        # a doubt about what to do, the currency or the day: asked, nothing changed until a press
+        question = await asking.question(ctx, intent)
+        if question is not None:
+            return question
         route = self.router.routes.get(intent.name) or self.router.routes["unknown"]
         if not allowed(ctx.member.role, route.role):
             return [ctx.reply("not_allowed", intent=intent.name)]

@@ -292,6 +292,13 @@ class Formats:
             said = cache[key] = f"{format_date(local, 'medium', locale=self.locale)} {format_time(local, 'short', locale=self.locale)}"
         return said
 
+    def when_day(self, moment: datetime | None) -> str:
+        """"Fri, 27 Nov 2026 09:00": a moment with its weekday, to be checked at a glance."""
+        if moment is None:
+            return "—"
+        local = moment.astimezone(ZoneInfo(self.tz))
+        return f"{format_skeleton('yMMMEd', local, locale=self.locale)} {format_time(local, 'short', locale=self.locale)}"
+
     def day(self, moment: datetime | None) -> str:
         if moment is None:
             return "—"

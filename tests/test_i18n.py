@@ -138,7 +138,10 @@ def import_report(kind: str = "deals"):
 
 SAMPLES = {  # values that take every template through its wordiest branches
     "add_customer_needs_name": {}, "amount_invalid": {}, "ask_customer": {}, "button_not_yours": {}, "button_unknown": {},
-    "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {}, "intent_which": {},
+    "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {},
+    "intent_which": {"seen": {"customer": "Jan Novák (Acme s.r.o.)", "amount": Decimal("40000"), "currency": "CZK", "due": T1}},
+    "currency_which": {"amount": Decimal("40000"), "seen": {"customer": "Jan Novák (Acme s.r.o.)", "amount": None, "currency": None, "due": None}},
+    "day_which": {"seen": {"customer": None, "amount": None, "currency": None, "due": T1}},
     "not_allowed": {}, "nothing_to_undo": {}, "notify_off": {}, "notify_on": {}, "slow_down": {}, "stage_needed": {},
     "stranger": {}, "too_long": {}, "followup_gone": {}, "ack": {}, "followup_already_done": {"followup": FOLLOWUP},
     "agenda": {"sections": [{"kind": kind, "at": T1, "items": [FOLLOWUP]} for kind in ("overdue", "today", "tomorrow", "day")],

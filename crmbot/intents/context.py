@@ -10,7 +10,7 @@ from typing import Any
 
 from crmbot.store import Session
 
-from crmbot.i18n import I18n
+from crmbot.i18n import Formats, I18n
 from crmbot.intents import reach
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
@@ -102,6 +102,10 @@ class Context:
             return
         text = self.i18n.render(member.locale, template, member.timezone, **values)
         self.announcements.append(Outgoing(chat, (Reply(text, kind=template, team_id=self.team.id),)))
+
+    def formats(self) -> Formats:
+        """Babel formats in this member's language and time zone, for labels made in code."""
+        return Formats(self.i18n, self.locale, self.tz)
 
     def t(self, key: str, **values: Any) -> str:
         return self.i18n.string(self.locale, key, **values)

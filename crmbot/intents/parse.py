@@ -20,7 +20,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from crmbot.i18n import I18n, Language
-from crmbot.intents import amounts, dates, days, edit_readings, facts
+from crmbot.intents import amounts, dates, days, doubts, edit_readings, facts
 from crmbot.intents.classifier import Reading, shipped
 from crmbot.intents.phrase_match import one_off, whole_phrase, whole_phrases
 from crmbot.text import CJK, PHONE_REGION, clean, contact_in, fold, has_cjk, words
@@ -420,6 +420,10 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "empty"})
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
+        short = doubts.short_answer([self.i18n.language(c).data.get("intents", {}) for c in self.i18n.codes], text)
+        if short is not None:
+            # "cancel", "zrušit", "取消", "ok 👍": the same in every language, whatever the member's
+            return Intent(short, language.code, {"text": text})
         if contact_in(text, PHONE_REGION.get(language.code)) == text:
             # a phone number or e-mail address alone: whose is it? (looked up exactly)
             return Intent("find_customer", language.code, {"text": text, "mention": text})
@@ -433,6 +437,7 @@ class Parser:
             if other is not None:
                 language = other
                 name, body, alternatives, lead = self._intent_of(text, language, exclude=edit_readings.EDITS)
+        rule = name
         reading = self.classifier.read(text) if self.classifier is not None and not text.startswith("/") else None
         rules_reading = name
         if reading is not None:
@@ -471,7 +476,26 @@ class Parser:
             folded = _normalise(_vocabulary(language), body)
             name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
             alternatives = tuple(rest)
+        name, alternatives = self._doubts(text, language, own, name, alternatives, (rule, lead), reading, slots, now)
         return Intent(name, language.code, slots, alternatives)
+
+    def _doubts(self, text: str, language: Language, own: Language, name: str, alternatives: tuple[str, ...],
+                rules: tuple[str, float], reading: Reading | None, slots: dict[str, Any], now: datetime) -> tuple[str, tuple[str, ...]]:
+        """What crmbot should ask about before acting (crmbot/intents/doubts.py); `rules` is the
+        rules' own reading and how far it led."""
+        rule, lead = rules
+        folded = _normalise(_vocabulary(language), text)
+        if name in PRICED:
+            others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != own.code)
+            doubts.currency_doubt(own, others, folded, slots)
+        if name in DATED and not text.startswith("/") and "occasion" not in slots:  # a birthday comes back yearly
+            doubts.due_doubt(slots, now)
+        if name in edit_readings.EDITS or "field" in slots:
+            return name, alternatives  # an edit stands on the change the message holds (edit_readings.py)
+        said = _said_as_written(language, name, folded)
+        rule = _retarget(language, rule, slots, folded)  # the rules' "call petr tmrw 10am" is a plan too
+        return doubts.review(name, alternatives, rule=rule, lead=lead, reading=reading, said=said, text=text,
+                             region=PHONE_REGION.get(own.code))
 
     @staticmethod
     def _merge_own(other: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
@@ -605,6 +629,8 @@ class Parser:
         if found.odd and intent not in UNDATED:
             # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
             slots["due_unclear"] = True
+            if intent in DATED:
+                slots["due_odd"] = found.value  # the day as read, for the question
         elif found.value is not None and intent in DATED and not (intent in RECORDS and found.in_past) \
                 and (intent != "log_call" or _asks_follow_up(language, vocab, folded)):
             # "talked to smith today" says when the call was; only a future day is a follow-up
@@ -879,7 +905,7 @@ def as_json(intent: Intent, customer: str | None) -> dict[str, Any]:
     amount = slots.get("amount")
     due = slots.get("due")
     asked = {"ask": True, "readings": [intent.name, *intent.alternatives]} if intent.alternatives else {}
-    if slots.get("due_unclear") and not asked:
+    if doubts.asks(slots, intent.alternatives) and not asked:
         asked = {"ask": True, "readings": [intent.name]}
     return {
         "intent": intent.name,

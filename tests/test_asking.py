@@ -1,0 +1,141 @@
+"""Never a silent wrong guess: what crmbot asks back before changing anything, through the
+console chat with a real SQLite file, checked against the database afterwards."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, update
+
+from crmbot.intents.parse import as_json
+from crmbot.store import models, prompts
+
+from tests.conftest import NOW
+
+TZ = "Europe/Prague"
+
+
+@pytest.fixture
+def db_url(sqlite_db_url):
+    return sqlite_db_url  # what is asked does not depend on the engine
+
+
+async def count(app, model, *where) -> int:
+    async with app.db.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def speaks(app, locale: str) -> None:
+    async with app.db.sessions() as session, session.begin():
+        await session.execute(update(models.Member).where(models.Member.name == "Alice").values(locale=locale))
+
+
+# an amount whose currency the message leaves open, and the question's words, in each language
+CURRENCY_OPEN = {
+    "en": ("new deal pierre dubois 40k, chf or eur?", "Which currency is 40,000 in?"),
+    "cs": ("nový obchod pierre dubois 40k, chf nebo eur?", "V jaké měně je 40 000?"),
+    "sl": ("nov posel pierre dubois 40k, chf ali eur?", "V kateri valuti je 40.000?"),
+    "zh": ("张伟那边有个新单子，大概50k，币种还没确定", "50,000 是哪种货币？"),
+    "cy": ("bargen newydd pierre dubois 40k, chf neu eur?", "Ym mha arian cyfred mae 40,000?"),
+    "az": ("Pierre Dubois ilə yeni sövdələşmə 40k, chf yoxsa eur?", "40.000 hansı valyutadadır?"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CURRENCY_OPEN))
+async def test_an_amount_whose_currency_is_left_open_is_asked_about_and_kept_in_the_one_pressed(alice, demo, lang):
+    await speaks(demo, lang)
+    text, heading = CURRENCY_OPEN[lang]
+    deals_before = await count(demo, models.Deal)
+    [asked] = await alice.send(text)
+    assert asked.kind == "currency_which" and heading in asked.text.replace("\u00a0", " ").replace("\u202f", " "), asked.text
+    assert await count(demo, models.Deal) == deals_before  # nothing kept until a press
+    labels = [b.label for b in asked.buttons]
+    assert len(labels) >= 3 and labels[-1] != labels[0]
+    euro = next(b for b in asked.buttons if "€" in b.label or "EUR" in b.label)
+    [made] = await alice.press(euro)
+    assert made.kind == "deal_created"
+    async with demo.db.sessions() as session:
+        deal = (await session.scalars(select(models.Deal).order_by(models.Deal.id.desc()).limit(1))).one()
+    assert (deal.currency, deal.amount_minor) == ("EUR", (50_000 if lang == "zh" else 40_000) * 100)
+    assert await count(demo, models.Deal) == deals_before + 1
+
+
+async def test_two_readings_alike_are_asked_about_with_what_was_understood_and_the_card(alice, demo):
+    calls_before = await count(demo, models.Interaction)
+    # a deal move or a call? (the learned classifier and the rules do not agree)
+    [asked] = await alice.send("petr dvorak wants it cheaper")
+    assert asked.kind == "intent_which" and "Petr Dvořák (Dvořák Stavby)" in asked.text
+    labels = [b.label for b in asked.buttons]
+    assert "Log a call" in labels and "Open customer" in labels and labels[-1] == "Cancel"
+    assert await count(demo, models.Interaction) == calls_before
+    # the customer was clear: the press does not ask again
+    [logged] = await alice.press(next(b for b in asked.buttons if b.label == "Log a call"))
+    assert logged.kind == "logged" and "Petr Dvořák" in logged.text
+    assert await count(demo, models.Interaction, models.Interaction.summary == "petr dvorak wants it cheaper") == 1
+
+
+async def test_called_back_is_not_undo(alice, demo):
+    await alice.send("new deal cyberdyne $12,500")
+    deals = await count(demo, models.Deal)
+    calls = await count(demo, models.Interaction)
+    await speaks(demo, "sl")
+    # "called back" ("nazaj" is also "undo"), with one of two Horvats: asked, nothing undone
+    [asked] = await alice.send("Horvat je klical nazaj, želi ponudbo")
+    assert asked.kind in ("intent_which", "customer_which") and asked.buttons, asked.text
+    assert await count(demo, models.Deal) == deals and await count(demo, models.Interaction) == calls
+
+
+async def test_a_sweeping_reading_said_with_a_weak_word_is_asked_about(parser):
+    # "geri al" is "undo" and "take back": taking Elvin back from Bob is not undoing the last change
+    intent = parser.parse("ee Elvini Bobdan geri al mən özüm işləyəcəm", "az", NOW, TZ)
+    assert intent.alternatives and intent.alternatives[-1] == "cancel"
+    assert "undo" in (intent.name, *intent.alternatives) and "reassign" in (intent.name, *intent.alternatives)
+    sure = parser.parse("undo", "az", NOW, TZ)
+    assert (sure.name, sure.alternatives) == ("undo", ())
+
+
+async def test_a_follow_up_a_year_off_shows_the_weekday_and_keeps_the_day_pressed(alice, demo):
+    await speaks(demo, "cs")
+    before = await count(demo, models.FollowUp)
+    [asked] = await alice.send("připomeň mi zavolat Janě 15.12.2115")
+    assert asked.kind == "day_which" and "ne 15. 12. 2115" in asked.text, asked.text
+    assert [b.label for b in asked.buttons][-1] == "Zrušit" and await count(demo, models.FollowUp) == before
+    [kept] = await alice.press(asked.buttons[0])
+    assert kept.kind == "reminder_set" and "út 15. 12. 2026" in kept.text  # the day with its weekday
+    assert await count(demo, models.FollowUp) == before + 1
+
+
+# "cancel" and "ok" as each language says them, and said in English by anyone
+CLOSING = {
+    "en": ("never mind", "thanks"), "cs": ("zrušit", "díky"), "sl": ("prekliči", "hvala"),
+    "zh": ("取消", "谢谢"), "cy": ("canslo", "diolch"), "az": ("boş ver", "təşəkkürlər"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CLOSING))
+async def test_cancel_closes_an_open_question_and_ok_gets_a_short_acknowledgement(alice, demo, lang):
+    await speaks(demo, lang)
+    cancel, thanks = CLOSING[lang]
+    # a question waiting for the next message, as a "log a call" button leaves: what was said?
+    async with demo.db.sessions() as session, session.begin():
+        member = (await session.scalars(select(models.Member).where(models.Member.name == "Alice"))).one()
+        customer = (await session.scalars(select(models.Customer).where(models.Customer.name == "Petr Dvořák"))).one()
+        await prompts.ask(session, member, "log_call", {"customer_id": customer.id, "kind": "call"}, NOW)
+    calls = await count(demo, models.Interaction)
+    [closed] = await alice.send(cancel)
+    assert closed.kind == "cancelled"
+    await alice.send("wants a quote by friday")  # no longer the answer to the closed question
+    assert await count(demo, models.Interaction) == calls
+    for said in (thanks, "ok", "👍", "cancel"):  # English words work for everyone
+        [reply] = await alice.send(said)
+        assert reply.kind == ("cancelled" if said == "cancel" else "ack"), (said, reply.text)
+
+
+def test_crmbot_parse_says_ask_when_crmbot_would_ask(parser):
+    asked = as_json(parser.parse("new deal pierre dubois 40k, chf or eur?", "en", NOW, TZ), "Pierre Dubois (Dubois SA)")
+    assert asked["ask"] is True and asked["amount"] == 40000.0 and asked["currency"] is None
+    clear = as_json(parser.parse("new deal pierre dubois 40k eur", "en", NOW, TZ), "Pierre Dubois (Dubois SA)")
+    assert "ask" not in clear and clear["currency"] == "EUR"
+    far = as_json(parser.parse("remind me to call jana 12/15/2115", "en", NOW, TZ), None)
+    assert far["ask"] is True and far["due"] is None
+    new = parser.parse("Kovacic Solar contact", "en", NOW, TZ)  # no new-customer words: never added silently
+    assert new.name != "add_customer" or new.alternatives
