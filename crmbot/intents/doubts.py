@@ -130,13 +130,31 @@ SHORT_ANSWERS = ("cancel", "ack")
 _PIECES = re.compile(r"[^\w\s]|\w+(?:\s+\w+)*", re.UNICODE)
 
 
-def short_answer(tables: list[dict[str, Any]], text: str) -> str | None:
+def short_phrases(tables: list[dict[str, Any]]) -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
+    """Each short answer's phrases in all our languages, longest first, as `short_answer` matches
+    them; built once per parser (`tables` are the languages' `[intents]` tables)."""
+    out = []
+    for intent in SHORT_ANSWERS:
+        phrases = sorted({fold(p) for table in tables for p in table.get(intent, {})}, key=len, reverse=True)
+        out.append((intent, tuple(re.compile(re.escape(phrase)) if not phrase.isascii() or not phrase[:1].isalnum()
+                                  else whole_phrase(phrase) for phrase in phrases)))
+    return tuple(out)
+
+
+def short_answer(phrases: tuple[tuple[str, tuple[re.Pattern, ...]], ...], text: str) -> str | None:
     """"cancel", "never mind", "zrušit", "取消" (cancel) and "ok", "thanks", "👍" (ack), in any
     of our languages, whatever the member's: the intent when the whole message is made only of
-    such words (and punctuation), else None. `tables` are the languages' `[intents]` tables."""
+    such words (and punctuation), else None. `phrases`: from `short_phrases`."""
     folded = fold(text).strip()
     if not folded or len(folded) > 40:
         return None
+    for intent, patterns in phrases:
+        rest = folded
+        for pattern in patterns:
+            rest = pattern.sub(" ", rest)
+        if rest != folded and not re.sub(r"[\s!.,…。！，~]+", "", rest):
+            return intent
+    return None
     for intent in SHORT_ANSWERS:
         phrases = sorted({fold(p) for table in tables for p in table.get(intent, {})}, key=len, reverse=True)
         rest = folded

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -404,6 +404,10 @@ class Parser:
         self.classifier = shipped() if mode != "rules" else None
         self.mode = mode if self.classifier is not None else "rules"  # no trained model: rules alone
 
+    @cached_property
+    def _short_phrases(self):
+        return doubts.short_phrases([self.i18n.language(c).data.get("intents", {}) for c in self.i18n.codes])
+
     def command_intent(self, command: str, locale: str) -> str | None:
         """Slash commands from any of our languages work for everyone."""
         key = fold(command)
@@ -420,7 +424,7 @@ class Parser:
             return Intent("unknown", language.code, {"text": "", "reason": "empty"})
         if len(text) > MAX_TEXT:
             return Intent("unknown", language.code, {"text": "", "reason": "too_long"})
-        short = doubts.short_answer([self.i18n.language(c).data.get("intents", {}) for c in self.i18n.codes], text)
+        short = doubts.short_answer(self._short_phrases, text)
         if short is not None:
             # "cancel", "zrušit", "取消", "ok 👍": the same in every language, whatever the member's
             return Intent(short, language.code, {"text": text})
@@ -437,9 +441,8 @@ class Parser:
             if other is not None:
                 language = other
                 name, body, alternatives, lead = self._intent_of(text, language, exclude=edit_readings.EDITS)
-        rule = name
+        rule = name  # the rules' own reading, before the classifier has its say
         reading = self.classifier.read(text) if self.classifier is not None and not text.startswith("/") else None
-        rules_reading = name
         if reading is not None:
             if self.mode == "model":
                 name, alternatives = reading.best, ()
@@ -447,11 +450,11 @@ class Parser:
                 name, alternatives = combine(name, alternatives, lead, reading)
         commanded = text.startswith("/") and name in edit_readings.EDITS  # "/edit eva phone +420…"
         edits = edit_readings.evidence(language, _normalise(_vocabulary(language), body), body, asked=commanded,
-                                       reading=rules_reading if rules_reading in edit_readings.FACT_READINGS else name,
+                                       reading=rule if rule in edit_readings.FACT_READINGS else name,
                                        asking=bool(alternatives))
         first = (name, alternatives)
         if not text.startswith("/"):
-            name, alternatives = self._edit_reading(text, language, name, alternatives, edits, rules_reading)
+            name, alternatives = self._edit_reading(text, language, name, alternatives, edits, rule)
         slots = self._slots(body, language, name, now, tz, edits)
         if name == "edit_deal" and not text.startswith("/") and not _deal_change_said(slots):
             # a deal named with a change word but nothing to change on it: not an edit after all
