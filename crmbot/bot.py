@@ -150,8 +150,9 @@ class Bot:
             return []
         if not await self.rate_limit.allow(session, f"{incoming.user.adapter}:{incoming.user.user_id}", now):
             return self.refusal(incoming, "slow_down")
-        member, team = await membership.member_and_team(session, incoming.user, incoming.chat)
+        member, team, question_open = await membership.sender(session, incoming.user, incoming.chat, question=True)
         if member is None:
+            question_open = True  # a member made just now: look, as for anyone
             member = await membership.workspace_join(session, incoming, now, self.i18n)
             if member is None:
                 return await self._onboard(session, incoming, now)
@@ -163,7 +164,7 @@ class Bot:
 
         ctx = Context(session=session, team=team, member=member, now=now, i18n=self.i18n, index=self.index,
                       platform=incoming.chat.adapter, actor=actor, dispatch=dispatch, chat=incoming.chat,
-                      announcements=announcements, attachment=incoming.attachment)
+                      announcements=announcements, attachment=incoming.attachment, question_open=question_open)
         if incoming.attachment is not None:
             intent = Intent("import_upload", member.locale, {})  # a file is its own request, whatever its caption says
         elif incoming.action:

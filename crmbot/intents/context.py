@@ -65,6 +65,9 @@ class Context:
     # with the answer only once the change is committed
     announcements: list[Outgoing] = field(default_factory=list)
     attachment: Attachment | None = None  # the file or shared contact the message brought
+    # whether a question asked of the member (`intents.prompts`) may be open: False when the
+    # core read, with the member, that none is
+    question_open: bool = True
 
     @property
     def locale(self) -> str:

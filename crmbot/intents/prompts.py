@@ -34,6 +34,8 @@ async def ask(ctx: Context, intent: str, slots: dict[str, Any]) -> None:
 async def answer(ctx: Context, text: str, parsed: Intent) -> Intent | None:
     """The intent an open question makes of this message, or None when nothing was asked (or
     the member steered elsewhere, which drops the question)."""
+    if not ctx.question_open:  # the core read with the member that nothing is asked: no statement
+        return None
     if text.lstrip().startswith("/") or (parsed.name not in ANSWERS and not parsed.alternatives):
         await prompts.drop(ctx.session, ctx.member.id, ctx.now)
         return None

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
@@ -22,6 +22,14 @@ C = models.Choice
 
 def _set(member_id: int) -> str:
     return f"prompt:{member_id}"
+
+
+def open_since(member_id) -> object:
+    """A column for a query that reads the member (`member_id`: its id column): when the
+    member's newest question still open was asked (None when none is), so a message needs no
+    statement of its own to learn that nothing was asked (most messages)."""
+    return (select(func.max(C.created_at)).where(C.set_id == literal("prompt:") + cast(member_id, String), C.used_at.is_(None))
+            .scalar_subquery())
 
 
 async def ask(session: AsyncSession, member: models.Member, intent: str, slots: dict[str, Any], now: datetime) -> None:
