@@ -249,7 +249,7 @@ class _Vocabulary:
         if not tokens:
             return
         if not len(self.index) and len(tokens) > 10_000:
-            built = TokenIndex()
+            built = TokenIndex(compact=True)
             await asyncio.to_thread(built.extend, tokens, True)  # the table holds each token once
             self.seqs = array("q", np.asarray(seqs, dtype=np.int64).tobytes())
             self.index = built

@@ -95,14 +95,21 @@ class Vocabulary:
         self._bulk = 0
         self._later: list[str] = []
         self._later_ids: dict[str, int] = {}
-        self.ids = self  # `vocab.ids[token]`, `.get`, `in`: the mapping the index always had
+        # token -> number (`[]`, `.get`, `in`, `.items`): a plain dict until a compact bulk build
+        self.ids: dict[str, int] | Vocabulary = self._later_ids
 
     @classmethod
-    def bulk(cls, tokens: list[str]) -> Vocabulary:
-        """Distinct tokens, numbered in their order."""
+    def bulk(cls, tokens: list[str], compact: bool = True) -> Vocabulary:
+        """Distinct tokens, numbered in their order; not `compact`: as strings in a list and a
+        dict, which answer `ids[token]` a few µs sooner (an index searched on the event loop
+        asks a hundred of them a search, and keeps its memory to itself)."""
         vocabulary = cls()
         n = len(tokens)
         if not n:
+            return vocabulary
+        if not compact:
+            vocabulary._later = list(tokens)
+            vocabulary._later_ids = vocabulary.ids = dict(zip(tokens, range(n)))
             return vocabulary
         lengths = np.fromiter((len(t.encode("utf-8", "surrogatepass")) for t in tokens), dtype=np.int64, count=n)
         offsets = np.zeros(n + 1, dtype=np.int64)
@@ -115,6 +122,7 @@ class Vocabulary:
         vocabulary._hashes = array("q", hashes[order].tobytes())
         vocabulary._by_hash = array("i", order.astype(np.int32).tobytes())
         vocabulary._bulk = n
+        vocabulary.ids = vocabulary
         return vocabulary
 
     def __len__(self) -> int:
@@ -175,9 +183,12 @@ class TokenIndex:
     A first build (`extend`) lays the postings out as one sorted array with offsets per bigram
     (CSR), built in numpy; tokens added one at a time later go to small per-bigram arrays."""
 
-    def __init__(self) -> None:
+    def __init__(self, compact: bool = False) -> None:
+        # compact: the tokens kept outside Python objects (`Vocabulary`): a PostgreSQL worker,
+        # which holds nothing else of the team's customers
+        self.compact = compact
         self.tokens = Vocabulary()
-        self.ids = self.tokens  # token -> its number (`get`, `[]`, `in`)
+        self.ids = self.tokens.ids  # token -> its number (`get`, `[]`, `in`)
         self._lengths = array("i")
         self._longest = 0
         # bulk postings: bigram key -> row; ids of row r are _base_ids[_base_ptr[r]:_base_ptr[r + 1]]
@@ -202,7 +213,8 @@ class TokenIndex:
             for token in tokens:
                 self.add(token)
             return
-        self.tokens = self.ids = Vocabulary.bulk(tokens)
+        self.tokens = Vocabulary.bulk(tokens, self.compact)
+        self.ids = self.tokens.ids
         lengths = np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens))
         self._lengths = array("i", lengths.tobytes())
         self._longest = int(lengths.max())
@@ -239,7 +251,8 @@ class TokenIndex:
     @classmethod
     def from_parts(cls, parts: dict) -> TokenIndex:
         index = cls()
-        index.tokens = index.ids = Vocabulary.bulk(parts["tokens"])
+        index.tokens = Vocabulary.bulk(parts["tokens"], compact=False)
+        index.ids = index.tokens.ids
         index._lengths = array("i", parts["lengths"].tobytes())
         index._longest = int(parts["lengths"].max()) if len(parts["lengths"]) else 0
         index._base_rows = dict(zip(parts["bigrams"].tolist(), range(len(parts["bigrams"]))))
