@@ -960,9 +960,13 @@ async def _first_build(session: AsyncSession, index: TeamIndex, team_id: int, co
 
 def _warm() -> None:
     """Set-ups made once per process on first use (the table that folds marks off non-ASCII
-    text, rapidfuzz's batch scorer), made with the build rather than by the first message."""
-    fold("Žluťoučký kůň 张伟")
-    process.cdist(["jan"], ["jana"], scorer=fuzz.WRatio, dtype=np.float64)
+    text, regular expressions, modules numpy and rapidfuzz import when first asked), made with
+    the build, by searches of a book of three, rather than by the first message."""
+    book = TeamIndex()
+    book.load([1, 2, 3], ["Jan Nováková", "张伟", "Rəşad Əliyev"], ["Acme s.r.o.", None, "Bakı Tikinti"],
+              ['["jan@acme.cz"]', "[]", "[]"], ['["+420 777 123 456"]', "[]", "[]"])
+    for text in ("Jana Novakovou", "jan novak acme", "张伟", "rashad aliyev", "jan@acme.cz", "777 123 456"):
+        book.search(text)
 
 
 def _restore(blob: bytes) -> TeamIndex | None:
