@@ -1063,7 +1063,9 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
     said = [w for w in words(fold(text)) if len(w) >= DEAL_WORD_MIN and w not in named and not w.isdigit()]
     if not said:
         return matches
-    rows = await session.execute(select(models.Deal.customer_id, models.Deal.title).where(
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # (read on the connection below, past the ORM's own flush)
+    rows = await (await session.connection()).execute(select(models.Deal.customer_id, models.Deal.title).where(
         models.Deal.team_id == team_id, models.Deal.deleted_at.is_(None), models.Deal.stage.in_(models.OPEN_STAGES),
         models.Deal.customer_id.in_([m.customer_id for m in rivals])))
     titles: dict[int, set[str]] = defaultdict(set)
