@@ -240,7 +240,7 @@ class _Vocabulary:
     similar: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def take(self, seqs: list[int], tokens: list[str]) -> None:
+    async def take(self, seqs: array, tokens: list[str]) -> None:
         """Tokens numbered after those already read (their numbers, ascending, and the tokens).
         A first read of many is built off the event loop into an index of its own, put in place
         in one step: searches of this team running meanwhile see the old index or the new one,
@@ -251,7 +251,7 @@ class _Vocabulary:
         if not len(self.index) and len(tokens) > 10_000:
             built = TokenIndex(compact=True)
             await asyncio.to_thread(built.extend, tokens, True)  # the table holds each token once
-            self.seqs = array("q", np.asarray(seqs, dtype=np.int64).tobytes())
+            self.seqs = array("q", seqs)
             self.index = built
         else:
             ids = self.index.ids
@@ -295,8 +295,10 @@ class SharedIndex:
             # customers' tokens without holding them twice over as rows
             seqs, joined = (await (await session.connection()).execute(_TOKENS_SINCE, {"team": team_id, "since": vocabulary.next_seq})).one()
             tokens = joined.split("\n") if seqs else []
-            del joined  # (the string and its pieces are not held at once while the index is built)
-            await vocabulary.take(seqs or [], tokens)
+            seqs = array("q", seqs or [])
+            # (neither the string nor a list of numbers is held while the index is built)
+            del joined
+            await vocabulary.take(seqs, tokens)
 
     async def _state(self, session: AsyncSession, team_id: int, vocabulary: _Vocabulary):
         """The index's state, brought up first if it is behind."""
