@@ -484,7 +484,10 @@ def _children() -> set[int]:
     """This process's child processes still there (a reader process not ended would be one)."""
     found: set[int] = set()
     for task in Path("/proc/self/task").iterdir():
-        found.update(int(pid) for pid in (task / "children").read_text().split())
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:  # a thread that has just ended
+            pass
     return found
 
 
