@@ -43,10 +43,13 @@ def _changes(row, contact: Contact, region: str | None) -> dict:
     emails = [e for e in contact.emails if e not in (row.emails or [])]
     if emails:
         changes["emails"] = [*(row.emails or []), *emails]
-    held = {phone_of(p, region) or p for p in row.phones or []}
-    phones = [p for p in contact.phones if (phone_of(p, region) or p) not in held]
-    if phones:
-        changes["phones"] = [*(row.phones or []), *phones]
+    if contact.phones:
+        had = row.phones or []
+        if not all(phone in had for phone in contact.phones):  # else each is held as written: nothing new (most rows)
+            held = {phone_of(p, region) or p for p in had}
+            phones = [p for p in contact.phones if (phone_of(p, region) or p) not in held]
+            if phones:
+                changes["phones"] = [*had, *phones]
     for name in ("company", "address", "website", "lead_source", "preferred_channel"):
         if getattr(contact, name) and not getattr(row, name):
             changes[name] = getattr(contact, name)
