@@ -3,7 +3,8 @@
 A contact row adds a customer, or updates the one already held with its e-mail, phone or name
 and company, or is skipped with the reason. A deal row (a file with a deal title column) adds
 or updates a deal on the customer it names (`crmbot.imports.deal_rows`). The file is streamed
-and written a batch at a time (`crmbot.imports.book`), all in the caller's one transaction,
+and written a batch at a time (`crmbot.imports.book`); a large contact file's rows are read and
+normalised by a reader process meanwhile (`crmbot.imports.helper`), all in the caller's one transaction,
 audited as one group: the import is undone (or rolled back, for a dry run or a file found
 unreadable halfway) as a whole."""
 
