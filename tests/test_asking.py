@@ -139,3 +139,44 @@ def test_crmbot_parse_says_ask_when_crmbot_would_ask(parser):
     assert far["ask"] is True and far["due"] is None
     new = parser.parse("Kovacic Solar contact", "en", NOW, TZ)  # no new-customer words: never added silently
     assert new.name != "add_customer" or new.alternatives
+
+
+# what a press on a closed question's button says, in each language
+QUESTION_CLOSED = {"en": "That question was closed", "cs": "Ta otázka už byla uzavřena", "sl": "To vprašanje je že zaprto",
+                   "zh": "这个问题已经关闭了", "cy": "Mae'r cwestiwn hwnnw wedi cau", "az": "Bu sual artıq bağlanıb"}
+
+
+@pytest.mark.parametrize("lang", sorted(QUESTION_CLOSED))
+async def test_a_question_cancelled_by_typing_leaves_no_button_to_press(alice, demo, lang):
+    await speaks(demo, lang)
+    text, _ = CURRENCY_OPEN[lang]
+    deals = await count(demo, models.Deal)
+    [asked] = await alice.send(text)
+    assert asked.kind == "currency_which"
+    [closed] = await alice.send(CLOSING[lang][0])  # "cancel", "zrušit", "取消", ...
+    assert closed.kind == "cancelled"
+    [stale] = await alice.press(asked.buttons[0])
+    assert stale.kind == "question_closed" and QUESTION_CLOSED[lang] in stale.text
+    assert await count(demo, models.Deal) == deals  # nothing was made
+
+
+async def test_a_new_message_closes_the_question_before_it_and_a_later_one_stays_open(alice, demo):
+    [first] = await alice.send("new deal pierre dubois 40k, chf or eur?")
+    # a new message that does something else supersedes the question
+    await alice.send("find lucie cerna")
+    [stale] = await alice.press(first.buttons[0])
+    assert stale.kind == "question_closed"
+    # the question the new message asks is open: its button works, once
+    deals = await count(demo, models.Deal)
+    [second] = await alice.send("new deal pierre dubois 40k, chf or eur?")
+    euro = next(b for b in second.buttons if "€" in b.label or "EUR" in b.label)
+    [made] = await alice.press(euro)
+    assert made.kind == "deal_created" and await count(demo, models.Deal) == deals + 1
+    [again] = await alice.press(euro)
+    assert again.kind == "button_used"  # pressed, not closed: "already done"
+    # buttons that ask nothing (a list's next page) are not closed by typing
+    [listed] = await alice.send("list customers")
+    assert listed.buttons
+    await alice.send("thanks")
+    [turned] = await alice.press(listed.buttons[-1])
+    assert turned.kind not in ("question_closed", "button_used")
