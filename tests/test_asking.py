@@ -180,3 +180,50 @@ async def test_a_new_message_closes_the_question_before_it_and_a_later_one_stays
     await alice.send("thanks")
     [turned] = await alice.press(listed.buttons[-1])
     assert turned.kind not in ("question_closed", "button_used")
+
+
+# "in which currency?" answered in words instead of a press: "v eurech nebo v korunách" asked,
+# "v korunách" answered, in each language
+TYPED_CURRENCY = {
+    "en": ("new deal pierre dubois 40k, in pounds or in euros?", "in pounds", "GBP"),
+    "cs": ("nový obchod pierre dubois 40k, v eurech nebo v korunách?", "v korunách", "CZK"),
+    "sl": ("nov posel pierre dubois 40k, v evrih ali v dolarjih?", "v eurih", "EUR"),
+    "zh": ("Pierre Dubois 新商机 4万，欧元还是人民币？", "人民币", "CNY"),
+    "cy": ("bargen newydd pierre dubois 40k, mewn punnoedd neu ewros?", "mewn punnoedd", "GBP"),
+    "az": ("Pierre Dubois ilə yeni sövdələşmə 40k, manatla yoxsa dollarla?", "manatla", "AZN"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(TYPED_CURRENCY))
+async def test_which_currency_is_asked_and_answered_in_words(alice, demo, lang):
+    await speaks(demo, lang)
+    text, answer, code = TYPED_CURRENCY[lang]
+    deals = await count(demo, models.Deal)
+    [asked] = await alice.send(text)
+    assert asked.kind == "currency_which", asked.text
+    assert await count(demo, models.Deal) == deals
+    made = await alice.send(answer)
+    assert [r.kind for r in made] == ["deal_created"], [r.text for r in made]
+    async with demo.db.sessions() as session:
+        deal = (await session.scalars(select(models.Deal).order_by(models.Deal.id.desc()).limit(1))).one()
+    assert (deal.currency, deal.amount_minor) == (code, 40_000 * 100)
+    # answered in words: the question's buttons are closed, and a second answer makes nothing
+    [stale] = await alice.press(asked.buttons[0])
+    assert stale.kind == "question_closed"
+    await alice.send(answer)
+    assert await count(demo, models.Deal) == deals + 1
+
+
+async def test_a_currency_pressed_is_not_answered_again_in_words_and_a_bare_amount_takes_the_teams(alice, demo):
+    deals = await count(demo, models.Deal)
+    [asked] = await alice.send("new deal pierre dubois 40k, in pounds or in euros?")
+    [made] = await alice.press(asked.buttons[0])
+    assert made.kind == "deal_created"
+    await alice.send("in euros")  # the question was answered by the press
+    assert await count(demo, models.Deal) == deals + 1
+    # a bare amount: the team's currency, no question
+    [bare] = await alice.send("new deal pierre dubois 12000")
+    assert bare.kind == "deal_created"
+    async with demo.db.sessions() as session:
+        deal = (await session.scalars(select(models.Deal).order_by(models.Deal.id.desc()).limit(1))).one()
+    assert deal.currency == "EUR" and deal.amount_minor == 12_000 * 100

@@ -33,6 +33,13 @@ async def ask(session: AsyncSession, member: models.Member, intent: str, slots: 
     await session.flush()
 
 
+async def peek(session: AsyncSession, member: models.Member, now: datetime, lasts: timedelta) -> models.Choice | None:
+    """The member's open question asked within `lasts`, left open."""
+    return await session.scalar(
+        select(C).where(C.set_id == _set(member.id), C.team_id == member.team_id, C.used_at.is_(None), C.created_at > now - lasts)
+        .order_by(C.created_at.desc()).limit(1))
+
+
 async def take(session: AsyncSession, member: models.Member, now: datetime, lasts: timedelta) -> models.Choice | None:
     """The member's open question asked within `lasts`, now answered (spent); None if there is none."""
     found = await session.scalar(
@@ -87,6 +94,12 @@ async def close_questions(session: AsyncSession, member: models.Member, now: dat
         await session.execute(update(C).where(C.set_id == _asked(member.id), C.used_at.is_(None)).values(used_at=now)
                               .execution_options(synchronize_session=False))
     return closed
+
+
+async def button_spent(session: AsyncSession, member: models.Member, token: str) -> bool:
+    """Whether the member's button `token` was pressed or closed (or is not theirs)."""
+    row = await session.get(C, token) if token else None
+    return row is None or row.member_id != member.id or row.used_at is not None
 
 
 def was_closed(choice: models.Choice) -> bool:
