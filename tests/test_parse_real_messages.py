@@ -350,3 +350,16 @@ def test_an_older_month_named_alone_is_its_days_and_may_is_no_month(parser):
     assert "days" not in slots and slots.get("period") == "this_week"
     # a day of a month is a day, not the month ("summary 15. listopadu" is no month's summary)
     assert parser.parse("agenda for 3 december", "en", NOW, TZ).slots.get("period") is None
+
+
+@pytest.mark.parametrize(("lang", "text", "day"), [
+    ("cs", "Svoboda nebral, zkusím to zítra znova", date(2026, 11, 26)),
+    ("en", "emailed jon smyth the quote, nudge him friday", date(2026, 11, 27)),
+    ("zh", "给王芳发了报价，周五问问她", date(2026, 11, 27)),
+    ("cy", "siarad efo Rhys Evans, anfon y pris fory", date(2026, 11, 26)),
+    ("sl", "klical Matej Krajnc, preveri jutri", date(2026, 11, 26)),
+    ("az", "Elvin zəng etdi, sabah yoxla", date(2026, 11, 26)),
+])
+def test_a_call_that_plans_something_later_keeps_the_day_as_its_follow_up(parser, lang, text, day):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "log_call" and local(intent.slots.get("due")).date() == day
