@@ -19,13 +19,13 @@ from crmbot.app import build
 from crmbot.config import Settings
 from tests.parsing import NOW
 
-# what the combined parser reaches on the tuning halves (2026-12-03, after the third round of
-# slot fixes: intent 99.7-100%, slots az 94.9 cs 92.2 cy 92.7 en 94.1 sl 93.3 zh 93.7, as
-# bench/parse_accuracy.py --half tuning --mode combined prints them: both score through
-# bench/corpus_eval.py), less about a point; the 95% floor is met nowhere yet. Intent is
-# near 100% because the classifier was trained on these messages.
+# what the combined parser reaches on the tuning halves (2026-12-03, four blind rounds, after the
+# third round of slot fixes: intent 99.6-100%, slots az 93.4 cs 90.8 cy 90.8 en 91.7 sl 89.3
+# zh 92.2, as bench/parse_accuracy.py --half tuning --mode combined prints them: both score
+# through bench/corpus_eval.py), less about a point; the 95% floor is met nowhere yet.
+# Intent is near 100% because the classifier was trained on these messages.
 MIN_INTENT = {"az": 0.97, "cs": 0.97, "cy": 0.97, "en": 0.97, "sl": 0.97, "zh": 0.97}
-MIN_SLOTS = {"az": 0.90, "cs": 0.88, "cy": 0.88, "en": 0.89, "sl": 0.87, "zh": 0.90}
+MIN_SLOTS = {"az": 0.92, "cs": 0.90, "cy": 0.90, "en": 0.91, "sl": 0.88, "zh": 0.91}
 MAX_ACTED_WRONG = 0.02  # changed data on a wrong intent without asking
 
 
