@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from crmbot.adapters.console import ConsoleChat
+from crmbot.app import build
+from crmbot.config import Settings
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
 from crmbot.reminders import ReminderLoop, outbox
 from crmbot.store import models, teams
@@ -261,6 +263,64 @@ async def test_a_delivery_record_waits_for_the_write_in_progress_never_for_the_w
         assert order[-1] == "later"
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def sqlite_app(sqlite_db_url, clock):
+    built = build(Settings(), db=sqlite_db_url, clock=clock)
+    yield built
+    await built.close()
+
+
+class BusyChat(RecordingPlatform):
+    """While it takes a reminder, a member's message arrives and its transaction queues for
+    the writer (SQLite); `seen` is what that transaction found of the reminder's record."""
+
+    def __init__(self, app, followup_id: int, *, hang: bool = False) -> None:
+        super().__init__()
+        self.app = app
+        self.followup_id = followup_id
+        self.seen: list[bool] = []  # delivered_at was written, as the message's transaction saw it
+        self.message: asyncio.Task | None = None
+        if hang:
+            self.hang = asyncio.Event()
+
+    async def _message(self) -> None:
+        async with self.app.db.writer_turn(), self.app.db.sessions() as session:
+            self.seen.append((await session.get(models.FollowUp, self.followup_id)).delivered_at is not None)
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        self.message = asyncio.ensure_future(self._message())
+        for _ in range(5):
+            await asyncio.sleep(0)  # the platform answers a few turns of the event loop later
+        await super().send(chat, replies)
+
+
+async def test_no_message_transaction_runs_between_the_platforms_ok_and_the_reminders_record(sqlite_app, clock):
+    """A message whose transaction wants the (one SQLite) writer while a reminder is in flight
+    waits until the reminder's delivery is recorded: a crash between the platform's "ok" and
+    that record sends the reminder twice, so nothing of the messages' work sits in between."""
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    platform = BusyChat(sqlite_app, fid)
+    assert (await loop_for(sqlite_app, platform, clock).run_once(NOW)).delivered == [fid]
+    await asyncio.wait_for(platform.message, 10)
+    assert platform.seen == [True]
+
+
+async def test_a_slow_send_lets_the_messages_write_while_it_is_in_flight(sqlite_app, clock):
+    """A platform slower than `overlap_after` does not hold the writer for messages: they go
+    on while the send hangs, and the record follows when it is taken."""
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    platform = BusyChat(sqlite_app, fid, hang=True)
+    delivering = asyncio.ensure_future(loop_for(sqlite_app, platform, clock, overlap_after_seconds=0.01).run_once(NOW))
+    await asyncio.wait_for(platform.arrived.wait(), 10)
+    await asyncio.wait_for(platform.message, 10)  # written while the send hangs
+    assert platform.seen == [False]
+    platform.hang.set()
+    assert (await asyncio.wait_for(delivering, 10)).delivered == [fid]
+    assert (await row(sqlite_app, fid)).delivered_at is not None
 
 
 class OneAtATime(RecordingPlatform):

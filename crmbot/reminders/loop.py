@@ -52,7 +52,7 @@ from crmbot.reminders import digests, outbox, queue, recovery, render
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models, profile
-from crmbot.store.db import Database
+from crmbot.store.db import Database, HeldTurn
 from crmbot.store.faults import describe
 
 log = logging.getLogger(__name__)
@@ -295,12 +295,26 @@ class ReminderLoop:
                             _, in_flight = await asyncio.wait(in_flight, timeout=self.overlap_after)
                         while len(in_flight) >= self.concurrency:
                             _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                        # begin only on a row still ours, with a whole lease ahead: renewals keep
-                        # it so while the send is in flight
-                        if not await self._still_ours(job.followup_id, held, [j.followup_id for j in jobs[n + 1:]]):
+                        # On SQLite the writer's turn is taken before the send and kept while it
+                        # is in flight, so between the platform's "ok" and our record of it no
+                        # message's transaction runs (parsing and answering a message holds the
+                        # event loop for up to a second on a busy machine, and a crash in that
+                        # second sends the reminder twice). A send slower than `overlap_after`
+                        # lets go of it: messages go on, and its record waits for one at most.
+                        turn = await self.db.hold_writer(urgent=True)
+                        try:
+                            # begin only on a row still ours, with a whole lease ahead: renewals
+                            # keep it so while the send is in flight
+                            ours = await self._still_ours(job.followup_id, held, [j.followup_id for j in jobs[n + 1:]], turn)
+                        except BaseException:
+                            turn.release()
+                            raise
+                        if not ours:
+                            turn.release()
                             report.released.append(job.followup_id)
                             continue
-                        task = asyncio.create_task(self._send(job, at, report, marks))
+                        task = asyncio.create_task(self._send(job, at, report, marks, turn))
+                        task.add_done_callback(lambda _, turn=turn: turn.release())  # even if it never ran
                         started.append(task)
                         in_flight.add(task)
                     if len(ids) < self.batch_size:
@@ -339,23 +353,37 @@ class ReminderLoop:
                 await session.execute(models.Choice.__table__.insert(), choices.rows)
         return jobs
 
-    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks) -> None:
+    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, turn: HeldTurn) -> None:
+        """Send one reminder and record it; `turn` is the writer's turn taken for it (released
+        here, at the latest when the record is written)."""
         sender = self.senders.get(job.chat.adapter) if job.chat else None
         if sender is None:
+            turn.release()
             await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
             return
-        began = self.clock()
         try:
-            await asyncio.wait_for(sender.send(job.chat, job.replies), self.send_timeout)
-        except DeliveryFailed as error:
-            await self._failed(job, now, report, error)
-            return
-        except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
-            log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
-            await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
-            return
-        took = self.clock()
-        await self._mark(job.followup_id, now, report, marks)
+            began = self.clock()
+            sending = asyncio.ensure_future(asyncio.wait_for(sender.send(job.chat, job.replies), self.send_timeout))
+            try:
+                if turn.held and not (await asyncio.wait({sending}, timeout=self.overlap_after))[0]:
+                    turn.release()  # a slow platform: messages go on meanwhile
+                await sending
+            except DeliveryFailed as error:
+                turn.release()
+                await self._failed(job, now, report, error)
+                return
+            except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
+                turn.release()
+                log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
+                await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
+                return
+            finally:
+                if not sending.done():  # cancelled (the process stops): the send goes with it
+                    sending.cancel()
+            took = self.clock()
+            await self._mark(job.followup_id, now, report, marks, turn)
+        finally:
+            turn.release()
         # one line a reminder: when a kill can send it twice (the platform's "ok" to our record),
         # and how late it went (due, claimed, sent), for whoever measures that
         log.info("reminder %s delivered through %s: due %s, claimed %.1f s after, sent in %.2f s, recorded %.2f s after",
@@ -398,7 +426,8 @@ class ReminderLoop:
             self.wake()
         return hurried.replies
 
-    async def _still_ours(self, followup_id: int, held: dict[int, datetime], rest: list[int]) -> bool:
+    async def _still_ours(self, followup_id: int, held: dict[int, datetime], rest: list[int],
+                          turn: HeldTurn | None = None) -> bool:
         """Whether this row's send may begin: it is still ours with (nearly) a whole lease
         ahead. A lease written less than `fresh_for` ago (the claim's, or a renewal's) is taken
         as it stands; else it is renewed, in the same statement as the leases of the rows the
@@ -409,7 +438,7 @@ class ReminderLoop:
             return True
         until = self.clock() + self.lease
         try:
-            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+            async with self.db.writer_turn(held=turn), self.db.sessions() as session, session.begin():
                 ours = await queue.renew_many(session, worker=self.worker, ids=[followup_id, *rest], until=until)
             for renewed in ours:
                 held[renewed] = until
@@ -421,13 +450,14 @@ class ReminderLoop:
         held.pop(followup_id, None)
         return False
 
-    async def _mark(self, followup_id: int, now: datetime, report: PassReport, marks: _Marks) -> None:
+    async def _mark(self, followup_id: int, now: datetime, report: PassReport, marks: _Marks,
+                    turn: HeldTurn | None = None) -> None:
         """The platform took it: record that at once, in a transaction of this row's own. Between
         the platform's "ok" and this commit a crash sends the reminder twice, so nothing waits
         in between — not another send, not another row's commit. (The pass's marks share one
         connection, one transaction after another: taking a pooled one for each cost more than
-        the statement.)"""
-        async with self.db.writer_turn(urgent=True), marks.turn() as connection, connection.begin():
+        the statement.) `turn`: the writer's turn the send took, when it still holds it."""
+        async with self.db.writer_turn(urgent=True, held=turn), marks.turn() as connection, connection.begin():
             ours = await queue.mark_delivered(connection, worker=self.worker, ids=[followup_id], now=now,
                                               late_after=self.late_after)
             # a birthday reminder comes back: next year's is written with this one's delivery
