@@ -618,6 +618,48 @@ async def test_kept_replies_go_one_at_a_time_while_reminders_go_out_through_thei
     assert platform.most_kept_in_flight > 1
 
 
+class SlowForKept(RecordingPlatform):
+    """Reminders hang until `release`; kept replies are taken only when `kept_release` is set
+    (a platform answering every send 8 s late); `kept_started` counts kept sends begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release, self.kept_release = asyncio.Event(), asyncio.Event()
+        self.kept_started = 0
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if replies[0].text.startswith("⏰"):
+            self.arrived.set()
+            await self.release.wait()
+        else:
+            self.kept_started += 1
+            await self.kept_release.wait()
+        self.sent.append((chat, list(replies)))
+
+
+async def test_a_slow_platform_takes_kept_replies_side_by_side_even_while_reminders_go_out(sqlite_app, clock):
+    """One at a time while reminders go out, but a kept reply in flight longer than
+    `overlap_after` lets the next begin: waiting for each of a slow platform's answers in turn
+    held kept replies back for a minute after an outage (fault run d, 8 s answers)."""
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    for n in range(3):
+        await outbox.keep(sqlite_app.db, ChatRef("console", f"chat-{n}"), [Reply(f"kept {n}")], NOW)
+    platform = SlowForKept()
+    loop = loop_for(sqlite_app, platform, clock, overlap_after_seconds=0.01)
+    reminding = asyncio.ensure_future(loop.run_once(NOW, replies=False))
+    try:
+        await asyncio.wait_for(platform.arrived.wait(), 10)  # a reminder is going out
+        sending = asyncio.ensure_future(loop.replies.run_once(NOW))
+        await asyncio.wait_for(wait_until(lambda: platform.kept_started == 3), 10)  # none waits for another's answer
+        platform.kept_release.set()
+        assert len((await asyncio.wait_for(sending, 10)).sent) == 3
+    finally:
+        platform.release.set()
+        platform.kept_release.set()
+    assert (await asyncio.wait_for(reminding, 10)).delivered == [fid]
+
+
 async def test_an_outage_never_ends_a_reminder_within_a_day_only_after_the_retry_window(app, clock):
     alice = await member(app, "Alice")
     [fid] = await followups(app, alice, [NOW])
