@@ -637,6 +637,21 @@ class SlowForKept(RecordingPlatform):
         self.sent.append((chat, list(replies)))
 
 
+async def test_a_slow_platform_takes_a_whole_batch_of_kept_replies_at_once(sqlite_app, clock):
+    """After an outage, every chat's kept reply of a batch is in flight at once: a platform
+    answering each in 8 s is not asked for them a few at a time."""
+    for n in range(20):
+        await outbox.keep(sqlite_app.db, ChatRef("console", f"chat-{n}"), [Reply(f"kept {n}")], NOW)
+    platform = SlowForKept()
+    loop = loop_for(sqlite_app, platform, clock)
+    sending = asyncio.ensure_future(loop.replies.run_once(NOW))
+    try:
+        await asyncio.wait_for(wait_until(lambda: platform.kept_started == 20), 10)
+    finally:
+        platform.kept_release.set()
+    assert len((await asyncio.wait_for(sending, 10)).sent) == 20
+
+
 async def test_a_slow_platform_takes_kept_replies_side_by_side_even_while_reminders_go_out(sqlite_app, clock):
     """One at a time while reminders go out, but a kept reply in flight longer than
     `overlap_after` lets the next begin: waiting for each of a slow platform's answers in turn

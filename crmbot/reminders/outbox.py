@@ -192,7 +192,7 @@ class PendingReplies:
 
     def __init__(self, db: Database, senders: dict[str, Sender], clock: Clock, *, worker: str, lease: timedelta,
                  send_timeout: float, backoff: Backoff, give_up_after: timedelta, batch_size: int = 50,
-                 concurrency: int = 16, on_back: Callable[[str, datetime], Awaitable[int]] | None = None,
+                 concurrency: int = 50, on_back: Callable[[str, datetime], Awaitable[int]] | None = None,
                  busy: Callable[[str], bool] | None = None, overlap_after: float = 0.2) -> None:
         self.db = db
         self.senders = senders
@@ -203,6 +203,8 @@ class PendingReplies:
         self.backoff = backoff
         self.give_up_after = give_up_after
         self.batch_size = batch_size
+        # every chat of a batch in flight at once: at 16, a platform answering in 8 s took two
+        # kept replies a second, and the backlog of an outage went out over minutes
         self.concurrency = concurrency
         # a platform took a kept reply: what else waits out a backoff for it may go (returns how
         # many kept replies it brought forward)
