@@ -9,22 +9,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from crmbot.adapters.console import ConsoleChat
 from crmbot.app import build
 from crmbot.config import Settings
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
 from crmbot.reminders import ReminderLoop, outbox
+from crmbot.reminders.lease import Renewal
 from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
 from tests.conftest import NOW
+from tests.test_delivery import impatient
 
 
 class RecordingPlatform:
@@ -321,6 +325,77 @@ async def test_a_slow_send_lets_the_messages_write_while_it_is_in_flight(sqlite_
     platform.hang.set()
     assert (await asyncio.wait_for(delivering, 10)).delivered == [fid]
     assert (await row(sqlite_app, fid)).delivered_at is not None
+
+
+async def test_a_lease_renewal_goes_before_the_messages_waiting_for_the_writer(tmp_path):
+    """SQLite: a worker catching up on messages queues them for the one writer; the renewal
+    of a claim in flight goes before them (it waits for the one being written), or a stream
+    of messages could keep it from the file until the lease ran out."""
+    db = open_database(str(tmp_path / "renewal.db"))
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def message(name: str, hold: asyncio.Event | None = None) -> None:
+        async with db.writer_turn():
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    async def renew(session, until) -> None:
+        order.append("renewal")
+
+    try:
+        first = asyncio.ensure_future(message("message 1", release))
+        await asyncio.sleep(0)
+        queued = [asyncio.ensure_future(message(f"message {n}")) for n in (2, 3)]
+        async with Renewal(db, timedelta(seconds=0.03), lambda: NOW, renew):
+            turns = next(iter(db._turns.values()))
+            await asyncio.wait_for(wait_until(lambda: turns.waiting == 3), 10)  # the renewal queued too
+            release.set()
+            await asyncio.gather(first, *queued)
+        assert order[:4] == ["message 1", "renewal", "message 2", "message 3"]
+    finally:
+        await db.close()
+
+
+class LocksTheFile(RecordingPlatform):
+    """Takes the reminder, and at that moment another process locks the SQLite file (the
+    database goes away between the platform's "ok" and our record)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.holder: sqlite3.Connection | None = None
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        await super().send(chat, replies)
+        self.holder = sqlite3.connect(self.path, isolation_level=None)
+        self.holder.execute("BEGIN EXCLUSIVE")
+
+    def back(self) -> None:
+        self.holder.execute("ROLLBACK")
+        self.holder.close()
+
+
+async def test_a_delivery_the_database_could_not_record_is_recorded_when_it_is_back_not_sent_again(
+        sqlite_app, sqlite_db_url, clock, caplog):
+    """PostgreSQL stopped (fault run e) just as the platform took a reminder: the record failed,
+    the lease ran out, and the reminder went out again. The worker that sent it keeps trying to
+    record it, and writes it the moment the database is back."""
+    await impatient(sqlite_app)
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    platform = LocksTheFile(make_url(sqlite_db_url).database)
+    delivering = asyncio.ensure_future(loop_for(sqlite_app, platform, clock).run_once(NOW))
+    try:
+        await asyncio.wait_for(wait_until(lambda: "could not be recorded" in caplog.text), 10)
+    finally:
+        platform.back()
+    assert (await asyncio.wait_for(delivering, 10)).delivered == [fid]
+    assert (await row(sqlite_app, fid)).delivered_at is not None
+    rival = RecordingPlatform()
+    assert (await loop_for(sqlite_app, rival, clock, worker_id="rival").run_once(NOW + timedelta(minutes=1))).claimed == 0
+    assert len(platform.reminders()) == 1 and rival.sent == []
 
 
 class OneAtATime(RecordingPlatform):

@@ -53,9 +53,10 @@ from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models, profile
 from crmbot.store.db import Database, HeldTurn
-from crmbot.store.faults import describe
+from crmbot.store.faults import describe, is_transient
 
 log = logging.getLogger(__name__)
+RECORD_RETRY = 0.25  # seconds between attempts to record a delivery while the database is away
 
 @dataclass
 class PassReport:
@@ -98,6 +99,14 @@ class _Marks:
                     await self._connection.close()
                 self._connection = await self.db.engine.connect()
             yield self._connection
+
+    async def reset(self) -> None:
+        """The connection failed: the next turn takes a new one."""
+        async with self._lock:
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._connection.close()
+                self._connection = None
 
     async def __call__(self, *exc_info: object) -> bool:  # the pass ends
         async with self._lock:
@@ -382,7 +391,7 @@ class ReminderLoop:
                 if not sending.done():  # cancelled (the process stops): the send goes with it
                     sending.cancel()
             took = self.clock()
-            await self._mark(job.followup_id, now, report, marks, turn)
+            await self._record(job.followup_id, now, report, marks, turn)
         finally:
             turn.release()
         # one line a reminder: when a kill can send it twice (the platform's "ok" to our record),
@@ -450,6 +459,28 @@ class ReminderLoop:
             log.warning("reminder %s left to its lease: it could not be renewed (%s)", followup_id, describe(error))
         held.pop(followup_id, None)
         return False
+
+    async def _record(self, followup_id: int, now: datetime, report: PassReport, marks: _Marks,
+                      turn: HeldTurn) -> None:
+        """`_mark`, again and again while the database is away (a restart, a failover, a locked
+        file): this worker knows the platform took the reminder, and the row stays its own until
+        another worker claims it after the lease, so the record written the moment the database
+        is back (every `RECORD_RETRY` seconds) keeps the reminder from going out a second time."""
+        warned = False
+        while True:
+            try:
+                await self._mark(followup_id, now, report, marks, turn)
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                turn.release()  # the messages meet the same trouble, and need not wait behind us
+                await marks.reset()
+                if not warned:
+                    log.warning("reminder %s was delivered but could not be recorded (%s); trying again every %.2f s",
+                                followup_id, describe(error), RECORD_RETRY)
+                    warned = True
+            await asyncio.sleep(RECORD_RETRY)
 
     async def _mark(self, followup_id: int, now: datetime, report: PassReport, marks: _Marks,
                     turn: HeldTurn | None = None) -> None:
