@@ -363,7 +363,7 @@ class Services:
 
             # pending updates are kept: the update_id store de-duplicates
             await application.bot.delete_webhook()
-            poller = Poller(self.telegram, ALLOWED_UPDATES)
+            poller = Poller(self.telegram, ALLOWED_UPDATES, clock=self.app.bot.clock)
             self._polling = asyncio.create_task(poller.run(self._stopping), name="crmbot-telegram-polling")
             log.info("Telegram polling as @%s", application.bot.username)
 

@@ -17,12 +17,16 @@ import pytest
 from sqlalchemy import event, select
 
 from crmbot.adapters.console import ConsoleChat
+from crmbot.app import build
+from crmbot.config import Settings
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
 from crmbot.reminders import ReminderLoop, outbox, queue
+from crmbot.reminders.lease import Renewal
 from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
 from tests.conftest import NOW
+from tests.test_delivery import impatient
 
 
 class RecordingPlatform:
@@ -320,6 +324,44 @@ async def test_a_delivery_record_waits_for_the_write_in_progress_never_for_the_w
         await db.close()
 
 
+@pytest.fixture
+async def sqlite_app(sqlite_db_url, clock):
+    built = build(Settings(), db=sqlite_db_url, clock=clock)
+    yield built
+    await built.close()
+
+
+async def test_a_lease_renewal_goes_before_the_messages_waiting_for_the_writer(tmp_path):
+    """SQLite: a worker catching up on messages queues them for the one writer; the renewal
+    of a claim in flight goes before them (it waits for the one being written), or a stream
+    of messages could keep it from the file until the lease ran out."""
+    db = open_database(str(tmp_path / "renewal.db"))
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def message(name: str, hold: asyncio.Event | None = None) -> None:
+        async with db.writer_turn():
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    async def renew(session, until) -> None:
+        order.append("renewal")
+
+    try:
+        first = asyncio.ensure_future(message("message 1", release))
+        await asyncio.sleep(0)
+        queued = [asyncio.ensure_future(message(f"message {n}")) for n in (2, 3)]
+        async with Renewal(db, timedelta(seconds=0.03), lambda: NOW, renew):
+            turns = next(iter(db._turns.values()))
+            await asyncio.wait_for(wait_until(lambda: turns.waiting == 3), 10)  # the renewal queued too
+            release.set()
+            await asyncio.gather(first, *queued)
+        assert order[:4] == ["message 1", "renewal", "message 2", "message 3"]
+    finally:
+        await db.close()
+
+
 class OneAtATime(RecordingPlatform):
     """Takes each message at once; the send after `hang_from` accepted ones hangs until `hang` is set."""
 
@@ -613,6 +655,63 @@ async def test_kept_replies_go_one_at_a_time_while_reminders_go_out_through_thei
         await outbox.keep(app.db, ChatRef("console", f"chat-{n}"), [Reply(f"again {n}")], NOW)
     assert len((await loop.replies.run_once(NOW)).sent) == 4
     assert platform.most_kept_in_flight > 1
+
+
+class SlowForKept(RecordingPlatform):
+    """Reminders hang until `release`; kept replies are taken only when `kept_release` is set
+    (a platform answering every send 8 s late); `kept_started` counts kept sends begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release, self.kept_release = asyncio.Event(), asyncio.Event()
+        self.kept_started = 0
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if replies[0].text.startswith("⏰"):
+            self.arrived.set()
+            await self.release.wait()
+        else:
+            self.kept_started += 1
+            await self.kept_release.wait()
+        self.sent.append((chat, list(replies)))
+
+
+async def test_a_slow_platform_takes_a_whole_batch_of_kept_replies_at_once(sqlite_app, clock):
+    """After an outage, every chat's kept reply of a batch is in flight at once: a platform
+    answering each in 8 s is not asked for them a few at a time."""
+    for n in range(20):
+        await outbox.keep(sqlite_app.db, ChatRef("console", f"chat-{n}"), [Reply(f"kept {n}")], NOW)
+    platform = SlowForKept()
+    loop = loop_for(sqlite_app, platform, clock)
+    sending = asyncio.ensure_future(loop.replies.run_once(NOW))
+    try:
+        await asyncio.wait_for(wait_until(lambda: platform.kept_started == 20), 10)
+    finally:
+        platform.kept_release.set()
+    assert len((await asyncio.wait_for(sending, 10)).sent) == 20
+
+
+async def test_a_slow_platform_takes_kept_replies_side_by_side_even_while_reminders_go_out(sqlite_app, clock):
+    """One at a time while reminders go out, but a kept reply in flight longer than
+    `overlap_after` lets the next begin: waiting for each of a slow platform's answers in turn
+    held kept replies back for a minute after an outage (fault run d, 8 s answers)."""
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    for n in range(3):
+        await outbox.keep(sqlite_app.db, ChatRef("console", f"chat-{n}"), [Reply(f"kept {n}")], NOW)
+    platform = SlowForKept()
+    loop = loop_for(sqlite_app, platform, clock, overlap_after_seconds=0.01)
+    reminding = asyncio.ensure_future(loop.run_once(NOW, replies=False))
+    try:
+        await asyncio.wait_for(platform.arrived.wait(), 10)  # a reminder is going out
+        sending = asyncio.ensure_future(loop.replies.run_once(NOW))
+        await asyncio.wait_for(wait_until(lambda: platform.kept_started == 3), 10)  # none waits for another's answer
+        platform.kept_release.set()
+        assert len((await asyncio.wait_for(sending, 10)).sent) == 3
+    finally:
+        platform.release.set()
+        platform.kept_release.set()
+    assert (await asyncio.wait_for(reminding, 10)).delivered == [fid]
 
 
 async def test_an_outage_never_ends_a_reminder_within_a_day_only_after_the_retry_window(app, clock):

@@ -491,6 +491,47 @@ async def test_polling_confirms_an_update_only_once_it_is_handled(polling, demo,
     assert "Traceback" not in caplog.text
 
 
+class Ticking:
+    """An injected clock that moves `step` on every reading: a long batch, in a test that never sleeps."""
+
+    def __init__(self, step: timedelta) -> None:
+        self.now, self.step = NOW, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+async def test_polling_confirms_what_is_done_within_a_long_batch_never_ahead_of_it(demo, api):
+    """A restart finds many updates waiting: the ones handled so far are confirmed about once a
+    second (here every reading of the clock is 0.4 s later), so a worker killed mid-batch does
+    not fetch them all again; an update is confirmed only once it was handled (its answer
+    went out after its commit)."""
+    await bind(demo, "Alice", ALICE)
+    demo.bot.clock = Ticking(timedelta(seconds=0.4))
+    pushed = [api.push_update(api.text_update(ALICE, ALICE, f"/note jana batch {n}")) for n in range(6)]
+    services = await start(demo, api, "polling")
+    try:
+        await api.wait_for("sendMessage", len(pushed), timeout=20)
+        await api.wait_for("getUpdates", 2, timeout=10)
+    finally:
+        await services.stop()
+    first, last = pushed[0]["update_id"], pushed[-1]["update_id"]
+    answered = 0  # updates are handled one by one, in order: each answer goes out after its commit
+    confirmed_within = []
+    for call in api.calls:
+        if call.method == "sendMessage":
+            answered += 1
+        elif call.method == "getUpdates" and call.params.get("offset"):
+            offset = call.params["offset"]
+            assert offset - first <= answered, (offset, answered)  # never ahead of the commits
+            if first < offset <= last:
+                confirmed_within.append(offset)
+    assert confirmed_within, "nothing confirmed before the batch ended"
+    assert len(confirmed_within) < len(pushed) - 1  # about once a second, not once an update
+    assert api.pending_updates == []  # and all of it on the way out
+
+
 async def test_the_webhook_answers_503_while_the_database_is_away_so_telegram_delivers_again(demo, api, db_url):
     await bind(demo, "Alice", ALICE)
     await impatient(demo)

@@ -230,6 +230,11 @@ class Run:
             },
             "reminders": {t: reminder(t) for t in self.due if len(sent.get(t, [])) != 1},
             # the latest ten, and any over 10 s late
+            # the latest answers to users, when the scenario waits for them
+            "answers late": sorted(({"token": p.token, "platform": p.platform, "pushed": p.at, "answered": min(replies[p.ref]),
+                                     "late": lateness(p.at, min(replies[p.ref]), unavailable)}
+                                    for p in self.deliveries.pushed if replies.get(p.ref)),
+                                   key=lambda a: -a["late"])[:20] if self.replies else [],
             "late": {t: reminder(t) for t in sorted(
                 (t for t in self.due if sent.get(t)), key=lambda t: -lateness(self.due[t], min(sent[t]), unavailable))[:10]}
             | {t: reminder(t) for t in self.due if sent.get(t) and lateness(self.due[t], min(sent[t]), unavailable) > 10},

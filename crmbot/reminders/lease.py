@@ -75,7 +75,9 @@ class Renewal:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             until = self.clock() + self.lease
             try:
-                async with self.db.sessions() as session, session.begin():
+                # on SQLite an urgent writer's turn: behind a stream of messages waiting for the
+                # file's one writer, a renewal that polled for the lock was put off for seconds
+                async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
                     await self.renew(session, until)
                 self.held_until = until
             except Exception as error:

@@ -228,7 +228,8 @@ class ReminderLoop:
         self._sending: Counter[str] = Counter()
         self.replies = outbox.PendingReplies(db, senders, clock, worker=self.worker, lease=self.lease,
                                       send_timeout=self.send_timeout, backoff=self.backoff, give_up_after=self.retry_for,
-                                      on_back=self._replies_back, busy=lambda platform: self._sending[platform] > 0)
+                                      on_back=self._replies_back, busy=lambda platform: self._sending[platform] > 0,
+                                      overlap_after=self.overlap_after)
         self._wake = asyncio.Event()
         self._replies_wake = asyncio.Event()  # kept replies became due (their platform is back)
 

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,8 +192,8 @@ class PendingReplies:
 
     def __init__(self, db: Database, senders: dict[str, Sender], clock: Clock, *, worker: str, lease: timedelta,
                  send_timeout: float, backoff: Backoff, give_up_after: timedelta, batch_size: int = 50,
-                 concurrency: int = 16, on_back: Callable[[str, datetime], Awaitable[int]] | None = None,
-                 busy: Callable[[str], bool] | None = None) -> None:
+                 concurrency: int = 50, on_back: Callable[[str, datetime], Awaitable[int]] | None = None,
+                 busy: Callable[[str], bool] | None = None, overlap_after: float = 0.2) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
@@ -204,6 +203,8 @@ class PendingReplies:
         self.backoff = backoff
         self.give_up_after = give_up_after
         self.batch_size = batch_size
+        # every chat of a batch in flight at once: at 16, a platform answering in 8 s took two
+        # kept replies a second, and the backlog of an outage went out over minutes
         self.concurrency = concurrency
         # a platform took a kept reply: what else waits out a backoff for it may go (returns how
         # many kept replies it brought forward)
@@ -212,6 +213,7 @@ class PendingReplies:
         # go one at a time, so the reminders (due now, and late once 30 s pass) take the
         # platform's rate budget first, and the kept replies still move
         self.busy = busy
+        self.overlap_after = overlap_after
         self._one_at_a_time = asyncio.Lock()
 
     async def run_once(self, now: datetime) -> RepliesReport:
@@ -247,9 +249,8 @@ class PendingReplies:
                 return
             chat = ChatRef(row.adapter, row.chat_id, row.thread)
             try:
-                async with self._turn(row.adapter):
-                    await asyncio.wait_for(self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]),
-                                           self.send_timeout)
+                await self._paced(row.adapter, asyncio.wait_for(
+                    self.senders[row.adapter].send(chat, [decode(r) for r in row.replies]), self.send_timeout))
             except Exception as error:
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
                 await self._failed(row, now, failure, report)
@@ -262,14 +263,25 @@ class PendingReplies:
                 if self.on_back is not None:
                     report.hurried += await self.on_back(row.adapter, now)
 
-    @contextlib.asynccontextmanager
-    async def _turn(self, adapter: str) -> AsyncIterator[None]:
-        """A kept reply's send: one at a time while reminders go out through the same platform."""
+    async def _paced(self, adapter: str, send: Awaitable[None]) -> None:
+        """A kept reply's send. While reminders go out through the same platform, one at a
+        time: the next begins when this one is done, or once it has been in flight for
+        `overlap_after` (a slow platform: waiting for each answer in turn held a backlog of
+        kept replies back for minutes while the platform took every one of them in 8 s)."""
         if self.busy is None or not self.busy(adapter):
-            yield
+            await send
             return
-        async with self._one_at_a_time:
-            yield
+        task = None
+        try:
+            async with self._one_at_a_time:
+                task = asyncio.ensure_future(send)
+                await asyncio.wait({task}, timeout=self.overlap_after)
+            await task
+        finally:
+            if task is None:
+                send.close()  # cancelled before its turn: never begun
+            elif not task.done():  # cancelled: the send goes with it
+                task.cancel()
 
     async def _failed(self, row: models.PendingReply, now: datetime, error: DeliveryFailed, report: RepliesReport) -> None:
         too_old = row.created_at < now - self.give_up_after

@@ -98,6 +98,24 @@ class Turns:
         self.busy = False
 
 
+class HeldTurn:
+    """A writer turn taken with `Database.hold_writer`, given back with `release` (the first
+    call gives it back; later ones do nothing), so it can be let go before the block it was
+    taken for ends."""
+
+    def __init__(self, turns: Turns | None) -> None:
+        self._turns = turns
+
+    @property
+    def held(self) -> bool:
+        return self._turns is not None
+
+    def release(self) -> None:
+        turns, self._turns = self._turns, None
+        if turns is not None:
+            turns.release()
+
+
 @dataclass
 class Database:
     url: URL
@@ -110,27 +128,36 @@ class Database:
         return self.url.get_backend_name() == "postgresql"
 
     @contextlib.asynccontextmanager
-    async def writer_turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+    async def writer_turn(self, *, urgent: bool = False, held: HeldTurn | None = None) -> AsyncIterator[None]:
         """On SQLite, this process's writers take turns in arrival order. SQLite has one writer,
         and one that finds the file locked polls for it in sleeps of up to 100 ms, so a stream
         of messages can keep a short write waiting for seconds; in turn it waits for the
         transactions ahead of it. An `urgent` write (the record that a platform took a reminder
         or a kept reply: until it commits, a crash sends that again) goes before every writer
         still waiting, so it waits for the one transaction being written at most, never for a
-        backlog of messages. PostgreSQL needs no turns."""
-        if self.is_postgres:
+        backlog of messages. PostgreSQL needs no turns. `held`: a turn the caller already
+        holds (`hold_writer`), used as it is while it lasts."""
+        if held is not None and held.held:
             yield
             return
+        turn = await self.hold_writer(urgent=urgent)
+        try:
+            yield
+        finally:
+            turn.release()
+
+    async def hold_writer(self, *, urgent: bool = False) -> HeldTurn:
+        """The writer's turn (see `writer_turn`), held until `release` is called on what this
+        returns. Nothing to hold on PostgreSQL."""
+        if self.is_postgres:
+            return HeldTurn(None)
         loop = asyncio.get_running_loop()
         turns = self._turns.get(loop)
         if turns is None:
             self._turns.clear()  # turns belong to their event loop: tests and commands start new ones
             turns = self._turns[loop] = Turns()
         await turns.acquire(urgent)
-        try:
-            yield
-        finally:
-            turns.release()
+        return HeldTurn(turns)
 
     async def close(self) -> None:
         await self.engine.dispose()
