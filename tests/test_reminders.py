@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
 
 from crmbot.adapters.console import ConsoleChat
 from crmbot.app import build
@@ -360,6 +362,46 @@ async def test_a_lease_renewal_goes_before_the_messages_waiting_for_the_writer(t
         assert order[:4] == ["message 1", "renewal", "message 2", "message 3"]
     finally:
         await db.close()
+
+
+class LocksTheFile(RecordingPlatform):
+    """Takes the reminder, and at that moment another process locks the SQLite file (the
+    database goes away between the platform's "ok" and our record)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.holder: sqlite3.Connection | None = None
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        await super().send(chat, replies)
+        self.holder = sqlite3.connect(self.path, isolation_level=None)
+        self.holder.execute("BEGIN EXCLUSIVE")
+
+    def back(self) -> None:
+        self.holder.execute("ROLLBACK")
+        self.holder.close()
+
+
+async def test_a_delivery_the_database_could_not_record_is_recorded_when_it_is_back_not_sent_again(
+        sqlite_app, sqlite_db_url, clock, caplog):
+    """PostgreSQL stopped (fault run e) just as the platform took a reminder: the record failed,
+    the lease ran out, and the reminder went out again. The worker that sent it keeps trying to
+    record it, and writes it the moment the database is back."""
+    await impatient(sqlite_app)
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    platform = LocksTheFile(make_url(sqlite_db_url).database)
+    delivering = asyncio.ensure_future(loop_for(sqlite_app, platform, clock).run_once(NOW))
+    try:
+        await asyncio.wait_for(wait_until(lambda: "could not be recorded" in caplog.text), 10)
+    finally:
+        platform.back()
+    assert (await asyncio.wait_for(delivering, 10)).delivered == [fid]
+    assert (await row(sqlite_app, fid)).delivered_at is not None
+    rival = RecordingPlatform()
+    assert (await loop_for(sqlite_app, rival, clock, worker_id="rival").run_once(NOW + timedelta(minutes=1))).claimed == 0
+    assert len(platform.reminders()) == 1 and rival.sent == []
 
 
 class OneAtATime(RecordingPlatform):

@@ -53,9 +53,10 @@ from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models, profile
 from crmbot.store.db import Database
-from crmbot.store.faults import describe
+from crmbot.store.faults import describe, is_transient
 
 log = logging.getLogger(__name__)
+RECORD_RETRY = 0.25  # seconds between attempts to record a delivery while the database is away
 
 @dataclass
 class PassReport:
@@ -101,6 +102,7 @@ class _Marks:
         self._writer: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
         self._lingering = False
+        self._warned = False  # a record that could not be written was logged
         self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
 
     def record(self, followup_id: int, now: datetime, *, burst: bool = False) -> asyncio.Future:
@@ -131,7 +133,16 @@ class _Marks:
                 batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
                 try:
                     ours = await self._write(batch)
-                except Exception as error:  # each sender's task fails with it, as a record of its own did
+                except Exception as error:
+                    if is_transient(error):
+                        # the platform took these: recorded the moment the database is back
+                        # (PostgreSQL restarting, SQLite locked), or their leases lapse and they
+                        # go out a second time; the pass's sends wait for it meanwhile
+                        self._waiting = batch + self._waiting
+                        await self._lost_connection(error, [followup_id for followup_id, *_ in batch])
+                        await asyncio.sleep(RECORD_RETRY)
+                        continue
+                    # each sender's task fails with it, as a record of its own did
                     for *_, done in batch:
                         if not done.done():
                             done.set_exception(error)
@@ -139,6 +150,16 @@ class _Marks:
                 for followup_id, _, done in batch:
                     if not done.done():
                         done.set_result(followup_id in ours)
+
+    async def _lost_connection(self, error: Exception, ids: list[int]) -> None:
+        if not self._warned:
+            log.warning("reminders %s were delivered but could not be recorded (%s); trying again every %.2f s",
+                        ids, describe(error), RECORD_RETRY)
+            self._warned = True
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
 
     async def _write(self, batch: list[tuple[int, datetime, asyncio.Future]]) -> set[int]:
         loop = self.loop
