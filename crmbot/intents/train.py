@@ -16,7 +16,6 @@ import json
 import math
 import random
 import tomllib
-import zlib
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -76,6 +75,7 @@ def table_examples(folder: Path = TABLES) -> list[Example]:
 def vocabulary_examples(i18n: I18n) -> list[Example]:
     """Each intent word of every locale's phrase table as a short message of its own ("called
     Jan Novák", "undo"): teaches the classifier the words the rules know, rare intents too."""
+    rng = random.Random(7)
     names = [name for name, *_ in sample.CUSTOMERS]
     out = []
     for code in i18n.codes:
@@ -83,16 +83,12 @@ def vocabulary_examples(i18n: I18n) -> list[Example]:
             for phrase, weight in table.items():
                 if weight < VOCABULARY_WEIGHT or not phrase.strip("?"):
                     continue
-                # the name and its place drawn from the phrase itself, not from one shared random
-                # sequence: a word added to a table changes its own example, not every one after it
-                draw = zlib.crc32(f"{code}|{intent}|{phrase}".encode())
-                name = names[draw % len(names)]
                 if intent not in NAMES_A_CUSTOMER:
                     text = phrase
-                elif draw // len(names) % 2:
-                    text = f"{phrase} {name}"
+                elif rng.random() < 0.5:
+                    text = f"{phrase} {rng.choice(names)}"
                 else:
-                    text = f"{name} {phrase}"
+                    text = f"{rng.choice(names)} {phrase}"
                 out.append(Example(text, intent, code, "vocabulary"))
     return out
 
