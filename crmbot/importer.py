@@ -3,7 +3,8 @@
 A contact row adds a customer, or updates the one already held with its e-mail, phone or name
 and company, or is skipped with the reason. A deal row (a file with a deal title column) adds
 or updates a deal on the customer it names (`crmbot.imports.deal_rows`). The file is streamed
-and written a batch at a time (`crmbot.imports.book`), all in the caller's one transaction,
+and written a batch at a time (`crmbot.imports.book`); a large contact file's rows are read and
+normalised by a reader process meanwhile (`crmbot.imports.helper`), all in the caller's one transaction,
 audited as one group: the import is undone (or rolled back, for a dry run or a file found
 unreadable halfway) as a whole."""
 
@@ -12,22 +13,23 @@ from __future__ import annotations
 import gc
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.imports.book import Book, contact_keys, display, name_key, phone_of
-from crmbot.imports.contacts import BadRow, Contact, Owners, contact_from
+from crmbot.imports.book import Book, display, phone_of
+from crmbot.imports.chunks import Chunk, Good, contact_chunks, contact_of
+from crmbot.imports.helper import helper_chunks, use_helper
+from crmbot.imports.contacts import Contact, Owners
 from crmbot.imports.deal_rows import import_deals
 from crmbot.imports.report import Report
 from crmbot.imports.sources import Source, UnreadableFile, open_source
 from crmbot.imports.vocabulary import Vocabulary
 from crmbot.store import models, teams
 from crmbot.store.audit import Actor
-from crmbot.text import fold_many
 
 __all__ = ["Report", "UnreadableFile", "import_file"]
 BATCH = 5000  # rows read, matched and written together
@@ -42,10 +44,13 @@ def _changes(row, contact: Contact, region: str | None) -> dict:
     emails = [e for e in contact.emails if e not in (row.emails or [])]
     if emails:
         changes["emails"] = [*(row.emails or []), *emails]
-    held = {phone_of(p, region) or p for p in row.phones or []}
-    phones = [p for p in contact.phones if (phone_of(p, region) or p) not in held]
-    if phones:
-        changes["phones"] = [*(row.phones or []), *phones]
+    if contact.phones:
+        had = row.phones or []
+        if not all(phone in had for phone in contact.phones):  # else each is held as written: nothing new (most rows)
+            held = {phone_of(p, region) or p for p in had}
+            phones = [p for p in contact.phones if (phone_of(p, region) or p) not in held]
+            if phones:
+                changes["phones"] = [*had, *phones]
     for name in ("company", "address", "website", "lead_source", "preferred_channel"):
         if getattr(contact, name) and not getattr(row, name):
             changes[name] = getattr(contact, name)
@@ -59,24 +64,21 @@ def _changes(row, contact: Contact, region: str | None) -> dict:
     return changes
 
 
-async def _contacts(book: Book, batch: list[tuple[int, Contact]], report: Report, owner_id: int | None) -> None:
-    # the customers the rows' e-mails and phones name first; names are folded (slow) and looked
-    # up only for the rows those do not find, all together
-    found_by = [contact_keys(c.emails, c.phones, book.region) for _, c in batch]  # kept for the index, if added
-    held = await book.load([key for keys in found_by for key in keys])
-    keys: list[tuple[str, str] | None] = [None] * len(batch)
-    unfound = [i for i, contact_found_by in enumerate(found_by) if held.by_keys(contact_found_by) is None]
+async def _contacts(book: Book, batch: list[Good], report: Report, owner_id: int | None) -> None:
+    # the customers the rows' e-mails and phones name first; then, for the rows those do not
+    # find, by name at the company, all together (keys made where the rows were read)
+    held = await book.load([key for _, _, found_by, _ in batch for key in found_by])
+    by_keys = held.by_keys
+    unfound = [key for _, _, found_by, key in batch if by_keys(found_by) is None]
     if unfound:
-        names = fold_many([batch[i][1].name for i in unfound])
-        companies = fold_many([batch[i][1].company or "" for i in unfound])
-        for i, name, company in zip(unfound, names, companies):
-            keys[i] = (name, company)
-        await book.load([f"n:{name}\x1f{company}" for name, company in zip(names, companies)], held)
-    for (number, contact), key, contact_found_by in zip(batch, keys, found_by):
-        row = held.find(contact, key, contact_found_by)
+        await book.load([f"n:{name}\x1f{company}" for name, company in unfound], held)
+    for number, values, found_by, key in batch:
+        contact = contact_of(values)
+        if contact.unknown_owner:
+            report.unknown_owners[contact.unknown_owner] += 1
+        row = held.find(contact, key, found_by)
         if row is None:
-            key = key or name_key(contact.name, contact.company)
-            held.add(book.add(contact, owner_id, key, contact_found_by), key, contact_found_by)
+            held.add(book.add(contact, owner_id, key, found_by), key, found_by)
             report.added += 1
             continue
         changes = _changes(row, contact, book.region)
@@ -123,32 +125,30 @@ class _Collector:
 
 
 async def import_contacts(book: Book, source: Source, report: Report, vocabulary: Vocabulary, owners: Owners,
-                          owner_id: int | None, progress: Callable[[int], None] | None) -> None:
+                          owner_id: int | None, progress: Callable[[int], None] | None,
+                          helper: tuple[Path | bytes, str | None] | None = None) -> None:
+    """`helper`: the file (and its name) for a helper process to read, instead of `source`."""
     if source.kind == "csv" and not any(vocabulary.field(h) in ("name", "first_name", "last_name") for h in source.headers):
         raise UnreadableFile("no_name_column", name=source.name, found=", ".join(source.headers))
-    batch: list[tuple[int, Contact]] = []
-    shown = 0  # rows told to `progress`
-    plan: dict = {}  # each header's field, looked up once per file
-    for number, pairs in source.rows:
-        report.rows += 1
-        try:
-            contact = contact_from(pairs, vocabulary, owners, book.region, plan)
-        except BadRow as bad:
-            report.skip(number, bad.reason, bad.column, **bad.values)
-            continue
-        if contact.unknown_owner:
-            report.unknown_owners[contact.unknown_owner] += 1
-        batch.append((number, contact))
-        if len(batch) == BATCH:
-            await _contacts(book, batch, report, owner_id)
+    if helper is None:
+        async def read() -> AsyncIterator[Chunk]:
+            for chunk in contact_chunks(source, vocabulary, owners, book.region, BATCH):
+                yield chunk
+        chunks = read()
+    else:
+        source.close()  # the helper reads the file itself
+        chunks = helper_chunks(*helper, vocabulary, owners, book.region, BATCH)
+    try:
+        async for rows, bad, good in chunks:
+            report.rows += rows
+            for number, reason, column, values in bad:
+                report.skip(number, reason, column, **values)
+            if good:
+                await _contacts(book, good, report, owner_id)
             if progress:
-                progress(report.rows - shown)  # rows read, bad ones too, so the bar ends full
-                shown = report.rows
-            batch = []
-    if batch:
-        await _contacts(book, batch, report, owner_id)
-    if progress and report.rows > shown:
-        progress(report.rows - shown)
+                progress(rows)  # rows read, bad ones too, so the bar ends full
+    finally:
+        await chunks.aclose()  # the helper, if any, ends here whatever happened
 
 
 async def import_file(
@@ -175,6 +175,7 @@ async def import_file(
         else:
             # a row without an owner goes where the team's routing rules say; else to who imported it
             book.fallback_owner = member.id if member else None
-            await import_contacts(book, source, report, vocabulary, owners, None, progress)
+            helper = (data, name) if use_helper(data) else None
+            await import_contacts(book, source, report, vocabulary, owners, None, progress, helper)
         report.routed = book.routed
     return report

@@ -459,3 +459,100 @@ def test_a_cell_of_one_plain_address_reads_as_the_address_finder_reads_it():
         except BadRow:
             read = []
         assert read == expected, cell
+
+
+def _import_with(db: str, data: Path | bytes, *, name: str | None = None, progress=None):
+    """import_file into the test team's database, as the shell and the chats call it."""
+    from crmbot.importer import import_file
+    from crmbot.store import teams
+    from crmbot.store.db import open_database
+    from tests.conftest import NOW
+
+    async def one():
+        database = open_database(db)
+        try:
+            async with database.sessions() as session, session.begin():
+                team = await teams.the_only_team(session)
+                return await import_file(session, team, data, NOW, name=name, region="CZ", progress=progress)
+        finally:
+            await database.close()
+
+    return asyncio.run(one())
+
+
+def _children() -> set[int]:
+    """This process's child processes still there (a reader process not ended would be one)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:  # a thread that has just ended
+            pass
+    return found
+
+
+def test_a_large_file_read_by_a_reader_process_a_few_rows_a_chunk(db, tmp_path, monkeypatch):
+    """What a large file does (a reader process makes chunks of 5,000 rows while the import
+    writes the chunks before), made to happen on eight rows in chunks of two: the same person
+    in two chunks is one customer, a bad row is reported and the rest go on, and the second
+    import of the file changes nothing."""
+    from crmbot import importer
+    from crmbot.imports import helper
+
+    monkeypatch.setattr(importer, "BATCH", 2)
+    monkeypatch.setattr(helper, "HELPER_BYTES", 0)  # any file is read by a reader process
+    path = tmp_path / "large.csv"
+    path.write_text("First Name,Last Name,Email,Phone Number,Company Name,Lifecycle Stage\n"
+                    "Eva,Malá,eva@mala.cz,,Malá Pekárna,Lead\n"
+                    "Jan,Novák,jan@acme.cz,+420 777 000 111,Acme,Customer\n"
+                    ",,nobody@x.cz,,,\n"  # no name, in the second chunk
+                    "Petr,Dvořák,petr@dvorak.cz,,,\n"
+                    "Eva,Malá,EVA@mala.cz,+420 777 555 999,,\n"  # the third chunk: Eva of the first, by her e-mail
+                    "Jana,Nová,jana@nova.cz,777 000 111,,\n"  # Jan's phone, as a Czech writes it: Jan
+                    "Ida,Malá,ida@mala.cz,,Malá Pekárna,\n"
+                    "Eva,Malá,eva@mala.cz,,,\n", encoding="utf-8")  # the fourth chunk: Eva again, nothing new
+    shown: list[int] = []
+    before = _children()  # a database server a fixture started, say
+    report = _import_with(db, path, progress=shown.append)
+    assert (report.rows, report.added, report.updated, report.skipped) == (8, 4, 2, 2)
+    assert shown == [2, 3, 2, 1]  # rows read by each chunk, the nameless one with the second
+    assert [(s.row, s.reason) for s in report.skips] == [(4, "no_name"), (9, "held")]
+    people = held(db)
+    assert sorted(people) == ["Eva Malá", "Ida Malá", "Jan Novák", "Petr Dvořák"]
+    assert people["Eva Malá"]["phones"] == ["+420777555999"] and people["Eva Malá"]["status"] == "lead"
+    assert people["Jan Novák"]["emails"] == ["jan@acme.cz", "jana@nova.cz"]
+    again = _import_with(db, path)
+    assert (again.added, again.updated, again.skipped) == (0, 0, 8) and held(db) == people
+    assert _children() <= before  # both readers ended
+
+
+def test_a_large_file_unreadable_halfway_is_refused_whole_and_its_reader_process_ends(db, tmp_path, monkeypatch):
+    """The reader process finds a field no CSV allows after chunks were written: the import is
+    refused whole, as when read here. A received file (bytes, as from a chat) goes the same way,
+    and an import ended by its caller ends its reader process."""
+    from crmbot import importer
+    from crmbot.imports import helper
+    from crmbot.imports.sources import UnreadableFile
+
+    monkeypatch.setattr(importer, "BATCH", 2)
+    monkeypatch.setattr(helper, "HELPER_BYTES", 0)
+    rows = "".join(f"Person {i},p{i}@x.cz\n" for i in range(6))
+    broken = f'Name,Email\n{rows}Long,"{"x" * ((1 << 20) + 1)}"\n'.encode()  # a field past the limit
+    with pytest.raises(UnreadableFile) as refused:
+        _import_with(db, broken, name="upload.csv")
+    assert refused.value.code == "bad_row" and refused.value.values["row"] == 8 and "upload.csv" in str(refused.value)
+    assert held(db) == {}
+
+    # a reader that stays after its last chunk, as one still reading a long file would
+    monkeypatch.setattr(helper, "START", helper.START + "; import time; time.sleep(3600)")
+    readers: list[set[int]] = []
+    before = _children()
+
+    def stop(rows: int) -> None:
+        readers.append(_children() - before)
+        raise KeyboardInterrupt  # as Ctrl-C in the shell, after the first chunk
+
+    with pytest.raises(KeyboardInterrupt):
+        _import_with(db, f"Name,Email\n{rows}".encode(), name="upload.csv", progress=stop)
+    assert len(readers[0]) == 1 and not _children() & readers[0]  # there while importing, ended with it
+    assert held(db) == {}

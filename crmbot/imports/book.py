@@ -10,30 +10,22 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.imports.contacts import Contact, e164
+from crmbot.imports.contacts import Contact, contact_keys, phone_of
 from crmbot.imports.keys import MERGE_AT, IdSet, KeyIndex
 from crmbot.store import bulk, models, routes, tags
 from crmbot.store.audit import Actor
-from crmbot.text import fold, fold_many, phone_key
+from crmbot.text import fold, fold_many
 
 Row = SimpleNamespace  # a customer's columns as attributes, plus the import's own bookkeeping
 UPDATABLE = ("emails", "phones", "company", "address", "website", "lead_source", "preferred_channel", "notes", "status",
              "owner_id", "updated_at", "rev")
-
-
-def phone_of(phone: str, region: str | None) -> str:
-    """The number in E.164 when it can be read, so +1 415 555 0100 and +86 21 5555 0100 stay two
-    numbers; else its last digits, as the customer index compares them."""
-    if phone[:1] == "+" and phone[1:].isdigit() and 8 <= len(phone) <= 16:
-        return phone  # already E.164, as an import stores every number it can read
-    number = e164(phone, region)
-    return number if number.startswith("+") else phone_key(phone)
 
 
 def name_key(name: str, company: str | None) -> tuple[str, str]:
@@ -42,13 +34,6 @@ def name_key(name: str, company: str | None) -> tuple[str, str]:
 
 def display(row: Any) -> str:
     return f"{row.name} ({row.company})" if row.company else row.name
-
-
-def contact_keys(emails: list, phones: list, region: str | None) -> list[str]:
-    """The keys of a customer's e-mails and phones."""
-    keys = [f"e:{str(e).lower()}" for e in emails or ()]
-    keys += [f"p:{p}" for p in (phone_of(str(phone), region) for phone in phones or ()) if p]
-    return keys
 
 
 def folded_keys(name_folded: str, company_folded: str, emails: list, phones: list, region: str | None,
@@ -70,11 +55,11 @@ class Held:
     (smallest id) wins a key, as it always has. Names are folded only once a row needs them
     (most rows are found by e-mail or phone, and folding is slow)."""
 
-    def __init__(self, rows: list[Row], region: str | None) -> None:
+    def __init__(self, rows: list[Row], region: str | None, alone: bool = True) -> None:
         self.region = region
+        self.alone = alone  # people and at are asked (a deal file's look-ups)
         self.loaded: set[int] = set()  # ids of the held customers read in
-        self.by_email: dict[str, Row] = {}
-        self.by_phone: dict[str, Row] = {}
+        self.by_found: dict[str, Row] = {}  # by the keys of their e-mails and phones (contact_keys)
         self._by_name: dict[tuple[str, str], Row] = {}
         self.by_person: dict[str, list[Row]] = defaultdict(list)
         self.by_company: dict[str, list[Row]] = defaultdict(list)
@@ -86,17 +71,17 @@ class Held:
         """`found_by`: the keys of the row's e-mails and phones (contact_keys), when known."""
         if row.id is not None:
             self.loaded.add(row.id)
-        if found_by is not None:
-            by_email, by_phone = self.by_email, self.by_phone
-            for found in found_by:
-                (by_email if found[0] == "e" else by_phone).setdefault(found[2:], row)
+        found = self.by_found.setdefault
+        for found_key in contact_keys(row.emails, row.phones, self.region) if found_by is None else found_by:
+            found(found_key, row)
+        key = key or getattr(row, "key", None)
+        if row.id is None and key is not None and not self._unnamed and not self.alone:
+            self._by_name.setdefault(key, row)  # a new customer, nobody waiting before it: named at once
         else:
-            for email in row.emails or []:
-                self.by_email.setdefault(str(email).lower(), row)
-            for phone in row.phones or []:
-                if found := phone_of(str(phone), self.region):
-                    self.by_phone.setdefault(found, row)
-        self._unnamed.append((row, key or getattr(row, "key", None)))
+            self._unnamed.append((row, key))
+
+    def by_email(self, email: str) -> Row | None:
+        return self.by_found.get(f"e:{email}")
 
     @property
     def by_name(self) -> dict[tuple[str, str], Row]:
@@ -110,38 +95,34 @@ class Held:
                 folded = zip(fold_many([row.name for row in bare]), fold_many([row.company or "" for row in bare]))
                 for row, key in zip(bare, folded):
                     row.key = key
+            by_name, alone = self._by_name, self.alone
             for row, key in waiting:
                 key = key or row.key
-                if key not in self._by_name:
-                    self._by_name[key] = row
-                    self.by_person[key[0]].append(row)
-                    if key[1]:
-                        self.by_company[key[1]].append(row)
+                if key not in by_name:
+                    by_name[key] = row
+                    if alone:
+                        self.by_person[key[0]].append(row)
+                        if key[1]:
+                            self.by_company[key[1]].append(row)
         return self._by_name
 
     def by_keys(self, found_by: list[str]) -> Row | None:
         """by_contact, given the contact's keys (contact_keys: its e-mails', then its phones')."""
-        by_email, by_phone = self.by_email, self.by_phone
+        get = self.by_found.get
         for found in found_by:
-            row = (by_email if found[0] == "e" else by_phone).get(found[2:])
+            row = get(found)
             if row is not None:
                 return row
         return None
 
     def by_contact(self, contact: Contact) -> Row | None:
         """The customer holding one of the contact's e-mails, else one of its phones."""
-        for email in contact.emails:
-            if email in self.by_email:
-                return self.by_email[email]
-        for phone in contact.phones:
-            if (found := phone_of(phone, self.region)) in self.by_phone:
-                return self.by_phone[found]
-        return None
+        return self.by_keys(contact_keys(contact.emails, contact.phones, self.region))
 
     def find(self, contact: Contact, key: tuple[str, str] | None, found_by: list[str] | None = None) -> Row | None:
         """By e-mail, phone, then name at the company (`key`: folded, or None to fold here;
         `found_by`: the contact's keys, when known)."""
-        found = self.by_contact(contact) if found_by is None else self.by_keys(found_by)
+        found = self.by_keys(contact_keys(contact.emails, contact.phones, self.region) if found_by is None else found_by)
         if found is not None:
             return found
         namesake = self.by_name.get(key or name_key(contact.name, contact.company))
@@ -178,6 +159,7 @@ class Book:
         self.fixed = {key: self.customers(key, now) for key in ("created_at", "updated_at")}
         self.now_text = now.isoformat()
         self.sqlite = bulk.is_sqlite(session)
+        self.make: tuple[list[str], Callable[[Row], tuple]] | None = None  # SQLite: a new customer's values, in columns' order
 
     async def open(self) -> None:
         """Index the team's customers: a few bytes a key, read a page at a time, merged into the
@@ -206,7 +188,7 @@ class Book:
     async def load(self, keys: list[str], held: Held | None = None) -> Held:
         """The held customers any of these keys may name, in full, ready for rows to find
         (added to `held`, when given, unless read in already)."""
-        held = held or Held([], self.region)
+        held = held or Held([], self.region, self.alone)
         ids = self.index.find_many(keys) - held.loaded
         rows = [Row(**values) for values in await bulk.rows_by_id(self.session, models.Customer, self.team.id, ids)
                 if values["deleted_at"] is None] if ids else []
@@ -280,10 +262,15 @@ class Book:
                 else:
                     row.owner_id = self.fallback_owner
         fixed = {**self.fixed, "team_id": self.team.id, "deleted_at": None, "rev": self.rev}
-        values = [self.customers.row(vars(row), fixed) for row in self.new]
-        ids = await bulk.insert_rows(self.session, models.Customer, values)
+        if self.sqlite:
+            if self.make is None:
+                self.make = self.customers.maker(fixed)
+            keys, make = self.make
+            ids = await bulk.insert_values(self.session, models.Customer, keys, [make(row) for row in self.new])
+        else:
+            ids = await bulk.insert_rows(self.session, models.Customer, [self.customers.row(vars(row), fixed) for row in self.new])
         entries = []
-        add, region, now_text, alone = self.index.add_many, self.region, self.now_text, self.alone
+        region, now_text, alone = self.region, self.now_text, self.alone
         in_sql = self.sqlite  # SQLite writes the new customers' audit entries from the rows themselves
         if in_sql:
             await bulk.audit_created_customers(self.session, self.audit_fixed(), ids, now_text)
@@ -297,7 +284,8 @@ class Book:
                          "owner_id": row.owner_id, "status": row.status, "created_at": now_text, "updated_at": now_text,
                          "deleted_at": None, "rev": row.rev}
                 entries.append(("create", customer_id, None, after))
-            add(folded_keys(row.key[0], row.key[1], row.emails, row.phones, region, alone, row.found_by), customer_id)
+        self.index.add_pairs([(key, row.id) for row in self.new
+                              for key in folded_keys(*row.key, row.emails, row.phones, region, alone, row.found_by)])
         updates = []
         for row in self.changed.values():
             current = {c.key: getattr(row, c.key) for c in models.Customer.__table__.columns}

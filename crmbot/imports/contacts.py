@@ -104,6 +104,22 @@ def e164(raw: str, region: str | None) -> str:
     return raw.strip()
 
 
+def phone_of(phone: str, region: str | None) -> str:
+    """The number in E.164 when it can be read, so +1 415 555 0100 and +86 21 5555 0100 stay two
+    numbers; else its last digits, as the customer index compares them."""
+    if phone[:1] == "+" and phone[1:].isdigit() and 8 <= len(phone) <= 16:
+        return phone  # already E.164, as an import stores every number it can read
+    number = e164(phone, region)
+    return number if number.startswith("+") else phone_key(phone)
+
+
+def contact_keys(emails: list, phones: list, region: str | None) -> list[str]:
+    """The keys of a customer's e-mails and phones."""
+    keys = [f"e:{str(e).lower()}" for e in emails or ()]
+    keys += [f"p:{p}" for p in (phone_of(str(phone), region) for phone in phones or ()) if p]
+    return keys
+
+
 def _joined_name(first: str, middle: str, last: str) -> str:
     parts = [p for p in (first, middle, last) if p]
     if parts and not (first + middle + last).isascii() and all(has_cjk(p) for p in parts):

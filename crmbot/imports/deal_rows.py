@@ -70,8 +70,8 @@ class Deals:
     def _customer(held, deal: DealRow) -> Row | str | None:
         """The held customer the deal is with; "ambiguous" when several could be; None: nobody."""
         for email in deal.emails:
-            if email in held.by_email:
-                return held.by_email[email]
+            if (found := held.by_email(email)) is not None:
+                return found
         company = fold(deal.company or "")
         if deal.person:
             person = fold(deal.person)

@@ -19,26 +19,29 @@ class KeyIndex:
     def __init__(self) -> None:
         self.hashes = np.empty(0, dtype=np.int64)  # sorted
         self.ids = np.empty(0, dtype=np.int64)  # the customer holding each hash
-        self.recent: dict[int, list[int]] = {}  # keys added since the last merge
-        self.recent_count = 0
+        # keys added since the last merge: the first holder of each hash, and any others
+        self.recent: dict[int, int] = {}
+        self.more: dict[int, list[int]] = {}
+        self.more_count = 0
 
     def __len__(self) -> int:
-        return len(self.hashes) + self.recent_count
+        return len(self.hashes) + len(self.recent) + self.more_count
 
     def add(self, key: str, customer_id: int) -> None:
-        self.add_many((key,), customer_id)
+        self.add_pairs([(key, customer_id)])
 
     def add_many(self, keys: Iterable[str], customer_id: int) -> None:
         """Several keys of one customer."""
-        recent = self.recent
-        for key in keys:
-            found = recent.get(hash(key))
-            if found is None:
-                recent[hash(key)] = [customer_id]
-            else:
-                found.append(customer_id)
-            self.recent_count += 1
-        if self.recent_count >= MERGE_AT:
+        self.add_pairs([(key, customer_id) for key in keys])
+
+    def add_pairs(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Keys of many customers, as (key, customer id)."""
+        first = self.recent.setdefault
+        for key, customer_id in pairs:
+            if first(hash(key), customer_id) != customer_id:  # a key another customer holds too
+                self.more.setdefault(hash(key), []).append(customer_id)
+                self.more_count += 1
+        if len(self.recent) + self.more_count >= MERGE_AT:
             self.merge()
 
     def extend(self, hashes: array, ids: array) -> None:
@@ -64,19 +67,23 @@ class KeyIndex:
             for start, end in zip(low[hit].tolist(), high[hit].tolist()):
                 found.update(self.ids[start:end].tolist())
         if self.recent:
-            get = self.recent.get
+            get, more = self.recent.get, self.more.get
             for wanted_hash in hashes:
-                ids = get(wanted_hash)
-                if ids is not None:
-                    found.update(ids)
+                customer_id = get(wanted_hash)
+                if customer_id is not None:
+                    found.add(customer_id)
+                    others = more(wanted_hash)
+                    if others:
+                        found.update(others)
         return found
 
     def merge(self) -> None:
         if not self.recent:
             return
-        hashes = np.fromiter((h for h, ids in self.recent.items() for _ in ids), dtype=np.int64, count=self.recent_count)
-        ids = np.fromiter((i for found in self.recent.values() for i in found), dtype=np.int64, count=self.recent_count)
-        self.recent, self.recent_count = {}, 0
+        more = self.more
+        hashes = np.array([*self.recent, *(h for h, ids in more.items() for _ in ids)], dtype=np.int64)
+        ids = np.array([*self.recent.values(), *(i for found in more.values() for i in found)], dtype=np.int64)
+        self.recent, self.more, self.more_count = {}, {}, 0
         self._merge_arrays(hashes, ids)
 
     def _merge_arrays(self, hashes: np.ndarray, ids: np.ndarray) -> None:

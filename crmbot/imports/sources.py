@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import vobject
-from charset_normalizer import from_bytes
-
 Pairs = list[tuple[str, str]]
 DELIMITERS = ",;\t|^~"
 SNIFF_BYTES = 64 * 1024
@@ -81,6 +78,8 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codec
 
 
 def _detected(sample: bytes, name: str) -> str:
+    from charset_normalizer import from_bytes  # only files that are not UTF-8 need it
+
     best = from_bytes(sample).best()
     if best is None:
         raise UnreadableFile("not_text", name=name)
@@ -222,6 +221,8 @@ def _vcard_pairs(card) -> Pairs:
 
 
 def _vcard_rows(text: str, name: str) -> Iterator[tuple[int, Pairs]]:
+    import vobject  # only vCard files need it
+
     cards = vobject.readComponents(text, allowQP=True)
     number = 0
     while True:

@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-from crmbot.i18n import I18n
 from crmbot.text import fold
+
+if TYPE_CHECKING:  # a reader process unpickles a vocabulary without the reply machinery
+    from crmbot.i18n import I18n
 
 FIELDS = ("name", "first_name", "middle_name", "last_name", "company", "email", "phone", "address", "website",
           "notes", "lead_source", "status", "owner", "preferred_channel", "tags", "ignore")
@@ -45,6 +48,8 @@ class Vocabulary:
     @staticmethod
     @cache
     def packaged() -> Vocabulary:
+        from crmbot.i18n import I18n
+
         return Vocabulary.of(I18n.packaged())
 
     def field(self, header: str) -> str | None:
