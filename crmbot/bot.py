@@ -37,6 +37,7 @@ from crmbot.intents.parse import MAX_TEXT, Intent, Parser
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Attachment, Image, Incoming, Outcome, Outgoing, Reply, UserRef
 from crmbot.store import limits, models, records
+from crmbot.store import prompts as prompts_store
 from crmbot.store.audit import Actor
 from crmbot.store.db import Database
 from crmbot.store.faults import describe, is_transient
@@ -150,8 +151,9 @@ class Bot:
             return []
         if not await self.rate_limit.allow(session, f"{incoming.user.adapter}:{incoming.user.user_id}", now):
             return self.refusal(incoming, "slow_down")
-        member, team = await membership.member_and_team(session, incoming.user, incoming.chat)
+        member, team, question_open = await membership.sender(session, incoming.user, incoming.chat, question=True)
         if member is None:
+            question_open = True  # a member made just now: look, as for anyone
             member = await membership.workspace_join(session, incoming, now, self.i18n)
             if member is None:
                 return await self._onboard(session, incoming, now)
@@ -163,7 +165,7 @@ class Bot:
 
         ctx = Context(session=session, team=team, member=member, now=now, i18n=self.i18n, index=self.index,
                       platform=incoming.chat.adapter, actor=actor, dispatch=dispatch, chat=incoming.chat,
-                      announcements=announcements, attachment=incoming.attachment)
+                      announcements=announcements, attachment=incoming.attachment, question_open=question_open)
         if incoming.attachment is not None:
             intent = Intent("import_upload", member.locale, {})  # a file is its own request, whatever its caption says
         elif incoming.action:
@@ -174,6 +176,8 @@ class Bot:
             intent = self.parser.parse(incoming.text, member.locale, now, member.timezone)
             # a question crmbot asked ("what was said on the call?") takes this message as its answer
             intent = await prompts.answer(ctx, incoming.text, intent) or intent
+            # a question asked with buttons is closed by whatever the member typed next
+            await prompts_store.close_questions(session, member, now)
         return await self._run(ctx, intent)
 
     async def _run(self, ctx: Context, intent: Intent) -> list[Reply]:
@@ -196,7 +200,8 @@ class Bot:
         if choice.member_id != ctx.member.id:
             return ctx.asked("button_not_yours")
         if choice.used_at is not None:
-            return ctx.asked("button_used")
+            # a question closed by what the member typed since: nothing is done
+            return ctx.asked("question_closed" if prompts_store.was_closed(choice) else "button_used")
         # the conditional UPDATE is the claim: of two presses racing on two workers, one wins
         spent = await ctx.session.execute(
             update(models.Choice).where(models.Choice.set_id == choice.set_id, models.Choice.used_at.is_(None)).values(used_at=ctx.now)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.i18n import I18n
 from crmbot.messages import ChatRef, Incoming, UserRef
-from crmbot.store import changes, models, teams
+from crmbot.store import changes, models, prompts, teams
 from crmbot.store.audit import Actor
 
 JOIN_COMMANDS = ("/start", "/join")
@@ -39,20 +39,37 @@ async def member_for(session: AsyncSession, user: UserRef, chat: ChatRef | None 
 async def member_and_team(session: AsyncSession, user: UserRef,
                           chat: ChatRef | None = None) -> tuple[models.Member | None, models.Team | None]:
     """`member_for` and the member's team, read in one round trip (a message needs both)."""
-    row = (await session.execute(
-        select(models.Identity, models.Member, models.Team)
-        .join(models.Member, models.Member.id == models.Identity.member_id)
-        .join(models.Team, models.Team.id == models.Member.team_id)
-        .where(*teams.identity_is(user.adapter, user.user_id, user.workspace or ""))
-    )).first()
+    return (await sender(session, user, chat))[:2]
+
+
+def _sender(with_question: bool):
+    I, M, T = models.Identity, models.Member, models.Team
+    columns = (I, M, T, prompts.open_since(M.id)) if with_question else (I, M, T)
+    return (select(*columns).join(M, M.id == I.member_id).join(T, T.id == M.team_id)
+            .where(I.platform == bindparam("platform"), I.workspace == bindparam("workspace"),
+                   I.external_id == bindparam("external_id")))
+
+
+# built once: every message runs it, and building it cost more than running it
+_SENDER = _sender(False)
+_SENDER_AND_QUESTION = _sender(True)
+
+
+async def sender(session: AsyncSession, user: UserRef, chat: ChatRef | None = None, *,
+                 question: bool = False) -> tuple[models.Member | None, models.Team | None, bool]:
+    """The active member behind a platform identity, their team and (with `question`) whether
+    a question asked of them is still open (`store.prompts`), in one round trip. Writing from
+    their DM (the chat id is the user id) records that chat, so reminders know where to go."""
+    row = (await session.execute(_SENDER_AND_QUESTION if question else _SENDER, {
+        "platform": user.adapter, "workspace": user.workspace or "", "external_id": user.user_id})).first()
     if row is None:
-        return None, None
-    found, member, team = row
+        return None, None, False
+    found, member, team = row[:3]
     if not member.active:
-        return None, None
+        return None, None, False
     if chat is not None and chat.chat_id and found.chat_id is None and chat.chat_id == user.user_id:
         found.chat_id = chat.chat_id
-    return member, team
+    return member, team, question and row[3] is not None
 
 
 async def open_team(session: AsyncSession, workspace: str | None) -> models.Team | None:

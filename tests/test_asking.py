@@ -139,3 +139,91 @@ def test_crmbot_parse_says_ask_when_crmbot_would_ask(parser):
     assert far["ask"] is True and far["due"] is None
     new = parser.parse("Kovacic Solar contact", "en", NOW, TZ)  # no new-customer words: never added silently
     assert new.name != "add_customer" or new.alternatives
+
+
+# what a press on a closed question's button says, in each language
+QUESTION_CLOSED = {"en": "That question was closed", "cs": "Ta otázka už byla uzavřena", "sl": "To vprašanje je že zaprto",
+                   "zh": "这个问题已经关闭了", "cy": "Mae'r cwestiwn hwnnw wedi cau", "az": "Bu sual artıq bağlanıb"}
+
+
+@pytest.mark.parametrize("lang", sorted(QUESTION_CLOSED))
+async def test_a_question_cancelled_by_typing_leaves_no_button_to_press(alice, demo, lang):
+    await speaks(demo, lang)
+    text, _ = CURRENCY_OPEN[lang]
+    deals = await count(demo, models.Deal)
+    [asked] = await alice.send(text)
+    assert asked.kind == "currency_which"
+    [closed] = await alice.send(CLOSING[lang][0])  # "cancel", "zrušit", "取消", ...
+    assert closed.kind == "cancelled"
+    [stale] = await alice.press(asked.buttons[0])
+    assert stale.kind == "question_closed" and QUESTION_CLOSED[lang] in stale.text
+    assert await count(demo, models.Deal) == deals  # nothing was made
+
+
+async def test_a_new_message_closes_the_question_before_it_and_a_later_one_stays_open(alice, demo):
+    [first] = await alice.send("new deal pierre dubois 40k, chf or eur?")
+    # a new message that does something else supersedes the question
+    await alice.send("find lucie cerna")
+    [stale] = await alice.press(first.buttons[0])
+    assert stale.kind == "question_closed"
+    # the question the new message asks is open: its button works, once
+    deals = await count(demo, models.Deal)
+    [second] = await alice.send("new deal pierre dubois 40k, chf or eur?")
+    euro = next(b for b in second.buttons if "€" in b.label or "EUR" in b.label)
+    [made] = await alice.press(euro)
+    assert made.kind == "deal_created" and await count(demo, models.Deal) == deals + 1
+    [again] = await alice.press(euro)
+    assert again.kind == "button_used"  # pressed, not closed: "already done"
+    # buttons that ask nothing (a list's next page) are not closed by typing
+    [listed] = await alice.send("list customers")
+    assert listed.buttons
+    await alice.send("thanks")
+    [turned] = await alice.press(listed.buttons[-1])
+    assert turned.kind not in ("question_closed", "button_used")
+
+
+# "in which currency?" answered in words instead of a press: "v eurech nebo v korunách" asked,
+# "v korunách" answered, in each language
+TYPED_CURRENCY = {
+    "en": ("new deal pierre dubois 40k, in pounds or in euros?", "in pounds", "GBP"),
+    "cs": ("nový obchod pierre dubois 40k, v eurech nebo v korunách?", "v korunách", "CZK"),
+    "sl": ("nov posel pierre dubois 40k, v evrih ali v dolarjih?", "v eurih", "EUR"),
+    "zh": ("Pierre Dubois 新商机 4万，欧元还是人民币？", "人民币", "CNY"),
+    "cy": ("bargen newydd pierre dubois 40k, mewn punnoedd neu ewros?", "mewn punnoedd", "GBP"),
+    "az": ("Pierre Dubois ilə yeni sövdələşmə 40k, manatla yoxsa dollarla?", "manatla", "AZN"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(TYPED_CURRENCY))
+async def test_which_currency_is_asked_and_answered_in_words(alice, demo, lang):
+    await speaks(demo, lang)
+    text, answer, code = TYPED_CURRENCY[lang]
+    deals = await count(demo, models.Deal)
+    [asked] = await alice.send(text)
+    assert asked.kind == "currency_which", asked.text
+    assert await count(demo, models.Deal) == deals
+    made = await alice.send(answer)
+    assert [r.kind for r in made] == ["deal_created"], [r.text for r in made]
+    async with demo.db.sessions() as session:
+        deal = (await session.scalars(select(models.Deal).order_by(models.Deal.id.desc()).limit(1))).one()
+    assert (deal.currency, deal.amount_minor) == (code, 40_000 * 100)
+    # answered in words: the question's buttons are closed, and a second answer makes nothing
+    [stale] = await alice.press(asked.buttons[0])
+    assert stale.kind == "question_closed"
+    await alice.send(answer)
+    assert await count(demo, models.Deal) == deals + 1
+
+
+async def test_a_currency_pressed_is_not_answered_again_in_words_and_a_bare_amount_takes_the_teams(alice, demo):
+    deals = await count(demo, models.Deal)
+    [asked] = await alice.send("new deal pierre dubois 40k, in pounds or in euros?")
+    [made] = await alice.press(asked.buttons[0])
+    assert made.kind == "deal_created"
+    await alice.send("in euros")  # the question was answered by the press
+    assert await count(demo, models.Deal) == deals + 1
+    # a bare amount: the team's currency, no question
+    [bare] = await alice.send("new deal pierre dubois 12000")
+    assert bare.kind == "deal_created"
+    async with demo.db.sessions() as session:
+        deal = (await session.scalars(select(models.Deal).order_by(models.Deal.id.desc()).limit(1))).one()
+    assert deal.currency == "EUR" and deal.amount_minor == 12_000 * 100

@@ -138,7 +138,7 @@ def import_report(kind: str = "deals"):
 
 SAMPLES = {  # values that take every template through its wordiest branches
     "add_customer_needs_name": {}, "amount_invalid": {}, "ask_customer": {}, "button_not_yours": {}, "button_unknown": {},
-    "button_used": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {},
+    "button_used": {}, "question_closed": {}, "cancelled": {}, "customer_gone": {}, "due_needed": {}, "empty": {}, "error": {},
     "intent_which": {"seen": {"customer": "Jan Novák (Acme s.r.o.)", "amount": Decimal("40000"), "currency": "CZK", "due": T1}},
     "currency_which": {"amount": Decimal("40000"), "seen": {"customer": "Jan Novák (Acme s.r.o.)", "amount": None, "currency": None, "due": None}},
     "day_which": {"seen": {"customer": None, "amount": None, "currency": None, "due": T1}},

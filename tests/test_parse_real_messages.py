@@ -318,3 +318,48 @@ def test_a_day_that_no_month_has_is_no_date_and_no_crash(parser):
     read = parser.parse("提醒我2月30号给李娜打电话", "zh", NOW, TZ)
     assert read.name == "remind"
     assert read.slots.get("due") is None
+
+
+# -- periods ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "text", "period"), [
+    # an English command word with the member's own period word
+    ("cs", "todo na dnes", "today"),
+    ("sl", "todo za danes", "today"),
+    ("az", "agenda bu gün", "today"),
+    # a month named alone is the period it falls in (it is 25 November)
+    ("cs", "souhrn za listopad", "this_month"),
+    ("en", "summary for october please", "last_month"),
+    ("sl", "povzetek za oktober", "last_month"),
+    ("cy", "crynodeb ym mis Tachwedd", "this_month"),
+    ("zh", "十一月份的汇总", "this_month"),
+    ("az", "oktyabr üçün hesabat", "last_month"),
+    # a month's own word beside it does not make it this month
+    ("cy", "crynodeb mis Hydref", "last_month"),
+])
+def test_a_period_is_read_whatever_word_names_it(parser, lang, text, period):
+    assert parser.parse(text, lang, NOW, TZ).slots.get("period") == period
+
+
+def test_an_older_month_named_alone_is_its_days_and_may_is_no_month(parser):
+    slots = parser.parse("summary for september", "en", NOW, TZ).slots
+    assert slots.get("days") == ["2026-09-01", "2026-09-30"]
+    # "may" is a word before it is a month
+    slots = parser.parse("summary, may I see this week's", "en", NOW, TZ).slots
+    assert "days" not in slots and slots.get("period") == "this_week"
+    # a day of a month is a day, not the month ("summary 15. listopadu" is no month's summary)
+    assert parser.parse("agenda for 3 december", "en", NOW, TZ).slots.get("period") is None
+
+
+@pytest.mark.parametrize(("lang", "text", "day"), [
+    ("cs", "Svoboda nebral, zkusím to zítra znova", date(2026, 11, 26)),
+    ("en", "emailed jon smyth the quote, nudge him friday", date(2026, 11, 27)),
+    ("zh", "给王芳发了报价，周五问问她", date(2026, 11, 27)),
+    ("cy", "siarad efo Rhys Evans, anfon y pris fory", date(2026, 11, 26)),
+    ("sl", "klical Matej Krajnc, preveri jutri", date(2026, 11, 26)),
+    ("az", "Elvin zəng etdi, sabah yoxla", date(2026, 11, 26)),
+])
+def test_a_call_that_plans_something_later_keeps_the_day_as_its_follow_up(parser, lang, text, day):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "log_call" and local(intent.slots.get("due")).date() == day

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crmbot.adapters.console import ConsoleChat
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
-from crmbot.reminders import ReminderLoop, outbox
+from crmbot.reminders import ReminderLoop, outbox, queue
 from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
@@ -147,6 +147,63 @@ async def test_two_loops_on_one_database_deliver_every_row_exactly_once(app, db_
     if app.db.is_postgres:  # SKIP LOCKED: both really worked at once instead of queueing
         assert report_a.delivered and report_b.delivered
     assert (await loop_a.run_once(NOW)).claimed == 0 and (await loop_b_again(db_url, app, clock)).claimed == 0
+
+
+async def test_two_batch_claims_at_once_never_take_the_same_row(app, db_url, clock):
+    """One statement claims many rows: a second worker claiming while the first's claim is not
+    yet committed gets other rows (PostgreSQL: at once, skipping the locked ones; SQLite: once
+    the one writer is done, re-checking what it picked), and together they take each row once."""
+    alice = await member(app, "Alice")
+    ids = await followups(app, alice, [NOW - timedelta(seconds=i) for i in range(50)])
+    other_db = open_database(db_url)  # a second worker: its own engine and connections
+    lease = timedelta(seconds=6)
+    try:
+        async with app.db.sessions() as first, first.begin():
+            mine = await queue.claim(first, worker="a", now=NOW, lease=lease, limit=30, platforms=["console"],
+                                     postgres=app.db.is_postgres)
+
+            async def rival() -> list[int]:
+                async with other_db.sessions() as second, second.begin():
+                    return await queue.claim(second, worker="b", now=NOW, lease=lease, limit=30, platforms=["console"],
+                                             postgres=app.db.is_postgres)
+
+            theirs = asyncio.ensure_future(rival())
+            if app.db.is_postgres:  # SKIP LOCKED: no waiting for the first claim's commit
+                await asyncio.wait_for(asyncio.shield(theirs), 10)
+            else:
+                await asyncio.sleep(0)
+        theirs = await asyncio.wait_for(theirs, 10)
+    finally:
+        await other_db.close()
+    assert len(mine) == 30 and len(theirs) == 20
+    assert not set(mine) & set(theirs) and sorted(mine + theirs) == sorted(ids)
+    assert {(await row(app, i)).claimed_by for i in theirs} == {"b"}
+
+
+async def test_a_burst_is_recorded_a_batch_at_a_time_and_every_reminder_once(app, clock):
+    """Many due at once: handed to the platform without a transaction each, the records
+    written together; each reminder sent once and recorded."""
+    alice = await member(app, "Alice")
+    ids = await followups(app, alice, [NOW - timedelta(seconds=i % 7) for i in range(120)])
+    platform = RecordingPlatform()
+    marks = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("UPDATE FOLLOWUPS SET DELIVERED_AT"):
+            marks.append(statement)
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        report = await loop_for(app, platform, clock, worker_id="w", batch_size=8).run_once(NOW)
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    assert sorted(report.delivered) == sorted(ids) and not report.lost and not report.released
+    assert Counter(note_of(r) for r in platform.reminders()) == {f"fu-{i}": 1 for i in range(120)}
+    async with app.db.sessions() as session:
+        recorded = set(await session.scalars(select(models.FollowUp.id).where(models.FollowUp.delivered_at == NOW)))
+    assert recorded == set(ids)
+    # the first claims (8, then 16) go one record at a time; the burst's records share commits
+    assert len(marks) <= 8 + 120 // 4, len(marks)
 
 
 async def loop_b_again(db_url, app, clock):

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, strategies as st
 from rapidfuzz import fuzz, process
+from rapidfuzz.utils import default_process
 from sqlalchemy import select
 
 from crmbot.app import App, build
@@ -25,7 +26,9 @@ from bench.names import make_customers
 from crmbot.store import models, snapshot, teams
 from crmbot.store.audit import Actor
 from crmbot.store.erasure import erase_customer
-from crmbot.store.search import ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, TeamIndex, _WordFolder, base_probes
+from crmbot.store.search import (
+    ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, TeamIndex, _WordFolder, _wratio_by_span, base_probes,
+)
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import fold
 
@@ -251,6 +254,45 @@ def test_token_index_typos_transpositions_and_cjk():
     assert close("张", TOKEN_CUTOFF_SHORT) == {"张"}
     assert close("qwerty") == set()
     assert index.add("novak") is index.add("".join(["nov", "ak"]))  # one string per token
+
+
+def test_a_compact_bulk_vocabulary_answers_as_tokens_added_one_by_one():
+    # the vocabulary a PostgreSQL worker keeps in one buffer with sorted hashes (and a bulk
+    # build's postings laid out in two passes) finds what the plain one does, number for number
+    vocabulary = _vocabulary(2500, 13) + ["ǆemal", "straße", "əliyeva", "上海华信科技", "a"]
+    pick = random.Random(17)
+    pick.shuffle(vocabulary)
+    compact, plain = TokenIndex(compact=True), TokenIndex()
+    compact.extend(vocabulary, distinct=True)
+    for token in vocabulary:
+        plain.add(token)
+    assert len(compact) == len(plain) == len(vocabulary)
+    assert list(compact.tokens) == vocabulary and dict(compact.ids.items()) == plain.ids
+    for number, token in enumerate(vocabulary):
+        assert compact.ids[token] == number and compact.tokens[number] == token and token in compact.ids
+    for missing in ("novakx", "", "zz", "张三"):
+        assert missing not in compact.ids and compact.ids.get(missing) is None
+    queries = [typo for word in pick.sample(vocabulary, 150) for typo in _typos(word, pick)] + ["张伟", "ab"]
+    for query in queries:
+        for cutoff in (TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT):
+            assert compact.similar(query, cutoff) == plain.similar(query, cutoff), (query, cutoff)
+            assert compact.similar(query, cutoff, limit=5) == plain.similar(query, cutoff, limit=5)
+    # a token joining after the bulk build gets the next number and is found misspelt
+    assert compact.ids[compact.add("wachocki")] == len(vocabulary) and compact.add("wachocki") == "wachocki"
+    assert ("wachocki", fuzz.ratio("wachockki", "wachocki")) in compact.similar("wachockki", TOKEN_CUTOFF)
+    assert compact.add(vocabulary[0]) == vocabulary[0] and len(compact) == len(vocabulary) + 1
+
+
+def test_candidates_scored_by_span_in_one_call_score_as_one_call_each():
+    spans = ["jan novak", "jan novak", "novak", "petr", "jan novak", "王芳"]
+    names = ["jan novak", "jana novakova", "pavel novak", "petra", "honza", "王芳"]
+    companies = ["acme s.r.o.", "", "novak & syn", "", "jan novak a.s.", "上海华信"]
+    name_scores, company_scores = _wratio_by_span(spans, names, companies)
+    for span, name, company, got, got_company in zip(spans, names, companies, name_scores, company_scores):
+        assert got == fuzz.WRatio(span, name)
+        expected = max(fuzz.WRatio(span, company, processor=default_process),
+                       fuzz.WRatio(span, f"{name} {company}", processor=default_process)) if company else 0.0
+        assert got_company == expected
 
 
 def test_word_folding_is_fold():

@@ -58,7 +58,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 SEND_RETRIES = 2
 # Kinds of reply the core gives to a button press it refused: shown as a toast on the button
 # instead of a message in the chat, and the keyboard is left alone.
-REFUSED_PRESS = frozenset({"button_not_yours", "button_used", "button_unknown", "stranger"})
+REFUSED_PRESS = frozenset({"button_not_yours", "button_used", "button_unknown", "question_closed", "stranger"})
 
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _HTML_TOKEN = re.compile(r"<(/?)([a-z-]+)[^<>]*>|&[#a-zA-Z0-9]+;|.", re.DOTALL)

@@ -34,17 +34,19 @@ def _alternatives(words) -> str:
 
 
 @lru_cache(maxsize=32)
-def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...]) -> re.Pattern:
+def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...], joins: tuple[str, ...] = ()) -> re.Pattern:
     number = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
     cur = _alternatives(currencies)
     # a Latin multiplier ends its word ("5k", not "5 kids"); a Chinese one runs on ("28万rmb")
     # one lookahead per run of Latin multipliers, not one each: each compiles the CJK class anew
     runs = groupby(sorted(multipliers, key=len, reverse=True), key=lambda w: bool(re.search(f"[{CJK}]$", w)))
     mult = "|".join(f"(?:{_alternatives(run)})" + ("" if chinese else f"(?!{_WORDCHAR})") for chinese, run in runs)
-    # currency before (symbol style) or after (word style) the number; the multiplier between
+    # currency before (symbol style) or after (word style) the number; the multiplier between;
+    # a word such as "in" may stand before the currency after it: "50 tisíc v korunách", "4000 mewn punnoedd"
+    join = rf"(?:\s(?:{_alternatives(joins)}))?" if joins else ""
     return re.compile(
         rf"(?<![.])(?<!{_WORDCHAR})(?:(?P<pre>{cur})\s?)?(?P<num>{number})(?:\s?(?P<mult>{mult}))?"
-        rf"(?:\s?(?P<post>{cur})(?!{_LETTER}))?",
+        rf"(?:{join}\s?(?P<post>{cur})(?!{_LETTER}))?",
         re.IGNORECASE,
     )
 
@@ -77,13 +79,20 @@ def _table(key: str, language: Language, others: tuple[Language, ...]) -> dict[s
     return merged
 
 
+@lru_cache(maxsize=64)  # Language is hashed by identity
+def _joins(language: Language, others: tuple[Language, ...]) -> tuple[str, ...]:
+    """`[currency_words] in` of every language: the words that may stand between an amount and
+    the currency after it ("in", "v", "mewn", "ilə")."""
+    return tuple(sorted({w.lower() for lang in (language, *others) for w in lang.data.get("currency_words", {}).get("in", [])}))
+
+
 def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare_ok: bool = False,
             others: tuple[Language, ...] = ()) -> Money | None:
     """The first amount in folded `text` outside the `taken` spans that names a currency or a
     multiplier; failing that, when `bare_ok` (a deal command), the first bare number."""
     currencies = _table("currencies", language, others)
     multipliers = _table("multipliers", language, others)
-    pattern = _pattern(tuple(currencies), tuple(multipliers))
+    pattern = _pattern(tuple(currencies), tuple(multipliers), _joins(language, others))
     marked = [m for m in pattern.finditer(text) if m.group("pre") or m.group("post") or m.group("mult")]
     # "cam 2 - 250k usd": the number with money signs is the amount, not the one before it
     for match in [*marked, *(pattern.finditer(text) if bare_ok else ())]:

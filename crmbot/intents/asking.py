@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.numbers import get_territory_currencies
 
+from crmbot.intents import prompts
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.messages import Reply
@@ -84,9 +85,13 @@ async def currency(ctx: Context, intent: Intent) -> list[Reply]:
     options = [(f.money(intent.slots["amount"], code), intent.name, {**settled, "currency": code})
                for code in _currencies(ctx, intent.slots["currency_unclear"])]
     options.append((ctx.t("button.cancel"), "cancel", {}))
+    buttons = await ctx.buttons(options)
+    # the answer may be typed too ("v korunách", "欧元", "manatla"): the next message settles it
+    # while no button was pressed (crmbot/intents/prompts.py)
+    await prompts.ask(ctx, intent.name, {**settled, "currency_asked": [code for _, _, s in options[:-1] for code in [s["currency"]]],
+                                         "question_token": buttons[0].action[2:]})
     # the amount is the question's own words: the lines under it show the rest
-    return [ctx.reply("currency_which", amount=intent.slots["amount"], seen={**seen, "amount": None},
-                      buttons=await ctx.buttons(options))]
+    return [ctx.reply("currency_which", amount=intent.slots["amount"], seen={**seen, "amount": None}, buttons=buttons)]
 
 
 def _next_such_day(odd: datetime, now: datetime, tz: str) -> datetime | None:

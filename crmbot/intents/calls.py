@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents import customer_edits, deal_links, prompts
+from crmbot.intents import customer_edits, deal_links, notes, prompts
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -27,7 +27,7 @@ async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
     due = intent.slots.get("due")
     if due is not None and intent.slots.get("due_in_past"):
         return [ctx.reply("due_in_past", due=due)]
-    summary = intent.slots.get("text", "").strip()
+    summary = notes.stored(ctx, intent, customer)
     interaction = await ctx.create(
         models.Interaction(
             team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, kind=kind,

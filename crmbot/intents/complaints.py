@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmbot.intents import auto_followups
+from crmbot.intents import auto_followups, notes
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import Intent
 from crmbot.intents.router import Router
@@ -17,7 +17,7 @@ async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
     if isinstance(customer, Asked):
         return customer.replies
-    text = intent.slots.get("text", "").strip()
+    text = notes.stored(ctx, intent, customer)
     row = models.Complaint(
         team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, text=text,
         product=intent.slots.get("product"), severity=intent.slots.get("severity", "normal"), status="open",
@@ -48,7 +48,7 @@ async def resolve_complaint(ctx: Context, intent: Intent) -> list[Reply]:
         options = [(c.text[:40] or f"#{c.id}", "resolve_complaint", {**intent.slots, "customer_id": customer.id, "complaint_id": c.id}) for c in open_ones[:5]]
         return [ctx.reply("complaint_which", customer=customer, complaints=open_ones, buttons=await ctx.buttons(options))]
     row = open_ones[0]
-    await ctx.update(row, status="resolved", resolution=intent.slots.get("text", "").strip(), resolved_at=ctx.now)
+    await ctx.update(row, status="resolved", resolution=notes.stored(ctx, intent, customer), resolved_at=ctx.now)
     # the check-in call goes to whoever handled the complaint
     handler = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id or row.member_id)
     if handler is None or not handler.active:  # who handled it has left: whoever resolved it

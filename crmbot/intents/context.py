@@ -15,7 +15,7 @@ from crmbot.intents import reach
 from crmbot.intents import slots as slot_json
 from crmbot.intents.parse import Intent
 from crmbot.messages import Attachment, Button, Card, ChatRef, Outgoing, Reply
-from crmbot.store import changes, customers, models, records, teams
+from crmbot.store import changes, customers, models, prompts, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
 from crmbot.text import EMAIL, PHONE_REGION, contact_in, same_number
@@ -45,6 +45,9 @@ def offer(session: Session, member: models.Member, now: datetime,
             slots=slot_json.to_json(slots), label=label[:200], created_at=now,
         ))
         made.append(Button(label=label, action=f"c:{token}"))
+    if any(intent == "cancel" for _, intent, _ in options):
+        # a question: the member's next typed message closes it (store/prompts.close_questions)
+        prompts.note_question(session, member, set_id, now)
     return tuple(made)
 
 
@@ -65,6 +68,9 @@ class Context:
     # with the answer only once the change is committed
     announcements: list[Outgoing] = field(default_factory=list)
     attachment: Attachment | None = None  # the file or shared contact the message brought
+    # whether a question asked of the member (`intents.prompts`) may be open: False when the
+    # core read, with the member, that none is
+    question_open: bool = True
 
     @property
     def locale(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -156,3 +156,41 @@ def end_of_month(language: Language, folded: str, now: datetime, tz: str) -> tup
     year = today.year if month >= today.month else today.year + 1
     last = date(year, month, calendar.monthrange(year, month)[1])
     return datetime.combine(last, time(END_OF_MONTH_HOUR), zone).astimezone(timezone.utc), span
+
+
+_CJK_MONTH = re.compile(r"(?<!\d)(?P<m>\d{1,2})\s?月(?:份)?(?!\s?\d)")
+
+
+def month_alone(language: Language, folded: str) -> tuple[int, tuple[int, int]] | None:
+    """A month named as a whole ("report za listopad", "summary for October", "十月份的业绩"),
+    not as part of a day ("15. listopadu", "November 15"): (month, span), or None. A month's
+    name that is also a common word (`[day_words] not_alone`: English "may", "march") is not
+    read alone."""
+    cjk = _CJK_MONTH.search(folded)
+    if cjk is not None and 1 <= int(cjk.group("m")) <= 12:
+        return int(cjk.group("m")), cjk.span()
+    common = {fold(w) for w in language.data.get("day_words", {}).get("not_alone", [])}
+    _, _, months = month_names(language)
+    for match in months.finditer(folded):
+        word = match.group("month")
+        month = _month_of(language, word)
+        if month is None or word in common or len(word) < 3:
+            continue
+        before = re.search(rf"(?<!\d)\d{{1,2}}{_ORDINAL}\s*(?:of\s+|o\s+|de\s+)?$", folded[: match.start()])
+        after = re.match(rf"\s*\d{{1,2}}{_ORDINAL}(?!\d)", folded[match.end():])
+        if before is None and after is None:
+            return month, match.span()
+    return None
+
+
+def month_period(month: int, now: datetime, tz: str) -> tuple[str | None, tuple[date, date]]:
+    """A month named alone as a period to look back on: "this_month" or "last_month" when it
+    is one of them, and its first and last day (the latest such month not after today)."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    year = today.year if month <= today.month else today.year - 1
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    name = "this_month" if (year, month) == (today.year, today.month) else \
+        "last_month" if (year, month) == (previous.year, previous.month) else None
+    return name, (first, last)

@@ -21,12 +21,14 @@ async def deal_meant(ctx: Context, intent: Intent, customer: models.Customer | N
     """The id of the open deal of `customer` a follow-up is about, or None."""
     if customer is None:
         return None
-    open_deals = [d for d in await deal_lookup.live_deals(ctx.session, ctx.team.id, customer.id) if d.stage in models.OPEN_STAGES]
     chosen = intent.slots.get("deal_id")
+    text = fold(intent.slots.get("text") or "")
+    if chosen is None and edit_readings.said(ctx.i18n.language(intent.locale), "deal", text) is None:
+        return None  # no deal named nor spoken of (most follow-ups): no need to read the deals
+    open_deals = [d for d in await deal_lookup.live_deals(ctx.session, ctx.team.id, customer.id) if d.stage in models.OPEN_STAGES]
     if chosen is not None:
         return next((d.id for d in open_deals if d.id == int(chosen)), None)
-    text = fold(intent.slots.get("text") or "")
-    if not open_deals or edit_readings.said(ctx.i18n.language(intent.locale), "deal", text) is None:
+    if not open_deals:
         return None
     said = set(words(text))
     titled = [d for d in open_deals

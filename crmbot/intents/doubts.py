@@ -27,7 +27,7 @@ from typing import Any
 from crmbot.i18n import Language
 from crmbot.intents.classifier import Reading
 from crmbot.intents.phrase_match import whole_phrase
-from crmbot.text import contact_in, fold
+from crmbot.text import contact_in, fold, has_cjk
 
 # intents that take something back or wipe it out at once: they stand on a strong phrase, or a
 # sure classifier (forgetting a person and merging two ask for a confirming press of their own)
@@ -84,16 +84,20 @@ def options(name: str, rule: str, reading: Reading | None) -> tuple[str, ...]:
 
 
 def currencies_named(language: Language, others: tuple[Language, ...], folded: str) -> list[str]:
-    """The currencies a message names, each once, in the order named ("chf or eur" -> CHF, EUR)."""
+    """The currencies a message names, each once, in the order named ("chf or eur" -> CHF, EUR;
+    "欧元还是人民币" -> EUR, CNY). A word inside a longer currency word is not named again:
+    "美元" is dollars, not also "元"."""
     table: dict[str, str] = {}
     for lang in (*reversed(others), language):
         table |= {fold(k): v for k, v in lang.data.get("currencies", {}).items()}
-    found = []
-    for word, code in table.items():
-        match = re.search(rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])", folded)
-        if match:
-            found.append((match.start(), code))
-    return list(dict.fromkeys(code for _, code in sorted(found)))
+    found: list[tuple[int, int, str]] = []
+    for word in sorted(table, key=len, reverse=True):
+        # a Chinese word has no spaces around it
+        pattern = re.escape(word) if has_cjk(word) else rf"(?<![^\W\d_]){re.escape(word)}(?![^\W\d_])"
+        for match in re.finditer(pattern, folded):
+            if not any(s < match.end() and match.start() < e for s, e, _ in found):
+                found.append((match.start(), match.end(), table[word]))
+    return list(dict.fromkeys(code for _, _, code in sorted(found)))
 
 
 def currency_doubt(language: Language, others: tuple[Language, ...], folded: str, slots: dict[str, Any]) -> None:

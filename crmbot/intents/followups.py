@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crmbot.intents import deal_links, periods, yearly_reminders
+from crmbot.intents import deal_links, notes, periods, yearly_reminders
 from crmbot.intents.context import Asked, Context
 from crmbot.intents.lists import PAGE, paged, pager, shown
 from crmbot.intents.parse import Intent
@@ -37,7 +37,7 @@ async def remind(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent, required=False)
     if isinstance(customer, Asked):
         return customer.replies
-    note = intent.slots.get("text", "").strip()
+    note = notes.stored(ctx, intent, customer)
     followup = await ctx.create(
         models.FollowUp(
             team_id=ctx.team.id, customer_id=customer.id if customer else None, member_id=ctx.member.id, due_at=due,

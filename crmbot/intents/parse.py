@@ -477,7 +477,8 @@ class Parser:
         if language is not own:
             slots = self._merge_own(slots, self._slots(body, own, name, now, tz))
             vocab = _vocabulary(own)
-            kept = [t for t in slots.get("mention", "").split() if t not in vocab.stopwords and _known_word(vocab, t) is None]
+            kept = [t for t in slots.get("mention", "").split() if t not in vocab.stopwords and _known_word(vocab, t) is None
+                    and _phrase_in(own, "periods", t, typos=False)[0] is None]
             slots["mention"] = " ".join(_nominative(t, vocab.name_endings) for t in kept)
         if self.mode == "rules" and not text.startswith("/"):
             # the classifier learned when a named call is a plan; the rules are told: tied readings
@@ -518,6 +519,11 @@ class Parser:
                     merged.pop(key, None)
                     if key in own:
                         merged[key] = own[key]
+        # "todo dnes", "bu həftənin agendası": the command word is English, the period the
+        # member's own; what only the member's language reads is kept
+        for key in ("period", "days", "stage", "kind"):
+            if merged.get(key) is None and own.get(key) is not None:
+                merged[key] = own[key]
         return merged
 
     def _other_language(self, text: str, own: Language) -> Language | None:
@@ -682,6 +688,15 @@ class Parser:
             if named is not None:
                 slots["days"] = [named.first.isoformat(), named.last.isoformat()]
                 taken.extend(named.spans)
+        if intent in UNDATED and "days" not in slots and (alone := days.month_alone(language, folded)) is not None:
+            # "report za listopad", "numbers for October", "十月份的业绩": the month named is the
+            # period, over a bare month word beside it ("ym mis Hydref")
+            period, (first, last) = days.month_period(alone[0], now, tz)
+            if period is not None:
+                slots["period"] = period
+            elif intent == "summary":
+                slots["days"] = [first.isoformat(), last.isoformat()]
+            taken.append(alone[1])
         if "competitor" in slots:
             slots["stage"] = "lost"
         product, span = _capture(language, "product", folded, "product")

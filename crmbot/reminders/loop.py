@@ -82,28 +82,98 @@ class _Job:
 
 
 class _Marks:
-    """One connection for a pass's "delivered" records, taken when the first is written and
-    given back when the pass ends; the records take turns on it."""
+    """A pass's "delivered" records, written as group commits on one connection of the pass's
+    own (taken with the first record, given back when the pass ends). A reminder the platform
+    took is recorded at once when no record is being written; those taken while one is being
+    written are recorded together in the next (one UPDATE, one commit). Sparse reminders are so
+    recorded one by one, each the moment its platform took it; a burst costs a transaction per
+    batch, not per reminder."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._lock = asyncio.Lock()
+    MAX_BATCH = 500  # ids in one UPDATE: well under any engine's limit on bound parameters
+    LINGER = 0.01  # in a burst, a record waits this long for others to share its commit
+
+    def __init__(self, loop: ReminderLoop, report: PassReport) -> None:
+        self.loop = loop
+        self.report = report
+        self._waiting: list[tuple[int, datetime, asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._writer: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
+        self._lingering = False
+        self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
 
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[AsyncConnection]:
-        async with self._lock:
+    def record(self, followup_id: int, now: datetime, *, burst: bool = False) -> asyncio.Future:
+        """The platform took this reminder: a future that is True once that is recorded, False
+        when the row was no longer ours (snoozed, or its lease lapsed and another took it).
+        `burst`: many more are being sent, so the record may wait `LINGER` for others to share
+        its commit (at most `enough` of them: the pass's sends wait on their records)."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((followup_id, now, done))
+        self._lingering = self._lingering or burst
+        self._wake.set()
+        if len(self._waiting) >= self.enough:
+            self._full.set()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_all(), name="crmbot-reminder-marks")
+        return done
+
+    async def _write_all(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._lingering and len(self._waiting) < self.enough:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.LINGER)
+            self._full.clear()
+            self._lingering = False
+            while self._waiting:
+                batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
+                try:
+                    ours = await self._write(batch)
+                except Exception as error:  # each sender's task fails with it, as a record of its own did
+                    for *_, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for followup_id, _, done in batch:
+                    if not done.done():
+                        done.set_result(followup_id in ours)
+
+    async def _write(self, batch: list[tuple[int, datetime, asyncio.Future]]) -> set[int]:
+        loop = self.loop
+        by_time: dict[datetime, list[int]] = {}
+        for followup_id, now, _ in batch:
+            by_time.setdefault(now, []).append(followup_id)
+        async with loop.db.writer_turn(urgent=True):
             if self._connection is None or self._connection.invalidated:
                 if self._connection is not None:
                     await self._connection.close()
-                self._connection = await self.db.engine.connect()
-            yield self._connection
+                self._connection = await loop.db.engine.connect()
+            async with self._connection.begin():
+                ours: dict[int, str | None] = {}
+                for now, ids in by_time.items():
+                    found = await queue.mark_delivered(self._connection, worker=loop.worker, ids=ids, now=now,
+                                                       late_after=loop.late_after)
+                    # a birthday reminder comes back: next year's is written with this one's delivery
+                    if any(found.values()):
+                        async with AsyncSession(bind=self._connection, expire_on_commit=False) as session:  # in this transaction
+                            await profile.schedule_next_years(session, [i for i, yearly in found.items() if yearly], now)
+                    ours.update(found)
+        return set(ours)
 
     async def __call__(self, *exc_info: object) -> bool:  # the pass ends
-        async with self._lock:
-            if self._connection is not None:
-                await self._connection.close()
-                self._connection = None
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        for *_, done in self._waiting:  # not recorded: the lease lapses and the row goes again
+            done.cancel()
+        self._waiting = []
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
         return False
 
 
@@ -118,6 +188,8 @@ class ReminderLoop:
         poll_seconds: float = 1.0,
         lease_seconds: float = 6.0,
         batch_size: int = 4,  # rows claimed at once: about as many as go out in the next second
+        max_batch_size: int = 256,  # ... up to this many in a burst (each full claim doubles the next)
+        burst_from: int = 16,  # a claim this big is a burst: sends no longer wait for each record
         concurrency: int = 32,
         overlap_after_seconds: float = 0.2,
         backoff_seconds: float = 5.0,
@@ -137,6 +209,8 @@ class ReminderLoop:
         self.poll = poll_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
+        self.max_batch_size = max(batch_size, max_batch_size)
+        self.burst_from = burst_from
         self.concurrency = concurrency
         self.overlap_after = overlap_after_seconds  # a send this slow lets the next begin beside it
         self.backoff = Backoff(backoff_seconds, max_backoff_seconds, rng or random.Random())
@@ -258,24 +332,33 @@ class ReminderLoop:
         than those for a lease), and send them one at a time, each recorded before the next
         begins: a crash then finds at most one reminder between the platform's "ok" and our
         record of it. Only sends slower than `overlap_after` (a slow platform) let the next
-        begin beside them, up to `concurrency`. Returns whether kept replies are due (when
-        `ask_replies`)."""
+        begin beside them, up to `concurrency`.
+
+        A burst (many due at once: each full claim doubles the next, up to `max_batch_size`,
+        and a claim of `burst_from` rows or more) is handed to the senders `concurrency` at a
+        time (they pace it to the platform's limits) without waiting for each record, and the
+        records are written as group commits (`_Marks`), a transaction per batch. A crash in a
+        burst can so find up to `concurrency` reminders between the platform's "ok" and our
+        record (sent twice when their lease lapses), never one lost. Returns whether kept
+        replies are due (when `ask_replies`)."""
         replies_due = None if ask_replies else False
         claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
         held: dict[int, datetime] = {}  # until when each claimed row's lease was last written by this pass
         started: list[asyncio.Task] = []
-        in_flight: set[asyncio.Task] = set()
+        in_flight: set[asyncio.Task] = set()  # sends not yet done (their records included)
+        slots = asyncio.Semaphore(self.concurrency)
+        limit = self.batch_size
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
             sending = stack.enter_context(self._sending_through())
-            marks = stack.push_async_exit(_Marks(self.db))
+            marks = _Marks(self, report)
+            stack.push_async_exit(marks)
             try:
                 while True:
                     at = now or self.clock()
                     async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
                         ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease,
-                                                limit=self.batch_size, platforms=self.senders,
-                                                postgres=self.db.is_postgres)
+                                                limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
                         if replies_due is None:  # asked in a session the pass opens anyway
                             replies_due = await outbox.due(session, at, list(self.senders))
                     if not ids:
@@ -287,28 +370,31 @@ class ReminderLoop:
                         await stack.enter_async_context(Renewal(
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
+                    burst = len(ids) >= self.burst_from
                     jobs = await self._prepare(ids, at)
                     for n, job in enumerate(jobs):
                         if job.chat is not None:
                             sending(job.chat.adapter)
-                        if in_flight:
-                            _, in_flight = await asyncio.wait(in_flight, timeout=self.overlap_after)
-                        while len(in_flight) >= self.concurrency:
-                            _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                        if in_flight and not burst:  # the last send done and recorded, or slow
+                            await asyncio.wait(in_flight, timeout=self.overlap_after)
+                        await slots.acquire()
                         # begin only on a row still ours, with a whole lease ahead: renewals keep
                         # it so while the send is in flight
-                        if not await self._still_ours(job.followup_id, held, [j.followup_id for j in jobs[n + 1:]]):
+                        if not await self._still_ours(job.followup_id, held, lambda n=n: [j.followup_id for j in jobs[n + 1:]]):
+                            slots.release()
                             report.released.append(job.followup_id)
                             continue
-                        task = asyncio.create_task(self._send(job, at, report, marks))
+                        task = asyncio.create_task(self._send(job, at, report, marks, burst=burst))
+                        task.add_done_callback(lambda done: (slots.release(), in_flight.discard(done)))
                         started.append(task)
                         in_flight.add(task)
-                    if len(ids) < self.batch_size:
+                    if len(ids) < limit:
                         break
+                    limit = min(self.max_batch_size, 2 * limit)
                 if in_flight:
                     await asyncio.wait(in_flight)
             finally:
-                for task in in_flight:
+                for task in list(in_flight):
                     task.cancel()
         for task in started:  # a database error recording a result fails the pass, as before
             if not task.cancelled() and task.exception() is not None:
@@ -320,7 +406,10 @@ class ReminderLoop:
         F = models.FollowUp
         jobs = []
         async with self.db.sessions() as session, session.begin():
-            rows = list(await session.scalars(select(F).where(F.id.in_(ids), F.claimed_by == self.worker).order_by(F.due_at, F.id)))
+            # plain rows, not ORM objects: a burst reads hundreds, and only reads them
+            T = F.__table__
+            rows = (await session.execute(select(T).where(T.c.id.in_(ids), T.c.claimed_by == self.worker)
+                                          .order_by(T.c.due_at, T.c.id))).all()
             members = {m.id: m for m in await session.scalars(select(models.Member).where(models.Member.id.in_({r.member_id for r in rows})))}
             customer_ids = {r.customer_id for r in rows if r.customer_id}
             customers = {c.id: c for c in await session.scalars(
@@ -339,14 +428,15 @@ class ReminderLoop:
                 await session.execute(models.Choice.__table__.insert(), choices.rows)
         return jobs
 
-    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks) -> None:
+    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False) -> None:
         sender = self.senders.get(job.chat.adapter) if job.chat else None
         if sender is None:
             await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
             return
         began = self.clock()
         try:
-            await asyncio.wait_for(sender.send(job.chat, job.replies), self.send_timeout)
+            async with asyncio.timeout(self.send_timeout):
+                await sender.send(job.chat, job.replies)
         except DeliveryFailed as error:
             await self._failed(job, now, report, error)
             return
@@ -355,12 +445,13 @@ class ReminderLoop:
             await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
             return
         took = self.clock()
-        await self._mark(job.followup_id, now, report, marks)
+        await self._mark(job.followup_id, report, marks.record(job.followup_id, now, burst=burst))
         # one line a reminder: when a kill can send it twice (the platform's "ok" to our record),
         # and how late it went (due, claimed, sent), for whoever measures that
-        log.info("reminder %s delivered through %s: due %s, claimed %.1f s after, sent in %.2f s, recorded %.2f s after",
-                 job.followup_id, job.chat.adapter, f"{job.due_at:%H:%M:%S}", (now - job.due_at).total_seconds(),
-                 (took - began).total_seconds(), (self.clock() - took).total_seconds())
+        if log.isEnabledFor(logging.INFO):
+            log.info("reminder %s delivered through %s: due %s, claimed %.1f s after, sent in %.2f s, recorded %.2f s after",
+                     job.followup_id, job.chat.adapter, f"{job.due_at:%H:%M:%S}", (now - job.due_at).total_seconds(),
+                     (took - began).total_seconds(), (self.clock() - took).total_seconds())
         if job.chat.adapter not in report.platform_back:
             await self._hurry(job.chat.adapter, now, report)
 
@@ -398,19 +489,19 @@ class ReminderLoop:
             self.wake()
         return hurried.replies
 
-    async def _still_ours(self, followup_id: int, held: dict[int, datetime], rest: list[int]) -> bool:
+    async def _still_ours(self, followup_id: int, held: dict[int, datetime], rest: Callable[[], list[int]]) -> bool:
         """Whether this row's send may begin: it is still ours with (nearly) a whole lease
         ahead. A lease written less than `fresh_for` ago (the claim's, or a renewal's) is taken
         as it stands; else it is renewed, in the same statement as the leases of the rows the
-        pass sends next (`rest`), so a fast platform's sends cost no statement each. False when
-        the row is no longer ours (the lease ran out and another worker took it) or the
-        database can't say."""
+        pass sends next (`rest()`, made only then), so a fast platform's sends cost no statement
+        each. False when the row is no longer ours (the lease ran out and another worker took
+        it) or the database can't say."""
         if held.get(followup_id, self.clock()) - self.clock() > self.lease - self.fresh_for:
             return True
         until = self.clock() + self.lease
         try:
             async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
-                ours = await queue.renew_many(session, worker=self.worker, ids=[followup_id, *rest], until=until)
+                ours = await queue.renew_many(session, worker=self.worker, ids=[followup_id, *rest()], until=until)
             for renewed in ours:
                 held[renewed] = until
             if followup_id in ours:
@@ -421,20 +512,12 @@ class ReminderLoop:
         held.pop(followup_id, None)
         return False
 
-    async def _mark(self, followup_id: int, now: datetime, report: PassReport, marks: _Marks) -> None:
-        """The platform took it: record that at once, in a transaction of this row's own. Between
-        the platform's "ok" and this commit a crash sends the reminder twice, so nothing waits
-        in between — not another send, not another row's commit. (The pass's marks share one
-        connection, one transaction after another: taking a pooled one for each cost more than
-        the statement.)"""
-        async with self.db.writer_turn(urgent=True), marks.turn() as connection, connection.begin():
-            ours = await queue.mark_delivered(connection, worker=self.worker, ids=[followup_id], now=now,
-                                              late_after=self.late_after)
-            # a birthday reminder comes back: next year's is written with this one's delivery
-            if any(ours.values()):
-                async with AsyncSession(bind=connection, expire_on_commit=False) as session:  # in this transaction
-                    await profile.schedule_next_years(session, [i for i, yearly in ours.items() if yearly], now)
-        if followup_id in ours:
+    async def _mark(self, followup_id: int, report: PassReport, recorded: asyncio.Future) -> None:
+        """The platform took it: recorded at once (`_Marks`), before the next send begins unless
+        in a burst. Between the platform's "ok" and that commit a crash sends the reminder twice,
+        so nothing else waits in between: the record goes before the SQLite writers queued
+        behind the one writing."""
+        if await recorded:
             report.delivered.append(followup_id)
             return
         report.lost.append(followup_id)

@@ -46,8 +46,9 @@ def reachable_members(platforms: Iterable[str]):
 
 async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
                 platforms: Iterable[str], postgres: bool) -> list[int]:
-    """Take up to `limit` due rows for `worker` until now + lease; returns their ids. Rows taken
-    over from a worker whose lease ran out (it crashed, most likely) are logged."""
+    """Take up to `limit` due rows for `worker` until now + lease, all in one UPDATE; returns
+    their ids. Rows taken over from a worker whose lease ran out (it crashed, most likely) are
+    logged."""
     pick = (
         select(F.id, F.claimed_by, F.claim_expires_at)
         .where(*claimable(now), F.member_id.in_(reachable_members(platforms)))
@@ -57,20 +58,28 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     if postgres:
         # Lock the picked rows first, skipping rows another worker is claiming right now; a
         # LIMIT inside `UPDATE … WHERE id IN (…)` may be re-evaluated by the planner and take more.
-        pick = pick.with_for_update(of=F, skip_locked=True)
-    # on SQLite (one writer) the UPDATE re-checks what the pick saw, so no row is taken twice
-    picked = (await session.execute(pick)).all()
-    if not picked:
-        return []
+        picked = (await session.execute(pick.with_for_update(of=F, skip_locked=True))).all()
+        if not picked:
+            return []
+        target = F.id.in_([row.id for row in picked])
+        lapsed = {row.id: row for row in picked if row.claim_expires_at is not None}
+    else:
+        # SQLite has one writer: the UPDATE picks the rows itself once it holds the file, so a
+        # second worker claiming at the same moment takes the rows after the first one's
+        target = F.id.in_(pick.with_only_columns(F.id).scalar_subquery())
+        # what the claim takes over from a lapsed lease, for the log (read first: RETURNING
+        # gives the new values); rarely any row
+        lapsed = {row.id: row for row in (await session.execute(
+            select(F.id, F.claimed_by, F.claim_expires_at).where(target, F.claim_expires_at.is_not(None)))).all()}
     result = await session.execute(
         update(F)
-        .where(F.id.in_([row.id for row in picked]), *claimable(now))
+        .where(target, *claimable(now))
         .values(claimed_by=worker, claim_expires_at=now + lease)
         .returning(F.id)
         .execution_options(synchronize_session=False)
     )
     ids = sorted(result.scalars().all())
-    taken_over = [row for row in picked if row.id in ids and row.claim_expires_at is not None]
+    taken_over = [lapsed[i] for i in ids if i in lapsed]
     if taken_over:
         log.info("reminder(s) %s taken over: the lease of %s ran out %.1f s ago",
                  ",".join(str(row.id) for row in taken_over), ",".join(sorted({str(row.claimed_by) for row in taken_over})),

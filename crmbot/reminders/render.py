@@ -8,7 +8,7 @@ others); Open customer is a set of its own so it still works after a snooze.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +17,23 @@ from crmbot.messages import Button, Reply
 from crmbot.store import models
 
 
+LABELS = ("button.done", "button.snooze_1h", "button.snooze_tomorrow", "button.snooze_week", "button.open")
+
+
 @dataclass
 class ChoiceMaker:
-    """Collects the Choice rows of many messages, to insert them in one statement."""
+    """Collects the Choice rows of many messages, to insert them in one statement; the buttons'
+    labels are looked up once per language for all of them."""
 
     now: datetime
     rows: list[dict[str, Any]]
+    _labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def labels(self, i18n: I18n, code: str) -> dict[str, str]:
+        found = self._labels.get(code)
+        if found is None:
+            found = self._labels[code] = {key: i18n.string(code, key) for key in LABELS}
+        return found
 
     def buttons(self, member: models.Member, options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
         set_id = secrets.token_hex(8)
@@ -35,18 +46,19 @@ class ChoiceMaker:
         return tuple(made)
 
 
-def reminder(i18n: I18n, choices: ChoiceMaker, member: models.Member, followup: models.FollowUp,
+def reminder(i18n: I18n, choices: ChoiceMaker, member: models.Member, followup: Any,
              customer: models.Customer | None, *, late: bool) -> Reply:
+    """`followup`: the follow-up's row (an ORM object or a row read with its table's columns)."""
     code = member.locale
-    t = lambda key: i18n.string(code, key)  # noqa: E731
+    t = choices.labels(i18n, code)
     fid = {"followup_id": followup.id}
     buttons = choices.buttons(member, [
-        (t("button.done"), "followup_done", fid),
-        (t("button.snooze_1h"), "followup_snooze", {**fid, "how": "1h"}),
-        (t("button.snooze_tomorrow"), "followup_snooze", {**fid, "how": "tomorrow"}),
-        (t("button.snooze_week"), "followup_snooze", {**fid, "how": "week"}),
+        (t["button.done"], "followup_done", fid),
+        (t["button.snooze_1h"], "followup_snooze", {**fid, "how": "1h"}),
+        (t["button.snooze_tomorrow"], "followup_snooze", {**fid, "how": "tomorrow"}),
+        (t["button.snooze_week"], "followup_snooze", {**fid, "how": "week"}),
     ])
     if customer is not None:
-        buttons += choices.buttons(member, [(t("button.open"), "find_customer", {"customer_id": customer.id})])
+        buttons += choices.buttons(member, [(t["button.open"], "find_customer", {"customer_id": customer.id})])
     text = i18n.render(code, "reminder", member.timezone, followup=followup, customer=customer, late=late)
     return Reply(text, buttons=buttons)

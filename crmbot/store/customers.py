@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, bindparam, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
@@ -14,8 +14,13 @@ def _live(team_id: int):
     return (models.Customer.team_id == team_id, models.Customer.deleted_at.is_(None))
 
 
+_GET = select(models.Customer).where(models.Customer.id == bindparam("customer_id"),
+                                     models.Customer.team_id == bindparam("team_id"), models.Customer.deleted_at.is_(None))
+
+
 async def get(session: AsyncSession, team_id: int, customer_id: int) -> models.Customer | None:
-    return await session.scalar(select(models.Customer).where(models.Customer.id == customer_id, *_live(team_id)))
+    # built once: most messages read their customer, and building the query cost more than running it
+    return await session.scalar(_GET, {"customer_id": customer_id, "team_id": team_id})
 
 
 async def count(session: AsyncSession, team_id: int) -> int:

@@ -17,8 +17,8 @@ which tightens the bound by one edit where the cutoff allows an odd number.
 from __future__ import annotations
 
 import math
-import operator
 from array import array
+from bisect import bisect_left
 from functools import lru_cache
 
 import numpy as np
@@ -80,6 +80,102 @@ def shared_needed(length: int, cutoff: float, longest: int) -> np.ndarray:
     return need
 
 
+class Vocabulary:
+    """Distinct tokens numbered 0, 1, ...: `tokens[i]` is a token, `ids[token]` (or `ids.get`)
+    its number. A first build (`bulk`) keeps them outside Python objects, in one UTF-8 buffer
+    with offsets and a sorted array of their hashes (a million customers' 400k tokens are a
+    few MB there, against ~60 MB as strings in a dict, and nothing for the collector to walk);
+    tokens added one at a time later are kept as strings in a list and a dict."""
+
+    def __init__(self) -> None:
+        self._blob = b""
+        self._offsets = array("q", [0])  # token i is _blob[_offsets[i]:_offsets[i + 1]]
+        self._hashes = array("q")  # the bulk tokens' hashes, ascending
+        self._by_hash = array("i")  # the token holding each of them
+        self._bulk = 0
+        self._later: list[str] = []
+        self._later_ids: dict[str, int] = {}
+        # token -> number (`[]`, `.get`, `in`, `.items`): a plain dict until a compact bulk build
+        self.ids: dict[str, int] | Vocabulary = self._later_ids
+
+    @classmethod
+    def bulk(cls, tokens: list[str], compact: bool = True) -> Vocabulary:
+        """Distinct tokens, numbered in their order; not `compact`: as strings in a list and a
+        dict, which answer `ids[token]` a few µs sooner (an index searched on the event loop
+        asks a hundred of them a search, and keeps its memory to itself)."""
+        vocabulary = cls()
+        n = len(tokens)
+        if not n:
+            return vocabulary
+        if not compact:
+            vocabulary._later = list(tokens)
+            vocabulary._later_ids = vocabulary.ids = dict(zip(tokens, range(n)))
+            return vocabulary
+        lengths = np.fromiter((len(t.encode("utf-8", "surrogatepass")) for t in tokens), dtype=np.int64, count=n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        vocabulary._blob = "".join(tokens).encode("utf-8", "surrogatepass")
+        vocabulary._offsets = array("q", offsets.tobytes())
+        # hash() of a str is this process's own (a snapshot keeps the tokens, never these)
+        hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=n)
+        order = np.argsort(hashes, kind="stable")
+        vocabulary._hashes = array("q", hashes[order].tobytes())
+        vocabulary._by_hash = array("i", order.astype(np.int32).tobytes())
+        vocabulary._bulk = n
+        vocabulary.ids = vocabulary
+        return vocabulary
+
+    def __len__(self) -> int:
+        return self._bulk + len(self._later)
+
+    def __getitem__(self, item):
+        """tokens[i] (a token) or ids[token] (its number)."""
+        if isinstance(item, str):
+            found = self.get(item)
+            if found is None:
+                raise KeyError(item)
+            return found
+        if item < self._bulk:
+            return self._blob[self._offsets[item]:self._offsets[item + 1]].decode("utf-8", "surrogatepass")
+        return self._later[item - self._bulk]
+
+    def __iter__(self):
+        for i in range(self._bulk):
+            yield self[i]
+        yield from self._later
+
+    def __contains__(self, token: str) -> bool:
+        return self.get(token) is not None
+
+    def get(self, token: str, default: int | None = None) -> int | None:
+        found = self._later_ids.get(token)
+        if found is not None:
+            return found
+        if self._bulk:
+            key, hashes = hash(token), self._hashes
+            at = bisect_left(hashes, key)
+            while at < self._bulk and hashes[at] == key:
+                i = self._by_hash[at]
+                if self[i] == token:
+                    return i
+                at += 1
+        return default
+
+    def items(self):
+        return ((token, i) for i, token in enumerate(self))
+
+    def pick(self, numbers: list[int]) -> list[str]:
+        """The tokens of these numbers."""
+        blob, offsets, bulk, later = self._blob, self._offsets, self._bulk, self._later
+        return [blob[offsets[i]:offsets[i + 1]].decode("utf-8", "surrogatepass") if i < bulk else later[i - bulk]
+                for i in numbers]
+
+    def append(self, token: str) -> int:
+        number = self._later_ids[token] = len(self)
+        self._later.append(token)
+        return number
+
+
 class TokenIndex:
     """Tokens only ever join the vocabulary: a token no customer holds any more is still
     answered, and the caller finds no one holding it.
@@ -87,9 +183,12 @@ class TokenIndex:
     A first build (`extend`) lays the postings out as one sorted array with offsets per bigram
     (CSR), built in numpy; tokens added one at a time later go to small per-bigram arrays."""
 
-    def __init__(self) -> None:
-        self.tokens: list[str] = []
-        self.ids: dict[str, int] = {}
+    def __init__(self, compact: bool = False) -> None:
+        # compact: the tokens kept outside Python objects (`Vocabulary`): a PostgreSQL worker,
+        # which holds nothing else of the team's customers
+        self.compact = compact
+        self.tokens = Vocabulary()
+        self.ids = self.tokens.ids  # token -> its number (`get`, `[]`, `in`)
         self._lengths = array("i")
         self._longest = 0
         # bulk postings: bigram key -> row; ids of row r are _base_ids[_base_ptr[r]:_base_ptr[r + 1]]
@@ -103,47 +202,57 @@ class TokenIndex:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def extend(self, tokens: list[str]) -> None:
-        """Add many new, distinct tokens at once (a first build): their postings are laid out
-        in numpy. Tokens already known are skipped."""
-        tokens = [t for t in dict.fromkeys(tokens) if t not in self.ids]
+    def extend(self, tokens: list[str], distinct: bool = False) -> None:
+        """Add many new tokens at once (a first build): their postings are laid out in numpy.
+        Tokens already known are skipped; `distinct` says the list holds each token once."""
+        if not distinct or len(self.tokens):
+            tokens = [t for t in dict.fromkeys(tokens) if t not in self.ids]
         if not tokens:
             return
         if len(self.tokens) or self._base_rows:
             for token in tokens:
                 self.add(token)
             return
-        self.tokens = tokens
-        self.ids = dict(zip(tokens, range(len(tokens))))
+        self.tokens = Vocabulary.bulk(tokens, self.compact)
+        self.ids = self.tokens.ids
         lengths = np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens))
         self._lengths = array("i", lengths.tobytes())
         self._longest = int(lengths.max())
-        # a chunk of tokens at a time, and few temporaries: a new worker's peak memory is this
-        parts = [_bulk_bigram_keys(tokens[at:at + BULK_CHUNK]) for at in range(0, len(tokens), BULK_CHUNK)]
-        keys = np.concatenate([k for k, _ in parts])
-        owners = np.concatenate([(o + at).astype(np.int32) for at, (_, o) in zip(range(0, len(tokens), BULK_CHUNK), parts)])
-        del parts
-        order = np.argsort(keys, kind="stable")  # stable: each row's ids stay ascending
-        keys = keys[order]
-        self._base_ids = owners[order]
-        del owners, order
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        self._base_ptr = np.append(starts, len(keys)).astype(np.int64)
-        self._base_rows = dict(zip(keys[starts].tolist(), range(len(starts))))
+        # Two passes over chunks of tokens, so that no array of every bigram is held twice (a
+        # new worker's peak memory is this): the distinct bigrams first, then each (bigram's
+        # row << 32 | token) pair into one array sorted in place, rows ascending, then tokens.
+        chunks = range(0, len(tokens), BULK_CHUNK)
+        bigrams = np.zeros(0, dtype=np.int64)
+        for at in chunks:
+            bigrams = np.union1d(bigrams, _bulk_bigram_keys(tokens[at:at + BULK_CHUNK])[0])
+        pairs = np.empty(int(lengths.sum()) + len(tokens), dtype=np.int64)  # L letters: L + 1 padded bigrams
+        filled = 0
+        for at in chunks:
+            keys, owners = _bulk_bigram_keys(tokens[at:at + BULK_CHUNK])
+            pairs[filled:filled + len(keys)] = (np.searchsorted(bigrams, keys) << 32) | (owners + at)
+            filled += len(keys)
+        del keys, owners
+        pairs.sort()
+        self._base_ids = pairs.astype(np.int32)  # the low 32 bits: the token
+        pairs >>= 32
+        self._base_ptr = np.zeros(len(bigrams) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs, minlength=len(bigrams)), out=self._base_ptr[1:])
+        del pairs
+        self._base_rows = dict(zip(bigrams.tolist(), range(len(bigrams))))
 
     def parts(self) -> dict[str, object] | None:
         """What a snapshot keeps: the bulk build only (None once tokens were added one by one)."""
         if self._postings:
             return None
-        return {"tokens": self.tokens, "lengths": np.frombuffer(self._lengths, dtype=np.int32).copy(),
+        return {"tokens": list(self.tokens), "lengths": np.frombuffer(self._lengths, dtype=np.int32).copy(),
                 "bigrams": np.fromiter(self._base_rows, dtype=np.int64, count=len(self._base_rows)),
                 "bigram_ptr": self._base_ptr, "bigram_ids": self._base_ids}
 
     @classmethod
     def from_parts(cls, parts: dict) -> TokenIndex:
         index = cls()
-        index.tokens = parts["tokens"]
-        index.ids = dict(zip(index.tokens, range(len(index.tokens))))
+        index.tokens = Vocabulary.bulk(parts["tokens"], compact=False)
+        index.ids = index.tokens.ids
         index._lengths = array("i", parts["lengths"].tobytes())
         index._longest = int(parts["lengths"].max()) if len(parts["lengths"]) else 0
         index._base_rows = dict(zip(parts["bigrams"].tolist(), range(len(parts["bigrams"]))))
@@ -155,8 +264,7 @@ class TokenIndex:
         token_id = self.ids.get(token)
         if token_id is not None:
             return self.tokens[token_id]
-        token_id = self.ids[token] = len(self.tokens)
-        self.tokens.append(token)
+        token_id = self.tokens.append(token)
         self._lengths.append(len(token))
         self._longest = max(self._longest, len(token))
         postings = self._postings
@@ -209,8 +317,6 @@ class TokenIndex:
         return found
 
     def _scored(self, token: str, candidates: np.ndarray, cutoff: float) -> list[tuple[str, float]]:
-        # itemgetter picks the strings in C; with one index it returns the string itself
-        words = operator.itemgetter(*candidates.tolist())(self.tokens)
-        words = (words,) if len(candidates) == 1 else words
+        words = self.tokens.pick(candidates.tolist())
         scores = process.cdist([token], words, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.float64)[0]
         return [(words[i], float(scores[i])) for i in np.flatnonzero(scores >= cutoff).tolist()]
