@@ -159,12 +159,3 @@ def short_answer(phrases: tuple[tuple[str, tuple[re.Pattern, ...]], ...], text: 
         if rest != folded and not re.sub(r"[\s!.,…。！，~]+", "", rest):
             return intent
     return None
-    for intent in SHORT_ANSWERS:
-        phrases = sorted({fold(p) for table in tables for p in table.get(intent, {})}, key=len, reverse=True)
-        rest = folded
-        for phrase in phrases:
-            rest = (re.sub(re.escape(phrase), " ", rest) if not phrase.isascii() or not phrase[:1].isalnum()
-                    else whole_phrase(phrase).sub(" ", rest))
-        if rest != folded and not re.sub(r"[\s!.,…。！，~]+", "", rest):
-            return intent
-    return None

@@ -279,6 +279,12 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
     return folded
 
 
+@lru_cache(maxsize=256)  # Language is hashed by identity; one parse asks for the same text up to six times
+def _normalised(language: Language, text: str) -> str:
+    """`_normalise` with the language's vocabulary, worked out once per text."""
+    return _normalise(_vocabulary(language), text)
+
+
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
 
@@ -449,7 +455,7 @@ class Parser:
             else:
                 name, alternatives = combine(name, alternatives, lead, reading)
         commanded = text.startswith("/") and name in edit_readings.EDITS  # "/edit eva phone +420…"
-        edits = edit_readings.evidence(language, _normalise(_vocabulary(language), body), body, asked=commanded,
+        edits = edit_readings.evidence(language, _normalised(language, body), body, asked=commanded,
                                        reading=rule if rule in edit_readings.FACT_READINGS else name,
                                        asking=bool(alternatives))
         first = (name, alternatives)
@@ -477,7 +483,7 @@ class Parser:
         if self.mode == "rules" and not text.startswith("/"):
             # the classifier learned when a named call is a plan; the rules are told: tied readings
             # that both mean a plan ("call smith.., follow up nxt wk") are one reading
-            folded = _normalise(_vocabulary(language), body)
+            folded = _normalised(language, body)
             name, *rest = dict.fromkeys(_retarget(language, n, slots, folded) for n in (name, *alternatives))
             alternatives = tuple(rest)
         name, alternatives = self._doubts(text, language, own, name, alternatives, (rule, lead), reading, slots, now)
@@ -488,7 +494,7 @@ class Parser:
         """What crmbot should ask about before acting (crmbot/intents/doubts.py); `rules` is the
         rules' own reading and how far it led."""
         rule, lead = rules
-        folded = _normalise(_vocabulary(language), text)
+        folded = _normalised(language, text)
         if name in PRICED:
             others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != own.code)
             doubts.currency_doubt(own, others, folded, slots)
@@ -526,7 +532,7 @@ class Parser:
             language = self.i18n.language(code)
             if language is own:
                 continue
-            scores, _ = _score(_vocabulary(language), _normalise(_vocabulary(language), text))
+            scores = _scores(language, _normalised(language, text))
             ranked = sorted((v for k, v in scores.items() if k not in edit_readings.EDITS), reverse=True)
             if not ranked or ranked[0] < OTHER_LANGUAGE_SCORE or (len(ranked) > 1 and ranked[1] == ranked[0]):
                 continue
@@ -542,7 +548,7 @@ class Parser:
         the rules alone read, before the classifier had its say."""
         if not edits.said:
             return name, alternatives
-        folded = _normalise(_vocabulary(language), text)
+        folded = _normalised(language, text)
         scores = _scores(language, folded)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
         if ranked and ranked[0][0] in edit_readings.EDITS and ranked[0][1] >= MIN_SCORE \
@@ -571,7 +577,7 @@ class Parser:
             command = head.split("@", 1)[0]
             found = self.command_intent(command, language.code)
             return (found or "unknown"), rest.strip(), (), 0.0
-        folded = _normalise(_vocabulary(language), text)
+        folded = _normalised(language, text)
         scores = _scores(language, folded)
         ranked = sorted(((k, v) for k, v in scores.items() if k not in exclude), key=lambda kv: -kv[1])
         if not ranked or ranked[0][1] < MIN_SCORE:
@@ -583,7 +589,7 @@ class Parser:
     def _slots(self, body: str, language: Language, intent: str, now: datetime, tz: str,
                edits: edit_readings.Evidence | None = None) -> dict[str, Any]:
         vocab = _vocabulary(language)
-        folded = _normalise(vocab, body)
+        folded = _normalised(language, body)
         slots: dict[str, Any] = {"text": body}
         taken: list[tuple[int, int]] = []
 
@@ -641,7 +647,7 @@ class Parser:
             if intent in DATED:
                 slots["due_odd"] = found.value  # the day as read, for the question
         elif found.value is not None and intent in DATED and not (intent in RECORDS and found.in_past) \
-                and (intent != "log_call" or _asks_follow_up(language, vocab, folded)):
+                and (intent != "log_call" or _asks_follow_up(language, folded)):
             # "talked to smith today" says when the call was; only a future day is a follow-up
             slots["due"] = found.value
             slots["due_in_past"] = found.in_past
@@ -826,11 +832,11 @@ def _deal_change_said(slots: dict[str, Any]) -> bool:
     return bool({"amount", "amount_invalid", "due", "due_unclear", "title", "close"} & set(slots))
 
 
-def _asks_follow_up(language: Language, vocab: _Vocabulary, folded: str) -> bool:
+def _asks_follow_up(language: Language, folded: str) -> bool:
     """Whether a logged call asks for something later ("call her again Friday", "remind me
     Monday", "I'll send the quote tomorrow"), not just tells of a day ("the board meets on
     3 December", "back next week"): the reminder words, or the locale's `[follow_up]` phrases."""
-    scores, _ = _score(vocab, folded)
+    scores = _scores(language, folded)
     if scores.get("remind", 0.0) > 0:
         return True
     return any(whole_phrase(fold(p)).search(folded) for p in language.data.get("follow_up", {}).get("phrases", []))
