@@ -24,6 +24,7 @@ from pathlib import Path
 from crmbot import sample
 from crmbot.i18n import I18n
 from crmbot.intents.classifier import FORMAT, Classifier, Spec, features
+from crmbot.text import fold
 
 ROOT = Path(__file__).resolve().parents[2]
 TUNING = ROOT / "bench" / "corpora" / "tuning"
@@ -90,6 +91,17 @@ def vocabulary_examples(i18n: I18n) -> list[Example]:
                 else:
                     text = f"{rng.choice(names)} {phrase}"
                 out.append(Example(text, intent, code, "vocabulary"))
+    return out
+
+
+def name_examples() -> list[Example]:
+    """Each sample customer's name, surname and company alone, as a look-up: the corpora's
+    writers read a bare name so, and without these the model reads a name alone as whatever the
+    messages about that customer mostly did ("petr dvorak" → move_deal)."""
+    out = []
+    for name, company, *_ in sample.CUSTOMERS:
+        for text in dict.fromkeys([name, fold(name), name.split()[-1], company]):
+            out.append(Example(text, "find_customer", "en", "vocabulary"))
     return out
 
 
@@ -220,7 +232,7 @@ def main() -> None:
     ap.add_argument("--keep", type=float, default=KEEP)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    corpus, tables = corpus_examples(), table_examples() + vocabulary_examples(I18n())
+    corpus, tables = corpus_examples(), table_examples() + vocabulary_examples(I18n()) + name_examples()
     counts = defaultdict(Counter)
     for e in corpus + tables:
         counts[e.source][e.lang] += 1
