@@ -95,12 +95,12 @@ def vocabulary_examples(i18n: I18n) -> list[Example]:
 
 
 def name_examples() -> list[Example]:
-    """Each sample customer's name, surname and company alone, as a look-up: the corpora's
+    """Each sample customer's name and surname alone, as a look-up: the corpora's
     writers read a bare name so, and without these the model reads a name alone as whatever the
     messages about that customer mostly did ("petr dvorak" → move_deal)."""
     out = []
-    for name, company, *_ in sample.CUSTOMERS:
-        for text in dict.fromkeys([name, fold(name), name.split()[-1], company]):
+    for name, *_ in sample.CUSTOMERS:  # (not companies: "new customer X from Acme" is no look-up)
+        for text in dict.fromkeys([name, fold(name), name.split()[-1]]):
             out.append(Example(text, "find_customer", "en", "vocabulary"))
     return out
 
