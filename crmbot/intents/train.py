@@ -36,9 +36,13 @@ KEEP = 0.1  # weights smaller than this are dropped from the shipped model: a fi
 # written by others twice, a phrase-table word made into a message half (it is short and made up)
 CORPUS_WEIGHT = 2.0
 VOCABULARY_SAMPLE_WEIGHT = 0.5
-_SOURCE_WEIGHT = {"vocabulary": VOCABULARY_SAMPLE_WEIGHT}
+# a customer's name alone, taught as a look-up, counts least: the name alone must not outvote
+# the words around it ("new customer Petr Dvorak from …")
+NAME_SAMPLE_WEIGHT = 0.2
+_SOURCE_WEIGHT = {"vocabulary": VOCABULARY_SAMPLE_WEIGHT, "name": NAME_SAMPLE_WEIGHT}
 SPEC = Spec(han_chars=True)  # what the model sees: picked by bench/intent_cv.py
 DIGITS = 3  # decimals kept per weight
+NAMES_PER_PHRASE = 3  # customers named beside each phrase-table word made into a message
 VOCABULARY_WEIGHT = 2  # phrase-table words at least this strong become training messages
 # intents whose messages name a customer: their vocabulary examples get a name from the book
 NAMES_A_CUSTOMER = frozenset({
@@ -52,7 +56,7 @@ class Example:
     text: str
     intent: str
     lang: str
-    source: str  # "corpus", "table" or "vocabulary"
+    source: str  # "corpus", "table", "vocabulary" or "name"
 
 
 def corpus_examples(folder: Path = TUNING) -> list[Example]:
@@ -85,12 +89,12 @@ def vocabulary_examples(i18n: I18n) -> list[Example]:
                 if weight < VOCABULARY_WEIGHT or not phrase.strip("?"):
                     continue
                 if intent not in NAMES_A_CUSTOMER:
-                    text = phrase
-                elif rng.random() < 0.5:
-                    text = f"{phrase} {rng.choice(names)}"
-                else:
-                    text = f"{rng.choice(names)} {phrase}"
-                out.append(Example(text, intent, code, "vocabulary"))
+                    out.append(Example(phrase, intent, code, "vocabulary"))
+                    continue
+                # with several customers each, so a name teaches no intent of its own
+                for name in rng.sample(names, NAMES_PER_PHRASE):
+                    text = f"{phrase} {name}" if rng.random() < 0.5 else f"{name} {phrase}"
+                    out.append(Example(text, intent, code, "vocabulary"))
     return out
 
 
@@ -101,7 +105,7 @@ def name_examples() -> list[Example]:
     out = []
     for name, *_ in sample.CUSTOMERS:  # (not companies: "new customer X from Acme" is no look-up)
         for text in dict.fromkeys([name, fold(name), name.split()[-1]]):
-            out.append(Example(text, "find_customer", "en", "vocabulary"))
+            out.append(Example(text, "find_customer", "en", "name"))
     return out
 
 
