@@ -80,7 +80,8 @@ async def scenario(db, i18n, rows: int, name: str, spread: float, prefix: int) -
     due = [start + timedelta(seconds=spread * i / rows) for i in range(rows)]
     await seed(db, rows, due, prefix)
     platform = InstantPlatform(rows)
-    loop = ReminderLoop(db, i18n, {"bench": platform}, poll_seconds=1.0, digests_enabled=False, batch_size=200, concurrency=64)
+    # the claim sizes and concurrency `crmbot run` uses (the loop's defaults)
+    loop = ReminderLoop(db, i18n, {"bench": platform}, poll_seconds=1.0, digests_enabled=False)
     stop = asyncio.Event()
     load = os.getloadavg()[0]
     runner = asyncio.create_task(loop.run(stop))
