@@ -176,8 +176,8 @@ class Bot:
             intent = self.parser.parse(incoming.text, member.locale, now, member.timezone)
             # a question crmbot asked ("what was said on the call?") takes this message as its answer
             intent = await prompts.answer(ctx, incoming.text, intent) or intent
-            # a question asked with buttons is closed by whatever the member typed next
-            await prompts_store.close_questions(session, member, now)
+            if question_open:  # a question asked with buttons is closed by whatever the member typed next
+                await prompts_store.close_questions(session, member, now)
         return await self._run(ctx, intent)
 
     async def _run(self, ctx: Context, intent: Intent) -> list[Reply]:

@@ -26,9 +26,12 @@ def _set(member_id: int) -> str:
 
 def open_since(member_id) -> object:
     """A column for a query that reads the member (`member_id`: its id column): when the
-    member's newest question still open was asked (None when none is), so a message needs no
-    statement of its own to learn that nothing was asked (most messages)."""
-    return (select(func.max(C.created_at)).where(C.set_id == literal("prompt:") + cast(member_id, String), C.used_at.is_(None))
+    member's newest question still open was asked, a free-text one or one with buttons (None
+    when none is), so a message needs no statement of its own to learn that nothing was asked
+    (most messages)."""
+    member = cast(member_id, String)
+    return (select(func.max(C.created_at))
+            .where(C.set_id.in_([literal("prompt:") + member, literal("asked:") + member]), C.used_at.is_(None))
             .scalar_subquery())
 
 
