@@ -30,6 +30,27 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", text.translate(_FOLD)).strip()
 
 
+def fold_map(text: str) -> tuple[str, list[int]] | None:
+    """`fold(text)` and, for each of its characters, the index of the character of `text` it
+    came from; None when folding character by character does not give `fold`'s answer."""
+    chars: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        piece = unicodedata.normalize("NFKD", ch.casefold().translate(_FOLD)).translate(_without_marks()).translate(_FOLD)
+        for c in piece:
+            if c.isspace():
+                if not chars or chars[-1] == " ":
+                    continue
+                c = " "
+            chars.append(c)
+            where.append(i)
+    while chars and chars[-1] == " ":
+        chars.pop()
+        where.pop()
+    folded = "".join(chars)
+    return (folded, where) if folded == fold(text) else None
+
+
 def fold_many(texts: list[str]) -> list[str]:
     """[fold(t) for t in texts], folded as one string: a first index build folds hundreds of
     thousands of words. Every step maps characters on their own (NUL, the separator, is left

@@ -19,7 +19,6 @@ stěžuje, že …", "complaint from lucie cerna: …"), not when it is the obje
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from functools import lru_cache
 
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from crmbot.i18n import Language
 from crmbot.intents import dates
-from crmbot.text import _FOLD, _without_marks, fold, has_cjk
+from crmbot.text import fold, fold_map, has_cjk
 
 if TYPE_CHECKING:
     from crmbot.intents.context import Context
@@ -38,27 +37,6 @@ if TYPE_CHECKING:
 # (a call keeps the whole message: its story and the follow-up it asks for are read from it)
 NOTED = frozenset({"complaint", "resolve_complaint", "add_note", "remind"})
 _SEPARATORS = ":,;-–—=>→|/•*()[]\"'“”„‘’.!?。，：；！？、…"
-
-
-def fold_map(text: str) -> tuple[str, list[int]] | None:
-    """`fold(text)` and, for each of its characters, the index of the character of `text` it
-    came from; None when folding character by character does not give `fold`'s answer."""
-    chars: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        piece = unicodedata.normalize("NFKD", ch.casefold().translate(_FOLD)).translate(_without_marks()).translate(_FOLD)
-        for c in piece:
-            if c.isspace():
-                if not chars or chars[-1] == " ":
-                    continue
-                c = " "
-            chars.append(c)
-            where.append(i)
-    while chars and chars[-1] == " ":
-        chars.pop()
-        where.pop()
-    folded = "".join(chars)
-    return (folded, where) if folded == fold(text) else None
 
 
 def _alternation(phrases: set[str]) -> re.Pattern | None:
