@@ -555,6 +555,11 @@ def check_shape(body: Any) -> None:
     for key in ("team_id", "user_id", "channel_id", "text"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise ValueError(f"{key} that is not a string")
+    if "event" in body and not isinstance(body["event"], dict):  # Bolt's middleware reads it whatever the type
+        raise ValueError("an event that is not an object")
+    authorizations = body.get("authorizations")
+    if authorizations is not None and not (isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)):
+        raise ValueError("authorizations that are not a list of objects")
     kind = body.get("type")
     if kind == "event_callback":
         event = body.get("event")
