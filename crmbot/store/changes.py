@@ -32,12 +32,12 @@ async def create(session: AsyncSession, actor: Actor, now: datetime, row: models
 
 async def create_all(session: AsyncSession, actor: Actor, now: datetime, rows: list[models.Base]) -> list[models.Base]:
     """`create` of several rows in one flush (one round of the ORM's bookkeeping, not one per
-    row), audited in the order given."""
+    row), audited in the order given, the entries written in one statement."""
     session.add_all(rows)
     await session.flush()
     for row in rows:
         await _after_customer_change(session, row)
-        audit.record(session, actor, now, "create", row, None, customer_id=_customer_of(row))
+    await audit.record_created(session, actor, now, rows, [_customer_of(row) for row in rows])
     return rows
 
 
