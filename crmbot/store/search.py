@@ -240,10 +240,12 @@ def _display(name: str, company: str | None) -> str:
 _fold_word = lru_cache(maxsize=262_144)(fold)
 
 
+@lru_cache(maxsize=32_768)
 def _keys(name: str, company: str | None) -> tuple[str, str, tuple[str, ...]]:
     """A candidate's folded name and company, and its name as typed in Latin letters
     (`_latin_forms`), for scoring: a few dozen per search, so they are worked out when asked
-    rather than kept for every customer."""
+    rather than kept for every customer; the customers that common words find come up search
+    after search, and are worked out once."""
     name_key = " ".join(filter(None, map(_fold_word, name.split())))
     company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
     # plain ASCII holds neither Chinese letters nor ə ş ç ğ: most names, no regex needed
