@@ -512,7 +512,8 @@ class TeamIndex:
         folded = fold_many(list(distinct))
         # a word that is all letters or digits is its own one token: most words, no regex needed
         # tuples of strings: the collector stops looking at them after one look (lists it walks each time)
-        held = [(key,) if key.isalnum() and not has_cjk(key) else tuple(_name_tokens(key)) for key in folded]
+        # (an ASCII word holds no Chinese letters: no regular expression asked for most of them)
+        held = [(key,) if key.isalnum() and (key.isascii() or not has_cjk(key)) else tuple(_name_tokens(key)) for key in folded]
         latin_pairs = np.zeros(0, dtype=np.int64)
         if person:
             typed: dict[int, list[str]] = {}
@@ -523,7 +524,7 @@ class TeamIndex:
             first = np.flatnonzero(np.fromiter(map(len, held), dtype=np.int64, count=len(held))[occurrences] > 0)
             first = first[np.unique(rows[first], return_index=True)[1]]  # each text's first word with tokens
             variant, word_of = np.arange(len(held)), list(range(len(held)))
-            chinese = [i for i, key in enumerate(folded) if has_cjk(key)]
+            chinese = [i for i, key in enumerate(folded) if not key.isascii() and has_cjk(key)]
             for i in chinese:
                 as_person = (*_name_tokens(folded[i], person=True), *typed.get(i, ()))
                 if as_person != held[i]:
