@@ -255,7 +255,7 @@ class _WordFolder:
         return " ".join(out)
 
 
-_TEXT_END = "\0"  # no name is split into it: str.split() keeps NUL inside words
+_TEXT_END = "\0"  # str.split() does not split at NUL: a word of its own only where put between texts
 
 
 def _json_list(text: str | None) -> list[str]:
