@@ -47,3 +47,22 @@ def test_days_named_by_month_word_or_as_people_shorten_them(parser, lang, text, 
 def test_a_name_takes_its_longest_case_ending_off(parser):
     # "s Evou" is Eva: the stem left by "-ou" is short, and no shorter ending is tried instead
     assert parser.parse("update: oběd s Evou z Acme", "cs", NOW, "Europe/Prague").mention.split()[:1] == ["eva"]
+
+
+@pytest.mark.parametrize(("lang", "text", "due"), [
+    ("en", "remind me tomorrow at half past nine to call Petr", datetime(2026, 11, 26, 9, 30)),
+    ("en", "remind me tomorrow at quarter to 3 to call Petr", datetime(2026, 11, 26, 14, 45)),
+    ("cs", "připomeň mi zítra o půl desáté zavolat Petrovi", datetime(2026, 11, 26, 9, 30)),
+    ("cs", "připomeň mi zítra ve tři čtvrtě na deset zavolat Evě", datetime(2026, 11, 26, 9, 45)),
+    ("cs", "připomeň mi v pátek ve čtyři zavolat Svobodovi", datetime(2026, 11, 27, 16, 0)),
+    ("sl", "opomni me jutri ob pol desetih da pokličem Majo", datetime(2026, 11, 26, 9, 30)),
+    ("sl", "opomni me v ponedeljek ob desetih, da pokličem Nino", datetime(2026, 11, 30, 10, 0)),
+    ("zh", "提醒我明天早上八点半去机场接王芳", datetime(2026, 11, 26, 8, 30)),
+    ("cy", "atgoffa fi dydd Gwener am hanner awr wedi tri i ffonio Rhys", datetime(2026, 11, 27, 15, 30)),
+    ("cy", "atgoffa fi fory am chwarter wedi un ar ddeg i ffonio Siân", datetime(2026, 11, 26, 11, 15)),
+    ("az", "sabah doqquz yarımda xatırlat Rəşada zəng edim", datetime(2026, 11, 26, 9, 30)),
+    ("az", "saat beşdə xatırlat ki Rəşaddan ödənişi yoxlayım", datetime(2026, 11, 25, 17, 0)),
+])
+def test_a_clock_time_in_words_is_the_due_time(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
