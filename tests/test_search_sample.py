@@ -17,10 +17,10 @@ def db_url(sqlite_db_url) -> str:
     return sqlite_db_url
 
 
-async def _winner(app, text: str) -> str | None:
+async def _winner(app, text: str, about_deal: bool = False) -> str | None:
     async with app.db.sessions() as session, session.begin():
         team = await teams.team_by_name(session, sample.TEAM)
-        winner = clear_winner(await app.bot.index.search(session, team.id, text))
+        winner = clear_winner(await app.bot.index.search(session, team.id, text, about_deal=about_deal))
         return winner.display if winner else None
 
 
@@ -42,3 +42,16 @@ async def test_a_chinese_name_typed_with_a_homophone_is_found_by_its_sound(demo)
     assert (await _winner(demo, "刘阳")).startswith("刘洋")  # liú yáng, as 刘洋
     assert (await _winner(demo, "王方")).startswith("王芳")  # wáng fāng, as 王芳
     assert await _winner(demo, "陈总") is None  # a name nobody in the book sounds like
+
+
+async def test_a_company_named_alone_in_a_deal_move_is_its_person_with_the_open_deal(demo):
+    assert await _winner(demo, "acme") is None  # Jan Novák or Eva Kučerová: asked
+    assert (await _winner(demo, "acme", about_deal=True)).startswith("Jan Novák")  # "Acme website" is his
+    assert await _winner(demo, "horvat", about_deal=True) is None  # a shared surname still asks
+    assert await _winner(demo, "张", about_deal=True) is None  # 张伟 or 张丽: a name, not a company
+
+
+async def test_a_person_named_beside_their_company_beats_a_colleague_read_from_the_company_alone(demo):
+    assert (await _winner(demo, "eve acme")).startswith("Eva Kučerová")  # "Evě z Acme"
+    assert (await _winner(demo, "acme evy")).startswith("Eva Kučerová")  # "od Evy": a short name's case
+    assert (await _winner(demo, "evu")).startswith("Eva Kučerová")
