@@ -66,3 +66,12 @@ def test_a_name_takes_its_longest_case_ending_off(parser):
 def test_a_clock_time_in_words_is_the_due_time(parser, lang, text, due):
     intent = parser.parse(text, lang, NOW, "Europe/Prague")
     assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+
+
+@pytest.mark.parametrize(("lang", "text", "mention"), [
+    ("sl", "opomba k Maji, januarja se selijo v nove prostore", "maji januarja selijo prostora"),
+    ("cs", "Luce jsme vytiskli letáky znova", "luce vytiskli letaky"),
+])
+def test_a_common_word_in_another_case_or_again_is_no_part_of_the_name(parser, lang, text, mention):
+    """"nove" (new) is "nova" in its base form, a common word: no Novák is read from it."""
+    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention

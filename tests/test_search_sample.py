@@ -55,3 +55,10 @@ async def test_a_person_named_beside_their_company_beats_a_colleague_read_from_t
     assert (await _winner(demo, "eve acme")).startswith("Eva Kučerová")  # "Evě z Acme"
     assert (await _winner(demo, "acme evy")).startswith("Eva Kučerová")  # "od Evy": a short name's case
     assert (await _winner(demo, "evu")).startswith("Eva Kučerová")
+
+
+async def test_the_reading_of_more_of_the_mention_wins_over_one_of_fewer_words(demo):
+    # "Jan Novák iz Acme": the Slovenian ending makes "acma", a close spelling of Acme; Jan Novak
+    # of Novak Plumbing reads only "jan novak" of it
+    assert (await _winner(demo, "jan novak acma")).startswith("Jan Novák (Acme")
+    assert await _winner(demo, "jan novak") is None  # Jan Novák or Jan Novak: asked

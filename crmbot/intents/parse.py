@@ -890,7 +890,9 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
     for word in vocab.cjk_stopwords:  # unspaced text: "给王总" -> "王", the family name
         rest = rest.replace(word, " ")
     kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
-    return " ".join(_nominative(t, vocab.name_endings) for t in kept)
+    # a common word in another case is still a common word: "nove" is "nova" (new), no name
+    named = (_nominative(t, vocab.name_endings) for t in kept)
+    return " ".join(t for t in named if t not in vocab.stopwords)
 
 
 def _two_mentions(language: Language, vocab: _Vocabulary, folded: str, taken: list[tuple[int, int]],

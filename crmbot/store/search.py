@@ -994,12 +994,17 @@ def clear_winner(matches: list[Match]) -> Match | None:
     if not matches:
         return None
     best = matches[0]
-    # a close second, or one read from the same words that holds a typed word the best does
-    # not ("sara connor": Sarah Connor or Sara Conner): the mention mixes two customers
-    # A match read from only some of the words the best one was read from is no rival: "Evě z
-    # Acme" is Eva Kučerová of Acme, not Jan Novák of Acme
+    # a close match read from more of the mention than every other close one is the reading
+    # ("Jan Novák iz Acme": Jan Novák of Acme, not Jan Novak read from the name alone) ...
+    close = [m for m in matches if m.score >= SUGGEST and m.score >= best.score - RIVAL_GAP]
+    widest = [m for m in close if all(set(o.span.split()) < set(m.span.split()) for o in close if o is not m)]
+    best = widest[0] if widest else best
+    # ... and a match read from only some of the words the best one was read from is no rival
+    # ("Evě z Acme" is Eva Kučerová of Acme, not Jan Novák of Acme). Otherwise a close second,
+    # or one read from the same words that holds a typed word the best does not ("sara
+    # connor": Sarah Connor or Sara Conner), means the mention mixes two customers
     best_words = set(best.span.split())
-    rivals = [m for m in matches[1:] if m.score >= SUGGEST and not set(m.span.split()) < best_words and (
+    rivals = [m for m in matches if m is not best and m.score >= SUGGEST and not set(m.span.split()) < best_words and (
         m.score >= best.score - RIVAL_GAP or (m.score >= ACCEPT and m.span == best.span and m.exact - best.exact))]
     return best if best.score >= ACCEPT and not rivals else None
 
