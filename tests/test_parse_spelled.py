@@ -75,3 +75,20 @@ def test_a_clock_time_in_words_is_the_due_time(parser, lang, text, due):
 def test_a_common_word_in_another_case_or_again_is_no_part_of_the_name(parser, lang, text, mention):
     """"nove" (new) is "nova" in its base form, a common word: no Novák is read from it."""
     assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+
+
+@pytest.mark.parametrize(("lang", "text", "day", "follow_up"), [
+    ("en", "met Anna Schmidt at the booth, she asked for the API docs, send by Fri", date(2026, 11, 27), True),
+    ("en", "spoke with Rashad, he'll send the drawings by Friday", date(2026, 11, 27), False),  # theirs to do
+    ("cs", "tel Krajnc, ok, další týden znova", date(2026, 11, 30), True),
+    ("sl", "poklicala sem krajnca, bom poskusila spet v ponedeljek", date(2026, 11, 30), True),
+    ("cy", "cyfarfod yn Evans Hire, isio dyfynbris arall erbyn dydd Gwener", date(2026, 11, 27), True),
+    ("cy", "neges gan Eva: mae bwrdd Acme yn cwrdd ar 3 Rhagfyr", date(2026, 12, 3), False),  # a day told of
+    ("az", "Elvinlə danışdım, birigün ofisinə gedirəm", date(2026, 11, 27), True),
+    ("zh", "wf电话打完了，要报价单，周五前发", date(2026, 11, 27), True),
+])
+def test_a_call_that_asks_for_something_later_keeps_its_day_as_a_follow_up(parser, lang, text, day, follow_up):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.name == "log_call"
+    due = intent.slots.get("due")
+    assert (due.astimezone(ZoneInfo("Europe/Prague")).date() == day) if follow_up else due is None
