@@ -92,3 +92,16 @@ def test_a_call_that_asks_for_something_later_keeps_its_day_as_a_follow_up(parse
     assert intent.name == "log_call"
     due = intent.slots.get("due")
     assert (due.astimezone(ZoneInfo("Europe/Prague")).date() == day) if follow_up else due is None
+
+
+@pytest.mark.parametrize(("lang", "text", "stage"), [
+    ("en", "dvorak cams qualified->proposal", "proposal"),
+    ("en", "Jan Novak from Novak Plumbing is now a qualified lead", "qualified"),  # one stage, with its adjective
+    ("cs", "Dvořákovy kamery posuň z kvalifikace do vyjednávání.", "negotiation"),
+    ("az", "Quliyevin sövdələşməsini təklif mərhələsinə yox danışıqlara keçir", "negotiation"),
+    ("zh", "Beta fleet tracking 谈判完成，赢了", "won"),
+    ("sl", "Tomáš Svoboda je rekel ne – ostajajo pri Pipedrivu", "lost"),
+    ("cy", "Collwyd bargen Svoboda i Salesforce", "lost"),
+])
+def test_of_two_stages_named_the_deal_goes_to_the_last(parser, lang, text, stage):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("stage") == stage

@@ -372,6 +372,25 @@ def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) 
     return None, None
 
 
+def _last_stage(language: Language, english: Language, folded: str) -> tuple[str | None, tuple[int, int] | None]:
+    """Of two stages named, the one said last: "qualified -> proposal", "z kvalifikace do
+    vyjednávání", "not lead any more, qualified", "谈判完成，赢了" all end on where the deal goes.
+    None when fewer than two different stages are named (`_phrase_in` reads the one)."""
+    found: list[tuple[int, int, str]] = []
+    for table_language in dict.fromkeys((language, english)):
+        for key, _, phrase in _table_phrases(table_language, "stages")[0]:
+            found += [(m.start(), m.end(), key) for m in whole_phrase(phrase).finditer(folded)]
+    # a phrase inside a longer one is part of it ("closed won" holds "closed")
+    kept = [f for f in found if not any(o[0] <= f[0] and f[1] <= o[1] and (o[1] - o[0]) > (f[1] - f[0]) for o in found)]
+    if len({key for _, _, key in kept}) < 2:
+        return None, None
+    kept.sort()
+    (_, before_end, _), (start, end, key) = kept[-2], kept[-1]
+    if not folded[before_end:start].strip():
+        return None, None  # "qualified lead": one stage said with its adjective
+    return key, (start, end)
+
+
 STEMMED_TABLES = frozenset({"periods"})  # tables whose phrases are also read with other word endings
 
 
@@ -673,7 +692,9 @@ class Parser:
 
         spans: dict[str, tuple[int, int]] = {}
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
-            value, span = _phrase_in(language, table, folded)
+            value, span = _last_stage(language, english, folded) if table == "stages" else (None, None)
+            if value is None:
+                value, span = _phrase_in(language, table, folded)
             if value is None and language is not english:
                 # CRM words are often English inside other languages: "svoboda crm -> qualified"
                 value, span = _phrase_in(english, table, folded, typos=False)
