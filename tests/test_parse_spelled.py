@@ -105,3 +105,13 @@ def test_a_call_that_asks_for_something_later_keeps_its_day_as_a_follow_up(parse
 ])
 def test_of_two_stages_named_the_deal_goes_to_the_last(parser, lang, text, stage):
     assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("stage") == stage
+
+
+@pytest.mark.parametrize(("text", "mention"), [
+    ("找一下小张", "张"),
+    ("给王姐打电话", "王"),
+    ("两小时后提醒我回刘总电话", "回 刘 电话"),
+    ("请把李经理的商机标记为赢单", "李"),
+])
+def test_a_chinese_surname_with_its_title_or_familiar_prefix_is_read_as_the_surname(parser, text, mention):
+    assert parser.parse(text, "zh", NOW, "Europe/Prague").mention == mention

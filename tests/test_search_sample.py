@@ -62,3 +62,9 @@ async def test_the_reading_of_more_of_the_mention_wins_over_one_of_fewer_words(d
     # of Novak Plumbing reads only "jan novak" of it
     assert (await _winner(demo, "jan novak acma")).startswith("Jan Novák (Acme")
     assert await _winner(demo, "jan novak") is None  # Jan Novák or Jan Novak: asked
+
+
+async def test_a_chinese_surname_alone_asks_when_several_share_it_and_its_company_settles_it(demo):
+    assert await _winner(demo, "张") is None  # 张伟 or 张丽 ("小张", "张总")
+    assert (await _winner(demo, "刘")).startswith("刘洋")  # the only 刘 ("刘总")
+    assert (await _winner(demo, "华信 张")).startswith("张伟")  # "华信的张总": 张 of 上海华信科技

@@ -733,7 +733,9 @@ class Parser:
             _list_slots(body, language, english, folded, intent, slots, spans, taken)
         if intent == "set_language":
             slots["language"] = self._language_named(language, folded)
-        possessive = language.compiled.get("possessive", [])
+        # `titles`: a name said with its title or a familiar prefix ("小张", "王姐", "刘总") is
+        # read as the name alone, set apart from the words run on to it; "possessive" is dropped
+        possessive = [*language.compiled.get("possessive", []), *language.compiled.get("titles", [])]
         slots["mention"] = _mention(folded, taken, vocab, possessive)
         if intent == "merge_customers":
             slots["mentions"] = _two_mentions(language, vocab, folded, taken, possessive)
@@ -906,8 +908,8 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
     rest = "".join(chars)
     for pattern, _, _ in (*vocab.phrases, *vocab.typo_phrases):
         rest = pattern.sub(" ", rest)
-    for pattern in possessive:  # "jana's complaint" is about jana
-        rest = pattern.sub("", rest)
+    for pattern in possessive:  # "jana's complaint" is about jana; "回刘总电话" is about 刘
+        rest = pattern.sub(lambda m: f" {m.group('name')} " if "name" in m.re.groupindex else "", rest)
     for word in vocab.cjk_stopwords:  # unspaced text: "给王总" -> "王", the family name
         rest = rest.replace(word, " ")
     kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]

@@ -831,6 +831,10 @@ class TeamIndex:
             # ("jan novak acme") reads as both, not as a near miss of "... acme s.r.o."
             score = max(name_score, company_scores[i]) if companies[i] else name_score
             held = frozenset(query[p] for p in span_positions if query[p] in held_tokens)
+            if len(span_positions) > 1 and len(held) == len({query[p] for p in span_positions}) and has_cjk(span):
+                # Chinese words and characters apart ("华信 张": company and surname), each held as
+                # typed: as sure as a Latin name typed whole, whatever WRatio makes of the gaps
+                score = max(score, 100.0)
             score += EXACT_WORD_BONUS * len(held) / len(span_positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(span_positions))
