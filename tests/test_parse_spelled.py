@@ -115,3 +115,12 @@ def test_of_two_stages_named_the_deal_goes_to_the_last(parser, lang, text, stage
 ])
 def test_a_chinese_surname_with_its_title_or_familiar_prefix_is_read_as_the_surname(parser, text, mention):
     assert parser.parse(text, "zh", NOW, "Europe/Prague").mention == mention
+
+
+@pytest.mark.parametrize(("lang", "text", "currency"), [
+    ("cs", "Deal pro Evu, 7,5k, v eurech", "EUR"),
+    ("en", "rang Cerys, she wants the design retainer, like 2k a month, pounds", "GBP"),
+    ("sl", "posel za Majo 4000 – evri ali dolarji, še ne vem", None),  # two named: unclear
+])
+def test_a_currency_said_apart_from_its_amount_is_its_currency(parser, lang, text, currency):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("currency") == currency

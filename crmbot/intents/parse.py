@@ -675,7 +675,13 @@ class Parser:
         others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != language.code)
         money = amounts.extract(language, folded, taken, bare_ok=intent in PRICED, others=others)
         if money is not None:
-            slots["amount"], slots["currency"] = money.amount, money.currency
+            # a currency said apart from its number: "7,5k, v eurech", "2k a month, pounds"
+            currency = money.currency
+            if currency is None:
+                currency, span = amounts.currency_named(language, folded, [*taken, money.span], others)
+                if span is not None:
+                    taken.append(span)
+            slots["amount"], slots["currency"] = money.amount, currency
             taken.append(money.span)
         elif intent == "new_deal" and amounts.names_currency(language, folded, taken, others):
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
