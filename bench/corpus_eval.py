@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from crmbot import sample
 from crmbot.intents.doubts import asks
 from crmbot.intents.parse import HARMLESS, MODES, Parser
+from crmbot.intents.context import DEAL_MOVES
 from crmbot.store.search import clear_winner
 
 CORPORA = Path(__file__).resolve().parent / "corpora"
@@ -97,10 +98,10 @@ def _due_matches(gold: str | None, got: datetime | None, zone: ZoneInfo) -> bool
     return local.replace(tzinfo=None, second=0, microsecond=0) == datetime.fromisoformat(gold)
 
 
-async def understood_customer(app, session, team_id: int, mention: str) -> str | None:
+async def understood_customer(app, session, team_id: int, mention: str, intent: str = "") -> str | None:
     if not mention:
         return None
-    matches = await app.bot.index.search(session, team_id, mention)
+    matches = await app.bot.index.search(session, team_id, mention, about_deal=intent in DEAL_MOVES)
     winner = clear_winner(matches)
     if winner is not None:
         return DISPLAY_TO_NAME.get(winner.display, winner.display)
@@ -122,7 +123,7 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str, s
             if due is None and intent.slots.get("delay") is not None:
                 due = now + intent.slots["delay"]
             got = {
-                "customer": await understood_customer(app, session, team_id, intent.mention),
+                "customer": await understood_customer(app, session, team_id, intent.mention, intent.name),
                 "amount": _decimal(intent.slots.get("amount")),
                 "currency": intent.slots.get("currency"),
                 "due": due,

@@ -121,7 +121,18 @@ class Language:
     def compiled(self) -> dict[str, list[re.Pattern]]:
         """Every regex list in the phrase table, compiled once."""
         patterns = self.data.get("patterns", {})
-        return {key: [re.compile(p, re.IGNORECASE) for p in value] for key, value in patterns.items()}
+        # `{hour}` in a pattern stands for an hour in digits or in words (`[clock_hours]`, the
+        # forms a clock time takes: "desáté", "desetih", "beşdə"), `{hour_word}` for words only
+        words = sorted(self.data.get("clock_hours", {}), key=len, reverse=True)
+        spelled = "|".join(re.escape(w).replace("\\ ", r"\s+") for w in words) or "(?!)"
+        places = {"{hour}": rf"(?:\d{{1,2}}|{spelled})", "{hour_word}": f"(?:{spelled})"}
+
+        def compiled(pattern: str) -> re.Pattern:
+            for place, value in places.items():
+                pattern = pattern.replace(place, value)
+            return re.compile(pattern, re.IGNORECASE)
+
+        return {key: [compiled(p) for p in value] for key, value in patterns.items()}
 
     @cached_property
     def translations(self) -> NullTranslations:

@@ -240,3 +240,13 @@ async def test_follow_up_tomorrow_on_a_stalled_deal_is_that_deals_and_goes_with_
     assert made.deal_id == deal.id
     [deleted] = await bob.send("delete the beta fleet tracking deal")
     assert deleted.kind == "deal_deleted" and "1 open follow-up of this deal is cancelled too." in deleted.text
+
+
+async def test_a_company_won_by_chat_moves_the_deal_of_its_person_who_has_one(alice, demo):
+    """Acme has Jan Novák (the open "Acme website" deal) and Eva Kučerová (none): "acme won" is
+    that deal; "call acme" still asks which of them."""
+    [moved] = await alice.send("move acme to won")
+    [deal] = await rows(demo, models.Deal, models.Deal.title == "Acme website")
+    assert deal.stage == "won" and moved.kind != "customer_which"
+    [asked] = await alice.send("called acme, all fine")
+    assert asked.kind == "customer_which"

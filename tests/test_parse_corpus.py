@@ -19,13 +19,14 @@ from crmbot.app import build
 from crmbot.config import Settings
 from tests.parsing import NOW
 
-# what the combined parser reaches on the tuning halves (2026-12-03, after the second round in
-# every language: intent 99.7-100%, slots az 91.6 cs 89.8 cy 90.5 en 92.0 sl 91.1 zh 91.5, as
+# what the combined parser reaches on the tuning halves (2026-12-03, after round 7, with spelled
+# clock times, company and title readings of names, follow-up phrases and stage transitions:
+# intent 99.4-99.8%, slots az 94.3 cs 92.3 cy 90.2 en 93.7 sl 92.0 zh 93.0, as
 # bench/parse_accuracy.py --half tuning --mode combined prints them: both score through
 # bench/corpus_eval.py), less about a point; the 95% floor is met nowhere yet. Intent is
 # near 100% because the classifier was trained on these messages.
 MIN_INTENT = {"az": 0.97, "cs": 0.97, "cy": 0.97, "en": 0.97, "sl": 0.97, "zh": 0.97}
-MIN_SLOTS = {"az": 0.92, "cs": 0.89, "cy": 0.87, "en": 0.91, "sl": 0.88, "zh": 0.89}
+MIN_SLOTS = {"az": 0.93, "cs": 0.91, "cy": 0.89, "en": 0.92, "sl": 0.91, "zh": 0.92}
 MAX_ACTED_WRONG = 0.02  # changed data on a wrong intent without asking
 
 

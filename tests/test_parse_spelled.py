@@ -47,3 +47,80 @@ def test_days_named_by_month_word_or_as_people_shorten_them(parser, lang, text, 
 def test_a_name_takes_its_longest_case_ending_off(parser):
     # "s Evou" is Eva: the stem left by "-ou" is short, and no shorter ending is tried instead
     assert parser.parse("update: oběd s Evou z Acme", "cs", NOW, "Europe/Prague").mention.split()[:1] == ["eva"]
+
+
+@pytest.mark.parametrize(("lang", "text", "due"), [
+    ("en", "remind me tomorrow at half past nine to call Petr", datetime(2026, 11, 26, 9, 30)),
+    ("en", "remind me tomorrow at quarter to 3 to call Petr", datetime(2026, 11, 26, 14, 45)),
+    ("cs", "připomeň mi zítra o půl desáté zavolat Petrovi", datetime(2026, 11, 26, 9, 30)),
+    ("cs", "připomeň mi zítra ve tři čtvrtě na deset zavolat Evě", datetime(2026, 11, 26, 9, 45)),
+    ("cs", "připomeň mi v pátek ve čtyři zavolat Svobodovi", datetime(2026, 11, 27, 16, 0)),
+    ("sl", "opomni me jutri ob pol desetih da pokličem Majo", datetime(2026, 11, 26, 9, 30)),
+    ("sl", "opomni me v ponedeljek ob desetih, da pokličem Nino", datetime(2026, 11, 30, 10, 0)),
+    ("zh", "提醒我明天早上八点半去机场接王芳", datetime(2026, 11, 26, 8, 30)),
+    ("cy", "atgoffa fi dydd Gwener am hanner awr wedi tri i ffonio Rhys", datetime(2026, 11, 27, 15, 30)),
+    ("cy", "atgoffa fi fory am chwarter wedi un ar ddeg i ffonio Siân", datetime(2026, 11, 26, 11, 15)),
+    ("az", "sabah doqquz yarımda xatırlat Rəşada zəng edim", datetime(2026, 11, 26, 9, 30)),
+    ("az", "saat beşdə xatırlat ki Rəşaddan ödənişi yoxlayım", datetime(2026, 11, 25, 17, 0)),
+])
+def test_a_clock_time_in_words_is_the_due_time(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+
+
+@pytest.mark.parametrize(("lang", "text", "mention"), [
+    ("sl", "opomba k Maji, januarja se selijo v nove prostore", "maji januarja selijo prostora"),
+    ("cs", "Luce jsme vytiskli letáky znova", "luce vytiskli letaky"),
+])
+def test_a_common_word_in_another_case_or_again_is_no_part_of_the_name(parser, lang, text, mention):
+    """"nove" (new) is "nova" in its base form, a common word: no Novák is read from it."""
+    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+
+
+@pytest.mark.parametrize(("lang", "text", "day", "follow_up"), [
+    ("en", "met Anna Schmidt at the booth, she asked for the API docs, send by Fri", date(2026, 11, 27), True),
+    ("en", "spoke with Rashad, he'll send the drawings by Friday", date(2026, 11, 27), False),  # theirs to do
+    ("cs", "tel Krajnc, ok, další týden znova", date(2026, 11, 30), True),
+    ("sl", "poklicala sem krajnca, bom poskusila spet v ponedeljek", date(2026, 11, 30), True),
+    ("cy", "cyfarfod yn Evans Hire, isio dyfynbris arall erbyn dydd Gwener", date(2026, 11, 27), True),
+    ("cy", "neges gan Eva: mae bwrdd Acme yn cwrdd ar 3 Rhagfyr", date(2026, 12, 3), False),  # a day told of
+    ("az", "Elvinlə danışdım, birigün ofisinə gedirəm", date(2026, 11, 27), True),
+    ("zh", "wf电话打完了，要报价单，周五前发", date(2026, 11, 27), True),
+])
+def test_a_call_that_asks_for_something_later_keeps_its_day_as_a_follow_up(parser, lang, text, day, follow_up):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.name == "log_call"
+    due = intent.slots.get("due")
+    assert (due.astimezone(ZoneInfo("Europe/Prague")).date() == day) if follow_up else due is None
+
+
+@pytest.mark.parametrize(("lang", "text", "stage"), [
+    ("en", "dvorak cams qualified->proposal", "proposal"),
+    ("en", "Jan Novak from Novak Plumbing is now a qualified lead", "qualified"),  # one stage, with its adjective
+    ("cs", "Dvořákovy kamery posuň z kvalifikace do vyjednávání.", "negotiation"),
+    ("az", "Quliyevin sövdələşməsini təklif mərhələsinə yox danışıqlara keçir", "negotiation"),
+    ("zh", "Beta fleet tracking 谈判完成，赢了", "won"),
+    ("sl", "Tomáš Svoboda je rekel ne – ostajajo pri Pipedrivu", "lost"),
+    ("cy", "Collwyd bargen Svoboda i Salesforce", "lost"),
+])
+def test_of_two_stages_named_the_deal_goes_to_the_last(parser, lang, text, stage):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("stage") == stage
+
+
+@pytest.mark.parametrize(("text", "mention"), [
+    ("找一下小张", "张"),
+    ("给王姐打电话", "王"),
+    ("两小时后提醒我回刘总电话", "回 刘 电话"),
+    ("请把李经理的商机标记为赢单", "李"),
+])
+def test_a_chinese_surname_with_its_title_or_familiar_prefix_is_read_as_the_surname(parser, text, mention):
+    assert parser.parse(text, "zh", NOW, "Europe/Prague").mention == mention
+
+
+@pytest.mark.parametrize(("lang", "text", "currency"), [
+    ("cs", "Deal pro Evu, 7,5k, v eurech", "EUR"),
+    ("en", "rang Cerys, she wants the design retainer, like 2k a month, pounds", "GBP"),
+    ("sl", "posel za Majo 4000 – evri ali dolarji, še ne vem", None),  # two named: unclear
+])
+def test_a_currency_said_apart_from_its_amount_is_its_currency(parser, lang, text, currency):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("currency") == currency

@@ -17,10 +17,10 @@ def db_url(sqlite_db_url) -> str:
     return sqlite_db_url
 
 
-async def _winner(app, text: str) -> str | None:
+async def _winner(app, text: str, about_deal: bool = False) -> str | None:
     async with app.db.sessions() as session, session.begin():
         team = await teams.team_by_name(session, sample.TEAM)
-        winner = clear_winner(await app.bot.index.search(session, team.id, text))
+        winner = clear_winner(await app.bot.index.search(session, team.id, text, about_deal=about_deal))
         return winner.display if winner else None
 
 
@@ -42,3 +42,29 @@ async def test_a_chinese_name_typed_with_a_homophone_is_found_by_its_sound(demo)
     assert (await _winner(demo, "刘阳")).startswith("刘洋")  # liú yáng, as 刘洋
     assert (await _winner(demo, "王方")).startswith("王芳")  # wáng fāng, as 王芳
     assert await _winner(demo, "陈总") is None  # a name nobody in the book sounds like
+
+
+async def test_a_company_named_alone_in_a_deal_move_is_its_person_with_the_open_deal(demo):
+    assert await _winner(demo, "acme") is None  # Jan Novák or Eva Kučerová: asked
+    assert (await _winner(demo, "acme", about_deal=True)).startswith("Jan Novák")  # "Acme website" is his
+    assert await _winner(demo, "horvat", about_deal=True) is None  # a shared surname still asks
+    assert await _winner(demo, "张", about_deal=True) is None  # 张伟 or 张丽: a name, not a company
+
+
+async def test_a_person_named_beside_their_company_beats_a_colleague_read_from_the_company_alone(demo):
+    assert (await _winner(demo, "eve acme")).startswith("Eva Kučerová")  # "Evě z Acme"
+    assert (await _winner(demo, "acme evy")).startswith("Eva Kučerová")  # "od Evy": a short name's case
+    assert (await _winner(demo, "evu")).startswith("Eva Kučerová")
+
+
+async def test_the_reading_of_more_of_the_mention_wins_over_one_of_fewer_words(demo):
+    # "Jan Novák iz Acme": the Slovenian ending makes "acma", a close spelling of Acme; Jan Novak
+    # of Novak Plumbing reads only "jan novak" of it
+    assert (await _winner(demo, "jan novak acma")).startswith("Jan Novák (Acme")
+    assert await _winner(demo, "jan novak") is None  # Jan Novák or Jan Novak: asked
+
+
+async def test_a_chinese_surname_alone_asks_when_several_share_it_and_its_company_settles_it(demo):
+    assert await _winner(demo, "张") is None  # 张伟 or 张丽 ("小张", "张总")
+    assert (await _winner(demo, "刘")).startswith("刘洋")  # the only 刘 ("刘总")
+    assert (await _winner(demo, "华信 张")).startswith("张伟")  # "华信的张总": 张 of 上海华信科技

@@ -119,3 +119,16 @@ def names_currency(language: Language, text: str, taken: list[tuple[int, int]], 
         return False
     pattern = re.compile(rf"(?<![^\W\d_])(?:{_alternatives(currencies)})(?![^\W\d_])")
     return any(not any(s < m.end() and m.start() < e for s, e in taken) for m in pattern.finditer(text))
+
+
+def currency_named(language: Language, text: str, taken: list[tuple[int, int]],
+                   others: tuple[Language, ...] = ()) -> tuple[str | None, tuple[int, int] | None]:
+    """The one currency folded `text` names apart from its amount ("7,5k, v eurech", "2k a
+    month, pounds"), outside `taken`, and where; None when it names none or more than one."""
+    currencies = _table("currencies", language, others)
+    if not currencies:
+        return None, None
+    pattern = re.compile(rf"(?<![^\W\d_])(?:{_alternatives(list(currencies))})(?![^\W\d_])")
+    found = [(currencies[m.group(0).lower()], m.span()) for m in pattern.finditer(text)
+             if not any(s < m.end() and m.start() < e for s, e in taken) and m.group(0).lower() in currencies]
+    return found[0] if len({code for code, _ in found}) == 1 else (None, None)

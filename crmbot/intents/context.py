@@ -18,6 +18,9 @@ from crmbot.messages import Attachment, Button, Card, ChatRef, Outgoing, Reply
 from crmbot.store import changes, customers, models, prompts, records, teams
 from crmbot.store.audit import Actor
 from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
+
+# intents that move a deal: a company named alone is its person with the open deal
+DEAL_MOVES = frozenset({"move_deal"})
 from crmbot.text import EMAIL, PHONE_REGION, contact_in, same_number
 
 MAX_CHOICES = 5
@@ -139,8 +142,8 @@ class Context:
 
     # -- customers -------------------------------------------------------------------------------
 
-    async def search(self, text: str, limit: int = MAX_CHOICES) -> list[Match]:
-        return await self.index.search(self.session, self.team.id, text, limit)
+    async def search(self, text: str, limit: int = MAX_CHOICES, about_deal: bool = False) -> list[Match]:
+        return await self.index.search(self.session, self.team.id, text, limit, about_deal)
 
     async def customer(self, intent: Intent, *, required: bool = True, slot: str = "customer_id",
                        offer_create: bool = True) -> models.Customer | Asked | None:
@@ -155,7 +158,7 @@ class Context:
         mention = intent.mention or contact_in(intent.slots.get("text", ""), region)
         if not mention:
             return self.asked("ask_customer", intent=intent.name) if required else None
-        matches = await self.search(mention)
+        matches = await self.search(mention, about_deal=intent.name in DEAL_MOVES)
         by_contact = contact_in(mention, region) == mention.strip()  # a phone number or address alone
         if by_contact and not EMAIL.search(mention):
             matches = await self._same_number(mention, matches)

@@ -46,9 +46,13 @@ def _in_any(language: Language, key: str, word: str) -> bool:
 
 def _first(language: Language, key: str, text: str, taken: list[tuple[int, int]]) -> re.Match | None:
     for pattern in language.compiled.get(key, []):
-        for match in pattern.finditer(text):
+        at = 0
+        while (match := pattern.search(text, at)) is not None:
             if not any(s < match.end() and match.start() < e for s, e in taken):
                 return match
+            # a match running into words already read may hold one starting later: "明天早上"
+            # was read as a day, "8点半" after it is still the time
+            at = match.start() + 1
     return None
 
 
@@ -62,9 +66,17 @@ def _time_of_day(language: Language, text: str, taken: list, marked_only: bool =
     if match is None:
         return None
     groups = match.groupdict()
-    hour, minute = int(groups["h"]), int(groups.get("m") or 0)
-    if groups.get("half"):  # "10点半", "half past"
-        minute = 30
+    hour = clock_hour(language, groups["h"])
+    if hour is None:
+        return None
+    minute = int(groups.get("m") or 0)
+    # a spelled quarter or half ("10点半", "half past", "hanner awr wedi"); `prev` says the hour
+    # named is the coming one: "půl desáté", "ob pol desetih" 9:30, "quarter to ten" 9:45
+    for key, minutes in CLOCK_PARTS:
+        if groups.get(key) is not None:
+            minute = minutes
+    if groups.get("prev") is not None:
+        hour = hour - 1 if hour > 1 else 12
     marker = (groups.get("ampm") or "").lower()
     if hour > 23 or minute > 59:
         return None
@@ -78,6 +90,17 @@ def _time_of_day(language: Language, text: str, taken: list, marked_only: bool =
         hour += 12
     taken.append(match.span())
     return time(hour, minute)
+
+
+CLOCK_PARTS = (("quarter", 15), ("half", 30), ("threequarters", 45))
+
+
+def clock_hour(language: Language, said: str) -> int | None:
+    """An hour as digits or as a word of the locale's `[clock_hours]` ("desáté" 10, "九" 9)."""
+    if said.isdigit():
+        return int(said)
+    value = language.data.get("clock_hours", {}).get(" ".join(said.lower().split()))
+    return int(value) if value is not None else None
 
 
 def _word(word: str) -> str:

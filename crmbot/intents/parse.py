@@ -372,6 +372,25 @@ def _phrase_in(language: Language, table: str, folded: str, typos: bool = True) 
     return None, None
 
 
+def _last_stage(language: Language, english: Language, folded: str) -> tuple[str | None, tuple[int, int] | None]:
+    """Of two stages named, the one said last: "qualified -> proposal", "z kvalifikace do
+    vyjednávání", "not lead any more, qualified", "谈判完成，赢了" all end on where the deal goes.
+    None when fewer than two different stages are named (`_phrase_in` reads the one)."""
+    found: list[tuple[int, int, str]] = []
+    for table_language in dict.fromkeys((language, english)):
+        for key, _, phrase in _table_phrases(table_language, "stages")[0]:
+            found += [(m.start(), m.end(), key) for m in whole_phrase(phrase).finditer(folded)]
+    # a phrase inside a longer one is part of it ("closed won" holds "closed")
+    kept = [f for f in found if not any(o[0] <= f[0] and f[1] <= o[1] and (o[1] - o[0]) > (f[1] - f[0]) for o in found)]
+    if len({key for _, _, key in kept}) < 2:
+        return None, None
+    kept.sort()
+    (_, before_end, _), (start, end, key) = kept[-2], kept[-1]
+    if not folded[before_end:start].strip():
+        return None, None  # "qualified lead": one stage said with its adjective
+    return key, (start, end)
+
+
 STEMMED_TABLES = frozenset({"periods"})  # tables whose phrases are also read with other word endings
 
 
@@ -656,7 +675,13 @@ class Parser:
         others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != language.code)
         money = amounts.extract(language, folded, taken, bare_ok=intent in PRICED, others=others)
         if money is not None:
-            slots["amount"], slots["currency"] = money.amount, money.currency
+            # a currency said apart from its number: "7,5k, v eurech", "2k a month, pounds"
+            currency = money.currency
+            if currency is None:
+                currency, span = amounts.currency_named(language, folded, [*taken, money.span], others)
+                if span is not None:
+                    taken.append(span)
+            slots["amount"], slots["currency"] = money.amount, currency
             taken.append(money.span)
         elif intent == "new_deal" and amounts.names_currency(language, folded, taken, others):
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
@@ -673,7 +698,9 @@ class Parser:
 
         spans: dict[str, tuple[int, int]] = {}
         for table, slot in (("stages", "stage"), ("periods", "period"), ("kinds", "kind")):
-            value, span = _phrase_in(language, table, folded)
+            value, span = _last_stage(language, english, folded) if table == "stages" else (None, None)
+            if value is None:
+                value, span = _phrase_in(language, table, folded)
             if value is None and language is not english:
                 # CRM words are often English inside other languages: "svoboda crm -> qualified"
                 value, span = _phrase_in(english, table, folded, typos=False)
@@ -712,7 +739,9 @@ class Parser:
             _list_slots(body, language, english, folded, intent, slots, spans, taken)
         if intent == "set_language":
             slots["language"] = self._language_named(language, folded)
-        possessive = language.compiled.get("possessive", [])
+        # `titles`: a name said with its title or a familiar prefix ("小张", "王姐", "刘总") is
+        # read as the name alone, set apart from the words run on to it; "possessive" is dropped
+        possessive = [*language.compiled.get("possessive", []), *language.compiled.get("titles", [])]
         slots["mention"] = _mention(folded, taken, vocab, possessive)
         if intent == "merge_customers":
             slots["mentions"] = _two_mentions(language, vocab, folded, taken, possessive)
@@ -885,12 +914,14 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
     rest = "".join(chars)
     for pattern, _, _ in (*vocab.phrases, *vocab.typo_phrases):
         rest = pattern.sub(" ", rest)
-    for pattern in possessive:  # "jana's complaint" is about jana
-        rest = pattern.sub("", rest)
+    for pattern in possessive:  # "jana's complaint" is about jana; "回刘总电话" is about 刘
+        rest = pattern.sub(lambda m: f" {m.group('name')} " if "name" in m.re.groupindex else "", rest)
     for word in vocab.cjk_stopwords:  # unspaced text: "给王总" -> "王", the family name
         rest = rest.replace(word, " ")
     kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
-    return " ".join(_nominative(t, vocab.name_endings) for t in kept)
+    # a common word in another case is still a common word: "nove" is "nova" (new), no name
+    named = (_nominative(t, vocab.name_endings) for t in kept)
+    return " ".join(t for t in named if t not in vocab.stopwords)
 
 
 def _two_mentions(language: Language, vocab: _Vocabulary, folded: str, taken: list[tuple[int, int]],

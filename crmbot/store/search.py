@@ -70,6 +70,13 @@ MIN_STEM = 3
 VOWELS = "aeiouy"
 SWAPPED_ENDINGS = "oiuy"
 INFLECTED_SIMILARITY = 90.0
+# a name of MIN_STEM letters ending in -a keeps its stem in its other cases: "Evě", "Evu", "Evy"
+# are Eva; only that one reading is tried for a word this short
+SHORT_ENDINGS = "eiouy"
+
+
+def _short_bases(token: str) -> list[str]:
+    return [token[:-1] + "a"] if len(token) == MIN_STEM and token[-1] in SHORT_ENDINGS and token.isalpha() else []
 
 
 _ALL_CJK = re.compile(f"[{CJK}]+")
@@ -704,7 +711,12 @@ class TeamIndex:
     def bases(self, token: str) -> tuple[str, ...]:
         """The name tokens an unknown typed word may be an inflected form of (see MAX_ENDING);
         none for a word some name holds as it is ("novakova" is Nováková, not Novák)."""
-        if len(token) <= MIN_STEM or has_cjk(token) or self._holds(token):
+        if len(token) < MIN_STEM or has_cjk(token):
+            return ()
+        if len(token) == MIN_STEM:
+            short = _short_bases(token)
+            return () if not short or self._holds(token) else tuple(b for b in short if self._holds(b))
+        if self._holds(token):
             return ()
         # a stem left without its vowel ("prochazk" from "Procházkovi" less -ovi) gets it back
         found: list[str] = [token + v for v in VOWELS[:-1] if token[-1] not in VOWELS and self._holds(token + v)]
@@ -875,6 +887,10 @@ class TeamIndex:
             # ("jan novak acme") reads as both, not as a near miss of "... acme s.r.o."
             score = max(name_score, company_scores[i]) if companies[i] else name_score
             held = frozenset(query[p] for p in span_positions if query[p] in held_tokens)
+            if len(span_positions) > 1 and len(held) == len({query[p] for p in span_positions}) and has_cjk(span):
+                # Chinese words and characters apart ("华信 张": company and surname), each held as
+                # typed: as sure as a Latin name typed whole, whatever WRatio makes of the gaps
+                score = max(score, 100.0)
             score += EXACT_WORD_BONUS * len(held) / len(span_positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(span_positions))
@@ -912,8 +928,11 @@ def _wratio_by_span(spans: list[str], names: list[str], companies: list[str]) ->
 def base_probes(token: str) -> list[str]:
     """Every word `TeamIndex.bases` may ask about for a typed token: knowing which of them some
     customer holds is enough to work out its bases."""
-    if len(token) <= MIN_STEM or has_cjk(token):
+    if len(token) < MIN_STEM or has_cjk(token):
         return []
+    if len(token) == MIN_STEM:
+        short = _short_bases(token)
+        return [token, *short] if short else []
     probes = [token, *(token + v for v in VOWELS[:-1] if token[-1] not in VOWELS)]
     for cut in range(1, MAX_ENDING + 1):
         stem = token[:-cut]
@@ -1083,9 +1102,17 @@ def clear_winner(matches: list[Match]) -> Match | None:
     if not matches:
         return None
     best = matches[0]
-    # a close second, or one read from the same words that holds a typed word the best does
-    # not ("sara connor": Sarah Connor or Sara Conner): the mention mixes two customers
-    rivals = [m for m in matches[1:] if m.score >= SUGGEST and (
+    # a close match read from more of the mention than every other close one is the reading
+    # ("Jan Novák iz Acme": Jan Novák of Acme, not Jan Novak read from the name alone) ...
+    close = [m for m in matches if m.score >= SUGGEST and m.score >= best.score - RIVAL_GAP]
+    widest = [m for m in close if all(set(o.span.split()) < set(m.span.split()) for o in close if o is not m)]
+    best = widest[0] if widest else best
+    # ... and a match read from only some of the words the best one was read from is no rival
+    # ("Evě z Acme" is Eva Kučerová of Acme, not Jan Novák of Acme). Otherwise a close second,
+    # or one read from the same words that holds a typed word the best does not ("sara
+    # connor": Sarah Connor or Sara Conner), means the mention mixes two customers
+    best_words = set(best.span.split())
+    rivals = [m for m in matches if m is not best and m.score >= SUGGEST and not set(m.span.split()) < best_words and (
         m.score >= best.score - RIVAL_GAP or (m.score >= ACCEPT and m.span == best.span and m.exact - best.exact))]
     return best if best.score >= ACCEPT and not rivals else None
 
@@ -1129,7 +1156,10 @@ class CustomerIndex:
         while self._keeping:
             await asyncio.gather(*list(self._keeping), return_exceptions=True)
 
-    async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5) -> list[Match]:
+    async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5,
+                     about_deal: bool = False) -> list[Match]:
+        """The customers a mention may mean, best first. `about_deal`: the message moves a deal,
+        so a company named alone is the one of its people with an open deal (`_settled_by_deals`)."""
         if session.bind.dialect.name == "postgresql":
             # the index lives in the database: this worker holds a team's vocabulary only
             if self._shared is None:
@@ -1140,7 +1170,7 @@ class CustomerIndex:
         else:
             matches = (await self.for_team(session, team_id)).search(text, limit)
         if len(matches) > 1 and clear_winner(matches) is None:
-            matches = await _settled_by_deals(session, team_id, text, matches)
+            matches = await _settled_by_deals(session, team_id, text, matches, about_deal)
         return matches
 
 
@@ -1154,32 +1184,54 @@ def _deal_word(said: str, title_words: set[str]) -> bool:
                or fuzz.ratio(said, w) >= DEAL_WORD_SIMILARITY for w in title_words if len(w) >= DEAL_WORD_MIN)
 
 
-async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matches: list[Match]) -> list[Match]:
+async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matches: list[Match],
+                            about_deal: bool = False) -> list[Match]:
     """Rivals read from the same name ("Horvat": Luka or Maja) are told apart by what else the
     mention says: the words of one of their open deals ("Horvat ERP", "Dvořák kamery" for the
     "site cameras" deal). Exactly one rival's open deal must hold such a word; that rival
-    then leads by more than RIVAL_GAP. Otherwise the matches stay as they were."""
+    then leads by more than RIVAL_GAP. When the message moves a deal (`about_deal`), rivals read
+    from their company alone ("Acme won": Jan Novák and Eva Kučerová both work there) are the
+    one of them with an open deal, when only one has one. Otherwise the matches stay as they were."""
     best = matches[0]
     rivals = [m for m in matches if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
     if len(rivals) < 2:
         return matches
     named = set(words(fold(" ".join(m.span for m in rivals))))
     said = [w for w in words(fold(text)) if len(w) >= DEAL_WORD_MIN and w not in named and not w.isdigit()]
-    if not said:
-        return matches
     if session.new or session.dirty or session.deleted:
         await session.flush()  # (read on the connection below, past the ORM's own flush)
-    rows = await (await session.connection()).execute(select(models.Deal.customer_id, models.Deal.title).where(
+    connection = await session.connection()
+    ids = [m.customer_id for m in rivals]
+    rows = await connection.execute(select(models.Deal.customer_id, models.Deal.title).where(
         models.Deal.team_id == team_id, models.Deal.deleted_at.is_(None), models.Deal.stage.in_(models.OPEN_STAGES),
-        models.Deal.customer_id.in_([m.customer_id for m in rivals])))
+        models.Deal.customer_id.in_(ids)))
     titles: dict[int, set[str]] = defaultdict(set)
+    dealing: set[int] = set()
     for customer_id, title in rows:
+        dealing.add(customer_id)
         titles[customer_id] |= set(words(fold(title or "")))
     # the rivals' own names and companies are in many titles ("Acme website"): not deal words
     held = {m.customer_id: titles.get(m.customer_id, set()) - named for m in rivals}
     hits = [m for m in rivals if any(_deal_word(w, held[m.customer_id]) for w in said)]
+    if len(hits) != 1 and about_deal and len(dealing) == 1 and await _company_only(connection, team_id, rivals):
+        hits = [m for m in rivals if m.customer_id in dealing]
     if len(hits) != 1:
         return matches
     chosen = hits[0]
     lifted = Match(chosen.customer_id, chosen.display, round(best.score + RIVAL_GAP + 1, 1), chosen.span, chosen.exact)
     return [lifted, *(m for m in matches if m is not chosen)]
+
+
+COMPANY_ONLY_SIMILARITY = 80  # a mentioned word this close to a word of a person's name names the person
+
+
+async def _company_only(connection, team_id: int, rivals: list[Match]) -> bool:
+    """Whether the rivals were all read from the same words, none of them near a word of any
+    rival's own name: the mention named their company, not one of them."""
+    if len({m.span for m in rivals}) != 1:
+        return False
+    span = words(fold(rivals[0].span))
+    rows = await connection.execute(select(models.Customer.name).where(
+        models.Customer.team_id == team_id, models.Customer.id.in_([m.customer_id for m in rivals])))
+    names = {w for (name,) in rows for w in words(fold(name or ""))}
+    return bool(span) and not any(w in n or n in w or fuzz.ratio(w, n) >= COMPANY_ONLY_SIMILARITY for w in span for n in names)
