@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import time
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -289,6 +290,39 @@ async def test_a_slow_send_keeps_its_lease_and_a_crashed_one_is_retaken_within_t
         await asyncio.sleep(0.02)
     assert asyncio.get_running_loop().time() - died <= lease + 0.4
     assert [note_of(r) for r in other.reminders()] == ["again-0"]
+
+
+class HoldsTheLoop(RecordingPlatform):
+    """Takes the reminder only after holding the event loop (a synchronous stall: a heavy
+    message, a starved machine) for `stall` seconds; reads the row's lease as another worker
+    would see it at that moment, before the loop runs again."""
+
+    def __init__(self, engine, stall: float) -> None:
+        super().__init__()
+        self.engine, self.stall = engine, stall
+        self.lease_seen: tuple[datetime, datetime] | None = None  # (expiry, when read)
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        time.sleep(self.stall)  # the loop is held: no task of it runs
+        with self.engine.connect() as connection:
+            expiry = connection.execute(select(models.FollowUp.claim_expires_at)).scalar_one()
+        self.lease_seen = (expiry.replace(tzinfo=timezone.utc) if expiry.tzinfo is None else expiry,
+                           datetime.now(timezone.utc))
+        await super().send(chat, replies)
+
+
+async def test_a_lease_is_renewed_while_the_event_loop_is_held_for_longer_than_the_lease(sqlite_app):
+    """Real time: the renewals run in a thread of their own, so a send during which the loop is
+    held for three leases still holds its row (another worker would have started it again)."""
+    real = lambda: datetime.now(timezone.utc)  # noqa: E731
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [real() - timedelta(seconds=1)])
+    lease = 0.4
+    platform = HoldsTheLoop(sqlite_app.db.sync_engine(), stall=3 * lease)
+    report = await loop_for(sqlite_app, platform, real, worker_id="held", lease_seconds=lease).run_once()
+    assert report.delivered == [fid] and len(platform.sent) == 1
+    expiry, seen = platform.lease_seen
+    assert expiry > seen  # still ours when the loop came back: renewed while it was held
 
 
 async def test_a_delivery_record_waits_for_the_write_in_progress_never_for_the_writers_queued_behind_it(tmp_path):
