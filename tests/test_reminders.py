@@ -438,6 +438,26 @@ async def test_a_delivery_the_database_could_not_record_is_recorded_when_it_is_b
     assert len(platform.reminders()) == 1 and rival.sent == []
 
 
+async def test_a_kept_reply_the_database_could_not_delete_is_deleted_when_it_is_back_not_sent_again(
+        sqlite_app, sqlite_db_url, clock, caplog):
+    """A kept reply the platform took as the database went away: its delete failed, the pass
+    ended, the row stayed claimed and went out again once its lease ran out. The worker that
+    sent it deletes it the moment the database is back; nobody sends it again."""
+    await impatient(sqlite_app)
+    await outbox.keep(sqlite_app.db, ChatRef("console", "chat-1"), [Reply("kept answer")], NOW)
+    platform = LocksTheFile(make_url(sqlite_db_url).database)
+    sending = asyncio.ensure_future(loop_for(sqlite_app, platform, clock).replies.run_once(NOW))
+    try:
+        await asyncio.wait_for(wait_until(lambda: "could not be deleted" in caplog.text), 10)
+    finally:
+        platform.back()
+    assert len((await asyncio.wait_for(sending, 10)).sent) == 1
+    assert await kept(sqlite_app) == {}
+    rival = RecordingPlatform()
+    assert (await loop_for(sqlite_app, rival, clock, worker_id="rival").replies.run_once(NOW + timedelta(minutes=1))).sent == []
+    assert len(platform.sent) == 1 and rival.sent == []
+
+
 class OneAtATime(RecordingPlatform):
     """Takes each message at once; the send after `hang_from` accepted ones hangs until `hang` is set."""
 
