@@ -388,6 +388,8 @@ class Services:
         second while the platform's answer waited unread (the duplicates of the kill runs)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_pass.wait(), FIRST_PASS_WAIT)
+        # and the parser's set-ups, off the loop, so the first update does not hold it for them
+        await asyncio.to_thread(self.app.bot.warm_up)
         await poller.run(self._stopping)
 
     async def _telegram_webhook(self, request: web.Request) -> web.Response:

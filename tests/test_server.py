@@ -21,6 +21,7 @@ from aiohttp import web
 
 from crmbot.server import SECRET_HEADER, HttpLimits, HttpServer, Services, connection_cap
 
+from tests.conftest import NOW
 from tests.standins import TelegramStandIn
 
 FAST = HttpLimits(header_timeout=1.0, body_timeout=0.5, max_body=64 * 1024, max_connections=1000)
@@ -318,3 +319,13 @@ async def test_after_a_restart_long_polling_begins_once_the_overdue_reminders_ar
     first_poll = order.index("poll")
     assert order[:first_poll] == ["reminder"] * 7, order
     assert order.count("answer") == 3  # the messages that waited, answered after
+
+
+async def test_the_parsers_set_ups_are_made_before_long_polling_not_by_the_first_message(app):
+    """The first message of a process made the parser's phrase tables and patterns, holding the
+    event loop for half a second of CPU; `crmbot run` makes them in a thread before it polls."""
+    parser = app.bot.parser
+    assert "_short_phrases" not in vars(parser)
+    app.bot.warm_up()
+    assert "_short_phrases" in vars(parser)
+    assert parser.parse("/note jana", "en", NOW).name == "add_note"
