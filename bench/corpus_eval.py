@@ -54,10 +54,16 @@ class Score:
     failures: list[str] = field(default_factory=list)
 
 
-def corpus_files(half: str, langs: list[str] | None) -> list[Path]:
+def corpus_files(half: str, langs: list[str] | None, rounds: list[int] | None = None) -> list[Path]:
     """A half's files: `<lang>.json`, and `<lang>.<n>.json` for each later round of writing."""
     files = sorted((CORPORA / half).glob("*.json"))
-    return [f for f in files if not langs or f.name.split(".")[0] in langs]
+    return [f for f in files if (not langs or f.name.split(".")[0] in langs) and (not rounds or round_of(f) in rounds)]
+
+
+def round_of(path: Path) -> int:
+    """`cs.json` is round 1, `cs.4.json` round 4."""
+    parts = path.name.split(".")
+    return int(parts[1]) if len(parts) == 3 else 1
 
 
 def _decimal(value) -> Decimal | None:
@@ -156,14 +162,14 @@ def report(scores: list[Score]) -> list[str]:
 
 
 async def evaluate(app, halves: list[str], langs: list[str] | None, now: datetime, show: bool,
-                   modes: tuple[str, ...] = ("combined",)) -> list[Score]:
+                   modes: tuple[str, ...] = ("combined",), rounds: list[int] | None = None) -> list[Score]:
     async with app.db.sessions() as session, session.begin():
         team = await sample.seed(session, now - timedelta(days=1))
     scores: dict[tuple[str, str, str], Score] = {}
     for mode in modes:
         parser = Parser(app.i18n, mode)
         for half in halves:
-            for path in corpus_files(half, langs):
+            for path in corpus_files(half, langs, rounds):
                 key = (mode, half, path.name.split(".")[0])
                 scores[key] = await score_file(app, parser, team.id, path, half, scores.get(key))
             if show and half == "tuning" and mode == modes[-1]:  # the sealed half is never read for rules

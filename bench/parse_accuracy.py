@@ -158,11 +158,12 @@ async def run(tables: list[Path], show: bool) -> int:
     return 0
 
 
-async def corpora(halves: list[str], langs: list[str] | None, show: bool, modes: tuple[str, ...]) -> None:
+async def corpora(halves: list[str], langs: list[str] | None, show: bool, modes: tuple[str, ...],
+                  rounds: list[int] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = build(Settings(), db=f"sqlite:///{Path(tmp) / 'corpus.db'}", clock=lambda: NOW)
         try:
-            scores = await corpus_eval.evaluate(app, halves, langs, NOW, show, modes)
+            scores = await corpus_eval.evaluate(app, halves, langs, NOW, show, modes, rounds)
         finally:
             await app.close()
     print("blind corpora (written from SCHEMA.md alone):")
@@ -177,9 +178,10 @@ def main() -> int:
     ap.add_argument("--show-failures", action="store_true")
     ap.add_argument("--half", action="append", choices=("tuning", "sealed"), help="corpus halves (default both)")
     ap.add_argument("--mode", action="append", choices=MODES, help="parser modes for the corpora (default all)")
+    ap.add_argument("--round", type=int, action="append", help="only these rounds of writing (repeatable; 1 is `<lang>.json`)")
     ap.add_argument("--no-tables", action="store_true", help="only the blind corpora")
     args = ap.parse_args()
-    asyncio.run(corpora(args.half or ["tuning", "sealed"], args.lang, args.show_failures, tuple(args.mode or MODES)))
+    asyncio.run(corpora(args.half or ["tuning", "sealed"], args.lang, args.show_failures, tuple(args.mode or MODES), args.round))
     if args.no_tables:
         return 0
     tables = sorted([*args.tables.glob("parse_*.toml"), *args.tables.glob("parse_*.json")])

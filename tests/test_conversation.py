@@ -224,15 +224,15 @@ async def test_each_undo_names_what_it_undid(alice, demo):
 
 
 async def test_something_said_about_a_clear_customer_offers_what_to_do_with_it(alice, demo):
-    [asked] = await alice.send("eva kucerova and the new office")
+    [asked] = await alice.send("eva kucerova and the new roof")
     assert asked.kind == "customer_what" and "Eva Kučerová" in asked.text
     assert len(asked.buttons) == 5 and asked.buttons[-1].label == "Cancel"
-    assert await count(demo, models.Interaction, models.Interaction.summary.contains("office")) == 0  # nothing kept yet
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("roof")) == 0  # nothing kept yet
     note = next(b for b in asked.buttons if "note" in b.label)
     [kept] = await alice.press(note)
     assert kept.kind == "logged"
-    [row] = await rows(demo, models.Interaction, models.Interaction.summary.contains("office"))
-    assert row.kind == "note" and row.summary == "eva kucerova and the new office"
+    [row] = await rows(demo, models.Interaction, models.Interaction.summary.contains("roof"))
+    assert row.kind == "note" and row.summary == "eva kucerova and the new roof"
     [noted] = await alice.send("eva prefers mornings")  # a fact about her, said plainly: kept as a note
     assert noted.kind == "logged" and "Eva Kučerová" in noted.text
     [row] = await rows(demo, models.Interaction, models.Interaction.summary.contains("mornings"))
