@@ -1,6 +1,6 @@
 """Benchmark: 10,000 follow-ups due in the same minute, one reminder loop, a sender with no limit.
 
-    .venv/bin/python bench/reminders.py [--db URL] [--rows 10000]
+    .venv/bin/python bench/reminders.py [--db URL | --db postgres] [--rows 10000]
 
 Two runs on a fresh database: a burst (all due at the same instant) and a minute (due spread
 evenly over 60 s). Prints the time until every reminder was handed to the sender and the lag
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import statistics
@@ -108,11 +109,17 @@ async def scenario(db, i18n, rows: int, name: str, spread: float, prefix: int) -
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--db", help="database URL (default: a new SQLite file); 'postgres': a throwaway PostgreSQL"
+                                     " server (tests/support/pgserver.py, the binaries the tests use)")
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as servers:
         url = args.db or f"sqlite:///{folder}/bench.db"
+        if url == "postgres":
+            from tests.support.pgserver import ThrowawayPostgres
+
+            server = servers.enter_context(ThrowawayPostgres())
+            url = server.url("psycopg", server.create_database())
         db = open_database(url)
         print(f"database: {db.url.get_backend_name()}")
         try:

@@ -122,26 +122,45 @@ async def generate(path: str, size: int, seed: int) -> dict:
     return {"insert_s": time.perf_counter() - started}
 
 
+class LoopStalls:
+    """The longest the event loop went without running a ready task, measured by a task that
+    asks to run every TICK seconds: what a message of another team waits for meanwhile."""
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+
+    async def tick(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(self.TICK)
+            self.longest = max(self.longest, time.perf_counter() - started - self.TICK)
+
+
 class FullCollections:
     """Times every full (generation 2) garbage collection while installed in gc.callbacks:
     such a pause stops every message the process is handling."""
 
     def __init__(self) -> None:
         self.longest = 0.0
+        self.longest_cpu = 0.0  # the same pauses in CPU time: on a busy machine wall time adds waiting
         self.count = 0
-        self._started = 0.0
+        self._started = self._started_cpu = 0.0
 
     def __call__(self, phase: str, info: dict) -> None:
         if info["generation"] != 2:
             return
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started, self._started_cpu = time.perf_counter(), time.thread_time()
         else:
             self.longest = max(self.longest, time.perf_counter() - self._started)
+            self.longest_cpu = max(self.longest_cpu, time.thread_time() - self._started_cpu)
             self.count += 1
 
 
-async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: int, share: str | None = None) -> dict:
+async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: int, share: str | None = None,
+                  build_only: bool = False) -> dict:
     result: dict = {"size": size, "load_start": os.getloadavg()[0]}
     collections = FullCollections()
     gc.callbacks.append(collections)
@@ -152,10 +171,20 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
         team_id = await session.scalar(select(models.Team.id).where(models.Team.name == TEAM))
         await snapshot.forget(session, team_id)  # a book kept by --dir: build from the rows again
     async with app.db.sessions() as session:
-        # index build: the first search reads every customer of the team
+        # index build: the first search reads every customer of the team. Meanwhile a ticker on
+        # the event loop stands for the messages of other teams: how long the loop went unserved
+        stalls = LoopStalls()
+        ticking = asyncio.create_task(stalls.tick())
+        collections.longest = collections.longest_cpu = 0.0  # the app's own start (reading its models) is not the build
+        cpu = time.process_time()
         started = time.perf_counter()
         await bot.index.search(session, team_id, "warm up")
         result["build_s"] = time.perf_counter() - started
+        result["build_cpu_s"] = time.process_time() - cpu
+        ticking.cancel()
+        result["build_loop_stall_ms"] = ms(stalls.longest)
+    # the build alone (below: with its snapshot and a new worker)
+    result["gc_build_itself_ms"], result["gc_build_itself_cpu_ms"] = ms(collections.longest), ms(collections.longest_cpu)
     # the build is written down for the next worker (in the background); then a new worker
     # (its own App and engine, as another process) starts from it
     started = time.perf_counter()
@@ -174,6 +203,11 @@ async def measure(path: str, size: int, n_queries: int, n_messages: int, seed: i
     result["forced_gc_ms"] = ms(time.perf_counter() - started)
     result["rss_after_build_mb"] = rss_mb()
     result["rss_before_build_mb"] = rss_start
+    if build_only:
+        await app.close()
+        gc.callbacks.remove(collections)
+        result["load_end"] = os.getloadavg()[0]
+        return result
 
     # the names for queries and for the exhaustive scan (which needs them all in memory anyway)
     async with app.db.sessions() as session:
@@ -473,6 +507,9 @@ def print_report(results: list[dict], load: tuple[float, float]) -> None:
     row("distinct names", "{:,}", "distinct_names")
     row("insert (generate + bulk insert) s", "{:.1f}", "insert_s")
     row("index build from the rows (first search, no snapshot) s", "{:.2f}", "build_s")
+    row("  longest full GC during the build itself ms / in CPU time", "{:.0f}", "gc_build_itself_ms")
+    table.add_row("", *[f"{r['gc_build_itself_cpu_ms']:.0f}" for r in results])
+    row("  longest the event loop went unserved meanwhile (other teams' messages) ms", "{:.0f}", "build_loop_stall_ms")
     row("  writing its snapshot down s / size MB", "{:.2f}", "snapshot_write_s")
     table.add_row("", *[f"{r['snapshot_mb']:.0f}" for r in results])
     row(f"new worker ready, from the snapshot s (target ≤ {TARGET_BUILD_S:.0f} at 1M)", "{:.2f}", "worker_ready_s", at_1m(TARGET_BUILD_S))
@@ -545,6 +582,29 @@ def print_report(results: list[dict], load: tuple[float, float]) -> None:
                 console.print(f"[dim]  {line}[/dim]")
 
 
+BUILD_ROWS = (
+    ("index build from the rows (first search, no snapshot) s", "{:.2f}", "build_s"),
+    ("  its CPU time s (this process's threads)", "{:.2f}", "build_cpu_s"),
+    ("  longest full GC during the build ms", "{:.0f}", "gc_build_itself_ms"),
+    ("  the same in CPU time ms", "{:.0f}", "gc_build_itself_cpu_ms"),
+    ("  longest the event loop went unserved meanwhile ms", "{:.0f}", "build_loop_stall_ms"),
+    ("  writing its snapshot down s", "{:.2f}", "snapshot_write_s"),
+    ("new worker ready, from the snapshot s", "{:.2f}", "worker_ready_s"),
+    ("longest full GC: build, snapshot and new worker ms", "{:.0f}", "gc_build_longest_ms"),
+    ("full GC forced after build ms", "{:.0f}", "forced_gc_ms"),
+    ("peak RSS after index build MB", "{:.0f}", "rss_after_build_mb"),
+    ("1-min load average at start / end of measuring", "{:.1f}", "load_start"),
+)
+
+
+def print_build_report(results: list[dict], load: tuple[float, float]) -> None:
+    """`--only build`: the build's figures alone, one line each."""
+    for label, fmt, key in BUILD_ROWS:
+        cells = [fmt.format(r[key]) + (f" / {r['load_end']:.1f}" if key == "load_start" else "") for r in results]
+        print(f"{label:<60} " + "  ".join(f"{c:>12}" for c in cells))
+    print(f"machine: {os.cpu_count()} cores, 1-min load average {load[0]:.1f} at start, {load[1]:.1f} at end")
+
+
 def met_targets(results: list[dict]) -> bool:
     def ok(r: dict) -> bool:
         big = r["size"] >= 1_000_000
@@ -604,6 +664,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     parser.add_argument("--postgres", default="auto",
                         help="'auto' (a throwaway server from tests/support when the binaries are there), 'off', or a server URL")
+    parser.add_argument("--only", choices=["build"],
+                        help="'build': only the SQLite index build, its snapshot, a new worker's start and the full"
+                             " collections (no queries, messages or PostgreSQL): a minute at 1M, for A/B runs")
     parser.add_argument("--share", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"), help=argparse.SUPPRESS)
@@ -619,13 +682,14 @@ def main() -> int:
         elif step == "pgworker":
             out = asyncio.run(pg_worker(args.url, args.share))
         else:
-            out = asyncio.run(measure(path, args.size, args.queries, args.messages, args.seed, args.share))
+            out = asyncio.run(measure(path, args.size, args.queries, args.messages, args.seed, args.share,
+                                      build_only=args.only == "build"))
         print(json.dumps(out))
         return 0
 
     load_start = os.getloadavg()[0]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    server = _postgres(args.postgres)
+    server = _postgres("off" if args.only else args.postgres)
     with tempfile.TemporaryDirectory(prefix="crmbot-bench-") as tmp, server:
         where = Path(args.dir or tmp)
         where.mkdir(parents=True, exist_ok=True)
@@ -641,7 +705,8 @@ def main() -> int:
             print(f"{size:,} customers: measuring…", file=sys.stderr, flush=True)
             share = str(Path(tmp) / f"queries-{size}.json")
             measured = run_child(["--child", "measure", path, *common, "--queries", str(args.queries),
-                                  "--messages", str(args.messages), "--share", share])
+                                  "--messages", str(args.messages), "--share", share,
+                                  *(["--only", args.only] if args.only else [])])
             on_postgres = {}
             if server.url is not None:
                 print(f"{size:,} customers: PostgreSQL…", file=sys.stderr, flush=True)
@@ -649,10 +714,13 @@ def main() -> int:
                 on_postgres = run_child(["--child", "pgload", path, "--url", url])
                 on_postgres.update(run_child(["--child", "pgworker", path, "--url", url, "--share", share]))
             results.append({**generated, **measured, **on_postgres})
-    print_report(results, (load_start, os.getloadavg()[0]))
+    if args.only == "build":
+        print_build_report(results, (load_start, os.getloadavg()[0]))
+    else:
+        print_report(results, (load_start, os.getloadavg()[0]))
     if args.json:
         print(json.dumps(results, indent=2))
-    return 0 if met_targets(results) else 1
+    return 0 if args.only or met_targets(results) else 1
 
 
 if __name__ == "__main__":

@@ -37,6 +37,19 @@ async def test_log_call_with_follow_up_creates_both(alice, demo, clock):
     assert followup.member_id == call.member_id
 
 
+async def test_a_call_and_its_follow_up_are_audited_as_one_action_in_that_order_and_undone_together(alice, demo):
+    await alice.send("called jana, wants a quote by friday")
+    [call] = (await rows(demo, models.Interaction))[-1:]
+    followup = (await rows(demo, models.FollowUp, models.FollowUp.customer_id == call.customer_id))[-1]
+    entries = (await rows(demo, models.AuditEntry))[-2:]
+    assert [(e.action, e.entity, e.entity_id) for e in entries] == [("create", "interaction", call.id), ("create", "followup", followup.id)]
+    assert entries[0].group_id == entries[1].group_id and all(e.customer_id == call.customer_id for e in entries)
+    assert entries[1].after["note"] == call.summary
+    await alice.send("undo")
+    assert await count(demo, models.Interaction, models.Interaction.id == call.id, models.Interaction.deleted_at.is_(None)) == 0
+    assert await count(demo, models.FollowUp, models.FollowUp.id == followup.id, models.FollowUp.deleted_at.is_(None)) == 0
+
+
 async def test_ambiguous_mention_asks_with_buttons_and_button_resolves(alice, demo):
     replies = await alice.send("called novak about the kiosk rollout")
     assert replies[0].buttons, text_of(replies)

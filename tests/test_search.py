@@ -26,6 +26,7 @@ from bench.names import make_customers
 from crmbot.store import models, snapshot, teams
 from crmbot.store.audit import Actor
 from crmbot.store.erasure import erase_customer
+import crmbot.store.search as search_module
 from crmbot.store.search import (
     ACCEPT, RIVAL_GAP, TOKEN_CUTOFF, TOKEN_CUTOFF_SHORT, TeamIndex, _WordFolder, _wratio_by_span, base_probes,
 )
@@ -463,3 +464,82 @@ def test_the_base_forms_of_a_word_are_known_from_its_probes_alone(token, held):
     probes_only._holds = lambda word: word in held and word in probes
     assert probes_only.bases(token) == everything.bases(token)
     assert set(asked) <= probes
+
+
+# -- the first build on SQLite: columns read a chunk at a time, and what it is made of ---------
+
+
+async def _book_rows(app: App, team_id: int) -> list:
+    """The team's live customers read row by row through SQLAlchemy, as a reference."""
+    c = models.Customer
+    async with app.db.sessions() as session:
+        result = await session.execute(
+            select(c.id, c.name, c.company, c.emails, c.phones).where(c.team_id == team_id, c.deleted_at.is_(None)).order_by(c.id))
+        return [(r.id, r.name, r.company, json.dumps(r.emails), json.dumps(r.phones)) for r in result]
+
+
+def _index_of_rows(rows) -> TeamIndex:
+    index = TeamIndex()
+    index.load(*zip(*rows))
+    return index
+
+
+async def _first_build_answers_as_rows_read_one_by_one(app: App, team_id: int, texts: list[str]) -> None:
+    reference = _index_of_rows(await _book_rows(app, team_id))
+    async with app.db.sessions() as session:
+        built = await app.bot.index.for_team(session, team_id)
+    assert list(built.vocab.tokens) == list(reference.vocab.tokens)  # the same tokens, numbered alike
+    assert built.live == reference.live
+    for text in texts:
+        assert built.search(text) == reference.search(text), text
+
+
+async def test_the_first_build_read_a_chunk_at_a_time_answers_as_rows_read_one_by_one(app, monkeypatch):
+    """The SQLite build reads each column of a chunk of rows as one string; what it builds answers
+    every search as an index of the same rows read one by one: deleted customers left out, no
+    company, no address, several addresses, one address shared by two, Chinese and Azerbaijani names."""
+    monkeypatch.setattr(search_module, "SQLITE_CHUNK_ROWS", 97)  # several chunks, the last one short
+    team_id = await make_team(app, "Chunks")
+    book = make_customers(600, 21)
+    await add(app, team_id, [(c["name"], c["company"], (c["emails"] or [None])[0], (c["phones"] or [None])[0]) for c in book])
+    await add(app, team_id, [*PEOPLE, ("王芳", None, None, None), ("张丽", "上海华信科技", "zl@huaxin.cn", None),
+                             ("Rəşad Quliyev", "", None, "+994 50 123 45 67"), ("Ivan Horvatič", None, "jan.novak@acme.cz", None)])
+    async with app.db.sessions() as session, session.begin():
+        rev = await teams.bump_customer_rev(session, team_id)
+        several = await session.scalar(select(models.Customer).where(models.Customer.name == "Eva Kučerová"))
+        several.emails, several.phones, several.rev = ["eva@kvitek.cz", "EVA@home.cz"], ["+420 777 123 457", "602 000 111"], rev
+        gone = await session.scalar(select(models.Customer).where(models.Customer.name == "Sara Conner"))
+        gone.deleted_at, gone.rev = NOW, rev
+    picked = random.Random(8).sample(book, 60)
+    texts = [c["name"] for c in picked] + [c["name"].lower()[1:] for c in picked] + [
+        "jan.novak@acme.cz", "eva@home.cz", "602000111", "+420 777 123 457", "sara conner", "wang fang", "zl",
+        "rashad quliyev", "horvaticem", "上海华信", "novak", "acme"]
+    await _first_build_answers_as_rows_read_one_by_one(app, team_id, texts)
+    assert [m.display for m in await search(app, team_id, "jan.novak@acme.cz")] == ["Jan Novák (Acme s.r.o.)", "Ivan Horvatič"]
+    assert [m.display for m in await search(app, team_id, "eva@home.cz")] == ["Eva Kučerová (Kvítek Zahrady)"]
+    assert all("Sara Conner" not in m.display for m in await search(app, team_id, "sara conner"))
+
+
+async def test_a_name_holding_a_nul_is_built_from_the_rows_one_by_one(app):
+    """A NUL in a name would cut its column wrongly: that book is read row by row instead."""
+    team_id = await make_team(app, "Nul")
+    await add(app, team_id, [*PEOPLE, ("Zdeněk\x00Veselý", None, "zdenek@vesely.cz", None)])
+    await _first_build_answers_as_rows_read_one_by_one(app, team_id, ["Petr Dvorak", "zdenek@vesely.cz", "sara conner"])
+    assert [m.display for m in await search(app, team_id, "zdenek@vesely.cz")] == ["Zdeněk\x00Veselý"]
+
+
+def test_pinyin_read_segment_by_segment_is_lazy_pinyin():
+    """A name's pinyin is read segment by segment, each segment once: the syllables must be
+    `lazy_pinyin`'s for the whole run, for names, phrases whose reading differs from their
+    characters' (重庆, 银行), and runs mixing kana."""
+    from pypinyin import lazy_pinyin
+
+    from crmbot.store.search import _pinyin_of
+    from crmbot.text import cjk_runs
+
+    runs = {run for c in make_customers(3000, 4) for text in (c["name"], c["company"] or "") for run in cjk_runs(fold(text))}
+    runs |= {"重庆", "长城银行", "银行行长", "朝阳", "单于", "曾国藩", "ひらがな漢字", "東京タワー", "张ー"}
+    assert len(runs) > 300
+    for run in sorted(runs):
+        syllables = [fold(s) for s in lazy_pinyin(run)]
+        assert _pinyin_of(run) == (*syllables, "".join(syllables), "".join(s[0] for s in syllables)), run

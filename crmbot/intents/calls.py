@@ -28,21 +28,19 @@ async def _log(ctx: Context, intent: Intent, kind: str) -> list[Reply]:
     if due is not None and intent.slots.get("due_in_past"):
         return [ctx.reply("due_in_past", due=due)]
     summary = notes.stored(ctx, intent, customer)
-    interaction = await ctx.create(
-        models.Interaction(
-            team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, kind=kind,
-            summary=summary, happened_at=ctx.now, created_at=ctx.now,
-        )
+    interaction = models.Interaction(
+        team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, kind=kind,
+        summary=summary, happened_at=ctx.now, created_at=ctx.now,
     )
     followup = None
     if due is not None:
-        followup = await ctx.create(
-            models.FollowUp(
-                team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, due_at=due,
-                note=summary, state="pending", created_at=ctx.now, attempts=0, late=False,
-                deal_id=await deal_links.deal_meant(ctx, intent, customer),
-            )
+        followup = models.FollowUp(
+            team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, due_at=due,
+            note=summary, state="pending", created_at=ctx.now, attempts=0, late=False,
+            deal_id=await deal_links.deal_meant(ctx, intent, customer),
         )
+    # the call and its follow-up written together: one flush, audited in that order
+    await ctx.create_all([interaction] if followup is None else [interaction, followup])
     return [ctx.reply("logged", kind=kind, customer=customer, interaction=interaction, followup=followup)]
 
 

@@ -126,6 +126,10 @@ class Context:
     async def create(self, row: models.Base) -> models.Base:
         return await changes.create(self.session, self.actor, self.now, row)
 
+    async def create_all(self, rows: list[models.Base]) -> list[models.Base]:
+        """Several new rows, written and audited together (in the order given)."""
+        return await changes.create_all(self.session, self.actor, self.now, rows)
+
     async def update(self, row: models.Base, **values: Any) -> models.Base:
         return await changes.update(self.session, self.actor, self.now, row, **values)
 

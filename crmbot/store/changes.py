@@ -30,6 +30,17 @@ async def create(session: AsyncSession, actor: Actor, now: datetime, row: models
     return row
 
 
+async def create_all(session: AsyncSession, actor: Actor, now: datetime, rows: list[models.Base]) -> list[models.Base]:
+    """`create` of several rows in one flush (one round of the ORM's bookkeeping, not one per
+    row), audited in the order given, the entries written in one statement."""
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        await _after_customer_change(session, row)
+    await audit.record_created(session, actor, now, rows, [_customer_of(row) for row in rows])
+    return rows
+
+
 async def update(session: AsyncSession, actor: Actor, now: datetime, row: models.Base, *, action: str = "update",
                  touch: bool = True, **changes: Any) -> models.Base:
     """Change a row's columns; `action` names the change in the audit trail ("merge"), and

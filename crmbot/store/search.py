@@ -25,7 +25,7 @@ import logging
 import math
 import re
 from array import array
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -113,24 +113,57 @@ def _typed_tokens(name: str) -> list[str]:
     return words(fold(_SPELLED_RE.sub(lambda m: _SPELLED[m.group(0)], lowered)))
 
 
-@lru_cache(maxsize=65_536)
-def _pinyin(run: str) -> tuple[str, ...]:
+def _pinyin_of(run: str) -> tuple[str, ...]:
     """A Chinese name's syllables, then run together, then initials ("wang", "fang",
-    "wangfang", "wf"): names repeat, so each is worked out once."""
-    from pypinyin import lazy_pinyin  # only books with Chinese names pay for its tables
-
-    syllables = [fold(s) for s in lazy_pinyin(run)]
+    "wangfang", "wf")."""
+    syllables = [s for segment in _pinyin_reader().seg(run) for s in _segment_syllables(segment)]
     return (*syllables, "".join(syllables), "".join(s[0] for s in syllables))
 
 
-def _latin_tokens(key: str) -> tuple[str, ...]:
+# names repeat, so each is worked out once (a bulk build, which reads each distinct name once
+# anyway, asks `_pinyin_of`: a cache of every name would be 40k more objects to collect)
+_pinyin = lru_cache(maxsize=65_536)(_pinyin_of)
+
+
+@lru_cache(maxsize=1)
+def _pinyin_reader():
+    """What `pypinyin.lazy_pinyin` makes on each call (its defaults), made once; only books with
+    Chinese names pay for its tables. Those are ~200k lists and dicts read from JSON, which live
+    as long as the process: read with the collector paused (else each full collection while
+    they load walks all read so far, tenths of a second at a time, in the middle of a build),
+    then put out of its sight."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        from pypinyin.converter import UltimateConverter
+        from pypinyin.core import Pinyin
+
+        reader = Pinyin(UltimateConverter(v_to_u=False, neutral_tone_with_five=False, tone_sandhi=False))
+        reader.lazy_pinyin("中文")  # its tables load on first use
+    finally:
+        if paused:
+            gc.enable()
+    gc.freeze()
+    return reader
+
+
+@lru_cache(maxsize=65_536)
+def _segment_syllables(segment: str) -> tuple[str, ...]:
+    """The folded syllables of one word of a run as `lazy_pinyin` segments it. `lazy_pinyin(run)`
+    is its segments' syllables one after the other, each segment read on its own (a list of
+    segments is taken as already cut), so the few thousand family-name and given-name
+    characters that make up 40k Chinese names are each read once, not once per name."""
+    return tuple(fold(s) for s in _pinyin_reader().lazy_pinyin([segment]))
+
+
+def _latin_tokens(key: str, pinyin=_pinyin) -> tuple[str, ...]:
     """A Chinese person's name as colleagues type it in Latin letters: its pinyin syllables
     ("wang", "fang"), run together ("wangfang") and as initials ("wf"), so "ms wang", "Li Na"
     and "zl" find 王芳, 李娜 and 张丽. Other names have no such tokens."""
     runs = cjk_runs(key)
     if not runs or len(runs[0]) > 4:
         return ()
-    return _pinyin(runs[0])
+    return pinyin(runs[0])
 
 
 def _latin_forms(name: str, name_key: str) -> tuple[str, ...]:
@@ -222,6 +255,9 @@ class _WordFolder:
         return " ".join(out)
 
 
+_TEXT_END = "\0"  # str.split() does not split at NUL: a word of its own only where put between texts
+
+
 def _json_list(text: str | None) -> list[str]:
     """A JSON list of strings as stored. The usual one-address list is read without the JSON
     parser, which would cost seconds over a million rows."""
@@ -240,10 +276,12 @@ def _display(name: str, company: str | None) -> str:
 _fold_word = lru_cache(maxsize=262_144)(fold)
 
 
+@lru_cache(maxsize=32_768)
 def _keys(name: str, company: str | None) -> tuple[str, str, tuple[str, ...]]:
     """A candidate's folded name and company, and its name as typed in Latin letters
     (`_latin_forms`), for scoring: a few dozen per search, so they are worked out when asked
-    rather than kept for every customer."""
+    rather than kept for every customer; the customers that common words find come up search
+    after search, and are worked out once."""
     name_key = " ".join(filter(None, map(_fold_word, name.split())))
     company_key = " ".join(filter(None, map(_fold_word, company.split()))) if company else ""
     # plain ASCII holds neither Chinese letters nor ə ş ç ğ: most names, no regex needed
@@ -302,37 +340,41 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 class _Contacts:
-    """E-mail address or phone key -> the positions holding it. The bulk part is one dict of
-    plain ints (a tuple where several share one); positions changed since are masked out of
-    it, and what they hold now is kept apart."""
+    """E-mail address or phone key -> the positions holding it. The bulk part is kept outside
+    Python objects but for the keys themselves: the keys in a list, the position of each in an
+    array, and their hashes sorted (a million addresses there cost a tenth of a second and a few
+    arrays, where a dict of them cost most of a second and ~80 MB). Positions changed since are
+    masked out of it, and what they hold now is kept apart."""
 
     def __init__(self) -> None:
-        self.bulk: dict[str, int | tuple[int, ...]] = {}
+        self._keys: list[str] = []
+        self._positions = np.zeros(0, dtype=np.int64)
+        self._hashes = np.zeros(0, dtype=np.int64)  # hash() of each key, ascending
+        self._by_hash = np.zeros(0, dtype=np.int64)  # the key holding each of them
         self.extra: dict[str, set[int]] = defaultdict(set)
 
     def load(self, keys: list[str], positions) -> None:
-        bulk = dict(zip(keys, positions))
-        bulk.pop("", None)  # no address, or one that gives no key
-        if len(bulk) < len(keys) - keys.count(""):  # a few addresses with several holders
-            shared = {key for key, n in Counter(keys).items() if n > 1 and key}
-            held = defaultdict(list)
-            for key, position in zip(keys, positions):
-                if key in shared:
-                    held[key].append(position)
-            bulk.update((key, tuple(p)) for key, p in held.items())
-        self.bulk = bulk
+        positions = np.asarray(positions, dtype=np.int64)
+        given = np.fromiter(map(bool, keys), dtype=bool, count=len(keys))
+        if not given.all():  # no address, or one that gives no key
+            keys = [key for key in keys if key]
+            positions = positions[given]
+        # hash() of a str is this process's own: worked out here, never kept in a snapshot
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
+        order = np.argsort(hashes, kind="stable")
+        self._keys, self._positions, self._hashes, self._by_hash = keys, positions, hashes[order], order
 
     def pairs(self) -> tuple[list[str], np.ndarray]:
-        keys, positions = [], []
-        for key, held in self.bulk.items():
-            for position in (held,) if isinstance(held, int) else held:
-                keys.append(key)
-                positions.append(position)
-        return keys, np.array(positions, dtype=np.int64)
+        return self._keys, self._positions
 
     def find(self, key: str, stale: np.ndarray | None) -> list[int]:
-        found = self.bulk.get(key, ())
-        found = [found] if isinstance(found, int) else list(found)
+        found, hashes, wanted = [], self._hashes, hash(key)
+        at = int(np.searchsorted(hashes, wanted))
+        while at < len(hashes) and hashes[at] == wanted:
+            i = int(self._by_hash[at])
+            if self._keys[i] == key:
+                found.append(int(self._positions[i]))
+            at += 1
         if stale is not None:
             found = [p for p in found if not stale[p]]
         return found + sorted(self.extra.get(key, ()))
@@ -426,7 +468,7 @@ class TeamIndex:
         if len(name_pairs):
             at = np.minimum(np.searchsorted(name_pairs, company_pairs), len(name_pairs) - 1)
             company_pairs = company_pairs[name_pairs[at] != company_pairs]
-        self.vocab.extend(list(token_ids))
+        self.vocab.extend(list(token_ids), distinct=True)
         for postings, pairs in ((self.names, name_pairs), (self.companies, company_pairs)):
             postings.load(pairs >> 32, pairs & 0xFFFFFFFF, len(token_ids))
         self.emails.load(*_contact_pairs(emails, lambda addresses: addresses.lower(), str.lower))
@@ -450,29 +492,43 @@ class TeamIndex:
         run, a word with ə ş ç ğ is held as typed without them too (`_typed_tokens`), and the
         first word with Chinese letters gives the name's pinyin (`_latin_tokens`)."""
         n = len(texts)
-        counts = np.fromiter(map(len, map(str.split, texts)), dtype=np.int64, count=n)
-        flat = " ".join(texts).split()
-        distinct = dict.fromkeys(flat)
-        for i, word in enumerate(distinct):
-            distinct[word] = i
-        occurrences = np.fromiter(map(distinct.__getitem__, flat), dtype=np.int64, count=len(flat))
-        rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+        # every word of every text in one split, a word of its own between texts telling
+        # where each ends (unless some text holds that word: then each text is split alone)
+        flat = f" {_TEXT_END} ".join(texts).split()
+        if flat.count(_TEXT_END) == max(n - 1, 0):
+            distinct = dict.fromkeys(flat)
+            distinct.pop(_TEXT_END, None)
+            number = dict(zip(distinct, range(len(distinct))))
+            number[_TEXT_END] = -1
+            occurrences = np.fromiter(map(number.__getitem__, flat), dtype=np.int64, count=len(flat))
+            ends = occurrences < 0
+            rows = np.cumsum(ends)[~ends]
+            occurrences = occurrences[~ends]
+        else:
+            counts = np.fromiter(map(len, map(str.split, texts)), dtype=np.int64, count=n)
+            flat = " ".join(texts).split()
+            distinct = dict.fromkeys(flat)
+            number = dict(zip(distinct, range(len(distinct))))
+            occurrences = np.fromiter(map(number.__getitem__, flat), dtype=np.int64, count=len(flat))
+            rows = np.repeat(np.arange(n, dtype=np.int64), counts)
         folded = fold_many(list(distinct))
         # a word that is all letters or digits is its own one token: most words, no regex needed
-        held = [[key] if key.isalnum() and not has_cjk(key) else _name_tokens(key) for key in folded]
+        # tuples of strings: the collector stops looking at them after one look (lists it walks each time)
+        # (an ASCII word holds no Chinese letters: no regular expression asked for most of them)
+        held = [(key,) if key.isalnum() and (key.isascii() or not has_cjk(key)) else tuple(_name_tokens(key)) for key in folded]
         latin_pairs = np.zeros(0, dtype=np.int64)
         if person:
             typed: dict[int, list[str]] = {}
             if _SPELLED_RE.search(" ".join(distinct).casefold()):  # most books hold none: one look
-                typed = {i: t for i, word in enumerate(distinct) if (t := _typed_tokens(word))}
+                typed = {i: tuple(t) for i, word in enumerate(distinct) if (t := _typed_tokens(word))}
             for i, extra in typed.items():
                 held[i] = held[i] + extra
             first = np.flatnonzero(np.fromiter(map(len, held), dtype=np.int64, count=len(held))[occurrences] > 0)
             first = first[np.unique(rows[first], return_index=True)[1]]  # each text's first word with tokens
             variant, word_of = np.arange(len(held)), list(range(len(held)))
-            chinese = [i for i, key in enumerate(folded) if has_cjk(key)]
+            chinese = [i for i, key in enumerate(folded) if not key.isascii() and has_cjk(key)]
             for i in chinese:
-                as_person = _name_tokens(folded[i], person=True) + typed.get(i, [])
+                as_person = (*_name_tokens(folded[i], person=True), *typed.get(i, ()))
                 if as_person != held[i]:
                     variant[i] = len(held)
                     held.append(as_person)
@@ -501,7 +557,7 @@ class TeamIndex:
                      token_ids: dict[str, int]) -> np.ndarray:
         """(token id << 32 | position) for the pinyin of each Chinese name: `_latin_tokens` of a
         name is that of its first word with Chinese letters (its first run is in that word)."""
-        latin = [list(_latin_tokens(folded[i])) for i in chinese]
+        latin = [_latin_tokens(folded[i], _pinyin_of) for i in chinese]
         fresh = [t for t in dict.fromkeys(chain.from_iterable(latin)) if t not in token_ids]
         token_ids.update(zip(fresh, range(len(token_ids), len(token_ids) + len(fresh))))
         # word -> its row in a CSR of pinyin token ids (-1: a word with no Chinese letters)
@@ -544,8 +600,8 @@ class TeamIndex:
         index = cls(vocab=TokenIndex.from_parts(parts),
                     names=Postings.from_parts(parts["name_ptr"], parts["name_holders"]),
                     companies=Postings.from_parts(parts["company_ptr"], parts["company_holders"]))
-        index.emails.load(parts["email_keys"], parts["email_positions"].tolist())
-        index.phones.load(parts["phone_keys"], parts["phone_positions"].tolist())
+        index.emails.load(parts["email_keys"], parts["email_positions"])
+        index.phones.load(parts["phone_keys"], parts["phone_positions"])
         index._ids, index._order = array("q", parts["ids"].tobytes()), array("q", parts["order"].tobytes())
         index._names, index._companies = parts["names"], [c or None for c in parts["companies"]]
         index._bulk_ids = parts["ids"]
@@ -928,6 +984,10 @@ async def _first_build(session: AsyncSession, index: TeamIndex, team_id: int, co
     every live customer (True then: a snapshot is worth keeping). Either is seconds of CPU at
     1M customers, so it runs in a worker thread and messages of other teams go on meanwhile;
     nobody searches this index before it is filled (every caller waits for the lock)."""
+    # What the process holds now (modules, the app, other teams' indexes) lives as long as it:
+    # out of the collector's sight first, so the full collections the build sets off walk only
+    # what the build makes, and pause other teams' messages for milliseconds, not a tenth of a second
+    gc.freeze()
     kept = await snapshot.read(session, team_id)
     restored = await asyncio.to_thread(_restore, kept[1]) if kept else None
     if restored is not None:
@@ -937,24 +997,68 @@ async def _first_build(session: AsyncSession, index: TeamIndex, team_id: int, co
         await asyncio.to_thread(_warm)
         gc.freeze()
         return False
-    c = models.Customer
-    query = select(*columns).where(c.team_id == team_id, c.deleted_at.is_(None)).order_by(c.id)
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
-        # straight from the driver (its own thread reads them), not through SQLAlchemy's row
-        # objects: at 1M customers those cost more than the rest of the build
-        compiled = query.compile(dialect=connection.dialect)
+        # straight from the driver (its own thread reads them), each column of a chunk of rows
+        # as one string: at 1M customers a million row tuples cost more than the rest of the
+        # build, and every full collection meanwhile walked them
         driver = (await connection.get_raw_connection()).driver_connection
-        rows = await driver.execute_fetchall(str(compiled), tuple(compiled.params[name] for name in compiled.positiontup))
+        chunks, after = [], 0
+        while True:
+            chunk = (await driver.execute_fetchall(_SQLITE_CHUNK, (team_id, after, SQLITE_CHUNK_ROWS)))[0]
+            if not chunk[0]:
+                break
+            chunks.append(chunk)
+            after = chunk[1]
+        built = await asyncio.to_thread(_load_chunks, index, chunks)
+        if not built:  # a name holding a NUL, which the strings are cut at: the rows one by one
+            rows = await driver.execute_fetchall(*_compiled(connection, _live_rows(team_id, columns)))
+            await asyncio.to_thread(lambda: index.load(*(zip(*rows) if rows else ([],) * 5)))
     else:
         rows = []
-        async for batch in (await session.stream(query)).partitions(SYNC_BATCH):
+        async for batch in (await session.stream(_live_rows(team_id, columns))).partitions(SYNC_BATCH):
             rows.extend(tuple(row) for row in batch)
-    await asyncio.to_thread(index.load, *(zip(*rows) if rows else ([],) * 5))
+        await asyncio.to_thread(lambda: index.load(*(zip(*rows) if rows else ([],) * 5)))
     await asyncio.to_thread(_warm)
     # what the build made lives as long as the process: out of the collector's sight, so the
     # full collections that later messages set off stay short
     gc.freeze()
+    return True
+
+
+def _live_rows(team_id: int, columns):
+    c = models.Customer
+    return select(*columns).where(c.team_id == team_id, c.deleted_at.is_(None)).order_by(c.id)
+
+
+def _compiled(connection, query) -> tuple[str, tuple]:
+    compiled = query.compile(dialect=connection.dialect)
+    return str(compiled), tuple(compiled.params[name] for name in compiled.positiontup)
+
+
+# A chunk of a team's live customers in the order of their ids, as one row: the count, the last
+# id, then each column's values joined (ids by commas, the rest by NUL; no company is "").
+SQLITE_CHUNK_ROWS = 250_000
+_SQLITE_CHUNK = (
+    "SELECT count(*), max(id), group_concat(id), group_concat(coalesce(name, ''), char(0)),"
+    " group_concat(coalesce(company, ''), char(0)), group_concat(coalesce(CAST(emails AS TEXT), ''), char(0)),"
+    " group_concat(coalesce(CAST(phones AS TEXT), ''), char(0))"
+    f" FROM (SELECT id, name, company, emails, phones FROM {models.Customer.__tablename__}"
+    " WHERE team_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?)")
+
+
+def _load_chunks(index: TeamIndex, chunks: list[tuple]) -> bool:
+    """`TeamIndex.load` from the rows `_SQLITE_CHUNK` read; False (nothing loaded) when a value
+    holds a NUL, so its column cannot be cut back into values."""
+    ids = [np.fromiter(map(int, chunk[2].split(",")), dtype=np.int64, count=chunk[0]) for chunk in chunks]
+    columns: list[list[str]] = [[], [], [], []]
+    for chunk in chunks:
+        for column, joined in zip(columns, chunk[3:]):
+            values = joined.split("\0")
+            if len(values) != chunk[0]:
+                return False
+            column += values
+    index.load(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64), *columns)
     return True
 
 

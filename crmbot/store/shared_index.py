@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crmbot.store import models, teams
 from crmbot.store.search import (
-    SYNC_BATCH, Match, TeamIndex, _display, _query_tokens, _WordFolder, base_probes, customer_tokens, similar_tokens,
-    sounded,
+    SYNC_BATCH, Match, TeamIndex, _display, _query_tokens, _warm, _WordFolder, base_probes, customer_tokens,
+    similar_tokens, sounded,
 )
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import fold, has_cjk, phone_key
@@ -248,6 +248,10 @@ class _Vocabulary:
         400k of them, and its peak memory is what this holds at once."""
         if not tokens:
             return
+        if not len(self.index):
+            # with the first read, not on a search: what scoring sets up on first use (pinyin's
+            # tables, half a second, on the first Chinese candidate), as the in-process build does
+            await asyncio.to_thread(_warm)
         if not len(self.index) and len(tokens) > 10_000:
             built = TokenIndex(compact=True)
             await asyncio.to_thread(built.extend, tokens, True)  # the table holds each token once
@@ -370,9 +374,9 @@ class SharedIndex:
         if isinstance(ranked, list):
             return ranked
         best = [view._ids[p] for p in ranked.best]
-        c = models.Customer
-        rows = await (await session.connection()).execute(
-            select(c.id, c.name, c.company).where(c.team_id == team_id, c.id.in_(best)))
+        # one statement text whatever the number of candidates (an array, not a parameter
+        # each): the driver converts it once and the server plans it once
+        rows = await (await session.connection()).execute(_NAMES, {"team": team_id, "ids": best})
         at = {customer_id: p for customer_id, p in zip(best, ranked.best)}
         for row in rows:
             view._names[at[row.id]], view._companies[at[row.id]] = row.name or "", row.company
@@ -417,6 +421,8 @@ def _is_contact(text: str) -> bool:
 _TOKENS_SINCE = sql(
     "SELECT array_agg(seq ORDER BY seq), string_agg(token, E'\\n' ORDER BY seq) FROM search_tokens"
     " WHERE team_id = :team AND seq >= :since")
+_NAMES = sql("SELECT id, name, company FROM customers WHERE team_id = :team AND id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(Integer)))
 _STATE_AND_POSTINGS = sql(
     "SELECT 0, t.customer_rev, s.rev, s.live, s.tokens, NULL::bytea FROM teams t"
     " LEFT JOIN search_states s ON s.team_id = t.id WHERE t.id = :team"
