@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 CHAT_PLATFORMS = ("telegram", "slack")  # where members are asked about what came in by mail
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# long polling begins after the reminder loop's first pass, or after this long at most (a burst
+# of thousands of overdue reminders does not keep the messages waiting for all of it)
+FIRST_PASS_WAIT = 10.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -270,6 +273,12 @@ class Services:
         self._polling: asyncio.Task | None = None
         self._reminders: asyncio.Task | None = None
         self._stopping = asyncio.Event()  # tells the polling and the reminder loop to finish
+        # set once the reminder loop's first pass is over (or there is none): polling begins
+        # only then, so a restart sends the reminders that fell due while it was down before it
+        # reads the updates that waited for it (see `_poll`)
+        self._first_pass = asyncio.Event()
+        if not reminders:
+            self._first_pass.set()
         self._http_started = False
 
     async def start(self) -> None:
@@ -364,8 +373,24 @@ class Services:
             # pending updates are kept: the update_id store de-duplicates
             await application.bot.delete_webhook()
             poller = Poller(self.telegram, ALLOWED_UPDATES, clock=self.app.bot.clock)
-            self._polling = asyncio.create_task(poller.run(self._stopping), name="crmbot-telegram-polling")
+            self._polling = asyncio.create_task(self._poll(poller), name="crmbot-telegram-polling")
             log.info("Telegram polling as @%s", application.bot.username)
+
+    async def _poll(self, poller) -> None:
+        """Long polling, after the reminder loop's first pass (at most `FIRST_PASS_WAIT`).
+
+        A restart finds two backlogs: the reminders that fell due while no worker was up, and
+        the updates Telegram kept for it. The updates are safe where they are (none is confirmed
+        before it is handled); the reminders are already late, and each is at risk between the
+        platform's "ok" and crmbot's record of it: a crash then sends it twice. Sent first, on an
+        event loop with nothing else to do, each such window is the round trip and a commit;
+        sent beside the backlog of messages, a message's handling held the loop for tenths of a
+        second while the platform's answer waited unread (the duplicates of the kill runs)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_pass.wait(), FIRST_PASS_WAIT)
+        # and the parser's set-ups, off the loop, so the first update does not hold it for them
+        await asyncio.to_thread(self.app.bot.warm_up)
+        await poller.run(self._stopping)
 
     async def _telegram_webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -417,10 +442,12 @@ class Services:
             from crmbot.reminders.loop import ReminderLoop
         except ImportError:
             log.info("no reminder loop in this version; reminders are not sent")
+            self._first_pass.set()
             return
         loop = ReminderLoop.from_settings(self.app.settings, self.app.db, self.app.i18n, self.app.senders, self.app.bot.clock,
                                           announce=self.app.announce)
-        self._reminders = asyncio.create_task(loop.run(self._stopping), name="crmbot-reminders")
+        self._reminders = asyncio.create_task(loop.run(self._stopping, first_pass=self._first_pass),
+                                              name="crmbot-reminders")
 
     # -- stopping --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import time
 from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -291,6 +292,39 @@ async def test_a_slow_send_keeps_its_lease_and_a_crashed_one_is_retaken_within_t
     assert [note_of(r) for r in other.reminders()] == ["again-0"]
 
 
+class HoldsTheLoop(RecordingPlatform):
+    """Takes the reminder only after holding the event loop (a synchronous stall: a heavy
+    message, a starved machine) for `stall` seconds; reads the row's lease as another worker
+    would see it at that moment, before the loop runs again."""
+
+    def __init__(self, engine, stall: float) -> None:
+        super().__init__()
+        self.engine, self.stall = engine, stall
+        self.lease_seen: tuple[datetime, datetime] | None = None  # (expiry, when read)
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        time.sleep(self.stall)  # the loop is held: no task of it runs
+        with self.engine.connect() as connection:
+            expiry = connection.execute(select(models.FollowUp.claim_expires_at)).scalar_one()
+        self.lease_seen = (expiry.replace(tzinfo=timezone.utc) if expiry.tzinfo is None else expiry,
+                           datetime.now(timezone.utc))
+        await super().send(chat, replies)
+
+
+async def test_a_lease_is_renewed_while_the_event_loop_is_held_for_longer_than_the_lease(sqlite_app):
+    """Real time: the renewals run in a thread of their own, so a send during which the loop is
+    held for three leases still holds its row (another worker would have started it again)."""
+    real = lambda: datetime.now(timezone.utc)  # noqa: E731
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [real() - timedelta(seconds=1)])
+    lease = 0.4
+    platform = HoldsTheLoop(sqlite_app.db.sync_engine(), stall=3 * lease)
+    report = await loop_for(sqlite_app, platform, real, worker_id="held", lease_seconds=lease).run_once()
+    assert report.delivered == [fid] and len(platform.sent) == 1
+    expiry, seen = platform.lease_seen
+    assert expiry > seen  # still ours when the loop came back: renewed while it was held
+
+
 async def test_a_delivery_record_waits_for_the_write_in_progress_never_for_the_writers_queued_behind_it(tmp_path):
     """SQLite has one writer: a worker catching up on messages after a restart queues them for
     it, and the record that the platform took a reminder (until it commits, a crash sends that
@@ -402,6 +436,26 @@ async def test_a_delivery_the_database_could_not_record_is_recorded_when_it_is_b
     rival = RecordingPlatform()
     assert (await loop_for(sqlite_app, rival, clock, worker_id="rival").run_once(NOW + timedelta(minutes=1))).claimed == 0
     assert len(platform.reminders()) == 1 and rival.sent == []
+
+
+async def test_a_kept_reply_the_database_could_not_delete_is_deleted_when_it_is_back_not_sent_again(
+        sqlite_app, sqlite_db_url, clock, caplog):
+    """A kept reply the platform took as the database went away: its delete failed, the pass
+    ended, the row stayed claimed and went out again once its lease ran out. The worker that
+    sent it deletes it the moment the database is back; nobody sends it again."""
+    await impatient(sqlite_app)
+    await outbox.keep(sqlite_app.db, ChatRef("console", "chat-1"), [Reply("kept answer")], NOW)
+    platform = LocksTheFile(make_url(sqlite_db_url).database)
+    sending = asyncio.ensure_future(loop_for(sqlite_app, platform, clock).replies.run_once(NOW))
+    try:
+        await asyncio.wait_for(wait_until(lambda: "could not be deleted" in caplog.text), 10)
+    finally:
+        platform.back()
+    assert len((await asyncio.wait_for(sending, 10)).sent) == 1
+    assert await kept(sqlite_app) == {}
+    rival = RecordingPlatform()
+    assert (await loop_for(sqlite_app, rival, clock, worker_id="rival").replies.run_once(NOW + timedelta(minutes=1))).sent == []
+    assert len(platform.sent) == 1 and rival.sent == []
 
 
 class OneAtATime(RecordingPlatform):

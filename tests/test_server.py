@@ -21,6 +21,7 @@ from aiohttp import web
 
 from crmbot.server import SECRET_HEADER, HttpLimits, HttpServer, Services, connection_cap
 
+from tests.conftest import NOW
 from tests.standins import TelegramStandIn
 
 FAST = HttpLimits(header_timeout=1.0, body_timeout=0.5, max_body=64 * 1024, max_connections=1000)
@@ -282,3 +283,49 @@ async def test_mail_intake_alone_keeps_a_members_question_for_the_process_that_r
     async with demo.db.sessions() as session:
         [kept] = await session.scalars(select(models.PendingReply))
     assert (kept.adapter, kept.chat_id) == ("telegram", "4242") and "Karel Malý" in kept.replies[0]["text"]
+
+
+async def test_after_a_restart_long_polling_begins_once_the_overdue_reminders_are_sent(unreminded):
+    """A restart finds reminders that fell due while it was down and updates Telegram kept for
+    it. The reminders go first, on a loop with nothing else to do: each is recorded the moment
+    Telegram takes it, not after the backlog of messages was handled (a crash in between sends
+    it twice); the updates wait in Telegram meanwhile, unconfirmed, so none is lost."""
+    from datetime import timedelta
+
+    from crmbot.config import Settings
+    from crmbot.store import models, teams
+
+    demo = unreminded
+    async with demo.db.sessions() as session, session.begin():
+        alice = await teams.member_by_name(session, (await teams.the_only_team(session)).id, "Alice")
+        await teams.bind_identity(session, alice, "telegram", "4242", alice.created_at, chat_id="4242")
+        overdue = demo.bot.clock() - timedelta(hours=1)
+        session.add_all(models.FollowUp(team_id=alice.team_id, member_id=alice.id, due_at=overdue, note=f"overdue {n}",
+                                        state="pending", created_at=alice.created_at, attempts=0, late=False)
+                        for n in range(6))
+    async with TelegramStandIn(token="123:ABC", bot_username="crmbot_test_bot") as api:
+        for _ in range(3):
+            api.push_update(api.text_update(4242, 4242, "/find jana"))
+        settings = Settings(telegram_token="123:ABC", telegram_api_url=api.base_url, http_host="127.0.0.1", http_port=0,
+                            _env_file=None)
+        services = Services(replace(demo, settings=settings), telegram=True, slack=False, reminders=True)
+        await services.start()
+        try:
+            await api.wait_for("sendMessage", 10, timeout=30)
+        finally:
+            await services.stop()
+    order = ["poll" if c.method == "getUpdates" else "reminder" if "Reminder" in c.params["text"] else "answer"
+             for c in api.calls if c.method in ("sendMessage", "getUpdates")]
+    first_poll = order.index("poll")
+    assert order[:first_poll] == ["reminder"] * 7, order
+    assert order.count("answer") == 3  # the messages that waited, answered after
+
+
+async def test_the_parsers_set_ups_are_made_before_long_polling_not_by_the_first_message(app):
+    """The first message of a process made the parser's phrase tables and patterns, holding the
+    event loop for half a second of CPU; `crmbot run` makes them in a thread before it polls."""
+    parser = app.bot.parser
+    assert "_short_phrases" not in vars(parser)
+    app.bot.warm_up()
+    assert "_short_phrases" in vars(parser)
+    assert parser.parse("/note jana", "en", NOW).name == "add_note"

@@ -20,6 +20,7 @@ from crmbot.i18n import Formats, I18n
 from crmbot.intents import analysis, insights, summary
 from crmbot.intents.context import offer
 from crmbot.messages import Chart, Reply
+from crmbot.reminders.lease import Renewing
 from crmbot.store import models, records
 
 MORNING = "morning"
@@ -115,13 +116,11 @@ async def claim(sessions, digest: DueDigest, *, worker: str, now: datetime, leas
 def extend(digest: DueDigest, worker: str):
     """A lease renewal (see `lease.Renewal`) of our claim on this digest while it is being sent."""
 
-    async def renew(session: AsyncSession, until: datetime) -> None:
-        await session.execute(
-            update(D).where(D.member_id == digest.member_id, D.kind == digest.kind, D.local_date == digest.local_date.isoformat(),
-                            D.claimed_by == worker, D.delivered_at.is_(None)).values(claim_expires_at=until)
-        )
+    def statement(until: datetime):
+        return update(D).where(D.member_id == digest.member_id, D.kind == digest.kind, D.local_date == digest.local_date.isoformat(),
+                               D.claimed_by == worker, D.delivered_at.is_(None)).values(claim_expires_at=until)
 
-    return renew
+    return Renewing(statement)
 
 
 async def finish(sessions, digest: DueDigest, *, worker: str, now: datetime, retry_at: datetime | None) -> None:

@@ -267,9 +267,10 @@ class ReminderLoop:
         """Look again now (e.g. a reminder was just set for a minute from now)."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Pass after pass until `stop`; overdue rows found at start-up go out in the first.
-        Kept replies go out beside, in a loop of their own (`_run_replies`)."""
+    async def run(self, stop: asyncio.Event, *, first_pass: asyncio.Event | None = None) -> None:
+        """Pass after pass until `stop`; overdue rows found at start-up go out in the first,
+        after which `first_pass` is set (the server begins long polling then). Kept replies go
+        out beside, in a loop of their own (`_run_replies`)."""
         log.info("reminder loop %s started (%s)", self.worker, ", ".join(self.senders) or "no senders")
         kept = asyncio.create_task(self._run_replies(stop), name="crmbot-kept-replies")
         try:
@@ -282,6 +283,8 @@ class ReminderLoop:
                                  len(report.delivered), len(report.retrying), len(report.failed), len(report.digests))
                 except Exception:  # the database went away, say: keep the loop alive and try again
                     log.exception("reminder pass failed")
+                if first_pass is not None:
+                    first_pass.set()
                 await self._sleep(stop, self._wake, await self.seconds_to_next(self.clock()))
         finally:
             if not stop.is_set():  # cancelled: the kept replies' loop goes too

@@ -40,11 +40,12 @@ from crmbot.reminders.lease import Renewal, extend
 from crmbot.reminders.queue import RATE_LIMITED
 from crmbot.store import models
 from crmbot.store.db import Database
-from crmbot.store.faults import describe
+from crmbot.store.faults import describe, is_transient
 
 log = logging.getLogger(__name__)
 
 P = models.PendingReply
+DELETE_RETRY = 0.25  # seconds between attempts to delete a delivered kept reply while the database is away
 
 
 # -- replies as JSON ----------------------------------------------------------------------------
@@ -255,13 +256,32 @@ class PendingReplies:
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(f"{type(error).__name__}: {error}")
                 await self._failed(row, now, failure, report)
                 return
-            async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
-                await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
+            await self._delete_sent(row)
             report.sent.append(row.id)
             if row.adapter not in report.platform_back:  # it is back: the rest of its chats need not wait
                 report.platform_back.add(row.adapter)
                 if self.on_back is not None:
                     report.hurried += await self.on_back(row.adapter, now)
+
+    async def _delete_sent(self, row: models.PendingReply) -> None:
+        """The platform took it: deleted at once, and while the database is away (PostgreSQL
+        restarting, SQLite locked) tried again every `DELETE_RETRY` seconds until it is back,
+        under the pass's renewed lease. Given up, the row would stay claimed, its lease run
+        out, and the reply go out a second time; the rest of the chat waits behind it."""
+        warned = False
+        while True:
+            try:
+                async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
+                    await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if not warned:
+                    log.warning("kept reply %s was delivered but could not be deleted (%s); trying again every %.2f s",
+                                row.id, describe(error), DELETE_RETRY)
+                    warned = True
+            await asyncio.sleep(DELETE_RETRY)
 
     async def _paced(self, adapter: str, send: Awaitable[None]) -> None:
         """A kept reply's send. While reminders go out through the same platform, one at a

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crmbot.store import inline_sqlite, migrate
@@ -55,6 +56,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+SYNC_BUSY_MS = 1000  # a renewal waits this long for SQLite's writer, then tries at its next tick
+
+
+def _sqlite_renewal_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SYNC_BUSY_MS}")
     cursor.close()
 
 
@@ -122,10 +132,25 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     _turns: dict[asyncio.AbstractEventLoop, Turns] = field(default_factory=dict, repr=False)
+    _sync: Engine | None = field(default=None, repr=False)
+    _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
+
+    def sync_engine(self) -> Engine:
+        """A small synchronous engine on the same database, for work that must go on while the
+        event loop is held (lease renewals, in a thread of their own: `reminders.lease`). On
+        SQLite a statement that finds the file locked waits up to `SYNC_BUSY_MS` in that thread."""
+        with self._sync_lock:
+            if self._sync is None:
+                if self.is_postgres:
+                    self._sync = create_engine(sync_url(self.url), pool_size=1, max_overflow=2, pool_pre_ping=True)
+                else:
+                    self._sync = create_engine(sync_url(self.url), connect_args={"check_same_thread": False})
+                    event.listen(self._sync, "connect", _sqlite_renewal_pragmas)
+            return self._sync
 
     @contextlib.asynccontextmanager
     async def writer_turn(self, *, urgent: bool = False, held: HeldTurn | None = None) -> AsyncIterator[None]:
@@ -161,6 +186,10 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        with self._sync_lock:
+            sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.dispose()
 
 
 def open_database(db: str, *, upgrade: bool = True) -> Database:

@@ -350,6 +350,10 @@ class SharedIndex:
         if not tokens:
             return []
         for attempt in range(2):
+            # the vocabulary as this look-up reads it: another search may fill it while this
+            # one waits for the database below (a new worker's first messages, side by side),
+            # and the look-up made on the empty one must then be made again, not taken as current
+            read_to = vocabulary.next_seq
             similar = {q[0]: vocabulary.similar_tokens(q[0]) for q in tokens}
             wanted = set(chain.from_iterable((t for t, _ in found) for found in similar.values()))
             wanted.update(chain.from_iterable(base_probes(q) for q, _, start, end in tokens if start == 0 and end == len(q)))
@@ -357,7 +361,7 @@ class SharedIndex:
             ids = vocabulary.index.ids
             known = sorted((vocabulary.seqs[ids[t]], t) for t in wanted if t in ids)
             state, postings = await self._state_and_postings(session, team_id, [seq for seq, _ in known])
-            if attempt or not _behind(state, vocabulary):
+            if attempt or not _behind(state, vocabulary, read_to):
                 # (still behind the second time: the message's own customers, not yet committed,
                 # which the index reads once they are)
                 break
@@ -402,9 +406,11 @@ class SharedIndex:
         return view
 
 
-def _behind(state, vocabulary: _Vocabulary) -> bool:
-    """Whether the index is behind the customers, or this worker's vocabulary behind the index."""
-    return state.rev is None or state.rev < (state.customer_rev or 0) or (state.tokens or 0) > vocabulary.next_seq
+def _behind(state, vocabulary: _Vocabulary, read_to: int | None = None) -> bool:
+    """Whether the index is behind the customers, or this worker's vocabulary behind the index
+    (`read_to`: the vocabulary as a look-up read it, when it may have grown since)."""
+    seen = vocabulary.next_seq if read_to is None else read_to
+    return state.rev is None or state.rev < (state.customer_rev or 0) or (state.tokens or 0) > seen
 
 
 def _is_contact(text: str) -> bool:
