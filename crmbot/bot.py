@@ -91,17 +91,18 @@ class Bot:
         self.index = CustomerIndex()
         self.rate_limit = rate_limit or RateLimit()
 
-    def warm_up(self) -> None:
-        """The parser's once-per-process set-ups (compiled patterns, phrase tables), made now
-        rather than by the first message: that message held the event loop for half a second
-        of CPU (seconds on a loaded machine), and a reminder the platform took meanwhile waited
-        that long for its record. `crmbot run` calls this in a thread before long polling."""
+    def warm_up(self, locales: list[str] | None = None) -> None:
+        """The parser's once-per-language set-ups (compiled patterns, phrase tables), made now
+        rather than by the first message in that language: that message held the event loop for
+        half a second of CPU (seconds on a loaded machine), and a reminder the platform took
+        meanwhile waited that long for its record. `crmbot run` calls this in a thread."""
         now = self.clock()
-        for text in ("/note warm up", "called the customer about the quote, follow up on friday"):
-            try:
-                self.parser.parse(text, "en", now, "UTC")
-            except Exception:  # a warm-up is a courtesy: the first message does it otherwise
-                log.debug("warming up the parser failed", exc_info=True)
+        for locale in locales or self.i18n.codes:
+            for text in ("/note warm up", "called the customer about the quote, follow up on friday"):
+                try:
+                    self.parser.parse(text, locale, now, "UTC")
+                except Exception:  # the first message would meet this too: worth a look
+                    log.warning("warming up the parser for %s failed", locale, exc_info=True)
 
     async def accepts_files_from(self, user: UserRef) -> bool:
         """Whether a file this person sends is worth downloading: a member, or someone an open

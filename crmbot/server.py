@@ -44,6 +44,7 @@ from aiohttp import web
 
 from crmbot.app import App
 from crmbot.config import Settings
+from crmbot.i18n import FALLBACK
 
 if TYPE_CHECKING:  # python-telegram-bot is an extra: imported only when Telegram is served
     from crmbot.adapters.smtp import MailServer
@@ -388,9 +389,15 @@ class Services:
         second while the platform's answer waited unread (the duplicates of the kill runs)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_pass.wait(), FIRST_PASS_WAIT)
-        # and the parser's set-ups, off the loop, so the first update does not hold it for them
-        await asyncio.to_thread(self.app.bot.warm_up)
-        await poller.run(self._stopping)
+        # and the parser's set-ups, off the loop, so the first update does not hold it for them:
+        # the fallback language's before polling, the others' beside it (seconds of CPU in all)
+        await asyncio.to_thread(self.app.bot.warm_up, [FALLBACK])
+        others = [code for code in self.app.i18n.codes if code != FALLBACK]
+        warming = asyncio.ensure_future(asyncio.to_thread(self.app.bot.warm_up, others))
+        try:
+            await poller.run(self._stopping)
+        finally:
+            await warming
 
     async def _telegram_webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

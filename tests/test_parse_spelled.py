@@ -117,6 +117,14 @@ def test_a_chinese_surname_with_its_title_or_familiar_prefix_is_read_as_the_surn
     assert parser.parse(text, "zh", NOW, "Europe/Prague").mention == mention
 
 
+@pytest.mark.parametrize(("text", "word"), [
+    ("帮我查一下小程序的报价", "程序"), ("华信资金总额多少", "额"), ("日常总结发我", "日常"), ("小文件发给刘总了", "文件"),
+])
+def test_a_word_that_only_looks_like_a_title_keeps_its_characters(parser, text, word):
+    """小程序 is a mini-program and 总额 a total, not 程 or 金 with a title: the word stays whole."""
+    assert word in parser.parse(text, "zh", NOW, "Europe/Prague").mention
+
+
 @pytest.mark.parametrize(("lang", "text", "currency"), [
     ("cs", "Deal pro Evu, 7,5k, v eurech", "EUR"),
     ("en", "rang Cerys, she wants the design retainer, like 2k a month, pounds", "GBP"),

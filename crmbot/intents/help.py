@@ -42,8 +42,9 @@ async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
         if matches and matches[0].score >= LOOKUP_SCORE:
             # more words than the name: something was said about them ("eva prefers mornings")
             text = intent.slots.get("text", "")
-            if len(words(text)) > len(words(matches[0].span)) and clear_winner(matches):
-                return await what_to_do(ctx, matches[0].customer_id, text)
+            winner = clear_winner(matches)
+            if winner is not None and len(words(text)) > len(words(winner.span)):
+                return await what_to_do(ctx, winner.customer_id, text)
             return await ctx.dispatch(Intent("find_customer", ctx.locale, intent.slots))
     return [ctx.reply("unknown", text=intent.slots.get("text", ""), mention=intent.mention)]
 

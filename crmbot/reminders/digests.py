@@ -20,7 +20,7 @@ from crmbot.i18n import Formats, I18n
 from crmbot.intents import analysis, insights, summary
 from crmbot.intents.context import offer
 from crmbot.messages import Chart, Reply
-from crmbot.reminders.lease import Renewing
+from crmbot.reminders.lease import Renewing, later
 from crmbot.store import models, records
 
 MORNING = "morning"
@@ -118,7 +118,7 @@ def extend(digest: DueDigest, worker: str):
 
     def statement(until: datetime):
         return update(D).where(D.member_id == digest.member_id, D.kind == digest.kind, D.local_date == digest.local_date.isoformat(),
-                               D.claimed_by == worker, D.delivered_at.is_(None)).values(claim_expires_at=until)
+                               D.claimed_by == worker, D.delivered_at.is_(None)).values(claim_expires_at=later(D.claim_expires_at, until))
 
     return Renewing(statement)
 

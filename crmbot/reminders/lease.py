@@ -7,10 +7,10 @@ renews the lease while it works, in short transactions of their own.
 The renewals run in a thread of their own, on a synchronous connection (`Database.sync_engine`),
 not on the event loop: a loop held for seconds (a heavy message, a machine starved of CPU)
 would otherwise put them off until the lease ran out while a send was in flight, and another
-worker would start that send again. Python's threads take turns every few milliseconds, so a
-renewal is late by that much, whatever the loop is doing. What still stops them is what stops
-the process (a crash: the lease then runs out, as it should) or, on SQLite, the file's writer
-held for longer than the rest of the lease."""
+worker would start that send again. On SQLite the thread's write polls for the file's one
+writer, which a stream of messages can keep from it, so there the event loop renews too, with
+an urgent writer's turn (ahead of waiting messages): each covers what stops the other. A
+renewal only ever moves a lease later (`later`), so the two never undo each other."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.sql import Executable
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,11 @@ from crmbot.store.faults import describe
 log = logging.getLogger(__name__)
 
 Renew = Callable[[AsyncSession, datetime], Awaitable[None]]
+
+
+def later(column, until: datetime):
+    """The value that moves a lease to `until` unless it already runs out later."""
+    return case((column < until, until), else_=column)
 
 
 class Renewing:
@@ -53,7 +58,7 @@ def extend(model, ids: Iterable[int], worker: str) -> Renewing:
 
     def statement(until: datetime) -> Executable:
         return (update(model).where(model.id.in_(list(ids)), model.claimed_by == worker, model.claim_expires_at.is_not(None))
-                .values(claim_expires_at=until).execution_options(synchronize_session=False))
+                .values(claim_expires_at=later(model.claim_expires_at, until)).execution_options(synchronize_session=False))
 
     return Renewing(statement)
 
@@ -88,7 +93,7 @@ class Renewal:
             self._thread = threading.Thread(target=self._run_off_loop, args=(self.db.sync_engine(), statement),
                                             name="crmbot-lease-renewal", daemon=True)
             self._thread.start()
-        else:
+        if statement is None or not self.db.is_postgres:
             self._task = asyncio.create_task(self._run(), name="crmbot-lease-renewal")
         return self
 
@@ -109,7 +114,7 @@ class Renewal:
             try:
                 with engine.begin() as connection:
                     connection.execute(statement(until))
-                self.held_until = until
+                self.held_until = max(self.held_until, until)
             except Exception as error:
                 log.warning("could not renew a delivery lease: %s", describe(error))
 
@@ -122,6 +127,6 @@ class Renewal:
                 # file's one writer, a renewal that polled for the lock was put off for seconds
                 async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
                     await self.renew(session, until)
-                self.held_until = until
+                self.held_until = max(self.held_until, until)
             except Exception as error:
                 log.warning("could not renew a delivery lease: %s", describe(error))

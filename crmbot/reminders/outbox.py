@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -265,18 +266,25 @@ class PendingReplies:
 
     async def _delete_sent(self, row: models.PendingReply) -> None:
         """The platform took it: deleted at once, and while the database is away (PostgreSQL
-        restarting, SQLite locked) tried again every `DELETE_RETRY` seconds until it is back,
-        under the pass's renewed lease. Given up, the row would stay claimed, its lease run
-        out, and the reply go out a second time; the rest of the chat waits behind it."""
+        restarting, SQLite locked) tried again every `DELETE_RETRY` seconds for as long as a
+        lease lasts (the pass renews it meanwhile, when it can). Given up, the row stays claimed
+        until its lease runs out and the reply goes out a second time, late rather than lost."""
         warned = False
+        give_up = time.monotonic() + self.lease.total_seconds()
         while True:
             try:
                 async with self.db.writer_turn(urgent=True), self.db.sessions() as session, session.begin():
-                    await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
+                    deleted = await session.execute(delete(P).where(P.id == row.id, P.claimed_by == self.worker))
+                if deleted.rowcount == 0:  # our lease ran out and another worker took it: it may send it again
+                    log.warning("kept reply %s was delivered, but another worker had taken it meanwhile", row.id)
                 return
             except Exception as error:
                 if not is_transient(error):
                     raise
+                if time.monotonic() >= give_up:
+                    log.warning("kept reply %s was delivered but could not be deleted within a lease (%s): "
+                                "it will go out again", row.id, describe(error))
+                    return
                 if not warned:
                     log.warning("kept reply %s was delivered but could not be deleted (%s); trying again every %.2f s",
                                 row.id, describe(error), DELETE_RETRY)

@@ -62,6 +62,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 SYNC_BUSY_MS = 1000  # a renewal waits this long for SQLite's writer, then tries at its next tick
 
 
+SYNC_CONNECT_S = 3
+SYNC_STATEMENT_MS = 3000
+
+
 def _sqlite_renewal_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={SYNC_BUSY_MS}")
@@ -146,7 +150,11 @@ class Database:
         with self._sync_lock:
             if self._sync is None:
                 if self.is_postgres:
-                    self._sync = create_engine(sync_url(self.url), pool_size=1, max_overflow=2, pool_pre_ping=True)
+                    # bounded: a renewal stuck on a lost connection or a row lock must not hold up
+                    # the end of the block it renews for (which waits for the thread)
+                    self._sync = create_engine(sync_url(self.url), pool_size=1, max_overflow=2, pool_pre_ping=True,
+                                               connect_args={"connect_timeout": SYNC_CONNECT_S,
+                                                             "options": f"-c statement_timeout={SYNC_STATEMENT_MS}"})
                 else:
                     self._sync = create_engine(sync_url(self.url), connect_args={"check_same_thread": False})
                     event.listen(self._sync, "connect", _sqlite_renewal_pragmas)

@@ -1198,6 +1198,8 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
         return matches
     named = set(words(fold(" ".join(m.span for m in rivals))))
     said = [w for w in words(fold(text)) if len(w) >= DEAL_WORD_MIN and w not in named and not w.isdigit()]
+    if not said and not about_deal:  # nothing the deals could settle
+        return matches
     if session.new or session.dirty or session.deleted:
         await session.flush()  # (read on the connection below, past the ORM's own flush)
     connection = await session.connection()
