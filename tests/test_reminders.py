@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.engine import make_url
 
 from crmbot.adapters.console import ConsoleChat
@@ -24,7 +24,7 @@ from crmbot.app import build
 from crmbot.config import Settings
 from crmbot.messages import ChatRef, DeliveryFailed, Reply
 from crmbot.reminders import ReminderLoop, outbox, queue
-from crmbot.reminders.lease import Renewal
+from crmbot.reminders.lease import Renewal, later
 from crmbot.store import models, teams
 from crmbot.store.db import open_database
 
@@ -1038,3 +1038,18 @@ async def test_the_weekly_summary_comes_with_its_chart_and_names_who_is_at_risk(
     async with app.db.sessions() as session:
         followup = await session.scalar(select(models.FollowUp).where(models.FollowUp.customer_id == quiet.id))
     assert (followup.member_id, followup.due_at) == (boss.id, datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))  # 9:00 in Prague
+
+
+def test_a_renewal_moves_a_lease_later_never_earlier(tmp_path):
+    """Two renewals of one lease (the thread's and the loop's on SQLite) may land in either
+    order: the later expiry stands. `until` is stored as every time is, naive UTC."""
+    table = models.FollowUp.__table__
+    engine = create_engine(f"sqlite:///{tmp_path / 'lease.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE followups (id INTEGER PRIMARY KEY, claim_expires_at DATETIME)"))
+        connection.execute(text("INSERT INTO followups VALUES (1, '2026-11-25 10:30:00.000000'), (2, '2026-11-25 11:30:00.000000')"))
+        until = datetime(2026, 11, 25, 12, 0, tzinfo=timezone(timedelta(hours=1)))  # 11:00 UTC
+        connection.execute(update(table).values(claim_expires_at=later(table.c.claim_expires_at, until)))
+        rows = connection.execute(text("SELECT id, claim_expires_at FROM followups ORDER BY id")).all()
+    engine.dispose()
+    assert rows == [(1, "2026-11-25 11:00:00.000000"), (2, "2026-11-25 11:30:00.000000")]

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, update
+from sqlalchemy import case, literal, update
 from sqlalchemy.sql import Executable
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,9 @@ Renew = Callable[[AsyncSession, datetime], Awaitable[None]]
 
 
 def later(column, until: datetime):
-    """The value that moves a lease to `until` unless it already runs out later."""
+    """The value that moves a lease to `until` unless it already runs out later (`until`
+    bound with the column's own type: stored as the column stores every time, naive UTC)."""
+    until = literal(until, column.type)
     return case((column < until, until), else_=column)
 
 
