@@ -111,24 +111,31 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
     return None
 
 
+@lru_cache(maxsize=64)
+def _currency_words(currencies: tuple[str, ...]) -> re.Pattern:
+    """A currency word or symbol standing on its own ("eur", "Kč", "$")."""
+    return re.compile(rf"(?<![^\W\d_])(?:{_alternatives(currencies)})(?![^\W\d_])")
+
+
+def _currencies_named(language: Language, text: str, taken: list[tuple[int, int]],
+                      others: tuple[Language, ...]) -> list[tuple[str, tuple[int, int]]]:
+    """Each currency folded `text` names outside `taken`, and where."""
+    currencies = _table("currencies", language, others)
+    if not currencies:
+        return []
+    return [(currencies[m.group(0).lower()], m.span()) for m in _currency_words(tuple(currencies)).finditer(text)
+            if not any(s < m.end() and m.start() < e for s, e in taken) and m.group(0).lower() in currencies]
+
+
 def names_currency(language: Language, text: str, taken: list[tuple[int, int]], others: tuple[Language, ...] = ()) -> bool:
     """Whether folded `text` names a currency outside `taken`: with no amount found, the
     number is missing or unreadable ("new deal acme $", "deal acme eur ??")."""
-    currencies = list(_table("currencies", language, others))
-    if not currencies:
-        return False
-    pattern = re.compile(rf"(?<![^\W\d_])(?:{_alternatives(currencies)})(?![^\W\d_])")
-    return any(not any(s < m.end() and m.start() < e for s, e in taken) for m in pattern.finditer(text))
+    return bool(_currencies_named(language, text, taken, others))
 
 
 def currency_named(language: Language, text: str, taken: list[tuple[int, int]],
                    others: tuple[Language, ...] = ()) -> tuple[str | None, tuple[int, int] | None]:
     """The one currency folded `text` names apart from its amount ("7,5k, v eurech", "2k a
     month, pounds"), outside `taken`, and where; None when it names none or more than one."""
-    currencies = _table("currencies", language, others)
-    if not currencies:
-        return None, None
-    pattern = re.compile(rf"(?<![^\W\d_])(?:{_alternatives(list(currencies))})(?![^\W\d_])")
-    found = [(currencies[m.group(0).lower()], m.span()) for m in pattern.finditer(text)
-             if not any(s < m.end() and m.start() < e for s, e in taken) and m.group(0).lower() in currencies]
+    found = _currencies_named(language, text, taken, others)
     return found[0] if len({code for code, _ in found}) == 1 else (None, None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crmbot.store import inline_sqlite, migrate
 
@@ -128,6 +128,14 @@ class HeldTurn:
         turns, self._turns = self._turns, None
         if turns is not None:
             turns.release()
+
+
+async def flushed_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, for a statement run past the ORM on a hot path; pending changes
+    are flushed first, as the ORM would before its own query."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await session.connection()
 
 
 @dataclass

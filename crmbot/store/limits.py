@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
+from crmbot.store.db import flushed_connection
 
 W = models.RateWindow
 T = W.__table__
@@ -33,9 +34,6 @@ async def hit(session: AsyncSession, key: str, now: datetime) -> int:
     the row stays locked until the message's transaction ends, so one sender's messages are
     handled one at a time across workers."""
     statement = _HIT[session.get_bind().dialect.name]
-    # on the session's connection, past the ORM (every message runs it); pending changes are
-    # flushed first, as the ORM would
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    connection = await session.connection()
+    # on the session's connection, past the ORM: every message runs it
+    connection = await flushed_connection(session)
     return (await connection.execute(statement, {"key": key[:200], "minute": int(now.timestamp() // 60)})).scalar_one()

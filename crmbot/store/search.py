@@ -37,6 +37,7 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models, snapshot, teams
+from crmbot.store.db import flushed_connection
 from crmbot.store.postings import Postings, expand
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import CJK, bigrams, cjk_runs, fold, fold_many, has_cjk, phone_key, words
@@ -1200,9 +1201,7 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
     said = [w for w in words(fold(text)) if len(w) >= DEAL_WORD_MIN and w not in named and not w.isdigit()]
     if not said and not about_deal:  # nothing the deals could settle
         return matches
-    if session.new or session.dirty or session.deleted:
-        await session.flush()  # (read on the connection below, past the ORM's own flush)
-    connection = await session.connection()
+    connection = await flushed_connection(session)
     ids = [m.customer_id for m in rivals]
     rows = await connection.execute(select(models.Deal.customer_id, models.Deal.title).where(
         models.Deal.team_id == team_id, models.Deal.deleted_at.is_(None), models.Deal.stage.in_(models.OPEN_STAGES),
