@@ -73,6 +73,14 @@ def restore(row: models.Base, data: dict[str, Any]) -> None:
         setattr(row, column.key, value)
 
 
+def _entry(actor: Actor, now: datetime, action: str, row: models.Base, before: dict | None,
+           customer_id: int | None) -> dict[str, Any]:
+    """An audit entry's columns: who, when, what, and the row before and after."""
+    return {"team_id": actor.team_id, "member_id": actor.member_id, "platform": actor.platform, "at": now,
+            "group_id": actor.group_id, "action": action, "entity": ENTITY_OF[type(row)], "entity_id": row.id,
+            "customer_id": customer_id, "before": before, "after": None if action == "delete" else snapshot(row)}
+
+
 def record(
     session: AsyncSession,
     actor: Actor,
@@ -83,19 +91,7 @@ def record(
     *,
     customer_id: int | None = None,
 ) -> models.AuditEntry:
-    entry = models.AuditEntry(
-        team_id=actor.team_id,
-        member_id=actor.member_id,
-        platform=actor.platform,
-        at=now,
-        group_id=actor.group_id,
-        action=action,
-        entity=ENTITY_OF[type(row)],
-        entity_id=row.id,
-        customer_id=customer_id,
-        before=before,
-        after=None if action == "delete" else snapshot(row),
-    )
+    entry = models.AuditEntry(**_entry(actor, now, action, row, before, customer_id))
     session.add(entry)
     return entry
 
@@ -108,10 +104,7 @@ async def record_created(session: AsyncSession, actor: Actor, now: datetime, row
     """`record` of rows just created, as one statement of plain values on the session's
     connection (not an ORM object and a flush each); the entries in the order given."""
     await (await session.connection()).execute(_INSERT, [
-        {"team_id": actor.team_id, "member_id": actor.member_id, "platform": actor.platform, "at": now,
-         "group_id": actor.group_id, "action": "create", "entity": ENTITY_OF[type(row)], "entity_id": row.id,
-         "customer_id": customer_id, "before": None, "after": snapshot(row), "undone_at": None}
-        for row, customer_id in zip(rows, customer_ids)])
+        {**_entry(actor, now, "create", row, None, customer_id), "undone_at": None} for row, customer_id in zip(rows, customer_ids)])
 
 
 async def last_group(session: AsyncSession, team_id: int, member_id: int) -> list[models.AuditEntry]:
