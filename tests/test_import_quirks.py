@@ -141,3 +141,29 @@ def test_a_slovene_stanje_column_is_the_status(schema_file, tmp_path):
     assert run("import", str(path), "--db", schema_file).exit_code == 0
     ziga = held(schema_file)["Žiga Čeh"]
     assert ziga["status"] == "customer" and ziga["notes"] is None
+
+
+def test_binary_bytes_in_a_later_row_name_that_row_and_a_file_of_bytes_is_no_text(schema_file, tmp_path):
+    assert run("member", "add", "Alice Smith", "--role", "manager", "--db", schema_file).exit_code == 0
+    damaged = tmp_path / "damaged.csv"
+    damaged.write_bytes(b"Name,Email\nA One,a@x.cz\nB \x00\x01\x02\xff\xfe Two,b@x.cz\nC Three,c@x.cz\n")
+    bytes_only = tmp_path / "bytes.csv"
+    bytes_only.write_bytes(bytes(range(256)) * 4 + b"\n" + bytes(range(256)))
+    for path, message in ((damaged, "Nothing imported: damaged.csv, row 3: binary bytes (NUL) in a text file"),
+                          (bytes_only, "Nothing imported: bytes.csv is not a text file")):
+        result = run("import", str(path), "--db", schema_file)
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+    assert held(schema_file) == {}
+
+
+def test_apples_bookkeeping_in_a_vcard_is_not_kept_as_notes(schema_file, tmp_path):
+    path = tmp_path / "iCloud.vcf"
+    path.write_text("BEGIN:VCARD\nVERSION:3.0\nPRODID:-//Apple Inc.//iPhone OS 17.0//EN\nN:Kralj;Miha;;;\nFN:Miha Kralj\n"
+                    "ORG:Kralj d.o.o.;\nX-ABShowAs:COMPANY\nTEL;type=CELL;type=VOICE;type=pref:+386 41 555 666\n"
+                    "item1.ADR;type=WORK;type=pref:;;Slovenska 1;Ljubljana;;1000;Slovenia\nitem1.X-ABADR:si\n"
+                    "item2.EMAIL;type=INTERNET:miha@kralj.si\nitem2.X-ABLabel:_$!<Other>!$_\nNOTE:Met at the fair\nEND:VCARD\n",
+                    encoding="utf-8")
+    assert run("import", str(path), "--db", schema_file).exit_code == 0
+    miha = held(schema_file)["Miha Kralj"]
+    assert miha["address"] == "Slovenska 1, Ljubljana, 1000, Slovenia" and miha["emails"] == ["miha@kralj.si"]
+    assert miha["notes"] == "Met at the fair"

@@ -87,6 +87,15 @@ def _detected(sample: bytes, name: str) -> str:
     return best.encoding
 
 
+def _text_line(line: bytes) -> bool:
+    """A header row as text files have them: UTF-8 (or ASCII), printable, more than a word."""
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r")
+    except UnicodeDecodeError:
+        return False
+    return len(text) > 3 and all(c.isprintable() or c == "\t" for c in text)
+
+
 def encoding_of(stream: BinaryIO, name: str) -> str:
     """The encoding of the whole stream, read once in chunks (left at its start again). A BOM
     is believed; UTF-8 is tried next (most files are); anything else is detected from the
@@ -97,6 +106,11 @@ def encoding_of(stream: BinaryIO, name: str) -> str:
         if head.startswith(bom):
             return encoding
     if b"\x00" in head:  # UTF-16 without a BOM, or not text at all
+        first_line = head.find(b"\n")
+        at = head.index(b"\x00")
+        if 0 < first_line < at and _text_line(head[:first_line]):  # a text file whose later row holds binary bytes
+            raise UnreadableFile("bad_row", name=name, row=head.count(b"\n", 0, at) + 1,
+                                 error="binary bytes (NUL) in a text file: a damaged or pasted row")
         return _detected(head, name)
     decoder = codecs.getincrementaldecoder("utf-8")()
     position = 0
@@ -215,7 +229,8 @@ def read_csv(stream: BinaryIO, name: str, encoding: str, sample: str) -> Source:
 # vCard properties and the header they stand for; the rest are kept as notes under their own name
 _VCARD = {"fn": "full name", "org": "company", "email": "email", "tel": "phone", "url": "website", "note": "notes",
           "categories": "tags"}
-_VCARD_SKIP = {"version", "prodid", "uid", "rev", "photo", "logo", "sound", "key", "kind", "n", "adr", "x-abuid"}
+_VCARD_SKIP = {"version", "prodid", "uid", "rev", "photo", "logo", "sound", "key", "kind", "n", "adr", "x-abuid",
+               "x-abadr", "x-ablabel", "x-abshowas"}  # Apple's: an address's country code, a label's name, how to list it
 
 
 def _text(value) -> str:
