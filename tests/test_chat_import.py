@@ -127,7 +127,7 @@ async def test_a_shared_contact_is_added_or_asked_about_when_it_looks_like_someo
 async def test_a_member_of_another_team_imports_into_their_own_and_strangers_cannot_import(demo, app):
     async with demo.db.sessions() as session, session.begin():
         other = await teams.create_team(session, "Second Team", NOW)
-        member = await teams.create_member(session, other.id, "Olaf", NOW, role="rep")
+        member = await teams.create_member(session, other.id, "Olaf", NOW, role="manager")  # files are a manager's to import
         await teams.bind_identity(session, member, "console", "Olaf", NOW)
     olaf = ConsoleChat(demo.bot, "Olaf")
     [reply] = await olaf.send_file("leads.csv", SMALL.encode())
