@@ -167,3 +167,14 @@ def test_apples_bookkeeping_in_a_vcard_is_not_kept_as_notes(schema_file, tmp_pat
     miha = held(schema_file)["Miha Kralj"]
     assert miha["address"] == "Slovenska 1, Ljubljana, 1000, Slovenia" and miha["emails"] == ["miha@kralj.si"]
     assert miha["notes"] == "Met at the fair"
+
+
+def test_hubspots_associated_company_is_the_company_when_company_name_is_empty(schema_file, tmp_path):
+    path = tmp_path / "hubspot-crm-exports-all-contacts-2024-06-01.csv"
+    path.write_text(quoted(["Record ID", "First Name", "Last Name", "Email", "Company Name", "Associated Company",
+                            "Lifecycle Stage", "Contact owner"],
+                           [{"Record ID": "51", "First Name": "Eva", "Last Name": "Malá", "Email": "eva@beta.cz",
+                             "Associated Company": "Beta Logistics", "Lifecycle Stage": "Customer"}]), encoding="utf-8-sig")
+    assert run("import", str(path), "--db", schema_file).exit_code == 0
+    eva = held(schema_file)["Eva Malá"]
+    assert eva["company"] == "Beta Logistics" and eva["notes"] is None and eva["status"] == "customer"
