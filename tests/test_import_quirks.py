@@ -178,3 +178,15 @@ def test_hubspots_associated_company_is_the_company_when_company_name_is_empty(s
     assert run("import", str(path), "--db", schema_file).exit_code == 0
     eva = held(schema_file)["Eva Malá"]
     assert eva["company"] == "Beta Logistics" and eva["notes"] is None and eva["status"] == "customer"
+
+
+def test_pipedrives_newer_labels_column_is_the_status(schema_file, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Person - Name,Person - Labels,Person - Email - Work\n"
+                    "Ivana Králová,Customer,ivana@kralova.cz\n"
+                    "Marek Dvořák,\"Hot lead, VIP\",marek@dvorak.cz\n", encoding="utf-8")
+    assert run("import", str(path), "--db", schema_file).exit_code == 0
+    people = held(schema_file)
+    assert people["Ivana Králová"]["status"] == "customer"
+    marek = people["Marek Dvořák"]  # several labels: no one status of ours, so kept where it can be read
+    assert marek["status"] == "lead" and marek["notes"] == "Person - Labels: Hot lead, VIP"
