@@ -12,6 +12,8 @@ from typing import Any
 import vobject
 from icalendar import Calendar, Event
 
+from crmbot.exporter import columns
+
 ENTITIES = ("customers", "deals", "interactions", "complaints", "followups")
 # the customer CSV's columns: header (one `crmbot import` maps back) and the customer's key
 CUSTOMER_COLUMNS = (("Name", "name"), ("Company", "company"), ("E-mail", "emails"), ("Phone", "phones"),
@@ -60,10 +62,11 @@ def entity_csv(data: dict[str, list], entity: str, names: dict[int, str]) -> str
     customers = {c["id"]: c["name"] for c in data["customers"]}
     rows = _named(data[entity], names, customers)
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
+    # with no rows, the header alone: a spreadsheet still shows the columns, an empty file shows nothing
+    header = list(rows[0]) if rows else list(_named([dict.fromkeys(columns(entity))], {}, {})[0])
+    writer = csv.DictWriter(out, fieldnames=header)
+    writer.writeheader()
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 

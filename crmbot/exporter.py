@@ -28,8 +28,21 @@ def row_json(row: M.Base, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
+# what each exported kind leaves out of its rows: bookkeeping of the store, not the team's data
+DROPPED = {"deals": ("amount_minor",), "customers": ("rev",),
+           "followups": ("claimed_by", "claim_expires_at", "attempts", "next_attempt_at", "last_error")}
+MODELS = {"customers": M.Customer, "interactions": M.Interaction, "deals": M.Deal, "complaints": M.Complaint,
+          "followups": M.FollowUp}
+
+
+def columns(entity: str) -> list[str]:
+    """The keys of an exported row of `entity` (one of MODELS), in order: a CSV of none has its header."""
+    keys = [c.key for c in MODELS[entity].__table__.columns if c.key not in DROPPED.get(entity, ())]
+    return keys + {"deals": ["amount"], "customers": ["tags"]}.get(entity, [])
+
+
 def _deal(row: M.Deal) -> dict[str, Any]:
-    data = row_json(row, drop=("amount_minor",))
+    data = row_json(row, drop=DROPPED["deals"])
     data["amount"] = float(row.amount) if row.amount is not None else None
     return data
 
@@ -55,13 +68,13 @@ async def export_team(session: AsyncSession, team_id: int, customer_ids: set[int
     people = await rows(M.Customer)
     carried = await tags.of_customers(session, team_id, [c.id for c in people])
     return {
-        "customers": [{**row_json(c, drop=("rev",)), "tags": carried.get(c.id, [])} for c in people],
+        "customers": [{**row_json(c, drop=DROPPED["customers"]), "tags": carried.get(c.id, [])} for c in people],
         "interactions": [row_json(i) for i in await rows(M.Interaction)],
         "deals": [_deal(d) for d in deals],
         "deal_stage_changes": [row_json(h) for h in history],
         "complaints": [row_json(c) for c in await rows(M.Complaint)],
         "followups": [
-            row_json(f, drop=("claimed_by", "claim_expires_at", "attempts", "next_attempt_at", "last_error")) for f in await rows(M.FollowUp)
+            row_json(f, drop=DROPPED["followups"]) for f in await rows(M.FollowUp)
         ],
         # the personal profile: birthdays, anniversaries, family, hobbies, memberships
         "customer_facts": [row_json(f) for f in await rows(M.CustomerFact)],

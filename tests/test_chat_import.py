@@ -127,7 +127,7 @@ async def test_a_shared_contact_is_added_or_asked_about_when_it_looks_like_someo
 async def test_a_member_of_another_team_imports_into_their_own_and_strangers_cannot_import(demo, app):
     async with demo.db.sessions() as session, session.begin():
         other = await teams.create_team(session, "Second Team", NOW)
-        member = await teams.create_member(session, other.id, "Olaf", NOW, role="rep")
+        member = await teams.create_member(session, other.id, "Olaf", NOW, role="manager")  # files are a manager's to import
         await teams.bind_identity(session, member, "console", "Olaf", NOW)
     olaf = ConsoleChat(demo.bot, "Olaf")
     [reply] = await olaf.send_file("leads.csv", SMALL.encode())
@@ -151,3 +151,18 @@ async def test_an_import_matches_only_the_members_own_team_even_on_the_same_e_ma
         jans = list(await session.scalars(select(models.Customer).where(models.Customer.name == "Jan Novák")))
         names = {t.id: t.name for t in await teams.all_teams(session)}
     assert sorted((names[j.team_id], j.website) for j in jans) == [("Demo Sales", "https://acme.example"), ("Rival Sales", None)]
+
+
+async def test_a_rep_may_add_a_shared_contact_but_not_import_a_file_that_could_change_anyones_customers(demo, bob):
+    # the file would make Jan Novák Bob's and a churned customer: a manager's or an admin's to send
+    takeover = "Name,Email,Owner,Status\nJan Novák,jan.novak@acme.cz,Bob,churned\nOlga Malá,olga@mala.cz,,\n"
+    before = await customers_named(demo, "Jan Novák")
+    [refused] = await bob.send_file("mine.csv", takeover.encode())
+    assert refused.kind == "not_allowed" and "your role can't do that" in refused.text
+    after = await customers_named(demo, "Jan Novák", "Olga Malá")
+    assert set(after) == {"Jan Novák"}
+    assert (after["Jan Novák"].owner_id, after["Jan Novák"].status) == (before["Jan Novák"].owner_id, before["Jan Novák"].status)
+    assert await count(demo, models.PendingUpload) == 0
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ota Velký\r\nTEL;TYPE=CELL:+420 777 555 002\r\nEND:VCARD\r\n"
+    [added] = await bob.send_file("contact.vcf", card.encode(), contact=True)
+    assert added.kind == "import_done" and "Added **Ota Velký**." in added.text

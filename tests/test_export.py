@@ -102,6 +102,15 @@ def test_the_csv_of_each_entity_names_its_customer_and_member(demo_db, entity):
     assert all(r.get("owner") or r.get("member") for r in rows)
 
 
+@pytest.mark.parametrize("entity", ["deals", "interactions", "complaints", "followups"])
+def test_the_csv_of_an_entity_with_no_rows_still_has_its_header(demo_db, entity):
+    full = exported(demo_db, "--format", "csv", "--entity", entity)
+    header = full.splitlines()[0]
+    # 陈静 was imported from a file: no deal, call, complaint or follow-up of hers yet
+    alone = exported(demo_db, "--format", "csv", "--entity", entity, "--customer", "陈静")
+    assert alone.splitlines() == [header] and "customer_id,customer" in header
+
+
 def test_the_vcard_of_one_customer(demo_db):
     cards = list(vobject.readComponents(exported(demo_db, "--format", "vcard", "--customer", "陈静")))
     assert len(cards) == 1 and cards[0].fn.value == "陈静"

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from crmbot.imports.sources import Pairs
+from crmbot.imports.sources import Pairs, Ragged
 from crmbot.imports.vocabulary import Vocabulary
 from crmbot.text import EMAIL, fold, has_cjk, phone_key
 
@@ -40,6 +40,10 @@ class BadRow(Exception):
         self.reason = reason
         self.column = column
         self.values = values
+
+
+def wrong_columns(row: Ragged) -> BadRow:
+    return BadRow("wrong_columns", row.missing, found=row.found, expected=row.expected)
 
 
 @dataclass
@@ -131,6 +135,8 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
                  plan: dict[str, tuple[str | None, int]] | None = None) -> Contact:
     """`plan`: each header's field and length limit (and each status word's status), filled as
     they are met; one per file spares every row the look-ups."""
+    if type(pairs) is Ragged:
+        raise wrong_columns(pairs)
     plan = {} if plan is None else plan
     values: dict[str, list[tuple[str, str]]] = {}
     notes: list[str] = []

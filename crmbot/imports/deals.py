@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import list_currencies
 
-from crmbot.imports.contacts import BadRow, Owners
-from crmbot.imports.sources import Pairs
+from crmbot.imports.contacts import BadRow, Owners, wrong_columns
+from crmbot.imports.sources import Pairs, Ragged
 from crmbot.imports.vocabulary import Vocabulary, folded_label
 from crmbot.text import EMAIL
 
@@ -156,6 +156,8 @@ def _person(text: str) -> tuple[str, list[str]]:
 
 
 def deal_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, form: DealFormat) -> DealRow:
+    if type(pairs) is Ragged:
+        raise wrong_columns(pairs)
     values: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for header, raw in pairs:
         value = " ".join(raw.split()) if "\n" in raw or "\r" in raw else raw.strip()

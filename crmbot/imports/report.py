@@ -13,6 +13,7 @@ MAX_DETAILS = 1000  # skipped rows kept with their reasons; beyond that only cou
 # The reasons a row is skipped, in the shell's words.
 REASONS = {
     "no_name": "no name",
+    "wrong_columns": "values in {found} columns, the header has {expected}",
     "not_email": "not an e-mail address: {value}",
     "too_long": "longer than {limit} characters",
     "held": "already held as {customer}, nothing new",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,15 @@ def _detected(sample: bytes, name: str) -> str:
     return best.encoding
 
 
+def _text_line(line: bytes) -> bool:
+    """A header row as text files have them: UTF-8 (or ASCII), printable, more than a word."""
+    try:
+        text = line.decode("utf-8-sig").rstrip("\r")
+    except UnicodeDecodeError:
+        return False
+    return len(text) > 3 and all(c.isprintable() or c == "\t" for c in text)
+
+
 def encoding_of(stream: BinaryIO, name: str) -> str:
     """The encoding of the whole stream, read once in chunks (left at its start again). A BOM
     is believed; UTF-8 is tried next (most files are); anything else is detected from the
@@ -96,6 +106,11 @@ def encoding_of(stream: BinaryIO, name: str) -> str:
         if head.startswith(bom):
             return encoding
     if b"\x00" in head:  # UTF-16 without a BOM, or not text at all
+        first_line = head.find(b"\n")
+        at = head.index(b"\x00")
+        if 0 < first_line < at and _text_line(head[:first_line]):  # a text file whose later row holds binary bytes
+            raise UnreadableFile("bad_row", name=name, row=head.count(b"\n", 0, at) + 1,
+                                 error="binary bytes (NUL) in a text file: a damaged or pasted row")
         return _detected(head, name)
     decoder = codecs.getincrementaldecoder("utf-8")()
     position = 0
@@ -137,6 +152,7 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
         if dialect.delimiter in header:
+            dialect.strict = True  # a quote never closed is an error, not the rest of the file read as one cell
             return dialect
     except csv.Error:
         pass
@@ -146,28 +162,52 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
 
     class Found(csv.excel):
         delimiter = best if counts[best] else ","
+        strict = True
 
     return Found
 
 
+class Ragged(list):
+    """A row with more or fewer values than the header has columns: its values would land
+    under the wrong headers, so it is not read but reported (as `expected` columns, `found`
+    values, and the first header it has no value for)."""
+
+    def __init__(self, expected: int, found: int, missing: str | None) -> None:
+        super().__init__()
+        self.expected, self.found, self.missing = expected, found, missing
+
+
+# Salesforce's report export ends with a footer of one-cell lines after the rows: not contacts
+_SALESFORCE_FOOTER = re.compile(r"copyright \(c\) \d{4}(?:-\d{4})? salesforce\.com", re.IGNORECASE)
+
+
 def _csv_rows(reader, headers: list[str], name: str, encoding: str) -> Iterator[tuple[int, Pairs]]:
+    """Each row numbered as a spreadsheet shows it (a record spanning several lines, as an
+    address cell does, is one row)."""
     row_number = 1
+    width = len(headers)
+    named = max((i + 1 for i, h in enumerate(headers) if h), default=width)  # "Name,Email," has two columns
     while True:
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            raise UnreadableFile("bad_row", name=name, row=row_number + 1, error=str(error)) from error
+            text = "a quote opened in this row is never closed" if "unexpected end of data" in str(error) else str(error)
+            raise UnreadableFile("bad_row", name=name, row=row_number + 1, error=text) from error
         except UnicodeDecodeError as error:
             raise UnreadableFile("bad_encoding", name=name, row=row_number + 1, encoding=encoding) from error
         row_number += 1
         if not "".join(values).strip():  # a blank line, or only delimiters
             continue
-        pairs = list(zip(headers, values))
-        if len(values) > len(headers):  # values past the last header: kept, under a header saying so
-            pairs += [(f"column {i + 1}", v) for i, v in enumerate(values[len(headers):], start=len(headers))]
-        yield reader.line_num, pairs
+        if len(values) != width:
+            if len(values) == 1 and _SALESFORCE_FOOTER.match(values[0].strip()):
+                return
+            if len(values) < named or any(v.strip() for v in values[width:]):
+                yield row_number, Ragged(width if len(values) > width else named, len(values),
+                                         headers[len(values)] if len(values) < named else None)
+                continue
+        yield row_number, list(zip(headers, values))
 
 
 def read_csv(stream: BinaryIO, name: str, encoding: str, sample: str) -> Source:
@@ -189,7 +229,8 @@ def read_csv(stream: BinaryIO, name: str, encoding: str, sample: str) -> Source:
 # vCard properties and the header they stand for; the rest are kept as notes under their own name
 _VCARD = {"fn": "full name", "org": "company", "email": "email", "tel": "phone", "url": "website", "note": "notes",
           "categories": "tags"}
-_VCARD_SKIP = {"version", "prodid", "uid", "rev", "photo", "logo", "sound", "key", "kind", "n", "adr", "x-abuid"}
+_VCARD_SKIP = {"version", "prodid", "uid", "rev", "photo", "logo", "sound", "key", "kind", "n", "adr", "x-abuid",
+               "x-abadr", "x-ablabel", "x-abshowas"}  # Apple's: an address's country code, a label's name, how to list it
 
 
 def _text(value) -> str:

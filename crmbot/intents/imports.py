@@ -16,13 +16,16 @@ from crmbot.importer import Report, UnreadableFile, import_file
 from crmbot.intents import duplicates
 from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
-from crmbot.intents.router import Router
+from crmbot.intents.router import Router, allowed
 from crmbot.messages import MAX_ATTACHMENT, Attachment, Reply
 from crmbot.imports.sources import open_source
 from crmbot.store import customers, uploads
 
 router = Router()
 HANDFUL = 5  # rows imported without a preview
+# a file may change any customer of the team (their owner, their status): a manager's or an admin's
+# to send, as `crmbot import` is the operator's; a shared contact is one new customer, anyone's to add
+FILE_ROLE = "manager"
 SHOWN_SKIPS = 5  # skipped rows named in a reply; the rest are counted
 SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".vcf", ".vcard"}
 # what a spreadsheet or a mail client calls a CSV or a vCard, when the name says nothing
@@ -67,6 +70,8 @@ async def import_upload(ctx: Context, intent: Intent) -> list[Reply]:
     attachment = ctx.attachment
     if attachment is None:  # only a message with a file runs this
         return [ctx.reply("import_gone")]
+    if not attachment.contact and not allowed(ctx.member.role, FILE_ROLE):
+        return [ctx.reply("not_allowed", intent="import_upload")]
     if attachment.problem == "too_large" or (attachment.data is not None and len(attachment.data) > MAX_ATTACHMENT):
         return [ctx.reply("import_refused", problem="too_large", name=attachment.name,
                           size=_megabytes(attachment.size), limit=_megabytes(MAX_ATTACHMENT))]
@@ -128,6 +133,8 @@ async def import_confirm(ctx: Context, intent: Intent) -> list[Reply]:
     if kept is None:
         return [ctx.reply("import_gone")]
     name, data = kept
+    if not intent.slots.get("contact") and not allowed(ctx.member.role, FILE_ROLE):  # their role changed since
+        return [ctx.reply("not_allowed", intent="import_confirm")]
     try:
         report = await _run(ctx, name, data)
     except UnreadableFile as problem:  # read fine for the preview; a change of vocabulary since could do it
