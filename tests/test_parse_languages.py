@@ -188,6 +188,22 @@ def test_bare_hours_and_relative_days(parser, lang, text, due):
     assert intent.slots["due"] == due
 
 
+@pytest.mark.parametrize("lang, text, due", [
+    ("en", "remind me to follow up w/ Gareth in 2 wks", local(39, 9)),  # "wks": weeks, as typed on a phone
+    ("zh", "两周后提醒我问问Rhys", local(39, 9)),  # a spelled count of weeks: 两周 is 2 weeks
+    ("zh", "提醒我一周后问问华信的付款进度", local(32, 9)),
+    ("zh", "两个星期后提醒我给张伟打电话", local(39, 9)),  # 星期 is a week as 周 is
+    ("cy", "ymhen tridiau – holi Rhys am y taliad", local(28, 9)),  # tridiau: three days
+    ("cy", "atgoffa fi ymhen deuddydd i ffonio Rhys", local(27, 9)),  # deuddydd: two days
+    ("cy", "Atgoffa fi ddiwedd y mis i anfon anfoneb at Cerys", local(30, 17)),  # soft-mutated diwedd
+    ("cy", "atgoffa fi i yrru pris i Dafydd erbyn diwedd yr wsnos", local(27, 17)),  # wsnos: wythnos in the north
+])
+def test_counted_days_and_weeks_and_ends_of_periods(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due
+
+
 def test_in_hours_counts_from_now(parser):
     assert parser.parse("opomni me čez 2 uri na Horvata", "sl", NOW, TZ).slots["due"] == NOW + timedelta(hours=2)
 
