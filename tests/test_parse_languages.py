@@ -214,3 +214,59 @@ def test_a_message_in_another_of_our_languages_is_understood(parser, index):
     assert intent.name == "log_call"
     assert resolve(index, intent.mention) == "张伟 (上海华信科技)"
     assert parser.parse("asdf qwerty", "cs", NOW, TZ).name == "unknown"
+
+
+@pytest.mark.parametrize("text, amount, currency", [
+    ("嗯给张丽开个单三千五百块", "3500", "CNY"),  # 千 and 百 are places: not 3000
+    ("可否帮忙给刘洋先生登记一笔新的机会，金额两千五百英镑？", "2500", "GBP"),
+    ("麻烦给华信新建一个商机：数据中台，人民币一百二十万", "1200000", "CNY"),
+    ("新商机 王芳 丝绸网店 三万五人民币", "35000", "CNY"),  # 三万五: a digit after 万 counts in thousands
+    ("张丽那边续约，新单九千八块", "9800", "CNY"),
+    ("新deal Sarah Connor phase 2 十万美金", "100000", "USD"),  # the 2 before stays apart
+])
+def test_chinese_spelled_amounts_with_place_words(parser, text, amount, currency):
+    intent = parser.parse(text, "zh", NOW, TZ)
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal(amount), currency)
+
+
+def test_a_chinese_place_word_that_opens_a_phrase_is_no_number(parser):
+    # 千万 ("by all means") and 万一 ("in case") hold place words but no number
+    assert "amount" not in parser.parse("千万别忘了提醒我给张伟打电话", "zh", NOW, TZ).slots
+    assert "amount" not in parser.parse("万一王芳来电话就提醒我", "zh", NOW, TZ).slots
+
+
+@pytest.mark.parametrize("lang, text, amount, currency", [
+    ("en", "new deal for Pierre Dubois twelve thousand no fifteen thousand euros", "15000", "EUR"),
+    ("cs", "otevři obchod Nina Kovačič, 2,5 mil. Kč?? ne, 25 tisíc eur", "25000", "EUR"),
+    ("cy", "Bargen newydd i Rhys £5k, sori £5.5k", "5500", "GBP"),
+    ("az", "Aysel xanım üçün yeni sövdələşmə aç əlli min yox qırx beş min manat", "45000", "AZN"),
+    ("zh", "小王那个单子开一下，一万二，不对，一万五千块", "15000", "CNY"),
+])
+def test_an_amount_put_right_in_the_same_message_is_the_later_one(parser, lang, text, amount, currency):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "new_deal"
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal(amount), currency)
+    assert "currency_unclear" not in intent.slots  # the slip's Kč is no rival of the eur meant
+
+
+def test_a_no_that_is_not_a_correction_leaves_the_amount(parser):
+    # a correction word far from any second amount changes nothing
+    intent = parser.parse("new deal Pierre Dubois 15k EUR, no discount, 2 years", "en", NOW, TZ)
+    assert intent.slots.get("amount") == Decimal("15000")
+
+
+@pytest.mark.parametrize("lang, text, due", [
+    ("cs", "připomeň mi zavolat Svobodovi v pátek, ne, ve čtvrtek", local(26, 9)),
+    ("en", "remind me to call Gareth tomorrow, no wait, Friday", local(27, 9)),
+    ("sl", "opomni me jutri, ne, v petek da pokličem Horvata", local(27, 9)),
+    ("cy", "atgoffa fi dydd Mercher na dydd Iau i ffonio Siân", local(26, 9)),
+    ("zh", "提醒我周五不对周四给张伟打电话", local(26, 9)),
+])
+def test_a_day_put_right_in_the_same_message_is_the_later_one(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due
+
+
+def test_a_no_after_a_day_that_puts_nothing_right_leaves_the_day(parser):
+    assert parser.parse("remind me tomorrow to call Gareth, no need to rush", "en", NOW, TZ).slots["due"] == local(26, 9)
