@@ -270,3 +270,22 @@ def test_a_day_put_right_in_the_same_message_is_the_later_one(parser, lang, text
 
 def test_a_no_after_a_day_that_puts_nothing_right_leaves_the_day(parser):
     assert parser.parse("remind me tomorrow to call Gareth, no need to rush", "en", NOW, TZ).slots["due"] == local(26, 9)
+
+
+@pytest.mark.parametrize("lang, text, amount, currency", [
+    ("cy", "bargen newydd i Rhys tua deg ar hugain mil o bunnoedd", "30000", "GBP"),  # ten on twenty thousand
+    ("cy", "Bargen newydd i Ddafydd Williams, deng mil o bunnau, system godro", "10000", "GBP"),  # deng before m
+    ("cy", "bargen newydd i Cerys, dau gan mil o bunnoedd", "200000", "GBP"),  # dau gant, softened before mil
+    ("cs", "firma Wang Fang, nový deal 80000 jüan pro import software", "80000", "CNY"),
+    ("cs", "new deal Jon Smyth 7000 dolar stany", "7000", "USD"),
+    ("sl", "Zhang Li nov posel, 80 000 juanov", "80000", "CNY"),
+    ("az", "Rəşad Quliyev üçün yeni sövdələşmə aç. Məbləğ 60 min manatdır.", "60000", "AZN"),  # -dır on the currency
+])
+def test_spelled_welsh_amounts_and_currency_forms(parser, lang, text, amount, currency):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal(amount), currency)
+
+
+def test_a_welsh_ar_that_joins_no_numbers_is_no_part_of_the_amount(parser):
+    intent = parser.parse("bargen i Cerys, pedair mil ar gyfer y wefan", "cy", NOW, TZ)
+    assert intent.slots.get("amount") == Decimal("4000")
