@@ -289,3 +289,15 @@ def test_spelled_welsh_amounts_and_currency_forms(parser, lang, text, amount, cu
 def test_a_welsh_ar_that_joins_no_numbers_is_no_part_of_the_amount(parser):
     intent = parser.parse("bargen i Cerys, pedair mil ar gyfer y wefan", "cy", NOW, TZ)
     assert intent.slots.get("amount") == Decimal("4000")
+
+
+@pytest.mark.parametrize("lang, text, due", [
+    ("zh", "下个月5号提醒我跟李娜谈续约", local(35, 9)),
+    ("zh", "下个月28号提醒我给华信开发票", datetime(2026, 12, 28, 9, 0, tzinfo=ZoneInfo(TZ))),  # not this month's 28th
+    ("zh", "28号提醒我给华信开发票", local(28, 9)),  # without 下个月 the next 28th is this month's
+    ("az", "gələn ayın 10-da Aysel xanıma zəng etməyi xatırlat", local(40, 9)),
+])
+def test_a_day_of_next_month(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due
