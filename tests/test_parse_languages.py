@@ -197,6 +197,7 @@ def test_bare_hours_and_relative_days(parser, lang, text, due):
     ("cy", "atgoffa fi ymhen deuddydd i ffonio Rhys", local(27, 9)),  # deuddydd: two days
     ("cy", "Atgoffa fi ddiwedd y mis i anfon anfoneb at Cerys", local(30, 17)),  # soft-mutated diwedd
     ("cy", "atgoffa fi i yrru pris i Dafydd erbyn diwedd yr wsnos", local(27, 17)),  # wsnos: wythnos in the north
+    ("cy", "Atgoffa fi ar yr 2il i ffonio Zhang Wei", local(32, 9)),  # yr before a vowel sound: "yr ail"
 ])
 def test_counted_days_and_weeks_and_ends_of_periods(parser, lang, text, due):
     intent = parser.parse(text, lang, NOW, TZ)
