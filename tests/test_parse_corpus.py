@@ -24,9 +24,11 @@ from tests.parsing import NOW
 # intent 99.4-99.8%, slots az 94.3 cs 92.3 cy 90.2 en 93.7 sl 92.0 zh 93.0, as
 # bench/parse_accuracy.py --half tuning --mode combined prints them: both score through
 # bench/corpus_eval.py), less about a point; the 95% floor is met nowhere yet. Intent is
-# near 100% because the classifier was trained on these messages.
+# near 100% because the classifier was trained on these messages. With blind round 8 in the
+# tuning halves (2026-12-03, after the slot rules of branch parser6b): intent 97.1-98.3%, slots
+# az 93.4 cs 91.4 cy 90.0 en 93.9 sl 91.5 zh 93.7.
 MIN_INTENT = {"az": 0.97, "cs": 0.97, "cy": 0.97, "en": 0.97, "sl": 0.97, "zh": 0.97}
-MIN_SLOTS = {"az": 0.93, "cs": 0.91, "cy": 0.89, "en": 0.92, "sl": 0.91, "zh": 0.92}
+MIN_SLOTS = {"az": 0.93, "cs": 0.91, "cy": 0.89, "en": 0.93, "sl": 0.91, "zh": 0.93}
 MAX_ACTED_WRONG = 0.02  # changed data on a wrong intent without asking
 
 

@@ -188,6 +188,23 @@ def test_bare_hours_and_relative_days(parser, lang, text, due):
     assert intent.slots["due"] == due
 
 
+@pytest.mark.parametrize("lang, text, due", [
+    ("en", "remind me to follow up w/ Gareth in 2 wks", local(39, 9)),  # "wks": weeks, as typed on a phone
+    ("zh", "两周后提醒我问问Rhys", local(39, 9)),  # a spelled count of weeks: 两周 is 2 weeks
+    ("zh", "提醒我一周后问问华信的付款进度", local(32, 9)),
+    ("zh", "两个星期后提醒我给张伟打电话", local(39, 9)),  # 星期 is a week as 周 is
+    ("cy", "ymhen tridiau – holi Rhys am y taliad", local(28, 9)),  # tridiau: three days
+    ("cy", "atgoffa fi ymhen deuddydd i ffonio Rhys", local(27, 9)),  # deuddydd: two days
+    ("cy", "Atgoffa fi ddiwedd y mis i anfon anfoneb at Cerys", local(30, 17)),  # soft-mutated diwedd
+    ("cy", "atgoffa fi i yrru pris i Dafydd erbyn diwedd yr wsnos", local(27, 17)),  # wsnos: wythnos in the north
+    ("cy", "Atgoffa fi ar yr 2il i ffonio Zhang Wei", local(32, 9)),  # yr before a vowel sound: "yr ail"
+])
+def test_counted_days_and_weeks_and_ends_of_periods(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due
+
+
 def test_in_hours_counts_from_now(parser):
     assert parser.parse("opomni me čez 2 uri na Horvata", "sl", NOW, TZ).slots["due"] == NOW + timedelta(hours=2)
 
@@ -198,3 +215,90 @@ def test_a_message_in_another_of_our_languages_is_understood(parser, index):
     assert intent.name == "log_call"
     assert resolve(index, intent.mention) == "张伟 (上海华信科技)"
     assert parser.parse("asdf qwerty", "cs", NOW, TZ).name == "unknown"
+
+
+@pytest.mark.parametrize("text, amount, currency", [
+    ("嗯给张丽开个单三千五百块", "3500", "CNY"),  # 千 and 百 are places: not 3000
+    ("可否帮忙给刘洋先生登记一笔新的机会，金额两千五百英镑？", "2500", "GBP"),
+    ("麻烦给华信新建一个商机：数据中台，人民币一百二十万", "1200000", "CNY"),
+    ("新商机 王芳 丝绸网店 三万五人民币", "35000", "CNY"),  # 三万五: a digit after 万 counts in thousands
+    ("张丽那边续约，新单九千八块", "9800", "CNY"),
+    ("新deal Sarah Connor phase 2 十万美金", "100000", "USD"),  # the 2 before stays apart
+])
+def test_chinese_spelled_amounts_with_place_words(parser, text, amount, currency):
+    intent = parser.parse(text, "zh", NOW, TZ)
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal(amount), currency)
+
+
+def test_a_chinese_place_word_that_opens_a_phrase_is_no_number(parser):
+    # 千万 ("by all means") and 万一 ("in case") hold place words but no number
+    assert "amount" not in parser.parse("千万别忘了提醒我给张伟打电话", "zh", NOW, TZ).slots
+    assert "amount" not in parser.parse("万一王芳来电话就提醒我", "zh", NOW, TZ).slots
+
+
+@pytest.mark.parametrize("lang, text, amount, currency", [
+    ("en", "new deal for Pierre Dubois twelve thousand no fifteen thousand euros", "15000", "EUR"),
+    ("cs", "otevři obchod Nina Kovačič, 2,5 mil. Kč?? ne, 25 tisíc eur", "25000", "EUR"),
+    ("cy", "Bargen newydd i Rhys £5k, sori £5.5k", "5500", "GBP"),
+    ("az", "Aysel xanım üçün yeni sövdələşmə aç əlli min yox qırx beş min manat", "45000", "AZN"),
+    ("zh", "小王那个单子开一下，一万二，不对，一万五千块", "15000", "CNY"),
+])
+def test_an_amount_put_right_in_the_same_message_is_the_later_one(parser, lang, text, amount, currency):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "new_deal"
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal(amount), currency)
+    assert "currency_unclear" not in intent.slots  # the slip's Kč is no rival of the eur meant
+
+
+def test_a_no_that_is_not_a_correction_leaves_the_amount(parser):
+    # a correction word far from any second amount changes nothing
+    intent = parser.parse("new deal Pierre Dubois 15k EUR, no discount, 2 years", "en", NOW, TZ)
+    assert intent.slots.get("amount") == Decimal("15000")
+
+
+@pytest.mark.parametrize("lang, text, due", [
+    ("cs", "připomeň mi zavolat Svobodovi v pátek, ne, ve čtvrtek", local(26, 9)),
+    ("en", "remind me to call Gareth tomorrow, no wait, Friday", local(27, 9)),
+    ("sl", "opomni me jutri, ne, v petek da pokličem Horvata", local(27, 9)),
+    ("cy", "atgoffa fi dydd Mercher na dydd Iau i ffonio Siân", local(26, 9)),
+    ("zh", "提醒我周五不对周四给张伟打电话", local(26, 9)),
+])
+def test_a_day_put_right_in_the_same_message_is_the_later_one(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due
+
+
+def test_a_no_after_a_day_that_puts_nothing_right_leaves_the_day(parser):
+    assert parser.parse("remind me tomorrow to call Gareth, no need to rush", "en", NOW, TZ).slots["due"] == local(26, 9)
+
+
+@pytest.mark.parametrize("lang, text, amount, currency", [
+    ("cy", "bargen newydd i Rhys tua deg ar hugain mil o bunnoedd", "30000", "GBP"),  # ten on twenty thousand
+    ("cy", "Bargen newydd i Ddafydd Williams, deng mil o bunnau, system godro", "10000", "GBP"),  # deng before m
+    ("cy", "bargen newydd i Cerys, dau gan mil o bunnoedd", "200000", "GBP"),  # dau gant, softened before mil
+    ("cs", "firma Wang Fang, nový deal 80000 jüan pro import software", "80000", "CNY"),
+    ("cs", "new deal Jon Smyth 7000 dolar stany", "7000", "USD"),
+    ("sl", "Zhang Li nov posel, 80 000 juanov", "80000", "CNY"),
+    ("az", "Rəşad Quliyev üçün yeni sövdələşmə aç. Məbləğ 60 min manatdır.", "60000", "AZN"),  # -dır on the currency
+])
+def test_spelled_welsh_amounts_and_currency_forms(parser, lang, text, amount, currency):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert (intent.slots.get("amount"), intent.slots.get("currency")) == (Decimal(amount), currency)
+
+
+def test_a_welsh_ar_that_joins_no_numbers_is_no_part_of_the_amount(parser):
+    intent = parser.parse("bargen i Cerys, pedair mil ar gyfer y wefan", "cy", NOW, TZ)
+    assert intent.slots.get("amount") == Decimal("4000")
+
+
+@pytest.mark.parametrize("lang, text, due", [
+    ("zh", "下个月5号提醒我跟李娜谈续约", local(35, 9)),
+    ("zh", "下个月28号提醒我给华信开发票", datetime(2026, 12, 28, 9, 0, tzinfo=ZoneInfo(TZ))),  # not this month's 28th
+    ("zh", "28号提醒我给华信开发票", local(28, 9)),  # without 下个月 the next 28th is this month's
+    ("az", "gələn ayın 10-da Aysel xanıma zəng etməyi xatırlat", local(40, 9)),
+])
+def test_a_day_of_next_month(parser, lang, text, due):
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "remind"
+    assert intent.slots["due"] == due

@@ -9,7 +9,8 @@ from functools import lru_cache
 from itertools import groupby
 
 from crmbot.i18n import Language
-from crmbot.text import CJK
+from crmbot.intents.phrase_match import whole_phrases
+from crmbot.text import CJK, fold, words
 
 # a letter of a spaced script: Chinese is written without spaces, so "签了5万元" has an amount
 # right after a word and its currency right after the multiplier
@@ -27,6 +28,7 @@ class Money:
     amount: Decimal
     currency: str | None
     span: tuple[int, int]
+    slip: tuple[int, int] | None = None  # an amount said before and put right ("2,5 mil. Kč?? ne,")
 
 
 def _alternatives(words) -> str:
@@ -107,7 +109,51 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
         code = currencies.get((pre or post or "").lower())
         if value >= MAX_AMOUNT:  # no deal is that big; Decimal could not even round it to cents
             continue
+        later = _put_right(language, text, match, pattern, taken)
+        if later is not None:
+            # "2,5 mil. Kč?? ne, 25 tisíc eur", "一万二，不对，一万五千块": the amount put right is meant
+            meant = extract(language, text, [*taken, (0, later.start())], bare_ok=bare_ok, others=others)
+            if meant is not None:
+                return Money(meant.amount, meant.currency, (match.start(), meant.span[1]), (match.start(), later.start()))
         return Money(value.quantize(Decimal("0.01")), code, match.span())
+    return None
+
+
+# what may stand between a slip and the amount that puts it right besides the correction word:
+# a filler ("uh", "呃", "的")
+_GAP_WORDS = 1
+_GAP_CJK = 2
+
+
+@lru_cache(maxsize=64)  # Language is hashed by identity
+def corrections(language: Language) -> re.Pattern | None:
+    """`[corrections] words` as a pattern over folded text: "no", "ne", "yox", "sori", "不对"."""
+    said = sorted({fold(w) for w in language.data.get("corrections", {}).get("words", [])}, key=len, reverse=True)
+    return re.compile(whole_phrases(said)) if said else None
+
+
+def put_right(language: Language, gap: str) -> bool:
+    """Whether the folded text between two readings of one thing says the second replaces the
+    first: a correction word and at most a filler beside it ("??, ne,", "，不对，", " na ")."""
+    pattern = corrections(language)
+    if pattern is None or not pattern.search(gap):
+        return False
+    rest = pattern.sub(" ", gap)
+    cjk = sum(1 for ch in rest if re.match(f"[{CJK}]", ch))
+    return cjk <= _GAP_CJK and len([w for w in words(re.sub(f"[{CJK}]", " ", rest)) if not w.isdigit()]) <= _GAP_WORDS
+
+
+def _put_right(language: Language, text: str, match: re.Match, pattern: re.Pattern,
+               taken: list[tuple[int, int]]) -> re.Match | None:
+    """The next amount after `match`, when what stands between them puts the first right; an
+    amount said with money signs is put right only by another ("15k EUR, no discount, 2 years")."""
+    marked = lambda m: bool(m.group("pre") or m.group("post") or m.group("mult"))  # noqa: E731
+    for later in pattern.finditer(text, match.end()):
+        if any(s < later.end() and later.start() < e for s, e in taken) or not later.group("num"):
+            continue
+        if marked(match) and not marked(later):
+            return None
+        return later if put_right(language, text[match.end():later.start()]) else None
     return None
 
 

@@ -295,7 +295,7 @@ def extract(language: Language, text: str, now: datetime, tz: str, fallback: Lan
         dom = _first(language, "day_of_month", text, taken)
         if dom is not None:
             taken.append(dom.span())
-            day = _next_day_of_month(base.date(), int(dom.group("d")))
+            day = _next_day_of_month(_month_of(base.date(), dom), int(dom.group("d")))
 
     if day is None:
         # "10 Rhag", "Dekabrın 1-də", "12. prosince": a day of a month named in words, the
@@ -346,9 +346,17 @@ def _date_named(language: Language, text: str, today: date, taken: list[tuple[in
     if found is not None:
         return found, span
     dom = _first(language, "day_of_month", text, taken)
-    if dom is not None and (found := _next_day_of_month(today, int(dom.group("d")))) is not None:
+    if dom is not None and (found := _next_day_of_month(_month_of(today, dom), int(dom.group("d")))) is not None:
         return found, dom.span()
     return None, None
+
+
+def _month_of(today: date, dom: re.Match) -> date:
+    """Where a day of the month is counted from: today, or the first of next month when the
+    pattern's `next_month` group was said ("下个月5号", "gələn ayın 10-da")."""
+    if not dom.groupdict().get("next_month"):
+        return today
+    return date(today.year + 1, 1, 1) if today.month == 12 else date(today.year, today.month + 1, 1)
 
 
 def _numeric_date(today: date, match: re.Match) -> date | None:

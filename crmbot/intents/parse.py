@@ -124,6 +124,10 @@ class _Vocabulary:
     # a count of thousands with more after it: "12 min bes yuz" (12 500), "1万5千" (15 000)
     compound: re.Pattern | None = None
     multiplier_values: dict[str, float] = field(default_factory=dict)
+    # a spelled number with place words (`[numerals.places]`): "三千五百" 3500, "一百二十万" 1 200 000,
+    # and the spoken short forms "九千八" 9800, "三万五" 35 000, "一万二" 12 000
+    numeral_runs: re.Pattern | None = None
+    numeral_places: dict[str, int] = field(default_factory=dict)
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -238,6 +242,12 @@ def _vocabulary(language: Language) -> _Vocabulary:
         chars = "".join(re.escape(k) for k in values)
         units = "|".join(re.escape(fold(u)) for u in sorted(table.get("before", []), key=len, reverse=True))
         numerals = re.compile(rf"[{chars}]+(?=\s?(?:{units}))")
+    places = {fold(k): int(v) for k, v in table.get("places", {}).items()}
+    runs = None
+    if values and places:
+        every = "".join(re.escape(k) for k in (*values, *places))
+        big = "".join(re.escape(k) for k, v in places.items() if v >= 100)
+        runs = re.compile(rf"[{every}]*[{big}][{every}]*")
     cjk_stop = tuple(sorted((w for w in stop if has_cjk(w)), key=len, reverse=True))
     endings = tuple(sorted(((fold(k), fold(v)) for k, v in language.data.get("name_endings", {}).items()), key=lambda kv: -len(kv[0])))
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
@@ -246,7 +256,44 @@ def _vocabulary(language: Language) -> _Vocabulary:
     shapes = tuple((re.compile(pattern), intent, float(weight))
                    for intent, table in language.data.get("intent_patterns", {}).items() for pattern, weight in table.items())
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
-                       *_counts(language), *_spelled(language), shapes, *_compound(language))
+                       *_counts(language), *_spelled(language), shapes, *_compound(language),
+                       numeral_runs=runs, numeral_places=places)
+
+
+def _place_number(run: str, values: dict[str, int], places: dict[str, int]) -> str:
+    """A run of number and place words as digits: "三千五百" 3500, "一百二十万" 1200000, "一千零五"
+    1005. A digit said right after a place of a hundred or more counts in the place below it, as
+    people say prices: "九千八" 9800, "三万五" 35000. A run that opens with a place word ("千万别忘",
+    "万一") or holds no digit is no number and stays as it was."""
+    if run[0] not in values and places.get(run[0]) != 10 or not any(ch in values for ch in run):
+        return run
+    total = section = 0
+    digit: int | None = None
+    last_place: int | None = None
+    for ch in run:
+        if ch in places and ch not in values or places.get(ch, 0) >= 100:
+            place = places[ch]
+            if place >= 10_000:  # 万 closes a section: what came before counts in tens of thousands
+                total += (section + (digit or 0)) * place
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * place
+            digit, last_place = None, place
+        elif places.get(ch) == 10 or values.get(ch) == 10:
+            section += (1 if digit is None else digit) * 10
+            digit, last_place = None, 10
+        else:
+            digit = values[ch]
+            if digit == 0:
+                last_place = None  # 一千零五: the zero holds the places apart
+    if digit is not None:
+        section += digit * (last_place // 10) if last_place and last_place >= 100 else digit
+    number = total + section
+    wan = next((k for k, v in places.items() if v == 10_000), None)
+    if wan and number >= 10_000:
+        # in tens of thousands, as the amounts read them: "phase 2 十万" is 2 and 10万, no "2 100000"
+        return f"{(Decimal(number) / 10_000).normalize():f}{wan}"
+    return str(number)
 
 
 def _number(word: str, values: dict[str, int]) -> int:
@@ -266,6 +313,8 @@ def _normalise(vocab: _Vocabulary, text: str) -> str:
     folded = fold(text)
     if vocab.slang is not None:
         folded = vocab.slang.sub(lambda m: vocab.slang_words[m.group(0)], folded)
+    if vocab.numeral_runs is not None:
+        folded = vocab.numeral_runs.sub(lambda m: _place_number(m.group(0), vocab.numeral_values, vocab.numeral_places), folded)
     if vocab.numerals is not None:
         folded = vocab.numerals.sub(lambda m: str(_number(m.group(0), vocab.numeral_values)), folded)
     if vocab.compound is not None:
@@ -514,8 +563,11 @@ class Parser:
         rules' own reading and how far it led."""
         rule, lead = rules
         folded = _normalised(language, text)
+        slip = slots.pop("amount_slip", None)
         if name in PRICED:
             others = tuple(self.i18n.language(c) for c in self.i18n.codes if c != own.code)
+            if slip is not None and folded == _normalised(language, slots.get("text", "")):
+                folded = folded[:slip[0]] + " " * (slip[1] - slip[0]) + folded[slip[1]:]
             doubts.currency_doubt(own, others, folded, slots)
         if name in DATED and not text.startswith("/") and "occasion" not in slots:  # a birthday comes back yearly
             doubts.due_doubt(slots, now)
@@ -659,6 +711,8 @@ class Parser:
             later = dates.extract(language, masked, now, tz, fallback=english)
             if later.value is not None and not later.in_past:
                 found = dates.Found(later.value, found.spans + later.spans, False, later.odd)
+        if found.value is not None and found.spans:
+            found = _day_put_right(language, folded, now, tz, english, found)
         taken.extend(found.spans)
         if found.odd and intent not in UNDATED:
             # "ring back 12/15/2115": a date this far off is a slip; crmbot asks for the day
@@ -683,6 +737,8 @@ class Parser:
                     taken.append(span)
             slots["amount"], slots["currency"] = money.amount, currency
             taken.append(money.span)
+            if money.slip is not None:
+                slots["amount_slip"] = money.slip  # its currency is no rival of the one meant
         elif intent == "new_deal" and amounts.names_currency(language, folded, taken, others):
             slots["amount_invalid"] = True  # "new deal acme $": a currency but no number
 
@@ -813,6 +869,21 @@ def _list_slots(body: str, language: Language, english: Language, folded: str, i
 
 
 LIST_TABLES = ("statuses", "scope", "lists", "closing", "periods", "stages")
+
+
+def _day_put_right(language: Language, folded: str, now: datetime, tz: str, english: Language,
+                   found: dates.Found) -> dates.Found:
+    """A day said and put right at once ("v pátek, ne, ve čtvrtek", "tomorrow, no wait, Friday",
+    "周五不对周四"): the day after the correction word is the one meant (`amounts.put_right`)."""
+    said_end = max(e for _, e in found.spans)
+    rest = " " * said_end + folded[said_end:]
+    later = dates.extract(language, rest, now, tz, fallback=english)
+    if later.value is None or not later.spans:
+        return found
+    start = min(s for s, _ in later.spans)
+    if not amounts.put_right(language, folded[said_end:start]):
+        return found
+    return dates.Found(later.value, (*found.spans, (said_end, start), *later.spans), later.in_past, later.odd)
 
 
 def _list_word(language: Language, english: Language, word: str) -> bool:

@@ -1170,9 +1170,46 @@ class CustomerIndex:
             matches = await self._shared.search(session, team_id, text, limit)
         else:
             matches = (await self.for_team(session, team_id)).search(text, limit)
+        matches = [m for m in matches if not _stranger(m)]
         if len(matches) > 1 and clear_winner(matches) is None:
             matches = await _settled_by_deals(session, team_id, text, matches, about_deal)
         return matches
+
+
+# Welsh initial mutations change how a name begins ("i Gerys" is Cerys, "efo Ddafydd" Dafydd,
+# "Nghaerdydd" Caerdydd): the first letters a mutated word may have had (radical forms)
+_RADICALS = (("ngh", "c"), ("mh", "p"), ("nh", "t"), ("ng", "g"), ("ch", "c"), ("ph", "p"), ("th", "t"),
+             ("dd", "d"), ("g", "c"), ("b", "p"), ("d", "t"), ("f", "bm"), ("l", "l"), ("r", "r"), ("m", "b"), ("n", "d"))
+
+
+def _first_letters(word: str) -> str:
+    """The letters a typed word may begin with as a name: its own first, or its radical's."""
+    letters = word[:1]
+    for mutated, radical in _RADICALS:
+        if word.startswith(mutated):
+            letters += radical
+            break
+    if word[:1] in VOWELS:
+        letters += "g"  # soft mutation drops a g: "i Areth" is Gareth
+    return letters
+
+
+def _stranger(match: Match) -> bool:
+    """A weak match (below ACCEPT, no word held as typed) read from words that begin with
+    other letters than every word of the name and company it matched: "Tina Golob" is not a
+    slip for Lina, nor "Kevin Marsh" for Elvin. Slips and case endings change the middle and
+    the end of a name, seldom its first letter; a name never in the book is someone new, and
+    is offered as new rather than as a "did you mean" of a stranger. A Chinese name is read
+    as its pinyin (张伟: zhang, wei)."""
+    if match.score >= ACCEPT or match.exact:
+        return False
+    name = match.display.split(" (", 1)[0]
+    held = [w for w in (*words(fold(match.display)), *_latin_tokens(fold(name))) if w.isascii() and w[:1].isalpha()]
+    typed = [w for w in match.span.split() if w.isascii() and w[:1].isalpha()]
+    if not held or not typed:
+        return False
+    starts = {w[0] for w in held}
+    return not any(set(_first_letters(w)) & starts for w in typed)
 
 
 # a word of a mention beside the name reads as a word of a deal's title when it is this close
@@ -1202,7 +1239,10 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
     if not said and not about_deal:  # nothing the deals could settle
         return matches
     connection = await flushed_connection(session)
-    ids = [m.customer_id for m in rivals]
+    # everyone the mention may mean, not only the close rivals: a deal moved on "novak" is not
+    # settled by Jan Novák's deal while Jana Nováková has one too
+    plausible = {m.customer_id for m in matches if m.score >= SUGGEST}
+    ids = list(plausible | {m.customer_id for m in rivals})
     rows = await connection.execute(select(models.Deal.customer_id, models.Deal.title).where(
         models.Deal.team_id == team_id, models.Deal.deleted_at.is_(None), models.Deal.stage.in_(models.OPEN_STAGES),
         models.Deal.customer_id.in_(ids)))
@@ -1214,13 +1254,26 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
     # the rivals' own names and companies are in many titles ("Acme website"): not deal words
     held = {m.customer_id: titles.get(m.customer_id, set()) - named for m in rivals}
     hits = [m for m in rivals if any(_deal_word(w, held[m.customer_id]) for w in said)]
-    if len(hits) != 1 and about_deal and len(dealing) == 1 and await _company_only(connection, team_id, rivals):
-        hits = [m for m in rivals if m.customer_id in dealing]
+    # a deal moved on a name several people share ("Horvat → lost": Luka and Maja Horvat) or on
+    # their company is the deal of the one of them who has an open deal
+    rivals_dealing = dealing & {m.customer_id for m in rivals}
+    if len(hits) != 1 and about_deal and len(rivals_dealing) == 1 and (
+            (_same_name(rivals) and len(dealing) == 1) or await _company_only(connection, team_id, rivals)):
+        hits = [m for m in rivals if m.customer_id in rivals_dealing]
     if len(hits) != 1:
         return matches
     chosen = hits[0]
     lifted = Match(chosen.customer_id, chosen.display, round(best.score + RIVAL_GAP + 1, 1), chosen.span, chosen.exact)
     return [lifted, *(m for m in matches if m is not chosen)]
+
+
+def _same_name(rivals: list[Match]) -> bool:
+    """Whether the rivals were all read from the same typed words, each held as typed by all of
+    them: one surname they share ("horvat"), not a near spelling of two names. A Chinese family
+    name alone (张 of 张总) is shared too widely to say whose deal it is."""
+    spans = {m.span for m in rivals}
+    span = next(iter(spans))
+    return len(spans) == 1 and not has_cjk(span) and all(set(span.split()) <= m.exact for m in rivals)
 
 
 COMPANY_ONLY_SIMILARITY = 80  # a mentioned word this close to a word of a person's name names the person
