@@ -864,6 +864,7 @@ class TeamIndex:
         widest = max(len(s) for s in ranked.spans)
         inflected = any(bases)
         spans, names, companies, latin = [], [], [], []
+        plain: dict[tuple[int, ...], str] = {}  # the span of the typed words, per set of words matched
         for position, span_positions, held_tokens in zip(ranked.best, ranked.spans, ranked.held):
             name_key, company_key, latin_forms = _keys(self._names[position], self._companies[position])
             # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
@@ -872,7 +873,11 @@ class TeamIndex:
                 key_read = [(read[i] or t[0], *t[1:3], len(read[i]) if read[i] else t[3]) for i, t in enumerate(tokens)]
                 spans.append(_span(key, key_read, span_positions))
             else:
-                spans.append(_span(key, tokens, span_positions))
+                at = tuple(span_positions)
+                span = plain.get(at)
+                if span is None:
+                    span = plain[at] = _span(key, tokens, span_positions)
+                spans.append(span)
             names.append(name_key)
             companies.append(company_key)
             latin.append(latin_forms)
