@@ -25,7 +25,7 @@ from crmbot.bot import Transient
 from crmbot.config import Settings
 from crmbot.messages import ChatRef, DeliveryFailed, Image, Incoming, Outcome, Outgoing, Reply, UserRef
 from crmbot.reminders import ReminderLoop, outbox
-from crmbot.store import models, teams
+from crmbot.store import db, models, teams
 from crmbot.store.db import open_database
 
 from tests.conftest import NOW
@@ -115,6 +115,21 @@ async def test_a_message_while_the_database_is_away_raises_transient_and_is_hand
     assert "Petr Dvořák" in outcome.replies[0].text
     assert await demo.bot.handle(message) == Outcome()  # and once more: a redelivery, skipped
     assert await count(demo, models.Interaction, models.Interaction.summary.contains("11 more drones")) == 1
+
+
+async def test_a_pooled_connection_cut_while_idle_is_replaced_before_a_message_uses_it(demo, db_url, postgres, monkeypatch):
+    """No ping on every checkout (a round trip each message), but one that sat idle is pinged:
+    the server restarted meanwhile, and the message is handled at once, not failed for a
+    redelivery."""
+    if not demo.db.is_postgres:
+        pytest.skip("PostgreSQL's pooled connections")
+    await bound_team(demo)
+    monkeypatch.setattr(db, "PING_IDLE_S", 0.0)  # every pooled connection has sat idle long enough
+    name = make_url(db_url).database
+    postgres.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'", "postgres")
+    outcome = await demo.bot.handle(dm("U0BOB", "called petr dvorak, wants 3 more drones", "Ev0IDLE"))
+    assert "Petr Dvořák" in outcome.replies[0].text
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("3 more drones")) == 1
 
 
 async def test_a_full_disk_is_transient_too(demo, db_url):

@@ -351,6 +351,8 @@ def _score(vocab: _Vocabulary, folded: str) -> tuple[dict[str, float], list[tupl
     scores: dict[str, float] = {}
     spans: list[tuple[int, int]] = []
     for pattern, intent, weight in vocab.phrases:
+        if not pattern.may_occur(folded):
+            continue
         # the longer phrases were tried first; the words they took are not read again
         match = next((m for m in pattern.finditer(folded) if not any(s < m.end() and m.start() < e for s, e in spans)), None)
         if match:

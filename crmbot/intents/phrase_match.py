@@ -29,14 +29,23 @@ class CheckedPattern:
     `finditer` behave as the equivalent regex: a refused match is tried again one character on,
     an accepted one continues after its end."""
 
-    __slots__ = ("_literal", "_accept", "pattern")
+    __slots__ = ("_literal", "_accept", "pattern", "_text")
 
-    def __init__(self, literal: re.Pattern, accept: Callable[[str, re.Match], bool], pattern: str) -> None:
+    def __init__(self, literal: re.Pattern, accept: Callable[[str, re.Match], bool], pattern: str,
+                 text: str | None = None) -> None:
         self._literal = literal
         self._accept = accept
         self.pattern = pattern  # the regex this stands for, for joining into a larger one
+        self._text = text  # the phrase itself, when the literal pattern is just that text
+
+    def may_occur(self, text: str) -> bool:
+        """False when the pattern cannot match `text` (its phrase is not in it): a substring test,
+        far cheaper than a search. Phrase tables hold hundreds of phrases; a message holds few."""
+        return self._text is None or self._text in text
 
     def finditer(self, text: str) -> Iterator[re.Match]:
+        if self._text is not None and self._text not in text:
+            return
         position = 0
         while (match := self._literal.search(text, position)) is not None:
             if self._accept(text, match):
@@ -46,10 +55,14 @@ class CheckedPattern:
                 position = match.start() + 1
 
     def search(self, text: str) -> re.Match | None:
+        if self._text is not None and self._text not in text:
+            return None
         return next(self.finditer(text), None)
 
     def sub(self, replacement: str, text: str) -> str:
         """Each match replaced by `replacement`, taken as it is (no group references)."""
+        if self._text is not None and self._text not in text:
+            return text
         pieces, last = [], 0
         for match in self.finditer(text):
             pieces += (text[last:match.start()], replacement)
@@ -79,7 +92,7 @@ def whole_phrase(phrase: str) -> CheckedPattern:
     """`phrase` as a whole word; where it starts or ends with a character of a script written
     without spaces (Chinese), there is no word boundary to ask for on that side."""
     before, after = _sides(phrase)
-    return CheckedPattern(re.compile(re.escape(phrase)), _bounded(before, after), whole_phrases([phrase]))
+    return CheckedPattern(re.compile(re.escape(phrase)), _bounded(before, after), whole_phrases([phrase]), phrase)
 
 
 def whole_phrases(phrases: Iterable[str]) -> str:

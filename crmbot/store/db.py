@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crmbot.store import inline_sqlite, migrate
@@ -57,6 +59,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+# A pooled PostgreSQL connection that sat idle this long is pinged before it is handed out (one
+# round trip, `SELECT 1`): the server may have restarted or a proxy cut it meanwhile. One that
+# was used just now is not: pinging on every checkout (SQLAlchemy's `pool_pre_ping`) cost a
+# round trip on every message and look-up, a quarter of a look-up's time. A connection cut while
+# busy fails its statement as a disconnect; SQLAlchemy then drops every pooled connection, the
+# message is `Transient` and its redelivery gets a new one.
+PING_IDLE_S = 2.0
+
+
+def _idle_from(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_connection, record, _proxy) -> None:
+    since = record.info.pop("idle_since", None)
+    if since is None or time.monotonic() - since < PING_IDLE_S:
+        return  # just made, or just used
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as error:
+        # the pool drops this connection and checks out another (a new one if need be)
+        raise DisconnectionError("a pooled connection did not answer its ping") from error
 
 
 SYNC_BUSY_MS = 1000  # a renewal waits this long for SQLite's writer, then tries at its next tick
@@ -222,6 +252,8 @@ def open_database(db: str, *, upgrade: bool = True) -> Database:
         engine = create_async_engine(aurl, async_creator=inline_sqlite.creator(*args, **options))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_async_engine(aurl, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_async_engine(aurl, pool_size=10, max_overflow=10)
+        event.listen(engine.sync_engine, "checkin", _idle_from)
+        event.listen(engine.sync_engine, "checkout", _ping_when_idle)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     return Database(url=url, engine=engine, sessions=sessions)

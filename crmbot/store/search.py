@@ -864,6 +864,7 @@ class TeamIndex:
         widest = max(len(s) for s in ranked.spans)
         inflected = any(bases)
         spans, names, companies, latin = [], [], [], []
+        plain: dict[tuple[int, ...], str] = {}  # the span of the typed words, per set of words matched
         for position, span_positions, held_tokens in zip(ranked.best, ranked.spans, ranked.held):
             name_key, company_key, latin_forms = _keys(self._names[position], self._companies[position])
             # an inflected word is scored as the name it inflects: "elvinle" reads as "elvin"
@@ -872,13 +873,15 @@ class TeamIndex:
                 key_read = [(read[i] or t[0], *t[1:3], len(read[i]) if read[i] else t[3]) for i, t in enumerate(tokens)]
                 spans.append(_span(key, key_read, span_positions))
             else:
-                spans.append(_span(key, tokens, span_positions))
+                at = tuple(span_positions)
+                span = plain.get(at)
+                if span is None:
+                    span = plain[at] = _span(key, tokens, span_positions)
+                spans.append(span)
             names.append(name_key)
             companies.append(company_key)
             latin.append(latin_forms)
         name_scores, company_scores = _wratio_by_span(spans, names, companies)
-        # the name the whole mention reads closest to (for ties below)
-        whole = process.cdist([key], names, scorer=fuzz.WRatio, dtype=np.float64)[0].tolist()
         scored = []
         for i, (position, span_positions, held_tokens) in enumerate(zip(ranked.best, ranked.spans, ranked.held)):
             span, name_score = spans[i], name_scores[i]
@@ -895,12 +898,34 @@ class TeamIndex:
             score += EXACT_WORD_BONUS * len(held) / len(span_positions)
             # a customer matching fewer of the mentioned words is a worse reading of the mention
             penalty = 0.9 ** (widest - len(span_positions))
-            scored.append((round(score * penalty, 1), round(name_score * penalty, 1), whole[i], self._ids[position], position, span, held))
+            scored.append([round(score * penalty, 1), round(name_score * penalty, 1), 0.0, self._ids[position], position, span, held, i])
         # on equal scores the person's own name beats a match on their company; then the name the
         # whole mention reads closest to: a word whose close tokens were too many to all be
         # looked at ("luki" in a big book) still tells Luka from Eva Notibrean
+        _whole_where_tied(scored, limit, key, names)
         scored.sort(key=lambda s: (-s[0], -s[1], -s[2], s[3]))
-        return [self._match(position, score, span, held) for score, _, _, _, position, span, held in scored[:limit]]
+        return [self._match(s[4], s[0], s[5], s[6]) for s in scored[:limit]]
+
+
+def _whole_where_tied(scored: list[list], limit: int, key: str, names: list[str]) -> None:
+    """Fill in (s[2]) WRatio of the whole mention against the name of each scored candidate whose
+    place among the first `limit` it can decide: those tied on both scores with another
+    candidate at or above the `limit`-th. The others' order is settled without it, so it is
+    not worked out for them (it was one WRatio per candidate, a good part of a search)."""
+    if len(scored) < 2:
+        return
+    pairs = sorted((-s[0], -s[1]) for s in scored)
+    last = pairs[min(limit, len(pairs)) - 1]
+    counts: dict[tuple[float, float], int] = {}
+    for pair in pairs:
+        if pair > last:
+            break
+        counts[pair] = counts.get(pair, 0) + 1
+    tied = [s for s in scored if counts.get((-s[0], -s[1]), 0) > 1]
+    if tied:
+        found = process.cdist([key], [names[s[7]] for s in tied], scorer=fuzz.WRatio, dtype=np.float64)[0].tolist()
+        for s, value in zip(tied, found):
+            s[2] = value
 
 
 def _wratio_by_span(spans: list[str], names: list[str], companies: list[str]) -> tuple[list[float], list[float]]:

@@ -167,6 +167,8 @@ class Vocabulary:
     def pick(self, numbers: list[int]) -> list[str]:
         """The tokens of these numbers."""
         blob, offsets, bulk, later = self._blob, self._offsets, self._bulk, self._later
+        if not bulk:  # kept as strings (not compact): no decoding, no test per token
+            return [later[i] for i in numbers]
         return [blob[offsets[i]:offsets[i + 1]].decode("utf-8", "surrogatepass") if i < bulk else later[i - bulk]
                 for i in numbers]
 
