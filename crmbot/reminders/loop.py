@@ -373,6 +373,7 @@ class ReminderLoop:
         in_flight: set[asyncio.Task] = set()  # sends not yet done (their records included)
         slots = asyncio.Semaphore(self.concurrency)
         limit = self.batch_size
+        chats: dict[int, ChatRef | None] = {}  # each member's chat, looked up once a pass
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
             sending = stack.enter_context(self._sending_through())
@@ -382,12 +383,13 @@ class ReminderLoop:
                 while True:
                     at = now or self.clock()
                     async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
-                        ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease,
-                                                limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
+                        rows = await queue.claim_loaded(session, worker=self.worker, now=at, lease=self.lease,
+                                                        limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
                         if replies_due is None:  # asked in a session the pass opens anyway
                             replies_due = await outbox.due(session, at, list(self.senders))
-                    if not ids:
+                    if not rows:
                         break
+                    ids = [row.id for row in rows]
                     report.claimed += len(ids)
                     claimed.extend(ids)
                     held.update(dict.fromkeys(ids, at + self.lease))
@@ -396,7 +398,7 @@ class ReminderLoop:
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
                     burst = len(ids) >= self.burst_from
-                    jobs = await self._prepare(ids, at)
+                    jobs = await self._prepare(rows, at, chats)
                     for n, job in enumerate(jobs):
                         if job.chat is not None:
                             sending(job.chat.adapter)
@@ -426,31 +428,30 @@ class ReminderLoop:
                 raise task.exception()
         return bool(replies_due)
 
-    async def _prepare(self, ids: list[int], now: datetime) -> list[_Job]:
-        """Render every claimed row and store its buttons, in one transaction."""
-        F = models.FollowUp
+    async def _prepare(self, rows: list, now: datetime, chats: dict[int, ChatRef | None]) -> list[_Job]:
+        """Render the claimed rows (`queue.claim_loaded`'s, with their member and customer) and
+        store their buttons, in one transaction. `chats`: the members' chats this pass already
+        knows; those it does not are looked up in the same transaction and added."""
         jobs = []
         async with self.db.sessions() as session, session.begin():
-            # plain rows, not ORM objects: a burst reads hundreds, and only reads them
-            T = F.__table__
-            rows = (await session.execute(select(T).where(T.c.id.in_(ids), T.c.claimed_by == self.worker)
-                                          .order_by(T.c.due_at, T.c.id))).all()
-            members = {m.id: m for m in await session.scalars(select(models.Member).where(models.Member.id.in_({r.member_id for r in rows})))}
-            customer_ids = {r.customer_id for r in rows if r.customer_id}
-            customers = {c.id: c for c in await session.scalars(
-                select(models.Customer).where(models.Customer.id.in_(customer_ids), models.Customer.deleted_at.is_(None)))} if customer_ids else {}
-            chats = await reach.chats_for(session, set(members), set(self.senders))
+            unknown = {row.member_id for row in rows} - chats.keys()
+            if unknown:
+                found = await reach.chats_for(session, unknown, set(self.senders))
+                chats.update({member: found.get(member) for member in unknown})
             choices = render.ChoiceMaker(now, [])
+            readers: dict[int, queue.Reader] = {}
+            late_before = now - self.late_after
             for row in rows:
-                member = members[row.member_id]
-                chat = chats.get(member.id)
-                customer = customers.get(row.customer_id) if row.customer_id else None
-                if customer is not None and customer.team_id != row.team_id:
-                    customer = None
-                replies = [render.reminder(self.i18n, choices, member, row, customer, late=row.due_at < now - self.late_after)] if chat else []
+                chat = chats[row.member_id]
+                if chat is None:
+                    replies = []
+                else:
+                    member = readers.get(row.member_id)
+                    if member is None:
+                        member = readers[row.member_id] = queue.reader(row)
+                    replies = [render.reminder(self.i18n, choices, member, row, queue.about(row), late=row.due_at < late_before)]
                 jobs.append(_Job(row.id, row.attempts, row.due_at, chat, replies))
-            if choices.rows:
-                await session.execute(models.Choice.__table__.insert(), choices.rows)
+            await queue.store_choices(session, choices.rows, postgres=self.db.is_postgres)
         return jobs
 
     async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False) -> None:

@@ -8,14 +8,20 @@ conditions it picked on.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import JSON, Integer, String, Text, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
+from crmbot.store.types import UTCDateTime
 
 F = models.FollowUp
 log = logging.getLogger(__name__)
@@ -85,6 +91,124 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
                  ",".join(str(row.id) for row in taken_over), ",".join(sorted({str(row.claimed_by) for row in taken_over})),
                  max((now - row.claim_expires_at).total_seconds() for row in taken_over))
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """The member a claimed reminder goes to: what rendering it needs."""
+
+    id: int
+    team_id: int
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """The customer a claimed reminder is about (alive, in the reminder's team)."""
+
+    id: int
+    name: str
+    company: str | None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.company})" if self.company else self.name
+
+
+def _with_reader(claimed) -> Any:
+    """Claimed follow-up rows (a table or a CTE of its columns) with their member's language
+    and time zone and their customer's name, in one SELECT; the customer only while alive and
+    in the reminder's team."""
+    M, C = models.Member.__table__, models.Customer.__table__
+    return (
+        select(claimed, M.c.locale.label("reader_locale"), M.c.timezone.label("reader_timezone"),
+               C.c.id.label("about_id"), C.c.name.label("about_name"), C.c.company.label("about_company"))
+        .join_from(claimed, M, M.c.id == claimed.c.member_id)
+        .outerjoin(C, and_(C.c.id == claimed.c.customer_id, C.c.deleted_at.is_(None), C.c.team_id == claimed.c.team_id))
+        .order_by(claimed.c.due_at, claimed.c.id)
+    )
+
+
+def reader(row: Row) -> Reader:
+    return Reader(row.member_id, row.team_id, row.reader_locale, row.reader_timezone)
+
+
+def about(row: Row) -> About | None:
+    return About(row.about_id, row.about_name, row.about_company) if row.about_id is not None else None
+
+
+async def claim_loaded(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
+                       platforms: Iterable[str], postgres: bool) -> list[Row]:
+    """`claim`, returning the claimed rows with what rendering them needs (`reader`, `about`),
+    oldest due first. On PostgreSQL one statement picks (`FOR UPDATE SKIP LOCKED`, in a
+    materialised CTE: evaluated once, so its LIMIT holds), claims (UPDATE … RETURNING) and joins
+    the member and the customer; on SQLite the claim's UPDATE is followed by one joined SELECT."""
+    T = F.__table__
+    if not postgres:
+        ids = await claim(session, worker=worker, now=now, lease=lease, limit=limit, platforms=platforms, postgres=False)
+        if not ids:
+            return []
+        return list((await session.execute(_with_reader(T).where(T.c.id.in_(ids), T.c.claimed_by == worker))).all())
+    picked = (
+        select(T.c.id, T.c.claimed_by, T.c.claim_expires_at)
+        .where(*claimable(now), F.member_id.in_(reachable_members(platforms)))
+        .order_by(T.c.due_at, T.c.id)
+        .limit(limit)
+        .with_for_update(of=T, skip_locked=True)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
+    claimed = (
+        update(T)
+        # the picked rows are locked (their conditions re-checked on their latest versions as
+        # they were locked): checking them again here only misleads the planner
+        .where(T.c.id == picked.c.id)
+        .values(claimed_by=worker, claim_expires_at=now + lease)
+        .returning(*T.c, picked.c.claimed_by.label("was_claimed_by"), picked.c.claim_expires_at.label("was_expiring"))
+        .cte("claimed")
+    )
+    rows = list((await session.execute(_with_reader(claimed))).all())
+    taken_over = [row for row in rows if row.was_expiring is not None]
+    if taken_over:
+        log.info("reminder(s) %s taken over: the lease of %s ran out %.1f s ago",
+                 ",".join(str(row.id) for row in taken_over), ",".join(sorted({str(row.was_claimed_by) for row in taken_over})),
+                 max((now - row.was_expiring).total_seconds() for row in taken_over))
+    return rows
+
+
+_CHOICE_COLUMNS = ("token", "set_id", "team_id", "member_id", "intent", "slots", "label")
+_CHOICES_PG = None
+
+
+def _choices_pg():
+    """INSERT … SELECT FROM unnest(arrays): a batch's buttons in one statement of fixed text,
+    bound with one array a column (the rows differ only in these; created_at is the batch's)."""
+    global _CHOICES_PG
+    if _CHOICES_PG is None:
+        C = models.Choice.__table__
+        types = {"team_id": Integer(), "member_id": Integer()}
+        given = func.unnest(*(bindparam(name, type_=ARRAY(types.get(name, Text()))) for name in _CHOICE_COLUMNS)) \
+            .table_valued(*_CHOICE_COLUMNS).render_derived(name="given")
+        _CHOICES_PG = C.insert().from_select(
+            [*_CHOICE_COLUMNS, "created_at"],
+            select(*(cast(given.c.slots, JSON) if name == "slots" else given.c[name] for name in _CHOICE_COLUMNS),
+                   bindparam("created_at", type_=UTCDateTime())),
+        )
+    return _CHOICES_PG
+
+
+async def store_choices(session: AsyncSession, rows: list[dict[str, Any]], *, postgres: bool) -> None:
+    """The buttons' Choice rows of a batch of reminders (all made at one moment)."""
+    if not rows:
+        return
+    if not postgres or any(row["created_at"] != rows[0]["created_at"] for row in rows):
+        await session.execute(models.Choice.__table__.insert(), rows)
+        return
+    values: dict[str, Any] = {name: [row[name] for row in rows] for name in _CHOICE_COLUMNS}
+    values["slots"] = [json.dumps(slots) for slots in values["slots"]]
+    values["created_at"] = rows[0]["created_at"]
+    await session.execute(_choices_pg(), values)
 
 
 async def renew(session: AsyncSession, *, worker: str, followup_id: int, until: datetime) -> bool:
