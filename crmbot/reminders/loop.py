@@ -364,41 +364,54 @@ class ReminderLoop:
         time (they pace it to the platform's limits) without waiting for each record, and the
         records are written as group commits (`_Marks`), a transaction per batch. A crash in a
         burst can so find up to `concurrency` reminders between the platform's "ok" and our
-        record (sent twice when their lease lapses), never one lost. Returns whether kept
-        replies are due (when `ask_replies`)."""
+        record (sent twice when their lease lapses), never one lost. In a burst the next batch
+        is claimed and rendered while this one is handed over (one batch ahead, its leases
+        renewed like the rest). Returns whether kept replies are due (when `ask_replies`)."""
         replies_due = None if ask_replies else False
         claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
         held: dict[int, datetime] = {}  # until when each claimed row's lease was last written by this pass
         started: list[asyncio.Task] = []
         in_flight: set[asyncio.Task] = set()  # sends not yet done (their records included)
         slots = asyncio.Semaphore(self.concurrency)
-        limit = self.batch_size
         chats: dict[int, ChatRef | None] = {}  # each member's chat, looked up once a pass
+
+        async def fetch(limit: int) -> tuple[datetime, list[_Job], bool] | None:
+            """Claim up to `limit` due rows and render them: (when, jobs, whether the claim was full)."""
+            nonlocal replies_due
+            at = now or self.clock()
+            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+                rows = await queue.claim_loaded(session, worker=self.worker, now=at, lease=self.lease,
+                                                limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
+                if replies_due is None:  # asked in a session the pass opens anyway
+                    replies_due = await outbox.due(session, at, list(self.senders))
+            if not rows:
+                return None
+            ids = [row.id for row in rows]
+            report.claimed += len(ids)
+            claimed.extend(ids)
+            held.update(dict.fromkeys(ids, at + self.lease))
+            return at, await self._prepare(rows, at, chats), len(ids) >= limit
+
+        ahead: asyncio.Task | None = None  # a burst's next batch, claimed and rendered while this one is sent
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
             sending = stack.enter_context(self._sending_through())
             marks = _Marks(self, report)
             stack.push_async_exit(marks)
             try:
-                while True:
-                    at = now or self.clock()
-                    async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
-                        rows = await queue.claim_loaded(session, worker=self.worker, now=at, lease=self.lease,
-                                                        limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
-                        if replies_due is None:  # asked in a session the pass opens anyway
-                            replies_due = await outbox.due(session, at, list(self.senders))
-                    if not rows:
-                        break
-                    ids = [row.id for row in rows]
-                    report.claimed += len(ids)
-                    claimed.extend(ids)
-                    held.update(dict.fromkeys(ids, at + self.lease))
+                limit = self.batch_size
+                batch = await fetch(limit)
+                while batch is not None:
+                    at, jobs, full = batch
                     if not renewing:
                         await stack.enter_async_context(Renewal(
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
-                    burst = len(ids) >= self.burst_from
-                    jobs = await self._prepare(rows, at, chats)
+                    burst = len(jobs) >= self.burst_from
+                    if full:
+                        limit = min(self.max_batch_size, 2 * limit)
+                        if burst:  # the next batch's claim and rendering overlap this one's sends
+                            ahead = asyncio.create_task(fetch(limit), name="crmbot-reminder-claim")
                     for n, job in enumerate(jobs):
                         if job.chat is not None:
                             sending(job.chat.adapter)
@@ -415,12 +428,20 @@ class ReminderLoop:
                         task.add_done_callback(lambda done: (slots.release(), in_flight.discard(done)))
                         started.append(task)
                         in_flight.add(task)
-                    if len(ids) < limit:
+                    if not full:
                         break
-                    limit = min(self.max_batch_size, 2 * limit)
+                    if ahead is not None:
+                        next_batch, ahead = ahead, None
+                        batch = await next_batch
+                    else:
+                        batch = await fetch(limit)
                 if in_flight:
                     await asyncio.wait(in_flight)
             finally:
+                if ahead is not None:  # the pass failed: a batch claimed ahead is left to its lease
+                    ahead.cancel()
+                    with contextlib.suppress(BaseException):
+                        await ahead
                 for task in list(in_flight):
                     task.cancel()
         for task in started:  # a database error recording a result fails the pass, as before
