@@ -195,6 +195,10 @@ def _choices_pg():
     return _CHOICES_PG
 
 
+def _null(value: Any) -> None:
+    return None
+
+
 async def store_choices(session: AsyncSession, rows: list[dict[str, Any]], *, postgres: bool) -> None:
     """The buttons' Choice rows of a batch of reminders (all made at one moment)."""
     if not rows:
@@ -203,7 +207,9 @@ async def store_choices(session: AsyncSession, rows: list[dict[str, Any]], *, po
     if not postgres or any(row["created_at"] != created_at for row in rows):
         await session.execute(models.Choice.__table__.insert(), rows)
         return
-    given = json.dumps([{k: v for k, v in row.items() if k not in ("created_at", "used_at")} for row in rows])
+    # the rows as they are: json_to_recordset reads the columns it names and ignores the rest
+    # (the times, written as null here, are the statement's created_at and the column's null)
+    given = json.dumps(rows, default=_null)
     await session.execute(_choices_pg(), {"rows": given, "created_at": created_at})
 
 
