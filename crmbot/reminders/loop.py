@@ -101,6 +101,7 @@ class _Marks:
         self._full = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
+        self._plain: AsyncConnection | None = None  # PostgreSQL, autocommit: the records of one statement
         self._lingering = False
         self._warned = False  # a record that could not be written was logged
         self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
@@ -156,23 +157,48 @@ class _Marks:
             log.warning("reminders %s were delivered but could not be recorded (%s); trying again every %.2f s",
                         ids, describe(error), RECORD_RETRY)
             self._warned = True
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.close()
-            self._connection = None
+        await self._close()
+
+    async def _close(self) -> None:
+        for connection in (self._connection, self._plain):
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+        self._connection = self._plain = None
 
     async def _write(self, batch: list[tuple[int, datetime, asyncio.Future]]) -> set[int]:
         loop = self.loop
         by_time: dict[datetime, list[int]] = {}
         for followup_id, now, _ in batch:
             by_time.setdefault(now, []).append(followup_id)
+        ours: dict[int, str | None] = {}
         async with loop.db.writer_turn(urgent=True):
+            if loop.db.is_postgres:
+                # PostgreSQL: the records of reminders that don't come back every year are one
+                # UPDATE, its own transaction (autocommit: one round trip, not BEGIN, UPDATE,
+                # COMMIT); only what it did not take (a yearly reminder, a row no longer ours)
+                # goes through the transaction below
+                if self._plain is None or self._plain.invalidated:
+                    if self._plain is not None:
+                        await self._plain.close()
+                    self._plain = await (await loop.db.engine.connect()).execution_options(isolation_level="AUTOCOMMIT")
+                for now, ids in list(by_time.items()):
+                    found = await queue.mark_delivered(self._plain, worker=loop.worker, ids=ids, now=now,
+                                                       late_after=loop.late_after, yearly=False)
+                    await self._plain.commit()  # nothing to send: the statement committed itself
+                    ours.update(found)
+                    rest = [i for i in ids if i not in found]
+                    if rest:
+                        by_time[now] = rest
+                    else:
+                        del by_time[now]
+                if not by_time:
+                    return set(ours)
             if self._connection is None or self._connection.invalidated:
                 if self._connection is not None:
                     await self._connection.close()
                 self._connection = await loop.db.engine.connect()
             async with self._connection.begin():
-                ours: dict[int, str | None] = {}
                 for now, ids in by_time.items():
                     found = await queue.mark_delivered(self._connection, worker=loop.worker, ids=ids, now=now,
                                                        late_after=loop.late_after)
@@ -192,9 +218,7 @@ class _Marks:
         for *_, done in self._waiting:  # not recorded: the lease lapses and the row goes again
             done.cancel()
         self._waiting = []
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        await self._close()
         return False
 
 

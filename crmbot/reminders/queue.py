@@ -243,6 +243,9 @@ def _mark(*which) -> object:
 
 _MARK = _mark(T.c.id.in_(bindparam("ids", expanding=True)))
 _MARK_ONE = _mark(T.c.id == bindparam("row_id"))  # what the loop runs: one row, just accepted
+# the same, only for reminders that don't come back every year (nothing else to write with them)
+_MARK_PLAIN = _mark(T.c.id.in_(bindparam("ids", expanding=True)), T.c.every_year.is_(None))
+_MARK_ONE_PLAIN = _mark(T.c.id == bindparam("row_id"), T.c.every_year.is_(None))
 
 
 async def renew_many(session: AsyncSession, *, worker: str, ids: list[int], until: datetime) -> set[int]:
@@ -269,16 +272,17 @@ async def retry_now(session: AsyncSession, *, platform: str, now: datetime) -> i
 
 
 async def mark_delivered(session: AsyncSession, *, worker: str, ids: list[int], now: datetime,
-                         late_after: timedelta) -> dict[int, str | None]:
+                         late_after: timedelta, yearly: bool = True) -> dict[int, str | None]:
     """The platform took these: record it in the same rows. Returns the ids still ours (a row
     snoozed or re-claimed meanwhile is left alone), each with its `every_year` (a reminder that
-    comes back every year, or None)."""
+    comes back every year, or None). `yearly=False`: only the rows that don't come back every
+    year are recorded (those that do are left for a transaction that writes next year's)."""
     values = {"worker": worker, "now": now, "late_before": now - late_after}
     ids = list(ids)
     if len(ids) == 1:
-        result = await session.execute(_MARK_ONE, {**values, "row_id": ids[0]})
+        result = await session.execute(_MARK_ONE if yearly else _MARK_ONE_PLAIN, {**values, "row_id": ids[0]})
     else:
-        result = await session.execute(_MARK, {**values, "ids": ids})
+        result = await session.execute(_MARK if yearly else _MARK_PLAIN, {**values, "ids": ids})
     return {row[0]: row[1] for row in result}
 
 

@@ -30,6 +30,7 @@ class ChoiceMaker:
     rows: list[dict[str, Any]]
     _labels: dict[str, dict[str, str]] = field(default_factory=dict)
     _random: bytes = b""
+    _used: int = 0
 
     def labels(self, i18n: I18n, code: str) -> dict[str, str]:
         found = self._labels.get(code)
@@ -40,10 +41,10 @@ class ChoiceMaker:
     def _bytes(self, size: int) -> bytes:
         """`size` random bytes from the OS, read in blocks of many tokens (a system call a token
         cost more than the rest of a button)."""
-        if len(self._random) < size:
-            self._random = secrets.token_bytes(max(size, 1024))
-        taken, self._random = self._random[:size], self._random[size:]
-        return taken
+        if self._used + size > len(self._random):
+            self._random, self._used = secrets.token_bytes(max(size, 4096)), 0
+        self._used += size
+        return self._random[self._used - size:self._used]
 
     def buttons(self, member: models.Member, options: list[tuple[str, str, dict[str, Any]]]) -> tuple[Button, ...]:
         set_id = self._bytes(8).hex()  # as secrets.token_hex(8)
