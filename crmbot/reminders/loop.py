@@ -389,8 +389,8 @@ class ReminderLoop:
         records are written as group commits (`_Marks`), a transaction per batch. A crash in a
         burst can so find up to `concurrency` reminders between the platform's "ok" and our
         record (sent twice when their lease lapses), never one lost. In a burst the next batch
-        is claimed and rendered while this one is handed over (one batch ahead, its leases
-        renewed like the rest). Returns whether kept replies are due (when `ask_replies`)."""
+        is claimed and rendered while this one is handed over on PostgreSQL (one batch ahead,
+        its leases renewed like the rest). Returns whether kept replies are due (when `ask_replies`)."""
         replies_due = None if ask_replies else False
         claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
         held: dict[int, datetime] = {}  # until when each claimed row's lease was last written by this pass
@@ -434,7 +434,9 @@ class ReminderLoop:
                     burst = len(jobs) >= self.burst_from
                     if full:
                         limit = min(self.max_batch_size, 2 * limit)
-                        if burst:  # the next batch's claim and rendering overlap this one's sends
+                        # PostgreSQL: the next batch's claim and rendering overlap this one's
+                        # sends and records (SQLite: its one writer would take turns between them)
+                        if burst and self.db.is_postgres:
                             ahead = asyncio.create_task(fetch(limit), name="crmbot-reminder-claim")
                     for n, job in enumerate(jobs):
                         if job.chat is not None:
