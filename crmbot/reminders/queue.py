@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, Text, and_, bindparam, case, cast, column, func, or_, select, update
+from sqlalchemy import JSON, Integer, Text, and_, bindparam, case, cast, column, func, literal_column, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,49 @@ def about(row: Row) -> About | None:
     return About(row.about_id, row.about_name, row.about_company) if row.about_id is not None else None
 
 
+_CLAIM_PG = None
+
+
+def _claim_pg():
+    """The PostgreSQL claim of `claim_loaded`, built once (building and keying a statement this
+    size cost more than running it): pick (locked, skipping rows being claimed elsewhere; a
+    materialised CTE is evaluated once, so its LIMIT holds), claim (UPDATE … RETURNING) and
+    join what rendering needs."""
+    global _CLAIM_PG
+    if _CLAIM_PG is None:
+        T = F.__table__
+        now = bindparam("now", type_=UTCDateTime())
+        picked = (
+            select(T.c.id, T.c.claimed_by, T.c.claim_expires_at)
+            # 'pending' written in the statement, not bound: a prepared statement's generic plan
+            # can then still use the partial index of what waits (ix_followups_waiting_due)
+            .where(T.c.state == literal_column("'pending'"), T.c.deleted_at.is_(None), T.c.delivered_at.is_(None), T.c.due_at <= now,
+                   or_(T.c.next_attempt_at.is_(None), T.c.next_attempt_at <= now),
+                   or_(T.c.claim_expires_at.is_(None), T.c.claim_expires_at <= now),
+                   T.c.member_id.in_(
+                       select(models.Identity.member_id)
+                       .join(models.Member, models.Member.id == models.Identity.member_id)
+                       .where(models.Identity.platform.in_(bindparam("platforms", expanding=True)),
+                              models.Identity.chat_id.is_not(None), models.Member.active)))
+            .order_by(T.c.due_at, T.c.id)
+            .limit(bindparam("limit", type_=Integer()))
+            .with_for_update(of=T, skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        claimed = (
+            update(T)
+            # the picked rows are locked (their conditions re-checked on their latest versions as
+            # they were locked): checking them again here only misleads the planner
+            .where(T.c.id == picked.c.id)
+            .values(claimed_by=bindparam("worker"), claim_expires_at=bindparam("until", type_=UTCDateTime()))
+            .returning(*T.c, picked.c.claimed_by.label("was_claimed_by"), picked.c.claim_expires_at.label("was_expiring"))
+            .cte("claimed")
+        )
+        _CLAIM_PG = _with_reader(claimed)
+    return _CLAIM_PG
+
+
 async def claim_loaded(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
                        platforms: Iterable[str], postgres: bool) -> list[Row]:
     """`claim`, returning the claimed rows with what rendering them needs (`reader`, `about`),
@@ -149,25 +192,8 @@ async def claim_loaded(session: AsyncSession, *, worker: str, now: datetime, lea
         if not ids:
             return []
         return list((await session.execute(_with_reader(T).where(T.c.id.in_(ids), T.c.claimed_by == worker))).all())
-    picked = (
-        select(T.c.id, T.c.claimed_by, T.c.claim_expires_at)
-        .where(*claimable(now), F.member_id.in_(reachable_members(platforms)))
-        .order_by(T.c.due_at, T.c.id)
-        .limit(limit)
-        .with_for_update(of=T, skip_locked=True)
-        .cte("picked")
-        .prefix_with("MATERIALIZED")
-    )
-    claimed = (
-        update(T)
-        # the picked rows are locked (their conditions re-checked on their latest versions as
-        # they were locked): checking them again here only misleads the planner
-        .where(T.c.id == picked.c.id)
-        .values(claimed_by=worker, claim_expires_at=now + lease)
-        .returning(*T.c, picked.c.claimed_by.label("was_claimed_by"), picked.c.claim_expires_at.label("was_expiring"))
-        .cte("claimed")
-    )
-    rows = list((await session.execute(_with_reader(claimed))).all())
+    rows = list((await session.execute(_claim_pg(), {"now": now, "until": now + lease, "worker": worker, "limit": limit,
+                                                      "platforms": list(platforms)})).all())
     taken_over = [row for row in rows if row.was_expiring is not None]
     if taken_over:
         log.info("reminder(s) %s taken over: the lease of %s ran out %.1f s ago",
