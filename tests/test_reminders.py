@@ -156,23 +156,30 @@ async def test_two_loops_on_one_database_deliver_every_row_exactly_once(app, db_
     assert (await loop_a.run_once(NOW)).claimed == 0 and (await loop_b_again(db_url, app, clock)).claimed == 0
 
 
-async def test_two_batch_claims_at_once_never_take_the_same_row(app, db_url, clock):
+async def claimed_ids(session, **options) -> list[int]:
+    """`queue.claim_loaded` (what the loop claims with), as ids."""
+    return [r.id for r in await queue.claim_loaded(session, **options)]
+
+
+@pytest.mark.parametrize("claim", [queue.claim, claimed_ids], ids=["claim", "claim_loaded"])
+async def test_two_batch_claims_at_once_never_take_the_same_row(app, db_url, clock, claim):
     """One statement claims many rows: a second worker claiming while the first's claim is not
     yet committed gets other rows (PostgreSQL: at once, skipping the locked ones; SQLite: once
-    the one writer is done, re-checking what it picked), and together they take each row once."""
+    the one writer is done, re-checking what it picked), and together they take each row once,
+    no claim more than its limit."""
     alice = await member(app, "Alice")
     ids = await followups(app, alice, [NOW - timedelta(seconds=i) for i in range(50)])
     other_db = open_database(db_url)  # a second worker: its own engine and connections
     lease = timedelta(seconds=6)
     try:
         async with app.db.sessions() as first, first.begin():
-            mine = await queue.claim(first, worker="a", now=NOW, lease=lease, limit=30, platforms=["console"],
-                                     postgres=app.db.is_postgres)
+            mine = await claim(first, worker="a", now=NOW, lease=lease, limit=30, platforms=["console"],
+                               postgres=app.db.is_postgres)
 
             async def rival() -> list[int]:
                 async with other_db.sessions() as second, second.begin():
-                    return await queue.claim(second, worker="b", now=NOW, lease=lease, limit=30, platforms=["console"],
-                                             postgres=app.db.is_postgres)
+                    return await claim(second, worker="b", now=NOW, lease=lease, limit=30, platforms=["console"],
+                                       postgres=app.db.is_postgres)
 
             theirs = asyncio.ensure_future(rival())
             if app.db.is_postgres:  # SKIP LOCKED: no waiting for the first claim's commit
@@ -185,6 +192,39 @@ async def test_two_batch_claims_at_once_never_take_the_same_row(app, db_url, clo
     assert len(mine) == 30 and len(theirs) == 20
     assert not set(mine) & set(theirs) and sorted(mine + theirs) == sorted(ids)
     assert {(await row(app, i)).claimed_by for i in theirs} == {"b"}
+
+
+async def test_a_loaded_claim_brings_each_rows_member_and_only_a_live_customer_of_its_team(app, clock, caplog):
+    """The loop's claim returns the rows oldest first, each with its member's language and zone
+    and its customer (none when deleted, or of another team); it takes over a lapsed lease and
+    says so."""
+    alice = await member(app, "Alice", tz="Asia/Tokyo")
+    stranger = await member(app, "Stranger", team_name="Other team")
+    async with app.db.sessions() as session, session.begin():
+        live = models.Customer(team_id=alice.team_id, name="Jan Novák", company="Acme", created_at=NOW, updated_at=NOW)
+        gone = models.Customer(team_id=alice.team_id, name="Old Client", created_at=NOW, updated_at=NOW, deleted_at=NOW)
+        foreign = models.Customer(team_id=stranger.team_id, name="Not Ours", created_at=NOW, updated_at=NOW)
+        session.add_all([live, gone, foreign])
+        await session.flush()
+        made = [models.FollowUp(team_id=alice.team_id, member_id=alice.id, customer_id=customer, due_at=NOW - timedelta(minutes=n),
+                                note=f"n{n}", state="pending", created_at=NOW - timedelta(days=1), attempts=0, late=False)
+                for n, customer in enumerate([live.id, gone.id, foreign.id, None])]
+        made[0].claimed_by, made[0].claim_expires_at = "crashed", NOW - timedelta(seconds=2)  # a lapsed lease
+        session.add_all(made)
+        await session.flush()
+        ids = [f.id for f in made]
+    caplog.set_level(logging.INFO, logger="crmbot.reminders.queue")
+    async with app.db.sessions() as session, session.begin():
+        rows = await queue.claim_loaded(session, worker="w", now=NOW, lease=timedelta(seconds=6), limit=10,
+                                        platforms=["console"], postgres=app.db.is_postgres)
+    assert [r.id for r in rows] == ids[::-1]  # oldest due first
+    by_id = {r.id: r for r in rows}
+    assert {queue.reader(r) for r in rows} == {queue.Reader(alice.id, alice.team_id, "en", "Asia/Tokyo")}
+    assert queue.about(by_id[ids[0]]).display_name == "Jan Novák (Acme)"
+    assert [queue.about(by_id[i]) for i in ids[1:]] == [None, None, None]
+    assert all(r.claimed_by == "w" and r.claim_expires_at == NOW + timedelta(seconds=6) for r in rows)
+    assert {(await row(app, i)).claimed_by for i in ids} == {"w"}
+    assert any(f"{ids[0]} taken over: the lease of crashed" in m for m in caplog.messages)
 
 
 async def test_a_burst_is_recorded_a_batch_at_a_time_and_every_reminder_once(app, clock):

@@ -101,6 +101,7 @@ class _Marks:
         self._full = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
+        self._plain: AsyncConnection | None = None  # PostgreSQL, autocommit: the records of one statement
         self._lingering = False
         self._warned = False  # a record that could not be written was logged
         self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
@@ -156,23 +157,48 @@ class _Marks:
             log.warning("reminders %s were delivered but could not be recorded (%s); trying again every %.2f s",
                         ids, describe(error), RECORD_RETRY)
             self._warned = True
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.close()
-            self._connection = None
+        await self._close()
+
+    async def _close(self) -> None:
+        for connection in (self._connection, self._plain):
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+        self._connection = self._plain = None
 
     async def _write(self, batch: list[tuple[int, datetime, asyncio.Future]]) -> set[int]:
         loop = self.loop
         by_time: dict[datetime, list[int]] = {}
         for followup_id, now, _ in batch:
             by_time.setdefault(now, []).append(followup_id)
+        ours: dict[int, str | None] = {}
         async with loop.db.writer_turn(urgent=True):
+            if loop.db.is_postgres:
+                # PostgreSQL: the records of reminders that don't come back every year are one
+                # UPDATE, its own transaction (autocommit: one round trip, not BEGIN, UPDATE,
+                # COMMIT); only what it did not take (a yearly reminder, a row no longer ours)
+                # goes through the transaction below
+                if self._plain is None or self._plain.invalidated:
+                    if self._plain is not None:
+                        await self._plain.close()
+                    self._plain = await (await loop.db.engine.connect()).execution_options(isolation_level="AUTOCOMMIT")
+                for now, ids in list(by_time.items()):
+                    found = await queue.mark_delivered(self._plain, worker=loop.worker, ids=ids, now=now,
+                                                       late_after=loop.late_after, yearly=False)
+                    await self._plain.commit()  # nothing to send: the statement committed itself
+                    ours.update(found)
+                    rest = [i for i in ids if i not in found]
+                    if rest:
+                        by_time[now] = rest
+                    else:
+                        del by_time[now]
+                if not by_time:
+                    return set(ours)
             if self._connection is None or self._connection.invalidated:
                 if self._connection is not None:
                     await self._connection.close()
                 self._connection = await loop.db.engine.connect()
             async with self._connection.begin():
-                ours: dict[int, str | None] = {}
                 for now, ids in by_time.items():
                     found = await queue.mark_delivered(self._connection, worker=loop.worker, ids=ids, now=now,
                                                        late_after=loop.late_after)
@@ -192,9 +218,7 @@ class _Marks:
         for *_, done in self._waiting:  # not recorded: the lease lapses and the row goes again
             done.cancel()
         self._waiting = []
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        await self._close()
         return False
 
 
@@ -364,39 +388,56 @@ class ReminderLoop:
         time (they pace it to the platform's limits) without waiting for each record, and the
         records are written as group commits (`_Marks`), a transaction per batch. A crash in a
         burst can so find up to `concurrency` reminders between the platform's "ok" and our
-        record (sent twice when their lease lapses), never one lost. Returns whether kept
-        replies are due (when `ask_replies`)."""
+        record (sent twice when their lease lapses), never one lost. In a burst the next batch
+        is claimed and rendered while this one is handed over on PostgreSQL (one batch ahead,
+        its leases renewed like the rest). Returns whether kept replies are due (when `ask_replies`)."""
         replies_due = None if ask_replies else False
         claimed: list[int] = []  # what the renewal keeps ours; grows with each claim
         held: dict[int, datetime] = {}  # until when each claimed row's lease was last written by this pass
         started: list[asyncio.Task] = []
         in_flight: set[asyncio.Task] = set()  # sends not yet done (their records included)
         slots = asyncio.Semaphore(self.concurrency)
-        limit = self.batch_size
+        chats: dict[int, ChatRef | None] = {}  # each member's chat, looked up once a pass
+
+        async def fetch(limit: int) -> tuple[datetime, list[_Job], bool] | None:
+            """Claim up to `limit` due rows and render them: (when, jobs, whether the claim was full)."""
+            nonlocal replies_due
+            at = now or self.clock()
+            async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
+                rows = await queue.claim_loaded(session, worker=self.worker, now=at, lease=self.lease,
+                                                limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
+                if replies_due is None:  # asked in a session the pass opens anyway
+                    replies_due = await outbox.due(session, at, list(self.senders))
+            if not rows:
+                return None
+            ids = [row.id for row in rows]
+            report.claimed += len(ids)
+            claimed.extend(ids)
+            held.update(dict.fromkeys(ids, at + self.lease))
+            return at, await self._prepare(rows, at, chats), len(ids) >= limit
+
+        ahead: asyncio.Task | None = None  # a burst's next batch, claimed and rendered while this one is sent
         async with contextlib.AsyncExitStack() as stack:
             renewing = False
             sending = stack.enter_context(self._sending_through())
             marks = _Marks(self, report)
             stack.push_async_exit(marks)
             try:
-                while True:
-                    at = now or self.clock()
-                    async with self.db.writer_turn(), self.db.sessions() as session, session.begin():
-                        ids = await queue.claim(session, worker=self.worker, now=at, lease=self.lease,
-                                                limit=limit, platforms=self.senders, postgres=self.db.is_postgres)
-                        if replies_due is None:  # asked in a session the pass opens anyway
-                            replies_due = await outbox.due(session, at, list(self.senders))
-                    if not ids:
-                        break
-                    report.claimed += len(ids)
-                    claimed.extend(ids)
-                    held.update(dict.fromkeys(ids, at + self.lease))
+                limit = self.batch_size
+                batch = await fetch(limit)
+                while batch is not None:
+                    at, jobs, full = batch
                     if not renewing:
                         await stack.enter_async_context(Renewal(
                             self.db, self.lease, self.clock, extend(models.FollowUp, claimed, self.worker)))
                         renewing = True
-                    burst = len(ids) >= self.burst_from
-                    jobs = await self._prepare(ids, at)
+                    burst = len(jobs) >= self.burst_from
+                    if full:
+                        limit = min(self.max_batch_size, 2 * limit)
+                        # PostgreSQL: the next batch's claim and rendering overlap this one's
+                        # sends and records (SQLite: its one writer would take turns between them)
+                        if burst and self.db.is_postgres:
+                            ahead = asyncio.create_task(fetch(limit), name="crmbot-reminder-claim")
                     for n, job in enumerate(jobs):
                         if job.chat is not None:
                             sending(job.chat.adapter)
@@ -413,12 +454,20 @@ class ReminderLoop:
                         task.add_done_callback(lambda done: (slots.release(), in_flight.discard(done)))
                         started.append(task)
                         in_flight.add(task)
-                    if len(ids) < limit:
+                    if not full:
                         break
-                    limit = min(self.max_batch_size, 2 * limit)
+                    if ahead is not None:
+                        next_batch, ahead = ahead, None
+                        batch = await next_batch
+                    else:
+                        batch = await fetch(limit)
                 if in_flight:
                     await asyncio.wait(in_flight)
             finally:
+                if ahead is not None:  # the pass failed: a batch claimed ahead is left to its lease
+                    ahead.cancel()
+                    with contextlib.suppress(BaseException):
+                        await ahead
                 for task in list(in_flight):
                     task.cancel()
         for task in started:  # a database error recording a result fails the pass, as before
@@ -426,31 +475,30 @@ class ReminderLoop:
                 raise task.exception()
         return bool(replies_due)
 
-    async def _prepare(self, ids: list[int], now: datetime) -> list[_Job]:
-        """Render every claimed row and store its buttons, in one transaction."""
-        F = models.FollowUp
+    async def _prepare(self, rows: list, now: datetime, chats: dict[int, ChatRef | None]) -> list[_Job]:
+        """Render the claimed rows (`queue.claim_loaded`'s, with their member and customer) and
+        store their buttons, in one transaction. `chats`: the members' chats this pass already
+        knows; those it does not are looked up in the same transaction and added."""
         jobs = []
         async with self.db.sessions() as session, session.begin():
-            # plain rows, not ORM objects: a burst reads hundreds, and only reads them
-            T = F.__table__
-            rows = (await session.execute(select(T).where(T.c.id.in_(ids), T.c.claimed_by == self.worker)
-                                          .order_by(T.c.due_at, T.c.id))).all()
-            members = {m.id: m for m in await session.scalars(select(models.Member).where(models.Member.id.in_({r.member_id for r in rows})))}
-            customer_ids = {r.customer_id for r in rows if r.customer_id}
-            customers = {c.id: c for c in await session.scalars(
-                select(models.Customer).where(models.Customer.id.in_(customer_ids), models.Customer.deleted_at.is_(None)))} if customer_ids else {}
-            chats = await reach.chats_for(session, set(members), set(self.senders))
+            unknown = {row.member_id for row in rows} - chats.keys()
+            if unknown:
+                found = await reach.chats_for(session, unknown, set(self.senders))
+                chats.update({member: found.get(member) for member in unknown})
             choices = render.ChoiceMaker(now, [])
+            readers: dict[int, queue.Reader] = {}
+            late_before = now - self.late_after
             for row in rows:
-                member = members[row.member_id]
-                chat = chats.get(member.id)
-                customer = customers.get(row.customer_id) if row.customer_id else None
-                if customer is not None and customer.team_id != row.team_id:
-                    customer = None
-                replies = [render.reminder(self.i18n, choices, member, row, customer, late=row.due_at < now - self.late_after)] if chat else []
+                chat = chats[row.member_id]
+                if chat is None:
+                    replies = []
+                else:
+                    member = readers.get(row.member_id)
+                    if member is None:
+                        member = readers[row.member_id] = queue.reader(row)
+                    replies = [render.reminder(self.i18n, choices, member, row, queue.about(row), late=row.due_at < late_before)]
                 jobs.append(_Job(row.id, row.attempts, row.due_at, chat, replies))
-            if choices.rows:
-                await session.execute(models.Choice.__table__.insert(), choices.rows)
+            await queue.store_choices(session, choices.rows, postgres=self.db.is_postgres)
         return jobs
 
     async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False) -> None:

@@ -8,14 +8,19 @@ conditions it picked on.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import JSON, Integer, Text, and_, bindparam, case, cast, column, func, literal_column, or_, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models
+from crmbot.store.types import UTCDateTime
 
 F = models.FollowUp
 log = logging.getLogger(__name__)
@@ -87,6 +92,153 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     return ids
 
 
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """The member a claimed reminder goes to: what rendering it needs."""
+
+    id: int
+    team_id: int
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """The customer a claimed reminder is about (alive, in the reminder's team)."""
+
+    id: int
+    name: str
+    company: str | None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.company})" if self.company else self.name
+
+
+def _with_reader(claimed) -> Any:
+    """Claimed follow-up rows (a table or a CTE of its columns) with their member's language
+    and time zone and their customer's name, in one SELECT; the customer only while alive and
+    in the reminder's team."""
+    M, C = models.Member.__table__, models.Customer.__table__
+    return (
+        select(claimed, M.c.locale.label("reader_locale"), M.c.timezone.label("reader_timezone"),
+               C.c.id.label("about_id"), C.c.name.label("about_name"), C.c.company.label("about_company"))
+        .join_from(claimed, M, M.c.id == claimed.c.member_id)
+        .outerjoin(C, and_(C.c.id == claimed.c.customer_id, C.c.deleted_at.is_(None), C.c.team_id == claimed.c.team_id))
+        .order_by(claimed.c.due_at, claimed.c.id)
+    )
+
+
+def reader(row: Row) -> Reader:
+    return Reader(row.member_id, row.team_id, row.reader_locale, row.reader_timezone)
+
+
+def about(row: Row) -> About | None:
+    return About(row.about_id, row.about_name, row.about_company) if row.about_id is not None else None
+
+
+_CLAIM_PG = None
+
+
+def _claim_pg():
+    """The PostgreSQL claim of `claim_loaded`, built once (building and keying a statement this
+    size cost more than running it): pick (locked, skipping rows being claimed elsewhere; a
+    materialised CTE is evaluated once, so its LIMIT holds), claim (UPDATE … RETURNING) and
+    join what rendering needs."""
+    global _CLAIM_PG
+    if _CLAIM_PG is None:
+        T = F.__table__
+        now = bindparam("now", type_=UTCDateTime())
+        picked = (
+            select(T.c.id, T.c.claimed_by, T.c.claim_expires_at)
+            # 'pending' written in the statement, not bound: a prepared statement's generic plan
+            # can then still use the partial index of what waits (ix_followups_waiting_due)
+            .where(T.c.state == literal_column("'pending'"), T.c.deleted_at.is_(None), T.c.delivered_at.is_(None), T.c.due_at <= now,
+                   or_(T.c.next_attempt_at.is_(None), T.c.next_attempt_at <= now),
+                   or_(T.c.claim_expires_at.is_(None), T.c.claim_expires_at <= now),
+                   T.c.member_id.in_(
+                       select(models.Identity.member_id)
+                       .join(models.Member, models.Member.id == models.Identity.member_id)
+                       .where(models.Identity.platform.in_(bindparam("platforms", expanding=True)),
+                              models.Identity.chat_id.is_not(None), models.Member.active)))
+            .order_by(T.c.due_at, T.c.id)
+            .limit(bindparam("limit", type_=Integer()))
+            .with_for_update(of=T, skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        claimed = (
+            update(T)
+            # the picked rows are locked (their conditions re-checked on their latest versions as
+            # they were locked): checking them again here only misleads the planner
+            .where(T.c.id == picked.c.id)
+            .values(claimed_by=bindparam("worker"), claim_expires_at=bindparam("until", type_=UTCDateTime()))
+            .returning(*T.c, picked.c.claimed_by.label("was_claimed_by"), picked.c.claim_expires_at.label("was_expiring"))
+            .cte("claimed")
+        )
+        _CLAIM_PG = _with_reader(claimed)
+    return _CLAIM_PG
+
+
+async def claim_loaded(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
+                       platforms: Iterable[str], postgres: bool) -> list[Row]:
+    """`claim`, returning the claimed rows with what rendering them needs (`reader`, `about`),
+    oldest due first. On PostgreSQL one statement picks (`FOR UPDATE SKIP LOCKED`, in a
+    materialised CTE: evaluated once, so its LIMIT holds), claims (UPDATE … RETURNING) and joins
+    the member and the customer; on SQLite the claim's UPDATE is followed by one joined SELECT."""
+    T = F.__table__
+    if not postgres:
+        ids = await claim(session, worker=worker, now=now, lease=lease, limit=limit, platforms=platforms, postgres=False)
+        if not ids:
+            return []
+        return list((await session.execute(_with_reader(T).where(T.c.id.in_(ids), T.c.claimed_by == worker))).all())
+    rows = list((await session.execute(_claim_pg(), {"now": now, "until": now + lease, "worker": worker, "limit": limit,
+                                                      "platforms": list(platforms)})).all())
+    taken_over = [row for row in rows if row.was_expiring is not None]
+    if taken_over:
+        log.info("reminder(s) %s taken over: the lease of %s ran out %.1f s ago",
+                 ",".join(str(row.id) for row in taken_over), ",".join(sorted({str(row.was_claimed_by) for row in taken_over})),
+                 max((now - row.was_expiring).total_seconds() for row in taken_over))
+    return rows
+
+
+_CHOICES_PG = None
+
+
+def _choices_pg():
+    """INSERT … SELECT FROM json_to_recordset(:rows): a batch's buttons in one statement of
+    fixed text, bound with one JSON text (encoded in C; arrays a column cost the driver more
+    than the insert), the batch's created_at beside it."""
+    global _CHOICES_PG
+    if _CHOICES_PG is None:
+        C = models.Choice.__table__
+        given = func.json_to_recordset(cast(bindparam("rows", type_=Text()), JSON)).table_valued(
+            column("token", Text()), column("set_id", Text()), column("team_id", Integer()), column("member_id", Integer()),
+            column("intent", Text()), column("slots", JSON()), column("label", Text())).render_derived(name="given", with_types=True)
+        names = ["token", "set_id", "team_id", "member_id", "intent", "slots", "label"]
+        _CHOICES_PG = C.insert().from_select([*names, "created_at"], select(*(given.c[n] for n in names),
+                                                                                bindparam("created_at", type_=UTCDateTime())))
+    return _CHOICES_PG
+
+
+def _null(value: Any) -> None:
+    return None
+
+
+async def store_choices(session: AsyncSession, rows: list[dict[str, Any]], *, postgres: bool) -> None:
+    """The buttons' Choice rows of a batch of reminders (all made at one moment)."""
+    if not rows:
+        return
+    created_at = rows[0]["created_at"]
+    if not postgres or any(row["created_at"] != created_at for row in rows):
+        await session.execute(models.Choice.__table__.insert(), rows)
+        return
+    # the rows as they are: json_to_recordset reads the columns it names and ignores the rest
+    # (the times, written as null here, are the statement's created_at and the column's null)
+    given = json.dumps(rows, default=_null)
+    await session.execute(_choices_pg(), {"rows": given, "created_at": created_at})
+
+
 async def renew(session: AsyncSession, *, worker: str, followup_id: int, until: datetime) -> bool:
     """A fresh lease on a row `worker` still holds, undelivered; False when it holds it no more."""
     return followup_id in await renew_many(session, worker=worker, ids=[followup_id], until=until)
@@ -117,6 +269,9 @@ def _mark(*which) -> object:
 
 _MARK = _mark(T.c.id.in_(bindparam("ids", expanding=True)))
 _MARK_ONE = _mark(T.c.id == bindparam("row_id"))  # what the loop runs: one row, just accepted
+# the same, only for reminders that don't come back every year (nothing else to write with them)
+_MARK_PLAIN = _mark(T.c.id.in_(bindparam("ids", expanding=True)), T.c.every_year.is_(None))
+_MARK_ONE_PLAIN = _mark(T.c.id == bindparam("row_id"), T.c.every_year.is_(None))
 
 
 async def renew_many(session: AsyncSession, *, worker: str, ids: list[int], until: datetime) -> set[int]:
@@ -143,16 +298,17 @@ async def retry_now(session: AsyncSession, *, platform: str, now: datetime) -> i
 
 
 async def mark_delivered(session: AsyncSession, *, worker: str, ids: list[int], now: datetime,
-                         late_after: timedelta) -> dict[int, str | None]:
+                         late_after: timedelta, yearly: bool = True) -> dict[int, str | None]:
     """The platform took these: record it in the same rows. Returns the ids still ours (a row
     snoozed or re-claimed meanwhile is left alone), each with its `every_year` (a reminder that
-    comes back every year, or None)."""
+    comes back every year, or None). `yearly=False`: only the rows that don't come back every
+    year are recorded (those that do are left for a transaction that writes next year's)."""
     values = {"worker": worker, "now": now, "late_before": now - late_after}
     ids = list(ids)
     if len(ids) == 1:
-        result = await session.execute(_MARK_ONE, {**values, "row_id": ids[0]})
+        result = await session.execute(_MARK_ONE if yearly else _MARK_ONE_PLAIN, {**values, "row_id": ids[0]})
     else:
-        result = await session.execute(_MARK, {**values, "ids": ids})
+        result = await session.execute(_MARK if yearly else _MARK_PLAIN, {**values, "ids": ids})
     return {row[0]: row[1] for row in result}
 
 

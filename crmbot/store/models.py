@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -280,9 +281,18 @@ class CustomerTag(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+WAITING_SQL = text("state = 'pending' AND deleted_at IS NULL AND delivered_at IS NULL")
+
+
 class FollowUp(Base):
     __tablename__ = "followups"
-    __table_args__ = (Index("ix_followups_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_followups_state_due", "state", "due_at"),
+        # the reminder loop's queue: only what waits for delivery, in the order it is claimed
+        # (delivered rows keep state 'pending', so the index above grows with every reminder
+        # ever sent, and a claim's ORDER BY due_at, id sorted every due row of a burst)
+        Index("ix_followups_waiting_due", "due_at", "id", postgresql_where=WAITING_SQL, sqlite_where=WAITING_SQL),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
