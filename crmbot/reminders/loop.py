@@ -52,7 +52,7 @@ from crmbot.reminders import digests, outbox, queue, recovery, render
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models, profile
-from crmbot.store.db import Database
+from crmbot.store.db import Database, HeldTurn
 from crmbot.store.faults import describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class _Marks:
     def __init__(self, loop: ReminderLoop, report: PassReport) -> None:
         self.loop = loop
         self.report = report
-        self._waiting: list[tuple[int, datetime, asyncio.Future]] = []
+        self._waiting: list[tuple[int, datetime, asyncio.Future, HeldTurn | None]] = []
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._writer: asyncio.Task | None = None
@@ -105,13 +105,14 @@ class _Marks:
         self._warned = False  # a record that could not be written was logged
         self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
 
-    def record(self, followup_id: int, now: datetime, *, burst: bool = False) -> asyncio.Future:
+    def record(self, followup_id: int, now: datetime, *, burst: bool = False, turn: HeldTurn | None = None) -> asyncio.Future:
         """The platform took this reminder: a future that is True once that is recorded, False
         when the row was no longer ours (snoozed, or its lease lapsed and another took it).
         `burst`: many more are being sent, so the record may wait `LINGER` for others to share
-        its commit (at most `enough` of them: the pass's sends wait on their records)."""
+        its commit (at most `enough` of them: the pass's sends wait on their records). `turn`:
+        the SQLite writer's turn the send holds, which the record is written in while it lasts."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append((followup_id, now, done))
+        self._waiting.append((followup_id, now, done, turn))
         self._lingering = self._lingering or burst
         self._wake.set()
         if len(self._waiting) >= self.enough:
@@ -139,15 +140,19 @@ class _Marks:
                         # (PostgreSQL restarting, SQLite locked), or their leases lapse and they
                         # go out a second time; the pass's sends wait for it meanwhile
                         self._waiting = batch + self._waiting
+                        # the messages go on meanwhile: the retries take urgent turns of their own
+                        for *_, turn in batch:
+                            if turn is not None:
+                                turn.release()
                         await self._lost_connection(error, [followup_id for followup_id, *_ in batch])
                         await asyncio.sleep(RECORD_RETRY)
                         continue
                     # each sender's task fails with it, as a record of its own did
-                    for *_, done in batch:
+                    for _, _, done, _ in batch:
                         if not done.done():
                             done.set_exception(error)
                     continue
-                for followup_id, _, done in batch:
+                for followup_id, _, done, _ in batch:
                     if not done.done():
                         done.set_result(followup_id in ours)
 
@@ -161,12 +166,14 @@ class _Marks:
                 await self._connection.close()
             self._connection = None
 
-    async def _write(self, batch: list[tuple[int, datetime, asyncio.Future]]) -> set[int]:
+    async def _write(self, batch: list[tuple[int, datetime, asyncio.Future, HeldTurn | None]]) -> set[int]:
         loop = self.loop
         by_time: dict[datetime, list[int]] = {}
-        for followup_id, now, _ in batch:
+        for followup_id, now, _, _ in batch:
             by_time.setdefault(now, []).append(followup_id)
-        async with loop.db.writer_turn(urgent=True):
+        # a send that still holds the writer's turn waits for this record: written in its turn
+        held = next((turn for *_, turn in batch if turn is not None and turn.held), None)
+        async with loop.db.writer_turn(urgent=True, held=held):
             if self._connection is None or self._connection.invalidated:
                 if self._connection is not None:
                     await self._connection.close()
@@ -189,7 +196,7 @@ class _Marks:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        for *_, done in self._waiting:  # not recorded: the lease lapses and the row goes again
+        for _, _, done, _ in self._waiting:  # not recorded: the lease lapses and the row goes again
             done.cancel()
         self._waiting = []
         if self._connection is not None:
@@ -458,19 +465,32 @@ class ReminderLoop:
         if sender is None:
             await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
             return
-        began = self.clock()
+        # On SQLite a send (not in a burst) takes the writer's turn first, ahead of the messages
+        # waiting for it, and keeps it until its record has committed (`_quick`): no message is
+        # handled while the platform's answer is on its way, so the answer is read the moment it
+        # comes and recorded at once, not after a message's parsing and transaction have held
+        # the event loop and the file (under load, for a good part of a second: a kill then
+        # finds the reminder taken and unrecorded, and it goes out twice)
+        turn = await self.db.hold_writer(urgent=True) if not burst else HeldTurn(None)
         try:
-            async with asyncio.timeout(self.send_timeout):
-                await sender.send(job.chat, job.replies)
-        except DeliveryFailed as error:
-            await self._failed(job, now, report, error)
-            return
-        except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
-            log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
-            await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
-            return
-        took = self.clock()
-        await self._mark(job.followup_id, report, marks.record(job.followup_id, now, burst=burst))
+            began = self.clock()
+            try:
+                with self._quick(turn):
+                    async with asyncio.timeout(self.send_timeout):
+                        await sender.send(job.chat, job.replies)
+            except DeliveryFailed as error:
+                turn.release()  # nothing to hurry for: telling the managers may write a kept reply
+                await self._failed(job, now, report, error)
+                return
+            except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
+                turn.release()
+                log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
+                await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
+                return
+            took = self.clock()
+            await self._mark(job.followup_id, report, marks.record(job.followup_id, now, burst=burst, turn=turn))
+        finally:
+            turn.release()
         # one line a reminder: when a kill can send it twice (the platform's "ok" to our record),
         # and how late it went (due, claimed, sent), for whoever measures that
         if log.isEnabledFor(logging.INFO):
@@ -479,6 +499,20 @@ class ReminderLoop:
                      (took - began).total_seconds(), (self.clock() - took).total_seconds())
         if job.chat.adapter not in report.platform_back:
             await self._hurry(job.chat.adapter, now, report)
+
+    @contextlib.contextmanager
+    def _quick(self, turn: HeldTurn) -> Iterator[None]:
+        """A send holding the writer's turn gives it back once it has taken `overlap_after`
+        (a slow platform): the messages are handled meanwhile, and the record takes an urgent
+        turn of its own when the answer comes."""
+        if not turn.held:
+            yield
+            return
+        timer = asyncio.get_running_loop().call_later(self.overlap_after, turn.release)
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     @contextlib.contextmanager
     def _sending_through(self) -> Iterator[Callable[[str], None]]:
