@@ -25,6 +25,7 @@ SCENARIOS = {
     "e": scenarios.database_outage,
     "f": hostile.hostile_clients,
     "g": scenarios.slow_sends_and_database_stall,
+    "h": scenarios.sqlite_slow_sends_and_stall,
 }
 
 
