@@ -423,6 +423,40 @@ async def test_a_slow_send_lets_the_messages_be_handled_meanwhile(sqlite_app, cl
     assert (await row(sqlite_app, fid)).delivered_at is not None
 
 
+class SlowThenQuick(RecordingPlatform):
+    """The first send is slow: the second begins beside it, and while the second is in flight
+    the platform answers the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_answered = asyncio.Event()
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if self.attempts == 0:
+            self.attempts += 1
+            await self.first_answered.wait()
+        else:
+            self.attempts += 1
+            self.first_answered.set()
+            for _ in range(100):  # the first one's record comes to wait for the writer
+                await asyncio.sleep(0)
+        self.sent.append((chat, list(replies)))
+
+
+async def test_a_send_holding_the_writers_turn_never_waits_behind_a_record_that_waits_for_it(sqlite_app, clock):
+    """A slow send gives the writer's turn back and the next send begins beside it; the first
+    one's answer came while the second held the turn, its record waited for that turn, and the
+    second's record waited behind it: the pass, and every message, waited for ever (fault run d,
+    the 429 phase). Each record is written, in the holder's turn when it lends it."""
+    alice = await member(sqlite_app, "Alice")
+    ids = await followups(sqlite_app, alice, [NOW, NOW + timedelta(seconds=1)])
+    platform = SlowThenQuick()
+    loop = loop_for(sqlite_app, platform, clock, overlap_after_seconds=0.01)
+    report = await asyncio.wait_for(loop.run_once(NOW + timedelta(seconds=2)), 30)
+    assert sorted(report.delivered) == ids and len(platform.sent) == 2
+    assert await asyncio.wait_for(ConsoleChat(sqlite_app.bot, "alice").send("/help"), 30)  # the writer is free
+
+
 async def test_a_lease_renewal_goes_before_the_messages_waiting_for_the_writer(tmp_path):
     """SQLite: a worker catching up on messages queues them for the one writer; the renewal
     of a claim in flight goes before them (it waits for the one being written), or a stream

@@ -102,6 +102,7 @@ class _Marks:
         self._writer: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
         self._lingering = False
+        self._lent = asyncio.Event()  # a record came from a send holding the writer's turn
         self._warned = False  # a record that could not be written was logged
         self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
 
@@ -113,6 +114,8 @@ class _Marks:
         the SQLite writer's turn the send holds, which the record is written in while it lasts."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((followup_id, now, done, turn))
+        if turn is not None and turn.held:
+            self._lent.set()
         self._lingering = self._lingering or burst
         self._wake.set()
         if len(self._waiting) >= self.enough:
@@ -141,7 +144,7 @@ class _Marks:
                         # go out a second time; the pass's sends wait for it meanwhile
                         self._waiting = batch + self._waiting
                         # the messages go on meanwhile: the retries take urgent turns of their own
-                        for *_, turn in batch:
+                        for *_, turn in (*batch, *self._waiting):
                             if turn is not None:
                                 turn.release()
                         await self._lost_connection(error, [followup_id for followup_id, *_ in batch])
@@ -171,9 +174,45 @@ class _Marks:
         by_time: dict[datetime, list[int]] = {}
         for followup_id, now, _, _ in batch:
             by_time.setdefault(now, []).append(followup_id)
-        # a send that still holds the writer's turn waits for this record: written in its turn
-        held = next((turn for *_, turn in batch if turn is not None and turn.held), None)
-        async with loop.db.writer_turn(urgent=True, held=held):
+        turn, own = await self._turn(batch)
+        try:
+            return await self._write_in_turn(batch, by_time, turn)
+        finally:
+            if own:
+                turn.release()
+
+    def _lender(self, batch: list) -> HeldTurn | None:
+        return next((turn for *_, turn in (*batch, *self._waiting) if turn is not None and turn.held), None)
+
+    async def _turn(self, batch: list) -> tuple[HeldTurn, bool]:
+        """The SQLite writer's turn to write `batch` in, and whether it is ours to give back. A
+        send that holds the turn and waits for its record lends it (this batch's, or one queued
+        behind it: waiting for a turn it holds, the records would wait for ever); else an urgent
+        turn of our own, unless such a send comes to wait meanwhile."""
+        db = self.loop.db
+        while True:
+            lent = self._lender(batch)
+            if lent is not None:
+                return lent, False
+            self._lent.clear()
+            acquiring = asyncio.ensure_future(db.hold_writer(urgent=True))
+            lending = asyncio.ensure_future(self._lent.wait())
+            try:
+                await asyncio.wait({acquiring, lending}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lending.cancel()
+                if not acquiring.done():
+                    acquiring.cancel()
+            try:
+                return await acquiring, True  # taken (maybe just as a lender came: it waits its turn)
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise
+                # not taken: a lender came first; the loop takes its turn
+
+    async def _write_in_turn(self, batch: list, by_time: dict[datetime, list[int]], turn: HeldTurn) -> set[int]:
+        loop = self.loop
+        async with loop.db.writer_turn(urgent=True, held=turn):
             if self._connection is None or self._connection.invalidated:
                 if self._connection is not None:
                     await self._connection.close()
@@ -416,7 +455,11 @@ class ReminderLoop:
                             slots.release()
                             report.released.append(job.followup_id)
                             continue
-                        task = asyncio.create_task(self._send(job, at, report, marks, burst=burst))
+                        # the writer's turn only with no other send of the pass unrecorded: the
+                        # records are written one after another, and one waiting for a turn
+                        # this send held would hold up this send's own record
+                        alone = not burst and all(t.done() for t in in_flight)
+                        task = asyncio.create_task(self._send(job, at, report, marks, burst=burst, hold=alone))
                         task.add_done_callback(lambda done: (slots.release(), in_flight.discard(done)))
                         started.append(task)
                         in_flight.add(task)
@@ -460,18 +503,19 @@ class ReminderLoop:
                 await session.execute(models.Choice.__table__.insert(), choices.rows)
         return jobs
 
-    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False) -> None:
+    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False,
+                    hold: bool = False) -> None:
         sender = self.senders.get(job.chat.adapter) if job.chat else None
         if sender is None:
             await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
             return
-        # On SQLite a send (not in a burst) takes the writer's turn first, ahead of the messages
+        # On SQLite a send (`hold`: not in a burst, no other in flight) takes the writer's turn first, ahead of the messages
         # waiting for it, and keeps it until its record has committed (`_quick`): no message is
         # handled while the platform's answer is on its way, so the answer is read the moment it
         # comes and recorded at once, not after a message's parsing and transaction have held
         # the event loop and the file (under load, for a good part of a second: a kill then
         # finds the reminder taken and unrecorded, and it goes out twice)
-        turn = await self.db.hold_writer(urgent=True) if not burst else HeldTurn(None)
+        turn = await self.db.hold_writer(urgent=True) if hold else HeldTurn(None)
         try:
             began = self.clock()
             try:
