@@ -115,6 +115,6 @@ def test_the_short_fault_run_meets_every_target(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=3600,
     )
     lines = result.stdout.splitlines()
-    for scenario in "0abcdef":
+    for scenario in "0abcdefgh":
         assert any(line.startswith(f"{scenario} ") for line in lines), result.stdout + result.stderr
     assert result.returncode == 0, result.stdout + result.stderr[-5000:]

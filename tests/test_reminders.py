@@ -407,6 +407,96 @@ async def sqlite_app(sqlite_db_url, clock):
     await built.close()
 
 
+class AMessageComesMeanwhile(RecordingPlatform):
+    """While the reminder's request is on its way to the platform, a member's message arrives
+    (a restarted worker catching up on its backlog). The platform takes the reminder once the
+    message's handling is done, or after `turns` rounds of the event loop (a network round trip
+    during which the loop is free), whichever comes first; `waits_for_message`: only once it is
+    done (a slow platform)."""
+
+    def __init__(self, chat: ConsoleChat, *, turns: int = 1000, waits_for_message: bool = False) -> None:
+        super().__init__()
+        self.chat = chat
+        self.turns = turns
+        self.waits_for_message = waits_for_message
+        self.message: asyncio.Future | None = None
+        self.handled_before_answer: bool | None = None
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if self.message is None:
+            self.message = asyncio.ensure_future(self.chat.send("/help"))
+            if self.waits_for_message:
+                await self.message
+            for _ in range(self.turns):
+                if self.message.done():
+                    break
+                await asyncio.sleep(0)
+            self.handled_before_answer = self.message.done()
+        await super().send(chat, replies)
+
+
+async def test_no_message_is_handled_between_a_reminders_send_and_its_record(sqlite_app, clock):
+    """SQLite: a message handled while a reminder's send is in flight held the event loop and the
+    file (its parse, its transaction) while the platform's answer waited, unread, to be recorded:
+    under load a good part of a second in which a kill sends the reminder twice. The send takes
+    the writer's turn first, so the message is handled after the record."""
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    platform = AMessageComesMeanwhile(ConsoleChat(sqlite_app.bot, "alice"))
+    report = await loop_for(sqlite_app, platform, clock, overlap_after_seconds=600).run_once(NOW)
+    assert report.delivered == [fid] and len(platform.reminders()) == 1
+    assert platform.handled_before_answer is False
+    assert await asyncio.wait_for(platform.message, 30)  # handled, and answered, after the record
+    assert (await row(sqlite_app, fid)).delivered_at is not None
+
+
+async def test_a_slow_send_lets_the_messages_be_handled_meanwhile(sqlite_app, clock):
+    """A platform slow to answer (late by seconds) does not hold the messages back: past
+    `overlap_after` the send gives back the writer's turn, and its record takes one of its own."""
+    alice = await member(sqlite_app, "Alice")
+    [fid] = await followups(sqlite_app, alice, [NOW])
+    platform = AMessageComesMeanwhile(ConsoleChat(sqlite_app.bot, "alice"), waits_for_message=True)
+    loop = loop_for(sqlite_app, platform, clock, overlap_after_seconds=0.01)
+    report = await asyncio.wait_for(loop.run_once(NOW), 30)
+    assert report.delivered == [fid] and platform.handled_before_answer is True
+    assert await platform.message
+    assert (await row(sqlite_app, fid)).delivered_at is not None
+
+
+class SlowThenQuick(RecordingPlatform):
+    """The first send is slow: the second begins beside it, and while the second is in flight
+    the platform answers the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_answered = asyncio.Event()
+
+    async def send(self, chat: ChatRef, replies: list[Reply]) -> None:
+        if self.attempts == 0:
+            self.attempts += 1
+            await self.first_answered.wait()
+        else:
+            self.attempts += 1
+            self.first_answered.set()
+            for _ in range(100):  # the first one's record comes to wait for the writer
+                await asyncio.sleep(0)
+        self.sent.append((chat, list(replies)))
+
+
+async def test_a_send_holding_the_writers_turn_never_waits_behind_a_record_that_waits_for_it(sqlite_app, clock):
+    """A slow send gives the writer's turn back and the next send begins beside it; the first
+    one's answer came while the second held the turn, its record waited for that turn, and the
+    second's record waited behind it: the pass, and every message, waited for ever (fault run d,
+    the 429 phase). Each record is written, in the holder's turn when it lends it."""
+    alice = await member(sqlite_app, "Alice")
+    ids = await followups(sqlite_app, alice, [NOW, NOW + timedelta(seconds=1)])
+    platform = SlowThenQuick()
+    loop = loop_for(sqlite_app, platform, clock, overlap_after_seconds=0.01)
+    report = await asyncio.wait_for(loop.run_once(NOW + timedelta(seconds=2)), 30)
+    assert sorted(report.delivered) == ids and len(platform.sent) == 2
+    assert await asyncio.wait_for(ConsoleChat(sqlite_app.bot, "alice").send("/help"), 30)  # the writer is free
+
+
 async def test_a_lease_renewal_goes_before_the_messages_waiting_for_the_writer(tmp_path):
     """SQLite: a worker catching up on messages queues them for the one writer; the renewal
     of a claim in flight goes before them (it waits for the one being written), or a stream

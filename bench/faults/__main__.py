@@ -24,6 +24,8 @@ SCENARIOS = {
     "d": scenarios.platform_outage,
     "e": scenarios.database_outage,
     "f": hostile.hostile_clients,
+    "g": scenarios.slow_sends_and_database_stall,
+    "h": scenarios.sqlite_slow_sends_and_stall,
 }
 
 
@@ -75,7 +77,7 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
             print("the control run, which has no faults, missed targets: crmbot or the harness is broken; stopping",
                   flush=True)
             return 2
-        for name in sorted(args.only, key=lambda s: (s == "e", s)):  # e stops the PostgreSQL server: last
+        for name in sorted(args.only, key=lambda s: (s in "eg", s)):  # e and g stop the PostgreSQL server: last
             try:
                 figures = await SCENARIOS[name](plan)
             except (PostgresUnavailable, RuntimeError, OSError) as error:  # no server, a worker that won't start

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -70,6 +71,24 @@ class Store:
 
     async def close(self) -> None:
         await self.db.close()
+
+    async def locked(self, seconds: float) -> tuple[float, float]:
+        """SQLite: another process's write holds the file for `seconds` (a backup, a migration,
+        a slow disk): every writer waits, then gives up. Returns (from, to) in time.time()."""
+        path = self.db.url.database
+
+        def hold() -> tuple[float, float]:
+            holder = sqlite3.connect(path, isolation_level=None, timeout=30)
+            try:
+                holder.execute("BEGIN EXCLUSIVE")
+                began = time.time()
+                time.sleep(seconds)
+                holder.execute("ROLLBACK")
+                return began, time.time()
+            finally:
+                holder.close()
+
+        return await asyncio.to_thread(hold)
 
     async def add_reminders(self, due: dict[str, datetime]) -> None:
         """One follow-up per token, due when given, spread over the reminded people."""

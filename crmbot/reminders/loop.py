@@ -52,7 +52,7 @@ from crmbot.reminders import digests, outbox, queue, recovery, render
 from crmbot.backoff import Backoff
 from crmbot.reminders.lease import Renewal, extend
 from crmbot.store import models, profile
-from crmbot.store.db import Database
+from crmbot.store.db import Database, HeldTurn
 from crmbot.store.faults import describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -96,23 +96,27 @@ class _Marks:
     def __init__(self, loop: ReminderLoop, report: PassReport) -> None:
         self.loop = loop
         self.report = report
-        self._waiting: list[tuple[int, datetime, asyncio.Future]] = []
+        self._waiting: list[tuple[int, datetime, asyncio.Future, HeldTurn | None]] = []
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
         self._plain: AsyncConnection | None = None  # PostgreSQL, autocommit: the records of one statement
         self._lingering = False
+        self._lent = asyncio.Event()  # a record came from a send holding the writer's turn
         self._warned = False  # a record that could not be written was logged
         self.enough = max(1, loop.concurrency // 2)  # records that go without lingering
 
-    def record(self, followup_id: int, now: datetime, *, burst: bool = False) -> asyncio.Future:
+    def record(self, followup_id: int, now: datetime, *, burst: bool = False, turn: HeldTurn | None = None) -> asyncio.Future:
         """The platform took this reminder: a future that is True once that is recorded, False
         when the row was no longer ours (snoozed, or its lease lapsed and another took it).
         `burst`: many more are being sent, so the record may wait `LINGER` for others to share
-        its commit (at most `enough` of them: the pass's sends wait on their records)."""
+        its commit (at most `enough` of them: the pass's sends wait on their records). `turn`:
+        the SQLite writer's turn the send holds, which the record is written in while it lasts."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append((followup_id, now, done))
+        self._waiting.append((followup_id, now, done, turn))
+        if turn is not None and turn.held:
+            self._lent.set()
         self._lingering = self._lingering or burst
         self._wake.set()
         if len(self._waiting) >= self.enough:
@@ -140,15 +144,19 @@ class _Marks:
                         # (PostgreSQL restarting, SQLite locked), or their leases lapse and they
                         # go out a second time; the pass's sends wait for it meanwhile
                         self._waiting = batch + self._waiting
+                        # the messages go on meanwhile: the retries take urgent turns of their own
+                        for *_, turn in (*batch, *self._waiting):
+                            if turn is not None:
+                                turn.release()
                         await self._lost_connection(error, [followup_id for followup_id, *_ in batch])
                         await asyncio.sleep(RECORD_RETRY)
                         continue
                     # each sender's task fails with it, as a record of its own did
-                    for *_, done in batch:
+                    for _, _, done, _ in batch:
                         if not done.done():
                             done.set_exception(error)
                     continue
-                for followup_id, _, done in batch:
+                for followup_id, _, done, _ in batch:
                     if not done.done():
                         done.set_result(followup_id in ours)
 
@@ -166,13 +174,51 @@ class _Marks:
                     await connection.close()
         self._connection = self._plain = None
 
-    async def _write(self, batch: list[tuple[int, datetime, asyncio.Future]]) -> set[int]:
+    async def _write(self, batch: list[tuple[int, datetime, asyncio.Future, HeldTurn | None]]) -> set[int]:
         loop = self.loop
         by_time: dict[datetime, list[int]] = {}
-        for followup_id, now, _ in batch:
+        for followup_id, now, _, _ in batch:
             by_time.setdefault(now, []).append(followup_id)
+        turn, own = await self._turn(batch)
+        try:
+            return await self._write_in_turn(batch, by_time, turn)
+        finally:
+            if own:
+                turn.release()
+
+    def _lender(self, batch: list) -> HeldTurn | None:
+        return next((turn for *_, turn in (*batch, *self._waiting) if turn is not None and turn.held), None)
+
+    async def _turn(self, batch: list) -> tuple[HeldTurn, bool]:
+        """The SQLite writer's turn to write `batch` in, and whether it is ours to give back. A
+        send that holds the turn and waits for its record lends it (this batch's, or one queued
+        behind it: waiting for a turn it holds, the records would wait for ever); else an urgent
+        turn of our own, unless such a send comes to wait meanwhile."""
+        db = self.loop.db
+        while True:
+            lent = self._lender(batch)
+            if lent is not None:
+                return lent, False
+            self._lent.clear()
+            acquiring = asyncio.ensure_future(db.hold_writer(urgent=True))
+            lending = asyncio.ensure_future(self._lent.wait())
+            try:
+                await asyncio.wait({acquiring, lending}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lending.cancel()
+                if not acquiring.done():
+                    acquiring.cancel()
+            try:
+                return await acquiring, True  # taken (maybe just as a lender came: it waits its turn)
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise
+                # not taken: a lender came first; the loop takes its turn
+
+    async def _write_in_turn(self, batch: list, by_time: dict[datetime, list[int]], turn: HeldTurn) -> set[int]:
+        loop = self.loop
         ours: dict[int, str | None] = {}
-        async with loop.db.writer_turn(urgent=True):
+        async with loop.db.writer_turn(urgent=True, held=turn):
             if loop.db.is_postgres:
                 # PostgreSQL: the records of reminders that don't come back every year are one
                 # UPDATE, its own transaction (autocommit: one round trip, not BEGIN, UPDATE,
@@ -215,7 +261,7 @@ class _Marks:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        for *_, done in self._waiting:  # not recorded: the lease lapses and the row goes again
+        for _, _, done, _ in self._waiting:  # not recorded: the lease lapses and the row goes again
             done.cancel()
         self._waiting = []
         await self._close()
@@ -450,7 +496,11 @@ class ReminderLoop:
                             slots.release()
                             report.released.append(job.followup_id)
                             continue
-                        task = asyncio.create_task(self._send(job, at, report, marks, burst=burst))
+                        # the writer's turn only with no other send of the pass unrecorded: the
+                        # records are written one after another, and one waiting for a turn
+                        # this send held would hold up this send's own record
+                        alone = not burst and all(t.done() for t in in_flight)
+                        task = asyncio.create_task(self._send(job, at, report, marks, burst=burst, hold=alone))
                         task.add_done_callback(lambda done: (slots.release(), in_flight.discard(done)))
                         started.append(task)
                         in_flight.add(task)
@@ -501,24 +551,38 @@ class ReminderLoop:
             await queue.store_choices(session, choices.rows, postgres=self.db.is_postgres)
         return jobs
 
-    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False) -> None:
+    async def _send(self, job: _Job, now: datetime, report: PassReport, marks: _Marks, *, burst: bool = False,
+                    hold: bool = False) -> None:
         sender = self.senders.get(job.chat.adapter) if job.chat else None
         if sender is None:
             await self._failed(job, now, report, DeliveryFailed("the member has no chat this worker can reach"))
             return
-        began = self.clock()
+        # On SQLite a send (`hold`: not in a burst, no other in flight) takes the writer's turn first, ahead of the messages
+        # waiting for it, and keeps it until its record has committed (`_quick`): no message is
+        # handled while the platform's answer is on its way, so the answer is read the moment it
+        # comes and recorded at once, not after a message's parsing and transaction have held
+        # the event loop and the file (under load, for a good part of a second: a kill then
+        # finds the reminder taken and unrecorded, and it goes out twice)
+        turn = await self.db.hold_writer(urgent=True) if hold else HeldTurn(None)
         try:
-            async with asyncio.timeout(self.send_timeout):
-                await sender.send(job.chat, job.replies)
-        except DeliveryFailed as error:
-            await self._failed(job, now, report, error)
-            return
-        except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
-            log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
-            await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
-            return
-        took = self.clock()
-        await self._mark(job.followup_id, report, marks.record(job.followup_id, now, burst=burst))
+            began = self.clock()
+            try:
+                with self._quick(turn):
+                    async with asyncio.timeout(self.send_timeout):
+                        await sender.send(job.chat, job.replies)
+            except DeliveryFailed as error:
+                turn.release()  # nothing to hurry for: telling the managers may write a kept reply
+                await self._failed(job, now, report, error)
+                return
+            except Exception as error:  # network trouble, a timeout, a bug in an adapter: retry later
+                turn.release()
+                log.warning("sending reminder %s through %s failed: %r", job.followup_id, job.chat.adapter, error)
+                await self._failed(job, now, report, DeliveryFailed(f"{type(error).__name__}: {error}"))
+                return
+            took = self.clock()
+            await self._mark(job.followup_id, report, marks.record(job.followup_id, now, burst=burst, turn=turn))
+        finally:
+            turn.release()
         # one line a reminder: when a kill can send it twice (the platform's "ok" to our record),
         # and how late it went (due, claimed, sent), for whoever measures that
         if log.isEnabledFor(logging.INFO):
@@ -527,6 +591,20 @@ class ReminderLoop:
                      (took - began).total_seconds(), (self.clock() - took).total_seconds())
         if job.chat.adapter not in report.platform_back:
             await self._hurry(job.chat.adapter, now, report)
+
+    @contextlib.contextmanager
+    def _quick(self, turn: HeldTurn) -> Iterator[None]:
+        """A send holding the writer's turn gives it back once it has taken `overlap_after`
+        (a slow platform): the messages are handled meanwhile, and the record takes an urgent
+        turn of its own when the answer comes."""
+        if not turn.held:
+            yield
+            return
+        timer = asyncio.get_running_loop().call_later(self.overlap_after, turn.release)
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     @contextlib.contextmanager
     def _sending_through(self) -> Iterator[Callable[[str], None]]:
