@@ -40,7 +40,8 @@ def corpus_cases(folder: Path = train.TUNING) -> list[tuple[train.Example, dict]
         zone = corpus["timezone"]
         now = datetime.fromisoformat(corpus["now"]).replace(tzinfo=ZoneInfo(zone))
         for case in corpus["cases"]:
-            out.append((train.Example(case["text"], case["intent"], corpus["language"], "corpus"), {"now": now, "tz": zone}))
+            example = train.Example(case["text"], case["intent"], corpus["language"], "corpus", train.round_of(path))
+            out.append((example, {"now": now, "tz": zone}))
     return out
 
 
@@ -72,7 +73,7 @@ def cross_validate(k: int, c: float, mode: str, spec: train.Spec = train.SPEC, s
             row["model"] += classifier.read(example.text).best == example.intent
         if show and not intent.alternatives and intent.name != example.intent and intent.name not in HARMLESS:
             print(wrong_case(parser, example, intent, w))
-    print(f"{k}-fold, C={c}, temperature {temperature:.2f}, {spec}, median parse {statistics.median(timings) * 1000:.2f} ms")
+    print(f"{f'{k}-fold' if k else 'leave-one-round-out'}, C={c}, temperature {temperature:.2f}, {spec}, median parse {statistics.median(timings) * 1000:.2f} ms")
     return counts
 
 
@@ -95,7 +96,7 @@ def report(counts: dict[str, Counter]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--k", type=int, default=5, help="folds; 0: leave one blind round out (a new writer's phrasing)")
     ap.add_argument("--c", type=float, default=train.C)
     ap.add_argument("--mode", choices=MODES, default="combined")
     ap.add_argument("--show-wrong", action="store_true", help="print the messages acted on with a wrong intent")

@@ -57,13 +57,14 @@ class Example:
     intent: str
     lang: str
     source: str  # "corpus", "table", "vocabulary" or "name"
+    round: int = 0  # a corpus message's blind round (bench/corpora/tuning/<lang>.<round>.json)
 
 
 def corpus_examples(folder: Path = TUNING) -> list[Example]:
     out = []
     for path in sorted(folder.glob("*.json")):
         corpus = json.loads(path.read_text(encoding="utf-8"))
-        out += [Example(c["text"], c["intent"], corpus["language"], "corpus") for c in corpus["cases"]]
+        out += [Example(c["text"], c["intent"], corpus["language"], "corpus", round_of(path)) for c in corpus["cases"]]
     return out
 
 
@@ -170,11 +171,27 @@ def folds(examples: list[Example], k: int, seed: int = 13) -> list[list[Example]
     return [shuffled[i::k] for i in range(k)]
 
 
+def rounds(examples: list[Example]) -> list[list[Example]]:
+    """The corpus messages grouped by the blind round that wrote them (every language's file of
+    that round together): leaving one round out is reading a new writer's phrasing."""
+    by: dict[int, list[Example]] = defaultdict(list)
+    for example in examples:
+        by[example.round].append(example)
+    return [by[r] for r in sorted(by)]
+
+
+def round_of(path: Path) -> int:
+    """The round a tuning file comes from: `en.json` is the first, `en.3.json` the third."""
+    middle = path.name.split(".")[1:-1]
+    return int(middle[0]) if middle else 1
+
+
 def held_out_scores(examples: list[Example], fixed: list[Example], k: int, spec: Spec, c: float, keep: float):
     """For each example of `examples`, the classifier's scores when trained without its fold
-    (but with all of `fixed`): [(example, Classifier trained without it)]."""
+    (but with all of `fixed`): [(example, Classifier trained without it)]. k = 0: the folds
+    are the rounds (leave one round out)."""
     out = []
-    parts = folds(examples, k)
+    parts = folds(examples, k) if k else rounds(examples)
     for i, held in enumerate(parts):
         rest = [e for j, part in enumerate(parts) if j != i for e in part]
         classifier = Classifier(to_data(*fit(rest + fixed, spec, c), spec, 1.0, keep, taught(rest + fixed)))
