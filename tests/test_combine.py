@@ -1,7 +1,7 @@
 """How the rules' reading and the classifier's become one intent (crmbot.intents.parse.combine)."""
 
 from crmbot.intents.classifier import Reading
-from crmbot.intents.parse import RULES_ALONE_LEAD, combine
+from crmbot.intents.parse import RULES_ALONE_LEAD, RULES_LEAD, combine
 
 SURE_CALL = Reading((("log_call", 0.9), ("find_customer", 0.1)))
 
@@ -17,3 +17,11 @@ def test_a_new_intent_tied_with_another_or_barely_ahead_is_not_taken_on_the_rule
 
 def test_a_taught_intent_the_classifier_doubts_is_not_taken_on_the_rules_alone():
     assert combine("find_customer", (), RULES_ALONE_LEAD, SURE_CALL) == ("log_call", ())
+
+
+def test_a_whole_command_phrase_stands_against_a_sure_model_that_does_not_rule_it_out():
+    # "new customer Petr Dvorak from …": the model, knowing Petr's name from logged calls, reads a call
+    heard = Reading((("log_call", 0.70), ("add_customer", 0.27), ("find_customer", 0.01)))
+    assert combine("add_customer", (), RULES_LEAD, heard) == ("add_customer", ())
+    ruled_out = Reading((("log_call", 0.97), ("add_customer", 0.02)))
+    assert combine("add_customer", (), RULES_LEAD, ruled_out) == ("log_call", ())

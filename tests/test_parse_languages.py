@@ -302,3 +302,15 @@ def test_a_day_of_next_month(parser, lang, text, due):
     intent = parser.parse(text, lang, NOW, TZ)
     assert intent.name == "remind"
     assert intent.slots["due"] == due
+
+
+@pytest.mark.parametrize("lang, text", [
+    ("en", "find +420 731 222 333"), ("en", "who is petr@dvorakstavby.cz"), ("cs", "kdo je +420 731 222 333"),
+])
+def test_look_up_words_and_a_contact_alone_are_a_look_up_whatever_the_model_learned_of_phone_numbers(lang, text, parser):
+    intent = parser.parse(text, lang, NOW)
+    assert (intent.name, intent.alternatives) == ("find_customer", ())
+
+
+def test_a_name_beside_the_contact_still_goes_to_the_model(parser):
+    assert parser.parse("add petr +420 731 222 333", "en", NOW).name == "add_customer"

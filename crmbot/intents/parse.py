@@ -65,7 +65,7 @@ MIN_STEM = 3  # a name ending is stripped only when this much of the word is lef
 MODEL_SURE = 0.4  # the classifier's reading stands alone when it is this likely
 MODEL_MARGIN = 0.4  # ... and this far ahead of its next reading
 RULES_LEAD = 6.0  # the rules' reading stands when its score leads the next by this much
-RULES_FLOOR = 0.3  # ... and the classifier does not rule it out
+RULES_FLOOR = 0.25  # ... and the classifier does not rule it out
 # an intent the classifier was never taught stands on the rules alone when it leads by this much
 RULES_ALONE_LEAD = 2.0
 OPENS = 4.0  # a new deal's or new customer's own phrase scores this much: the message opens one
@@ -518,7 +518,9 @@ class Parser:
                 language = other
                 name, body, alternatives, lead = self._intent_of(text, language, exclude=edit_readings.EDITS)
         rule = name  # the rules' own reading, before the classifier has its say
-        reading = self.classifier.read(text) if self.classifier is not None and not text.startswith("/") else None
+        reading = None
+        if self.classifier is not None and not text.startswith("/") and not _contact_looked_up(language, rule, alternatives, text):
+            reading = self.classifier.read(text)
         if reading is not None:
             if self.mode == "model":
                 name, alternatives = reading.best, ()
@@ -920,6 +922,21 @@ def _as_typed(body: str, folded_tag: str) -> str:
     return inside.group(0) if inside else folded_tag
 
 
+def _contact_looked_up(language: Language, rule: str, tied: tuple[str, ...], text: str) -> bool:
+    """"find +420 731 222 333", "who is petr@dvorakstavby.cz": look-up words and a phone number or
+    e-mail address, nothing else. Exact, as the contact alone is; the classifier is not asked
+    (it learned that a message holding a phone number mostly adds someone)."""
+    if rule != "find_customer" or tied:
+        return False
+    contact = contact_in(text, PHONE_REGION.get(language.code))
+    if not contact:
+        return False
+    vocab = _vocabulary(language)
+    folded = _normalised(language, text.replace(contact, " "))
+    _, spans = _score(vocab, folded)
+    return not _mention(folded, spans, vocab, [])
+
+
 def _said_as_written(language: Language, intent: str, folded: str) -> float:
     """The weight of the strongest word or phrase of `intent` in the text, as written (no typo
     reading: "为客户" is not "新客户")."""
@@ -951,10 +968,12 @@ def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> 
         return rule, ()
     if rule != "unknown" and not reading.knows(rule) and not tied and lead >= RULES_ALONE_LEAD:
         return rule, ()
-    if reading.confidence >= MODEL_SURE and reading.margin >= MODEL_MARGIN:
-        return reading.best, ()
+    # a whole command phrase ("new customer …") stands unless the classifier rules it out: the
+    # classifier also weighs the names it met in training, which say nothing of the intent
     if rule != "unknown" and not tied and lead >= RULES_LEAD and reading.probability(rule) >= RULES_FLOOR:
         return rule, ()
+    if reading.confidence >= MODEL_SURE and reading.margin >= MODEL_MARGIN:
+        return reading.best, ()
     if rule == "unknown" and reading.confidence < MODEL_SURE:
         return "unknown", ()  # no intent word and no sure reading: a bare name is looked up, not asked about
     close = [name for name, p in reading.ranked[:MAX_OPTIONS] if p >= reading.confidence * CLOSE]
