@@ -7,6 +7,7 @@ of `CJK_FONTS` is used as a fallback behind DejaVu Sans (Debian: fonts-wqy-micro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import unicodedata
@@ -31,7 +32,16 @@ def _fonts() -> tuple[str, ...]:
 
     # it logs each family of the fallback chain it did not find: deliberate here, so noise
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    installed = {font.name for font in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    if not any(font.name in CJK_FONTS for font in manager.ttflist):
+        # matplotlib keeps its font list in a cache made on first use: a font installed since
+        # then (fonts-wqy-microhei after a first chart) is added from the system's font folders
+        known = {font.fname for font in manager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                with contextlib.suppress(Exception):  # a font file it cannot read is no CJK font
+                    manager.addfont(path)
+    installed = {font.name for font in manager.ttflist}
     return ("DejaVu Sans", *(name for name in CJK_FONTS if name in installed))
 
 
