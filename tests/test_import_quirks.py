@@ -190,3 +190,19 @@ def test_pipedrives_newer_labels_column_is_the_status(schema_file, tmp_path):
     assert people["Ivana Králová"]["status"] == "customer"
     marek = people["Marek Dvořák"]  # several labels: no one status of ours, so kept where it can be read
     assert marek["status"] == "lead" and marek["notes"] == "Person - Labels: Hot lead, VIP"
+
+
+def test_outlooks_empty_date_placeholder_is_no_note_but_a_real_date_is(schema_file, tmp_path):
+    path = tmp_path / "outlook.csv"
+    headers = ["First Name", "Last Name", "Company", "E-mail Address", "Birthday", "Anniversary"]
+    path.write_text(quoted(headers, [
+        {"First Name": "Olivia", "Last Name": "Brown", "E-mail Address": "olivia@fabrikam.com",
+         "Birthday": "0/0/00", "Anniversary": "0/0/00"},
+        {"First Name": "Ethan", "Last Name": "Clarke", "E-mail Address": "ethan@contoso.co.uk",
+         "Birthday": "3/14/1980", "Anniversary": "0/0/00"},
+    ]), encoding="utf-8")
+    result = run("import", str(path), "--db", schema_file)
+    assert result.exit_code == 0, result.output
+    people = held(schema_file)
+    assert not people["Olivia Brown"]["notes"]
+    assert people["Ethan Clarke"]["notes"].splitlines() == ["Birthday: 3/14/1980"]

@@ -28,6 +28,8 @@ _PHONE_SPLIT = re.compile(r":::|[;,/\n]")  # Google Contacts puts several values
 _HAS_SPLIT = re.compile(r"[:;,/\n]")  # a cell that may hold several numbers
 _TAG_SPLIT = re.compile(r":::|[;,\n]")  # "vip; trade fair", "vip, hot", Google's " ::: "
 MAX_TAG = 60
+# Outlook writes "0/0/00" for a date it does not hold (Birthday, Anniversary): no value
+_NO_DATE = re.compile(r"0{1,2}([/.-])0{1,2}\1(?:00|0000)")
 # groups contact apps give everyone (Google's vCard CATEGORIES): not the team's tags
 SYSTEM_GROUPS = frozenset({"mycontacts", "my contacts", "starred"})
 
@@ -156,7 +158,8 @@ def contact_from(pairs: Pairs, vocabulary: Vocabulary, owners: Owners, region: s
         if len(value) > limit:
             raise BadRow("too_long", header, limit=limit)
         if field_name is None:
-            notes.append(f"{header}: {value}")
+            if not _NO_DATE.fullmatch(value):
+                notes.append(f"{header}: {value}")
         elif field_name != "ignore":
             found = values.get(field_name)
             if found is None:
