@@ -754,6 +754,36 @@ async def test_once_the_platform_takes_anything_the_replies_kept_through_its_out
     assert sorted(t for t in platform.texts() if not t.startswith("⏰")) == ["early", "outage"]
 
 
+async def backing_off(app, followup_id: int, until: datetime) -> None:
+    """As another worker records a failed send: the row waits out a backoff until `until`."""
+    async with app.db.sessions() as session, session.begin():
+        await session.execute(update(models.FollowUp).where(models.FollowUp.id == followup_id)
+                              .values(next_attempt_at=until, last_error="Internal Server Error", attempts=1))
+
+
+async def test_the_backoffs_are_looked_for_again_seconds_after_a_look_that_found_none_at_once_after_a_failure(app, clock):
+    alice = await member(app, "Alice")
+    first, second, elsewhere, third, fourth = await followups(
+        app, alice, [NOW, NOW + timedelta(seconds=1), NOW + timedelta(hours=5), NOW + timedelta(seconds=6), NOW + timedelta(seconds=7)])
+    platform = RecordingPlatform()
+    loop = loop_for(app, platform, clock, backoff_seconds=3600, max_backoff_seconds=3600)
+    assert (await loop.run_once(NOW)).delivered == [first]  # nothing backs off: looked for, none found
+    await backing_off(app, elsewhere, NOW + timedelta(hours=1))  # another worker's failed send
+    soon = NOW + timedelta(seconds=1)
+    assert (await loop.run_once(soon)).delivered == [second]
+    assert (await row(app, elsewhere)).next_attempt_at == NOW + timedelta(hours=1)  # not looked for again so soon
+    later_on = NOW + timedelta(seconds=6)
+    assert (await loop.run_once(later_on)).delivered == [third]
+    assert (await row(app, elsewhere)).next_attempt_at == later_on  # seconds later it is
+    await backing_off(app, elsewhere, NOW + timedelta(hours=1))
+    platform.refusals.append(DeliveryFailed("Internal Server Error"))
+    assert (await loop.run_once(NOW + timedelta(seconds=7))).retrying == [fourth]  # a send of ours failed
+    after = NOW + timedelta(seconds=8)
+    [fifth] = await followups(app, alice, [after])
+    assert (await loop.run_once(after)).delivered == [fifth]
+    assert (await row(app, elsewhere)).next_attempt_at == after  # looked for at once
+
+
 async def test_the_reminders_backing_off_come_forward_before_the_kept_replies(app, clock):
     """Both at once, hundreds of kept replies took most of the platform's rate and the reminders
     were late: the kept replies come forward once no reminder is backing off any more."""

@@ -57,6 +57,11 @@ from crmbot.store.faults import describe, is_transient
 
 log = logging.getLogger(__name__)
 RECORD_RETRY = 0.25  # seconds between attempts to record a delivery while the database is away
+# After a platform took a reminder and nothing waited out a backoff on it, it is looked for again
+# only this much later (at once after a send of ours failed): a pass of one or two reminders, when they fall
+# due apart, paid an UPDATE over the waiting follow-ups for each; other workers' backoffs are so
+# brought forward within seconds, not minutes
+HURRY_EVERY = timedelta(seconds=5)
 
 @dataclass
 class PassReport:
@@ -323,6 +328,7 @@ class ReminderLoop:
                                       overlap_after=self.overlap_after)
         self._wake = asyncio.Event()
         self._replies_wake = asyncio.Event()  # kept replies became due (their platform is back)
+        self._hurried: dict[str, datetime] = {}  # when each platform's backoffs were last brought forward
 
     @classmethod
     def from_settings(cls, settings, db: Database, i18n: I18n, senders: dict[str, Sender], clock: Clock = system_clock,
@@ -627,7 +633,14 @@ class ReminderLoop:
         """The platform took a reminder, so it is back: the reminders and kept replies waiting
         out a backoff from its outage go now, not minutes later (a rate limit's wait is kept)."""
         report.platform_back.add(platform)
+        last = self._hurried.get(platform)
+        if last is not None and timedelta(0) <= now - last < HURRY_EVERY:
+            return
         hurried = await recovery.platform_back(self.db, platform, now)
+        if hurried.reminders:  # the kept replies come forward at the next "ok", not 5 s later
+            self._hurried.pop(platform, None)
+        else:
+            self._hurried[platform] = now
         if hurried.reminders:
             self.wake()
         if hurried.replies:
@@ -675,6 +688,8 @@ class ReminderLoop:
         log.warning("reminder %s was delivered but was no longer ours to mark (snoozed, or lease expired)", followup_id)
 
     async def _failed(self, job: _Job, now: datetime, report: PassReport, error: DeliveryFailed) -> None:
+        if job.chat is not None:
+            self._hurried.pop(job.chat.adapter, None)  # its next "ok" looks for what now backs off
         attempt = job.attempts + 1
         give_up = error.permanent or now - job.due_at >= self.retry_for
         retry_at = None if give_up else now + timedelta(seconds=self.backoff.delay(attempt, error.retry_after))

@@ -333,7 +333,8 @@ async def next_wakeup(session: AsyncSession, now: datetime, platforms: Iterable[
     due = select(func.min(F.due_at)).where(*waiting(), mine, F.due_at > now, F.next_attempt_at.is_(None))
     retry = select(func.min(F.next_attempt_at)).where(*waiting(), mine, F.next_attempt_at > now)
     lease = select(func.min(F.claim_expires_at)).where(*waiting(), mine, F.claim_expires_at > now)
-    moments = [await session.scalar(q) for q in (due, retry, lease)]
+    # one round trip for the three
+    moments = (await session.execute(select(due.scalar_subquery(), retry.scalar_subquery(), lease.scalar_subquery()))).one()
     found = [m for m in moments if m is not None]
     return min(found) if found else None
 
