@@ -444,7 +444,7 @@ class SlackAdapter:
             return  # a list's next page, shown where the last one was
         if in_message:
             await self._show_choice(body, action, respond, user_id, channel, message, container, user)
-        if in_message and container.get("is_ephemeral"):
+        if in_message and _ephemeral(container):
             await self._respond_all(respond, replies, channel, user_id)
         elif in_message:
             await self._post_all(channel, replies, thread_ts=thread_ts, user=user_id)
@@ -458,7 +458,7 @@ class SlackAdapter:
         if reply.image is not None:
             return False
         try:
-            if container.get("is_ephemeral"):
+            if _ephemeral(container):
                 sent = await respond(replace_original=True, text=fallback_text(reply), blocks=reply_blocks(reply))
                 return sent.status_code == 200
             await self.client.chat_update(channel=channel, ts=_text(container.get("message_ts")) or _text(message.get("ts")),
@@ -478,11 +478,11 @@ class SlackAdapter:
         kept = [b for b in blocks if b.get("type") != "actions"]
         kept.append(choice_note(note))
         try:
-            if container.get("is_ephemeral"):
-                await respond(replace_original=True, text=_text(message.get("text")) or label, blocks=kept)
+            if _ephemeral(container):
+                await respond(replace_original=True, text=_text(message.get("text")) or label or note, blocks=kept)
             else:
                 await self.client.chat_update(channel=channel, ts=_text(container.get("message_ts")) or _text(message.get("ts")),
-                                              text=_text(message.get("text")) or label, blocks=kept)
+                                              text=_text(message.get("text")) or label or note, blocks=kept)
         except Exception as error:
             log.warning("could not update the pressed message: %s", error)
 
@@ -595,6 +595,12 @@ def _event_id(body: dict) -> str | None:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _ephemeral(container: dict) -> bool:
+    """Whether the pressed message is an ephemeral one (answered through the response_url): only
+    Slack's own `true` says so, not any value a forged body puts there."""
+    return container.get("is_ephemeral") is True
 
 
 def bolt_body(raw: str, content_type: str | None) -> str:
