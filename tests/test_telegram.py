@@ -2,8 +2,10 @@
 against the local Bot API stand-in, through long polling and through the webhook.
 
 Nothing sleeps: every wait is on a call the stand-in records. A message that must get no
-answer is followed by a "barrier" message from a stranger; updates are handled in order, so
-once the barrier's refusal arrives, the message before it has been dealt with.
+answer is followed by a "barrier" message from a stranger, pushed once the message was fetched
+(polling handles different chats' updates of one batch at once, but a batch only after the one
+before it is done with; a webhook answers only once the update is handled), so once the
+barrier's refusal arrives, the message before it has been dealt with.
 """
 
 from __future__ import annotations
@@ -105,6 +107,11 @@ class Telegram:
         else:
             assert await self.api.post_webhook(self.hook_url, update, secret_token=SECRET) == 200
 
+    async def fetched(self, update: dict) -> None:
+        """Return once an update pushed after this one is sure to be handled after it."""
+        if self.mode == "polling":
+            await self.api.wait_fetched(update)
+
     async def send(self, update: dict, expect: int = 1) -> list:
         """Deliver an update; return the `expect` sendMessage calls it caused."""
         before = len(self.api.calls_to("sendMessage"))
@@ -121,6 +128,7 @@ class Telegram:
         """Deliver an update that must get no message, and prove it got none."""
         before = len(self.api.calls_to("sendMessage"))
         await self.deliver(update)
+        await self.fetched(update)
         [barrier] = await self.say(BARRIER, "hello", first_name="Barrier")
         after = self.api.calls_to("sendMessage")[before:]
         assert after == [barrier], [plain(c) for c in after]
@@ -615,9 +623,11 @@ async def test_refused_presses_are_toasts_in_the_members_language(polling, demo)
     [card] = await polling.press(BOB, BOB, "Jan Novák (Acme")
     assert "Acme website" in plain(card)
     sent = len(api.calls_to("sendMessage"))
-    await polling.deliver(api.callback_update(BOB, BOB, acme["callback_data"], message_id))
+    pressed = api.callback_update(BOB, BOB, acme["callback_data"], message_id)
+    await polling.deliver(pressed)
     [*_, again] = await api.wait_for("answerCallbackQuery", 3)
     assert again.params["text"] == demo.i18n.render("cs", "button_used")
+    await polling.fetched(pressed)
     await polling.say(BARRIER, "hello")  # handled after the press: nothing else went out for it
     assert len(api.calls_to("sendMessage")) == sent + 1
     # the premise: the member saw Czech words, not English ones

@@ -225,6 +225,16 @@ class TelegramStandIn(StandInServer):
         self._notify()
         return update
 
+    async def wait_fetched(self, update: dict[str, Any], timeout: float = 5.0) -> None:
+        """Wait until a getUpdates returned `update` (since it was last pushed). An update pushed
+        after this comes in a later batch, which a poller fetches only once it is done with this one."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while update["update_id"] not in self._delivered:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or self._closing:
+                raise AssertionError(f"update {update['update_id']} was not fetched within {timeout}s")
+            await self._wait_for_change(remaining)
+
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
         return list(self._pending)
@@ -457,6 +467,8 @@ class TelegramStandIn(StandInServer):
                 break
             await self._wait_for_change(remaining)
         self._delivered.update(u["update_id"] for u in batch)
+        if batch:
+            self._notify()  # for `wait_fetched`
         return batch
 
     def _confirm_below(self, offset: Any) -> None:
