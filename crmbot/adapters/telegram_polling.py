@@ -3,11 +3,18 @@
 python-telegram-bot's Updater confirms a fetched batch (moves the getUpdates offset past it)
 as soon as the batch is queued, before any handler ran, so a crash loses the batch. Here the
 offset moves past an update only when `TelegramAdapter.feed` says it is done with: its
-transaction committed, or it failed for good. An update the core could not handle now (the
-database away, locked or full) ends the pass: after a backoff the same update is fetched again,
-and the updates behind it wait their turn, in order. Telegram forgets updates below the offset
-only when the next getUpdates carries it, so a crash at any point means redelivery, never loss,
-and the stored update_id makes a redelivered update that was handled a no-op.
+transaction committed, or it failed for good. Telegram forgets updates below the offset only
+when the next getUpdates carries it, so a crash at any point means redelivery, never loss, and
+the stored update_id makes a redelivered update that was handled a no-op.
+
+A batch is handled chat by chat: each chat's updates in order, in one task; different chats at
+once, at most `concurrency` of them, so a slow Bot API (a reply answered seconds late) holds up
+only its own chat. The offset moves past the longest run of updates, from the batch's first,
+that are done with, never past one still running or not done. An update the core could not
+handle now (the database away, locked or full) ends its chat's part of the pass; the other
+chats finish theirs, then, after a backoff, the batch is fetched again from the first update
+not done. Updates done beyond it are skipped from memory (and would be no-ops if handled).
+A stop lets the handlers running finish; no new update is begun.
 
 Within a long batch (a restart finds up to a hundred updates waiting) the updates done so far
 are confirmed about once a second (`confirm_every`), with a getUpdates that asks for nothing
@@ -20,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 POLL_SECONDS = 10  # how long one getUpdates waits for news; a stop cuts it short
 CONFIRM_EVERY = timedelta(seconds=1)  # within a batch, what is done is confirmed this often
+CONCURRENCY = 8  # chats handled at once: each may wait seconds on a slow Bot API, the database is shared
 
 
 class Poller:
@@ -47,16 +55,22 @@ class Poller:
 
     def __init__(self, adapter: TelegramAdapter, allowed_updates: list[str], *, timeout: float = POLL_SECONDS,
                  backoff: Backoff | None = None, clock: Clock = system_clock,
-                 confirm_every: timedelta = CONFIRM_EVERY) -> None:
+                 confirm_every: timedelta = CONFIRM_EVERY, concurrency: int = CONCURRENCY) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.adapter = adapter
         self.allowed_updates = allowed_updates
         self.timeout = timeout
         self.backoff = backoff or Backoff(base=1.0, cap=30.0)
         self.clock = clock
         self.confirm_every = confirm_every
+        self.concurrency = concurrency
         self.offset: int | None = None  # the first update_id not yet done with
         self._confirmed: int | None = None  # the offset Telegram was last told
         self._confirmed_at = None  # when (by `clock`)
+        # update_ids done with beyond the offset (a chat's failure held the offset back): skipped
+        # when fetched again, not fed to the core a second time
+        self._done_ahead: set[int] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         bot = self.adapter.bot
@@ -78,18 +92,72 @@ class Poller:
                 log.exception("could not read the updates Telegram sent; trying again")
                 await _pause(stop, self.backoff.delay(failures))
                 continue
-            for update in updates or ():
-                if stop.is_set():
-                    break
-                if not await self._feed(update):
-                    failures += 1  # not done: fetched again after the pause, with all behind it
-                    await _pause(stop, self.backoff.delay(failures))
-                    break
-                self.offset = update.update_id + 1  # its transaction committed (or it failed for good)
-                failures = 0
+            if not updates:
+                continue
+            before = self.offset
+            all_done = await self._handle(updates, stop)
+            if self.offset != before:
+                failures = 0  # progress: a failure now starts the backoff afresh
+            if not all_done and not stop.is_set():
+                failures += 1  # fetched again after the pause, from the first update not done
+                await _pause(stop, self.backoff.delay(failures))
+        await self._confirm()
+
+    async def _handle(self, updates: Sequence[Update], stop: asyncio.Event) -> bool:
+        """Handle a batch chat by chat, moving the offset as its first updates are done with;
+        True when every update in it is."""
+        done = [update.update_id in self._done_ahead for update in updates]
+        by_chat: dict[object, list[int]] = {}
+        for index, update in enumerate(updates):
+            if not done[index]:
+                by_chat.setdefault(_chat_of(update), []).append(index)
+        finished: asyncio.Queue[int | None] = asyncio.Queue()  # an index done with; None: a chat's task ended
+        turns = asyncio.Semaphore(self.concurrency)
+
+        async def chat(indexes: list[int]) -> None:
+            try:
+                async with turns:
+                    for index in indexes:
+                        # not done (or stopping): the chat's later updates wait for the next pass
+                        if stop.is_set() or not await self._feed(updates[index]):
+                            return
+                        finished.put_nowait(index)
+            finally:
+                finished.put_nowait(None)
+
+        first = self._advance(updates, done, 0)
+        tasks = [asyncio.create_task(chat(indexes)) for indexes in by_chat.values()]
+        running = len(tasks)
+        try:
+            while running:
+                index = await finished.get()
+                if index is None:
+                    running -= 1
+                    continue
+                done[index] = True
+                self._done_ahead.add(updates[index].update_id)
+                first = self._advance(updates, done, first)
                 if self._confirmed_at is None or self.clock() - self._confirmed_at >= self.confirm_every:
                     await self._confirm()
-        await self._confirm()
+        finally:
+            # all ended by now, unless this task was cancelled: a handler cut short is not done,
+            # so the offset never passed its update
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return all(done)
+
+    def _advance(self, updates: Sequence[Update], done: list[bool], first: int) -> int:
+        """Move the offset past the updates done with from `first` on, up to the first not done;
+        return that one's index."""
+        moved = False
+        while first < len(updates) and done[first]:
+            # never backwards: an update redelivered below the offset was done with long ago
+            self.offset = max(self.offset or 0, updates[first].update_id + 1)
+            first, moved = first + 1, True
+        if moved:
+            self._done_ahead = {update_id for update_id in self._done_ahead if update_id >= (self.offset or 0)}
+        return first
 
     def _told(self, offset: int | None) -> None:
         if offset is not None:
@@ -116,6 +184,15 @@ class Poller:
         except TelegramError as error:
             log.info("could not confirm the last Telegram updates (%s); they will be fetched and skipped", error)
             self._confirmed_at = self.clock()  # not again at once: the next confirmation is a second away
+
+
+def _chat_of(update: Update) -> object:
+    """Whose turn an update waits for: its chat's; else its sender's (a press on a message sent
+    inline: the core answers in the sender's private chat, whose id is theirs); else its own."""
+    for found in (update.effective_chat, update.effective_user):
+        if found is not None and isinstance(found.id, int):
+            return found.id
+    return ("update", update.update_id)
 
 
 async def _unless(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
