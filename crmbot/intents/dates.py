@@ -26,8 +26,9 @@ EVENING_HOUR = 18
 AFTERNOON_HOUR = 14
 NOON_HOUR = 12
 # parts of the day a locale's `[ampm]` may name, the most specific first: "tomorrow evening"
-# is 18:00, "end of day" 17:00 even when the word "day" is there too
-PARTS_OF_DAY = (("end_of_day", END_OF_DAY_HOUR), ("evening", EVENING_HOUR), ("noon", NOON_HOUR), ("afternoon", AFTERNOON_HOUR))
+# is 18:00, "end of day" 17:00 even when the word "day" is there too, and "after noon"
+# (az "gunorta sonra") 14:00 though it holds the word for noon
+PARTS_OF_DAY = (("end_of_day", END_OF_DAY_HOUR), ("evening", EVENING_HOUR), ("afternoon", AFTERNOON_HOUR), ("noon", NOON_HOUR))
 FAR = timedelta(days=366)  # a date further than this from today is asked about, not kept
 BUSINESS_START = 7  # "at 3" means 15:00: nobody books a customer call at 3 in the night
 
