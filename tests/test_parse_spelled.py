@@ -132,3 +132,15 @@ def test_a_word_that_only_looks_like_a_title_keeps_its_characters(parser, text, 
 ])
 def test_a_currency_said_apart_from_its_amount_is_its_currency(parser, lang, text, currency):
     assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("currency") == currency
+
+
+@pytest.mark.parametrize(("text", "due"), [
+    ("snooze bazar ertəsinə qədər", datetime(2026, 11, 30, 9, 0)),  # Monday, not bazar (Sunday)
+    ("Leyla xanım zəng etdi, təklif istəyir, çərşənbə axşamına", datetime(2026, 12, 1, 9, 0)),  # Tuesday
+    ("cümə axşamına saxla", datetime(2026, 11, 26, 9, 0)),  # Thursday, not cümə (Friday)
+    ("bu gun gunorta sonra elvine zeng xatirlat", datetime(2026, 11, 25, 14, 0)),  # after noon
+    ("İş gününün sonunda Leylanın faylını yoxlamağı xatırlat", datetime(2026, 11, 25, 17, 0)),
+])
+def test_az_two_word_days_with_a_case_ending_and_parts_of_the_day(parser, text, due):
+    intent = parser.parse(text, "az", NOW, "Europe/Prague")
+    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
