@@ -77,6 +77,15 @@ def test_a_common_word_in_another_case_or_again_is_no_part_of_the_name(parser, l
     assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
 
 
+@pytest.mark.parametrize(("lang", "text", "mention"), [
+    ("en", "emailed the smith & co contract over", "smith co"),
+    ("cs", "volal jsem do Procházka & syn", "prochazka syn"),
+])
+def test_a_word_joined_by_an_ampersand_is_part_of_the_company_name(parser, lang, text, mention):
+    """"co" and "syn" are common words, but "Smith & Co" names John Smith's company."""
+    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+
+
 @pytest.mark.parametrize(("lang", "text", "day", "follow_up"), [
     ("en", "met Anna Schmidt at the booth, she asked for the API docs, send by Fri", date(2026, 11, 27), True),
     ("en", "spoke with Rashad, he'll send the drawings by Friday", date(2026, 11, 27), False),  # theirs to do

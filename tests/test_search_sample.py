@@ -90,3 +90,18 @@ async def test_a_name_that_begins_like_no_one_in_the_book_is_someone_new_not_a_d
     assert "Elvin Əliyev (Əliyev Logistika)" in await _offered(demo, "elvn")
     # a Welsh mutation changes the first letter the way the language does: "i Gerys" is Cerys
     assert "Cerys Thomas (Thomas Design)" in await _offered(demo, "gerys")
+
+
+async def test_a_surname_alone_one_letter_from_another_customers_surname_asks(demo):
+    # John Smith or Jon Smyth, Sarah Connor or Sara Conner: a surname typed from memory
+    assert await _winner(demo, "smith") is None
+    assert await _winner(demo, "conner") is None
+    assert {"John Smith (Smith & Co)", "Jon Smyth (Smyth Outdoor)"} <= set(await _offered(demo, "smith"))
+    # the whole name, the company, or a first name known to be one person settle it
+    assert (await _winner(demo, "john smith")).startswith("John Smith")
+    assert (await _winner(demo, "smith co")).startswith("John Smith")
+    assert (await _winner(demo, "sarah")).startswith("Sarah Connor")
+    # and so does the open deal the mention names ("Connor pilot": the Cyberdyne pilot)
+    assert (await _winner(demo, "connor pilot")).startswith("Sarah Connor")
+    # a surname far from every other is as sure as before
+    assert (await _winner(demo, "svoboda")).startswith("Tomáš Svoboda")

@@ -1010,10 +1010,15 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
         rest = pattern.sub(lambda m: f" {m.group('name')} " if "name" in m.re.groupindex else "", rest)
     for word in vocab.cjk_stopwords:  # unspaced text: "给王总" -> "王", the family name
         rest = rest.replace(word, " ")
-    kept = [t for t in words(rest) if t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None]
+    # a word joined by "&" is part of a company's name, common or not: "Smith & Co", "& syn"
+    joined = set(_JOINED.findall(rest))
+    kept = [t for t in words(rest) if t in joined or (t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None)]
     # a common word in another case is still a common word: "nove" is "nova" (new), no name
-    named = (_nominative(t, vocab.name_endings) for t in kept)
-    return " ".join(t for t in named if t not in vocab.stopwords)
+    named = (t if t in joined else _nominative(t, vocab.name_endings) for t in kept)
+    return " ".join(t for t in named if t in joined or t not in vocab.stopwords)
+
+
+_JOINED = re.compile(r"(?<=\w)\s*&\s*(\w+)")
 
 
 def _two_mentions(language: Language, vocab: _Vocabulary, folded: str, taken: list[tuple[int, int]],

@@ -32,6 +32,7 @@ from itertools import chain
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 from rapidfuzz.utils import default_process
 from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -1196,9 +1197,39 @@ class CustomerIndex:
         else:
             matches = (await self.for_team(session, team_id)).search(text, limit)
         matches = [m for m in matches if not _stranger(m)]
+        near = _near_spelling(matches)
+        if near:  # "smith" alone may be Jon Smyth mistyped: as close as John Smith until settled
+            matches = [Match(m.customer_id, m.display, matches[0].score, m.span, m.exact) if m in near else m
+                       for m in matches]
         if len(matches) > 1 and clear_winner(matches) is None:
-            matches = await _settled_by_deals(session, team_id, text, matches, about_deal)
+            matches = await _settled_by_deals(session, team_id, text, matches, about_deal, bool(near))
         return matches
+
+
+NEAR_SPELLING_MIN = 4  # shorter names ("jan", "eva") differ by a letter from too many others
+
+
+def _near_spelling(matches: list[Match]) -> list[Match]:
+    """The rivals of a best match read from one typed word, its surname as typed ("smith": John
+    Smith), whose own surname is one letter away from it (Jon Smyth; Connor and Conner, Schmidt
+    and Schmitt). A surname alone is typed from memory, and one letter is the slip people make;
+    the words around it (a deal's title) may still settle it."""
+    if len(matches) < 2:
+        return []
+    best = matches[0]
+    typed = best.span
+    if " " in typed or typed not in best.exact or not typed.isascii() or len(typed) < NEAR_SPELLING_MIN:
+        return []
+    if words(fold(best.display.split(" (", 1)[0]))[-1:] != [typed]:
+        return []  # a first name alone is how people name those they know: "Petr", "Sarah"
+    near = []
+    for m in matches[1:]:
+        if m.span != typed or m.exact or m.score < SUGGEST:
+            continue
+        surname = words(fold(m.display.split(" (", 1)[0]))[-1:]
+        if any(len(w) >= NEAR_SPELLING_MIN and Levenshtein.distance(w, typed) == 1 for w in surname):
+            near.append(m)
+    return near
 
 
 # Welsh initial mutations change how a name begins ("i Gerys" is Cerys, "efo Ddafydd" Dafydd,
@@ -1248,7 +1279,7 @@ def _deal_word(said: str, title_words: set[str]) -> bool:
 
 
 async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matches: list[Match],
-                            about_deal: bool = False) -> list[Match]:
+                            about_deal: bool = False, near_spelling: bool = False) -> list[Match]:
     """Rivals read from the same name ("Horvat": Luka or Maja) are told apart by what else the
     mention says: the words of one of their open deals ("Horvat ERP", "Dvořák kamery" for the
     "site cameras" deal). Exactly one rival's open deal must hold such a word; that rival
@@ -1283,7 +1314,7 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
     # their company is the deal of the one of them who has an open deal
     rivals_dealing = dealing & {m.customer_id for m in rivals}
     if len(hits) != 1 and about_deal and len(rivals_dealing) == 1 and (
-            (_same_name(rivals) and len(dealing) == 1) or await _company_only(connection, team_id, rivals)):
+            ((_same_name(rivals) or near_spelling) and len(dealing) == 1) or await _company_only(connection, team_id, rivals)):
         hits = [m for m in rivals if m.customer_id in rivals_dealing]
     if len(hits) != 1:
         return matches
