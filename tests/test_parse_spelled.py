@@ -153,3 +153,25 @@ def test_a_currency_said_apart_from_its_amount_is_its_currency(parser, lang, tex
 def test_az_two_word_days_with_a_case_ending_and_parts_of_the_day(parser, text, due):
     intent = parser.parse(text, "az", NOW, "Europe/Prague")
     assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+
+
+@pytest.mark.parametrize(("lang", "text", "day"), [
+    ("zh", "刚跟张伟开完meeting，他要一个new quote，周五前", date(2026, 11, 27)),
+    ("zh", "msg 王芳 ok 周四见", date(2026, 11, 26)),
+    ("sl", "z Žigo sva se zmenila za testno vozilo, v četrtek ob dveh", date(2026, 11, 26)),
+    ("cs", "s p. Dvořákem jsme prošli počet kamer, v pondělí posílám objednávku", date(2026, 11, 30)),
+    ("cy", "Cwrdd â Tomáš yn y ffair, anfona i o ddydd Llun", date(2026, 11, 30)),
+    ("az", "Rəşad bəy yazıb, təklif istəyir, 3 gün içində", date(2026, 11, 28)),
+    ("az", "Günel xanım zəng eləmişdi, fabrikə baxmağa gələk ay sonu", date(2026, 11, 30)),
+])
+def test_a_logged_call_that_asks_for_something_on_a_day_is_followed_up(parser, lang, text, day):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.name == "log_call" and intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).date() == day
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("cs", "Jan z Acme volal, že nabídka je ok a do pátku pošle objednávku"),  # his to do, not ours
+    ("zh", "李娜发邮件确认了下周三的演示时间"),
+])
+def test_a_logged_call_that_only_tells_of_a_day_is_not_followed_up(parser, lang, text):
+    assert "due" not in parser.parse(text, lang, NOW, "Europe/Prague").slots
