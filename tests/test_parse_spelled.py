@@ -175,3 +175,13 @@ def test_a_logged_call_that_asks_for_something_on_a_day_is_followed_up(parser, l
 ])
 def test_a_logged_call_that_only_tells_of_a_day_is_not_followed_up(parser, lang, text):
     assert "due" not in parser.parse(text, lang, NOW, "Europe/Prague").slots
+
+
+@pytest.mark.parametrize(("lang", "text", "mention"), [
+    ("cy", "atgoffa fi bore fory i ffonio Daf", "dafydd"),
+    ("cy", "cinio efo Gaz yn y Ship", "gareth ship"),
+    ("cs", "Honza z Acme volal", "jan acme"),
+    ("cs", "Kubovi jsem volala", "jakub"),
+])
+def test_a_familiar_form_of_a_given_name_is_read_as_the_name(parser, lang, text, mention):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention

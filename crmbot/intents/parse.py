@@ -128,6 +128,9 @@ class _Vocabulary:
     # and the spoken short forms "九千八" 9800, "三万五" 35 000, "一万二" 12 000
     numeral_runs: re.Pattern | None = None
     numeral_places: dict[str, int] = field(default_factory=dict)
+    # `[nicknames]`: the familiar forms of given names, as the index holds the name ("daf" ->
+    # "dafydd", "honzovi" -> "jan"); a name's case forms are listed, as they change its stem
+    nicknames: dict[str, str] = field(default_factory=dict)
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -257,7 +260,8 @@ def _vocabulary(language: Language) -> _Vocabulary:
                    for intent, table in language.data.get("intent_patterns", {}).items() for pattern, weight in table.items())
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
                        *_counts(language), *_spelled(language), shapes, *_compound(language),
-                       numeral_runs=runs, numeral_places=places)
+                       numeral_runs=runs, numeral_places=places,
+                       nicknames={fold(k): fold(v) for k, v in language.data.get("nicknames", {}).items()})
 
 
 def _place_number(run: str, values: dict[str, int], places: dict[str, int]) -> str:
@@ -1014,7 +1018,7 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
     joined = set(_JOINED.findall(rest))
     kept = [t for t in words(rest) if t in joined or (t not in vocab.stopwords and not t.isdigit() and _known_word(vocab, t) is None)]
     # a common word in another case is still a common word: "nove" is "nova" (new), no name
-    named = (t if t in joined else _nominative(t, vocab.name_endings) for t in kept)
+    named = (t if t in joined else vocab.nicknames.get(t) or _nominative(t, vocab.name_endings) for t in kept)
     return " ".join(t for t in named if t in joined or t not in vocab.stopwords)
 
 
