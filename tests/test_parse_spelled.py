@@ -185,3 +185,18 @@ def test_a_logged_call_that_only_tells_of_a_day_is_not_followed_up(parser, lang,
 ])
 def test_a_familiar_form_of_a_given_name_is_read_as_the_name(parser, lang, text, mention):
     assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("klicala maji, zeli ponudbo za 3 trgovine, cca 2 jurja", "2000.00"),
+    ("ustvari nov deal za horvata 10 jurjev", "10000.00"),
+])
+def test_sl_jurij_is_a_thousand_euros(parser, text, amount):
+    slots = parser.parse(text, "sl", NOW, "Europe/Prague").slots
+    assert (str(slots["amount"]), slots["currency"]) == (amount, "EUR")
+
+
+@pytest.mark.parametrize("text", ["kaj mi je ušlo?", "zaostanki?", "kaj nisem uspela narediti?"])
+def test_sl_what_slipped_is_the_overdue_agenda(parser, text):
+    intent = parser.parse(text, "sl", NOW, "Europe/Prague")
+    assert (intent.name, intent.slots.get("period")) == ("agenda", "overdue")

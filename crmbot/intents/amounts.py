@@ -107,6 +107,8 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
         if mult:
             value *= Decimal(multipliers[mult.lower()])
         code = currencies.get((pre or post or "").lower())
+        if code is None and mult:  # slang for a thousand of a currency: "10 jurjev", "5 litrů"
+            code = language.data.get("multiplier_currencies", {}).get(mult.lower())
         if value >= MAX_AMOUNT:  # no deal is that big; Decimal could not even round it to cents
             continue
         later = _put_right(language, text, match, pattern, taken)
