@@ -200,3 +200,26 @@ def test_sl_jurij_is_a_thousand_euros(parser, text, amount):
 def test_sl_what_slipped_is_the_overdue_agenda(parser, text):
     intent = parser.parse(text, "sl", NOW, "Europe/Prague")
     assert (intent.name, intent.slots.get("period")) == ("agenda", "overdue")
+
+
+@pytest.mark.parametrize(("text", "due"), [
+    ("atgoffa fi ar ôl cinio i e-bostio Cerys", datetime(2026, 11, 25, 14, 0)),  # after lunch
+    ("Ffonio Luka Horvat, cwrdd bnawn Llun", datetime(2026, 11, 30, 14, 0)),  # Monday afternoon
+])
+def test_cy_after_lunch_and_a_mutated_afternoon_before_a_day(parser, text, due):
+    intent = parser.parse(text, "cy", NOW, "Europe/Prague")
+    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+
+
+def test_three_digits_after_a_decimal_point_are_thousands_not_a_clock_time(parser):
+    slots = parser.parse("Cyfle newydd i Maria Garcia, 14.000 €", "cy", NOW, "Europe/Prague").slots
+    assert (str(slots["amount"]), slots["currency"], slots.get("due")) == ("14000.00", "EUR", None)
+
+
+@pytest.mark.parametrize(("text", "period"), [
+    ("be dw i wedi'i fethu", "overdue"),
+    ("rhestrwch yr holl nodiadau atgoffa sydd wedi mynd heibio eu dyddiad", "overdue"),
+    ("Ch4 hyd yma?", "this_quarter"),
+])
+def test_cy_missed_and_quarter_periods(parser, text, period):
+    assert parser.parse(text, "cy", NOW, "Europe/Prague").slots.get("period") == period

@@ -63,6 +63,8 @@ def _to_decimal(raw: str, decimal_mark: str) -> Decimal | None:
         raw = raw.replace(other, "")
     elif other in raw and decimal_mark not in raw:
         raw = raw.replace(other, ".")
+    elif decimal_mark == "." and re.fullmatch(r"\d{1,3}\.\d{3}", raw):
+        raw = raw.replace(".", "")  # "14.000 €" typed the continental way: no sum has three decimals
     raw = raw.replace(decimal_mark, ".")
     try:
         return Decimal(raw)
