@@ -223,3 +223,11 @@ def test_three_digits_after_a_decimal_point_are_thousands_not_a_clock_time(parse
 ])
 def test_cy_missed_and_quarter_periods(parser, text, period):
     assert parser.parse(text, "cy", NOW, "Europe/Prague").slots.get("period") == period
+
+
+@pytest.mark.parametrize(("lang", "text", "mention"), [
+    ("cs", "Svobodův CRM je teď kvalifikovaný", "svobod"),  # Svoboda's: read near Svoboda
+    ("sl", "Kontakt od Lukinega finančnika?", "luka financnika"),
+])
+def test_a_possessive_of_a_name_is_read_as_the_name(parser, lang, text, mention):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
