@@ -231,3 +231,16 @@ def test_cy_missed_and_quarter_periods(parser, text, period):
 ])
 def test_a_possessive_of_a_name_is_read_as_the_name(parser, lang, text, mention):
     assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+
+
+@pytest.mark.parametrize(("lang", "text", "period"), [
+    ("az", "nəyi unutmuşam?", "overdue"),
+    ("cs", "co hoří", "overdue"),
+    ("cs", "Mohla bys mi prosím ukázat dnešní úkoly?", "today"),
+    ("sl", "kaj gori", "overdue"),
+    ("zh", "明儿有啥", "tomorrow"),
+    ("zh", "拖着没办的有哪些", "overdue"),
+    ("en", "mtd numbers?", "this_month"),
+])
+def test_everyday_words_for_an_agenda_or_summary_period(parser, lang, text, period):
+    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("period") == period
