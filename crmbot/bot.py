@@ -36,7 +36,7 @@ from crmbot.intents.context import Asked, Context
 from crmbot.intents.parse import MAX_TEXT, Intent, Parser
 from crmbot.intents.router import Router, allowed
 from crmbot.messages import Attachment, Image, Incoming, Outcome, Outgoing, Reply, UserRef
-from crmbot.store import limits, models, records
+from crmbot.store import limits, models, records, teams
 from crmbot.store import prompts as prompts_store
 from crmbot.store.audit import Actor
 from crmbot.store.db import Database
@@ -165,6 +165,9 @@ class Bot:
         if not await self.rate_limit.allow(session, f"{incoming.user.adapter}:{incoming.user.user_id}", now):
             return self.refusal(incoming, "slow_down")
         member, team, question_open = await membership.sender(session, incoming.user, incoming.chat, question=True)
+        if team is not None:
+            # read inside this transaction, which has written (the rate limit): a search spares its own read
+            teams.known_customer_rev(session, team)
         if member is None:
             question_open = True  # a member made just now: look, as for anyone
             member = await membership.workspace_join(session, incoming, now, self.i18n)

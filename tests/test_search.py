@@ -23,7 +23,7 @@ from sqlalchemy import select
 from crmbot.app import App, build
 from crmbot.config import Settings
 from bench.names import make_customers
-from crmbot.store import models, snapshot, teams
+from crmbot.store import changes, limits, models, snapshot, teams
 from crmbot.store.audit import Actor
 from crmbot.store.erasure import erase_customer
 import crmbot.store.search as search_module
@@ -543,3 +543,36 @@ def test_pinyin_read_segment_by_segment_is_lazy_pinyin():
     for run in sorted(runs):
         syllables = [fold(s) for s in lazy_pinyin(run)]
         assert _pinyin_of(run) == (*syllables, "".join(syllables), "".join(s[0] for s in syllables)), run
+
+
+async def _writing(session, team_id: int) -> models.Team:
+    """What a message does before it searches: a write first (its rate-limit upsert), then the
+    team's row read with its sender, whose revision is then known to the transaction."""
+    await limits.hit(session, "test:writer", NOW)
+    team = await session.get(models.Team, team_id)
+    teams.known_customer_rev(session, team)
+    return team
+
+
+async def test_a_revision_known_to_a_transaction_follows_its_own_customer_writes(app, team):
+    assert not [m for m in await search(app, team, "Zdeněk Kovář") if m.display.startswith("Zdeněk")]
+    actor = Actor(team_id=team, member_id=None, platform="console", group_id="known-rev")
+    async with app.db.sessions() as session, session.begin():
+        await _writing(session, team)
+        await changes.create(session, actor, NOW, models.Customer(
+            team_id=team, name="Zdeněk Kovář", company=None, emails=[], phones=[], created_at=NOW, updated_at=NOW))
+        # the same transaction finds who it just wrote: the bump moved the known revision too
+        found = await app.bot.index.search(session, team, "Zdeněk Kovář")
+        assert found and found[0].display == "Zdeněk Kovář"
+
+
+async def test_a_revision_known_to_one_transaction_is_read_again_in_the_next(app, other, team):
+    async with app.db.sessions() as session:
+        async with session.begin():
+            await _writing(session, team)
+            assert await teams.customer_rev(session, team) == await _rev(app, team)
+            assert await app.bot.index.search(session, team, "novak")  # the index, at that revision
+        await add(other, team, [("Zdeněk Kovář", None, None, None)])  # another process, in between
+        async with session.begin():
+            found = await app.bot.index.search(session, team, "Zdeněk Kovář")
+            assert found and found[0].display == "Zdeněk Kovář"

@@ -24,15 +24,34 @@ async def bump_customer_rev(session: AsyncSession, team_id: int) -> int:
         .values(customer_rev=models.Team.customer_rev + 1)
         .returning(models.Team.customer_rev)
     )
-    return result.scalar_one()
+    rev = result.scalar_one()
+    known = session.info.get(_KNOWN_REV)
+    if known is not None and known[1] == team_id:
+        session.info[_KNOWN_REV] = (known[0], team_id, rev)  # this transaction's own write
+    return rev
 
 
 _CUSTOMER_REV = select(models.Team.customer_rev).where(models.Team.id == bindparam("team"))
+_KNOWN_REV = "crmbot.customer_rev"  # session.info: (transaction, team id, its customer revision)
+
+
+def known_customer_rev(session: AsyncSession, team: models.Team) -> None:
+    """Say that the team's row was just read inside a SQLite transaction that already writes
+    (a message's, after its rate-limit upsert): the file is locked to other writers and the
+    transaction reads one snapshot, so the revision read with it stays the team's until this
+    transaction bumps it (`bump_customer_rev` keeps it up). Its searches then skip their own
+    read of it. On PostgreSQL, where each statement sees the latest commits, nothing is kept."""
+    if session.bind.dialect.name == "sqlite":
+        session.info[_KNOWN_REV] = (session.sync_session.get_transaction(), team.id, team.customer_rev)
 
 
 async def customer_rev(session: AsyncSession, team_id: int) -> int:
     """The team's customer revision. Every search reads it first, so on the session's connection
-    (half the CPU of an ORM query); pending changes are flushed first, as the ORM would."""
+    (half the CPU of an ORM query); pending changes are flushed first, as the ORM would. Not
+    read again within the transaction it is known in (`known_customer_rev`)."""
+    known = session.info.get(_KNOWN_REV)
+    if known is not None and known[1] == team_id and known[0] is session.sync_session.get_transaction():
+        return known[2] or 0
     return (await (await flushed_connection(session)).execute(_CUSTOMER_REV, {"team": team_id})).scalar() or 0
 
 
