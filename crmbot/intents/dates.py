@@ -111,8 +111,17 @@ def _word(word: str) -> str:
     return rf"{before}{re.escape(word)}{after}"
 
 
+@lru_cache(maxsize=64)  # Language is hashed by identity: a few entries per language
+def _said_pattern(language: Language, key: str) -> re.Pattern | None:
+    """Any word of the language's `[ampm] key` list, as a whole word: one compiled pattern,
+    where a search per word built and looked up its regex again on every message."""
+    listed = language.data.get("ampm", {}).get(key, [])
+    return re.compile("|".join(f"(?:{_word(w)})" for w in listed)) if listed else None
+
+
 def _said(language: Language, key: str, text: str) -> bool:
-    return any(re.search(_word(w), text) for w in language.data.get("ampm", {}).get(key, []))
+    pattern = _said_pattern(language, key)
+    return pattern is not None and pattern.search(text) is not None
 
 
 def _day_offset(language: Language, text: str, taken: list[tuple[int, int]]) -> tuple[int, tuple[int, int]] | None:

@@ -884,6 +884,8 @@ def _day_put_right(language: Language, folded: str, now: datetime, tz: str, engl
     """A day said and put right at once ("v pátek, ne, ve čtvrtek", "tomorrow, no wait, Friday",
     "周五不对周四"): the day after the correction word is the one meant (`amounts.put_right`)."""
     said_end = max(e for _, e in found.spans)
+    if not any(ch.isalnum() for ch in folded[said_end:]):
+        return found  # the day ends the message ("… by friday"): nothing after it to put it right
     rest = " " * said_end + folded[said_end:]
     later = dates.extract(language, rest, now, tz, fallback=english)
     if later.value is None or not later.spans:
