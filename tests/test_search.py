@@ -14,6 +14,7 @@ from collections import namedtuple
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 from rapidfuzz import fuzz, process
@@ -576,3 +577,27 @@ async def test_a_revision_known_to_one_transaction_is_read_again_in_the_next(app
         async with session.begin():
             found = await app.bot.index.search(session, team, "Zdeněk Kovář")
             assert found and found[0].display == "Zdeněk Kovář"
+
+
+def test_which_positions_hold_a_token_is_their_holders_looked_up():
+    """`Postings.held_by` (bisection in the bulk holders, then the changes since) answers what
+    `np.isin` over `holders` answers: after a build, and with customers changed, erased and
+    added since (stale bulk positions, holders kept apart)."""
+    rows = _rows(make_customers(1500, 7))
+    index = TeamIndex()
+    index.load(*zip(*[(r.id, r.name, r.company, r.emails, r.phones) for r in rows]))
+    rng = random.Random(3)
+    changed = [rows[i]._replace(name=rows[rng.randrange(1500)].name, company=rows[rng.randrange(1500)].company)
+               for i in rng.sample(range(1500), 200)]
+    erased = [rows[i]._replace(deleted=True) for i in rng.sample(range(1500), 100)]
+    added = [row._replace(id=5000 + i) for i, row in enumerate(rng.sample(rows, 200))]
+    index.apply(changed + erased + added)
+    assert index._stale is not None and index._stale.any()
+    for token in rng.sample(list(index.vocab.ids), 400):
+        token_id = index.vocab.ids[token]
+        positions = np.array(sorted(rng.sample(range(len(index._names)), 60)), dtype=np.int64)
+        for postings in (index.names, index.companies):
+            holders = postings.holders(token_id, index._stale)
+            if len(holders):  # some of them among the positions asked about, too
+                positions = np.union1d(positions, rng.sample(list(holders), min(5, len(holders))))
+            assert (postings.held_by(token_id, positions, index._stale) == np.isin(positions, holders)).all(), token

@@ -851,9 +851,7 @@ class TeamIndex:
         for word in dict.fromkeys(chain(query, chain.from_iterable(bases))):
             token_id = self.vocab.ids.get(word)
             if token_id is not None:
-                holders = np.concatenate((self.names.holders(token_id, self._stale), self.companies.holders(token_id, self._stale)))
-                if len(holders):
-                    holding[word] = np.isin(best, holders)
+                holding[word] = self.names.held_by(token_id, best, self._stale) | self.companies.held_by(token_id, best, self._stale)
         exact_held = [frozenset(w for w, inside in holding.items() if inside[i]) for i in range(len(best))]
         return Ranked(key, tokens, query, bases, best.tolist(), spans, exact_held)
 
