@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmbot.store import models, teams
+from crmbot.store import driver_inserts, models, teams
 from crmbot.store.types import UTCDateTime
 
 ENTITIES: dict[str, type[models.Base]] = {
@@ -103,8 +103,13 @@ async def record_created(session: AsyncSession, actor: Actor, now: datetime, row
                          customer_ids: list[int | None]) -> None:
     """`record` of rows just created, as one statement of plain values on the session's
     connection (not an ORM object and a flush each); the entries in the order given."""
-    await (await session.connection()).execute(_INSERT, [
-        {**_entry(actor, now, "create", row, None, customer_id), "undone_at": None} for row, customer_id in zip(rows, customer_ids)])
+    entries = [{**_entry(actor, now, "create", row, None, customer_id), "undone_at": None}
+               for row, customer_id in zip(rows, customer_ids)]
+    connection = await session.connection()
+    if driver_inserts.applies(connection):
+        await driver_inserts.insert_many(connection, models.AuditEntry.__table__, entries)
+    else:
+        await connection.execute(_INSERT, entries)
 
 
 async def last_group(session: AsyncSession, team_id: int, member_id: int) -> list[models.AuditEntry]:

@@ -9,7 +9,7 @@ from sqlalchemy import Integer, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from crmbot.store import audit, models, teams
+from crmbot.store import audit, driver_inserts, models, teams
 from crmbot.store.audit import Actor
 from crmbot.store.db import flushed_connection
 
@@ -64,6 +64,7 @@ async def _insert_plain(session: AsyncSession, rows: list[models.Base]) -> None:
     if loaded from the database (clean, every column set): what a flush leaves, without the
     unit of work's bookkeeping. A column left unset or None gets its default, as in a flush."""
     connection = await flushed_connection(session)
+    through_driver = driver_inserts.applies(connection)
     for row in rows:
         statement, key, others = _plain_insert(type(row))
         values, state = {}, row.__dict__
@@ -73,8 +74,11 @@ async def _insert_plain(session: AsyncSession, rows: list[models.Base]) -> None:
                 value = default
                 setattr(row, name, value)  # set even when None: nothing is left to load
             values[name] = value
-        result = await connection.execute(statement, values)
-        setattr(row, key, result.inserted_primary_key[0])
+        if through_driver:
+            new_id = await driver_inserts.insert_one(connection, statement.table, values)
+        else:
+            new_id = (await connection.execute(statement, values)).inserted_primary_key[0]
+        setattr(row, key, new_id)
         make_transient_to_detached(row)
     session.add_all(rows)
 
