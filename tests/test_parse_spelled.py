@@ -244,3 +244,16 @@ def test_a_possessive_of_a_name_is_read_as_the_name(parser, lang, text, mention)
 ])
 def test_everyday_words_for_an_agenda_or_summary_period(parser, lang, text, period):
     assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("period") == period
+
+
+@pytest.mark.parametrize(("lang", "text", "amount", "currency"), [
+    ("en", "new deal cyberdyne 1.125m usd", "1125000", "USD"),  # a multiplier: the point is a decimal one
+    ("en", "new deal cyberdyne worth $1.250k", "1250", "USD"),
+    ("cy", "deal newydd Evans Hire 2.500m punnoedd", "2500000", "GBP"),
+    ("zh", "新商机 华信 1.125m usd", "1125000", "USD"),
+    ("en", "new deal cyberdyne 14.000 €", "14000", "EUR"),  # no multiplier: continental thousands
+])
+def test_three_decimals_before_a_multiplier_are_decimals_and_no_clock_time(parser, lang, text, amount, currency):
+    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    assert intent.slots.get("amount") == Decimal(amount) and intent.slots.get("currency") == currency
+    assert intent.slots.get("due") is None  # "1.12" of "1.125m" is no clock time

@@ -562,7 +562,28 @@ async def test_a_revision_known_to_a_transaction_follows_its_own_customer_writes
         await _writing(session, team)
         await changes.create(session, actor, NOW, models.Customer(
             team_id=team, name="Zdeněk Kovář", company=None, emails=[], phones=[], created_at=NOW, updated_at=NOW))
-        # the same transaction finds who it just wrote: the bump moved the known revision too
+        # the same transaction finds who it just wrote: the bump made it read the revision again
+        found = await app.bot.index.search(session, team, "Zdeněk Kovář")
+        assert found and found[0].display == "Zdeněk Kovář"
+
+
+async def test_a_customer_rolled_back_in_a_savepoint_leaves_the_next_one_findable(app, team):
+    """An upload's trial import runs in a savepoint that is rolled back, and the transaction goes
+    on to search and to write the customers for real: the index must not take the rolled-back
+    revision as read, or the real customers, written at that same revision, are never read in."""
+    actor = Actor(team_id=team, member_id=None, platform="console", group_id="savepoint-rev")
+
+    def customer():
+        return models.Customer(team_id=team, name="Zdeněk Kovář", company=None, emails=[], phones=[],
+                               created_at=NOW, updated_at=NOW)
+
+    async with app.db.sessions() as session, session.begin():
+        await _writing(session, team)
+        trial = await session.begin_nested()
+        await changes.create(session, actor, NOW, customer())
+        await trial.rollback()
+        assert not [m for m in await app.bot.index.search(session, team, "Zdeněk Kovář") if m.display.startswith("Zdeněk")]
+        await changes.create(session, actor, NOW, customer())
         found = await app.bot.index.search(session, team, "Zdeněk Kovář")
         assert found and found[0].display == "Zdeněk Kovář"
 

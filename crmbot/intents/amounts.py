@@ -53,7 +53,7 @@ def _pattern(currencies: tuple[str, ...], multipliers: tuple[str, ...], joins: t
     )
 
 
-def _to_decimal(raw: str, decimal_mark: str) -> Decimal | None:
+def _to_decimal(raw: str, decimal_mark: str, *, multiplied: bool = False) -> Decimal | None:
     raw = re.sub(r"[ \u00a0\u202f]", "", raw)
     other = "," if decimal_mark == "." else "."
     if raw.count(decimal_mark) > 1:
@@ -63,8 +63,10 @@ def _to_decimal(raw: str, decimal_mark: str) -> Decimal | None:
         raw = raw.replace(other, "")
     elif other in raw and decimal_mark not in raw:
         raw = raw.replace(other, ".")
-    elif decimal_mark == "." and re.fullmatch(r"\d{1,3}\.\d{3}", raw):
-        raw = raw.replace(".", "")  # "14.000 €" typed the continental way: no sum has three decimals
+    elif decimal_mark == "." and not multiplied and re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", raw):
+        # "14.000 €" typed the continental way: no sum has three decimals (but "1.125m" and
+        # "0.125" do: a multiplier or a leading zero says the point is a decimal one)
+        raw = raw.replace(".", "")
     raw = raw.replace(decimal_mark, ".")
     try:
         return Decimal(raw)
@@ -103,7 +105,7 @@ def extract(language: Language, text: str, taken: list[tuple[int, int]], *, bare
         if any(s < match.end() and match.start() < e for s, e in taken):
             continue
         pre, post, mult = match.group("pre"), match.group("post"), match.group("mult")
-        value = _to_decimal(match.group("num"), language.data["meta"].get("decimal", "."))
+        value = _to_decimal(match.group("num"), language.data["meta"].get("decimal", "."), multiplied=bool(mult))
         if value is None:
             continue
         if mult:

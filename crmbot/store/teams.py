@@ -24,11 +24,11 @@ async def bump_customer_rev(session: AsyncSession, team_id: int) -> int:
         .values(customer_rev=models.Team.customer_rev + 1)
         .returning(models.Team.customer_rev)
     )
-    rev = result.scalar_one()
-    known = session.info.get(_KNOWN_REV)
-    if known is not None and known[1] == team_id:
-        session.info[_KNOWN_REV] = (known[0], team_id, rev)  # this transaction's own write
-    return rev
+    # forgotten, not moved on: a savepoint rolled back (an upload's trial import) would take the
+    # database's revision back under a kept one, and a search would then skip the rows written
+    # at it; the next search reads it afresh
+    session.info.pop(_KNOWN_REV, None)
+    return result.scalar_one()
 
 
 _CUSTOMER_REV = select(models.Team.customer_rev).where(models.Team.id == bindparam("team"))
@@ -39,7 +39,7 @@ def known_customer_rev(session: AsyncSession, team: models.Team) -> None:
     """Say that the team's row was just read inside a SQLite transaction that already writes
     (a message's, after its rate-limit upsert): the file is locked to other writers and the
     transaction reads one snapshot, so the revision read with it stays the team's until this
-    transaction bumps it (`bump_customer_rev` keeps it up). Its searches then skip their own
+    transaction bumps it (`bump_customer_rev` forgets it). Its searches then skip their own
     read of it. On PostgreSQL, where each statement sees the latest commits, nothing is kept."""
     if session.bind.dialect.name == "sqlite":
         session.info[_KNOWN_REV] = (session.sync_session.get_transaction(), team.id, team.customer_rev)
