@@ -7,8 +7,9 @@ transaction committed, or it failed for good. Telegram forgets updates below the
 when the next getUpdates carries it, so a crash at any point means redelivery, never loss, and
 the stored update_id makes a redelivered update that was handled a no-op.
 
-A batch is handled chat by chat: each chat's updates in order, in one task; different chats at
-once, at most `concurrency` of them, so a slow Bot API (a reply answered seconds late) holds up
+A batch is handled chat by chat: each chat's updates in order, in one task (a sender's updates
+in several chats too: those chats share the task); different chats at once, at most
+`concurrency` of them, so a slow Bot API (a reply answered seconds late) holds up
 only its own chat. The offset moves past the longest run of updates, from the batch's first,
 that are done with, never past one still running or not done. An update the core could not
 handle now (the database away, locked or full) ends its chat's part of the pass; the other
@@ -110,10 +111,7 @@ class Poller:
         """Handle a batch chat by chat, moving the offset as its first updates are done with;
         True when every update in it is."""
         done = [update.update_id in self._done_ahead for update in updates]
-        by_chat: dict[object, list[int]] = {}
-        for index, update in enumerate(updates):
-            if not done[index]:
-                by_chat.setdefault(_chat_of(update), []).append(index)
+        runs = _in_turns([index for index in range(len(updates)) if not done[index]], updates)
         finished: asyncio.Queue[int | None] = asyncio.Queue()  # an index done with; None: a chat's task ended
         turns = asyncio.Semaphore(self.concurrency)
 
@@ -129,7 +127,7 @@ class Poller:
                 finished.put_nowait(None)
 
         first = self._advance(updates, done, 0)
-        tasks = [asyncio.create_task(chat(indexes)) for indexes in by_chat.values()]
+        tasks = [asyncio.create_task(chat(indexes)) for indexes in runs]
         running = len(tasks)
         try:
             while running:
@@ -189,13 +187,34 @@ class Poller:
             self._confirmed_at = self.clock()  # not again at once: the next confirmation is a second away
 
 
-def _chat_of(update: Update) -> object:
-    """Whose turn an update waits for: its chat's; else its sender's (a press on a message sent
-    inline: the core answers in the sender's private chat, whose id is theirs); else its own."""
-    for found in (update.effective_chat, update.effective_user):
-        if found is not None and isinstance(found.id, int):
-            return found.id
-    return ("update", update.update_id)
+def _in_turns(indexes: list[int], updates: Sequence[Update]) -> list[list[int]]:
+    """The updates at `indexes` in runs that may go at once: one run holds every update of a chat
+    and every update of a sender (their private chat and a group they write in share a run, so
+    an "undo" in one never overtakes the change it undoes in the other), each run in order."""
+    parent: dict[object, object] = {}
+
+    def root(key: object) -> object:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    keys = {index: _keys_of(updates[index]) for index in indexes}
+    for found in keys.values():
+        for other in found[1:]:
+            parent[root(other)] = root(found[0])
+    runs: dict[object, list[int]] = {}
+    for index in indexes:
+        runs.setdefault(root(keys[index][0]), []).append(index)
+    return list(runs.values())
+
+
+def _keys_of(update: Update) -> tuple[object, ...]:
+    """Whose turn an update waits for: its chat's and its sender's (a press on a message sent
+    inline has no chat: the core answers in the sender's private chat); else its own."""
+    keys = tuple((kind, found.id) for kind, found in (("chat", update.effective_chat), ("user", update.effective_user))
+                 if found is not None and isinstance(found.id, int))
+    return keys or (("update", update.update_id),)
 
 
 async def _unless(stop: asyncio.Event, work: Awaitable[T]) -> T | None:
