@@ -25,3 +25,12 @@ def test_a_whole_command_phrase_stands_against_a_sure_model_that_does_not_rule_i
     assert combine("add_customer", (), RULES_LEAD, heard) == ("add_customer", ())
     ruled_out = Reading((("log_call", 0.97), ("add_customer", 0.02)))
     assert combine("add_customer", (), RULES_LEAD, ruled_out) == ("log_call", ())
+
+
+def test_no_intent_word_and_nothing_to_do_a_likely_reading_is_not_asked_about():
+    # "12345": the classifier leans to a new deal, but "nothing to do" is nearly as likely
+    leaning = Reading((("new_deal", 0.55), ("unknown", 0.41), ("remind", 0.03)))
+    assert combine("unknown", (), 0.0, leaning) == ("unknown", ())
+    # with "nothing to do" unlikely, the leaning reading is asked about, never done
+    doubtful = Reading((("new_deal", 0.45), ("remind", 0.40), ("unknown", 0.05)))
+    assert combine("unknown", (), 0.0, doubtful) == ("new_deal", ("remind", "cancel"))

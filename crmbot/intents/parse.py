@@ -983,6 +983,8 @@ def combine(rule: str, tied: tuple[str, ...], lead: float, reading: Reading) -> 
     if rule == "unknown" and reading.confidence < MODEL_SURE:
         return "unknown", ()  # no intent word and no sure reading: a bare name is looked up, not asked about
     close = [name for name, p in reading.ranked[:MAX_OPTIONS] if p >= reading.confidence * CLOSE]
+    if rule == "unknown" and not tied and "unknown" in close:
+        return "unknown", ()  # no intent word, and "nothing to do" is a likely reading too ("12345")
     options = [name for name in dict.fromkeys([*close[:1], rule, *tied, *close[1:]]) if name != "unknown"]
     if not options:
         return "unknown", ()
