@@ -24,6 +24,19 @@ def taken(api, method: str = "sendMessage") -> list[tuple[float, dict]]:
     return [(a.at, a.json()["result"]) for a in api.answers if a.method == method and a.status == 200]
 
 
+async def answered_slowly(members, api, updates: list[dict]) -> None:
+    """`updates` waiting as one batch, handled by long polling against a Bot API that answers
+    each sendMessage SLOW seconds late, until each has its answer."""
+    api.outage(3600, methods=["sendMessage"], delay=SLOW)
+    for update in updates:
+        api.push_update(update)
+    services = await start(members, api, "polling")
+    try:
+        await api.wait_for("sendMessage", len(updates), timeout=30)
+    finally:
+        await services.stop()
+
+
 @pytest.fixture
 async def members(demo):
     for name, user in (("Alice", ALICE), ("Bob", BOB), ("Admin", ADMIN)):
@@ -52,15 +65,9 @@ async def test_a_slow_bot_api_holds_up_no_other_chat(members, api):
 
 
 async def test_one_chats_updates_are_handled_in_order_each_after_the_last_ones_answer(members, api):
-    api.outage(3600, methods=["sendMessage"], delay=SLOW)
-    api.push_update(api.text_update(ALICE, ALICE, "called jana, wants a quote by friday"))
-    api.push_update(api.text_update(ALICE, ALICE, "/help"))
-    api.push_update(api.text_update(BOB, BOB, "/help", first_name="Bob"))
-    services = await start(members, api, "polling")
-    try:
-        await api.wait_for("sendMessage", 3, timeout=30)
-    finally:
-        await services.stop()
+    await answered_slowly(members, api, [api.text_update(ALICE, ALICE, "called jana, wants a quote by friday"),
+                                         api.text_update(ALICE, ALICE, "/help"),
+                                         api.text_update(BOB, BOB, "/help", first_name="Bob")])
     to_alice = [(at, message["text"]) for at, message in taken(api) if message["chat"]["id"] == ALICE]
     [(to_bob, _)] = [(at, message) for at, message in taken(api) if message["chat"]["id"] == BOB]
     [(logged_at, logged), (helped_at, helped)] = to_alice
@@ -118,15 +125,9 @@ async def test_a_senders_updates_in_two_chats_keep_their_order(members, api):
     """Undo, an open question, the last change: what a member says depends on what they said
     before, in whichever chat. Alice's group message waits for her private one's answer, while
     Bob's goes out beside it."""
-    api.outage(3600, methods=["sendMessage"], delay=SLOW)
-    api.push_update(api.text_update(ALICE, ALICE, "called jana, wants a quote by friday"))
-    api.push_update(api.text_update(GROUP, ALICE, f"/help@{BOT}", chat_type="supergroup"))
-    api.push_update(api.text_update(BOB, BOB, "/help", first_name="Bob"))
-    services = await start(members, api, "polling")
-    try:
-        await api.wait_for("sendMessage", 3, timeout=30)
-    finally:
-        await services.stop()
+    await answered_slowly(members, api, [api.text_update(ALICE, ALICE, "called jana, wants a quote by friday"),
+                                         api.text_update(GROUP, ALICE, f"/help@{BOT}", chat_type="supergroup"),
+                                         api.text_update(BOB, BOB, "/help", first_name="Bob")])
     when = {message["chat"]["id"]: at for at, message in taken(api)}
     assert when[GROUP] - when[ALICE] > SLOW - 0.1  # her second waited for her first's answer
     assert abs(when[BOB] - when[ALICE]) < SLOW  # Bob's did not
