@@ -34,7 +34,7 @@ class Postings:
 
     def holders(self, token: int, stale: np.ndarray | None) -> np.ndarray:
         """Positions holding the token now; `stale` masks bulk positions that changed since."""
-        bulk = self._holders[self._ptr[token]:self._ptr[token + 1]] if token + 1 < len(self._ptr) else EMPTY
+        bulk = self._bulk(token)
         if stale is not None and len(bulk):
             bulk = bulk[~stale[bulk]]
         extra = self._extra.get(token)
@@ -47,8 +47,8 @@ class Postings:
         without sorting the holders (thousands for a common name): the bulk ones are ascending
         (a build lays its pairs out sorted), so bisection finds a few dozen positions among them."""
         inside = np.zeros(len(positions), dtype=bool)
-        if token + 1 < len(self._ptr) and self._ptr[token] < self._ptr[token + 1]:
-            bulk = self._holders[self._ptr[token]:self._ptr[token + 1]]
+        bulk = self._bulk(token)
+        if len(bulk):
             at = np.minimum(np.searchsorted(bulk, positions), len(bulk) - 1)
             inside = bulk[at] == positions
             if stale is not None:
@@ -63,9 +63,12 @@ class Postings:
         """Whether anyone holds the token now (no array of them made)."""
         if self._extra.get(token):
             return True
-        if token + 1 >= len(self._ptr) or self._ptr[token] == self._ptr[token + 1]:
-            return False
-        return stale is None or not stale[self._holders[self._ptr[token]:self._ptr[token + 1]]].all()
+        bulk = self._bulk(token)
+        return len(bulk) > 0 and (stale is None or not stale[bulk].all())
+
+    def _bulk(self, token: int) -> np.ndarray:
+        """The token's holders as the last build laid them out (ascending), changed or not."""
+        return self._holders[self._ptr[token]:self._ptr[token + 1]] if token + 1 < len(self._ptr) else EMPTY
 
     def add(self, token: int, position: int) -> None:
         self._extra.setdefault(token, []).append(position)
