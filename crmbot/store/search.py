@@ -26,7 +26,7 @@ import math
 import re
 from array import array
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain
 
@@ -1197,8 +1197,7 @@ class CustomerIndex:
         matches = [m for m in matches if not _stranger(m)]
         near = _near_spelling(matches)
         if near:  # "smith" alone may be Jon Smyth mistyped: as close as John Smith until settled
-            matches = [Match(m.customer_id, m.display, matches[0].score, m.span, m.exact) if m in near else m
-                       for m in matches]
+            matches = [replace(m, score=matches[0].score) if m in near else m for m in matches]
         if len(matches) > 1 and clear_winner(matches) is None:
             matches = await _settled_by_deals(session, team_id, text, matches, about_deal, bool(near))
         return matches
