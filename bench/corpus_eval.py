@@ -30,7 +30,7 @@ from crmbot import sample
 from crmbot.intents.doubts import asks
 from crmbot.intents.parse import HARMLESS, MODES, Parser
 from crmbot.intents.context import DEAL_MOVES
-from crmbot.store.search import clear_winner
+from crmbot.store.search import clear_winner, gender_cue
 
 CORPORA = Path(__file__).resolve().parent / "corpora"
 SLOTS = ("customer", "amount", "currency", "due", "stage", "period")
@@ -98,10 +98,12 @@ def _due_matches(gold: str | None, got: datetime | None, zone: ZoneInfo) -> bool
     return local.replace(tzinfo=None, second=0, microsecond=0) == datetime.fromisoformat(gold)
 
 
-async def understood_customer(app, session, team_id: int, mention: str, intent: str = "") -> str | None:
+async def understood_customer(app, session, team_id: int, mention: str, intent: str = "",
+                              slots: dict | None = None) -> str | None:
     if not mention:
         return None
-    matches = await app.bot.index.search(session, team_id, mention, about_deal=intent in DEAL_MOVES)
+    matches = await app.bot.index.search(session, team_id, mention, about_deal=intent in DEAL_MOVES,
+                                         gender=gender_cue(slots or {}))
     winner = clear_winner(matches)
     if winner is not None:
         return DISPLAY_TO_NAME.get(winner.display, winner.display)
@@ -123,7 +125,7 @@ async def score_file(app, parser: Parser, team_id: int, path: Path, half: str, s
             if due is None and intent.slots.get("delay") is not None:
                 due = now + intent.slots["delay"]
             got = {
-                "customer": await understood_customer(app, session, team_id, intent.mention, intent.name),
+                "customer": await understood_customer(app, session, team_id, intent.mention, intent.name, intent.slots),
                 "amount": _decimal(intent.slots.get("amount")),
                 "currency": intent.slots.get("currency"),
                 "due": due,

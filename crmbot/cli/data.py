@@ -29,7 +29,7 @@ from crmbot.cli.common import (
 from crmbot.intents.parse import Parser, as_json
 from crmbot.store import teams
 from crmbot.intents.context import DEAL_MOVES
-from crmbot.store.search import clear_winner
+from crmbot.store.search import clear_winner, gender_cue
 
 
 @cli.command()
@@ -54,7 +54,8 @@ def parse(
                 customer = None
                 if team_row is not None and intent.mention:
                     winner = clear_winner(await app.bot.index.search(session, team_row.id, intent.mention,
-                                                                     about_deal=intent.name in DEAL_MOVES))
+                                                                     about_deal=intent.name in DEAL_MOVES,
+                                                                     gender=gender_cue(intent.slots)))
                     customer = winner.display if winner else None
                 print(json.dumps(as_json(intent, customer), ensure_ascii=False), flush=True)
 

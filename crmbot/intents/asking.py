@@ -16,7 +16,7 @@ from babel import Locale
 from babel.numbers import get_territory_currencies
 
 from crmbot.intents import prompts
-from crmbot.intents.context import DEAL_MOVES, Context
+from crmbot.intents.context import Context
 from crmbot.intents.parse import Intent
 from crmbot.messages import Reply
 from crmbot.store.search import clear_winner
@@ -44,7 +44,7 @@ async def understood(ctx: Context, intent: Intent) -> dict[str, Any]:
     slots = intent.slots
     customer, customer_id = None, slots.get("customer_id")
     if customer_id is None and intent.mention:
-        winner = clear_winner(await ctx.search(intent.mention, about_deal=intent.name in DEAL_MOVES))
+        winner = clear_winner(await ctx.search_for(intent))
         customer, customer_id = (winner.display, winner.customer_id) if winner else (intent.mention, None)
     return {"customer": customer, "customer_id": customer_id, "amount": slots.get("amount"),
             "currency": slots.get("currency"), "due": slots.get("due") or slots.get("due_odd")}

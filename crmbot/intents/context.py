@@ -17,7 +17,7 @@ from crmbot.intents.parse import Intent
 from crmbot.messages import Attachment, Button, Card, ChatRef, Outgoing, Reply
 from crmbot.store import changes, customers, models, prompts, records, teams
 from crmbot.store.audit import Actor
-from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, Match, clear_winner
+from crmbot.store.search import ACCEPT, SUGGEST, CustomerIndex, GenderCue, Match, clear_winner, gender_cue
 
 # intents that move a deal: a company named alone is its person with the open deal
 DEAL_MOVES = frozenset({"move_deal"})
@@ -142,8 +142,15 @@ class Context:
 
     # -- customers -------------------------------------------------------------------------------
 
-    async def search(self, text: str, limit: int = MAX_CHOICES, about_deal: bool = False) -> list[Match]:
-        return await self.index.search(self.session, self.team.id, text, limit, about_deal)
+    async def search(self, text: str, limit: int = MAX_CHOICES, about_deal: bool = False,
+                     gender: GenderCue | None = None) -> list[Match]:
+        return await self.index.search(self.session, self.team.id, text, limit, about_deal, gender)
+
+    async def search_for(self, intent: Intent, mention: str | None = None) -> list[Match]:
+        """The customers an intent's mention may mean, read as the intent reads it: a deal move
+        settles a company named alone by its open deals, a title or case ending the gender."""
+        return await self.search(intent.mention if mention is None else mention, about_deal=intent.name in DEAL_MOVES,
+                                 gender=gender_cue(intent.slots))
 
     async def customer(self, intent: Intent, *, required: bool = True, slot: str = "customer_id",
                        offer_create: bool = True) -> models.Customer | Asked | None:
@@ -158,7 +165,7 @@ class Context:
         mention = intent.mention or contact_in(intent.slots.get("text", ""), region)
         if not mention:
             return self.asked("ask_customer", intent=intent.name) if required else None
-        matches = await self.search(mention, about_deal=intent.name in DEAL_MOVES)
+        matches = await self.search_for(intent, mention)
         by_contact = contact_in(mention, region) == mention.strip()  # a phone number or address alone
         if by_contact and not EMAIL.search(mention):
             matches = await self._same_number(mention, matches)

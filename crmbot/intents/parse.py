@@ -131,6 +131,11 @@ class _Vocabulary:
     # `[nicknames]`: the familiar forms of given names, as the index holds the name ("daf" ->
     # "dafydd", "honzovi" -> "jan"); a name's case forms are listed, as they change its stem
     nicknames: dict[str, str] = field(default_factory=dict)
+    # `[gender]`: titles of a man and of a woman ("pana", "gospe", "Mr"), and the case endings
+    # a man's surname takes ("Horvatovi", "Horvata"); a woman's foreign surname takes none
+    men_titles: frozenset[str] = frozenset()
+    women_titles: frozenset[str] = frozenset()
+    man_endings: tuple[str, ...] = ()
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -253,6 +258,7 @@ def _vocabulary(language: Language) -> _Vocabulary:
         runs = re.compile(rf"[{every}]*[{big}][{every}]*")
     cjk_stop = tuple(sorted((w for w in stop if has_cjk(w)), key=len, reverse=True))
     endings = tuple(sorted(((fold(k), fold(v)) for k, v in language.data.get("name_endings", {}).items()), key=lambda kv: -len(kv[0])))
+    gender = language.data.get("gender", {})
     # longest phrases first: "投诉已解决" is one resolve phrase, not also the complaint word "投诉"
     phrases.sort(key=lambda p: -p[0])
     typo_phrases = tuple((one_off(key), intent, weight) for key, intent, weight in cjk_phrases if len(key) >= 3)
@@ -261,7 +267,10 @@ def _vocabulary(language: Language) -> _Vocabulary:
     return _Vocabulary(single, tuple(p[1:] for p in phrases), typo_words, frozenset(stop), commands, slang, slang_words, numerals, values, cjk_stop, endings, typo_phrases,
                        *_counts(language), *_spelled(language), shapes, *_compound(language),
                        numeral_runs=runs, numeral_places=places,
-                       nicknames={fold(k): fold(v) for k, v in language.data.get("nicknames", {}).items()})
+                       nicknames={fold(k): fold(v) for k, v in language.data.get("nicknames", {}).items()},
+                       men_titles=frozenset(map(fold, gender.get("men", []))),
+                       women_titles=frozenset(map(fold, gender.get("women", []))),
+                       man_endings=tuple(sorted(map(fold, gender.get("man_endings", [])), key=len, reverse=True)))
 
 
 def _place_number(run: str, values: dict[str, int], places: dict[str, int]) -> str:
@@ -807,6 +816,7 @@ class Parser:
         # read as the name alone, set apart from the words run on to it; "possessive" is dropped
         possessive = [*language.compiled.get("possessive", []), *language.compiled.get("titles", [])]
         slots["mention"] = _mention(folded, taken, vocab, possessive)
+        slots.update(_gender_said(vocab, folded, slots["mention"]))
         if intent == "merge_customers":
             slots["mentions"] = _two_mentions(language, vocab, folded, taken, possessive)
         return slots
@@ -1024,6 +1034,34 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
     # a common word in another case is still a common word: "nove" is "nova" (new), no name
     named = (t if t in joined else vocab.nicknames.get(t) or _nominative(t, vocab.name_endings) for t in kept)
     return " ".join(t for t in named if t in joined or t not in vocab.stopwords)
+
+
+def _gender_said(vocab: _Vocabulary, folded: str, mention: str) -> dict[str, str]:
+    """Whether the message says by its grammar that the surname it names is a man's or a
+    woman's: a title ("pana Horvata", "gospe Horvat", "Ms Horvat", "Aysel xanım") or a man's
+    case ending on a word of the mention ("Horvatovi", "Horvata": `gender_stem` lists the words
+    such endings were taken from, the surname among them). The look-up uses it only to tell
+    apart people sharing that surname (`search._settled_by_gender`)."""
+    if not mention:
+        return {}
+    said = words(folded)
+    men = bool(vocab.men_titles.intersection(said)) or any(has_cjk(t) and t in folded for t in vocab.men_titles)
+    women = bool(vocab.women_titles.intersection(said)) or any(has_cjk(t) and t in folded for t in vocab.women_titles)
+    if men and women:
+        return {}  # two people, or a couple
+    if women or men:
+        return {"gender": "f" if women else "m"}
+    named = mention.split()
+    stems = []
+    for token in said:
+        for ending in vocab.man_endings:
+            stem = token[: len(token) - len(ending)]
+            # "-ova"/"-eva" is a woman's surname ("Horvatova") or a possessive, not a man's case
+            if (token.endswith(ending) and len(stem) > MIN_STEM and stem[-1] not in "aeiouy" and not stem.endswith(("ov", "ev"))
+                    and any(n.startswith(stem) for n in named)):
+                stems.append(stem)
+                break
+    return {"gender": "m", "gender_stem": " ".join(stems)} if stems else {}
 
 
 _JOINED = re.compile(r"(?<=\w)\s*&\s*(\w+)")

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmbot.store import models, snapshot, teams
 from crmbot.store.db import flushed_connection
+from crmbot.store.name_gender import first_name_gender
 from crmbot.store.postings import Postings, expand
 from crmbot.store.token_index import TokenIndex
 from crmbot.text import CJK, bigrams, cjk_runs, fold, fold_many, has_cjk, phone_key, words
@@ -1182,9 +1183,11 @@ class CustomerIndex:
             await asyncio.gather(*list(self._keeping), return_exceptions=True)
 
     async def search(self, session: AsyncSession, team_id: int, text: str, limit: int = 5,
-                     about_deal: bool = False) -> list[Match]:
+                     about_deal: bool = False, gender: GenderCue | None = None) -> list[Match]:
         """The customers a mention may mean, best first. `about_deal`: the message moves a deal,
-        so a company named alone is the one of its people with an open deal (`_settled_by_deals`)."""
+        so a company named alone is the one of its people with an open deal (`_settled_by_deals`).
+        `gender`: the message says by its grammar whether it means a man or a woman
+        (`_settled_by_gender`)."""
         if session.bind.dialect.name == "postgresql":
             # the index lives in the database: this worker holds a team's vocabulary only
             if self._shared is None:
@@ -1198,9 +1201,55 @@ class CustomerIndex:
         near = _near_spelling(matches)
         if near:  # "smith" alone may be Jon Smyth mistyped: as close as John Smith until settled
             matches = [replace(m, score=matches[0].score) if m in near else m for m in matches]
+        if len(matches) > 1 and gender is not None and clear_winner(matches) is None:
+            matches = _settled_by_gender(matches, gender)
         if len(matches) > 1 and clear_winner(matches) is None:
             matches = await _settled_by_deals(session, team_id, text, matches, about_deal, bool(near))
         return matches
+
+
+@dataclass(frozen=True)
+class GenderCue:
+    """What a message's grammar says of the person it names: "m" or "f", and the words a man's
+    case ending was taken from ("Horvatovi": "horvat"), space separated; None when only a title
+    said it ("paní Horvat")."""
+    gender: str
+    stems: str | None = None
+
+
+def gender_cue(slots: dict) -> GenderCue | None:
+    """The cue a parsed message's slots carry (`parse._gender_said`), if any."""
+    said = slots.get("gender")
+    return GenderCue(said, slots.get("gender_stem")) if said in ("m", "f") else None
+
+
+MAX_CASE_ENDING = 3  # "horvatovi": a declined surname is at most this much longer
+
+
+def _settled_by_gender(matches: list[Match], cue: GenderCue) -> list[Match]:
+    """Rivals who share the surname the mention was read from ("Horvat": Luka or Maja) are the
+    one of them whose first name is of the gender the message's grammar gives: "pan Horvat",
+    "gospe Horvat", "Horvatovi" (a woman's foreign surname is not declined). Every rival's
+    first name must say its gender and exactly one must fit; otherwise nothing changes."""
+    best = matches[0]
+    rivals = [m for m in matches if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    if len(rivals) < 2 or len({m.span for m in rivals}) != 1 or " " in best.span:
+        return matches
+    typed = fold(best.span)
+    held = set.intersection(*(set(words(fold(m.display.split(" (", 1)[0]))) for m in rivals))
+    if cue.stems is None:  # a title: the surname they share, as typed or declined ("pana Horvata")
+        said = any(typed == h or (typed.startswith(h) and len(typed) - len(h) <= MAX_CASE_ENDING) for h in held)
+    else:  # the surname they share is the one a man's case ending was taken from
+        said = any(s in held and typed.startswith(s) for s in cue.stems.split())
+    if not said:
+        return matches
+    genders = [first_name_gender(m.display.split(" (", 1)[0]) for m in rivals]
+    fits = [m for m, g in zip(rivals, genders) if g == cue.gender]
+    if None in genders or len(fits) != 1:
+        return matches
+    chosen = fits[0]
+    lifted = replace(chosen, score=round(best.score + RIVAL_GAP + 1, 1))
+    return [lifted, *(m for m in matches if m is not chosen)]
 
 
 NEAR_SPELLING_MIN = 4  # shorter names ("jan", "eva") differ by a letter from too many others
