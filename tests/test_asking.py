@@ -61,8 +61,8 @@ async def test_an_amount_whose_currency_is_left_open_is_asked_about_and_kept_in_
 
 async def test_two_readings_alike_are_asked_about_with_what_was_understood_and_the_card(alice, demo):
     calls_before = await count(demo, models.Interaction)
-    # a call or a note? (two readings score alike)
-    [asked] = await alice.send("petr dvorak and the new office")
+    # a call or a note? (two readings score alike: a name and a topic, no verb)
+    [asked] = await alice.send("petr dvorak - new office")
     assert asked.kind == "intent_which" and "Petr Dvořák (Dvořák Stavby)" in asked.text
     labels = [b.label for b in asked.buttons]
     assert "Log a call" in labels and "Open customer" in labels and labels[-1] == "Cancel"
@@ -70,7 +70,7 @@ async def test_two_readings_alike_are_asked_about_with_what_was_understood_and_t
     # the customer was clear: the press does not ask again
     [logged] = await alice.press(next(b for b in asked.buttons if b.label == "Log a call"))
     assert logged.kind == "logged" and "Petr Dvořák" in logged.text
-    assert await count(demo, models.Interaction, models.Interaction.summary == "petr dvorak and the new office") == 1
+    assert await count(demo, models.Interaction, models.Interaction.summary.contains("new office")) == 1
 
 
 async def test_called_back_is_not_undo(alice, demo):
