@@ -108,6 +108,26 @@ async def test_complaint_and_resolution(alice, demo):
     assert complaint.status == "resolved" and complaint.resolved_at is not None
 
 
+async def test_a_complaint_that_asks_for_a_follow_up_keeps_both_and_undo_takes_both_back(alice, demo):
+    replies = await alice.send("Maria Garcia is not happy, the gift boxes arrived crushed. remind me to call the courier Monday")
+    assert "Complaint recorded" in text_of(replies) and "Follow-up set for" in text_of(replies), text_of(replies)
+    complaint = (await rows(demo, models.Complaint))[-1]
+    followup = (await rows(demo, models.FollowUp))[-1]
+    assert "crushed" in complaint.text and followup.customer_id == complaint.customer_id
+    assert followup.due_at.isoformat() == "2026-11-30T08:00:00+00:00"  # Monday 09:00 in Prague
+    await alice.send("undo")
+    assert await count(demo, models.Complaint, models.Complaint.id == complaint.id, models.Complaint.deleted_at.is_(None)) == 0
+    assert await count(demo, models.FollowUp, models.FollowUp.id == followup.id, models.FollowUp.deleted_at.is_(None)) == 0
+
+
+async def test_a_day_a_complaint_tells_of_is_no_follow_up(alice, demo):
+    followups = await count(demo, models.FollowUp)
+    await alice.send("complaint from maria garcia: the new boxes come on Monday and she fears they will be crushed too")
+    await alice.send("maria garcia complained today about the late delivery")
+    assert await count(demo, models.Complaint, models.Complaint.text.contains("crushed")) == 1
+    assert await count(demo, models.FollowUp) == followups
+
+
 async def test_remind_and_agenda(alice, demo, clock):
     replies = await alice.send("remind me to call Tomas Svoboda tomorrow 10am")
     assert "Svoboda" in text_of(replies)

@@ -48,6 +48,11 @@ async def test_a_title_or_a_mans_case_ending_says_which_horvat(demo, parser, tex
     ("poslem Horvat ponudbo", "sl"),  # a man's ending on another word ("poslem") says nothing of Horvat
     ("horvatova me je klicala", "sl"),  # "-ova": a woman's form or a possessive, not a man's case
     ("pan Novák a paní Horvat", "cs"),  # both titles: two people
+    ("call Horvat, don't miss it", "en"),  # a title only beside the name: "miss" is a verb here
+    ("Horvat on MS Teams", "en"),
+    ("Horvatovi chtějí nabídku", "cs"),  # "the Horvats": a plural, not a man's dative
+    ("volala manželka pana Horvata", "cs"),  # Mr Horvat's wife called: not him
+    ("Horvat先生的太太来电", "zh"),
 ])
 async def test_without_a_clear_cue_a_shared_surname_still_asks(demo, parser, text, lang):
     assert await _understood(demo, parser, text, lang) is None
@@ -56,7 +61,8 @@ async def test_without_a_clear_cue_a_shared_surname_still_asks(demo, parser, tex
 @pytest.mark.parametrize("name, gender", [
     ("Luka Horvat", "m"), ("Maja Horvat", "f"), ("Petr Dvořák", "m"), ("Petra Dvořáková", "f"),
     ("Aysel Məmmədova", "f"), ("Cerys Thomas", "f"), ("Dafydd Evans", "m"),
-    ("Andrea Rossi", None), ("Jure Novak", None), ("张伟", None), ("Novák", None),
+    ("Andrea Rossi", None), ("Ing. Eva Horvat", "f"), ("Dr Luka Horvat", "m"), ("Karen Smith", "f"),
+    ("Vojta Horvat", "m"), ("Saša Novak", None), ("Jure Novak", None), ("张伟", None), ("Novák", None),
 ])
 def test_a_first_name_says_its_gender_only_when_it_is_clear(name, gender):
     assert first_name_gender(name) == gender

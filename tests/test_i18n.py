@@ -153,7 +153,7 @@ SAMPLES = {  # values that take every template through its wordiest branches
              "deals": [deal(stage="proposal")], "complaints": [COMPLAINT], "followup": FOLLOWUP, "tags": ["vip", "trade fair"],
              "channel": "WhatsApp", "phones": ["+420 777 000 111"],
              "profile": [("Birthday", "12 March 1980"), ("Family", "Marie (wife)"), ("Hobbies", "golf")]},
-    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer(), "assignee": NS(name="Carol")},
+    "complaint_recorded": {"complaint": COMPLAINT, "customer": customer(), "assignee": NS(name="Carol"), "followup": FOLLOWUP},
     "complaint_assigned": {"complaint": COMPLAINT, "customer": customer(), "reporter": NS(name="Bob")},
     "complaint_resolved": {"complaint": COMPLAINT, "customer": customer()},
     "complaint_which": {"customer": customer(), "complaints": [COMPLAINT] * 3},
@@ -303,7 +303,7 @@ def test_chinese_layout_uses_its_own_punctuation(i18n):
 
 def test_a_value_cannot_switch_bold_on_inside_a_translated_message(i18n):
     for code in i18n.codes:
-        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"), assignee=None)
+        text = i18n.render(code, "complaint_recorded", complaint=COMPLAINT, customer=customer(display_name="***x** y**"), assignee=None, followup=None)
         assert text.count("**") == 2, text  # the message's own pair, around the neutralised name
     text = i18n.render("cs", "customer_same", name="**a**", matches=[NS(customer=customer(display_name="**b**"), reason="email")])
     assert "**" + _neutralise_markup("**b**") + "**" in text and "„*\u200b*a*\u200b*“" in text, text  # bold by the layout only

@@ -17,6 +17,11 @@ async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
     customer = await ctx.customer(intent)
     if isinstance(customer, Asked):
         return customer.replies
+    if intent.slots.get("due_unclear"):
+        return [ctx.reply("due_needed")]  # a follow-up a century away is a slip: asked, nothing kept
+    due = intent.slots.get("due")
+    if due is not None and intent.slots.get("due_in_past"):
+        return [ctx.reply("due_in_past", due=due)]
     text = notes.stored(ctx, intent, customer)
     row = models.Complaint(
         team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, text=text,
@@ -25,12 +30,16 @@ async def complaint(ctx: Context, intent: Intent) -> list[Reply]:
     )
     # the team's routing rules pick who handles it (audited with it, so undone with it)
     row.assignee_id = await routes.assignee_for(ctx.session, ctx.team.id, customer, row)
-    await ctx.create(row)
+    # "… remind me to call the courier Monday": the reporter's follow-up, written and undone with it
+    followup = None if due is None else models.FollowUp(
+        team_id=ctx.team.id, customer_id=customer.id, member_id=ctx.member.id, due_at=due, note=text,
+        state="pending", created_at=ctx.now, attempts=0, late=False)
+    await ctx.create_all([row] if followup is None else [row, followup])
     ctx.announce("announce_complaint", complaint=row, customer=customer)
     assignee = (await records.members_by_id(ctx.session, ctx.team.id)).get(row.assignee_id) if row.assignee_id else None
     if assignee is not None and assignee.id != ctx.member.id:
         await ctx.tell(assignee.id, "complaint_assigned", complaint=row, customer=customer, reporter=ctx.member)
-    return [ctx.reply("complaint_recorded", complaint=row, customer=customer, assignee=assignee)]
+    return [ctx.reply("complaint_recorded", complaint=row, customer=customer, assignee=assignee, followup=followup)]
 
 
 @router.intent("resolve_complaint")

@@ -38,7 +38,7 @@ async def unknown(ctx: Context, intent: Intent) -> list[Reply]:
         return await ctx.dispatch(Intent("find_customer", ctx.locale, {**intent.slots, "mention": contact}))
     # a bare name is a look-up: "novak" shows Novák's card, or asks which Novák
     if intent.mention:
-        matches = await ctx.search(intent.mention)
+        matches = await ctx.search_for(intent)
         if matches and matches[0].score >= LOOKUP_SCORE:
             # more words than the name: something was said about them ("eva prefers mornings")
             text = intent.slots.get("text", "")

@@ -45,11 +45,15 @@ MAX_TEXT = 4000  # characters; longer messages are refused before parsing
 UNDATED = frozenset({"agenda", "summary", "help", "undo", "list", "tag", "untag", "history", "funnel", "lost_analysis",
                      "forecast", "at_risk"})
 # intents that record what already happened: a past day names when, not a follow-up
-RECORDS = frozenset({"log_call", "add_note"})
+RECORDS = frozenset({"log_call", "add_note", "complaint"})
 # intents a named day is kept for: when a reminder is due, until when one is put off, when a
 # deal should close, and the follow-up a call asks for. Elsewhere a day is part of the story
 # ("complained today", "signed on Friday", "her birthday is 3.12."), never something due
-DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call", "edit_deal"})
+DATED = frozenset({"remind", "followup_snooze", "new_deal", "log_call", "edit_deal", "complaint"})
+# of those, the ones that tell of something that happened: a day is a follow-up only when the
+# message asks for one ("remind me Monday", "call her back Friday"), not when it tells of a day
+# ("the board meets on 3 December", "the boxes arrived crushed on Monday")
+TOLD = frozenset({"log_call", "complaint"})
 # intents whose bare number is money: "new deal acme 50k", "change the acme deal to 60k"
 PRICED = frozenset({"new_deal", "edit_deal"})
 # intents a delay ("in 2 hours", "2h") is kept for; elsewhere it is how long something took
@@ -132,10 +136,12 @@ class _Vocabulary:
     # "dafydd", "honzovi" -> "jan"); a name's case forms are listed, as they change its stem
     nicknames: dict[str, str] = field(default_factory=dict)
     # `[gender]`: titles of a man and of a woman ("pana", "gospe", "Mr"), and the case endings
-    # a man's surname takes ("Horvatovi", "Horvata"); a woman's foreign surname takes none
+    # a man's surname takes ("s Horvatem", "Horvata"); a woman's foreign surname takes none
     men_titles: frozenset[str] = frozenset()
     women_titles: frozenset[str] = frozenset()
     man_endings: tuple[str, ...] = ()
+    titles_after: bool = False  # "Elvin bəy", "王先生": the title follows the name
+    kin: frozenset[str] = frozenset()  # "manželka", "žena", "太太": a relative of the titled one
 
 
 def _spelled(language: Language) -> tuple[re.Pattern | None, dict[str, float]]:
@@ -270,7 +276,8 @@ def _vocabulary(language: Language) -> _Vocabulary:
                        nicknames={fold(k): fold(v) for k, v in language.data.get("nicknames", {}).items()},
                        men_titles=frozenset(map(fold, gender.get("men", []))),
                        women_titles=frozenset(map(fold, gender.get("women", []))),
-                       man_endings=tuple(sorted(map(fold, gender.get("man_endings", [])), key=len, reverse=True)))
+                       man_endings=tuple(sorted(map(fold, gender.get("man_endings", [])), key=len, reverse=True)),
+                       titles_after=bool(gender.get("titles_after", False)), kin=frozenset(map(fold, gender.get("kin", []))))
 
 
 def _place_number(run: str, values: dict[str, int], places: dict[str, int]) -> str:
@@ -737,7 +744,7 @@ class Parser:
             if intent in DATED:
                 slots["due_odd"] = found.value  # the day as read, for the question
         elif found.value is not None and intent in DATED and not (intent in RECORDS and found.in_past) \
-                and (intent != "log_call" or _asks_follow_up(language, folded)):
+                and (intent not in TOLD or _asks_follow_up(language, folded)):
             # "talked to smith today" says when the call was; only a future day is a follow-up
             slots["due"] = found.value
             slots["due_in_past"] = found.in_past
@@ -1038,20 +1045,33 @@ def _mention(folded: str, taken: list[tuple[int, int]], vocab: _Vocabulary, poss
 
 def _gender_said(vocab: _Vocabulary, folded: str, mention: str) -> dict[str, str]:
     """Whether the message says by its grammar that the surname it names is a man's or a
-    woman's: a title ("pana Horvata", "gospe Horvat", "Ms Horvat", "Aysel xanım") or a man's
-    case ending on a word of the mention ("Horvatovi", "Horvata": `gender_stem` lists the words
-    such endings were taken from, the surname among them). The look-up uses it only to tell
-    apart people sharing that surname (`search._settled_by_gender`)."""
-    if not mention:
+    woman's: a title beside a word of the mention ("pana Horvata", "gospe Horvat", "Ms Horvat",
+    "Aysel xanım", "王先生") or a man's case ending on a word of the mention ("s Horvatem",
+    "Horvata": `gender_stem` lists the words such endings were taken from, the surname among
+    them). Nothing is said when the message names a relative ("manželka pana Horvata": his
+    wife is meant) or titles of both. The look-up uses it only to tell apart people sharing
+    that surname (`search._settled_by_gender`)."""
+    named = mention.split()
+    if not named:
         return {}
     said = words(folded)
-    men = bool(vocab.men_titles.intersection(said)) or any(has_cjk(t) and t in folded for t in vocab.men_titles)
-    women = bool(vocab.women_titles.intersection(said)) or any(has_cjk(t) and t in folded for t in vocab.women_titles)
+    if vocab.kin.intersection(said) or any(has_cjk(k) and k in folded for k in vocab.kin):
+        return {}
+
+    def beside(titles: frozenset[str]) -> str | None:
+        """The word of the mention a title stands beside."""
+        for i, word in enumerate(said):
+            if word in titles:
+                near = said[i - 1] if vocab.titles_after else (said[i + 1] if i + 1 < len(said) else "")
+                if near and any(n[:4] == near[:4] for n in named):
+                    return near
+        return next((n for t in titles for n in named if has_cjk(t) and (n + t if vocab.titles_after else t + n) in folded), None)
+
+    men, women = beside(vocab.men_titles), beside(vocab.women_titles)
     if men and women:
         return {}  # two people, or a couple
     if women or men:
-        return {"gender": "f" if women else "m"}
-    named = mention.split()
+        return {"gender": "f" if women else "m", "gender_titled": women or men}
     stems = []
     for token in said:
         for ending in vocab.man_endings:

@@ -1,7 +1,7 @@
 """Whether a customer's first name is a man's or a woman's, when the name itself says so.
 
 Only used to tell apart people who share a surname when the message says which one it means by
-grammar: "pana Horvata" / "gospe Horvat", "Horvatovi" (a man's surname declined; a woman's
+grammar: "pana Horvata" / "gospe Horvat", "s Horvatem" (a man's surname declined; a woman's
 foreign surname is not, in Czech and Slovenian). The book keeps no gender, so the first name is
 read: most women's names in the six languages end in -a, men's in a consonant. The exceptions
 below are the common ones; any other name that breaks the pattern (a man's name in -a that is
@@ -15,9 +15,9 @@ from crmbot.text import fold, words
 
 # men's names ending in -a (Slavic, Italian, Arabic, Hebrew, Russian short forms)
 MEN_IN_A = frozenset({
-    "luka", "nikola", "sasa", "jaka", "miha", "matija", "andrija", "ilija", "nikita", "kosta", "joshua", "ezra",
+    "luka", "nikola", "jaka", "vojta", "ondra", "jarda", "standa", "tonda", "ziga", "murtuza", "miha", "matija", "andrija", "ilija", "kosta", "joshua", "ezra",
     "mustafa", "musa", "yahya", "zakaria", "luca", "toma", "jirka", "honza", "kuba", "mirza",
-    "aleksa", "misa", "dima", "vova", "pepa", "franta", "jura", "ota", "zdenda",
+    "aleksa", "dima", "vova", "pepa", "franta", "jura", "ota", "zdenda",
 })
 # women's names ending in a consonant (Azerbaijani, Welsh, English, German, Hebrew and others)
 WOMEN_IN_CONSONANT = frozenset({
@@ -29,16 +29,22 @@ WOMEN_IN_CONSONANT = frozenset({
     "nur", "gul", "raquel", "shannon", "sharon", "sigrid", "vivien", "yasmin", "zeynep",
     "beatrix", "iris", "irmgard", "elif", "aylin", "ayten", "kristin", "kirsten",
     "lauren", "evelyn", "beth", "elizabeth", "sarah", "hannah", "leah", "deborah", "rebekah", "noor",
+    "susan", "karen", "janet", "joan", "kathleen", "eileen", "maureen", "colleen", "doreen", "gwendolyn",
+    "rhiannon", "ffion", "angharad", "elin", "manon", "heledd", "branwen", "eluned", "ceridwen", "llinos", "mared",
+    "nergiz", "pervin", "turkan", "mehriban", "gulsen", "afaq", "dilber", "gulnaz", "aydan", "sevil",
 })
 # names given to both, or read either way across the six languages
 AMBIGUOUS = frozenset({"andrea", "mira", "sasha", "vanja", "jean", "kim", "robin", "morgan", "taylor", "ashley",
-                       "isa", "elia", "nikola", "sol", "alex", "sam", "chris", "jo", "jordan", "casey"})
+                       "isa", "elia", "nikola", "misa", "sasa", "nikita", "sol", "alex", "sam", "chris", "jo", "jordan", "casey"})
 VOWELS = set("aeiouy")
+TITLES = frozenset({"ing", "mgr", "bc", "mudr", "judr", "phdr", "rndr", "mvdr", "dr", "prof", "doc", "phd", "mba", "dipl",
+                    "mr", "mrs", "ms", "miss", "sir", "pan", "pani", "gospod", "gospa", "ga", "g"})
 
 
 def first_name_gender(name: str) -> str | None:
     """"m", "f", or None when the first name does not say (or the name is Chinese, family name first)."""
-    parts = [w for w in words(fold(name)) if w.isalpha() and w.isascii()]
+    # titles stored with the name ("Ing. Eva Horvat", "Dr Maja Horvat") are not its first name
+    parts = [w for w in words(fold(name).replace(".", ". ")) if w.isalpha() and w.isascii() and w not in TITLES]
     if len(parts) < 2:
         return None
     first = parts[0]

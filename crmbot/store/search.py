@@ -1211,16 +1211,17 @@ class CustomerIndex:
 @dataclass(frozen=True)
 class GenderCue:
     """What a message's grammar says of the person it names: "m" or "f", and the words a man's
-    case ending was taken from ("Horvatovi": "horvat"), space separated; None when only a title
+    case ending was taken from ("s Horvatem": "horvat"), space separated; None when only a title
     said it ("paní Horvat")."""
     gender: str
     stems: str | None = None
+    titled: str | None = None  # the word a title stood beside ("pana Horvata": horvata)
 
 
 def gender_cue(slots: dict) -> GenderCue | None:
     """The cue a parsed message's slots carry (`parse._gender_said`), if any."""
     said = slots.get("gender")
-    return GenderCue(said, slots.get("gender_stem")) if said in ("m", "f") else None
+    return GenderCue(said, slots.get("gender_stem"), slots.get("gender_titled")) if said in ("m", "f") else None
 
 
 MAX_CASE_ENDING = 3  # "horvatovi": a declined surname is at most this much longer
@@ -1229,7 +1230,7 @@ MAX_CASE_ENDING = 3  # "horvatovi": a declined surname is at most this much long
 def _settled_by_gender(matches: list[Match], cue: GenderCue) -> list[Match]:
     """Rivals who share the surname the mention was read from ("Horvat": Luka or Maja) are the
     one of them whose first name is of the gender the message's grammar gives: "pan Horvat",
-    "gospe Horvat", "Horvatovi" (a woman's foreign surname is not declined). Every rival's
+    "gospe Horvat", "s Horvatem" (a woman's foreign surname is not declined). Every rival's
     first name must say its gender and exactly one must fit; otherwise nothing changes."""
     best = matches[0]
     rivals = [m for m in matches if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
@@ -1237,8 +1238,10 @@ def _settled_by_gender(matches: list[Match], cue: GenderCue) -> list[Match]:
         return matches
     typed = fold(best.span)
     held = set.intersection(*(set(words(fold(m.display.split(" (", 1)[0]))) for m in rivals))
-    if cue.stems is None:  # a title: the surname they share, as typed or declined ("pana Horvata")
-        said = any(typed == h or (typed.startswith(h) and len(typed) - len(h) <= MAX_CASE_ENDING) for h in held)
+    if cue.stems is None:  # a title beside the surname they share, as typed or declined ("pana Horvata")
+        titled = cue.titled or ""
+        said = any((typed == h or (typed.startswith(h) and len(typed) - len(h) <= MAX_CASE_ENDING))
+                   and titled[:MAX_CASE_ENDING + 1] == h[:MAX_CASE_ENDING + 1] for h in held)
     else:  # the surname they share is the one a man's case ending was taken from
         said = any(s in held and typed.startswith(s) for s in cue.stems.split())
     if not said:
