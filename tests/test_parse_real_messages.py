@@ -198,6 +198,10 @@ def test_a_name_typed_without_its_own_letters(parser, index):
     ("sl", "Prosim za opomnik v ponedeljek ob 8.30. Hvala.", datetime(2026, 11, 30, 8, 30)),
     ("sl", "pon 10h – Vesna Kolar, poklicati", datetime(2026, 11, 30, 10, 0)),
     ("zh", "稍后 → 明早10点半", datetime(2026, 11, 26, 10, 30)),
+    # a weekday beside a day of a month named in words: that date, not the next such weekday
+    ("cs", "Připomeň mi ve středu 16. prosince zavolat Sarah Connor ohledně pilotu.", datetime(2026, 12, 16, 9, 0)),
+    ("az", "16 dekabr, çərşənbə, Sarah Connor-a pilot barədə zəng etməyi xatırlat.", datetime(2026, 12, 16, 9, 0)),
+    ("en", "remind me on Wednesday 16 December to call Sarah", datetime(2026, 12, 16, 9, 0)),
 ])
 def test_weekdays_with_their_week_date_or_hour(parser, lang, text, moment):
     assert local(parser.parse(text, lang, NOW, TZ).slots.get("due")) == moment
@@ -206,6 +210,9 @@ def test_weekdays_with_their_week_date_or_hour(parser, lang, text, moment):
 def test_a_weekday_and_a_date_that_disagree_are_asked_about(parser):
     # 3 December 2026 is a Thursday
     intent = parser.parse("remind me to call Siân on Friday 3rd", "en", NOW, TZ)
+    assert "due" not in intent.slots and as_json(intent, None)["ask"] is True
+    # 17 December 2026 is a Thursday too
+    intent = parser.parse("připomeň mi v pátek 17. prosince zavolat Petrovi", "cs", NOW, TZ)
     assert "due" not in intent.slots and as_json(intent, None)["ask"] is True
 
 

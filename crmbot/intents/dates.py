@@ -264,7 +264,7 @@ def extract(language: Language, text: str, now: datetime, tz: str, fallback: Lan
                 day = base.date() + timedelta(days=ahead)
             # "Mon 7th Dec", "pátek 4.12.": the date says which one; a date on another
             # weekday ("Friday 3rd" when the 3rd is a Thursday) is asked about
-            named, span = _date_named(language, text, base.date(), taken)
+            named, span = _date_named(language, text, base.date(), taken, wd.span())
             taken.append(wd.span())
             if named is not None:
                 taken.append(span)
@@ -346,15 +346,27 @@ def extract(language: Language, text: str, now: datetime, tz: str, fallback: Lan
     return Found(aware.astimezone(ZoneInfo("UTC")), tuple(taken), in_past, odd)
 
 
-def _date_named(language: Language, text: str, today: date, taken: list[tuple[int, int]]) -> tuple[date | None, tuple[int, int] | None]:
+MONTH_BESIDE_WEEKDAY = 6  # characters between a weekday and a date said with it ("středu 16. prosince", "16 dekabr, çərşənbə")
+
+
+def _date_named(language: Language, text: str, today: date, taken: list[tuple[int, int]],
+                weekday: tuple[int, int] = (0, 0)) -> tuple[date | None, tuple[int, int] | None]:
     """A date written beside a weekday: the locale's numeric dates, digits in our own
-    forms, or a day of the month ("7th", "7fed")."""
+    forms, a day of a month named in words ("ve středu 16. prosince", "Wed 16 Dec"), or a
+    day of the month ("7th", "7fed")."""
     numeric = _first(language, "numeric_date", text, taken)
     if numeric is not None and (found := _numeric_date(today, numeric)) is not None:
         return found, numeric.span()
     found, span, _ = numeric_date(language, text, today, taken)
     if found is not None:
         return found, span
+    # a month's name right beside the weekday, not in its word ("dydd Mawrth" is Tuesday, and
+    # Mawrth is March) nor far off in the message ("maybe 5k" is no 5 May)
+    beside = [*taken, weekday]
+    named = next((d for d in days.named(language, text) if not any(s < d.span[1] and d.span[0] < e for s, e in beside)
+                  and max(d.span[0] - weekday[1], weekday[0] - d.span[1]) <= MONTH_BESIDE_WEEKDAY), None)
+    if named is not None and (found := _valid(today, named.day, named.month, str(named.year) if named.year else None)) is not None:
+        return found, named.span
     dom = _first(language, "day_of_month", text, taken)
     if dom is not None and (found := _next_day_of_month(_month_of(today, dom), int(dom.group("d")))) is not None:
         return found, dom.span()
