@@ -308,12 +308,9 @@ def extract(language: Language, text: str, now: datetime, tz: str, fallback: Lan
             day = _next_day_of_month(_month_of(base.date(), dom), int(dom.group("d")))
 
     if day is None:
-        # "10 Rhag", "Dekabrın 1-də", "12. prosince": a day of a month named in words, the
-        # next such day (Babel's month names of the language, in all their forms)
-        named = next((d for d in days.named(language, text) if not any(s < d.span[1] and d.span[0] < e for s, e in taken)), None)
-        if named is not None and (found := _valid(base.date(), named.day, named.month, str(named.year) if named.year else None)) is not None:
-            day = found
-            taken.append(named.span)
+        day, span = _month_day_named(language, text, base.date(), taken)
+        if day is not None:
+            taken.append(span)
             odd = abs(day - base.date()) > FAR
 
     tod = _time_of_day(language, text, taken)
@@ -350,7 +347,7 @@ MONTH_BESIDE_WEEKDAY = 6  # characters between a weekday and a date said with it
 
 
 def _date_named(language: Language, text: str, today: date, taken: list[tuple[int, int]],
-                weekday: tuple[int, int] = (0, 0)) -> tuple[date | None, tuple[int, int] | None]:
+                weekday: tuple[int, int]) -> tuple[date | None, tuple[int, int] | None]:
     """A date written beside a weekday: the locale's numeric dates, digits in our own
     forms, a day of a month named in words ("ve středu 16. prosince", "Wed 16 Dec"), or a
     day of the month ("7th", "7fed")."""
@@ -360,16 +357,29 @@ def _date_named(language: Language, text: str, today: date, taken: list[tuple[in
     found, span, _ = numeric_date(language, text, today, taken)
     if found is not None:
         return found, span
-    # a month's name right beside the weekday, not in its word ("dydd Mawrth" is Tuesday, and
-    # Mawrth is March) nor far off in the message ("maybe 5k" is no 5 May)
-    beside = [*taken, weekday]
-    named = next((d for d in days.named(language, text) if not any(s < d.span[1] and d.span[0] < e for s, e in beside)
-                  and max(d.span[0] - weekday[1], weekday[0] - d.span[1]) <= MONTH_BESIDE_WEEKDAY), None)
-    if named is not None and (found := _valid(today, named.day, named.month, str(named.year) if named.year else None)) is not None:
-        return found, named.span
+    found, span = _month_day_named(language, text, today, taken, weekday)
+    if found is not None:
+        return found, span
     dom = _first(language, "day_of_month", text, taken)
     if dom is not None and (found := _next_day_of_month(_month_of(today, dom), int(dom.group("d")))) is not None:
         return found, dom.span()
+    return None, None
+
+
+def _month_day_named(language: Language, text: str, today: date, taken: list[tuple[int, int]],
+                     weekday: tuple[int, int] | None = None) -> tuple[date | None, tuple[int, int] | None]:
+    """"10 Rhag", "Dekabrın 1-də", "12. prosince": the first day of a month named in words
+    (Babel's month names of the language, in all their forms) clear of `taken`, as the next
+    such day. With `weekday`, only one right beside it, not in its word ("dydd Mawrth" is
+    Tuesday, and Mawrth is March) nor far off in the message ("maybe 5k" is no 5 May)."""
+    clear_of = taken if weekday is None else [*taken, weekday]
+    for named in days.named(language, text):
+        if any(s < named.span[1] and named.span[0] < e for s, e in clear_of):
+            continue
+        if weekday is not None and max(named.span[0] - weekday[1], weekday[0] - named.span[1]) > MONTH_BESIDE_WEEKDAY:
+            continue
+        found = _valid(today, named.day, named.month, str(named.year) if named.year else None)
+        return (found, named.span) if found is not None else (None, None)
     return None, None
 
 

@@ -1130,7 +1130,7 @@ def clear_winner(matches: list[Match]) -> Match | None:
     best = matches[0]
     # a close match read from more of the mention than every other close one is the reading
     # ("Jan Novák iz Acme": Jan Novák of Acme, not Jan Novak read from the name alone) ...
-    close = [m for m in matches if m.score >= SUGGEST and m.score >= best.score - RIVAL_GAP]
+    close = _close_to_best(matches)
     widest = [m for m in close if all(set(o.span.split()) < set(m.span.split()) for o in close if o is not m)]
     best = widest[0] if widest else best
     # ... and a match read from only some of the words the best one was read from is no rival
@@ -1233,11 +1233,11 @@ def _settled_by_gender(matches: list[Match], cue: GenderCue) -> list[Match]:
     "gospe Horvat", "s Horvatem" (a woman's foreign surname is not declined). Every rival's
     first name must say its gender and exactly one must fit; otherwise nothing changes."""
     best = matches[0]
-    rivals = [m for m in matches if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    rivals = _close_to_best(matches)
     if len(rivals) < 2 or len({m.span for m in rivals}) != 1 or " " in best.span:
         return matches
     typed = fold(best.span)
-    held = set.intersection(*(set(words(fold(m.display.split(" (", 1)[0]))) for m in rivals))
+    held = set.intersection(*(set(words(fold(_person(m)))) for m in rivals))
     if cue.stems is None:  # a title beside the surname they share, as typed or declined ("pana Horvata")
         titled = cue.titled or ""
         said = any((typed == h or (typed.startswith(h) and len(typed) - len(h) <= MAX_CASE_ENDING))
@@ -1246,13 +1246,28 @@ def _settled_by_gender(matches: list[Match], cue: GenderCue) -> list[Match]:
         said = any(s in held and typed.startswith(s) for s in cue.stems.split())
     if not said:
         return matches
-    genders = [first_name_gender(m.display.split(" (", 1)[0]) for m in rivals]
+    genders = [first_name_gender(_person(m)) for m in rivals]
     fits = [m for m, g in zip(rivals, genders) if g == cue.gender]
     if None in genders or len(fits) != 1:
         return matches
-    chosen = fits[0]
-    lifted = replace(chosen, score=round(best.score + RIVAL_GAP + 1, 1))
+    return _settled_on(matches, fits[0])
+
+
+def _close_to_best(matches: list[Match]) -> list[Match]:
+    """The matches close enough to the best (itself included) to be taken for it."""
+    best = matches[0]
+    return [m for m in matches if m.score >= SUGGEST and m.score >= best.score - RIVAL_GAP]
+
+
+def _settled_on(matches: list[Match], chosen: Match) -> list[Match]:
+    """The matches with `chosen` first, ahead of the best by more than RIVAL_GAP: the clear winner."""
+    lifted = replace(chosen, score=round(matches[0].score + RIVAL_GAP + 1, 1))
     return [lifted, *(m for m in matches if m is not chosen)]
+
+
+def _person(match: Match) -> str:
+    """The person's name of a match, without the company its display adds ("Jan Novák (Acme)")."""
+    return match.display.split(" (", 1)[0]
 
 
 NEAR_SPELLING_MIN = 4  # shorter names ("jan", "eva") differ by a letter from too many others
@@ -1269,13 +1284,13 @@ def _near_spelling(matches: list[Match]) -> list[Match]:
     typed = best.span
     if " " in typed or typed not in best.exact or not typed.isascii() or len(typed) < NEAR_SPELLING_MIN:
         return []
-    if words(fold(best.display.split(" (", 1)[0]))[-1:] != [typed]:
+    if words(fold(_person(best)))[-1:] != [typed]:
         return []  # a first name alone is how people name those they know: "Petr", "Sarah"
     near = []
     for m in matches[1:]:
         if m.span != typed or m.exact or m.score < SUGGEST:
             continue
-        surname = words(fold(m.display.split(" (", 1)[0]))[-1:]
+        surname = words(fold(_person(m)))[-1:]
         if any(len(w) >= NEAR_SPELLING_MIN and Levenshtein.distance(w, typed) == 1 for w in surname):
             near.append(m)
     return near
@@ -1308,7 +1323,7 @@ def _stranger(match: Match) -> bool:
     as its pinyin (张伟: zhang, wei)."""
     if match.score >= ACCEPT or match.exact:
         return False
-    name = match.display.split(" (", 1)[0]
+    name = _person(match)
     held = [w for w in (*words(fold(match.display)), *_latin_tokens(fold(name))) if w.isascii() and w[:1].isalpha()]
     typed = [w for w in match.span.split() if w.isascii() and w[:1].isalpha()]
     if not held or not typed:
@@ -1335,8 +1350,7 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
     then leads by more than RIVAL_GAP. When the message moves a deal (`about_deal`), rivals read
     from their company alone ("Acme won": Jan Novák and Eva Kučerová both work there) are the
     one of them with an open deal, when only one has one. Otherwise the matches stay as they were."""
-    best = matches[0]
-    rivals = [m for m in matches if m.score >= best.score - RIVAL_GAP and m.score >= SUGGEST]
+    rivals = _close_to_best(matches)
     if len(rivals) < 2:
         return matches
     named = set(words(fold(" ".join(m.span for m in rivals))))
@@ -1367,9 +1381,7 @@ async def _settled_by_deals(session: AsyncSession, team_id: int, text: str, matc
         hits = [m for m in rivals if m.customer_id in rivals_dealing]
     if len(hits) != 1:
         return matches
-    chosen = hits[0]
-    lifted = Match(chosen.customer_id, chosen.display, round(best.score + RIVAL_GAP + 1, 1), chosen.span, chosen.exact)
-    return [lifted, *(m for m in matches if m is not chosen)]
+    return _settled_on(matches, hits[0])
 
 
 def _same_name(rivals: list[Match]) -> bool:
