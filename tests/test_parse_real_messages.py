@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,13 +17,7 @@ from sqlalchemy import select
 
 from crmbot.intents.parse import as_json
 from crmbot.store import models
-from tests.parsing import NOW, resolve
-
-TZ = "Europe/Prague"
-
-
-def local(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(ZoneInfo(TZ)).replace(tzinfo=None) if moment else None
+from tests.parsing import NOW, TZ, local, resolve
 
 
 # -- names --------------------------------------------------------------------------------

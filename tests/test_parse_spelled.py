@@ -11,8 +11,9 @@ import pytest
 
 from crmbot.i18n import I18n
 from crmbot.intents.parse import Parser
+from tests.parsing import TZ, local
 
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Europe/Prague"))
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(TZ))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def parser() -> Parser:
     ("cs", "nový obchod svoboda 80 tisíc na 5 dní", "80000", None),  # the days are no part of the sum
 ])
 def test_an_amount_spelled_on_past_its_multiplier_is_read_whole(parser, lang, text, amount, currency):
-    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    intent = parser.parse(text, lang, NOW, TZ)
     assert intent.slots.get("amount") == Decimal(amount) and intent.slots.get("currency") == currency
 
 
@@ -40,13 +41,13 @@ def test_an_amount_spelled_on_past_its_multiplier_is_read_whole(parser, lang, te
     ("sl", "opomni me nasl tedn", date(2026, 11, 30)),
 ])
 def test_days_named_by_month_word_or_as_people_shorten_them(parser, lang, text, day):
-    due = parser.parse(text, lang, NOW, "Europe/Prague").slots.get("due")
+    due = parser.parse(text, lang, NOW, TZ).slots.get("due")
     assert due is not None and due.astimezone(NOW.tzinfo).date() == day
 
 
 def test_a_name_takes_its_longest_case_ending_off(parser):
     # "s Evou" is Eva: the stem left by "-ou" is short, and no shorter ending is tried instead
-    assert parser.parse("update: oběd s Evou z Acme", "cs", NOW, "Europe/Prague").mention.split()[:1] == ["eva"]
+    assert parser.parse("update: oběd s Evou z Acme", "cs", NOW, TZ).mention.split()[:1] == ["eva"]
 
 
 @pytest.mark.parametrize(("lang", "text", "due"), [
@@ -64,8 +65,8 @@ def test_a_name_takes_its_longest_case_ending_off(parser):
     ("az", "saat beşdə xatırlat ki Rəşaddan ödənişi yoxlayım", datetime(2026, 11, 25, 17, 0)),
 ])
 def test_a_clock_time_in_words_is_the_due_time(parser, lang, text, due):
-    intent = parser.parse(text, lang, NOW, "Europe/Prague")
-    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert local(intent.slots["due"]) == due
 
 
 @pytest.mark.parametrize(("lang", "text", "mention"), [
@@ -74,7 +75,7 @@ def test_a_clock_time_in_words_is_the_due_time(parser, lang, text, due):
 ])
 def test_a_common_word_in_another_case_or_again_is_no_part_of_the_name(parser, lang, text, mention):
     """"nove" (new) is "nova" in its base form, a common word: no Novák is read from it."""
-    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+    assert parser.parse(text, lang, NOW, TZ).mention == mention
 
 
 @pytest.mark.parametrize(("lang", "text", "mention"), [
@@ -83,7 +84,7 @@ def test_a_common_word_in_another_case_or_again_is_no_part_of_the_name(parser, l
 ])
 def test_a_word_joined_by_an_ampersand_is_part_of_the_company_name(parser, lang, text, mention):
     """"co" and "syn" are common words, but "Smith & Co" names John Smith's company."""
-    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+    assert parser.parse(text, lang, NOW, TZ).mention == mention
 
 
 @pytest.mark.parametrize(("lang", "text", "day", "follow_up"), [
@@ -97,10 +98,10 @@ def test_a_word_joined_by_an_ampersand_is_part_of_the_company_name(parser, lang,
     ("zh", "wf电话打完了，要报价单，周五前发", date(2026, 11, 27), True),
 ])
 def test_a_call_that_asks_for_something_later_keeps_its_day_as_a_follow_up(parser, lang, text, day, follow_up):
-    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    intent = parser.parse(text, lang, NOW, TZ)
     assert intent.name == "log_call"
     due = intent.slots.get("due")
-    assert (due.astimezone(ZoneInfo("Europe/Prague")).date() == day) if follow_up else due is None
+    assert (local(due).date() == day) if follow_up else due is None
 
 
 @pytest.mark.parametrize(("lang", "text", "stage"), [
@@ -113,7 +114,7 @@ def test_a_call_that_asks_for_something_later_keeps_its_day_as_a_follow_up(parse
     ("cy", "Collwyd bargen Svoboda i Salesforce", "lost"),
 ])
 def test_of_two_stages_named_the_deal_goes_to_the_last(parser, lang, text, stage):
-    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("stage") == stage
+    assert parser.parse(text, lang, NOW, TZ).slots.get("stage") == stage
 
 
 @pytest.mark.parametrize(("text", "mention"), [
@@ -123,7 +124,7 @@ def test_of_two_stages_named_the_deal_goes_to_the_last(parser, lang, text, stage
     ("请把李经理的商机标记为赢单", "李"),
 ])
 def test_a_chinese_surname_with_its_title_or_familiar_prefix_is_read_as_the_surname(parser, text, mention):
-    assert parser.parse(text, "zh", NOW, "Europe/Prague").mention == mention
+    assert parser.parse(text, "zh", NOW, TZ).mention == mention
 
 
 @pytest.mark.parametrize(("text", "word"), [
@@ -131,7 +132,7 @@ def test_a_chinese_surname_with_its_title_or_familiar_prefix_is_read_as_the_surn
 ])
 def test_a_word_that_only_looks_like_a_title_keeps_its_characters(parser, text, word):
     """小程序 is a mini-program and 总额 a total, not 程 or 金 with a title: the word stays whole."""
-    assert word in parser.parse(text, "zh", NOW, "Europe/Prague").mention
+    assert word in parser.parse(text, "zh", NOW, TZ).mention
 
 
 @pytest.mark.parametrize(("lang", "text", "currency"), [
@@ -140,7 +141,7 @@ def test_a_word_that_only_looks_like_a_title_keeps_its_characters(parser, text, 
     ("sl", "posel za Majo 4000 – evri ali dolarji, še ne vem", None),  # two named: unclear
 ])
 def test_a_currency_said_apart_from_its_amount_is_its_currency(parser, lang, text, currency):
-    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("currency") == currency
+    assert parser.parse(text, lang, NOW, TZ).slots.get("currency") == currency
 
 
 @pytest.mark.parametrize(("text", "due"), [
@@ -151,8 +152,8 @@ def test_a_currency_said_apart_from_its_amount_is_its_currency(parser, lang, tex
     ("İş gününün sonunda Leylanın faylını yoxlamağı xatırlat", datetime(2026, 11, 25, 17, 0)),
 ])
 def test_az_two_word_days_with_a_case_ending_and_parts_of_the_day(parser, text, due):
-    intent = parser.parse(text, "az", NOW, "Europe/Prague")
-    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+    intent = parser.parse(text, "az", NOW, TZ)
+    assert local(intent.slots["due"]) == due
 
 
 @pytest.mark.parametrize(("lang", "text", "day"), [
@@ -165,8 +166,8 @@ def test_az_two_word_days_with_a_case_ending_and_parts_of_the_day(parser, text, 
     ("az", "Günel xanım zəng eləmişdi, fabrikə baxmağa gələk ay sonu", date(2026, 11, 30)),
 ])
 def test_a_logged_call_that_asks_for_something_on_a_day_is_followed_up(parser, lang, text, day):
-    intent = parser.parse(text, lang, NOW, "Europe/Prague")
-    assert intent.name == "log_call" and intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).date() == day
+    intent = parser.parse(text, lang, NOW, TZ)
+    assert intent.name == "log_call" and local(intent.slots["due"]).date() == day
 
 
 @pytest.mark.parametrize(("lang", "text"), [
@@ -174,7 +175,7 @@ def test_a_logged_call_that_asks_for_something_on_a_day_is_followed_up(parser, l
     ("zh", "李娜发邮件确认了下周三的演示时间"),
 ])
 def test_a_logged_call_that_only_tells_of_a_day_is_not_followed_up(parser, lang, text):
-    assert "due" not in parser.parse(text, lang, NOW, "Europe/Prague").slots
+    assert "due" not in parser.parse(text, lang, NOW, TZ).slots
 
 
 @pytest.mark.parametrize(("lang", "text", "mention"), [
@@ -184,7 +185,7 @@ def test_a_logged_call_that_only_tells_of_a_day_is_not_followed_up(parser, lang,
     ("cs", "Kubovi jsem volala", "jakub"),
 ])
 def test_a_familiar_form_of_a_given_name_is_read_as_the_name(parser, lang, text, mention):
-    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+    assert parser.parse(text, lang, NOW, TZ).mention == mention
 
 
 @pytest.mark.parametrize(("text", "amount"), [
@@ -192,13 +193,13 @@ def test_a_familiar_form_of_a_given_name_is_read_as_the_name(parser, lang, text,
     ("ustvari nov deal za horvata 10 jurjev", "10000.00"),
 ])
 def test_sl_jurij_is_a_thousand_euros(parser, text, amount):
-    slots = parser.parse(text, "sl", NOW, "Europe/Prague").slots
+    slots = parser.parse(text, "sl", NOW, TZ).slots
     assert (str(slots["amount"]), slots["currency"]) == (amount, "EUR")
 
 
 @pytest.mark.parametrize("text", ["kaj mi je ušlo?", "zaostanki?", "kaj nisem uspela narediti?"])
 def test_sl_what_slipped_is_the_overdue_agenda(parser, text):
-    intent = parser.parse(text, "sl", NOW, "Europe/Prague")
+    intent = parser.parse(text, "sl", NOW, TZ)
     assert (intent.name, intent.slots.get("period")) == ("agenda", "overdue")
 
 
@@ -207,12 +208,12 @@ def test_sl_what_slipped_is_the_overdue_agenda(parser, text):
     ("Ffonio Luka Horvat, cwrdd bnawn Llun", datetime(2026, 11, 30, 14, 0)),  # Monday afternoon
 ])
 def test_cy_after_lunch_and_a_mutated_afternoon_before_a_day(parser, text, due):
-    intent = parser.parse(text, "cy", NOW, "Europe/Prague")
-    assert intent.slots["due"].astimezone(ZoneInfo("Europe/Prague")).replace(tzinfo=None) == due
+    intent = parser.parse(text, "cy", NOW, TZ)
+    assert local(intent.slots["due"]) == due
 
 
 def test_three_digits_after_a_decimal_point_are_thousands_not_a_clock_time(parser):
-    slots = parser.parse("Cyfle newydd i Maria Garcia, 14.000 €", "cy", NOW, "Europe/Prague").slots
+    slots = parser.parse("Cyfle newydd i Maria Garcia, 14.000 €", "cy", NOW, TZ).slots
     assert (str(slots["amount"]), slots["currency"], slots.get("due")) == ("14000.00", "EUR", None)
 
 
@@ -222,7 +223,7 @@ def test_three_digits_after_a_decimal_point_are_thousands_not_a_clock_time(parse
     ("Ch4 hyd yma?", "this_quarter"),
 ])
 def test_cy_missed_and_quarter_periods(parser, text, period):
-    assert parser.parse(text, "cy", NOW, "Europe/Prague").slots.get("period") == period
+    assert parser.parse(text, "cy", NOW, TZ).slots.get("period") == period
 
 
 @pytest.mark.parametrize(("lang", "text", "mention"), [
@@ -230,7 +231,7 @@ def test_cy_missed_and_quarter_periods(parser, text, period):
     ("sl", "Kontakt od Lukinega finančnika?", "luka financnika"),
 ])
 def test_a_possessive_of_a_name_is_read_as_the_name(parser, lang, text, mention):
-    assert parser.parse(text, lang, NOW, "Europe/Prague").mention == mention
+    assert parser.parse(text, lang, NOW, TZ).mention == mention
 
 
 @pytest.mark.parametrize(("lang", "text", "period"), [
@@ -243,7 +244,7 @@ def test_a_possessive_of_a_name_is_read_as_the_name(parser, lang, text, mention)
     ("en", "mtd numbers?", "this_month"),
 ])
 def test_everyday_words_for_an_agenda_or_summary_period(parser, lang, text, period):
-    assert parser.parse(text, lang, NOW, "Europe/Prague").slots.get("period") == period
+    assert parser.parse(text, lang, NOW, TZ).slots.get("period") == period
 
 
 @pytest.mark.parametrize(("lang", "text", "amount", "currency"), [
@@ -254,6 +255,6 @@ def test_everyday_words_for_an_agenda_or_summary_period(parser, lang, text, peri
     ("en", "new deal cyberdyne 14.000 €", "14000", "EUR"),  # no multiplier: continental thousands
 ])
 def test_three_decimals_before_a_multiplier_are_decimals_and_no_clock_time(parser, lang, text, amount, currency):
-    intent = parser.parse(text, lang, NOW, "Europe/Prague")
+    intent = parser.parse(text, lang, NOW, TZ)
     assert intent.slots.get("amount") == Decimal(amount) and intent.slots.get("currency") == currency
     assert intent.slots.get("due") is None  # "1.12" of "1.125m" is no clock time
